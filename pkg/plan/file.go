@@ -1,0 +1,388 @@
+package plan
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+)
+
+// FormatVersion is the plan file format this offsetctl writes and reads.
+const FormatVersion = 1
+
+// ErrHashMismatch means the plan file's content does not match its hash: it
+// was edited by hand or damaged.
+var ErrHashMismatch = errors.New("the plan file was modified after it was written (its hash does not match its content)")
+
+// VersionError refuses a plan file of a format this offsetctl does not read.
+type VersionError struct {
+	Path          string
+	FormatVersion int
+	WrittenBy     string
+}
+
+func (e *VersionError) Error() string {
+	if e.FormatVersion == 0 {
+		return fmt.Sprintf("%s is not an offsetctl plan file: it has no format_version", e.Path)
+	}
+	return fmt.Sprintf("%s has plan format_version %d (written by offsetctl %s); this offsetctl reads format_version %d: use the offsetctl version that wrote it, or plan again", e.Path, e.FormatVersion, e.WrittenBy, FormatVersion)
+}
+
+// Marshal returns the plan's file bytes: deterministic, two-space indented
+// JSON with a trailing newline, its hash computed over the content with an
+// empty hash field. It sets p.Hash.
+func Marshal(p *Plan) ([]byte, error) {
+	w := toWire(p)
+	w.Hash = ""
+	canon, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the plan: %w", err)
+	}
+	sum := sha256.Sum256(canon)
+	w.Hash = "sha256:" + hex.EncodeToString(sum[:])
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("encoding the plan: %w", err)
+	}
+	p.Hash = w.Hash
+	return buf.Bytes(), nil
+}
+
+// WriteFile saves the plan to path atomically (temporary file, fsync,
+// rename).
+func WriteFile(path string, p *Plan) error {
+	data, err := Marshal(p)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing plan file %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing plan file %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing plan file %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing plan file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing plan file %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadFile loads and verifies a saved plan.
+func ReadFile(path string) (*Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading plan file: %w", err)
+	}
+	defer f.Close()
+	return Read(path, f)
+}
+
+// Read loads and verifies a plan; name is used in messages. It refuses an
+// unknown format_version, unknown fields, and content that does not match
+// the hash.
+func Read(name string, r io.Reader) (*Plan, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading plan file %s: %w", name, err)
+	}
+	var sniff struct {
+		FormatVersion    int    `json:"format_version"`
+		OffsetctlVersion string `json:"offsetctl_version"`
+	}
+	if err := json.Unmarshal(data, &sniff); err != nil {
+		return nil, fmt.Errorf("%s is not a valid plan file (not JSON: %v); make a new one with offsetctl plan -out", name, err)
+	}
+	if sniff.FormatVersion != FormatVersion {
+		return nil, &VersionError{Path: name, FormatVersion: sniff.FormatVersion, WrittenBy: sniff.OffsetctlVersion}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var w planV1
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("%s is not a valid plan file of format_version %d: %v", name, FormatVersion, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s is not a valid plan file: unexpected data after the plan", name)
+	}
+	want := w.Hash
+	w.Hash = ""
+	canon, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("checking the hash of %s: %w", name, err)
+	}
+	sum := sha256.Sum256(canon)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != want {
+		return nil, fmt.Errorf("%s: %w; make a new plan with offsetctl plan -out", name, ErrHashMismatch)
+	}
+	p, err := fromWire(&w)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	p.Hash = want
+	return p, nil
+}
+
+// The wire format, version 1. Field names are snake_case; the model above is
+// kept free of them.
+type planV1 struct {
+	FormatVersion    int           `json:"format_version"`
+	OffsetctlVersion string        `json:"offsetctl_version"`
+	CreatedAt        string        `json:"created_at"`
+	ConfigHash       string        `json:"config_hash"`
+	State            stateRefV1    `json:"state"`
+	Targets          []string      `json:"targets"`
+	Connectors       []connectorV1 `json:"connectors"`
+	Operations       []operationV1 `json:"operations"`
+	Checks           []checkV1     `json:"checks"`
+	Summary          summaryV1     `json:"summary"`
+	Hash             string        `json:"hash"`
+}
+
+type stateRefV1 struct {
+	Lineage string `json:"lineage"`
+	Serial  uint64 `json:"serial"`
+}
+
+type connectorV1 struct {
+	Address       string            `json:"address"`
+	Name          string            `json:"name"`
+	Cluster       string            `json:"cluster"`
+	ConnectURL    string            `json:"connect_url"`
+	WorkerVersion string            `json:"worker_version"`
+	ClusterID     string            `json:"kafka_cluster_id"`
+	Exists        bool              `json:"exists"`
+	Type          string            `json:"type"`
+	Class         string            `json:"class"`
+	Codec         string            `json:"codec"`
+	State         string            `json:"state"`
+	TaskStates    []string          `json:"task_states"`
+	ConfigHash    string            `json:"config_hash"`
+	ReadVia       string            `json:"read_via"`
+	WriteVia      string            `json:"write_via"`
+	Group         string            `json:"group,omitempty"`
+	Source        []sourceOffsetV1  `json:"source_offsets,omitempty"`
+	Sink          []sinkPartitionV1 `json:"sink_offsets,omitempty"`
+}
+
+type sourceOffsetV1 struct {
+	Key       string       `json:"key,omitempty"`
+	Partition offsets.Map  `json:"partition"`
+	Offset    *offsets.Map `json:"offset"`
+}
+
+type sinkPartitionV1 struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Committed int64  `json:"committed"`
+	LogStart  int64  `json:"log_start"`
+	LogEnd    int64  `json:"log_end"`
+}
+
+type operationV1 struct {
+	Address          string     `json:"address"`
+	Name             string     `json:"name"`
+	Kind             string     `json:"kind"`
+	Connector        string     `json:"connector"`
+	Reason           string     `json:"reason"`
+	BlockHash        string     `json:"block_hash"`
+	Status           string     `json:"status"`
+	Method           string     `json:"method"`
+	AllowSkipRecords int64      `json:"allow_skip_records"`
+	AppliedSerial    uint64     `json:"applied_serial,omitempty"`
+	Changes          []changeV1 `json:"changes"`
+}
+
+type changeV1 struct {
+	Action string          `json:"action"`
+	Sink   *sinkChangeV1   `json:"sink,omitempty"`
+	Source *sourceChangeV1 `json:"source,omitempty"`
+}
+
+type sinkChangeV1 struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Before    int64  `json:"before"`
+	After     int64  `json:"after"`
+	Rollback  int64  `json:"rollback"`
+	LogStart  int64  `json:"log_start"`
+	LogEnd    int64  `json:"log_end"`
+	Replays   int64  `json:"replays"`
+	Skips     int64  `json:"skips"`
+}
+
+type sourceChangeV1 struct {
+	Key       string       `json:"key,omitempty"`
+	Partition offsets.Map  `json:"partition"`
+	Before    *offsets.Map `json:"before"`
+	After     *offsets.Map `json:"after"`
+	Rollback  *offsets.Map `json:"rollback"`
+}
+
+type checkV1 struct {
+	Severity  string `json:"severity"`
+	Code      string `json:"code"`
+	Operation string `json:"operation,omitempty"`
+	Message   string `json:"message"`
+}
+
+type summaryV1 struct {
+	Operations int   `json:"operations_changing"`
+	Unchanged  int   `json:"operations_unchanged"`
+	Blocked    int   `json:"operations_blocked"`
+	Partitions int   `json:"partitions_changing"`
+	Deletes    int   `json:"partitions_deleted"`
+	Replays    int64 `json:"records_replayed"`
+	Skips      int64 `json:"records_skipped"`
+	Errors     int   `json:"errors"`
+	Warnings   int   `json:"warnings"`
+}
+
+// key bytes travel as text when they are valid UTF-8 JSON (they always are
+// for Connect keys); the text is exact, since JSON strings carry any bytes of
+// valid UTF-8.
+func keyText(b []byte) string { return string(b) }
+
+func toWire(p *Plan) *planV1 {
+	s := p.Summarize()
+	w := &planV1{
+		FormatVersion:    FormatVersion,
+		OffsetctlVersion: p.OffsetctlVersion,
+		CreatedAt:        p.CreatedAt.UTC().Format(time.RFC3339Nano),
+		ConfigHash:       p.ConfigHash,
+		State:            stateRefV1{Lineage: p.State.Lineage, Serial: p.State.Serial},
+		Targets:          nonNil(p.Targets),
+		Connectors:       []connectorV1{},
+		Operations:       []operationV1{},
+		Checks:           []checkV1{},
+		Summary: summaryV1{Operations: s.Operations, Unchanged: s.Unchanged, Blocked: s.Blocked, Partitions: s.Partitions, Deletes: s.Deletes,
+			Replays: s.Replays, Skips: s.Skips, Errors: s.Errors, Warnings: s.Warnings},
+		Hash: p.Hash,
+	}
+	for _, c := range p.Connectors {
+		cw := connectorV1{Address: c.Address, Name: c.Name, Cluster: c.Cluster, ConnectURL: c.ConnectURL,
+			WorkerVersion: c.WorkerVersion, ClusterID: c.ClusterID, Exists: c.Exists, Type: string(c.Type), Class: c.Class,
+			Codec: c.Codec, State: c.State, TaskStates: nonNil(c.TaskStates), ConfigHash: c.ConfigHash,
+			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group}
+		for _, so := range c.Source {
+			off := so.Offset
+			cw.Source = append(cw.Source, sourceOffsetV1{Key: keyText(so.Key), Partition: so.Partition, Offset: &off})
+		}
+		for _, sp := range c.Sink {
+			cw.Sink = append(cw.Sink, sinkPartitionV1(sp))
+		}
+		w.Connectors = append(w.Connectors, cw)
+	}
+	for _, op := range p.Operations {
+		ow := operationV1{Address: op.Address, Name: op.Name, Kind: string(op.Kind), Connector: op.Connector,
+			Reason: op.Reason, BlockHash: op.BlockHash, Status: string(op.Status), Method: string(op.Method),
+			AllowSkipRecords: op.AllowSkipRecords, AppliedSerial: op.AppliedSerial, Changes: []changeV1{}}
+		for _, ch := range op.Changes {
+			cw := changeV1{Action: string(ch.Action)}
+			if ch.Sink != nil {
+				sc := sinkChangeV1(*ch.Sink)
+				cw.Sink = &sc
+			}
+			if ch.Source != nil {
+				cw.Source = &sourceChangeV1{Key: keyText(ch.Source.Key), Partition: ch.Source.Partition,
+					Before: ch.Source.Before, After: ch.Source.After, Rollback: ch.Source.Rollback}
+			}
+			ow.Changes = append(ow.Changes, cw)
+		}
+		w.Operations = append(w.Operations, ow)
+	}
+	for _, c := range p.Checks {
+		w.Checks = append(w.Checks, checkV1{Severity: string(c.Severity), Code: c.Code, Operation: c.Operation, Message: c.Message})
+	}
+	return w
+}
+
+func fromWire(w *planV1) (*Plan, error) {
+	created, err := time.Parse(time.RFC3339Nano, w.CreatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("created_at %q is not a time: %w", w.CreatedAt, err)
+	}
+	p := &Plan{
+		OffsetctlVersion: w.OffsetctlVersion,
+		CreatedAt:        created,
+		ConfigHash:       w.ConfigHash,
+		State:            StateRef{Lineage: w.State.Lineage, Serial: w.State.Serial},
+		Targets:          w.Targets,
+	}
+	for _, cw := range w.Connectors {
+		c := ConnectorObservation{Address: cw.Address, Name: cw.Name, Cluster: cw.Cluster, ConnectURL: cw.ConnectURL,
+			WorkerVersion: cw.WorkerVersion, ClusterID: cw.ClusterID, Exists: cw.Exists, Type: ConnectorType(cw.Type),
+			Class: cw.Class, Codec: cw.Codec, State: cw.State, TaskStates: cw.TaskStates, ConfigHash: cw.ConfigHash,
+			ReadVia: Method(cw.ReadVia), WriteVia: Method(cw.WriteVia), Group: cw.Group}
+		for _, so := range cw.Source {
+			o := SourceOffset{Partition: so.Partition}
+			if so.Key != "" {
+				o.Key = []byte(so.Key)
+			}
+			if so.Offset != nil {
+				o.Offset = *so.Offset
+			}
+			c.Source = append(c.Source, o)
+		}
+		for _, sp := range cw.Sink {
+			c.Sink = append(c.Sink, SinkPartition(sp))
+		}
+		p.Connectors = append(p.Connectors, c)
+	}
+	for _, ow := range w.Operations {
+		op := Operation{Address: ow.Address, Name: ow.Name, Kind: OperationKind(ow.Kind), Connector: ow.Connector,
+			Reason: ow.Reason, BlockHash: ow.BlockHash, Status: OperationStatus(ow.Status), Method: Method(ow.Method),
+			AllowSkipRecords: ow.AllowSkipRecords, AppliedSerial: ow.AppliedSerial}
+		for _, cw := range ow.Changes {
+			ch := Change{Action: Action(cw.Action)}
+			if cw.Sink != nil {
+				sc := SinkChange(*cw.Sink)
+				ch.Sink = &sc
+			}
+			if cw.Source != nil {
+				sc := &SourceChange{Partition: cw.Source.Partition, Before: cw.Source.Before, After: cw.Source.After, Rollback: cw.Source.Rollback}
+				if cw.Source.Key != "" {
+					sc.Key = []byte(cw.Source.Key)
+				}
+				ch.Source = sc
+			}
+			if (ch.Sink == nil) == (ch.Source == nil) {
+				return nil, fmt.Errorf("operation %s has a change that is neither one sink nor one source change", ow.Address)
+			}
+			op.Changes = append(op.Changes, ch)
+		}
+		p.Operations = append(p.Operations, op)
+	}
+	for _, cw := range w.Checks {
+		p.Checks = append(p.Checks, Check{Severity: Severity(cw.Severity), Code: cw.Code, Operation: cw.Operation, Message: cw.Message})
+	}
+	return p, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

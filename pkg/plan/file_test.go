@@ -1,0 +1,93 @@
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPlanFileRoundTrip(t *testing.T) {
+	p := fixturePlan()
+	data, err := Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read("plan.json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Marshal(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, again) {
+		t.Fatalf("round trip changed the file:\n%s\n---\n%s", data, again)
+	}
+	if !strings.Contains(string(data), `"lsn": 9223372036854775807`) && !strings.Contains(string(data), `"lsn":9223372036854775807`) {
+		t.Fatalf("64-bit LSN not kept exactly:\n%s", data)
+	}
+	if !reflect.DeepEqual(back.Operations[0].Changes[0].Source.After.String(), `{"lsn":36965936,"txId":649}`) {
+		t.Fatalf("after = %s", back.Operations[0].Changes[0].Source.After)
+	}
+}
+
+func TestPlanFileIsDeterministic(t *testing.T) {
+	a, _ := Marshal(fixturePlan())
+	b, _ := Marshal(fixturePlan())
+	if !bytes.Equal(a, b) {
+		t.Fatal("two marshals of the same plan differ")
+	}
+	if !bytes.HasSuffix(a, []byte("}\n")) {
+		t.Fatal("no trailing newline")
+	}
+}
+
+func TestPlanFileRefusals(t *testing.T) {
+	good, err := Marshal(fixturePlan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data string
+		want string
+	}{
+		{"tampered offset", strings.Replace(string(good), "36965936", "36965937", 1), "modified after it was written"},
+		{"tampered reason", strings.Replace(string(good), `"INC-1"`, `"INC-2"`, 1), "modified after it was written"},
+		{"future version", strings.Replace(string(good), `"format_version": 1`, `"format_version": 2`, 1), "format_version 2 (written by offsetctl 0.1.0-test)"},
+		{"no version", strings.Replace(string(good), `"format_version": 1,`, ``, 1), "has no format_version"},
+		{"unknown field", strings.Replace(string(good), `"format_version": 1,`, `"format_version": 1, "surprise": true,`, 1), "unknown field"},
+		{"truncated", string(good[:len(good)/2]), "not JSON"},
+		{"empty", "", "not JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Read("plan.json", strings.NewReader(tc.data))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Read = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	_, err = Read("p", strings.NewReader(strings.Replace(string(good), "36965936", "36965937", 1)))
+	if !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("tampering is not ErrHashMismatch: %v", err)
+	}
+}
+
+func TestWriteFileIsAtomicAndReadable(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.json")
+	if err := WriteFile(path, fixturePlan()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+}

@@ -1,0 +1,156 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offsetctl/offsetctl/internal/golden"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+)
+
+var goldens = golden.Flag()
+
+func m(s string) *offsets.Map {
+	v, err := offsets.ParseMap([]byte(s))
+	if err != nil {
+		panic(err)
+	}
+	return &v
+}
+
+func base() *plan.Plan {
+	return &plan.Plan{
+		OffsetctlVersion: "0.1.0-test",
+		CreatedAt:        time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC),
+		ConfigHash:       "sha256:cfg",
+		State:            plan.StateRef{Lineage: "9b2e61c0", Serial: 3},
+		Connectors: []plan.ConnectorObservation{
+			{Address: "connector.orders_sink", Name: "orders-jdbc-sink", Cluster: "prod", WorkerVersion: "3.8.0", Exists: true,
+				Type: plan.Sink, State: "RUNNING", ReadVia: plan.MethodREST, WriteVia: plan.MethodREST},
+			{Address: "connector.inventory", Name: "inventory-postgres-source", Cluster: "prod", WorkerVersion: "3.5.2", Exists: true,
+				Type: plan.Source, State: "RUNNING", ReadVia: plan.MethodREST, WriteVia: plan.MethodTopic},
+		},
+	}
+}
+
+func sinkRewind() plan.Operation {
+	return plan.Operation{Address: "offsets.replay_after_smt_fix", Name: "replay_after_smt_fix", Kind: plan.KindOffsets,
+		Connector: "connector.orders_sink", Reason: "INC-4711: SMT dropped records between 10:00 and 10:40",
+		Status: plan.StatusChange, Method: plan.MethodREST, AllowSkipRecords: -1,
+		Changes: []plan.Change{
+			{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 0, Before: 15000, After: 12000, Rollback: 15000, LogStart: 0, LogEnd: 15020, Replays: 3000}},
+			{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 1, Before: 14800, After: 11900, Rollback: 14800, LogStart: 100, LogEnd: 14800, Replays: 2900}},
+			{Action: plan.ActionNoOp, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 2, Before: 12100, After: 12100, Rollback: 12100, LogStart: 0, LogEnd: 12100}},
+		}}
+}
+
+func skip() plan.Operation {
+	return plan.Operation{Address: "offsets.skip_poison_pill", Name: "skip_poison_pill", Kind: plan.KindOffsets,
+		Connector: "connector.orders_sink", Status: plan.StatusChange, Method: plan.MethodREST, AllowSkipRecords: 1,
+		Changes: []plan.Change{{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 3, Before: 99812, After: 99813, Rollback: 99812, LogEnd: 120000, Skips: 1}}}}
+}
+
+func sourceRewind() plan.Operation {
+	return plan.Operation{Address: "offsets.rewind_inventory", Name: "rewind_inventory", Kind: plan.KindOffsets,
+		Connector: "connector.inventory", Status: plan.StatusChange, Method: plan.MethodTopic, AllowSkipRecords: -1,
+		Changes: []plan.Change{{Action: plan.ActionUpdate, Source: &plan.SourceChange{
+			Partition: *m(`{"server":"dbserver1"}`),
+			Before:    m(`{"lsn":97500059720,"lsn_proc":97500059720,"lsn_commit":97500059720,"txId":812345,"ts_usec":1718000000123456}`),
+			After:     m(`{"lsn":36965936,"lsn_proc":36965936,"lsn_commit":36965936,"txId":649,"ts_usec":1718000000123456}`),
+			Rollback:  m(`{"lsn":97500059720,"lsn_proc":97500059720,"lsn_commit":97500059720,"txId":812345,"ts_usec":1718000000123456}`),
+		}}}}
+}
+
+func sourceReset() plan.Operation {
+	return plan.Operation{Address: "offsets.reset_inventory", Name: "reset_inventory", Kind: plan.KindOffsets,
+		Connector: "connector.inventory", Status: plan.StatusChange, Method: plan.MethodTopic, AllowSkipRecords: -1,
+		Changes: []plan.Change{{Action: plan.ActionDelete, Source: &plan.SourceChange{
+			Partition: *m(`{"server":"dbserver1"}`), Before: m(`{"lsn":97500059720,"txId":812345}`), Rollback: m(`{"lsn":97500059720,"txId":812345}`)}}}}
+}
+
+func TestRenderings(t *testing.T) {
+	cases := map[string]func(p *plan.Plan){
+		"sink_rewind":   func(p *plan.Plan) { p.Operations = []plan.Operation{sinkRewind()} },
+		"sink_skip":     func(p *plan.Plan) { p.Operations = []plan.Operation{skip()} },
+		"source_rewind": func(p *plan.Plan) { p.Operations = []plan.Operation{sourceRewind()} },
+		"source_reset": func(p *plan.Plan) {
+			p.Operations = []plan.Operation{sourceReset()}
+			p.Checks = []plan.Check{{Severity: plan.SeverityWarning, Code: "resnapshot", Operation: "offsets.reset_inventory", Message: "deleting the offsets makes Debezium take a new snapshot (snapshot.mode=initial)"}}
+		},
+		"already_applied": func(p *plan.Plan) {
+			op := sinkRewind()
+			op.Status, op.AppliedSerial, op.Changes = plan.StatusAlreadyApplied, 2, nil
+			p.Operations = []plan.Operation{op}
+		},
+		"errors": func(p *plan.Plan) {
+			op := skip()
+			op.Status = plan.StatusBlocked
+			p.Operations = []plan.Operation{op}
+			p.Checks = []plan.Check{
+				{Severity: plan.SeverityOK, Code: "connector_exists", Message: "connector orders-jdbc-sink exists"},
+				{Severity: plan.SeverityError, Code: "skip_precondition", Operation: "offsets.skip_poison_pill", Message: "skip = 99812 expects the committed offset of dbserver1.public.orders[3] to be 99812, but it is 99815"},
+			}
+		},
+		"mixed": func(p *plan.Plan) {
+			p.Operations = []plan.Operation{sinkRewind(), skip(), sourceRewind()}
+			p.Checks = []plan.Check{{Severity: plan.SeverityWarning, Code: "pg_slot", Operation: "offsets.rewind_inventory", Message: "0/2340730 is below the replication slot's confirmed_flush_lsn 16/B374D848: PostgreSQL will not resend it"}}
+		},
+	}
+	for name, build := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := base()
+			build(p)
+			var txt, md, js bytes.Buffer
+			if err := Text(&txt, p, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := Markdown(&md, p, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := JSON(&js, p); err != nil {
+				t.Fatal(err)
+			}
+			goldens.Assert(t, "text", txt.Bytes())
+			goldens.Assert(t, "markdown", md.Bytes())
+			goldens.Assert(t, "json", js.Bytes())
+		})
+	}
+}
+
+func TestMarkdownTruncatesHonestly(t *testing.T) {
+	p := base()
+	for i := 0; i < 400; i++ {
+		op := sinkRewind()
+		op.Address = fmt.Sprintf("offsets.replay_%03d", i)
+		op.Name = fmt.Sprintf("replay_%03d", i)
+		p.Operations = append(p.Operations, op)
+	}
+	var md bytes.Buffer
+	if err := Markdown(&md, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if md.Len() >= MarkdownLimit {
+		t.Fatalf("markdown is %d characters, over the limit", md.Len())
+	}
+	if !strings.Contains(md.String(), "are not shown") || !strings.Contains(md.String(), "offsetctl show") {
+		t.Fatal("no truncation note")
+	}
+	if !strings.Contains(md.String(), "Rollback plan") {
+		t.Fatal("the rollback section was dropped")
+	}
+}
+
+func TestColorOnlyWhenAsked(t *testing.T) {
+	p := base()
+	p.Operations = []plan.Operation{skip()}
+	var plain, color bytes.Buffer
+	_ = Text(&plain, p, Options{})
+	_ = Text(&color, p, Options{Color: true})
+	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(color.String(), "\x1b[") {
+		t.Fatal("colour escapes wrong")
+	}
+}

@@ -1,0 +1,321 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/sergi/go-diff/diffmatchpatch"
+
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+)
+
+// Options shape the text rendering.
+type Options struct {
+	// Color enables ANSI colours.
+	Color bool
+}
+
+type painter struct{ on bool }
+
+func (p painter) paint(code, s string) string {
+	if !p.on || s == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+func (p painter) green(s string) string  { return p.paint("32", s) }
+func (p painter) yellow(s string) string { return p.paint("33", s) }
+func (p painter) red(s string) string    { return p.paint("31", s) }
+func (p painter) bold(s string) string   { return p.paint("1", s) }
+func (p painter) dim(s string) string    { return p.paint("2", s) }
+
+func symbol(a plan.Action) string {
+	switch a {
+	case plan.ActionUpdate:
+		return "~"
+	case plan.ActionCreate:
+		return "+"
+	case plan.ActionDelete:
+		return "-"
+	}
+	return " "
+}
+
+func (p painter) sym(a plan.Action) string {
+	s := symbol(a)
+	switch a {
+	case plan.ActionUpdate:
+		return p.yellow(s)
+	case plan.ActionCreate:
+		return p.green(s)
+	case plan.ActionDelete:
+		return p.red(s)
+	}
+	return s
+}
+
+// Text writes the plan as an operator reviews it: each operation with its
+// partitions (before → after and what it costs), the checks, a summary line,
+// and the rollback plan.
+func Text(w io.Writer, p *plan.Plan, opts Options) error {
+	pt := painter{on: opts.Color}
+	var b strings.Builder
+	conns := map[string]plan.ConnectorObservation{}
+	for _, c := range p.Connectors {
+		conns[c.Address] = c
+	}
+	changing := 0
+	for _, op := range p.Operations {
+		if op.Status == plan.StatusChange || op.Status == plan.StatusBlocked {
+			changing++
+		}
+	}
+	if changing == 0 {
+		b.WriteString(pt.green("No changes.") + " The offsets already match the configuration.\n")
+	} else {
+		b.WriteString("offsetctl will perform the following operations:\n")
+	}
+	for _, op := range p.Operations {
+		writeOperationText(&b, pt, op, conns[op.Connector])
+	}
+	if len(p.Checks) > 0 {
+		b.WriteString("\nChecks:\n")
+		for _, c := range sortedChecks(p.Checks) {
+			where := ""
+			if c.Operation != "" {
+				where = c.Operation + ": "
+			}
+			switch c.Severity {
+			case plan.SeverityError:
+				fmt.Fprintf(&b, "  %s %s%s\n", pt.red("✗ error:"), where, c.Message)
+			case plan.SeverityWarning:
+				fmt.Fprintf(&b, "  %s %s%s\n", pt.yellow("! warning:"), where, c.Message)
+			default:
+				fmt.Fprintf(&b, "  %s %s%s\n", pt.green("✓"), where, c.Message)
+			}
+		}
+	}
+	s := p.Summarize()
+	b.WriteString("\n" + pt.bold(summaryLine(s)) + "\n")
+	if s.Errors > 0 {
+		b.WriteString(pt.red("This plan cannot be applied: fix the errors above and plan again.") + "\n")
+	}
+	if s.Operations > 0 {
+		b.WriteString("\nRollback plan (what `offsetctl rollback` restores after apply):\n")
+		for _, op := range p.Operations {
+			if op.Status != plan.StatusChange {
+				continue
+			}
+			writeRollbackText(&b, pt, op, conns[op.Connector])
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func summaryLine(s plan.Summary) string {
+	blocked := ""
+	if s.Blocked > 0 {
+		blocked = fmt.Sprintf(", %d blocked", s.Blocked)
+	}
+	return fmt.Sprintf("Plan: %d %s to apply%s, %d unchanged; %d %s to change (%d to delete); %s replayed, %s skipped; %d %s, %d %s.",
+		s.Operations, plural(s.Operations, "operation", "operations"), blocked, s.Unchanged,
+		s.Partitions, plural(s.Partitions, "partition", "partitions"), s.Deletes,
+		records(s.Replays), records(s.Skips),
+		s.Errors, plural(s.Errors, "error", "errors"), s.Warnings, plural(s.Warnings, "warning", "warnings"))
+}
+
+func records(n int64) string {
+	return fmt.Sprintf("%s %s", group(n), plural(int(min(n, 2)), "record", "records"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// group writes n with thousands separators.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+func connectorLine(c plan.ConnectorObservation) string {
+	if c.Address == "" {
+		return ""
+	}
+	if !c.Exists {
+		return fmt.Sprintf("connector %q (not found on %s)", c.Name, c.Cluster)
+	}
+	return fmt.Sprintf("connector %q (%s, %s, Kafka Connect %s on %s)", c.Name, c.Type, c.State, c.WorkerVersion, c.Cluster)
+}
+
+func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c plan.ConnectorObservation) {
+	b.WriteString("\n")
+	fmt.Fprintf(b, "  %s\n", pt.dim("# "+op.Address+" — "+connectorLine(c)))
+	if op.Reason != "" {
+		fmt.Fprintf(b, "  %s\n", pt.dim("# reason: "+op.Reason))
+	}
+	switch op.Status {
+	case plan.StatusAlreadyApplied:
+		fmt.Fprintf(b, "    %s\n", pt.dim(fmt.Sprintf("already applied (state serial %d), no change", op.AppliedSerial)))
+		return
+	case plan.StatusNoChange:
+		fmt.Fprintf(b, "    %s\n", pt.dim("no change: the offsets already match"))
+		return
+	}
+	via := ""
+	switch op.Method {
+	case plan.MethodTopic:
+		via = " via the offsets topic"
+	case plan.MethodGroup:
+		via = " via the consumer group"
+	case plan.MethodREST:
+		via = " via the Connect REST API"
+	}
+	fmt.Fprintf(b, "  %s %s %q {%s\n", pt.sym(plan.ActionUpdate), op.Kind, op.Name, pt.dim("  #"+via))
+	for _, ch := range op.Changes {
+		switch {
+		case ch.Sink != nil:
+			writeSinkChange(b, pt, ch.Action, *ch.Sink, false)
+		case ch.Source != nil:
+			writeSourceChange(b, pt, ch.Action, ch.Source.Partition, ch.Source.Before, ch.Source.After)
+		}
+	}
+	b.WriteString("    }\n")
+}
+
+func offsetText(n int64) string {
+	if n < 0 {
+		return "(none)"
+	}
+	return group(n)
+}
+
+func writeSinkChange(b *strings.Builder, pt painter, a plan.Action, s plan.SinkChange, rollback bool) {
+	from, to := s.Before, s.After
+	if rollback {
+		from, to = s.After, s.Rollback
+	}
+	name := fmt.Sprintf("%s[%d]", s.Topic, s.Partition)
+	if a == plan.ActionNoOp {
+		fmt.Fprintf(b, "        %-40s %s %s\n", name, offsetText(from), pt.dim("(no change)"))
+		return
+	}
+	cost := ""
+	if !rollback {
+		switch {
+		case to < 0:
+			cost = "(offset deleted: the sink resumes per auto.offset.reset, earliest by default)"
+		case s.Replays > 0:
+			cost = fmt.Sprintf("(replays %s)", records(s.Replays))
+		case s.Skips > 0:
+			cost = pt.yellow(fmt.Sprintf("(skips %s)", records(s.Skips)))
+		}
+		cost += pt.dim(fmt.Sprintf("  log %s..%s", group(s.LogStart), group(s.LogEnd)))
+	}
+	fmt.Fprintf(b, "      %s %-40s %s\n", pt.sym(a), name, strings.TrimRight(fmt.Sprintf("%s → %s  %s", offsetText(from), offsetText(to), cost), " "))
+}
+
+func partitionText(m offsets.Map) string { return m.String() }
+
+func writeSourceChange(b *strings.Builder, pt painter, a plan.Action, part offsets.Map, before, after *offsets.Map) {
+	fmt.Fprintf(b, "      %s source partition %s\n", pt.sym(a), partitionText(part))
+	for _, line := range jsonDiff(before, after) {
+		switch line[0] {
+		case '-':
+			b.WriteString("          " + pt.red(line) + "\n")
+		case '+':
+			b.WriteString("          " + pt.green(line) + "\n")
+		default:
+			b.WriteString("          " + line + "\n")
+		}
+	}
+}
+
+// prettyLines renders an offset one field per line, keys in their order.
+func prettyLines(m *offsets.Map) string {
+	if m == nil {
+		return "null\n"
+	}
+	var b strings.Builder
+	b.WriteString("{\n")
+	fs := m.Fields()
+	for i, f := range fs {
+		comma := ","
+		if i == len(fs)-1 {
+			comma = ""
+		}
+		fmt.Fprintf(&b, "  %q: %s%s\n", f.Key, f.Value.JSON(), comma)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// jsonDiff returns the line diff of two offsets, each line prefixed with
+// "- ", "+ " or "  ".
+func jsonDiff(before, after *offsets.Map) []string {
+	dmp := diffmatchpatch.New()
+	a, c, lines := dmp.DiffLinesToChars(prettyLines(before), prettyLines(after))
+	diffs := dmp.DiffCharsToLines(dmp.DiffMain(a, c, false), lines)
+	var out []string
+	for _, d := range diffs {
+		prefix := "  "
+		switch d.Type {
+		case diffmatchpatch.DiffDelete:
+			prefix = "- "
+		case diffmatchpatch.DiffInsert:
+			prefix = "+ "
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(d.Text, "\n"), "\n") {
+			out = append(out, prefix+l)
+		}
+	}
+	return out
+}
+
+func writeRollbackText(b *strings.Builder, pt painter, op plan.Operation, c plan.ConnectorObservation) {
+	fmt.Fprintf(b, "  %s %s %q on connector %q {\n", pt.sym(plan.ActionUpdate), op.Kind, op.Name, c.Name)
+	for _, ch := range op.Changes {
+		if ch.Action == plan.ActionNoOp {
+			continue
+		}
+		switch {
+		case ch.Sink != nil:
+			writeSinkChange(b, pt, plan.ActionUpdate, *ch.Sink, true)
+		case ch.Source != nil:
+			ra := plan.ActionUpdate
+			if ch.Source.Rollback == nil {
+				ra = plan.ActionDelete
+			} else if ch.Source.After == nil {
+				ra = plan.ActionCreate
+			}
+			writeSourceChange(b, pt, ra, ch.Source.Partition, ch.Source.After, ch.Source.Rollback)
+		}
+	}
+	b.WriteString("    }\n")
+}
+
+func sortedChecks(cs []plan.Check) []plan.Check {
+	out := append([]plan.Check(nil), cs...)
+	rank := map[plan.Severity]int{plan.SeverityError: 0, plan.SeverityWarning: 1, plan.SeverityOK: 2}
+	sort.SliceStable(out, func(i, j int) bool { return rank[out[i].Severity] < rank[out[j].Severity] })
+	return out
+}
