@@ -116,6 +116,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 	// `offsetctl --help` shows them.
 	root.AddCommand(
 		newVersionCmd(deps, g),
+		newConnectorsCmd(deps, g),
 	)
 	return root, g
 }
