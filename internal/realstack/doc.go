@@ -1,0 +1,29 @@
+// Package realstack starts the real thing as a test peer: a throwaway
+// PostgreSQL cluster with logical decoding, a single-node Apache Kafka broker
+// (KRaft), a distributed Kafka Connect worker, Debezium's PostgreSQL source on
+// a small customers table and Debezium's JDBC sink writing those rows into a
+// second database. Start returns once rows flow end to end.
+//
+// The Java artifacts come from test/realstack/fetch.sh (pinned versions in
+// test/realstack/pom.xml, fetched once into test/realstack/.cache); the
+// broker and worker property templates live beside it. The JVMs are started
+// with plain `java -cp <cache>/lib/* ...` invocations, in process groups of
+// their own, with small heaps, free loopback ports, and a parent-death signal
+// so that nothing outlives a killed test binary.
+//
+// It is a test helper. The real tier is slow (tens of seconds to start), so
+// tests using it run only when OFFSETCTL_REALSTACK=1 or CI=true; otherwise
+// they are skipped with one line saying how to enable them. When enabled and
+// a prerequisite (Java 17+, and Maven for the first fetch) is missing, they
+// fail. A package starts the stack at most once:
+//
+//	func TestMain(m *testing.M) { realstack.Main(m) }
+//
+//	func TestSomething(t *testing.T) {
+//		st := realstack.Get(t) // skips, fails or returns the shared stack
+//		...
+//	}
+//
+// Logs of every process are kept, and their paths printed, when a test of the
+// package failed or the stack failed to start.
+package realstack
