@@ -140,22 +140,7 @@ func plural(n int, one, many string) string {
 }
 
 // group writes n with thousands separators.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var out []byte
-	for i := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
+func group(n int64) string { return plan.Thousands(n) }
 
 func connectorLine(c plan.ConnectorObservation) string {
 	if c.Address == "" {

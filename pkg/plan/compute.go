@@ -1,0 +1,516 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+)
+
+// Inputs is everything Compute needs besides the configuration: what was
+// observed, and what was looked up for particular blocks. It is plain data,
+// so the computation is a pure function that tests can drive with tables.
+type Inputs struct {
+	// Connectors are the observations by connector address.
+	Connectors map[string]*ConnectorObservation
+	// Timestamps resolves to_timestamp targets: the first offset whose
+	// record timestamp is at or after the time (the log end when none).
+	Timestamps map[TimestampKey]int64
+	// Restores are the offsets read from restore files, by the path as
+	// written in the configuration.
+	Restores map[string]*RestoreData
+	// Applied looks up an operation in the state: the serial that applied
+	// an operation of this name, and the block hash it had then.
+	Applied func(name string) (serial uint64, blockHash string, ok bool)
+	// Validate checks a proposed source offset with the connector's codec;
+	// nil accepts everything.
+	Validate func(codec string, partition, offset offsets.Map) error
+	// Targets limit planning to these addresses (offsets.NAME); empty plans
+	// everything.
+	Targets []string
+}
+
+// TimestampKey names one to_timestamp lookup.
+type TimestampKey struct {
+	Topic     string
+	Partition int32
+	Millis    int64
+}
+
+// RestoreData is what a backup file holds, per connector name.
+type RestoreData struct {
+	Source map[string][]SourceOffset
+	Sink   map[string][]SinkPartition
+}
+
+// Compute turns the configuration's offsets blocks and the observations into
+// operations and checks. It changes nothing and reads nothing.
+func Compute(cfg *config.Config, in Inputs) ([]Operation, []Check) {
+	c := &computer{in: in}
+	targets := map[string]bool{}
+	for _, t := range in.Targets {
+		targets[t] = true
+	}
+	for _, blk := range cfg.Offsets {
+		if len(targets) > 0 && !targets[blk.Addr()] && !targets[blk.Connector.Addr()] {
+			continue
+		}
+		c.operation(blk)
+	}
+	for t := range targets {
+		if cfg.Operation(strings.TrimPrefix(t, "offsets.")) == nil && cfg.Connector(strings.TrimPrefix(t, "connector.")) == nil {
+			c.check(SeverityError, "unknown_target", "", fmt.Sprintf("-target %s matches no offsets or connector block", t))
+		}
+	}
+	return c.ops, c.checks
+}
+
+type computer struct {
+	in     Inputs
+	ops    []Operation
+	checks []Check
+}
+
+func (c *computer) check(sev Severity, code, op, msg string) {
+	c.checks = append(c.checks, Check{Severity: sev, Code: code, Operation: op, Message: msg})
+}
+
+func (c *computer) operation(blk *config.Offsets) {
+	addr := blk.Addr()
+	op := Operation{Address: addr, Name: blk.Name, Kind: KindOffsets, Connector: blk.Connector.Addr(),
+		Reason: blk.Reason, BlockHash: blk.Hash, AllowSkipRecords: -1, Status: StatusChange}
+	if blk.AllowSkipRecords != nil {
+		op.AllowSkipRecords = *blk.AllowSkipRecords
+	}
+	if c.in.Applied != nil {
+		if serial, hash, ok := c.in.Applied(blk.Name); ok {
+			if hash == blk.Hash {
+				op.Status, op.AppliedSerial = StatusAlreadyApplied, serial
+				c.ops = append(c.ops, op)
+				return
+			}
+			c.check(SeverityWarning, "changed_after_apply", addr, fmt.Sprintf(
+				"an operation named %q was applied before (state serial %d) with other content: this plans it again as a new operation", blk.Name, serial))
+		}
+	}
+	obs := c.in.Connectors[blk.Connector.Addr()]
+	if obs == nil || !obs.Exists {
+		name := blk.Connector.ConnectorName
+		c.check(SeverityError, "connector_missing", addr, fmt.Sprintf("connector %q does not exist on %s: create it (it may be created STOPPED) before changing its offsets", name, blk.Connector.Connect.Addr()))
+		op.Status = StatusBlocked
+		c.ops = append(c.ops, op)
+		return
+	}
+	op.Method = obs.WriteVia
+	before := len(c.checks)
+	switch blk.Kind {
+	case config.OpSinkPartitions:
+		c.sinkPartitions(&op, blk, obs)
+	case config.OpSourcePartitions:
+		c.sourcePartitions(&op, blk, obs)
+	case config.OpRestore:
+		c.restore(&op, blk, obs)
+	case config.OpCopyFrom:
+		c.copyFrom(&op, blk, obs)
+	case config.OpReset:
+		c.reset(&op, obs)
+	}
+	c.skipAcknowledgement(&op)
+	if obs.State == "FAILED" {
+		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q is FAILED: apply stops it, changes the offsets and leaves it STOPPED for you to resume once the cause is fixed", obs.Name))
+	}
+	for _, ch := range c.checks[before:] {
+		if ch.Severity == SeverityError {
+			op.Status = StatusBlocked
+		}
+	}
+	if op.Status == StatusChange && !hasRealChange(op.Changes) {
+		op.Status = StatusNoChange
+	}
+	c.ops = append(c.ops, op)
+}
+
+func hasRealChange(chs []Change) bool {
+	for _, ch := range chs {
+		if ch.Action != ActionNoOp {
+			return true
+		}
+	}
+	return false
+}
+
+// skipAcknowledgement refuses an operation that skips more records than the
+// operator acknowledged with allow_skip_records. A skip block acknowledges
+// the one record it names per partition by itself.
+func (c *computer) skipAcknowledgement(op *Operation) {
+	var skips, named int64
+	for _, ch := range op.Changes {
+		if ch.Sink != nil {
+			skips += ch.Sink.Skips
+		}
+	}
+	for _, ch := range op.Changes {
+		if ch.Sink != nil && ch.Sink.Skips == 1 && ch.Sink.After == ch.Sink.Before+1 {
+			named++
+		}
+	}
+	if skips == 0 {
+		return
+	}
+	allowed := op.AllowSkipRecords
+	if allowed < 0 {
+		allowed = 0
+	}
+	if skips > allowed+named {
+		if op.AllowSkipRecords < 0 {
+			c.check(SeverityError, "skip_not_acknowledged", op.Address, fmt.Sprintf(
+				"this change skips %s records that the sink will never receive: add allow_skip_records = %d to the block to acknowledge it", Thousands(skips), skips))
+		} else {
+			c.check(SeverityError, "skip_over_acknowledged", op.Address, fmt.Sprintf(
+				"this change skips %s records but allow_skip_records = %d: the log moved on since you wrote it; check the plan and raise it to %d if that is intended", Thousands(skips), op.AllowSkipRecords, skips))
+		}
+	}
+}
+
+func (c *computer) sinkPartitions(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	if obs.Type != Sink {
+		c.check(SeverityError, "not_a_sink", op.Address, fmt.Sprintf("sink_partition blocks need a sink connector, but %q is a %s connector", obs.Name, obs.Type))
+		return
+	}
+	seen := map[string]bool{}
+	for _, sp := range blk.SinkPartitions {
+		parts := sp.Partitions
+		var known []SinkPartition
+		for _, p := range obs.Sink {
+			if p.Topic == sp.Topic {
+				known = append(known, p)
+			}
+		}
+		if len(known) == 0 {
+			c.check(SeverityError, "topic_missing", op.Address, fmt.Sprintf("topic %q does not exist, or the connector does not consume it", sp.Topic))
+			continue
+		}
+		if parts == nil {
+			for _, p := range known {
+				parts = append(parts, p.Partition)
+			}
+		}
+		for _, pn := range parts {
+			id := fmt.Sprintf("%s[%d]", sp.Topic, pn)
+			if seen[id] {
+				c.check(SeverityError, "partition_twice", op.Address, fmt.Sprintf("%s is moved by two sink_partition blocks", id))
+				continue
+			}
+			seen[id] = true
+			var cur *SinkPartition
+			for i := range known {
+				if known[i].Partition == pn {
+					cur = &known[i]
+				}
+			}
+			if cur == nil {
+				c.check(SeverityError, "partition_missing", op.Address, fmt.Sprintf("partition %d of %q does not exist (the topic has %d partitions)", pn, sp.Topic, len(known)))
+				continue
+			}
+			after, ok := c.sinkTarget(op, sp, *cur)
+			if !ok {
+				continue
+			}
+			op.Changes = append(op.Changes, sinkChange(*cur, after))
+			c.sinkRange(op, id, *cur, after)
+		}
+	}
+}
+
+func (c *computer) sinkTarget(op *Operation, sp *config.SinkPartition, cur SinkPartition) (int64, bool) {
+	id := fmt.Sprintf("%s[%d]", cur.Topic, cur.Partition)
+	t := sp.Target
+	switch t.Kind {
+	case config.TargetOffset:
+		return t.Offset, true
+	case config.TargetEarliest:
+		return cur.LogStart, true
+	case config.TargetLatest:
+		return cur.LogEnd, true
+	case config.TargetShift:
+		if cur.Committed < 0 {
+			c.check(SeverityError, "no_committed_offset", op.Address, fmt.Sprintf("shift_by needs a committed offset, but %s has none: use to_offset", id))
+			return 0, false
+		}
+		return cur.Committed + t.Shift, true
+	case config.TargetSkip:
+		if cur.Committed != t.Offset {
+			c.check(SeverityError, "skip_precondition", op.Address, fmt.Sprintf(
+				"skip = %d expects the committed offset of %s to be %d, but it is %s: the sink moved; look at the record again and update skip",
+				t.Offset, id, t.Offset, offsetWord(cur.Committed)))
+			return 0, false
+		}
+		return t.Offset + 1, true
+	case config.TargetTimestamp:
+		key := TimestampKey{Topic: cur.Topic, Partition: cur.Partition, Millis: t.Timestamp.UnixMilli()}
+		off, ok := c.in.Timestamps[key]
+		if !ok {
+			c.check(SeverityError, "timestamp_unresolved", op.Address, fmt.Sprintf("the offset of %s at %s could not be looked up", id, t.Timestamp.UTC().Format(time.RFC3339)))
+			return 0, false
+		}
+		return off, true
+	}
+	c.check(SeverityError, "no_target", op.Address, fmt.Sprintf("%s has no target", id))
+	return 0, false
+}
+
+func offsetWord(n int64) string {
+	if n < 0 {
+		return "not committed"
+	}
+	return fmt.Sprint(n)
+}
+
+// sinkChange computes a sink partition's change and its cost. With no
+// committed offset the consumer would start at the log start
+// (auto.offset.reset=earliest, Connect's default for sinks), so the cost is
+// counted from there.
+func sinkChange(cur SinkPartition, after int64) Change {
+	sc := &SinkChange{Topic: cur.Topic, Partition: cur.Partition, Before: cur.Committed, After: after,
+		Rollback: cur.Committed, LogStart: cur.LogStart, LogEnd: cur.LogEnd}
+	if after < 0 {
+		return Change{Action: ActionDelete, Sink: sc}
+	}
+	from := cur.Committed
+	if from < 0 {
+		from = cur.LogStart
+	}
+	switch {
+	case after < from:
+		sc.Replays = from - after
+	case after > from:
+		sc.Skips = after - from
+	}
+	action := ActionUpdate
+	switch {
+	case cur.Committed == after:
+		action = ActionNoOp
+	case cur.Committed < 0:
+		action = ActionCreate
+	}
+	return Change{Action: action, Sink: sc}
+}
+
+// sinkRange refuses targets outside [log start, log end]: below the start
+// the records are gone and the consumer would silently resume later; above
+// the end it would reset to the earliest offset and replay everything.
+func (c *computer) sinkRange(op *Operation, id string, cur SinkPartition, after int64) {
+	switch {
+	case after < 0:
+	case after < cur.LogStart:
+		c.check(SeverityError, "below_log_start", op.Address, fmt.Sprintf(
+			"%s: target %d is below the log start offset %d: records %d..%d were deleted by retention, and the sink would silently resume at %d",
+			id, after, cur.LogStart, after, cur.LogStart-1, cur.LogStart))
+	case after > cur.LogEnd:
+		c.check(SeverityError, "above_log_end", op.Address, fmt.Sprintf(
+			"%s: target %d is beyond the log end offset %d: the consumer would reset to the earliest offset and replay the whole partition",
+			id, after, cur.LogEnd))
+	}
+}
+
+func (c *computer) sourcePartitions(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	if obs.Type != Source {
+		c.check(SeverityError, "not_a_source", op.Address, fmt.Sprintf("source_partition blocks need a source connector, but %q is a %s connector", obs.Name, obs.Type))
+		return
+	}
+	for _, sp := range blk.SourcePartitions {
+		part, err := offsets.ParseMap(sp.Partition)
+		if err != nil {
+			c.check(SeverityError, "bad_partition", op.Address, fmt.Sprintf("partition: %v", err))
+			continue
+		}
+		cur := findSource(obs.Source, part)
+		ch := &SourceChange{Partition: part}
+		if cur != nil {
+			ch.Partition, ch.Key = cur.Partition, cur.Key
+			b := cur.Offset
+			ch.Before, ch.Rollback = &b, &b
+		} else {
+			ch.Partition = part.JavaOrder()
+			ch.Key = offsets.EncodeKey(obs.Name, ch.Partition)
+		}
+		if sp.Offset != nil {
+			off, err := offsets.ParseMap(sp.Offset)
+			if err != nil {
+				c.check(SeverityError, "bad_offset", op.Address, fmt.Sprintf("offset: %v", err))
+				continue
+			}
+			if sp.Merge && ch.Before != nil {
+				off = ch.Before.Merge(off)
+			} else if sp.Merge {
+				c.check(SeverityWarning, "merge_without_offset", op.Address, fmt.Sprintf("merge = true, but partition %s has no offset yet: the offset is set as written", part))
+			} else if ch.Before != nil {
+				// A replacement keeps the current field order for fields
+				// it keeps, so the diff shows what really changes.
+				off = reorderLike(off, *ch.Before)
+			}
+			ch.After = &off
+			if c.in.Validate != nil {
+				if err := c.in.Validate(obs.Codec, ch.Partition, off); err != nil {
+					c.check(SeverityError, "codec", op.Address, fmt.Sprintf("the %s codec refuses the offset for %s: %v", obs.Codec, part, err))
+				}
+			}
+		}
+		op.Changes = append(op.Changes, sourceChange(ch))
+	}
+}
+
+// reorderLike puts off's fields that also exist in like first, in like's
+// order, followed by the rest in off's order.
+func reorderLike(off, like offsets.Map) offsets.Map {
+	var fields []offsets.Field
+	for _, k := range like.Keys() {
+		if v, ok := off.Get(k); ok {
+			fields = append(fields, offsets.Field{Key: k, Value: v})
+		}
+	}
+	for _, f := range off.Fields() {
+		if _, ok := like.Get(f.Key); !ok {
+			fields = append(fields, f)
+		}
+	}
+	return offsets.NewMap(fields...)
+}
+
+func sourceChange(ch *SourceChange) Change {
+	switch {
+	case ch.Before == nil && ch.After == nil:
+		return Change{Action: ActionNoOp, Source: ch}
+	case ch.Before == nil:
+		return Change{Action: ActionCreate, Source: ch}
+	case ch.After == nil:
+		return Change{Action: ActionDelete, Source: ch}
+	case ch.Before.Equal(*ch.After):
+		return Change{Action: ActionNoOp, Source: ch}
+	}
+	return Change{Action: ActionUpdate, Source: ch}
+}
+
+func findSource(list []SourceOffset, part offsets.Map) *SourceOffset {
+	for i := range list {
+		if list[i].Partition.Equal(part) {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func (c *computer) restore(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	op.Kind = KindRestore
+	data := c.in.Restores[blk.Restore]
+	if data == nil {
+		c.check(SeverityError, "restore_unreadable", op.Address, fmt.Sprintf("the backup %s could not be read", blk.Restore))
+		return
+	}
+	c.copyOffsets(op, obs, data.Source[obs.Name], data.Sink[obs.Name], "the backup "+blk.Restore)
+}
+
+func (c *computer) copyFrom(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	from := c.in.Connectors[blk.CopyFrom.Addr()]
+	if from == nil || !from.Exists {
+		c.check(SeverityError, "copy_from_missing", op.Address, fmt.Sprintf("connector %q to copy from does not exist on %s", blk.CopyFrom.ConnectorName, blk.CopyFrom.Connect.Addr()))
+		return
+	}
+	if from.Type != obs.Type {
+		c.check(SeverityError, "copy_from_type", op.Address, fmt.Sprintf("cannot copy the offsets of %s connector %q to %s connector %q", from.Type, from.Name, obs.Type, obs.Name))
+		return
+	}
+	if from.Class != obs.Class {
+		c.check(SeverityWarning, "copy_from_class", op.Address, fmt.Sprintf("%q runs %s but %q runs %s: check that the offsets mean the same to both", from.Name, from.Class, obs.Name, obs.Class))
+	}
+	c.copyOffsets(op, obs, from.Source, from.Sink, fmt.Sprintf("connector %q", from.Name))
+}
+
+// copyOffsets makes obs's offsets those of src (source) or sink: every
+// partition present there is set; partitions obs has beyond them are left
+// as they are, with a warning.
+func (c *computer) copyOffsets(op *Operation, obs *ConnectorObservation, src []SourceOffset, sink []SinkPartition, from string) {
+	switch obs.Type {
+	case Source:
+		if len(src) == 0 {
+			c.check(SeverityError, "nothing_to_copy", op.Address, fmt.Sprintf("%s holds no source offsets for %q", from, obs.Name))
+			return
+		}
+		for _, so := range src {
+			ch := &SourceChange{Partition: so.Partition}
+			if cur := findSource(obs.Source, so.Partition); cur != nil {
+				ch.Key = cur.Key
+				ch.Partition = cur.Partition
+				b := cur.Offset
+				ch.Before, ch.Rollback = &b, &b
+			} else {
+				// Same partition map, in the order it was stored, under
+				// this connector's name.
+				ch.Key = offsets.EncodeKey(obs.Name, so.Partition)
+			}
+			a := so.Offset
+			if ch.Before != nil {
+				a = reorderLike(a, *ch.Before)
+			}
+			ch.After = &a
+			op.Changes = append(op.Changes, sourceChange(ch))
+		}
+		for _, cur := range obs.Source {
+			if findSource(src, cur.Partition) == nil {
+				c.check(SeverityWarning, "partition_not_in_source", op.Address, fmt.Sprintf("partition %s has an offset now but none in %s: it is left as it is", cur.Partition, from))
+			}
+		}
+	case Sink:
+		if len(sink) == 0 {
+			c.check(SeverityError, "nothing_to_copy", op.Address, fmt.Sprintf("%s holds no sink offsets for %q", from, obs.Name))
+			return
+		}
+		list := append([]SinkPartition(nil), sink...)
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].Topic != list[j].Topic {
+				return list[i].Topic < list[j].Topic
+			}
+			return list[i].Partition < list[j].Partition
+		})
+		for _, want := range list {
+			if want.Committed < 0 {
+				continue
+			}
+			var cur *SinkPartition
+			for i := range obs.Sink {
+				if obs.Sink[i].Topic == want.Topic && obs.Sink[i].Partition == want.Partition {
+					cur = &obs.Sink[i]
+				}
+			}
+			id := fmt.Sprintf("%s[%d]", want.Topic, want.Partition)
+			if cur == nil {
+				c.check(SeverityError, "partition_missing", op.Address, fmt.Sprintf("%s from %s does not exist on this cluster", id, from))
+				continue
+			}
+			op.Changes = append(op.Changes, sinkChange(*cur, want.Committed))
+			c.sinkRange(op, id, *cur, want.Committed)
+		}
+	}
+}
+
+func (c *computer) reset(op *Operation, obs *ConnectorObservation) {
+	switch obs.Type {
+	case Source:
+		for _, so := range obs.Source {
+			b := so.Offset
+			op.Changes = append(op.Changes, Change{Action: ActionDelete, Source: &SourceChange{Key: so.Key, Partition: so.Partition, Before: &b, Rollback: &b}})
+		}
+		c.check(SeverityWarning, "resnapshot", op.Address, fmt.Sprintf("deleting the offsets of %q makes it start over: a source connector takes a new snapshot per its snapshot.mode", obs.Name))
+	case Sink:
+		for _, p := range obs.Sink {
+			if p.Committed < 0 {
+				continue
+			}
+			op.Changes = append(op.Changes, sinkChange(p, -1))
+		}
+		c.check(SeverityWarning, "sink_reset", op.Address, fmt.Sprintf("deleting the consumer group of %q makes it resume per auto.offset.reset (earliest by default): the whole retained log is replayed", obs.Name))
+	}
+}

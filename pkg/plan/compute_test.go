@@ -1,0 +1,127 @@
+package plan
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+)
+
+const computeHCL = `
+connect "prod" { url = "http://connect:8083" }
+kafka "prod" { brokers = ["kafka:9092"] }
+connector "sink" {
+  connect = connect.prod
+  kafka   = kafka.prod
+  name    = "orders-sink"
+}
+connector "src" {
+  connect = connect.prod
+  kafka   = kafka.prod
+  name    = "inventory"
+}
+`
+
+func loadConfig(t *testing.T, body string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(computeHCL+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(dir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("config: %s", diags.Error())
+	}
+	return cfg
+}
+
+func observed() map[string]*ConnectorObservation {
+	return map[string]*ConnectorObservation{
+		"connector.sink": {Address: "connector.sink", Name: "orders-sink", Exists: true, Type: Sink, State: "RUNNING", WriteVia: MethodREST,
+			Sink: []SinkPartition{
+				{Topic: "orders", Partition: 0, Committed: 1500, LogStart: 100, LogEnd: 1600},
+				{Topic: "orders", Partition: 1, Committed: -1, LogStart: 0, LogEnd: 40},
+			}},
+		"connector.src": {Address: "connector.src", Name: "inventory", Exists: true, Type: Source, State: "RUNNING", WriteVia: MethodREST,
+			Source: []SourceOffset{{Key: []byte(`["inventory",{"server":"db1"}]`), Partition: mustMap(`{"server":"db1"}`), Offset: mustMap(`{"lsn":97500059720,"txId":812345}`)}}},
+	}
+}
+
+func TestComputeSink(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		block      string
+		wantStatus OperationStatus
+		wantChange string // "before→after replays/skips" of partition 0
+		wantCheck  string
+	}{
+		{name: "rewind to offset", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    to_offset = 1200\n  }`,
+			wantStatus: StatusChange, wantChange: "1500→1200 r300 s0"},
+		{name: "shift back", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    shift_by = -500\n  }`,
+			wantStatus: StatusChange, wantChange: "1500→1000 r500 s0"},
+		{name: "below log start", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    to_offset = 50\n  }`,
+			wantStatus: StatusBlocked, wantCheck: "below the log start offset 100"},
+		{name: "beyond log end", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    to_offset = 1700\n  }
+  allow_skip_records = 1000`,
+			wantStatus: StatusBlocked, wantCheck: "beyond the log end offset 1600"},
+		{name: "skip holds", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    skip = 1500\n  }`,
+			wantStatus: StatusChange, wantChange: "1500→1501 r0 s1"},
+		{name: "skip moved", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    skip = 1499\n  }`,
+			wantStatus: StatusBlocked, wantCheck: "expects the committed offset of orders[0] to be 1499, but it is 1500"},
+		{name: "to latest needs ack of the real number", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    to_latest = true\n  }
+  allow_skip_records = 10`,
+			wantStatus: StatusBlocked, wantCheck: "skips 100 records but allow_skip_records = 10"},
+		{name: "to latest acknowledged", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    to_latest = true\n  }
+  allow_skip_records = 100`,
+			wantStatus: StatusChange, wantChange: "1500→1600 r0 s100"},
+		{name: "no change", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    to_offset = 1500\n  }`,
+			wantStatus: StatusNoChange, wantChange: "1500→1500 r0 s0"},
+		{name: "missing partition", block: `sink_partition {\n    topic = "orders"\n    partitions = [7]\n    to_offset = 1\n  }`,
+			wantStatus: StatusBlocked, wantCheck: "partition 7 of \"orders\" does not exist (the topic has 2 partitions)"},
+		{name: "missing topic", block: `sink_partition {\n    topic = "nope"\n    to_earliest = true\n  }`,
+			wantStatus: StatusBlocked, wantCheck: `topic "nope" does not exist`},
+		{name: "timestamp", block: `sink_partition {\n    topic = "orders"\n    partitions = [0]\n    to_timestamp = "2026-11-20T10:00:00Z"\n  }`,
+			wantStatus: StatusChange, wantChange: "1500→1234 r266 s0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  "+strings.ReplaceAll(tc.block, `\n`, "\n")+"\n}\n")
+			ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixMilli()
+			ops, checks := Compute(cfg, Inputs{Connectors: observed(), Timestamps: map[TimestampKey]int64{{"orders", 0, ts}: 1234}})
+			if len(ops) != 1 {
+				t.Fatalf("ops = %d", len(ops))
+			}
+			op := ops[0]
+			if op.Status != tc.wantStatus {
+				t.Errorf("status = %s, want %s (checks %+v)", op.Status, tc.wantStatus, checks)
+			}
+			if tc.wantChange != "" {
+				var got string
+				for _, ch := range op.Changes {
+					if ch.Sink != nil && ch.Sink.Partition == 0 {
+						got = fmtSink(ch.Sink)
+					}
+				}
+				if got != tc.wantChange {
+					t.Errorf("change = %q, want %q", got, tc.wantChange)
+				}
+			}
+			if tc.wantCheck != "" {
+				found := false
+				for _, c := range checks {
+					found = found || strings.Contains(c.Message, tc.wantCheck)
+				}
+				if !found {
+					t.Errorf("no check containing %q in %+v", tc.wantCheck, checks)
+				}
+			}
+		})
+	}
+}
+
+func fmtSink(s *SinkChange) string {
+	return fmt.Sprintf("%d→%d r%d s%d", s.Before, s.After, s.Replays, s.Skips)
+}
