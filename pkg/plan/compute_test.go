@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
 const computeHCL = `
@@ -124,4 +125,82 @@ func TestComputeSink(t *testing.T) {
 
 func fmtSink(s *SinkChange) string {
 	return fmt.Sprintf("%d→%d r%d s%d", s.Before, s.After, s.Replays, s.Skips)
+}
+
+func TestComputeSource(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		block      string
+		wantStatus OperationStatus
+		wantAfter  string
+		wantKey    string
+		wantCheck  string
+	}{
+		{name: "merge keeps other fields", block: `source_partition {
+    partition = { server = "db1" }
+    offset    = { lsn = 36965936 }
+    merge     = true
+  }`, wantStatus: StatusChange, wantAfter: `{"lsn":36965936,"txId":812345}`, wantKey: `["inventory",{"server":"db1"}]`},
+		{name: "replace keeps field order", block: `source_partition {
+    partition = { server = "db1" }
+    offset    = { txId = 649, lsn = 36965936 }
+  }`, wantStatus: StatusChange, wantAfter: `{"lsn":36965936,"txId":649}`},
+		{name: "new partition gets Java key order", block: `source_partition {
+    partition = { server = "db1", database = "testDB" }
+    offset    = { lsn = 1 }
+  }`, wantStatus: StatusChange, wantAfter: `{"lsn":1}`, wantKey: `["inventory",{"server":"db1","database":"testDB"}]`},
+		{name: "same offset is no change", block: `source_partition {
+    partition = { server = "db1" }
+    offset    = { lsn = 97500059720, txId = 812345 }
+  }`, wantStatus: StatusNoChange},
+		{name: "codec refuses", block: `source_partition {
+    partition = { server = "db1" }
+    offset    = { lsn = "oops" }
+  }`, wantStatus: StatusBlocked, wantCheck: "lsn must be an integer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.src\n  "+tc.block+"\n}\n")
+			validate := func(codec string, p, o offsets.Map) error {
+				if v, ok := o.Get("lsn"); ok {
+					if _, ok := v.Int64(); !ok {
+						return fmt.Errorf("lsn must be an integer")
+					}
+				}
+				return nil
+			}
+			ops, checks := Compute(cfg, Inputs{Connectors: observed(), Validate: validate})
+			op := ops[0]
+			if op.Status != tc.wantStatus {
+				t.Fatalf("status = %s, want %s (checks %+v)", op.Status, tc.wantStatus, checks)
+			}
+			if tc.wantAfter != "" && op.Changes[0].Source.After.String() != tc.wantAfter {
+				t.Errorf("after = %s, want %s", op.Changes[0].Source.After, tc.wantAfter)
+			}
+			if tc.wantKey != "" && string(op.Changes[0].Source.Key) != tc.wantKey {
+				t.Errorf("key = %s, want %s", op.Changes[0].Source.Key, tc.wantKey)
+			}
+			if tc.wantCheck != "" {
+				found := false
+				for _, c := range checks {
+					found = found || strings.Contains(c.Message, tc.wantCheck)
+				}
+				if !found {
+					t.Errorf("no check containing %q in %+v", tc.wantCheck, checks)
+				}
+			}
+		})
+	}
+}
+
+func TestComputeAlreadyApplied(t *testing.T) {
+	cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  sink_partition {\n    topic = \"orders\"\n    partitions = [0]\n    to_offset = 1200\n  }\n}\n")
+	hash := cfg.Offsets[0].Hash
+	ops, _ := Compute(cfg, Inputs{Connectors: observed(), Applied: func(name string) (uint64, string, bool) { return 7, hash, name == "op" }})
+	if ops[0].Status != StatusAlreadyApplied || ops[0].AppliedSerial != 7 {
+		t.Fatalf("op = %+v", ops[0])
+	}
+	ops, checks := Compute(cfg, Inputs{Connectors: observed(), Applied: func(name string) (uint64, string, bool) { return 7, "sha256:other", true }})
+	if ops[0].Status != StatusChange || len(checks) == 0 || checks[0].Code != "changed_after_apply" {
+		t.Fatalf("changed block: op %+v checks %+v", ops[0], checks)
+	}
 }
