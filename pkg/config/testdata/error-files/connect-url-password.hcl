@@ -1,0 +1,3 @@
+connect "prod" {
+  url = "http://admin:hunter2@connect:8083" # ERROR: Invalid URL
+}

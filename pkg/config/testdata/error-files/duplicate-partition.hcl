@@ -1,0 +1,22 @@
+connect "prod" {
+  url = "http://connect:8083"
+}
+
+connector "orders_sink" {
+  connect = connect.prod
+  name    = "orders-jdbc-sink"
+}
+
+offsets "replay" {
+  connector = connector.orders_sink
+  sink_partition {
+    topic      = "orders"
+    partitions = [0, 1]
+    to_offset  = 100
+  }
+  sink_partition {
+    topic      = "orders"
+    partitions = [2, 1] # ERROR: Duplicate partition
+    to_offset  = 200
+  }
+}

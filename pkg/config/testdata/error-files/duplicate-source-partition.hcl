@@ -1,0 +1,20 @@
+connect "prod" {
+  url = "http://connect:8083"
+}
+
+connector "orders_sink" {
+  connect = connect.prod
+  name    = "orders-jdbc-sink"
+}
+
+offsets "rewind" {
+  connector = connector.orders_sink
+  source_partition {
+    partition = { server = "dbserver1" }
+    offset    = { lsn = lsn("0/2360E30") }
+  }
+  source_partition {
+    partition = { "server" = "dbserver1" } # ERROR: Duplicate source partition
+    offset    = { lsn = lsn("0/2360E40") }
+  }
+}

@@ -1,0 +1,3 @@
+connect "prod east" { # ERROR: Invalid name
+  url = "http://connect:8083"
+}

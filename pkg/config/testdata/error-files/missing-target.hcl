@@ -1,0 +1,15 @@
+connect "prod" {
+  url = "http://connect:8083"
+}
+
+connector "orders_sink" {
+  connect = connect.prod
+  name    = "orders-jdbc-sink"
+}
+
+offsets "replay" {
+  connector = connector.orders_sink
+  sink_partition { # ERROR: Missing target
+    topic = "orders"
+  }
+}

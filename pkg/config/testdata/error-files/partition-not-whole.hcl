@@ -1,0 +1,17 @@
+connect "prod" {
+  url = "http://connect:8083"
+}
+
+connector "orders_sink" {
+  connect = connect.prod
+  name    = "orders-jdbc-sink"
+}
+
+offsets "replay" {
+  connector = connector.orders_sink
+  sink_partition {
+    topic      = "orders"
+    partitions = [0, 1.5] # ERROR: Invalid value
+    to_offset  = 100
+  }
+}

@@ -1,0 +1,8 @@
+kafka "prod" {
+  brokers = ["kafka-1:9092"]
+}
+
+connector "orders_sink" {
+  connect = kafka.prod # ERROR: Invalid reference
+  name    = "orders-jdbc-sink"
+}

@@ -1,0 +1,2 @@
+connect "prod" { # ERROR: Unclosed configuration block
+  url = "http://connect:8083"

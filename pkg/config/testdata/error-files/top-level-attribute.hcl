@@ -1,0 +1,1 @@
+incident = "INC-1" # ERROR: Unsupported argument

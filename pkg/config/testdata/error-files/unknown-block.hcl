@@ -1,0 +1,3 @@
+connectr "prod" { # ERROR: Unsupported block type
+  url = "http://connect:8083"
+}

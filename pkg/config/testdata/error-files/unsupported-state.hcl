@@ -1,0 +1,5 @@
+offsetctl {
+  state "s3" { # ERROR: Unsupported state backend
+    bucket = "offsets"
+  }
+}

@@ -1,0 +1,3 @@
+variable "ticket" { # ERROR: No value for required variable
+  type = string
+}

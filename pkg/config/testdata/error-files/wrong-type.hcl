@@ -1,0 +1,3 @@
+kafka "prod" {
+  brokers = { first = "kafka-1:9092" } # ERROR: Incorrect attribute value type
+}
