@@ -1,0 +1,158 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// FormatVersion is the newest (and only) state file format this offsetctl
+// reads and the one it writes.
+const FormatVersion = 1
+
+// ErrUnreadable is wrapped by Decode's errors for a state file that is not a
+// well-formed offsetctl state: truncated or corrupt JSON, a missing or
+// malformed format_version, an unknown field, a value out of range, or a
+// backup whose checksum does not match.
+var ErrUnreadable = errors.New("state file is unreadable")
+
+// VersionError is a state file written in a format this offsetctl does not
+// read (newer than FormatVersion, or below 1).
+type VersionError struct {
+	// Found is the file's format_version; Writer the offsetctl_version that
+	// wrote it, if recorded.
+	Found  int
+	Writer string
+}
+
+func (e *VersionError) Error() string {
+	writer := "an unknown offsetctl version"
+	if e.Writer != "" {
+		writer = "offsetctl " + e.Writer
+	}
+	if e.Found > FormatVersion {
+		return fmt.Sprintf("state format_version %d was written by %s; this offsetctl reads format_version %d at most: upgrade offsetctl to read it (and never edit it by hand)", e.Found, writer, FormatVersion)
+	}
+	return fmt.Sprintf("state format_version %d (written by %s) is not a version offsetctl ever wrote", e.Found, writer)
+}
+
+// Encode returns the state file bytes of s, recording offsetctlVersion as
+// their writer: indented JSON (two spaces, trailing newline), deterministic
+// for a given State. Raw JSON values are written compact, then indented with
+// the rest. It refuses a State that Decode would refuse.
+func Encode(s *State, offsetctlVersion string) ([]byte, error) {
+	if err := validate(s); err != nil {
+		return nil, fmt.Errorf("encoding state: %w", err)
+	}
+	w := toV1(s, offsetctlVersion)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("encoding state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode parses state file bytes. It reads the format_version first and
+// refuses a newer one with a *VersionError; it then decodes the current
+// version strictly (unknown fields refused) and checks the document's
+// invariants. Other refusals wrap ErrUnreadable.
+func Decode(data []byte) (*State, error) {
+	version, writer, err := sniffVersion(data)
+	if err != nil {
+		return nil, err
+	}
+	switch version {
+	case 1:
+		return decodeV1(data)
+	default:
+		return nil, &VersionError{Found: version, Writer: writer}
+	}
+}
+
+// sniffVersion reads format_version and offsetctl_version without strictness.
+func sniffVersion(data []byte) (version int, writer string, err error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return 0, "", fmt.Errorf("%w: the file is empty", ErrUnreadable)
+	}
+	var head struct {
+		FormatVersion    json.RawMessage `json:"format_version"`
+		OffsetctlVersion json.RawMessage `json:"offsetctl_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return 0, "", fmt.Errorf("%w: not valid JSON, the file is truncated or corrupt (%v at byte %d)", ErrUnreadable, err, se.Offset)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, "", fmt.Errorf("%w: not valid JSON, the file is truncated", ErrUnreadable)
+		}
+		return 0, "", fmt.Errorf("%w: not a JSON object: %v", ErrUnreadable, err)
+	}
+	_ = json.Unmarshal(head.OffsetctlVersion, &writer) // best effort, for messages
+	if len(head.FormatVersion) == 0 || string(head.FormatVersion) == "null" {
+		return 0, writer, fmt.Errorf("%w: it has no format_version, so it is not an offsetctl state file", ErrUnreadable)
+	}
+	v, err := strconv.Atoi(string(head.FormatVersion))
+	if err != nil {
+		return 0, writer, fmt.Errorf("%w: format_version must be an integer, found %s", ErrUnreadable, head.FormatVersion)
+	}
+	if v < 1 {
+		return v, writer, &VersionError{Found: v, Writer: writer}
+	}
+	return v, writer, nil
+}
+
+func decodeV1(data []byte) (*State, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var w stateV1
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnreadable, wordDecodeError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: unexpected data after the state document", ErrUnreadable)
+	}
+	s, err := fromV1(&w)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	if err := validate(s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	if s.Serial == 0 {
+		return nil, fmt.Errorf("%w: serial is 0, but a written state has serial 1 or more", ErrUnreadable)
+	}
+	return s, nil
+}
+
+// wordDecodeError rewords encoding/json's messages for an operator.
+func wordDecodeError(err error) string {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		return fmt.Sprintf("field %q has the wrong type (found a JSON %s, want %s)", ute.Field, ute.Value, ute.Type)
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "unknown field " + rest + " (was the file edited by hand, or written by a newer offsetctl?)"
+	}
+	return msg
+}
+
+// compactJSON returns raw as compact JSON, refusing invalid JSON.
+func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
