@@ -37,6 +37,9 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) URL() string { return c.cfg.base.String() }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -102,7 +105,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		if !IsRetryable(err) || ctx.Err() != nil {
+		if !IsRetryable(err) {
 			return nil, err
 		}
 		if attempt >= c.cfg.maxRetries {

@@ -308,7 +308,10 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 // does not parse as a URL.
 func redactRawURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+		return raw
 	}
 	// Best effort on unparsable input: mask everything between "://" and the
 	// last "@" of the authority.

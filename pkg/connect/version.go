@@ -56,7 +56,7 @@ func confluentToKafka(major, minor int) (int, int, bool) {
 func ParseVersion(s string) (Version, error) {
 	raw := strings.TrimSpace(s)
 	v := Version{Raw: raw}
-	core, suffix, _ := strings.Cut(raw, "-")
+	core, suffix, hasSuffix := strings.Cut(raw, "-")
 	parts := strings.Split(core, ".")
 	if len(parts) != 3 {
 		return Version{}, fmt.Errorf("unrecognised Kafka Connect version %q: expected major.minor.patch such as 3.6.1 or 7.6.0-ccs", s)
@@ -70,7 +70,7 @@ func ParseVersion(s string) (Version, error) {
 		nums[i] = n
 	}
 	v.Major, v.Minor, v.Patch = nums[0], nums[1], nums[2]
-	if suffix != "" {
+	if hasSuffix {
 		for _, tok := range strings.Split(suffix, "-") {
 			if tok == "" || strings.ContainsFunc(tok, func(r rune) bool {
 				return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '.'
