@@ -154,7 +154,7 @@ func (c *Client) once(ctx context.Context, req request, shown string, payload []
 
 	res, err := c.cfg.httpClient.Do(hr)
 	if err != nil {
-		if isConnRefused(err) {
+		if isConnRefused(err) || isNoSuchHost(err) {
 			return nil, &UnreachableError{URL: c.URL(), Err: err}
 		}
 		return nil, &TransportError{Method: req.method, Path: shown, URL: c.URL(), Err: err}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -84,8 +85,9 @@ func snippet(body []byte) string {
 	return out
 }
 
-// UnreachableError means no connection to Kafka Connect could be opened, so
-// the request was never sent. It is retryable.
+// UnreachableError means no connection to Kafka Connect could be opened (the
+// connection was refused, or the host name does not resolve), so the request
+// was never sent. A refused connection is retryable; an unknown host is not.
 type UnreachableError struct {
 	URL string // the base URL, without credentials
 	Err error
@@ -191,11 +193,12 @@ func IsRequestTimeout(err error) bool {
 // succeed: a 409 caused by a rebalance or stale configuration (not "already
 // exists"), or a refused connection (nothing was sent). The client already
 // retries these up to Config.MaxRetries; a true result on a returned error
-// means those retries were used up.
+// means those retries were used up. A host name that does not resolve is
+// unreachable too, but not retryable.
 func IsRetryable(err error) bool {
 	var ue *UnreachableError
 	if errors.As(err, &ue) {
-		return true
+		return isConnRefused(ue.Err)
 	}
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusConflict && !isAlreadyExistsMessage(ae.Message)
@@ -208,6 +211,12 @@ func isAlreadyExistsMessage(msg string) bool {
 func hasStatus(err error, status int) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == status
+}
+
+// isNoSuchHost reports whether the host name of the URL does not resolve.
+func isNoSuchHost(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
 }
 
 // isConnRefused reports whether a transport error is a refused connection,

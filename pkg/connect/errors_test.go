@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/connect"
 )
@@ -364,5 +366,59 @@ func TestUnreachable(t *testing.T) {
 	}
 	if got := dials.Load(); got != 4 {
 		t.Errorf("%d dials, want 4 (1 + 3 retries)", got)
+	}
+}
+
+// TestUnknownHost checks that a host name that does not resolve reads as
+// unreachable (with the --connect-url hint) and is not retried. The dialer
+// returns the error Go's resolver gives, so the test does not depend on the
+// machine's DNS.
+func TestUnknownHost(t *testing.T) {
+	var dials atomic.Int32
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: "connect.invalid", IsNotFound: true}}
+	}}
+	c, err := connect.New(connect.Config{URL: "http://connect.invalid:8083", RetryBackoff: 1e6, HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Root(context.Background())
+	var ue *connect.UnreachableError
+	if !errors.As(err, &ue) || connect.IsRetryable(err) {
+		t.Fatalf("error %v (%T): want a non-retryable *UnreachableError", err, err)
+	}
+	if !contains(err.Error(), "kafka connect at http://connect.invalid:8083 is unreachable") || !contains(err.Error(), "no such host") {
+		t.Errorf("error %q", err)
+	}
+	if dials.Load() != 1 {
+		t.Errorf("%d dials, want 1", dials.Load())
+	}
+}
+
+// TestClientTimeout lets a request outlive Config.Timeout: the error says the
+// operation may still complete, and it is not retried.
+func TestClientTimeout(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		<-r.Context().Done() // answer only when the client has gone
+	}))
+	defer srv.Close()
+	c, err := connect.New(connect.Config{URL: srv.URL, Timeout: 20 * time.Millisecond, RetryBackoff: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ResetOffsets(context.Background(), "x")
+	var te *connect.TransportError
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) || connect.IsRetryable(err) {
+		t.Fatalf("error %v (%T): want a non-retryable *TransportError wrapping DeadlineExceeded", err, err)
+	}
+	if !contains(err.Error(), "re-read its state before trying again") {
+		t.Errorf("error %q", err)
+	}
+	srv.Close() // waits for the handler
+	if requests.Load() != 1 {
+		t.Errorf("%d requests, want 1", requests.Load())
 	}
 }

@@ -104,7 +104,10 @@ type CreateRequest struct {
 	Name   string            `json:"name"`
 	Config map[string]string `json:"config"`
 	// InitialState is RUNNING (the default when empty), PAUSED or STOPPED.
-	// Kafka Connect 3.7 or later; older workers ignore it.
+	// Kafka Connect 3.7 or later: check Capabilities.Require(
+	// FeatureInitialState) first, because an older worker does not honour it
+	// (it most likely refuses the unknown field with a 500; if it ignored
+	// it, a connector meant to be STOPPED would start).
 	InitialState State `json:"initial_state,omitempty"`
 }
 
