@@ -9,49 +9,51 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/connect"
 )
 
-// The safe offset-surgery sequence: check the worker can do it, stop, wait
-// for the tasks to go, keep the "before" offsets, alter, verify, resume.
-// (Compiled, not run: it needs a Connect worker.)
-func ExampleClient_AlterOffsets() {
-	ctx := context.Background()
-	c, err := connect.New(connect.Config{URL: "http://connect:8083", Token: "from-the-environment"})
-	if err != nil {
-		panic(err)
-	}
+// skipPoisonPill is the safe offset-surgery sequence: check the worker can do
+// it, stop, wait for the tasks to go, keep the "before" offsets, alter,
+// resume and wait for the tasks to run.
+func skipPoisonPill(ctx context.Context, c *connect.Client, name string) (before connect.ConnectorOffsets, err error) {
 	caps, err := c.Capabilities(ctx)
 	if err != nil {
-		panic(err)
+		return before, err
 	}
 	if err := caps.Require(connect.FeatureAlterOffsets); err != nil {
-		panic(err)
+		return before, err
 	}
-	if err := c.Stop(ctx, "orders-sink"); err != nil {
-		panic(err)
+	if err := c.Stop(ctx, name); err != nil {
+		return before, err
 	}
-	if _, err := c.WaitForState(ctx, "orders-sink", connect.StateStopped, connect.WaitOptions{Timeout: time.Minute}); err != nil {
-		panic(err)
+	if _, err := c.WaitForState(ctx, name, connect.StateStopped, connect.WaitOptions{Timeout: time.Minute}); err != nil {
+		return before, err
 	}
-	before, err := c.Offsets(ctx, "orders-sink") // keep: it is the rollback
-	if err != nil {
-		panic(err)
+	if before, err = c.Offsets(ctx, name); err != nil { // the rollback
+		return before, err
 	}
-	_ = before
-	msg, err := c.AlterOffsets(ctx, "orders-sink", connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{
+	_, err = c.AlterOffsets(ctx, name, connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{
 		Partition: json.RawMessage(`{"kafka_topic":"shop.public.orders","kafka_partition":3}`),
 		Offset:    json.RawMessage(`{"kafka_offset":99813}`),
 	}}})
 	if connect.IsRequestTimeout(err) {
-		// The write may still happen: read the offsets again before retrying.
-		panic(err)
+		return before, fmt.Errorf("the write may still happen; read the offsets again before retrying: %w", err)
 	}
 	if err != nil {
-		panic(err)
+		return before, err
 	}
-	fmt.Println(msg)
-	if err := c.Resume(ctx, "orders-sink"); err != nil {
-		panic(err)
+	if err := c.Resume(ctx, name); err != nil {
+		return before, err
 	}
-	if _, err := c.WaitForState(ctx, "orders-sink", connect.StateRunning, connect.WaitOptions{Timeout: time.Minute}); err != nil {
-		panic(err)
+	_, err = c.WaitForState(ctx, name, connect.StateRunning, connect.WaitOptions{Timeout: time.Minute})
+	return before, err
+}
+
+// Compiled, not run: it needs a Connect worker.
+func ExampleClient_AlterOffsets() {
+	c, err := connect.New(connect.Config{URL: "http://connect:8083", Token: "read-from-the-environment"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := skipPoisonPill(context.Background(), c, "orders-sink"); err != nil {
+		fmt.Println(err)
 	}
 }
