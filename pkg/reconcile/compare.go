@@ -1,0 +1,675 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Tuning of the cell search. Cells hold about targetCellRows rows at the
+// first level; the first level has at most 2^maxFirstBits cells (client
+// memory: 16 bytes per cell per side); cells are split while the rows to
+// stream would exceed fetchLimit; cell ids never exceed 2^maxBits (the
+// bitmap sent to the server is 2^maxBits/8 bytes).
+const (
+	targetCellRows = 32
+	maxFirstBits   = 18
+	maxBits        = 24
+	minFetchLimit  = 200000
+	streamBatch    = 1024
+	lookupBatch    = 1000
+)
+
+// Compare compares the source and sink tables that spec names, over one
+// connection per side (they must be distinct: the two sides run at the same
+// time). It returns a Result, or an error that says what could not be done;
+// a *SpecError for a bad spec, an error wrapping ErrNotComparable for tables
+// that cannot be compared.
+func Compare(ctx context.Context, src, dst *pgx.Conn, spec Spec) (*Result, error) {
+	start := time.Now()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if src == nil || dst == nil {
+		return nil, errors.New("compare needs a connection to the source and one to the sink")
+	}
+	if src == dst {
+		return nil, errors.New("compare needs two distinct connections: the source and the sink are read at the same time")
+	}
+	e := &engine{spec: &spec}
+	e.emit("introspect", 0)
+	s, d, err := e.open(ctx, src, dst)
+	defer func() { s.end(ctx); d.end(ctx) }()
+	if err != nil {
+		return nil, err
+	}
+	r := e.newResult()
+	switch spec.mode() {
+	case ModeCounts:
+		err = e.counts(ctx, s, d, r)
+	case ModeChecksum:
+		err = e.checksums(ctx, s, d, r)
+	default:
+		err = e.rows(ctx, s, d, r)
+		if err == nil && spec.Settle > 0 && r.Drift() {
+			s.end(ctx)
+			d.end(ctx)
+			s, d, err = e.settle(ctx, src, dst, r)
+		}
+		if err == nil {
+			err = e.details(ctx, s, d, r)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Stats.Queries = s.queries + d.queries
+	r.Stats.Elapsed = time.Since(start)
+	return r, nil
+}
+
+// engine is the state of one Compare call.
+type engine struct {
+	spec *Spec
+	m    *mapping
+
+	mu        sync.Mutex
+	hashed    int64
+	total     int64
+	cellsTodo int
+	kinds     []kind // comparison kind per key column
+}
+
+func (e *engine) emit(phase string, rows int64) {
+	if e.spec.Progress == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.hashed += rows
+	e.spec.Progress(Progress{Phase: phase, RowsHashed: e.hashed, RowsTotal: e.total, CellsLeft: e.cellsTodo})
+}
+
+// open begins both transactions, introspects both tables, maps their columns
+// and checks the filter on both sides.
+func (e *engine) open(ctx context.Context, src, dst *pgx.Conn) (*side, *side, error) {
+	srcName, _ := ParseTableName(e.spec.Table)
+	dstName := srcName
+	if e.spec.SinkTable != "" {
+		dstName, _ = ParseTableName(e.spec.SinkTable)
+	}
+	s, err := begin(ctx, src, "source", e.spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := begin(ctx, dst, "sink", e.spec)
+	if err != nil {
+		return s, nil, err
+	}
+	if s.tbl, err = introspect(ctx, s.tx, srcName, "source"); err != nil {
+		return s, d, err
+	}
+	if d.tbl, err = introspect(ctx, d.tx, dstName, "sink"); err != nil {
+		return s, d, err
+	}
+	if e.m, err = buildMapping(s.tbl, d.tbl, e.spec); err != nil {
+		return s, d, err
+	}
+	e.kinds = e.m.keyKinds()
+	s.sql = newSideSQL(e.m, false, e.spec.Where)
+	d.sql = newSideSQL(e.m, true, e.spec.Where)
+	if e.spec.Where != "" {
+		for _, x := range []*side{s, d} {
+			// Parse-check: plans and type-checks the filter, reads no row.
+			if _, err := x.tx.Exec(ctx, "SELECT 1 FROM "+x.sql.from+" WHERE "+x.sql.where+" LIMIT 0"); err != nil {
+				return s, d, &SpecError{Field: "where", Msg: fmt.Sprintf("the filter does not work on the %s table %s: %v", x.name, x.tbl.Name, err)}
+			}
+			x.queries++
+		}
+	}
+	e.total = 2 * max(s.tbl.Estimate, d.tbl.Estimate, 0)
+	return s, d, nil
+}
+
+func (e *engine) newResult() *Result {
+	r := &Result{Mode: e.spec.mode(), Source: e.m.Src.Name, Sink: e.m.Dst.Name, Ignored: e.m.Ignored}
+	for i, p := range e.m.Pairs {
+		if i < e.m.Keys {
+			r.KeyColumns = append(r.KeyColumns, p.Src.Name)
+		}
+		r.Columns = append(r.Columns, p.Src.Name)
+		if p.Src.Name != p.Dst.Name {
+			if r.Renamed == nil {
+				r.Renamed = map[string]string{}
+			}
+			r.Renamed[p.Src.Name] = p.Dst.Name
+		}
+		if p.Src.Kind == kindTimestamp {
+			if r.TimestampPrecision == nil {
+				r.TimestampPrecision = map[string]int{}
+			}
+			r.TimestampPrecision[p.Src.Name] = p.Digits
+		}
+	}
+	return r
+}
+
+// counts counts the rows on both sides.
+func (e *engine) counts(ctx context.Context, s, d *side, r *Result) error {
+	return both(ctx, s, d, func(ctx context.Context, x *side) error {
+		var n int64
+		x.queries++
+		if err := x.tx.QueryRow(ctx, "SELECT count(*) FROM "+x.sql.from+" WHERE "+x.sql.where).Scan(&n); err != nil {
+			return fmt.Errorf("counting the rows of the %s table %s: %w", x.name, x.tbl.Name, err)
+		}
+		if x == s {
+			r.SourceRows = n
+		} else {
+			r.SinkRows = n
+		}
+		e.emit("counts", 0)
+		return nil
+	})
+}
+
+// checksums computes the whole-table checksums and the partition checksums.
+func (e *engine) checksums(ctx context.Context, s, d *side, r *Result) error {
+	err := both(ctx, s, d, func(ctx context.Context, x *side) error {
+		var n, sum int64
+		x.queries++
+		if err := x.tx.QueryRow(ctx, "SELECT count(*), "+sumExpr(x.sql.rowHash)+" FROM "+x.sql.from+" WHERE "+x.sql.where).Scan(&n, &sum); err != nil {
+			return fmt.Errorf("computing the checksum of the %s table %s: %w", x.name, x.tbl.Name, err)
+		}
+		c := &Checksum{Rows: n, Sum: fromSum(sum)}
+		if x == s {
+			r.SourceRows, r.SourceChecksum = n, c
+		} else {
+			r.SinkRows, r.SinkChecksum = n, c
+		}
+		e.emit("checksum", n)
+		return x.rate.wait(ctx, n)
+	})
+	if err != nil || e.spec.Partition == nil {
+		return err
+	}
+	return e.partitions(ctx, s, d, r)
+}
+
+// cell is the count and checksum of the rows whose key hash has a given
+// value in its low bits.
+type cell struct {
+	id  int64
+	n   int64
+	sum uint64
+}
+
+// cells computes the cells of groupBits bits, restricted to the rows whose
+// cell at filterBits bits is set in filter (no restriction when filter is
+// nil).
+func (x *side) cells(ctx context.Context, groupBits, filterBits int, filter []byte) ([]cell, error) {
+	q := "SELECT (" + x.sql.keyHash + " & $1::int8) AS c, count(*), " + sumExpr(x.sql.rowHash) +
+		" FROM " + x.sql.from + " WHERE " + x.sql.where
+	args := []any{int64(1)<<groupBits - 1}
+	if filter != nil {
+		q += " AND get_bit($2::bytea, (" + x.sql.keyHash + " & $3::int8)::int4) = 1"
+		args = append(args, filter, int64(1)<<filterBits-1)
+	}
+	q += " GROUP BY 1"
+	x.queries++
+	rows, err := x.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("computing cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+	}
+	defer rows.Close()
+	var out []cell
+	var c cell
+	var id *int64
+	var sum int64
+	for rows.Next() {
+		if err := rows.Scan(&id, &c.n, &sum); err != nil {
+			return nil, fmt.Errorf("reading cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+		}
+		if id == nil {
+			return nil, fmt.Errorf("%w: the %s table %s has %d rows whose key column %s is NULL: the key must be NOT NULL", ErrNotComparable, x.name, x.tbl.Name, c.n, x.sql.idents[0])
+		}
+		c.id, c.sum = *id, fromSum(sum)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("computing cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+	}
+	slices.SortFunc(out, func(a, b cell) int { return compareInt(a.id, b.id) })
+	return out, nil
+}
+
+// diffCells merges two sorted cell lists; it returns the ids of the cells
+// that differ and the larger row count of each, and the totals of each side.
+func diffCells(a, b []cell) (diff []int64, rows int64, ta, tb Checksum) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i].id < b[j].id):
+			diff, rows = append(diff, a[i].id), rows+a[i].n
+			ta.Rows, ta.Sum = ta.Rows+a[i].n, ta.Sum+a[i].sum
+			i++
+		case i == len(a) || b[j].id < a[i].id:
+			diff, rows = append(diff, b[j].id), rows+b[j].n
+			tb.Rows, tb.Sum = tb.Rows+b[j].n, tb.Sum+b[j].sum
+			j++
+		default:
+			if a[i].n != b[j].n || a[i].sum != b[j].sum {
+				diff, rows = append(diff, a[i].id), rows+max(a[i].n, b[j].n)
+			}
+			ta.Rows, ta.Sum = ta.Rows+a[i].n, ta.Sum+a[i].sum
+			tb.Rows, tb.Sum = tb.Rows+b[j].n, tb.Sum+b[j].sum
+			i++
+			j++
+		}
+	}
+	return diff, rows, ta, tb
+}
+
+func bitmap(nbits int, ids []int64) []byte {
+	b := make([]byte, (1<<nbits+7)/8)
+	for _, id := range ids {
+		b[id/8] |= 1 << (id % 8)
+	}
+	return b
+}
+
+// rows finds the missing, extra and mismatched rows.
+func (e *engine) rows(ctx context.Context, s, d *side, r *Result) error {
+	est := max(s.tbl.Estimate, d.tbl.Estimate, 1)
+	nbits := bits.Len64(uint64(est / targetCellRows))
+	nbits = min(max(nbits, 4), maxFirstBits)
+	fetchLimit := max(int64(minFetchLimit), est/20)
+	if t := e.spec.tune; t != nil {
+		if t.firstBits > 0 {
+			nbits = t.firstBits
+		}
+		if t.fetchLimit > 0 {
+			fetchLimit = t.fetchLimit
+		}
+	}
+
+	var filter []byte
+	filterBits := 0
+	for level := 1; ; level++ {
+		var cs [2][]cell
+		phase := "cells"
+		if level > 1 {
+			phase = "split"
+		}
+		err := both(ctx, s, d, func(ctx context.Context, x *side) error {
+			c, err := x.cells(ctx, nbits, filterBits, filter)
+			if err != nil {
+				return err
+			}
+			var n int64
+			for _, v := range c {
+				n += v.n
+			}
+			e.emit(phase, n)
+			if x == s {
+				cs[0] = c
+			} else {
+				cs[1] = c
+			}
+			return x.rate.wait(ctx, n)
+		})
+		if err != nil {
+			return err
+		}
+		diff, rows, ta, tb := diffCells(cs[0], cs[1])
+		cells := max(len(cs[0]), len(cs[1]))
+		r.Stats.Levels = level
+		r.Stats.RowsHashed += ta.Rows + tb.Rows
+		if level == 1 {
+			r.SourceRows, r.SinkRows = ta.Rows, tb.Rows
+			r.SourceChecksum, r.SinkChecksum = &ta, &tb
+			r.Stats.Cells = cells
+		}
+		r.Stats.DiffCells = len(diff)
+		e.mu.Lock()
+		e.cellsTodo = len(diff)
+		e.mu.Unlock()
+		switch {
+		case len(diff) == 0:
+			if level == 1 {
+				r.Stats.Strategy = "none"
+			}
+			return nil
+		case level == 1 && len(diff)*2 > cells:
+			// Drift over most cells: one streaming pass over everything.
+			r.Stats.Strategy = "stream"
+			return e.merge(ctx, s, d, r, 0, nil)
+		case rows <= fetchLimit || nbits >= maxBits:
+			if level == 1 {
+				r.Stats.Strategy = "cells"
+			} else {
+				r.Stats.Strategy = "split"
+			}
+			return e.merge(ctx, s, d, r, nbits, bitmap(nbits, diff))
+		}
+		// Split the differing cells and compare again.
+		avg := float64(rows) / float64(len(diff))
+		step := int(math.Ceil(math.Log2(avg / 4)))
+		step = min(max(step, 2), maxBits-nbits)
+		filter, filterBits = bitmap(nbits, diff), nbits
+		nbits += step
+	}
+}
+
+// krow is one streamed (key, row hash) pair.
+type krow struct {
+	k  Key
+	ki int64 // the key, for single integer keys (k is then nil)
+	h  int64
+}
+
+// stream sends the (key, row hash) pairs of the rows in the cells set in
+// filter (all rows when filter is nil), in key order, in batches.
+func (x *side) stream(ctx context.Context, nbits int, filter []byte, out chan<- []krow, emit func(int64)) error {
+	defer close(out)
+	if err := x.setSort(ctx, true); err != nil {
+		return fmt.Errorf("preparing to stream the %s table %s: %w", x.name, x.tbl.Name, err)
+	}
+	// Output columns get names no table column has: ORDER BY would take a
+	// bare name for an output column first.
+	var sel []string
+	for i, k := range x.sql.keyText {
+		sel = append(sel, fmt.Sprintf("%s AS offsetctl_k%d", k, i+1))
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + ", " + x.sql.rowHash + " AS offsetctl_h FROM " + x.sql.from + " WHERE " + x.sql.where
+	var args []any
+	if filter != nil {
+		q += " AND get_bit($1::bytea, (" + x.sql.keyHash + " & $2::int8)::int4) = 1"
+		args = append(args, filter, int64(1)<<nbits-1)
+	}
+	q += " ORDER BY " + x.sql.orderBy
+	x.queries++
+	rows, err := x.tx.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("streaming the keys of the %s table %s: %w", x.name, x.tbl.Name, err)
+	}
+	defer rows.Close()
+	nk := len(x.sql.keyText)
+	fds := rows.FieldDescriptions()
+	batch := make([]krow, 0, streamBatch)
+	for rows.Next() {
+		raw := rows.RawValues()
+		var kr krow
+		for i := 0; i < nk; i++ {
+			if raw[i] == nil {
+				return fmt.Errorf("%w: the %s table %s has a row whose key column %s is NULL: the key must be NOT NULL", ErrNotComparable, x.name, x.tbl.Name, x.sql.idents[i])
+			}
+		}
+		if x.sql.intKey {
+			v, err := decodeInt8(raw[0], fds[0].Format)
+			if err != nil {
+				return fmt.Errorf("reading the keys of the %s table %s: %w", x.name, x.tbl.Name, err)
+			}
+			kr.ki = v
+		} else {
+			kr.k = make(Key, nk)
+			for i := 0; i < nk; i++ {
+				kr.k[i] = string(raw[i])
+			}
+		}
+		h, err := decodeInt8(raw[nk], fds[nk].Format)
+		if err != nil {
+			return fmt.Errorf("reading the row hashes of the %s table %s: %w", x.name, x.tbl.Name, err)
+		}
+		kr.h = h
+		batch = append(batch, kr)
+		if len(batch) == streamBatch {
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			emit(int64(len(batch)))
+			if err := x.rate.wait(ctx, int64(len(batch))); err != nil {
+				return err
+			}
+			batch = make([]krow, 0, streamBatch)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("streaming the keys of the %s table %s: %w", x.name, x.tbl.Name, err)
+	}
+	if len(batch) > 0 {
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		emit(int64(len(batch)))
+	}
+	return nil
+}
+
+func decodeInt8(b []byte, format int16) (int64, error) {
+	if format == pgx.BinaryFormatCode {
+		if len(b) != 8 {
+			return 0, fmt.Errorf("unexpected int8 of %d bytes", len(b))
+		}
+		return int64(binary.BigEndian.Uint64(b)), nil
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
+
+// cursor walks one side's stream of batches.
+type cursor struct {
+	ch   <-chan []krow
+	buf  []krow
+	i    int
+	prev krow
+	seen bool
+}
+
+func (c *cursor) peek() (*krow, bool) {
+	for c.i >= len(c.buf) {
+		b, ok := <-c.ch
+		if !ok {
+			return nil, false
+		}
+		c.buf, c.i = b, 0
+	}
+	return &c.buf[c.i], true
+}
+
+// merge streams both sides and merges them in key order.
+func (e *engine) merge(ctx context.Context, s, d *side, r *Result, nbits int, filter []byte) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sc, dc := make(chan []krow, 4), make(chan []krow, 4)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, x := range []*side{s, d} {
+		ch := sc
+		if i == 1 {
+			ch = dc
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := x.stream(ctx, nbits, filter, ch, func(n int64) { e.emit("stream", n) }); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	mergeErr := e.mergeStreams(&cursor{ch: sc}, &cursor{ch: dc}, s, d, r)
+	if mergeErr != nil {
+		cancel()
+	}
+	// Drain so the streamers can finish.
+	go func() {
+		for range sc {
+		}
+	}()
+	go func() {
+		for range dc {
+		}
+	}()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	if mergeErr != nil {
+		return mergeErr
+	}
+	return errors.Join(errs...)
+}
+
+func (e *engine) mergeStreams(a, b *cursor, s, d *side, r *Result) error {
+	check := func(c *cursor, x *side, kr *krow) error {
+		if c.seen {
+			switch e.cmpKey(&c.prev, kr) {
+			case 0:
+				return fmt.Errorf("%w: key %s appears twice in the %s table %s: the key must be unique", ErrNotComparable, e.keyOf(kr), x.name, x.tbl.Name)
+			case 1:
+				return fmt.Errorf("the %s table %s returned keys out of order (%s after %s); this is a bug in offsetctl's key ordering for these key types", x.name, x.tbl.Name, e.keyOf(kr), e.keyOf(&c.prev))
+			}
+		}
+		c.prev, c.seen = *kr, true
+		c.i++
+		return nil
+	}
+	for {
+		ra, okA := a.peek()
+		rb, okB := b.peek()
+		switch {
+		case !okA && !okB:
+			return nil
+		case okA && (!okB || e.cmpKey(ra, rb) < 0):
+			r.Stats.RowsStreamed++
+			e.add(r, Missing, ra, nil)
+			if err := check(a, s, ra); err != nil {
+				return err
+			}
+		case !okA || e.cmpKey(ra, rb) > 0:
+			r.Stats.RowsStreamed++
+			e.add(r, Extra, nil, rb)
+			if err := check(b, d, rb); err != nil {
+				return err
+			}
+		default:
+			r.Stats.RowsStreamed += 2
+			if ra.h != rb.h {
+				e.add(r, Mismatched, ra, rb)
+			}
+			if err := check(a, s, ra); err != nil {
+				return err
+			}
+			if err := check(b, d, rb); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func hashHex(h int64) string { return fmt.Sprintf("%016x", uint64(h)) }
+
+// add records a differing row, keeping at most MaxKeys of each kind.
+func (e *engine) add(r *Result, k DiffKind, a, b *krow) {
+	var list *[]Diff
+	switch k {
+	case Missing:
+		r.MissingCount++
+		list = &r.Missing
+	case Extra:
+		r.ExtraCount++
+		list = &r.Extra
+	default:
+		r.MismatchedCount++
+		list = &r.Mismatched
+	}
+	if len(*list) >= e.spec.maxKeys() {
+		r.Truncated = true
+		return
+	}
+	var df Diff
+	if a != nil {
+		df.Key, df.SourceHash = e.keyOf(a), hashHex(a.h)
+	}
+	if b != nil {
+		df.Key, df.SinkHash = e.keyOf(b), hashHex(b.h)
+	}
+	*list = append(*list, df)
+}
+
+func (e *engine) keyOf(kr *krow) Key {
+	if kr.k == nil {
+		return Key{strconv.FormatInt(kr.ki, 10)}
+	}
+	return slices.Clone(kr.k)
+}
+
+// cmpKey orders keys the way the servers' ORDER BY does: integers and
+// numerics by value, everything else by the bytes of its canonical text
+// (COLLATE "C").
+func (e *engine) cmpKey(a, b *krow) int {
+	if a.k == nil && b.k == nil {
+		return compareInt(a.ki, b.ki)
+	}
+	return compareKeys(a.k, b.k, e.kinds)
+}
+
+func (m *mapping) keyKinds() []kind {
+	out := make([]kind, m.Keys)
+	for i, p := range m.Pairs[:m.Keys] {
+		switch {
+		case p.Src.Kind == kindNumeric || p.Dst.Kind == kindNumeric:
+			out[i] = kindNumeric
+		case p.Src.Kind == kindInt:
+			out[i] = kindInt
+		default:
+			out[i] = kindText
+		}
+	}
+	return out
+}
+
+func compareKeys(a, b Key, kinds []kind) int {
+	for i := range a {
+		var c int
+		switch kinds[i] {
+		case kindInt:
+			x, _ := strconv.ParseInt(a[i], 10, 64)
+			y, _ := strconv.ParseInt(b[i], 10, 64)
+			c = compareInt(x, y)
+		case kindNumeric:
+			c = compareDecimal(a[i], b[i])
+		default:
+			c = strings.Compare(a[i], b[i])
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

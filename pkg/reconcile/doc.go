@@ -1,0 +1,50 @@
+// Package reconcile compares a source table with a sink table in PostgreSQL
+// and finds the rows that drifted: missing in the sink, extra in the sink, or
+// present on both sides with different content (naming the columns that
+// differ).
+//
+// The main entry point is Compare, which takes one connection per side and a
+// Spec (tables, key, column mapping, timestamp precision, filter, mode) and
+// returns a *Result: row counts, whole-table checksums, optional per-partition
+// checksums, and the keys of the differing rows with their row hashes. Row
+// values are returned only when Spec.ShowValues asks for them, because they
+// may be personal data.
+//
+// # How rows are compared
+//
+// Each row is reduced, inside PostgreSQL, to one canonical text: the record
+// text of a row of canonicalised columns (timestamps in UTC at a chosen
+// precision, numerics by value, json as jsonb, text as text). Record text
+// quotes every field that needs it, so NULL, the empty string and the string
+// "NULL" are distinct and field boundaries cannot collide. The row hash is
+// hashtextextended of that text, a 64-bit hash PostgreSQL computes cheaply.
+//
+// Rows are grouped into cells by a hash of their key. The first pass asks both
+// sides at once (two connections, in parallel) for the count and the sum of
+// row hashes (modulo 2^64) of every cell; this is one parallel aggregate scan
+// per side, close to the cost of a plain whole-table checksum. Cells that
+// differ are split into finer cells and compared again while that still pays;
+// then the (key, row hash) pairs of the rows in differing cells are streamed
+// in key order from both sides and merged, with client memory bounded by the
+// rows in flight. When drift is spread over most cells, the whole table is
+// streamed once instead. For the mismatched rows, per-column hashes name the
+// columns that differ.
+//
+// # What it promises
+//
+// Each side runs in one READ ONLY, REPEATABLE READ transaction with
+// application_name offsetctl, a statement_timeout and a lock_timeout, so it
+// never writes, never blocks writers or DDL for long, and never runs away.
+// Identifiers are quoted with pgx; values are bound. The only SQL text an
+// operator can add is Spec.Where, which is lexically checked (no ';', no
+// comments, no parameters, balanced parentheses and quotes), run only inside
+// the read-only transaction, and parse-checked with LIMIT 0 before use.
+//
+// In-flight changes are not drift: with Spec.Settle, the differing keys are
+// checked again in fresh transactions after the delay, and only those still
+// different are reported (Result.Settled says how many settled).
+//
+// Non-goals: repairing rows (a later planner does that from the Result),
+// comparing tables without a unique, NOT NULL key, and comparing values of
+// unrelated types.
+package reconcile

@@ -1,0 +1,140 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// side is one side of a comparison: its connection, its read-only
+// transaction, its table and its SQL.
+type side struct {
+	name    string // "source" or "sink"
+	conn    *pgx.Conn
+	tx      pgx.Tx
+	tbl     *table
+	sql     *sideSQL
+	queries int
+	rate    *rateLimiter
+}
+
+// begin opens the side's READ ONLY, REPEATABLE READ transaction and sets the
+// session up for the comparison: application name, timeouts, UTC, ISO dates,
+// shortest exact floats, enough work_mem for the cell aggregate, and no
+// parallel workers under a rate limit.
+func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("starting a read-only transaction on the %s: %w", name, err)
+	}
+	st, lt := spec.StatementTimeout, spec.LockTimeout
+	if st == 0 {
+		st = 30 * time.Minute
+	}
+	if lt == 0 {
+		lt = 5 * time.Second
+	}
+	workers := ""
+	if spec.RateLimit > 0 {
+		workers = "0"
+	}
+	_, err = tx.Exec(ctx, `SELECT set_config('application_name', 'offsetctl', true),
+		set_config('statement_timeout', $1, true),
+		set_config('lock_timeout', $2, true),
+		set_config('idle_in_transaction_session_timeout', $1, true),
+		set_config('TimeZone', 'UTC', true),
+		set_config('DateStyle', 'ISO, YMD', true),
+		set_config('IntervalStyle', 'postgres', true),
+		set_config('extra_float_digits', '1', true),
+		set_config('bytea_output', 'hex', true),
+		set_config('enable_sort', 'off', true),
+		set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024 THEN '64MB' ELSE current_setting('work_mem') END, true),
+		CASE WHEN $3 = '' THEN '' ELSE set_config('max_parallel_workers_per_gather', $3, true) END`,
+		fmt.Sprintf("%dms", st.Milliseconds()), fmt.Sprintf("%dms", lt.Milliseconds()), workers)
+	if err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("setting up the %s session: %w", name, err)
+	}
+	s := &side{name: name, conn: conn, tx: tx}
+	if spec.RateLimit > 0 {
+		s.rate = &rateLimiter{perSecond: float64(spec.RateLimit), start: time.Now()}
+	}
+	return s, nil
+}
+
+// end closes the transaction. It only read, so rolling back is enough.
+func (s *side) end(ctx context.Context) {
+	if s != nil && s.tx != nil {
+		_ = s.tx.Rollback(context.WithoutCancel(ctx))
+		s.tx = nil
+	}
+}
+
+// setSort switches sorting on for ordered streams and off for the cell
+// aggregates (where a hash aggregate is always the better plan).
+func (s *side) setSort(ctx context.Context, on bool) error {
+	v := "off"
+	if on {
+		v = "on"
+	}
+	_, err := s.tx.Exec(ctx, "SELECT set_config('enable_sort', $1, true)", v)
+	return err
+}
+
+// rateLimiter keeps the average rows per second of one side under a limit.
+type rateLimiter struct {
+	perSecond float64
+	start     time.Time
+	rows      int64
+}
+
+// wait accounts for n rows read and sleeps until the average is under the
+// limit again.
+func (r *rateLimiter) wait(ctx context.Context, n int64) error {
+	if r == nil {
+		return nil
+	}
+	r.rows += n
+	due := r.start.Add(time.Duration(float64(r.rows) / r.perSecond * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// both runs f on the two sides at once and returns the first real error.
+func both(ctx context.Context, a, b *side, f func(ctx context.Context, s *side) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, s := range []*side{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx, s); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
