@@ -117,6 +117,9 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 	root.AddCommand(
 		newVersionCmd(deps, g),
 		newConnectorsCmd(deps, g),
+		newValidateCmd(deps, g),
+		newFmtCmd(deps, g),
+		newShowCmd(deps, g),
 	)
 	return root, g
 }
