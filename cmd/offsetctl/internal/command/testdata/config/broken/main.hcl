@@ -1,0 +1,2 @@
+connect "prod" {
+  url = "http://connect:8083"

@@ -1,0 +1,21 @@
+offsetctl {
+  require_reason = true
+}
+
+connect "prod" {
+  url = "http://connect:8083"
+}
+
+connector "orders_sink" {
+  connect = connect.prod
+  name    = "orders-jdbc-sink"
+}
+
+offsets "replay" {
+  connector = connector.orders_sink
+  sink_partition {
+    topic     = "orders"
+    to_offset = 100
+    to_latest = true
+  }
+}
