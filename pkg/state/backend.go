@@ -112,6 +112,9 @@ func (i *LockInfo) String() string {
 	if i.Operation != "" {
 		s += fmt.Sprintf(" for %q", i.Operation)
 	}
+	if i.ID == "" {
+		return s + " (lock ID unknown)"
+	}
 	return s + fmt.Sprintf(" (lock ID %s)", i.ID)
 }
 

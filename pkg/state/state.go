@@ -83,20 +83,27 @@ func (s *State) AddBackup(opSerial uint64, takenAt time.Time, connector, connect
 }
 
 // Applied reports whether the block called name is applied with the content
-// hash blockHash: the most recent operation of that name whose status is
-// applied must carry blockHash. A block whose content changed since (another
-// hash), whose last application was rolled back, or which never applied
-// successfully is not applied, and plans a new operation.
+// hash blockHash: the operation LastApplied returns must carry blockHash. A
+// block whose content changed since (another hash), whose last application
+// was rolled back, or which never applied successfully is not applied, and
+// plans a new operation. The operation returned, when not nil, is the last
+// applied one even when its hash differs, so a plan can say what it replaces.
 func (s *State) Applied(name, blockHash string) (*Operation, bool) {
+	op, ok := s.LastApplied(name)
+	if !ok {
+		return nil, false
+	}
+	return op, op.BlockHash == blockHash
+}
+
+// LastApplied returns the most recent offsets or reconcile operation called
+// name whose status is applied.
+func (s *State) LastApplied(name string) (*Operation, bool) {
 	for i := len(s.Operations) - 1; i >= 0; i-- {
 		op := &s.Operations[i]
-		if op.Name != name || (op.Kind != KindOffsets && op.Kind != KindReconcile) {
-			continue
+		if op.Name == name && (op.Kind == KindOffsets || op.Kind == KindReconcile) && op.Status == StatusApplied {
+			return op, true
 		}
-		if op.Status != StatusApplied {
-			continue
-		}
-		return op, op.BlockHash == blockHash
 	}
 	return nil, false
 }

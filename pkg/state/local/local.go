@@ -1,0 +1,518 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// DefaultPath is the state file used when the configuration names none.
+const DefaultPath = "offsetctl.state.json"
+
+// ErrLiveHolder is the reason ForceUnlock gives for a lock held by a running
+// process, which a local lock cannot take away.
+var ErrLiveHolder = errors.New("cannot force-unlock a lock held by a running process")
+
+// Backend is the local file backend. Its methods are safe for concurrent
+// use.
+type Backend struct {
+	path    string
+	now     func() time.Time
+	newID   func() (string, error)
+	version string
+	pid     int
+
+	mu   sync.Mutex
+	held *heldLock // the lock this Backend holds, if any
+
+	// afterTempWrite, when set (by tests), runs after the temporary file is
+	// written and before it is synced and renamed; an error aborts the write
+	// there.
+	afterTempWrite func(tmp string) error
+}
+
+type heldLock struct {
+	f    *os.File
+	info state.LockInfo
+}
+
+var _ state.Backend = (*Backend)(nil)
+
+// Option configures a Backend.
+type Option interface{ apply(*Backend) }
+
+type optionFunc func(*Backend)
+
+func (f optionFunc) apply(b *Backend) { f(b) }
+
+// WithClock sets the clock used for lock creation times (default time.Now).
+func WithClock(now func() time.Time) Option { return optionFunc(func(b *Backend) { b.now = now }) }
+
+// WithIDGenerator sets how lock IDs are made when LockInfo.ID is empty
+// (default: a random UUID from crypto/rand).
+func WithIDGenerator(f func() (string, error)) Option {
+	return optionFunc(func(b *Backend) { b.newID = f })
+}
+
+// WithVersion sets the offsetctl version recorded as the state's writer and
+// in lock information.
+func WithVersion(v string) Option { return optionFunc(func(b *Backend) { b.version = v }) }
+
+// New returns a Backend for the state file at path. Nothing is touched until
+// a method is called.
+func New(path string, opts ...Option) *Backend {
+	b := &Backend{
+		path:  path,
+		now:   time.Now,
+		newID: func() (string, error) { return state.NewID(rand.Reader) },
+		pid:   os.Getpid(),
+	}
+	for _, o := range opts {
+		o.apply(b)
+	}
+	return b
+}
+
+// Path returns the state file's path.
+func (b *Backend) Path() string { return b.path }
+
+// BackupPath returns where the previous version of the state is kept.
+func (b *Backend) BackupPath() string { return b.path + ".backup" }
+
+// LockPath returns the lock side file's path.
+func (b *Backend) LockPath() string { return b.path + ".lock" }
+
+// Read reads and decodes the state file.
+func (b *Backend) Read(ctx context.Context) (*state.State, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s, _, err := b.read()
+	return s, err
+}
+
+func (b *Backend) read() (*state.State, []byte, error) {
+	data, err := os.ReadFile(b.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("reading state %s: %w", b.path, state.ErrNoState)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading state: %w", err)
+	}
+	s, err := state.Decode(data)
+	if err != nil {
+		if errors.Is(err, state.ErrUnreadable) {
+			if _, statErr := os.Stat(b.BackupPath()); statErr == nil {
+				return nil, nil, fmt.Errorf("reading state %s: %w; the previous version is kept at %s: inspect it (offsetctl state show --state %s) and, if it is right, copy it over the damaged file", b.path, err, b.BackupPath(), b.BackupPath())
+			}
+		}
+		return nil, nil, fmt.Errorf("reading state %s: %w", b.path, err)
+	}
+	return s, data, nil
+}
+
+// Write stores s under the lock lockID (see state.Backend).
+func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.checkHeld(ctx, lockID); err != nil {
+		return fmt.Errorf("writing state %s: %w", b.path, err)
+	}
+	cur, curData, err := b.read()
+	switch {
+	case errors.Is(err, state.ErrNoState):
+		if s.Serial != 0 {
+			return fmt.Errorf("writing state %s: %w: it was read at serial %d, but no state file exists now (was it moved or deleted?)", b.path, state.ErrSerialMismatch, s.Serial)
+		}
+	case err != nil:
+		return fmt.Errorf("refusing to overwrite the stored state: %w", err)
+	default:
+		if cur.Lineage != s.Lineage {
+			return fmt.Errorf("writing state %s: %w: the stored state has lineage %s, this one %s (is --state pointing at the state of another configuration?)", b.path, state.ErrLineageMismatch, cur.Lineage, s.Lineage)
+		}
+		if cur.Serial != s.Serial {
+			return fmt.Errorf("writing state %s: %w: it was read at serial %d, but serial %d is stored now (someone wrote it in between; read it again)", b.path, state.ErrSerialMismatch, s.Serial, cur.Serial)
+		}
+	}
+	next := *s
+	next.Serial = s.Serial + 1
+	data, err := state.Encode(&next, b.version)
+	if err != nil {
+		return fmt.Errorf("writing state %s: %w", b.path, err)
+	}
+	if curData != nil {
+		if err := b.writeAtomic(b.BackupPath(), curData); err != nil {
+			return fmt.Errorf("keeping the previous state as %s: %w", b.BackupPath(), err)
+		}
+	}
+	if err := b.writeAtomic(b.path, data); err != nil {
+		return fmt.Errorf("writing state %s: %w", b.path, err)
+	}
+	s.Serial, s.OffsetctlVersion = next.Serial, b.version
+	return nil
+}
+
+// checkHeld verifies that this Backend holds the lock lockID. b.mu is held.
+func (b *Backend) checkHeld(ctx context.Context, lockID string) error {
+	if b.held != nil {
+		if b.held.info.ID == lockID {
+			return nil
+		}
+		info := b.held.info
+		return &state.LockError{Holder: &info, Err: state.ErrWrongLockID}
+	}
+	holder, err := b.lockHolder(ctx)
+	if err != nil {
+		return err
+	}
+	if holder != nil {
+		if holder.ID == lockID {
+			return &state.LockError{Holder: holder, Err: errors.New("the lock is held through another handle or process, not this one")}
+		}
+		return &state.LockError{Holder: holder, Err: state.ErrLocked}
+	}
+	return fmt.Errorf("%w: lock it before writing", state.ErrNotLocked)
+}
+
+// writeAtomic replaces path with data: temporary file in the same
+// directory, fsync, rename, fsync of the directory.
+func (b *Backend) writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if b.afterTempWrite != nil {
+		if err = b.afterTempWrite(tmp); err != nil {
+			return err
+		}
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Lock takes the lock, waiting until ctx is done (see state.Locker).
+func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (string, error) {
+	if info.ID == "" {
+		id, err := b.newID()
+		if err != nil {
+			return "", fmt.Errorf("locking state: %w", err)
+		}
+		info.ID = id
+	}
+	if info.Created.IsZero() {
+		info.Created = b.now()
+	}
+	info.Created = info.Created.UTC()
+	if info.Path == "" {
+		info.Path = b.path
+	}
+	if info.PID == 0 {
+		info.PID = b.pid
+	}
+	if info.Version == "" {
+		info.Version = b.version
+	}
+	f, err := os.OpenFile(b.LockPath(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("locking state: opening the lock file: %w", err)
+	}
+	delay := 10 * time.Millisecond
+	for {
+		ok, err := tryLock(f, true)
+		if err != nil {
+			f.Close()
+			return "", fmt.Errorf("locking state: %s: %w", b.LockPath(), err)
+		}
+		if ok {
+			break
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			f.Close()
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return "", fmt.Errorf("waiting for the state lock: %w", ctx.Err())
+			}
+			holder, _ := b.LockHolder(context.WithoutCancel(ctx))
+			return "", &state.LockError{Holder: holder, Err: state.ErrLocked}
+		case <-timer.C:
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
+	if err := writeInfo(f, &info); err != nil {
+		unlockFile(f)
+		f.Close()
+		return "", fmt.Errorf("locking state: writing the lock information to %s: %w", b.LockPath(), err)
+	}
+	b.mu.Lock()
+	b.held = &heldLock{f: f, info: info}
+	b.mu.Unlock()
+	return info.ID, nil
+}
+
+// Unlock releases the lock id held by this Backend.
+func (b *Backend) Unlock(ctx context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		holder, err := b.lockHolder(ctx)
+		if err != nil {
+			return fmt.Errorf("unlocking state: %w", err)
+		}
+		switch {
+		case holder == nil:
+			return fmt.Errorf("unlocking state %s: %w", b.path, state.ErrNotLocked)
+		case holder.ID != id:
+			return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: holder, Err: state.ErrWrongLockID})
+		default:
+			return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: holder, Err: errors.New("the lock is held by another process or handle, which must unlock it itself")})
+		}
+	}
+	if b.held.info.ID != id {
+		info := b.held.info
+		return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
+	}
+	return b.release(true)
+}
+
+// release gives up the held lock; clear empties the lock information first.
+// b.mu is held.
+func (b *Backend) release(clear bool) error {
+	h := b.held
+	b.held = nil
+	var errs []error
+	if clear {
+		if err := h.f.Truncate(0); err != nil {
+			errs = append(errs, fmt.Errorf("clearing the lock information: %w", err))
+		}
+	}
+	if err := unlockFile(h.f); err != nil {
+		errs = append(errs, err)
+	}
+	if err := h.f.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("unlocking state %s: %w", b.path, err)
+	}
+	return nil
+}
+
+// ForceUnlock releases the lock id as far as a local lock allows: see the
+// package documentation.
+func (b *Backend) ForceUnlock(ctx context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held != nil {
+		if b.held.info.ID != id {
+			info := b.held.info
+			return fmt.Errorf("force-unlocking state: %w", &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
+		}
+		return b.release(true)
+	}
+	f, err := os.OpenFile(b.LockPath(), os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("force-unlocking state %s: %w", b.path, state.ErrNotLocked)
+	}
+	if err != nil {
+		return fmt.Errorf("force-unlocking state: %w", err)
+	}
+	defer f.Close()
+	free, err := tryLock(f, true)
+	if err != nil {
+		return fmt.Errorf("force-unlocking state: %w", err)
+	}
+	info, _ := readInfo(f)
+	if !free {
+		if info == nil || info.ID != id {
+			return fmt.Errorf("force-unlocking state: %w", &state.LockError{Holder: info, Err: state.ErrWrongLockID})
+		}
+		return fmt.Errorf("force-unlocking state: %w", &state.LockError{Holder: info, Err: ErrLiveHolder,
+			Hint: fmt.Sprintf("a local lock is released by the operating system when its holder exits, and only then: stop process %d on %s, and the lock goes with it", info.PID, hostOr(info.Host))})
+	}
+	defer unlockFile(f)
+	if info == nil {
+		return fmt.Errorf("force-unlocking state %s: %w", b.path, state.ErrNotLocked)
+	}
+	if info.ID != id {
+		return fmt.Errorf("force-unlocking state: %w (its holder has exited, so the state is not locked)", &state.LockError{Holder: info, Err: state.ErrWrongLockID})
+	}
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("force-unlocking state: clearing the lock information: %w", err)
+	}
+	return nil
+}
+
+func hostOr(h string) string {
+	if h == "" {
+		return "its host"
+	}
+	return h
+}
+
+// LockHolder returns the holder of the lock, or nil when nobody holds it
+// (leftover information of a holder that died is not a lock). When the lock
+// is held but its information cannot be read, the LockInfo returned has
+// only Path set.
+func (b *Backend) LockHolder(ctx context.Context) (*state.LockInfo, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lockHolder(ctx)
+}
+
+// lockHolder is LockHolder with b.mu held (or not needed).
+func (b *Backend) lockHolder(ctx context.Context) (*state.LockInfo, error) {
+	if b.held != nil {
+		info := b.held.info
+		return &info, nil
+	}
+	f, err := os.Open(b.LockPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the state lock: %w", err)
+	}
+	defer f.Close()
+	// The holder writes its information just after taking the lock: retry a
+	// few times before calling it unreadable.
+	for attempt := 0; ; attempt++ {
+		free, err := tryLock(f, false)
+		if err != nil {
+			return nil, fmt.Errorf("reading the state lock: %w", err)
+		}
+		if free {
+			unlockFile(f)
+			return nil, nil
+		}
+		info, err := readInfo(f)
+		if err == nil && info != nil {
+			return info, nil
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			return &state.LockInfo{Path: b.path}, nil
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+}
+
+// Close releases a lock still held, as if the process had exited: the lock
+// information is left behind.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		return nil
+	}
+	return b.release(false)
+}
+
+// lockInfoV1 is format_version 1 of the lock side file's content. It is read
+// leniently (unknown fields ignored): it is information for the operator,
+// and the flock, not this file, is the lock.
+type lockInfoV1 struct {
+	FormatVersion int    `json:"format_version"`
+	ID            string `json:"id"`
+	Operation     string `json:"operation,omitempty"`
+	Who           string `json:"who,omitempty"`
+	Host          string `json:"host,omitempty"`
+	PID           int    `json:"pid,omitempty"`
+	Version       string `json:"version,omitempty"`
+	Created       string `json:"created,omitempty"`
+	Path          string `json:"path,omitempty"`
+}
+
+func writeInfo(f *os.File, info *state.LockInfo) error {
+	w := lockInfoV1{
+		FormatVersion: 1, ID: info.ID, Operation: info.Operation, Who: info.Who, Host: info.Host,
+		PID: info.PID, Version: info.Version, Created: info.Created.UTC().Format(time.RFC3339Nano), Path: info.Path,
+	}
+	data, err := json.MarshalIndent(w, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// readInfo reads the lock information; nil without error when the file is
+// empty (nobody left information).
+func readInfo(f *os.File) (*state.LockInfo, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() == 0 {
+		return nil, nil
+	}
+	data := make([]byte, st.Size())
+	n, err := f.ReadAt(data, 0)
+	if n < len(data) {
+		return nil, fmt.Errorf("reading the lock information: %w", err)
+	}
+	var w lockInfoV1
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("reading the lock information: %w", err)
+	}
+	if w.ID == "" {
+		return nil, errors.New("reading the lock information: it has no id")
+	}
+	info := &state.LockInfo{ID: w.ID, Operation: w.Operation, Who: w.Who, Host: w.Host, PID: w.PID, Version: w.Version, Path: w.Path}
+	if t, err := time.Parse(time.RFC3339Nano, w.Created); err == nil {
+		info.Created = t
+	}
+	return info, nil
+}
