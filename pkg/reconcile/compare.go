@@ -217,6 +217,11 @@ type cell struct {
 // cell at filterBits bits is set in filter (no restriction when filter is
 // nil).
 func (x *side) cells(ctx context.Context, groupBits, filterBits int, filter []byte) ([]cell, error) {
+	// The planner cannot know how many cells there are and would sort; a
+	// hash aggregate is always right here.
+	if err := x.setSort(ctx, false); err != nil {
+		return nil, fmt.Errorf("preparing the cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+	}
 	q := "SELECT (" + x.sql.keyHash + " & $1::int8) AS c, count(*), " + sumExpr(x.sql.rowHash) +
 		" FROM " + x.sql.from + " WHERE " + x.sql.where
 	args := []any{int64(1)<<groupBits - 1}

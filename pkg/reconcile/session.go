@@ -51,7 +51,6 @@ func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side,
 		set_config('IntervalStyle', 'postgres', true),
 		set_config('extra_float_digits', '1', true),
 		set_config('bytea_output', 'hex', true),
-		set_config('enable_sort', 'off', true),
 		set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024 THEN '64MB' ELSE current_setting('work_mem') END, true),
 		CASE WHEN $3 = '' THEN '' ELSE set_config('max_parallel_workers_per_gather', $3, true) END`,
 		fmt.Sprintf("%dms", st.Milliseconds()), fmt.Sprintf("%dms", lt.Milliseconds()), workers)
