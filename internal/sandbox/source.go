@@ -1,0 +1,298 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+)
+
+// ChangeTable is the table, in the source database's public schema, that the
+// pipeline's capture trigger fills and the Debezium-shaped source task reads
+// instead of a replication slot: one row per changed row, with the WAL insert
+// position (pg_current_wal_insert_lsn) and transaction id of the change.
+const ChangeTable = "offsetctl_cdc"
+
+// sourceTask imitates Debezium's PostgreSQL task: it streams the change
+// table from its stored position (lsn_proc, else lsn) to the topic
+// <topic.prefix>.<schema>.<table>, and commits Debezium-shaped offsets
+// {"lsn","lsn_proc","lsn_commit","txId","ts_usec","messageType"} under the
+// partition {"server": <topic.prefix>} every offset.flush.interval.ms and
+// once when it stops, like WorkerSourceTask.
+type sourceTask struct {
+	pos atomic.Int64 // LSN of the last change emitted
+}
+
+func msConfig(cfg map[string]string, key string, def time.Duration) time.Duration {
+	if v, err := strconv.ParseInt(strings.TrimSpace(cfg[key]), 10, 64); err == nil && v > 0 {
+		return time.Duration(v) * time.Millisecond
+	}
+	return def
+}
+
+// sourceDSN builds a libpq URL from Debezium's database.* keys.
+func sourceDSN(cfg map[string]string) string {
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(cfg["database.hostname"], orDefault(cfg["database.port"], "5432")), Path: "/" + cfg["database.dbname"]}
+	if p, ok := cfg["database.password"]; ok && p != "" {
+		u.User = url.UserPassword(cfg["database.user"], p)
+	} else {
+		u.User = url.User(cfg["database.user"])
+	}
+	q := url.Values{}
+	if m := cfg["database.sslmode"]; m != "" {
+		q.Set("sslmode", m)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func orDefault(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
+
+// sourcePartition is the Debezium PostgreSQL partition, in HashMap order.
+func sourcePartition(prefix string) offsets.Map {
+	return offsets.NewMap(offsets.Field{Key: "server", Value: offsets.String(prefix)}).JavaOrder()
+}
+
+// startLSN reads the stored offset the way Debezium's loader does: lsn_proc,
+// else lsn, must be a number.
+func startLSN(raw []byte) (int64, error) {
+	m, err := offsets.ParseMap(raw)
+	if err != nil {
+		return 0, fmt.Errorf("the stored source offset is not a JSON object of primitives: %v", err)
+	}
+	for _, k := range []string{"lsn_proc", "lsn"} {
+		if v, ok := m.Get(k); ok && !v.IsNull() {
+			n, ok := v.Int64()
+			if !ok {
+				return 0, fmt.Errorf("java.lang.ClassCastException: source offset '%s' is %s, not a Long", k, v)
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("source offset 'lsn' parameter is missing")
+}
+
+type change struct {
+	lsn, txid, tsUsec  int64
+	op, table          string
+	key, before, after []byte
+}
+
+func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
+	w, cfg := t.w, t.config
+	prefix := cfg["topic.prefix"]
+	tables := splitList(cfg["table.include.list"])
+	flushEvery := msConfig(cfg, "offset.flush.interval.ms", 60*time.Second)
+	pollEvery := msConfig(cfg, "poll.interval.ms", 500*time.Millisecond)
+	part := sourcePartition(prefix)
+	key := sourceKey(t.conn, &part)
+
+	if err := w.store.readToEnd(ctx); err != nil {
+		return err
+	}
+	if raw, ok := w.store.get(key); ok {
+		lsn, err := startLSN(raw)
+		if err != nil {
+			return err
+		}
+		s.pos.Store(lsn)
+		w.logf("task %s-%d resumes after LSN %d", t.conn, t.id, lsn)
+	}
+	db, err := pgx.Connect(ctx, sourceDSN(cfg))
+	if err != nil {
+		return fmt.Errorf("connecting to the source database: %w", err)
+	}
+	defer db.Close(context.Background())
+	prod, err := kgo.NewClient(kgo.SeedBrokers(w.sb.seeds...), kgo.ProducerLinger(0))
+	if err != nil {
+		return fmt.Errorf("creating the producer: %w", err)
+	}
+	defer prod.Close()
+	topicOf := func(table string) string { return prefix + "." + table }
+	var topics []string
+	for _, tb := range tables {
+		topics = append(topics, topicOf(tb))
+	}
+	if len(topics) > 0 {
+		resp, err := w.adm.CreateTopics(ctx, 1, 1, nil, topics...)
+		if err == nil {
+			for _, r := range resp {
+				if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+					err = r.Err
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("creating topics %v: %w", topics, err)
+		}
+	}
+
+	var pending *offsets.Map // emitted but not yet committed
+	commit := func(ctx context.Context) error {
+		if pending == nil {
+			return nil
+		}
+		if err := w.store.write(ctx, []kv{{key: key, value: pending.JSON()}}); err != nil {
+			return err
+		}
+		pending = nil
+		return nil
+	}
+	defer func() {
+		if t.failed.Load() {
+			return // WorkerSourceTask skips the final commit of a failed task
+		}
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := commit(fctx); err != nil {
+			w.logf("task %s-%d: final offset commit failed: %v", t.conn, t.id, err)
+		}
+	}()
+
+	poll := time.NewTicker(pollEvery)
+	defer poll.Stop()
+	flush := time.NewTicker(flushEvery)
+	defer flush.Stop()
+	for {
+		if !t.paused.Load() {
+			changes, err := readChanges(ctx, db, s.pos.Load(), tables)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if len(changes) > 0 {
+				recs := make([]*kgo.Record, 0, len(changes))
+				for _, c := range changes {
+					recs = append(recs, changeRecords(topicOf(c.table), prefix, cfg["database.dbname"], c)...)
+				}
+				if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("producing change events: %w", err)
+				}
+				last := changes[len(changes)-1]
+				m := debeziumOffset(last)
+				pending = &m
+				s.pos.Store(last.lsn)
+				continue // drain before sleeping
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+		case <-flush.C:
+			if err := commit(ctx); err != nil && ctx.Err() == nil {
+				w.logf("task %s-%d: offset commit failed: %v", t.conn, t.id, err)
+			}
+		}
+	}
+}
+
+// debeziumOffset is the offset Debezium's PostgresOffsetContext writes after
+// an event, in HashMap order.
+func debeziumOffset(c change) offsets.Map {
+	return offsets.NewMap(
+		offsets.Field{Key: "lsn_proc", Value: offsets.Int(c.lsn)},
+		offsets.Field{Key: "lsn_commit", Value: offsets.Int(c.lsn)},
+		offsets.Field{Key: "lsn", Value: offsets.Int(c.lsn)},
+		offsets.Field{Key: "txId", Value: offsets.Int(c.txid)},
+		offsets.Field{Key: "ts_usec", Value: offsets.Int(c.tsUsec)},
+		offsets.Field{Key: "messageType", Value: offsets.String(c.op)},
+	).JavaOrder()
+}
+
+func readChanges(ctx context.Context, db *pgx.Conn, after int64, tables []string) ([]change, error) {
+	rows, err := db.Query(ctx, `SELECT lsn, txid, ts_usec, op, tbl, key::text, before::text, after::text
+		FROM public.`+pgx.Identifier{ChangeTable}.Sanitize()+`
+		WHERE lsn > $1 AND tbl = ANY($2) ORDER BY lsn, seq LIMIT 1000`, after, tables)
+	if err != nil {
+		return nil, fmt.Errorf("reading the change table: %w", err)
+	}
+	defer rows.Close()
+	var out []change
+	for rows.Next() {
+		var c change
+		var k string
+		var before, after *string
+		if err := rows.Scan(&c.lsn, &c.txid, &c.tsUsec, &c.op, &c.table, &k, &before, &after); err != nil {
+			return nil, fmt.Errorf("reading the change table: %w", err)
+		}
+		c.key = compactJSON(&k)
+		c.before, c.after = compactJSON(before), compactJSON(after)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func compactJSON(s *string) []byte {
+	if s == nil {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(*s)); err != nil {
+		return []byte(*s)
+	}
+	return b.Bytes()
+}
+
+// changeRecords turns a change into Debezium's records (JSON without schemas):
+// the change event and, after a delete, a tombstone.
+func changeRecords(topic, prefix, db string, c change) []*kgo.Record {
+	schema, table, _ := strings.Cut(c.table, ".")
+	op := map[string]string{"INSERT": "c", "UPDATE": "u", "DELETE": "d"}[c.op]
+	raw := func(b []byte) json.RawMessage {
+		if b == nil {
+			return json.RawMessage("null")
+		}
+		return b
+	}
+	ev := struct {
+		Before json.RawMessage `json:"before"`
+		After  json.RawMessage `json:"after"`
+		Source struct {
+			Version   string `json:"version"`
+			Connector string `json:"connector"`
+			Name      string `json:"name"`
+			TsMs      int64  `json:"ts_ms"`
+			Snapshot  string `json:"snapshot"`
+			DB        string `json:"db"`
+			Schema    string `json:"schema"`
+			Table     string `json:"table"`
+			TxID      int64  `json:"txId"`
+			LSN       int64  `json:"lsn"`
+		} `json:"source"`
+		Op   string `json:"op"`
+		TsMs int64  `json:"ts_ms"`
+	}{Before: raw(c.before), After: raw(c.after), Op: op, TsMs: c.tsUsec / 1000}
+	ev.Source.Version, ev.Source.Connector, ev.Source.Name = "2.7.3.Final", "postgresql", prefix
+	ev.Source.TsMs, ev.Source.Snapshot, ev.Source.DB = c.tsUsec/1000, "false", db
+	ev.Source.Schema, ev.Source.Table, ev.Source.TxID, ev.Source.LSN = schema, table, c.txid, c.lsn
+	value, _ := marshal(ev)
+	recs := []*kgo.Record{{Topic: topic, Key: c.key, Value: value}}
+	if c.op == "DELETE" {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: c.key})
+	}
+	return recs
+}
