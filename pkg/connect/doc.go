@@ -25,7 +25,10 @@
 // A non-2xx answer is an [*APIError] with the status and Connect's
 // error_code and message (or the start of a non-JSON body); use
 // [IsNotFound], [IsConflict], [IsAlreadyExists], [IsBadRequest],
-// [IsUnauthorized], [IsRequestTimeout] and [IsRetryable]. A refused
+// [IsUnauthorized], [IsRequestTimeout], [IsUnsupportedEndpoint] and
+// [IsRetryable]. IsNotFound is true only when Connect itself says the
+// connector (task, status) does not exist, never for a missing endpoint on
+// an older worker or a 404 page from a proxy. A refused
 // connection is an [*UnreachableError]; other transport failures are a
 // [*TransportError]; a 2xx body that is not the promised JSON is a
 // [*DecodeError]. All wrap with %w, so errors.As works through the context

@@ -47,6 +47,9 @@ func (e *APIError) Error() string {
 	if e.Message != "" {
 		b.WriteString(": " + e.Message)
 	}
+	if e.unsupportedEndpoint() {
+		b.WriteString("; the worker does not know this endpoint: it is probably older than the Kafka release that introduced it")
+	}
 	return b.String()
 }
 
@@ -154,9 +157,33 @@ func rootCause(err error) error {
 	return err
 }
 
-// IsNotFound reports whether err is a 404 from Kafka Connect (unknown
-// connector or task, or no status yet).
-func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
+// IsNotFound reports whether err is Kafka Connect saying that a connector,
+// task or status does not exist (404 with Connect's error body). A 404 for
+// an endpoint the worker does not have (IsUnsupportedEndpoint), or a 404
+// page from something else at the URL, is not "not found": callers must
+// not conclude the connector is absent from those.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.ErrorCode == http.StatusNotFound &&
+		!ae.unsupportedEndpoint()
+}
+
+// IsUnsupportedEndpoint reports whether the worker answered that it has no
+// such endpoint or method (the JAX-RS "HTTP 404 Not Found" or a 405), the
+// usual answer of a release older than the endpoint: PUT /stop before 3.5,
+// PATCH /offsets on 3.5, PATCH /config before 3.8.
+func IsUnsupportedEndpoint(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.unsupportedEndpoint()
+}
+
+// unsupportedEndpoint: Jersey's own 404 (no resource matched the path) and
+// 405 (no method on the resource) carry these fixed messages through
+// Connect's exception mapper.
+func (e *APIError) unsupportedEndpoint() bool {
+	return e.Status == http.StatusMethodNotAllowed ||
+		(e.Status == http.StatusNotFound && e.ErrorCode == http.StatusNotFound && e.Message == "HTTP 404 Not Found")
+}
 
 // IsConflict reports whether err is a 409 from Kafka Connect: a rebalance or
 // stale configuration, or a connector that already exists.

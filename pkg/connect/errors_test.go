@@ -23,7 +23,7 @@ const staleConfig = "Cannot complete request momentarily due to stale configurat
 // typed error, the predicates, the wording, and that none is retried.
 func TestAPIErrors(t *testing.T) {
 	htmlPage := "<html><head><title>502 Bad Gateway</title></head><body>" + strings.Repeat("upstream connect error ", 30) + "</body></html>"
-	type preds struct{ notFound, conflict, badRequest, retryable, unauthorized, timeout, exists bool }
+	type preds struct{ notFound, conflict, badRequest, retryable, unauthorized, timeout, exists, unsupported bool }
 	tests := []struct {
 		name      string
 		wire      exchange
@@ -41,6 +41,30 @@ func TestAPIErrors(t *testing.T) {
 				Message: "No status found for connector nope"},
 			wantPreds: preds{notFound: true},
 			wantErr:   []string{`reading the status of connector "nope": kafka connect answered 404 Not Found to GET /connectors/nope/status: No status found for connector nope`},
+		},
+		{
+			name:      "404 for an endpoint an old worker lacks is not not-found",
+			wire:      exchange{method: "PUT", uri: "/connectors/x/stop", status: 404, body: connectError(404, "HTTP 404 Not Found")},
+			call:      func(ctx context.Context, c *connect.Client) error { return c.Stop(ctx, "x") },
+			wantPreds: preds{unsupported: true},
+			wantErr:   []string{"answered 404 Not Found to PUT /connectors/x/stop: HTTP 404 Not Found; the worker does not know this endpoint"},
+		},
+		{
+			name: "405 for a method an old worker lacks",
+			wire: exchange{method: "PATCH", uri: "/connectors/x/config", status: 405, body: connectError(405, "HTTP 405 Method Not Allowed")},
+			call: func(ctx context.Context, c *connect.Client) error {
+				_, err := c.PatchConfig(ctx, "x", map[string]*string{"a": nil})
+				return err
+			},
+			wantPreds: preds{unsupported: true},
+			wantErr:   []string{"the worker does not know this endpoint"},
+		},
+		{
+			name:      "404 page from a proxy is not not-found",
+			wire:      exchange{method: "GET", uri: "/connectors/x", status: 404, body: "<h1>404 page not found</h1>", contentType: "text/html"},
+			call:      func(ctx context.Context, c *connect.Client) error { _, err := c.Connector(ctx, "x"); return err },
+			wantAPI:   &connect.APIError{Method: "GET", Path: "/connectors/x", Status: 404, Message: "<h1>404 page not found</h1>"},
+			wantPreds: preds{},
 		},
 		{
 			name: "400 offsets while running",
@@ -168,7 +192,7 @@ func TestAPIErrors(t *testing.T) {
 				}
 			}
 			got := preds{connect.IsNotFound(err), connect.IsConflict(err), connect.IsBadRequest(err), connect.IsRetryable(err),
-				connect.IsUnauthorized(err), connect.IsRequestTimeout(err), connect.IsAlreadyExists(err)}
+				connect.IsUnauthorized(err), connect.IsRequestTimeout(err), connect.IsAlreadyExists(err), connect.IsUnsupportedEndpoint(err)}
 			if got != tt.wantPreds {
 				t.Errorf("predicates\n got %+v\nwant %+v", got, tt.wantPreds)
 			}

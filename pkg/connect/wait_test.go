@@ -37,6 +37,10 @@ func (s *statusSeq) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "404":
 		w.WriteHeader(404)
 		_, _ = w.Write([]byte(connectError(404, "No status found for connector pg-orders")))
+	case "404page":
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(404)
+		_, _ = w.Write([]byte("404 page not found"))
 	case "500":
 		w.WriteHeader(500)
 		_, _ = w.Write([]byte(connectError(500, "Failed to read status")))
@@ -126,6 +130,13 @@ func TestWaitForState(t *testing.T) {
 			want:      connect.StateStopped,
 			answers:   []string{st("RUNNING", "0:FAILED:x"), st("STOPPED")},
 			wantPolls: 2,
+		},
+		{
+			name:      "a 404 page (wrong URL) ends the wait",
+			want:      connect.StateRunning,
+			answers:   []string{"404page"},
+			wantPolls: 1,
+			wantErr:   `waiting for connector "pg-orders" to be RUNNING: reading the status of connector "pg-orders": kafka connect answered 404 Not Found to GET /connectors/pg-orders/status: 404 page not found`,
 		},
 		{
 			name:      "other errors end the wait",
