@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/offsetctl/offsetctl/pkg/offsets"
@@ -14,6 +15,7 @@ import (
 // jnode is a parsed JSON value with object field order and number literals
 // kept, so request bodies can be judged the way Jackson judges them.
 type jnode struct {
+	pos  int // byte offset of the value's first character in the body
 	kind jkind
 	str  string // string text or number literal
 	b    bool
@@ -77,7 +79,7 @@ func parseBody(body []byte) (*jnode, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	n, err := parseNode(dec)
+	n, err := parseNode(dec, body)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +92,17 @@ func parseBody(body []byte) (*jnode, error) {
 	return &n, nil
 }
 
-func parseNode(dec *json.Decoder) (jnode, error) {
+func parseNode(dec *json.Decoder, body []byte) (jnode, error) {
+	pos := int(dec.InputOffset())
+	for pos < len(body) && strings.IndexByte(" \t\r\n,:", body[pos]) >= 0 {
+		pos++
+	}
+	n, err := parseValue(dec, body)
+	n.pos = pos
+	return n, err
+}
+
+func parseValue(dec *json.Decoder, body []byte) (jnode, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return jnode{}, fmt.Errorf("Unexpected character or end-of-input: %v", err)
@@ -113,7 +125,7 @@ func parseNode(dec *json.Decoder) (jnode, error) {
 				if err != nil {
 					return jnode{}, fmt.Errorf("Unexpected character: %v", err)
 				}
-				v, err := parseNode(dec)
+				v, err := parseNode(dec, body)
 				if err != nil {
 					return jnode{}, err
 				}
@@ -126,7 +138,7 @@ func parseNode(dec *json.Decoder) (jnode, error) {
 		case '[':
 			n := jnode{kind: jArray}
 			for dec.More() {
-				v, err := parseNode(dec)
+				v, err := parseNode(dec, body)
 				if err != nil {
 					return jnode{}, err
 				}
@@ -203,4 +215,47 @@ func (n jnode) primitiveMap() (offsets.Map, string, string) {
 		fields = append(fields, offsets.Field{Key: f.key, Value: v})
 	}
 	return offsets.NewMap(fields...), "", ""
+}
+
+// jacksonLocation is the location suffix Jackson appends to its messages,
+// with the reference chain that led to the failing value. Jackson 2.16
+// (Kafka 3.7+) redacts the source; 2.13 (Kafka 3.4-3.6) names Jersey's
+// stream.
+func jacksonLocation(v connectVersion, body []byte, pos int, chain string) string {
+	line, col := 1, pos+1
+	for i := 0; i < pos && i < len(body); i++ {
+		if body[i] == '\n' {
+			line, col = line+1, pos-i
+		}
+	}
+	src := "REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled)"
+	if v.minor < 7 {
+		src = "(org.glassfish.jersey.message.internal.ReaderInterceptorExecutor$UnCloseableInputStream)"
+	}
+	out := fmt.Sprintf("\n at [Source: %s; line: %d, column: %d]", src, line, col)
+	if chain != "" {
+		out += " (through reference chain: " + chain + ")"
+	}
+	return out
+}
+
+// noCreator is Jackson's message for a scalar where an object was expected.
+func (n jnode) noCreator(class string) string {
+	switch n.kind {
+	case jNumber:
+		switch {
+		case strings.ContainsAny(n.str, ".eE"):
+			return fmt.Sprintf("Cannot construct instance of `%s` (although at least one Creator exists): no double/Double-argument constructor/factory method to deserialize from Number value (%s)", class, n.javaString())
+		default:
+			if _, err := strconv.ParseInt(n.str, 10, 32); err == nil {
+				return fmt.Sprintf("Cannot construct instance of `%s` (although at least one Creator exists): no int/Int-argument constructor/factory method to deserialize from Number value (%s)", class, n.str)
+			}
+			return fmt.Sprintf("Cannot construct instance of `%s` (although at least one Creator exists): no long/Long-argument constructor/factory method to deserialize from Number value (%s)", class, n.str)
+		}
+	case jString:
+		return fmt.Sprintf("Cannot construct instance of `%s` (although at least one Creator exists): no String-argument constructor/factory method to deserialize from String value ('%s')", class, n.str)
+	case jBool:
+		return fmt.Sprintf("Cannot construct instance of `%s` (although at least one Creator exists): no boolean/Boolean-argument constructor/factory method to deserialize from Boolean value (%s)", class, n.javaString())
+	}
+	return fmt.Sprintf("Cannot deserialize value of type `%s` from %s", class, n.jacksonToken())
 }

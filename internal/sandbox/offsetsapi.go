@@ -135,10 +135,13 @@ func (w *worker) modifyChecks(name string) (map[string]string, plugin, error) {
 	return cfg, p, nil
 }
 
-func modifiedMessage(reset bool) string {
+func modifiedMessage(p plugin, reset bool) string {
 	kind := "altered"
 	if reset {
 		kind = "reset"
+	}
+	if p.altersOffsets {
+		return "The offsets for this connector have been " + kind + " successfully"
 	}
 	return "The Connect framework-managed offsets for this connector have been " + kind +
 		" successfully. However, if this connector manages offsets externally, they will need to be manually " + kind +
@@ -161,7 +164,7 @@ func (w *worker) alterOffsets(ctx context.Context, name string, entries []offset
 		return "", err
 	}
 	if p.typ == typeSink {
-		return w.alterSinkOffsets(ctx, name, cfg, entries)
+		return w.alterSinkOffsets(ctx, name, cfg, p, entries)
 	}
 	type rec struct {
 		key, value []byte
@@ -212,7 +215,7 @@ func (w *worker) alterOffsets(ctx context.Context, name string, entries []offset
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
 	}
 	w.logf("offsets of %s altered (%d partitions)", name, len(out))
-	return modifiedMessage(false), nil
+	return modifiedMessage(p, false), nil
 }
 
 // parseSinkOffsets is SinkUtils.parseSinkConnectorOffsets.
@@ -265,7 +268,7 @@ func zombieSinkMessage(name, what string) string {
 		"restarted to get rid of the zombie sink tasks.", what, name, what)
 }
 
-func (w *worker) alterSinkOffsets(ctx context.Context, name string, cfg map[string]string, entries []offsetEntry) (string, error) {
+func (w *worker) alterSinkOffsets(ctx context.Context, name string, cfg map[string]string, p plugin, entries []offsetEntry) (string, error) {
 	parsed, err := parseSinkOffsets(entries)
 	if err != nil {
 		return "", err
@@ -286,6 +289,7 @@ func (w *worker) alterSinkOffsets(ctx context.Context, name string, cfg map[stri
 		}
 	}
 	fail := func(err error) (string, error) {
+		w.logf("altering the offsets of group %s: %v", group, err)
 		if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.GroupSubscribedToTopic) {
 			return "", errorf(500, "%s", zombieSinkMessage(name, "alter"))
 		}
@@ -310,7 +314,7 @@ func (w *worker) alterSinkOffsets(ctx context.Context, name string, cfg map[stri
 		}
 	}
 	w.logf("offsets of %s altered in group %s", name, group)
-	return modifiedMessage(false), nil
+	return modifiedMessage(p, false), nil
 }
 
 // resetOffsets answers DELETE /connectors/{name}/offsets.
@@ -337,7 +341,7 @@ func (w *worker) resetOffsets(ctx context.Context, name string) (string, error) 
 			return "", errorf(500, "Failed to reset consumer group offsets for sink connector %s", name)
 		}
 		w.logf("offsets of %s reset (group %s deleted)", name, group)
-		return modifiedMessage(true), nil
+		return modifiedMessage(p, true), nil
 	}
 	if err := w.store.readToEnd(ctx); err != nil {
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
@@ -351,5 +355,5 @@ func (w *worker) resetOffsets(ctx context.Context, name string) (string, error) 
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
 	}
 	w.logf("offsets of %s reset (%d partitions)", name, len(out))
-	return modifiedMessage(true), nil
+	return modifiedMessage(p, true), nil
 }

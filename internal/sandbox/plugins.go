@@ -28,6 +28,10 @@ type plugin struct {
 	taskClass string
 	maxTasks  int // 0 = tasks.max decides
 	listed    bool
+	// altersOffsets: the connector overrides alterOffsets and returns true
+	// (Kafka's file and MirrorMaker connectors), so the offsets endpoints
+	// answer without the "framework-managed" caveat.
+	altersOffsets bool
 }
 
 // knownPlugins are the classes the emulator lists in GET /connector-plugins
@@ -40,9 +44,9 @@ func knownPlugins() []plugin {
 		{class: "io.debezium.connector.sqlserver.SqlServerConnector", typ: typeSource, version: "2.7.3.Final", taskClass: "io.debezium.connector.sqlserver.SqlServerConnectorTask", listed: true},
 		{class: "io.confluent.connect.jdbc.JdbcSinkConnector", typ: typeSink, version: "10.7.6", taskClass: "io.confluent.connect.jdbc.sink.JdbcSinkTask", listed: true},
 		{class: "io.confluent.connect.jdbc.JdbcSourceConnector", typ: typeSource, version: "10.7.6", taskClass: "io.confluent.connect.jdbc.source.JdbcSourceTask", listed: true},
-		{class: "org.apache.kafka.connect.mirror.MirrorSourceConnector", typ: typeSource, version: "", taskClass: "org.apache.kafka.connect.mirror.MirrorSourceTask", listed: true},
-		{class: "org.apache.kafka.connect.file.FileStreamSinkConnector", typ: typeSink, taskClass: "org.apache.kafka.connect.file.FileStreamSinkTask"},
-		{class: "org.apache.kafka.connect.file.FileStreamSourceConnector", typ: typeSource, maxTasks: 1, taskClass: "org.apache.kafka.connect.file.FileStreamSourceTask"},
+		{class: "org.apache.kafka.connect.mirror.MirrorSourceConnector", typ: typeSource, version: "", taskClass: "org.apache.kafka.connect.mirror.MirrorSourceTask", listed: true, altersOffsets: true},
+		{class: "org.apache.kafka.connect.file.FileStreamSinkConnector", typ: typeSink, taskClass: "org.apache.kafka.connect.file.FileStreamSinkTask", altersOffsets: true},
+		{class: "org.apache.kafka.connect.file.FileStreamSourceConnector", typ: typeSource, maxTasks: 1, taskClass: "org.apache.kafka.connect.file.FileStreamSourceTask", altersOffsets: true},
 	}
 }
 

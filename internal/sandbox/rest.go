@@ -346,6 +346,10 @@ func stringMap(n jnode) (map[string]*string, error) {
 }
 
 func unrecognized(field, class string, known ...string) error {
+	return errorf(500, "%s", unrecognizedMsg(field, class, known...))
+}
+
+func unrecognizedMsg(field, class string, known ...string) string {
 	q := make([]string, len(known))
 	for i, k := range known {
 		q[i] = strconv.Quote(k)
@@ -354,7 +358,7 @@ func unrecognized(field, class string, known ...string) error {
 	if len(known) == 1 {
 		count = "one known property"
 	}
-	return errorf(500, "Unrecognized field %q (class org.apache.kafka.connect.runtime.rest.entities.%s), not marked as ignorable (%s: %s])",
+	return fmt.Sprintf("Unrecognized field %q (class org.apache.kafka.connect.runtime.rest.entities.%s), not marked as ignorable (%s: %s])",
 		field, class, count, strings.Join(q, ", "))
 }
 
@@ -626,6 +630,8 @@ func handleGetOffsets(c *call) (reply, error) {
 	return reply{status: 200, body: out}, err
 }
 
+const entities = "org.apache.kafka.connect.runtime.rest.entities."
+
 func handlePatchOffsets(c *call) (reply, error) {
 	body, err := parseBody(c.body)
 	if err != nil {
@@ -634,13 +640,15 @@ func handlePatchOffsets(c *call) (reply, error) {
 	if body == nil {
 		return reply{}, nullPointer()
 	}
+	loc := func(n jnode, chain string) string { return jacksonLocation(c.s.version, c.body, n.pos, chain) }
 	if body.kind != jObject {
-		return reply{}, errorf(500, "Cannot deserialize value of type `org.apache.kafka.connect.runtime.rest.entities.ConnectorOffsets` from %s", body.jacksonToken())
+		return reply{}, errorf(500, "%s%s", body.noCreator(entities+"ConnectorOffsets"), loc(*body, ""))
 	}
 	var list *jnode
 	for _, f := range body.obj {
 		if f.key != "offsets" {
-			return reply{}, unrecognized(f.key, "ConnectorOffsets", "offsets")
+			return reply{}, errorf(500, "%s%s", unrecognizedMsg(f.key, "ConnectorOffsets", "offsets"),
+				loc(f.val, fmt.Sprintf("%sConnectorOffsets[%q]", entities, f.key)))
 		}
 		f := f
 		list = &f.val
@@ -649,16 +657,18 @@ func handlePatchOffsets(c *call) (reply, error) {
 	var nullElement bool
 	if list != nil && list.kind != jNull {
 		if list.kind != jArray {
-			return reply{}, errorf(500, "Cannot deserialize value of type `java.util.ArrayList<org.apache.kafka.connect.runtime.rest.entities.ConnectorOffset>` from %s", list.jacksonToken())
+			return reply{}, errorf(500, "Cannot deserialize value of type `java.util.ArrayList<%sConnectorOffset>` from %s%s",
+				entities, list.jacksonToken(), loc(*list, entities+`ConnectorOffsets["offsets"]`))
 		}
-		for _, el := range list.arr {
+		for i, el := range list.arr {
+			chain := fmt.Sprintf(`%sConnectorOffsets["offsets"]->java.util.ArrayList[%d]`, entities, i)
 			switch el.kind {
 			case jNull:
 				nullElement = true
 				continue
 			case jObject:
 			default:
-				return reply{}, errorf(500, "Cannot construct instance of `org.apache.kafka.connect.runtime.rest.entities.ConnectorOffset` (although at least one Creator exists): no suitable constructor found to deserialize from %s", el.jacksonToken())
+				return reply{}, errorf(500, "%s%s", el.noCreator(entities+"ConnectorOffset"), loc(el, chain))
 			}
 			var e offsetEntry
 			for _, f := range el.obj {
@@ -675,10 +685,12 @@ func handlePatchOffsets(c *call) (reply, error) {
 					case jObject:
 						*target = &f.val
 					default:
-						return reply{}, errorf(500, "Cannot deserialize value of type `java.util.LinkedHashMap<java.lang.String,java.lang.Object>` from %s", f.val.jacksonToken())
+						return reply{}, errorf(500, "Cannot deserialize value of type `java.util.LinkedHashMap<java.lang.String,java.lang.Object>` from %s%s",
+							f.val.jacksonToken(), loc(f.val, fmt.Sprintf("%s->%sConnectorOffset[%q]", chain, entities, f.key)))
 					}
 				default:
-					return reply{}, unrecognized(f.key, "ConnectorOffset", "partition", "offset")
+					return reply{}, errorf(500, "%s%s", unrecognizedMsg(f.key, "ConnectorOffset", "partition", "offset"),
+						loc(f.val, fmt.Sprintf("%s->%sConnectorOffset[%q]", chain, entities, f.key)))
 				}
 			}
 			entries = append(entries, e)
