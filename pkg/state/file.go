@@ -156,3 +156,19 @@ func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// MarshalOperation returns op as compact JSON in the shape it has in the
+// state file (an element of "operations", format_version FormatVersion), for
+// JSON output that embeds it.
+func MarshalOperation(op *Operation) (json.RawMessage, error) {
+	if err := validateOperation(op, 0); err != nil {
+		return nil, fmt.Errorf("operation %d (%q): %w", op.Serial, op.Name, err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(operationToV1(op)); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

@@ -228,3 +228,18 @@ func TestEncodeRefusesInvalidState(t *testing.T) {
 		})
 	}
 }
+
+func TestMarshalOperation(t *testing.T) {
+	op := &Operation{Serial: 3, Name: "a<b>", Kind: KindOffsets, Status: StatusApplied, Started: t0, Approvals: []string{"z", "a"}}
+	got, err := MarshalOperation(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"serial":3,"name":"a<b>","kind":"offsets","status":"applied","started":"2026-11-20T10:00:00Z","approvals":["a","z"],"before_images":[]}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, err := MarshalOperation(&Operation{Serial: 1, Name: "x", Kind: "nope", Status: StatusApplied, Started: t0}); err == nil {
+		t.Error("an invalid operation was marshalled")
+	}
+}

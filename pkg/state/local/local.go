@@ -382,7 +382,7 @@ func (b *Backend) ForceUnlock(ctx context.Context, id string) error {
 		return fmt.Errorf("force-unlocking state %s: %w", b.path, state.ErrNotLocked)
 	}
 	if info.ID != id {
-		return fmt.Errorf("force-unlocking state: %w (its holder has exited, so the state is not locked)", &state.LockError{Holder: info, Err: state.ErrWrongLockID})
+		return fmt.Errorf("force-unlocking state %s: %w: the lock information left behind names %s, a holder that has exited, so the state is not locked", b.path, state.ErrWrongLockID, info)
 	}
 	if err := f.Truncate(0); err != nil {
 		return fmt.Errorf("force-unlocking state: clearing the lock information: %w", err)
