@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -574,4 +575,35 @@ func stateHistoryRun(ctx context.Context, o *stateOptions, b state.Backend) erro
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", at, ev.Serial, ev.Name, ev.text)
 	}
 	return tw.Flush()
+}
+
+// addLockTimeoutFlag binds -lock-timeout for the commands that change the
+// state (apply, rollback, offsets restore).
+func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "lock-timeout", 0, "how long to wait for the state lock held by someone else (0: try once)")
+}
+
+// lockState takes the state lock for operation ("apply", "rollback", …),
+// waiting at most timeout (0: one attempt). The holder is recorded as the
+// operating-system user (USER, else USERNAME, else LOGNAME) on this host. A
+// refused lock returns the backend's *state.LockError, which names the
+// holder, with a hint. The caller unlocks with b.Unlock(ctx, id).
+func lockState(ctx context.Context, deps *Deps, b state.Backend, operation string, timeout time.Duration) (string, error) {
+	if timeout < 0 {
+		return "", flagErrorf("-lock-timeout must not be negative, got %s", timeout)
+	}
+	who := ""
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if who = deps.Getenv(k); who != "" {
+			break
+		}
+	}
+	host, _ := os.Hostname()
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	id, err := b.Lock(lctx, state.LockInfo{Operation: operation, Who: who, Host: host, Version: Version, Created: deps.Now()})
+	if errors.Is(err, state.ErrLocked) {
+		return "", withHint(err, "Wait for the holder with -lock-timeout (for example -lock-timeout 5m), or see the holder with: offsetctl state show")
+	}
+	return id, err
 }

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,4 +160,53 @@ func TestForceUnlock(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLockState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "offsetctl.state.json")
+	s, _, _, _ := iostreams.Test()
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	deps := &Deps{Streams: s, Now: func() time.Time { return now }, Getenv: func(k string) string { return map[string]string{"USERNAME": "alice"}[k] }}
+	ctx := context.Background()
+
+	a := local.New(path)
+	defer a.Close()
+	id, err := lockState(ctx, deps, a, "apply", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := local.New(path).LockHolder(ctx)
+	if h == nil || h.ID != id || h.Who != "alice" || h.Operation != "apply" || h.Version != Version || !h.Created.Equal(now) {
+		t.Fatalf("holder %+v", h)
+	}
+
+	b := local.New(path)
+	defer b.Close()
+	for _, timeout := range []time.Duration{0, 50 * time.Millisecond} {
+		_, err = lockState(ctx, deps, b, "rollback", timeout)
+		var le *state.LockError
+		if !errors.As(err, &le) || le.Holder.ID != id {
+			t.Fatalf("lockState with timeout %s while locked: %v", timeout, err)
+		}
+		code := exitCode(err, func(string) {})
+		if code != ExitError {
+			t.Errorf("exit code %d", code)
+		}
+	}
+	var msgs []string
+	exitCode(err, func(s string) { msgs = append(msgs, s) })
+	if got := strings.Join(msgs, "\n"); !strings.Contains(got, "offsetctl force-unlock "+id) || !strings.Contains(got, "-lock-timeout 5m") {
+		t.Errorf("message:\n%s", got)
+	}
+	if _, err := lockState(ctx, deps, b, "apply", -time.Second); err == nil {
+		t.Error("a negative timeout was accepted")
+	}
+	if err := a.Unlock(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	id2, err := lockState(ctx, deps, b, "apply", 0)
+	if err != nil {
+		t.Fatalf("lockState after unlock: %v", err)
+	}
+	b.Unlock(ctx, id2)
 }
