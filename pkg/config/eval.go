@@ -312,8 +312,8 @@ func (d *decoder) secretSource(expr hcl.Expression, depth int) string {
 			}
 		}
 	case *hclsyntax.ScopeTraversalExpr:
-		if len(e.Traversal) == 2 {
-			name := e.Traversal[1].(hcl.TraverseAttr).Name
+		if step, isAttr := traversalAttr(e.Traversal); isAttr {
+			name := step
 			switch e.Traversal.RootName() {
 			case "var":
 				if v := d.vars[name]; v != nil {
@@ -339,7 +339,8 @@ func (d *decoder) ref(attr *hcl.Attribute, kind string) (string, bool) {
 		return "", false
 	}
 	tr, diags := hcl.AbsTraversalForExpr(attr.Expr)
-	if diags.HasErrors() || len(tr) != 2 || tr.RootName() != kind {
+	name, isAttr := traversalAttr(tr)
+	if diags.HasErrors() || !isAttr || tr.RootName() != kind {
 		hint := ""
 		if _, isTemplate := attr.Expr.(*hclsyntax.TemplateExpr); isTemplate {
 			hint = " Write it without quotes."
@@ -347,7 +348,6 @@ func (d *decoder) ref(attr *hcl.Attribute, kind string) (string, bool) {
 		d.errorf(attr.Expr.Range(), "Invalid reference", "The attribute %q expects a reference to a %s block, like %s.NAME.%s", attr.Name, kind, kind, hint)
 		return "", false
 	}
-	name := tr[1].(hcl.TraverseAttr).Name
 	if _, found := d.declared[kind][name]; !found {
 		d.errorf(attr.Expr.Range(), fmt.Sprintf("Reference to undeclared %s block", kind), "There is no %s block named %q.%s", kind, name, suggestion(name, sortedKeys(d.declared[kind])))
 		return "", false
@@ -362,6 +362,15 @@ func at(r hcl.Range, here hcl.Range) string {
 		return fmt.Sprintf("line %d", r.Start.Line)
 	}
 	return fmt.Sprintf("%s line %d", r.Filename, r.Start.Line)
+}
+
+// traversalAttr returns NAME of a two-step traversal ROOT.NAME.
+func traversalAttr(tr hcl.Traversal) (string, bool) {
+	if len(tr) != 2 {
+		return "", false
+	}
+	a, ok := tr[1].(hcl.TraverseAttr)
+	return a.Name, ok
 }
 
 // rangesOf records the expression range of each attribute.
