@@ -11,7 +11,8 @@
 // Later stages (the planner) keep pointing at the configuration through the
 // ranges the structs carry (DeclRange, Ranges).
 //
-// The language, in short:
+// LANGUAGE.md is the reference of the language: every block and attribute,
+// the functions, and the diagnostics. In short:
 //
 //   - offsetctl { require_reason, required_approvals, state "local"|"postgres" {...} }
 //   - variable "NAME" { type, default, description }, values from -var,
