@@ -122,7 +122,10 @@ func (e *engine) open(ctx context.Context, src, dst *pgx.Conn) (*side, *side, er
 	if d.tbl, err = introspect(ctx, d.tx, dstName, "sink"); err != nil {
 		return s, d, err
 	}
-	if e.m, err = buildMapping(s.tbl, d.tbl, e.spec); err != nil {
+	if e.spec.mode() == ModeCounts {
+		// Counting needs neither a key nor matching columns.
+		e.m = &mapping{Src: s.tbl, Dst: d.tbl}
+	} else if e.m, err = buildMapping(s.tbl, d.tbl, e.spec); err != nil {
 		return s, d, err
 	}
 	e.kinds = e.m.keyKinds()
@@ -191,6 +194,9 @@ func (e *engine) checksums(ctx context.Context, s, d *side, r *Result) error {
 			return fmt.Errorf("computing the checksum of the %s table %s: %w", x.name, x.tbl.Name, err)
 		}
 		c := &Checksum{Rows: n, Sum: fromSum(sum)}
+		e.mu.Lock()
+		r.Stats.RowsHashed += n
+		e.mu.Unlock()
 		if x == s {
 			r.SourceRows, r.SourceChecksum = n, c
 		} else {

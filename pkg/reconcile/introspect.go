@@ -327,8 +327,13 @@ func buildMapping(src, dst *table, spec *Spec) (*mapping, error) {
 		usedDst[dc.Name] = true
 	}
 	for _, dc := range dst.Cols {
-		if !usedDst[dc.Name] && !ignored[dc.Name] {
+		if usedDst[dc.Name] {
+			continue
+		}
+		if !ignored[dc.Name] {
 			dstOnly = append(dstOnly, dc.Name)
+		} else if _, inSrc := src.col(dc.Name); !inSrc {
+			m.Ignored = append(m.Ignored, dc.Name)
 		}
 	}
 	if len(srcOnly) > 0 || len(dstOnly) > 0 {

@@ -118,8 +118,8 @@ type Result struct {
 	Sink       TableName `json:"sink"`
 	KeyColumns []string  `json:"key_columns"`
 	// Columns are the compared source columns (keys included), Renamed maps
-	// source to sink names where they differ, Ignored lists source columns
-	// left out.
+	// source to sink names where they differ, Ignored lists the columns left
+	// out (of either side).
 	Columns []string          `json:"columns"`
 	Renamed map[string]string `json:"renamed,omitempty"`
 	Ignored []string          `json:"ignored,omitempty"`

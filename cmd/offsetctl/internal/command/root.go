@@ -120,6 +120,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newValidateCmd(deps, g),
 		newFmtCmd(deps, g),
 		newShowCmd(deps, g),
+		newDiffCmd(deps, g),
 		newStateCmd(deps, g),
 		newForceUnlockCmd(deps, g),
 	)
