@@ -23,9 +23,13 @@ func computeHashes(c *Config) {
 		"database":  byName(c.Databases, func(x *Database) string { return x.Name }, func(x *Database) any { return secretView(x.URL) }),
 		"connector": byName(c.Connectors, func(x *Connector) string { return x.Name }, connectorView),
 		"offsets": byName(c.Offsets, func(x *Offsets) string { return x.Name }, func(o *Offsets) any {
+			connector := ""
+			if o.Connector != nil {
+				connector = o.Connector.Name
+			}
 			return map[string]any{
 				"operation":              offsetsOpView(o),
-				"connector":              o.Connector.Name,
+				"connector":              connector,
 				"reason":                 o.Reason,
 				"allow_skip_records":     o.AllowSkipRecords,
 				"acknowledge_resnapshot": o.AcknowledgeResnapshot,

@@ -96,10 +96,12 @@ func LoadFiles(dir string, names []string, opts Options) (*Config, hcl.Diagnosti
 
 	parser := hclparse.NewParser()
 	var blocks []*hcl.Block
+	unreadable := false
 	for _, p := range paths {
 		src, err := os.ReadFile(p)
 		if err != nil {
 			d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read a configuration file", Detail: fmt.Sprintf("Reading %s failed: %v.", p, err)})
+			unreadable = true
 			continue
 		}
 		f, diags := parser.ParseHCL(src, p)
@@ -109,13 +111,18 @@ func LoadFiles(dir string, names []string, opts Options) (*Config, hcl.Diagnosti
 		}
 		cfg.Files[p] = f
 		if diags.HasErrors() {
+			unreadable = true
 			continue // a file that does not parse is not decoded further
 		}
+		// Unknown blocks and attributes are reported here and dropped;
+		// the rest is still decoded, to report as much as possible at once.
 		content, diags := f.Body.Content(topSchema)
 		d.add(diags...)
 		blocks = append(blocks, content.Blocks...)
 	}
-	if d.diags.HasErrors() {
+	if unreadable {
+		// Decoding without some of the files would report references to
+		// their blocks as undeclared: only the syntax errors are useful.
 		return cfg, d.diags
 	}
 	d.decode(blocks)
