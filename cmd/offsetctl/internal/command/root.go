@@ -123,6 +123,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newDiffCmd(deps, g),
 		newStateCmd(deps, g),
 		newForceUnlockCmd(deps, g),
+		newSandboxCmd(deps, g),
 	)
 	return root, g
 }

@@ -1,0 +1,241 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/offsetctl/offsetctl/internal/pgcluster"
+	"github.com/offsetctl/offsetctl/internal/sandbox"
+)
+
+// Databases `sandbox up` creates on a --postgres server.
+const (
+	sandboxSourceDB = "offsetctl_sandbox_source"
+	sandboxSinkDB   = "offsetctl_sandbox_sink"
+)
+
+type sandboxUpOptions struct {
+	deps           *Deps
+	g              *globalOptions
+	connectVersion string
+	pipeline       bool
+	postgres       string
+	connectAddr    string
+	kafkaPort      int
+
+	// ready, when set (tests), receives the running sandbox once the
+	// environment lines are printed.
+	ready func(*sandbox.Sandbox)
+}
+
+func newSandboxCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Run a local Kafka and Kafka Connect emulator to try offsetctl on",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newSandboxUpCmd(deps, g))
+	return cmd
+}
+
+func newSandboxUpCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &sandboxUpOptions{deps: deps, g: g}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the sandbox and keep it running until interrupted",
+		Long: `Start a throwaway world in this process: Kafka (franz-go's kfake, on a loopback port,
+with Connect's internal topics), a Kafka Connect REST emulator that answers as the
+chosen Kafka Connect release does, and — unless --pipeline=false — a small CDC
+pipeline: a Debezium-shaped PostgreSQL source streaming public.customers to a topic,
+and a JDBC-shaped sink upserting it into a second database.
+
+The environment lines to export are printed on standard output, everything else on
+standard error, so "offsetctl sandbox up > sandbox.env &" followed by
+"source sandbox.env" points the other commands at it. Ctrl-C stops it; all state is
+thrown away (except the two databases on a --postgres server).`,
+		Example: `  offsetctl sandbox up
+  offsetctl sandbox up --connect-version 3.5 --pipeline=false
+  offsetctl sandbox up --postgres postgres://postgres@localhost:5432/postgres > sandbox.env &`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return sandboxUpRun(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.connectVersion, "connect-version", "3.8", "Kafka Connect release to emulate: 3.4, 3.5, 3.6, 3.7 or 3.8")
+	f.BoolVar(&o.pipeline, "pipeline", true, "also run the PostgreSQL source → Kafka → PostgreSQL sink pipeline")
+	f.StringVar(&o.postgres, "postgres", "", "PostgreSQL server URL for the pipeline's databases (created there as "+sandboxSourceDB+" and "+sandboxSinkDB+"); default: a throwaway cluster")
+	f.StringVar(&o.connectAddr, "connect-addr", "127.0.0.1:0", "address of the Kafka Connect REST listener")
+	f.IntVar(&o.kafkaPort, "kafka-port", 0, "loopback port of the Kafka broker (0: any free port)")
+	return cmd
+}
+
+// sandboxEnv is what `sandbox up --json` prints.
+type sandboxEnv struct {
+	FormatVersion    int               `json:"format_version"`
+	ConnectURL       string            `json:"connect_url"`
+	ConnectVersion   string            `json:"connect_version"`
+	BootstrapServers []string          `json:"bootstrap_servers"`
+	OffsetsTopic     string            `json:"offsets_topic"`
+	SourceConnector  string            `json:"source_connector,omitempty"`
+	SinkConnector    string            `json:"sink_connector,omitempty"`
+	Topic            string            `json:"topic,omitempty"`
+	Env              map[string]string `json:"env"`
+	envOrder         []string
+}
+
+func (e *sandboxEnv) set(k, v string) {
+	e.Env[k] = v
+	e.envOrder = append(e.envOrder, k)
+}
+
+func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
+	errOut := o.deps.Streams.Err
+	logf := func(format string, args ...any) { fmt.Fprintf(errOut, format+"\n", args...) }
+	quiet := func(string, ...any) {}
+	var sourceURL, sinkURL string
+	var pgEnv []string
+	if o.pipeline {
+		admin := o.postgres
+		if admin == "" {
+			logf("starting a throwaway PostgreSQL cluster ...")
+			cl, err := pgcluster.Start(ctx, pgcluster.Options{Settings: map[string]string{"wal_level": "logical"}})
+			if err != nil {
+				return withHint(fmt.Errorf("starting PostgreSQL for the sandbox pipeline: %w", err),
+					"Pass --postgres URL to use a running server, or --pipeline=false to run without one.")
+			}
+			defer cl.Stop()
+			admin = cl.URL("postgres")
+			pgEnv = cl.Env()
+		}
+		var err error
+		if sourceURL, err = ensureDatabase(ctx, admin, sandboxSourceDB); err != nil {
+			return err
+		}
+		if sinkURL, err = ensureDatabase(ctx, admin, sandboxSinkDB); err != nil {
+			return err
+		}
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Options{ConnectVersion: o.connectVersion, Logf: quiet, ConnectAddr: o.connectAddr, KafkaPort: o.kafkaPort})
+	if err != nil {
+		return fmt.Errorf("starting the sandbox: %w", err)
+	}
+	defer sb.Close()
+	env := &sandboxEnv{FormatVersion: 1, ConnectURL: sb.ConnectURL(), ConnectVersion: sb.ConnectVersion(),
+		BootstrapServers: sb.BootstrapServers(), OffsetsTopic: sb.OffsetsTopic(), Env: map[string]string{}}
+	env.set("OFFSETCTL_CONNECT_URL", sb.ConnectURL())
+	env.set("OFFSETCTL_BOOTSTRAP_SERVERS", strings.Join(sb.BootstrapServers(), ","))
+	env.set("OFFSETCTL_OFFSETS_TOPIC", sb.OffsetsTopic())
+	if o.pipeline {
+		p, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: sourceURL, SinkDB: sinkURL})
+		if err != nil {
+			return fmt.Errorf("starting the sandbox pipeline: %w", err)
+		}
+		env.SourceConnector, env.SinkConnector, env.Topic = p.SourceConnector(), p.SinkConnector(), p.Topic()
+		for _, kv := range pgEnv {
+			k, v, _ := strings.Cut(kv, "=")
+			env.set(k, v)
+		}
+		env.set("SOURCE_DATABASE_URL", withoutPassword(sourceURL))
+		env.set("SINK_DATABASE_URL", withoutPassword(sinkURL))
+	}
+	if err := printSandboxEnv(o.deps.Streams.Out, env, o.g.JSON); err != nil {
+		return err
+	}
+	logf("Kafka Connect %s (emulated) at %s", sb.ConnectVersion(), sb.ConnectURL())
+	logf("Kafka at %s; offsets topic %s (%d partitions)", strings.Join(sb.BootstrapServers(), ","), sb.OffsetsTopic(), sb.OffsetsPartitions())
+	if o.pipeline {
+		logf("pipeline: public.customers → %s → %s → %s → public.customers (sink group connect-%s)",
+			env.SourceConnector, env.Topic, env.SinkConnector, env.SinkConnector)
+		if strings.Contains(o.postgres, "@") && hasPassword(o.postgres) {
+			logf("the database URLs above leave the password out: export PGPASSWORD to use them")
+		}
+	}
+	logf("running; press Ctrl-C to stop and throw it all away")
+	if o.ready != nil {
+		o.ready(sb)
+	}
+	<-ctx.Done()
+	logf("stopping the sandbox")
+	return nil
+}
+
+func printSandboxEnv(w io.Writer, env *sandboxEnv, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(env)
+	}
+	for _, k := range env.envOrder {
+		if _, err := fmt.Fprintf(w, "export %s=%s\n", k, shellQuote(env.Env[k])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@,=+%", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+func hasPassword(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return false
+	}
+	_, ok := p.User.Password()
+	return ok
+}
+
+// withoutPassword drops the password from a URL (it is never printed).
+func withoutPassword(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	p.User = url.User(p.User.Username())
+	return p.String()
+}
+
+// ensureDatabase creates database name on the server of admin unless it
+// exists, and returns its URL.
+func ensureDatabase(ctx context.Context, admin, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", withHint(fmt.Errorf("connecting to PostgreSQL at %s: %w", withoutPassword(admin), err),
+			"Check --postgres (a URL such as postgres://user@host:5432/postgres) and PGPASSWORD.")
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", fmt.Errorf("looking for database %s: %w", name, err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return "", fmt.Errorf("creating database %s for the sandbox: %w", name, err)
+		}
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", fmt.Errorf("reading the PostgreSQL URL: %w", err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}

@@ -1,0 +1,130 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
+	"github.com/offsetctl/offsetctl/internal/pgtest"
+	"github.com/offsetctl/offsetctl/internal/sandbox"
+)
+
+// runSandboxUp runs `sandbox up` until ready, hands the sandbox to check,
+// then interrupts it and returns what it printed.
+func runSandboxUp(t *testing.T, o *sandboxUpOptions, check func(*sandbox.Sandbox)) (string, string) {
+	t.Helper()
+	s, _, out, errOut := iostreams.Test()
+	o.deps = &Deps{Streams: s, Getenv: func(string) string { return "" }, Now: time.Now}
+	if o.g == nil {
+		o.g = &globalOptions{}
+	}
+	if o.connectAddr == "" {
+		o.connectAddr = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o.ready = func(sb *sandbox.Sandbox) {
+		check(sb)
+		cancel()
+	}
+	if err := sandboxUpRun(ctx, o); err != nil {
+		t.Fatalf("sandbox up: %v\n%s", err, errOut)
+	}
+	return out.String(), errOut.String()
+}
+
+func getBody(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestSandboxUpWithoutPipeline(t *testing.T) {
+	var root string
+	var url string
+	out, errOut := runSandboxUp(t, &sandboxUpOptions{connectVersion: "3.5"}, func(sb *sandbox.Sandbox) {
+		url = sb.ConnectURL()
+		root = getBody(t, url+"/")
+	})
+	if !strings.Contains(root, `"version":"3.5.0"`) {
+		t.Errorf("GET / = %s, want version 3.5.0", root)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != "export OFFSETCTL_CONNECT_URL="+url ||
+		!strings.HasPrefix(lines[1], "export OFFSETCTL_BOOTSTRAP_SERVERS=127.0.0.1:") ||
+		lines[2] != "export OFFSETCTL_OFFSETS_TOPIC=connect-offsets" {
+		t.Errorf("stdout:\n%s", out)
+	}
+	if !strings.Contains(errOut, "Kafka Connect 3.5.0 (emulated)") || !strings.Contains(errOut, "stopping the sandbox") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+}
+
+func TestSandboxUpRefusesUnknownVersion(t *testing.T) {
+	s, _, _, _ := iostreams.Test()
+	o := &sandboxUpOptions{deps: &Deps{Streams: s, Getenv: func(string) string { return "" }, Now: time.Now}, g: &globalOptions{}, connectVersion: "2.8", connectAddr: "127.0.0.1:0"}
+	err := sandboxUpRun(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "3.4, 3.5, 3.6, 3.7 and 3.8") {
+		t.Fatalf("got %v, want a refusal naming the supported versions", err)
+	}
+}
+
+func TestSandboxUpWithPipelineJSON(t *testing.T) {
+	admin := pgtest.ServerURL(t)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		for _, db := range []string{sandboxSourceDB, sandboxSinkDB} {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+		}
+	})
+	var status string
+	out, _ := runSandboxUp(t, &sandboxUpOptions{connectVersion: "3.8", pipeline: true, postgres: admin, g: &globalOptions{JSON: true}},
+		func(sb *sandbox.Sandbox) {
+			status = getBody(t, sb.ConnectURL()+"/connectors/customers-source/status")
+		})
+	var env sandboxEnv
+	if err := json.Unmarshal([]byte(out), &env); err != nil {
+		t.Fatalf("stdout is not the JSON document: %v\n%s", err, out)
+	}
+	if env.FormatVersion != 1 || env.SourceConnector != "customers-source" || env.Topic != "shop.public.customers" ||
+		!strings.HasSuffix(env.Env["SOURCE_DATABASE_URL"], "/"+sandboxSourceDB+"?sslmode=disable") ||
+		!strings.HasSuffix(env.Env["SINK_DATABASE_URL"], "/"+sandboxSinkDB+"?sslmode=disable") {
+		t.Errorf("JSON:\n%s", out)
+	}
+	if !strings.Contains(status, `"state":"RUNNING"`) {
+		t.Errorf("source status: %s", status)
+	}
+}
+
+func TestShellQuoteAndPasswordRemoval(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8083": "http://127.0.0.1:8083",
+		"a b":                   "'a b'",
+		"it's":                  `'it'\''s'`,
+		"":                      "''",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := withoutPassword("postgres://u:secret@h:5432/db?sslmode=disable"); strings.Contains(got, "secret") || !strings.Contains(got, "u@h:5432/db") {
+		t.Errorf("withoutPassword kept the secret or lost the rest: %s", got)
+	}
+}
