@@ -118,3 +118,16 @@ func TestErrorFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadDirectoryErrors(t *testing.T) {
+	for _, tt := range []struct{ dir, want string }{
+		{"testdata/valid/design.hcl", "Not a directory"},
+		{"testdata/nope", "Cannot read the configuration directory"},
+		{"testdata", "No configuration files"},
+	} {
+		cfg, diags := Load(tt.dir, Options{})
+		if cfg == nil || len(diags) != 1 || diags[0].Summary != tt.want {
+			t.Errorf("Load(%s) = %v, want %q", tt.dir, diags, tt.want)
+		}
+	}
+}

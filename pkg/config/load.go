@@ -40,6 +40,14 @@ type Options struct {
 // its Files can print the diagnostics; use it only when the diagnostics have
 // no errors.
 func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}}
+		return cfg, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Not a directory",
+			Detail:   fmt.Sprintf("%s is a file. The configuration is every *.hcl file of a directory: give the directory, %s.", dir, filepath.Dir(dir)),
+		}}
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}}
