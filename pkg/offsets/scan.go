@@ -1,0 +1,175 @@
+package offsets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Fetch sizes for reading the offsets topic: large batches keep the number
+// of round trips low; the per-key state, not the fetch buffer, is what grows
+// with the topic.
+const (
+	fetchMaxBytes          = 32 << 20
+	fetchMaxPartitionBytes = 8 << 20
+)
+
+// offsetRange is the half-open range [start, end) of a partition to read.
+type offsetRange struct{ start, end int64 }
+
+// listRanges lists, for every partition of topic, the log start offset and
+// the last stable offset, indexed by partition.
+func listRanges(ctx context.Context, cl *kgo.Client, topic string) ([]offsetRange, error) {
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("listing the start offsets of topic %q: %w", topic, err)
+	}
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("listing the end offsets of topic %q: %w", topic, err)
+	}
+	for _, l := range []kadm.ListedOffsets{starts, ends} {
+		if err := listedError(topic, l); err != nil {
+			return nil, err
+		}
+	}
+	n := len(ends[topic])
+	ranges := make([]offsetRange, n)
+	for p := range int32(n) {
+		s, ok1 := starts.Lookup(topic, p)
+		e, ok2 := ends.Lookup(topic, p)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("listing offsets of topic %q: partition %d is missing from the broker's answer", topic, p)
+		}
+		ranges[p] = offsetRange{start: s.Offset, end: e.Offset}
+	}
+	return ranges, nil
+}
+
+func listedError(topic string, l kadm.ListedOffsets) error {
+	ps, ok := l[topic]
+	if !ok || len(ps) == 0 {
+		return fmt.Errorf("topic %q does not exist or has no partitions: check --offsets-topic (the worker's offset.storage.topic)", topic)
+	}
+	for p, o := range ps {
+		if o.Err == nil {
+			continue
+		}
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("topic %q does not exist: check --offsets-topic (the worker's offset.storage.topic): %w", topic, o.Err)
+		}
+		return fmt.Errorf("listing offsets of topic %q partition %d: %w", topic, p, o.Err)
+	}
+	return nil
+}
+
+// scanTopic calls fn for every data record of topic in ranges (indexed by
+// partition; empty ranges are skipped) in offset order per partition, and
+// returns when every partition reached its end. key and value are only valid
+// during the call; a nil value is a tombstone. Control records (transaction
+// markers) move the position but are not passed to fn.
+func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []offsetRange, fn func(partition int32, offset int64, key, value []byte)) error {
+	assign := map[int32]kgo.Offset{}
+	next := make([]int64, len(ranges))
+	remaining := 0
+	for p, r := range ranges {
+		next[p] = r.start
+		if r.start < r.end {
+			assign[int32(p)] = kgo.NewOffset().At(r.start)
+			remaining++
+		}
+	}
+	if remaining == 0 {
+		return nil
+	}
+	pool := new(recordPool)
+	opts := append(slices.Clone(base.Opts()),
+		kgo.ConsumerGroup(""),
+		kgo.ConsumeTopics(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(fetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
+		kgo.MaxConcurrentFetches(2),
+		kgo.WithPools(pool),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("creating a consumer for topic %q: %w", topic, err)
+	}
+	defer cl.Close()
+
+	for remaining > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("reading topic %q: %w", topic, err)
+		}
+		for i := range fetches {
+			for j := range fetches[i].Topics {
+				t := &fetches[i].Topics[j]
+				for k := range t.Partitions {
+					fp := &t.Partitions[k]
+					if fp.Err != nil {
+						if t.Topic == "" || errors.Is(fp.Err, kgo.ErrClientClosed) {
+							return fmt.Errorf("reading topic %q: %w", topic, fp.Err)
+						}
+						return fmt.Errorf("reading topic %q partition %d: %w", t.Topic, fp.Partition, fp.Err)
+					}
+					if t.Topic != topic || int(fp.Partition) >= len(ranges) {
+						recycle(fp.Records)
+						continue
+					}
+					p := fp.Partition
+					end := ranges[p].end
+					before := next[p] < end
+					for _, r := range fp.Records {
+						if r.Offset >= end {
+							break
+						}
+						if !r.Attrs.IsControl() {
+							fn(p, r.Offset, r.Key, r.Value)
+						}
+						next[p] = r.Offset + 1
+					}
+					recycle(fp.Records)
+					if before && next[p] >= end {
+						remaining--
+						cl.PauseFetchPartitions(map[string][]int32{topic: {p}})
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func recycle(rs []*kgo.Record) {
+	for _, r := range rs {
+		r.Recycle()
+	}
+}
+
+// recordPool lets the consumer reuse its decoded record slices between
+// fetches instead of allocating them for every batch.
+type recordPool struct{ p sync.Pool }
+
+var _ kgo.PoolRecords = (*recordPool)(nil)
+
+func (rp *recordPool) GetRecords(n int) []kgo.Record {
+	if s, ok := rp.p.Get().(*[]kgo.Record); ok && cap(*s) >= n {
+		return (*s)[:n]
+	}
+	return make([]kgo.Record, n)
+}
+
+func (rp *recordPool) PutRecords(s []kgo.Record) {
+	rp.p.Put(&s)
+}
