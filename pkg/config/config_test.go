@@ -131,3 +131,19 @@ func TestLoadDirectoryErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSources(t *testing.T) {
+	cfg, diags := LoadSources("/etc/offsetctl", map[string][]byte{
+		"b.hcl": []byte("connector \"c\" {\n  connect = connect.prod\n  name    = \"c\"\n}\n"),
+		"a.hcl": []byte("connect \"prod\" { url = \"http://connect:8083\" }\n"),
+	}, Options{})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if c := cfg.Connector("c"); c == nil || c.Connect != cfg.Connect("prod") || c.DeclRange.Filename != "b.hcl" {
+		t.Errorf("connector = %+v", c)
+	}
+	if cfg.Path("x.json") != "/etc/offsetctl/x.json" {
+		t.Errorf("Path = %q", cfg.Path("x.json"))
+	}
+}

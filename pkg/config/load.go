@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -79,6 +78,32 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 // LoadFiles decodes the named files as one configuration whose directory is
 // dir; relative names are relative to dir. Files are read in sorted order.
 func LoadFiles(dir string, names []string, opts Options) (*Config, hcl.Diagnostics) {
+	sources := map[string][]byte{}
+	var diags hcl.Diagnostics
+	for _, n := range names {
+		p := n
+		if !filepath.IsAbs(n) {
+			p = filepath.Join(dir, n)
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read a configuration file", Detail: fmt.Sprintf("Reading %s failed: %v.", p, err)})
+			continue
+		}
+		sources[p] = src
+	}
+	if diags.HasErrors() {
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}}
+		return cfg, diags
+	}
+	return LoadSources(dir, sources, opts)
+}
+
+// LoadSources decodes configuration text held in memory, by file name (the
+// names diagnostics show), as one configuration whose directory is dir.
+// Files are decoded in name order. It is Load without the directory
+// listing, for tests and for tools that hold the text already.
+func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
 	}
@@ -92,29 +117,14 @@ func LoadFiles(dir string, names []string, opts Options) (*Config, hcl.Diagnosti
 		localState: map[string]int{},
 		declared:   map[string]map[string]hcl.Range{},
 	}
-	paths := make([]string, len(names))
-	for i, n := range names {
-		if filepath.IsAbs(n) {
-			paths[i] = n
-		} else {
-			paths[i] = filepath.Join(dir, n)
-		}
-	}
-	sort.Strings(paths)
-
 	parser := hclparse.NewParser()
 	var blocks []*hcl.Block
 	unreadable := false
-	for _, p := range paths {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			d.add(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read a configuration file", Detail: fmt.Sprintf("Reading %s failed: %v.", p, err)})
-			unreadable = true
-			continue
-		}
-		f, diags := parser.ParseHCL(src, p)
+	for _, p := range sortedKeys(sources) {
+		f, diags := parser.ParseHCL(sources[p], p)
 		d.add(diags...)
 		if f == nil {
+			unreadable = true
 			continue
 		}
 		cfg.Files[p] = f
