@@ -1,0 +1,519 @@
+package pgstate
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// DefaultSchema and DefaultName are used when the configuration names none.
+const (
+	DefaultSchema = "offsetctl"
+	DefaultName   = "default"
+)
+
+// Backend is the PostgreSQL state backend. Its methods are safe for
+// concurrent use.
+type Backend struct {
+	url     string // never printed: it may hold a password
+	where   string // host/database schema.name, for messages and LockInfo.Path
+	schema  string
+	name    string
+	key     int64
+	now     func() time.Time
+	newID   func() (string, error)
+	version string
+
+	mu   sync.Mutex
+	held *heldLock
+}
+
+type heldLock struct {
+	conn *pgx.Conn
+	info state.LockInfo
+}
+
+var _ state.Backend = (*Backend)(nil)
+
+// Option configures a Backend.
+type Option interface{ apply(*Backend) }
+
+type optionFunc func(*Backend)
+
+func (f optionFunc) apply(b *Backend) { f(b) }
+
+// WithSchema sets the schema of the state tables (default "offsetctl").
+func WithSchema(s string) Option { return optionFunc(func(b *Backend) { b.schema = s }) }
+
+// WithName sets the state's name, so one schema can hold several states
+// (default "default").
+func WithName(n string) Option { return optionFunc(func(b *Backend) { b.name = n }) }
+
+// WithClock sets the clock used for lock creation times (default time.Now).
+func WithClock(now func() time.Time) Option { return optionFunc(func(b *Backend) { b.now = now }) }
+
+// WithIDGenerator sets how lock IDs are made when LockInfo.ID is empty.
+func WithIDGenerator(f func() (string, error)) Option {
+	return optionFunc(func(b *Backend) { b.newID = f })
+}
+
+// WithVersion sets the offsetctl version recorded as the state's writer.
+func WithVersion(v string) Option { return optionFunc(func(b *Backend) { b.version = v }) }
+
+// New returns a Backend for the database at connString (a URL or libpq
+// key/value string; libpq's PG* variables fill what it leaves out). It
+// checks the string but does not connect.
+func New(connString string, opts ...Option) (*Backend, error) {
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return nil, errors.New("postgres state: the connection string does not parse (it is not repeated here: it may hold a password)")
+	}
+	b := &Backend{
+		url:    connString,
+		schema: DefaultSchema,
+		name:   DefaultName,
+		now:    time.Now,
+		newID:  func() (string, error) { return state.NewID(rand.Reader) },
+	}
+	for _, o := range opts {
+		o.apply(b)
+	}
+	b.where = fmt.Sprintf("postgres://%s:%d/%s %s.%s", cfg.Host, cfg.Port, cfg.Database, b.schema, b.name)
+	b.key = lockKey(b.schema, b.name)
+	return b, nil
+}
+
+// Where describes the state's location, without credentials.
+func (b *Backend) Where() string { return b.where }
+
+func lockKey(schema, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("offsetctl state\x00" + schema + "\x00" + name))
+	return int64(h.Sum64())
+}
+
+func (b *Backend) table(t string) string { return pgx.Identifier{b.schema, t}.Sanitize() }
+
+func (b *Backend) connect(ctx context.Context) (*pgx.Conn, error) {
+	c, err := pgx.Connect(ctx, b.url)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the state database %s: %w", b.where, err)
+	}
+	return c, nil
+}
+
+// missingTables reports whether err says the schema or tables do not exist
+// yet (nothing was ever locked there).
+func missingTables(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000")
+}
+
+// ensureTables creates the schema and tables, serialised between concurrent
+// creators by a transaction-level advisory lock.
+func (b *Backend) ensureTables(ctx context.Context, c *pgx.Conn) error {
+	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(b.schema, "\x00tables")); err != nil {
+			return err
+		}
+		stmts := []string{
+			`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{b.schema}.Sanitize(),
+			`CREATE TABLE IF NOT EXISTS ` + b.table("states") + ` (
+				name       text PRIMARY KEY,
+				lineage    text NOT NULL,
+				serial     bigint NOT NULL,
+				document   text NOT NULL,
+				previous   text,
+				updated_at timestamptz NOT NULL DEFAULT now()
+			)`,
+			`CREATE TABLE IF NOT EXISTS ` + b.table("locks") + ` (
+				name      text PRIMARY KEY,
+				id        text NOT NULL,
+				operation text NOT NULL DEFAULT '',
+				who       text NOT NULL DEFAULT '',
+				host      text NOT NULL DEFAULT '',
+				pid       integer NOT NULL,
+				version   text NOT NULL DEFAULT '',
+				created   timestamptz NOT NULL
+			)`,
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Read reads the state document.
+func (b *Backend) Read(ctx context.Context) (*state.State, error) {
+	c, err := b.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var doc string
+	err = c.QueryRow(ctx, `SELECT document FROM `+b.table("states")+` WHERE name = $1`, b.name).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) || missingTables(err) {
+		return nil, fmt.Errorf("reading state %s: %w", b.where, state.ErrNoState)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state %s: %w", b.where, err)
+	}
+	s, err := state.Decode([]byte(doc))
+	if err != nil {
+		if errors.Is(err, state.ErrUnreadable) {
+			return nil, fmt.Errorf("reading state %s: %w; the previous version is kept in the column previous of %s", b.where, err, b.table("states"))
+		}
+		return nil, fmt.Errorf("reading state %s: %w", b.where, err)
+	}
+	return s, nil
+}
+
+// Write stores s under the lock lockID (see state.Backend).
+func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		holder, err := b.lockHolder(ctx)
+		if err != nil {
+			return fmt.Errorf("writing state %s: %w", b.where, err)
+		}
+		if holder != nil {
+			return fmt.Errorf("writing state %s: %w", b.where, &state.LockError{Holder: holder, Err: state.ErrLocked})
+		}
+		return fmt.Errorf("writing state %s: %w: lock it before writing", b.where, state.ErrNotLocked)
+	}
+	if b.held.info.ID != lockID {
+		info := b.held.info
+		return fmt.Errorf("writing state %s: %w", b.where, &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
+	}
+	next := *s
+	next.Serial = s.Serial + 1
+	data, err := state.Encode(&next, b.version)
+	if err != nil {
+		return fmt.Errorf("writing state %s: %w", b.where, err)
+	}
+	err = pgx.BeginFunc(ctx, b.held.conn, func(tx pgx.Tx) error {
+		var rowID string
+		err := tx.QueryRow(ctx, `SELECT id FROM `+b.table("locks")+` WHERE name = $1`, b.name).Scan(&rowID)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && rowID != lockID) {
+			return fmt.Errorf("%w: the lock row no longer carries lock ID %s (was it force-unlocked?)", state.ErrNotLocked, lockID)
+		}
+		if err != nil {
+			return err
+		}
+		var lineage string
+		var serial int64
+		err = tx.QueryRow(ctx, `SELECT lineage, serial FROM `+b.table("states")+` WHERE name = $1 FOR UPDATE`, b.name).Scan(&lineage, &serial)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if s.Serial != 0 {
+				return fmt.Errorf("%w: it was read at serial %d, but no state is stored now", state.ErrSerialMismatch, s.Serial)
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO `+b.table("states")+` (name, lineage, serial, document) VALUES ($1, $2, $3, $4)`,
+				b.name, next.Lineage, int64(next.Serial), string(data))
+			return err
+		case err != nil:
+			return err
+		case lineage != s.Lineage:
+			return fmt.Errorf("%w: the stored state has lineage %s, this one %s", state.ErrLineageMismatch, lineage, s.Lineage)
+		case uint64(serial) != s.Serial:
+			return fmt.Errorf("%w: it was read at serial %d, but serial %d is stored now (someone wrote it in between; read it again)", state.ErrSerialMismatch, s.Serial, serial)
+		}
+		_, err = tx.Exec(ctx, `UPDATE `+b.table("states")+` SET previous = document, document = $2, lineage = $3, serial = $4, updated_at = now() WHERE name = $1`,
+			b.name, string(data), next.Lineage, int64(next.Serial))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing state %s: %w", b.where, err)
+	}
+	s.Serial, s.OffsetctlVersion = next.Serial, b.version
+	return nil
+}
+
+// Lock takes the lock, waiting until ctx is done (see state.Locker). It
+// tries at least once, even with a context already past its deadline.
+func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (string, error) {
+	if err := context.Cause(ctx); errors.Is(err, context.Canceled) {
+		return "", fmt.Errorf("waiting for the state lock: %w", err)
+	}
+	if info.ID == "" {
+		id, err := b.newID()
+		if err != nil {
+			return "", fmt.Errorf("locking state: %w", err)
+		}
+		info.ID = id
+	}
+	if info.Created.IsZero() {
+		info.Created = b.now()
+	}
+	info.Created = info.Created.UTC().Truncate(time.Microsecond)
+	if info.Path == "" {
+		info.Path = b.where
+	}
+	if info.Version == "" {
+		info.Version = b.version
+	}
+	// The first attempt runs even when ctx has expired (-lock-timeout 0).
+	first := context.WithoutCancel(ctx)
+	setup, cancel := context.WithTimeout(first, 30*time.Second)
+	defer cancel()
+	c, err := b.connect(setup)
+	if err != nil {
+		return "", err
+	}
+	if err := b.ensureTables(setup, c); err != nil {
+		c.Close(first)
+		return "", fmt.Errorf("locking state %s: creating the state tables: %w", b.where, err)
+	}
+	delay := 10 * time.Millisecond
+	tryCtx := setup
+	for {
+		var ok bool
+		if err := c.QueryRow(tryCtx, `SELECT pg_try_advisory_lock($1)`, b.key).Scan(&ok); err != nil {
+			c.Close(first)
+			if ctx.Err() != nil {
+				break
+			}
+			return "", fmt.Errorf("locking state %s: %w", b.where, err)
+		}
+		if ok {
+			if err := c.QueryRow(setup, `SELECT pg_backend_pid()`).Scan(&info.PID); err != nil {
+				c.Close(first)
+				return "", fmt.Errorf("locking state %s: %w", b.where, err)
+			}
+			_, err := c.Exec(setup, `INSERT INTO `+b.table("locks")+` (name, id, operation, who, host, pid, version, created)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (name) DO UPDATE SET id = $2, operation = $3, who = $4, host = $5, pid = $6, version = $7, created = $8`,
+				b.name, info.ID, info.Operation, info.Who, info.Host, info.PID, info.Version, info.Created)
+			if err != nil {
+				c.Close(first)
+				return "", fmt.Errorf("locking state %s: writing the lock row: %w", b.where, err)
+			}
+			b.mu.Lock()
+			b.held = &heldLock{conn: c, info: info}
+			b.mu.Unlock()
+			return info.ID, nil
+		}
+		tryCtx = ctx
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+		case <-timer.C:
+		}
+		if ctx.Err() != nil {
+			c.Close(first)
+			break
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return "", fmt.Errorf("waiting for the state lock: %w", ctx.Err())
+	}
+	hctx, hcancel := context.WithTimeout(first, 10*time.Second)
+	defer hcancel()
+	holder, _ := b.LockHolder(hctx)
+	return "", &state.LockError{Holder: holder, Err: state.ErrLocked}
+}
+
+// Unlock releases the lock id held by this Backend.
+func (b *Backend) Unlock(ctx context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		holder, err := b.lockHolder(ctx)
+		if err != nil {
+			return fmt.Errorf("unlocking state: %w", err)
+		}
+		switch {
+		case holder == nil:
+			return fmt.Errorf("unlocking state %s: %w", b.where, state.ErrNotLocked)
+		case holder.ID != id:
+			return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: holder, Err: state.ErrWrongLockID})
+		default:
+			return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: holder, Err: errors.New("the lock is held by another session, which must unlock it itself")})
+		}
+	}
+	if b.held.info.ID != id {
+		info := b.held.info
+		return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
+	}
+	h := b.held
+	b.held = nil
+	_, err := h.conn.Exec(ctx, `DELETE FROM `+b.table("locks")+` WHERE name = $1 AND id = $2`, b.name, id)
+	if err == nil {
+		_, err = h.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, b.key)
+	}
+	// Closing the session releases the advisory lock in any case.
+	cerr := h.conn.Close(context.WithoutCancel(ctx))
+	if err = errors.Join(err, cerr); err != nil {
+		return fmt.Errorf("unlocking state %s: %w", b.where, err)
+	}
+	return nil
+}
+
+// ForceUnlock releases the lock id whoever holds it: see the package
+// documentation.
+func (b *Backend) ForceUnlock(ctx context.Context, id string) error {
+	b.mu.Lock()
+	held := b.held
+	b.mu.Unlock()
+	if held != nil {
+		if held.info.ID != id {
+			info := held.info
+			return fmt.Errorf("force-unlocking state: %w", &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
+		}
+		return b.Unlock(ctx, id)
+	}
+	c, err := b.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	row, err := b.lockRow(ctx, c)
+	if err != nil {
+		return fmt.Errorf("force-unlocking state %s: %w", b.where, err)
+	}
+	if row == nil {
+		return fmt.Errorf("force-unlocking state %s: %w", b.where, state.ErrNotLocked)
+	}
+	if row.ID != id {
+		return fmt.Errorf("force-unlocking state: %w", &state.LockError{Holder: row, Err: state.ErrWrongLockID})
+	}
+	pid, err := b.advisoryHolder(ctx, c)
+	if err != nil {
+		return fmt.Errorf("force-unlocking state %s: %w", b.where, err)
+	}
+	if pid != 0 {
+		var ok bool
+		if err := c.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+			return fmt.Errorf("force-unlocking state: %w", &state.LockError{Holder: row,
+				Err:  fmt.Errorf("could not end the holder's database session (pid %d): %v", pid, err),
+				Hint: "connect as the holder's role or one with pg_signal_backend, or stop the holder"})
+		}
+		// The session ends a moment later; wait for its lock to go.
+		for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
+			p, err := b.advisoryHolder(ctx, c)
+			if err != nil {
+				return fmt.Errorf("force-unlocking state %s: %w", b.where, err)
+			}
+			if p != pid {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("force-unlocking state %s: the holder's session (pid %d) was told to end but still holds the lock: %w", b.where, pid, ctx.Err())
+			case <-time.After(delay):
+			}
+		}
+	}
+	if _, err := c.Exec(ctx, `DELETE FROM `+b.table("locks")+` WHERE name = $1 AND id = $2`, b.name, id); err != nil {
+		return fmt.Errorf("force-unlocking state %s: %w", b.where, err)
+	}
+	return nil
+}
+
+// LockHolder returns the holder of the lock, or nil when nobody holds it (a
+// lock row without a live session is not a lock).
+func (b *Backend) LockHolder(ctx context.Context) (*state.LockInfo, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lockHolder(ctx)
+}
+
+func (b *Backend) lockHolder(ctx context.Context) (*state.LockInfo, error) {
+	if b.held != nil {
+		info := b.held.info
+		return &info, nil
+	}
+	c, err := b.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	pid, err := b.advisoryHolder(ctx, c)
+	if err != nil || pid == 0 {
+		return nil, err
+	}
+	// The holder writes its row just after taking the advisory lock.
+	for attempt := 0; ; attempt++ {
+		row, err := b.lockRow(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if row != nil && row.PID == pid {
+			return row, nil
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			return &state.LockInfo{PID: pid, Path: b.where}, nil
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+}
+
+// advisoryHolder returns the backend pid holding the state's advisory lock
+// in this database, or 0.
+func (b *Backend) advisoryHolder(ctx context.Context, c *pgx.Conn) (int, error) {
+	var pid int
+	err := c.QueryRow(ctx, `SELECT pid FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND objsubid = 1
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND classid = $1::bigint::oid AND objid = $2::bigint::oid`,
+		int64(uint64(b.key)>>32), int64(uint64(b.key)&0xffffffff)).Scan(&pid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the state lock: %w", err)
+	}
+	return pid, nil
+}
+
+// lockRow reads the visible lock row, nil when there is none.
+func (b *Backend) lockRow(ctx context.Context, c *pgx.Conn) (*state.LockInfo, error) {
+	info := state.LockInfo{Path: b.where}
+	err := c.QueryRow(ctx, `SELECT id, operation, who, host, pid, version, created FROM `+b.table("locks")+` WHERE name = $1`, b.name).
+		Scan(&info.ID, &info.Operation, &info.Who, &info.Host, &info.PID, &info.Version, &info.Created)
+	if errors.Is(err, pgx.ErrNoRows) || missingTables(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the state lock row: %w", err)
+	}
+	info.Created = info.Created.UTC()
+	return &info, nil
+}
+
+// Close releases a lock still held by closing its session, as if the
+// process had died: the lock row is left behind.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		return nil
+	}
+	h := b.held
+	b.held = nil
+	// The server ends a closed session a moment later; release the advisory
+	// lock now so that "closed" means "unlocked" (best effort: a broken
+	// connection is released by the server alone).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+	return h.conn.Close(ctx)
+}
