@@ -25,9 +25,12 @@ type Inputs struct {
 	// Applied looks up an operation in the state: the serial that applied
 	// an operation of this name, and the block hash it had then.
 	Applied func(name string) (serial uint64, blockHash string, ok bool)
-	// Validate checks a proposed source offset with the connector's codec;
-	// nil accepts everything.
-	Validate func(codec string, partition, offset offsets.Map) error
+	// Validate checks a proposed source offset with the connector's codec
+	// (previous is the offset it replaces); nil accepts everything.
+	Validate func(codec string, partition, offset offsets.Map, previous *offsets.Map) error
+	// Notes returns the codec's safety notes for a source change; they
+	// become warnings. Nil gives none.
+	Notes func(codec string, partition offsets.Map, before, after *offsets.Map) []string
 	// Targets limit planning to these addresses (offsets.NAME); empty plans
 	// everything.
 	Targets []string
@@ -119,6 +122,7 @@ func (c *computer) operation(blk *config.Offsets) {
 		c.reset(&op, obs)
 	}
 	c.skipAcknowledgement(&op)
+	c.safetyNotes(&op, obs)
 	if obs.State == "FAILED" {
 		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q is FAILED: apply stops it, changes the offsets and leaves it STOPPED for you to resume once the cause is fixed", obs.Name))
 	}
@@ -354,7 +358,7 @@ func (c *computer) sourcePartitions(op *Operation, blk *config.Offsets, obs *Con
 			}
 			ch.After = &off
 			if c.in.Validate != nil {
-				if err := c.in.Validate(obs.Codec, ch.Partition, off); err != nil {
+				if err := c.in.Validate(obs.Codec, ch.Partition, off, ch.Before); err != nil {
 					c.check(SeverityError, "codec", op.Address, fmt.Sprintf("the %s codec refuses the offset for %s: %v", obs.Codec, part, err))
 				}
 			}
@@ -512,5 +516,20 @@ func (c *computer) reset(op *Operation, obs *ConnectorObservation) {
 			op.Changes = append(op.Changes, sinkChange(p, -1))
 		}
 		c.check(SeverityWarning, "sink_reset", op.Address, fmt.Sprintf("deleting the consumer group of %q makes it resume per auto.offset.reset (earliest by default): the whole retained log is replayed", obs.Name))
+	}
+}
+
+// safetyNotes turns the codec's notes on each source change into warnings.
+func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
+	if c.in.Notes == nil {
+		return
+	}
+	for _, ch := range op.Changes {
+		if ch.Source == nil || ch.Action == ActionNoOp {
+			continue
+		}
+		for _, n := range c.in.Notes(obs.Codec, ch.Source.Partition, ch.Source.Before, ch.Source.After) {
+			c.check(SeverityWarning, "codec_note", op.Address, n)
+		}
 	}
 }

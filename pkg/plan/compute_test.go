@@ -160,7 +160,7 @@ func TestComputeSource(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.src\n  "+tc.block+"\n}\n")
-			validate := func(codec string, p, o offsets.Map) error {
+			validate := func(codec string, p, o offsets.Map, prev *offsets.Map) error {
 				if v, ok := o.Get("lsn"); ok {
 					if _, ok := v.Int64(); !ok {
 						return fmt.Errorf("lsn must be an integer")

@@ -1,0 +1,403 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+)
+
+// observer reads the world once per connector and cluster.
+type observer struct {
+	pl       *Planner
+	cfg      *config.Config
+	cache    map[string]*ConnectorObservation
+	clusters map[string]*clusterInfo
+	checks   []Check
+}
+
+type clusterInfo struct {
+	client  *connect.Client
+	info    connect.ServerInfo
+	version connect.Version
+	verErr  error
+}
+
+func (o *observer) cluster(ctx context.Context, c *config.Connect) (*clusterInfo, error) {
+	if ci := o.clusters[c.Name]; ci != nil {
+		return ci, nil
+	}
+	cl, err := o.pl.Clients.Connect(c)
+	if err != nil {
+		return nil, err
+	}
+	info, err := cl.Root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ci := &clusterInfo{client: cl, info: info}
+	ci.version, ci.verErr = connect.ParseVersion(info.Version)
+	o.clusters[c.Name] = ci
+	return ci, nil
+}
+
+// observeFor observes what one offsets block needs: its connector (with the
+// topics the block names), the connector it copies from, the offsets of
+// to_timestamp targets, and the backup it restores.
+func (o *observer) observeFor(ctx context.Context, blk *config.Offsets, in *Inputs) error {
+	var topics []string
+	for _, sp := range blk.SinkPartitions {
+		topics = append(topics, sp.Topic)
+	}
+	obs, err := o.connector(ctx, blk.Connector, topics)
+	if err != nil {
+		return err
+	}
+	in.Connectors[obs.Address] = obs
+	if blk.CopyFrom != nil {
+		from, err := o.connector(ctx, blk.CopyFrom, nil)
+		if err != nil {
+			return fmt.Errorf("observing %s to copy from: %w", blk.CopyFrom.Addr(), err)
+		}
+		in.Connectors[from.Address] = from
+	}
+	for _, sp := range blk.SinkPartitions {
+		if sp.Target.Kind != config.TargetTimestamp || blk.Connector.Kafka == nil {
+			continue
+		}
+		if err := o.timestamps(ctx, blk.Connector.Kafka, sp, in); err != nil {
+			return err
+		}
+	}
+	if blk.Kind == config.OpRestore {
+		data, err := readRestore(o.cfg.Path(blk.Restore))
+		if err != nil {
+			o.checks = append(o.checks, Check{Severity: SeverityError, Code: "restore_unreadable", Operation: blk.Addr(), Message: err.Error()})
+		} else {
+			in.Restores[blk.Restore] = data
+		}
+	}
+	return nil
+}
+
+func (o *observer) connector(ctx context.Context, cb *config.Connector, topics []string) (*ConnectorObservation, error) {
+	if obs := o.cache[cb.Addr()]; obs != nil && len(topics) == 0 {
+		return obs, nil
+	}
+	ci, err := o.cluster(ctx, cb.Connect)
+	if err != nil {
+		return nil, err
+	}
+	obs := &ConnectorObservation{Address: cb.Addr(), Name: cb.ConnectorName, Cluster: cb.Connect.Addr(),
+		ConnectURL: ci.client.URL(), WorkerVersion: ci.info.Version, ClusterID: ci.info.KafkaClusterID, TaskStates: []string{}}
+	if ci.verErr != nil {
+		return nil, fmt.Errorf("cannot tell what the Kafka Connect worker supports: %w", ci.verErr)
+	}
+	info, err := ci.client.Connector(ctx, cb.ConnectorName)
+	if connect.IsNotFound(err) {
+		o.cache[cb.Addr()] = obs
+		return obs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	obs.Exists = true
+	obs.Type = ConnectorType(info.Type)
+	obs.Class = info.Config["connector.class"]
+	obs.ConfigHash = ConfigHash(info.Config)
+	obs.Codec = cb.Format
+	if o.pl.Codecs != nil && obs.Type == Source {
+		c, err := o.pl.Codecs.Choose(obs.Class, cb.Format)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cb.Addr(), err)
+		}
+		obs.Codec = c.Name()
+	}
+	st, err := ci.client.Status(ctx, cb.ConnectorName)
+	switch {
+	case connect.IsNotFound(err):
+		obs.State = "UNKNOWN"
+	case err != nil:
+		return nil, err
+	default:
+		obs.State = string(st.Connector.State)
+		for _, t := range st.Tasks {
+			obs.TaskStates = append(obs.TaskStates, string(t.State))
+		}
+		if obs.Type == "" || obs.Type == "unknown" {
+			obs.Type = ConnectorType(st.Type)
+		}
+	}
+	canRead := ci.version.AtLeast(3, 5)
+	canWrite := ci.version.AtLeast(3, 6)
+	switch obs.Type {
+	case Source:
+		obs.ReadVia, obs.WriteVia = MethodREST, MethodREST
+		if !canWrite {
+			obs.WriteVia = MethodTopic
+		}
+		if !canRead {
+			obs.ReadVia = MethodTopic
+		}
+		if err := o.sourceOffsets(ctx, ci, cb, obs, info.Config); err != nil {
+			return nil, err
+		}
+	case Sink:
+		obs.ReadVia, obs.WriteVia = MethodREST, MethodREST
+		if !canWrite {
+			obs.WriteVia = MethodGroup
+		}
+		if !canRead {
+			obs.ReadVia = MethodGroup
+		}
+		if err := o.sinkOffsets(ctx, ci, cb, obs, info.Config, topics); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("connector %q has type %q: offsetctl handles source and sink connectors", cb.ConnectorName, info.Type)
+	}
+	o.cache[cb.Addr()] = obs
+	return obs, nil
+}
+
+func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) error {
+	if obs.ReadVia == MethodREST {
+		got, err := ci.client.Offsets(ctx, cb.ConnectorName)
+		if err != nil {
+			return err
+		}
+		for _, co := range got.Offsets {
+			part, err := offsets.ParseMap(co.Partition)
+			if err != nil {
+				return fmt.Errorf("kafka connect returned a partition offsetctl cannot read exactly: %w", err)
+			}
+			if len(co.Offset) == 0 || string(co.Offset) == "null" {
+				continue
+			}
+			off, err := offsets.ParseMap(co.Offset)
+			if err != nil {
+				return fmt.Errorf("kafka connect returned an offset offsetctl cannot read exactly for %s: %w", part, err)
+			}
+			obs.Source = append(obs.Source, SourceOffset{Partition: part, Offset: off})
+		}
+	}
+	if obs.ReadVia == MethodTopic || obs.WriteVia == MethodTopic {
+		if cb.Kafka == nil {
+			return fmt.Errorf("Kafka Connect %s cannot change offsets over REST (3.6+), so offsetctl uses the offsets topic: give %s a kafka block", ci.info.Version, cb.Addr())
+		}
+		topic := cb.Kafka.OffsetsTopic
+		if t := cfg["offsets.storage.topic"]; t != "" {
+			topic = t
+			o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "own_offsets_topic", Message: fmt.Sprintf(
+				"connector %q keeps its offsets in its own topic %q (offsets.storage.topic): offsetctl reads and writes that topic", obs.Name, t)})
+		}
+		kc, err := o.pl.Clients.Kafka(cb.Kafka)
+		if err != nil {
+			return err
+		}
+		snap, err := offsets.ReadTopic(ctx, kc, topic)
+		if err != nil {
+			return err
+		}
+		if n := len(snap.Invalid); n > 0 {
+			first := snap.Invalid[0]
+			o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "invalid_offset_records", Message: fmt.Sprintf(
+				"the offsets topic %q holds %d records that are not valid Connect offset records (first at partition %d offset %d: %s); they are ignored, as the worker ignores them",
+				topic, n, first.TopicPartition, first.TopicOffset, first.Err)})
+		}
+		recs := snap.Connector(cb.ConnectorName)
+		if obs.ReadVia == MethodTopic {
+			for _, r := range recs {
+				obs.Source = append(obs.Source, SourceOffset{Key: r.Key, Partition: r.Partition, Offset: r.Offset})
+			}
+		} else {
+			for i := range obs.Source {
+				for _, r := range recs {
+					if r.Partition.Equal(obs.Source[i].Partition) {
+						obs.Source[i].Key = r.Key
+						obs.Source[i].Partition = r.Partition
+					}
+				}
+			}
+		}
+	}
+	sort.Slice(obs.Source, func(i, j int) bool { return obs.Source[i].Partition.String() < obs.Source[j].Partition.String() })
+	return nil
+}
+
+// sinkGroup is the consumer group a sink connector commits to.
+func sinkGroup(cb *config.Connector, cfg map[string]string) string {
+	switch {
+	case cb.Group != "":
+		return cb.Group
+	case cfg["consumer.override.group.id"] != "":
+		return cfg["consumer.override.group.id"]
+	}
+	return "connect-" + cb.ConnectorName
+}
+
+func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string, blockTopics []string) error {
+	obs.Group = sinkGroup(cb, cfg)
+	if cb.Kafka == nil {
+		return fmt.Errorf("sink connector %q needs a kafka block: offsetctl reads each partition's log start and end from Kafka to check targets", cb.ConnectorName)
+	}
+	kc, err := o.pl.Clients.Kafka(cb.Kafka)
+	if err != nil {
+		return err
+	}
+	adm := kadm.NewClient(kc)
+	topics := map[string]bool{}
+	for _, t := range strings.Split(cfg["topics"], ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			topics[t] = true
+		}
+	}
+	for _, t := range blockTopics {
+		topics[t] = true
+	}
+	if re := cfg["topics.regex"]; re != "" {
+		rx, err := regexp.Compile("^(?:" + re + ")$")
+		if err != nil {
+			return fmt.Errorf("connector %q has topics.regex %q that Go cannot compile: %w", cb.ConnectorName, re, err)
+		}
+		all, err := adm.ListTopics(ctx)
+		if err != nil {
+			return fmt.Errorf("listing topics for topics.regex: %w", err)
+		}
+		for _, t := range all.Names() {
+			if rx.MatchString(t) {
+				topics[t] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	grp, err := offsets.ReadSinkGroup(ctx, adm, obs.Group, names)
+	if err != nil {
+		return err
+	}
+	for _, so := range grp.Offsets {
+		obs.Sink = append(obs.Sink, SinkPartition{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogStart: so.LogStart, LogEnd: so.LogEnd})
+	}
+	if obs.ReadVia == MethodREST {
+		got, err := ci.client.Offsets(ctx, cb.ConnectorName)
+		if err != nil {
+			return err
+		}
+		rest, err := sinkOffsetsFromREST(got)
+		if err != nil {
+			return err
+		}
+		for i := range obs.Sink {
+			k := fmt.Sprintf("%s/%d", obs.Sink[i].Topic, obs.Sink[i].Partition)
+			if v, ok := rest[k]; ok {
+				obs.Sink[i].Committed = v
+			} else {
+				obs.Sink[i].Committed = -1
+			}
+		}
+	}
+	sort.Slice(obs.Sink, func(i, j int) bool {
+		if obs.Sink[i].Topic != obs.Sink[j].Topic {
+			return obs.Sink[i].Topic < obs.Sink[j].Topic
+		}
+		return obs.Sink[i].Partition < obs.Sink[j].Partition
+	})
+	return nil
+}
+
+// sinkOffsetsFromREST reads Connect's sink offsets shape:
+// {"partition":{"kafka_topic","kafka_partition"},"offset":{"kafka_offset"}}.
+func sinkOffsetsFromREST(got connect.ConnectorOffsets) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, co := range got.Offsets {
+		part, err := offsets.ParseMap(co.Partition)
+		if err != nil {
+			return nil, fmt.Errorf("sink offsets from Kafka Connect: %w", err)
+		}
+		tv, _ := part.Get("kafka_topic")
+		pv, _ := part.Get("kafka_partition")
+		pn, ok := pv.Int64Lenient()
+		if tv.Kind() != offsets.KindString || !ok {
+			return nil, fmt.Errorf("sink offsets from Kafka Connect: unexpected partition %s", part)
+		}
+		if len(co.Offset) == 0 || string(co.Offset) == "null" {
+			continue
+		}
+		off, err := offsets.ParseMap(co.Offset)
+		if err != nil {
+			return nil, fmt.Errorf("sink offsets from Kafka Connect: %w", err)
+		}
+		ov, _ := off.Get("kafka_offset")
+		n, ok := ov.Int64Lenient()
+		if !ok {
+			return nil, fmt.Errorf("sink offsets from Kafka Connect: unexpected offset %s", off)
+		}
+		out[fmt.Sprintf("%s/%d", tv.Text(), pn)] = n
+	}
+	return out, nil
+}
+
+func (o *observer) timestamps(ctx context.Context, k *config.Kafka, sp *config.SinkPartition, in *Inputs) error {
+	kc, err := o.pl.Clients.Kafka(k)
+	if err != nil {
+		return err
+	}
+	adm := kadm.NewClient(kc)
+	millis := sp.Target.Timestamp.UnixMilli()
+	res, err := adm.ListOffsetsAfterMilli(ctx, millis, sp.Topic)
+	if err != nil {
+		return fmt.Errorf("looking up offsets of %s at %s: %w", sp.Topic, sp.Target.Timestamp, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, sp.Topic)
+	if err != nil {
+		return fmt.Errorf("looking up the log end of %s: %w", sp.Topic, err)
+	}
+	var failed error
+	res.Each(func(lo kadm.ListedOffset) {
+		if lo.Err != nil {
+			failed = fmt.Errorf("offset of %s[%d] at %s: %w", lo.Topic, lo.Partition, sp.Target.Timestamp, lo.Err)
+			return
+		}
+		off := lo.Offset
+		if off < 0 {
+			if e, ok := ends.Lookup(lo.Topic, lo.Partition); ok {
+				off = e.Offset
+			}
+		}
+		in.Timestamps[TimestampKey{Topic: lo.Topic, Partition: lo.Partition, Millis: millis}] = off
+	})
+	return failed
+}
+
+// readRestore reads an offsetctl offsets backup (checksum verified) into the
+// offsets it restores, per connector name.
+func readRestore(path string) (*RestoreData, error) {
+	b, err := offsets.ReadBackup(path)
+	if err != nil {
+		return nil, err
+	}
+	data := &RestoreData{Source: map[string][]SourceOffset{}, Sink: map[string][]SinkPartition{}}
+	for _, c := range b.Connectors {
+		for _, so := range c.Source {
+			if so.Offset == nil {
+				continue
+			}
+			data.Source[c.Name] = append(data.Source[c.Name], SourceOffset{Key: so.Key, Partition: so.Partition, Offset: *so.Offset})
+		}
+		for _, sk := range c.Sink {
+			data.Sink[c.Name] = append(data.Sink[c.Name], SinkPartition{Topic: sk.Topic, Partition: sk.Partition, Committed: sk.Committed, LogStart: sk.LogStart, LogEnd: sk.LogEnd})
+		}
+	}
+	return data, nil
+}
