@@ -371,6 +371,13 @@ func (d *decoder) jsonObject(a *hcl.Attribute, isOffset bool) (json.RawMessage, 
 		d.errorf(a.Expr.Range(), "Invalid value", "%s cannot be empty.", strings.ToUpper(what[:1])+what[1:])
 		return nil, false
 	}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		if !e.IsNull() && !e.Type().IsPrimitiveType() {
+			d.errorf(a.Expr.Range(), "Invalid value", "The value of %q in %q is %s; Kafka Connect keeps only strings, numbers, booleans and null in source partitions and offsets.", k.AsString(), a.Name, e.Type().FriendlyName())
+			return nil, false
+		}
+	}
 	js, err := canonicalJSON(v)
 	if err != nil {
 		d.errorf(a.Expr.Range(), "Invalid value", "The attribute %q cannot be written as JSON: %v.", a.Name, err)

@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
 // configInputs are the flags that give a configuration its variable values:
@@ -98,8 +100,11 @@ With -json the result is printed as JSON on stdout.`,
 
 func validateRun(o *validateOptions) error {
 	deps := o.deps
+	cfg, diags := config.Load(o.dir, config.Options{Vars: o.inputs.Vars, VarFiles: o.inputs.VarFiles, Getenv: deps.Getenv, AllowUnknown: true})
+	if !diags.HasErrors() {
+		diags = append(diags, checkOffsetFormats(cfg, offsets.NewRegistry())...)
+	}
 	if o.g.JSON {
-		cfg, diags := config.Load(o.dir, config.Options{Vars: o.inputs.Vars, VarFiles: o.inputs.VarFiles, Getenv: deps.Getenv, AllowUnknown: true})
 		if err := writeValidateJSON(deps.Streams.Out, cfg, diags); err != nil {
 			return err
 		}
@@ -108,16 +113,78 @@ func validateRun(o *validateOptions) error {
 		}
 		return nil
 	}
-	cfg, diags, err := loadConfig(deps, o.dir, o.inputs, true)
-	if err != nil {
+	if err := printDiagnostics(deps, cfg.Files, diags); err != nil {
 		return err
+	}
+	if diags.HasErrors() {
+		return &exitError{code: ExitError}
 	}
 	warnings := ""
 	if n := len(diags); n > 0 {
 		warnings = fmt.Sprintf(" (%s)", plural(n, "warning", "warnings"))
 	}
-	_, err = fmt.Fprintf(deps.Streams.Out, "The configuration is valid%s: %s.\n", warnings, summarizeConfig(cfg))
+	_, err := fmt.Fprintf(deps.Streams.Out, "The configuration is valid%s: %s.\n", warnings, summarizeConfig(cfg))
 	return err
+}
+
+// checkOffsetFormats checks what the offset codecs can check without the
+// live offsets: that each connector's format names a codec, and that each
+// source_partition offset that replaces (not merges) is valid for it.
+func checkOffsetFormats(cfg *config.Config, codecs *offsets.Registry) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, c := range cfg.Connectors {
+		if c.Format == "" {
+			continue
+		}
+		if _, ok := codecs.Lookup(c.Format); !ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown offset format",
+				Detail:   fmt.Sprintf("There is no offset format %q. The known formats are %s; leave format out to choose it from the connector's class.", c.Format, strings.Join(codecs.Names(), ", ")),
+				Subject:  rangePtr(c.Ranges["format"]),
+			})
+		}
+	}
+	for _, op := range cfg.Offsets {
+		if op.Connector == nil || op.Connector.Format == "" {
+			continue
+		}
+		codec, ok := codecs.Lookup(op.Connector.Format)
+		if !ok {
+			continue
+		}
+		for _, sp := range op.SourcePartitions {
+			if sp.Offset == nil || sp.Merge || sp.Partition == nil {
+				continue
+			}
+			partition, perr := offsets.ParseMap(sp.Partition)
+			offset, oerr := offsets.ParseMap(sp.Offset)
+			if perr != nil || oerr != nil {
+				continue // the configuration allows only flat objects; nothing to add
+			}
+			var verr *offsets.ValidationError
+			if err := codec.Validate(partition, offset, nil); errors.As(err, &verr) {
+				for _, p := range verr.Problems {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid offset",
+						Detail:   fmt.Sprintf("This is not a valid %s offset: %s", codec.Name(), p.Message),
+						Subject:  rangePtr(sp.Ranges["offset"]),
+					})
+				}
+			} else if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid offset", Detail: err.Error(), Subject: rangePtr(sp.Ranges["offset"])})
+			}
+		}
+	}
+	return diags
+}
+
+func rangePtr(r hcl.Range) *hcl.Range {
+	if r == (hcl.Range{}) {
+		return nil
+	}
+	return &r
 }
 
 // summarizeConfig counts what the configuration declares.

@@ -50,6 +50,7 @@ func TestValidate(t *testing.T) {
 		{name: "valid json", args: []string{"validate", "--json", "testdata/config/valid", "-var", "incident=INC-7"}},
 		{name: "undeclared var", args: []string{"validate", "testdata/config/valid", "-var", "incidnet=INC-7"}, wantCode: ExitError},
 		{name: "does not parse", args: []string{"validate", "testdata/config/broken"}, wantCode: ExitError},
+		{name: "offset formats", args: []string{"validate", "testdata/config/badformat"}, wantCode: ExitError},
 		{name: "no such directory", args: []string{"validate", "testdata/config/nope"}, wantCode: ExitError},
 		{name: "too many arguments", args: []string{"validate", "a", "b"}, wantCode: ExitError, wantErr: "Error: accepts at most 1 arg(s), received 2"},
 	}

@@ -1,5 +1,7 @@
-# The full example of the language draft (shared/design.md), with one change:
-# restore takes the path of the backup file, not file(...) of it.
+# The full example of the language draft (shared/design.md), with two changes:
+# restore takes the path of the backup file, not file(...) of it, and the
+# Debezium offset is complete (ts_usec), as the codec requires of an offset
+# that replaces the current one.
 
 offsetctl {
   state "local" { path = "offsetctl.state.json" } # or: state "postgres" { url = env("STATE_DATABASE_URL") }
@@ -63,7 +65,7 @@ offsets "rewind_inventory" {
   reason    = "${var.incident}: replay inventory changes since the bad deploy"
   source_partition {
     partition = { server = "dbserver1" }
-    offset    = { lsn = lsn("0/2360E30"), txId = 649 } # merged with, or replacing, the current offset
+    offset    = { lsn = lsn("0/2360E30"), txId = 649, ts_usec = epoch_micros("2026-11-20T09:59:58Z") } # replaces the current offset
   }
 }
 
