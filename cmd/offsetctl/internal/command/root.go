@@ -119,6 +119,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newConnectorsCmd(deps, g),
 		newValidateCmd(deps, g),
 		newFmtCmd(deps, g),
+		newPlanCmd(deps, g),
 		newShowCmd(deps, g),
 		newDiffCmd(deps, g),
 		newStateCmd(deps, g),

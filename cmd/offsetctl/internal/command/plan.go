@@ -1,0 +1,154 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// configOptions are the flags of the commands that read a configuration.
+type configOptions struct {
+	chdir string
+	in    configInputs
+}
+
+func addConfigFlags(cmd *cobra.Command, o *configOptions) {
+	cmd.Flags().StringVar(&o.chdir, "chdir", ".", "the directory holding the configuration (*.hcl)")
+	o.in.bind(cmd)
+}
+
+// stateFor opens the state named by --state, or by the configuration's
+// offsetctl { state "local" { path } } block when --state was not given.
+func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Config) state.Backend {
+	if f := cmd.Flags().Lookup("state"); f != nil && !f.Changed && cfg != nil && cfg.Settings.State != nil && cfg.Settings.State.Type == "local" && cfg.Settings.State.Path != "" {
+		loc.path = cfg.Path(cfg.Settings.State.Path)
+	}
+	return resolveState(deps, cmd, loc)
+}
+
+// readStateRef reads the state for planning: its lineage and serial, and
+// the applied lookup. A missing state plans against nothing applied.
+func readStateRef(cmd *cobra.Command, b state.Backend) (*state.State, plan.StateRef, error) {
+	s, err := b.Read(cmd.Context())
+	if errors.Is(err, state.ErrNoState) {
+		return nil, plan.StateRef{}, nil
+	}
+	if err != nil {
+		return nil, plan.StateRef{}, err
+	}
+	return s, plan.StateRef{Lineage: s.Lineage, Serial: s.Serial}, nil
+}
+
+// appliedLookup adapts the state to the planner's Applied callback.
+func appliedLookup(s *state.State) func(name string) (uint64, string, bool) {
+	if s == nil {
+		return nil
+	}
+	return func(name string) (uint64, string, bool) {
+		op, ok := s.LastApplied(name)
+		if !ok {
+			return 0, "", false
+		}
+		return op.Serial, op.BlockHash, true
+	}
+}
+
+type planOptions struct {
+	deps     *Deps
+	g        *globalOptions
+	cfg      configOptions
+	loc      stateLocation
+	out      string
+	markdown bool
+	detailed bool
+	targets  []string
+}
+
+func newPlanCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &planOptions{deps: deps, g: g}
+	cmd := &cobra.Command{
+		Use:   "plan [-out FILE] [-json | -markdown] [-detailed-exitcode] [-target ADDR]...",
+		Short: "Show what offsetctl would change, and how to undo it, without changing anything",
+		Long: `Read the configuration (every *.hcl file in -chdir), observe the connectors its offsets
+blocks name (their state, config and offsets; each sink partition's log start and end),
+and show what apply would do: per partition before → after, the records replayed or
+skipped, the safety checks, and the rollback plan.
+
+Planning only reads. Save the plan with -out and commit it for review; offsetctl apply
+FILE executes exactly that plan, after checking that nothing moved since.
+
+Exit codes: 0 success, 1 error or a plan that cannot be applied; with
+-detailed-exitcode, 0 means no changes and 2 means changes are present.`,
+		Example: `  offsetctl plan
+  offsetctl plan -out plan.json -var incident=INC-4711
+  offsetctl plan -target offsets.skip_poison_pill -detailed-exitcode
+  offsetctl show -markdown plan.json   # for the pull request`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return planRun(cmd, o) },
+	}
+	addConfigFlags(cmd, &o.cfg)
+	addStateFlag(cmd, &o.loc)
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "save the plan to FILE for offsetctl apply")
+	f.BoolVar(&o.markdown, "markdown", false, "print Markdown for a pull-request comment")
+	f.BoolVar(&o.detailed, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are")
+	f.StringArrayVar(&o.targets, "target", nil, "plan only this operation or connector (offsets.NAME, connector.NAME; repeatable)")
+	return cmd
+}
+
+func planRun(cmd *cobra.Command, o *planOptions) error {
+	if o.markdown && o.g.JSON {
+		return flagErrorf("-json and -markdown cannot be combined")
+	}
+	ctx := cmd.Context()
+	cfg, _, err := loadConfig(o.deps, o.cfg.chdir, o.cfg.in, false)
+	if err != nil {
+		return err
+	}
+	backend := stateFor(o.deps, cmd, &o.loc, cfg)
+	defer backend.Close()
+	st, ref, err := readStateRef(cmd, backend)
+	if err != nil {
+		return err
+	}
+	clients := newConfigClients(cfg, o.g.Timeout)
+	defer clients.Close()
+	pl := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Now: o.deps.Now, Version: Version}
+	p, err := pl.Plan(ctx, cfg, plan.Options{Targets: o.targets, State: ref, Applied: appliedLookup(st)})
+	if err != nil {
+		return err
+	}
+	notes := o.deps.Streams.Out
+	if o.g.JSON || o.markdown {
+		notes = o.deps.Streams.Err
+	}
+	if o.out != "" && !p.HasErrors() {
+		if err := plan.WriteFile(o.out, p); err != nil {
+			return err
+		}
+	}
+	if err := renderPlan(o.deps, o.g, p, o.markdown); err != nil {
+		return err
+	}
+	if p.HasErrors() {
+		return errors.New("the plan has errors and cannot be applied (see Checks above); nothing was saved")
+	}
+	if o.out != "" {
+		writeSavedNote(notes, o.out, p)
+	}
+	if o.detailed && p.HasChanges() {
+		return &exitError{code: ExitChanges}
+	}
+	return nil
+}
+
+func writeSavedNote(w io.Writer, path string, p *plan.Plan) {
+	fmt.Fprintf(w, "\nSaved the plan to %s (hash %s).\nReview it (offsetctl show -markdown %s for the pull request), then run:\n    offsetctl apply %s\n", path, p.Hash, path, path)
+}

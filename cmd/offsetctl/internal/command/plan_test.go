@@ -1,0 +1,248 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
+	"github.com/offsetctl/offsetctl/internal/pgtest"
+	"github.com/offsetctl/offsetctl/internal/sandbox"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+)
+
+// world is a sandbox with the demo pipeline, caught up, for end-to-end tests.
+type world struct {
+	sb   *sandbox.Sandbox
+	pipe *sandbox.Pipeline
+}
+
+func startWorld(t *testing.T, version string, rows int) *world {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Options{ConnectVersion: version, TaskShutdownTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	t.Cleanup(sb.Close)
+	pipe, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: pgtest.NewDB(t), SinkDB: pgtest.NewDB(t)})
+	if err != nil {
+		t.Fatalf("pipeline: %v", err)
+	}
+	if rows > 0 {
+		if _, err := pipe.InsertN(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := pipe.WaitSinkCaughtUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := pipe.WaitSourceCaughtUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &world{sb: sb, pipe: pipe}
+}
+
+// hcl returns the connect, kafka and connector blocks for the world.
+func (w *world) hcl() string {
+	return fmt.Sprintf(`connect "sandbox" {
+  url = %q
+}
+
+kafka "sandbox" {
+  brokers = [%q]
+}
+
+connector "sink" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = %q
+}
+
+connector "source" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = %q
+}
+`, w.sb.ConnectURL(), w.sb.BootstrapServers()[0], w.pipe.SinkConnector(), w.pipe.SourceConnector())
+}
+
+// snapshot is everything planning must leave untouched.
+type snapshot struct {
+	Status  map[string]connect.ConnectorStatus
+	Config  map[string]map[string]string
+	Offsets map[string]string
+	Group   map[string]int64
+}
+
+func (w *world) snapshot(t *testing.T) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := snapshot{Status: map[string]connect.ConnectorStatus{}, Config: map[string]map[string]string{}, Offsets: map[string]string{}, Group: map[string]int64{}}
+	for _, n := range []string{w.pipe.SinkConnector(), w.pipe.SourceConnector()} {
+		st, err := c.Status(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range st.Tasks {
+			st.Tasks[i].WorkerID = ""
+		}
+		s.Status[n] = st
+		cfg, err := c.Config(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Config[n] = cfg
+		off, err := c.Offsets(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(off)
+		s.Offsets[n] = string(b)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.sb.BootstrapServers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got, err := kadm.NewClient(cl).FetchOffsets(ctx, w.pipe.SinkGroup())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Each(func(o kadm.OffsetResponse) { s.Group[fmt.Sprintf("%s/%d", o.Topic, o.Partition)] = o.At })
+	return s
+}
+
+// runCLI runs offsetctl with args in dir and returns the exit code, stdout and stderr.
+func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	s, _, out, errOut := iostreams.Test()
+	deps := &Deps{Streams: s, Getenv: func(string) string { return "" }, Now: func() time.Time { return time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC) }}
+	if dir != "" {
+		args = append(args, "-chdir", dir)
+	}
+	code := run(context.Background(), deps, args)
+	return code, out.String(), errOut.String()
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// normalize replaces what differs from run to run (ports, hashes) so that
+// the output can be compared with a golden file.
+func (w *world) normalize(s string) string {
+	s = strings.ReplaceAll(s, w.sb.ConnectURL(), "http://CONNECT")
+	s = strings.ReplaceAll(s, w.sb.BootstrapServers()[0], "KAFKA")
+	return s
+}
+
+func TestPlanOnTheSandboxChangesNothing(t *testing.T) {
+	w := startWorld(t, "3.8", 20)
+	topic := w.pipe.Topic()
+	dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
+offsets "replay_after_smt_fix" {
+  connector = connector.sink
+  reason    = "INC-4711: the SMT dropped records"
+
+  sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = 15
+  }
+}
+`, topic))
+	before := w.snapshot(t)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-detailed-exitcode", "-state", filepath.Join(t.TempDir(), "state.json"))
+	if code != ExitChanges {
+		t.Fatalf("plan exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitChanges, out, errOut)
+	}
+	after := w.snapshot(t)
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("planning changed the world:\nbefore %+v\nafter  %+v", before, after)
+	}
+	for _, want := range []string{fmt.Sprintf("%s[0]", topic), "20 → 15", "(replays 5 records)", "Plan: 1 operation to apply", "Rollback plan", "15 → 20"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	p, err := plan.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Operations[0].Changes[0].Sink; got.Before != 20 || got.After != 15 || got.Replays != 5 {
+		t.Fatalf("saved change = %+v", got)
+	}
+	data, _ := os.ReadFile(planFile)
+	if strings.Contains(string(data), "password") {
+		t.Fatalf("plan file mentions a password:\n%s", data)
+	}
+	code, shown, _ := runCLI(t, "", "show", planFile)
+	if code != 0 || shown != strings.Split(out, "\nSaved the plan")[0] {
+		t.Fatalf("show differs from plan (exit %d):\n%s\n---\n%s", code, shown, out)
+	}
+}
+
+func TestPlanRefusesWhatWouldLoseData(t *testing.T) {
+	w := startWorld(t, "3.8", 20)
+	topic := w.pipe.Topic()
+	for _, tc := range []struct{ name, block, want string }{
+		{"below log start", fmt.Sprintf(`sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = -5
+  }`, topic), "to_offset"},
+		{"beyond log end", fmt.Sprintf(`sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = 25
+  }
+  allow_skip_records = 5`, topic), "beyond the log end offset 20"},
+		{"skip precondition", fmt.Sprintf(`sink_partition {
+    topic      = %q
+    partitions = [0]
+    skip       = 17
+  }`, topic), "expects the committed offset"},
+		{"latest without acknowledgement", fmt.Sprintf(`sink_partition {
+    topic      = %q
+    partitions = [0]
+    shift_by   = 3
+  }`, topic), "allow_skip_records"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeConfig(t, w.hcl()+"offsets \"op\" {\n  connector = connector.sink\n  "+tc.block+"\n}\n")
+			planFile := filepath.Join(t.TempDir(), "plan.json")
+			code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-state", filepath.Join(t.TempDir(), "state.json"))
+			if code != ExitError {
+				t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
+			}
+			if !strings.Contains(out+errOut, tc.want) {
+				t.Fatalf("output lacks %q:\n%s\n%s", tc.want, out, errOut)
+			}
+			if _, err := os.Stat(planFile); err == nil {
+				t.Fatal("a plan that cannot be applied was saved")
+			}
+		})
+	}
+}
