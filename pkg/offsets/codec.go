@@ -82,6 +82,27 @@ func (e *ValidationError) Has(code string) bool {
 	return false
 }
 
+// Except returns e without the problems whose code is in codes, or nil when
+// none remain: a caller restoring an offset recorded from a real connector
+// (a backup) may accept "inconsistent" or "stale-counter" problems that it
+// would refuse in a hand-crafted offset.
+func (e *ValidationError) Except(codes ...string) error {
+	var kept []Problem
+	for _, p := range e.Problems {
+		skip := false
+		for _, c := range codes {
+			skip = skip || p.Code == c
+		}
+		if !skip {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return &ValidationError{Codec: e.Codec, Problems: kept}
+}
+
 // SafetyNote is a rule the planner must show (and may turn into a check).
 type SafetyNote struct {
 	// Code is a stable identifier, e.g. "postgres-rewind-below-slot".

@@ -42,12 +42,12 @@ func (DebeziumMySQL) Decode(partition, offset Map) []DisplayField {
 	out := decodeWith(partition, offset, []fieldSpec{{"server", nil}}, mysqlOffsetFields)
 	for i, f := range out {
 		if f.Key == "file" && !f.Partition {
-			if v, ok := offset.Get("file"); ok && v.Kind() == KindString {
+			if v, ok := offset.Get("file"); ok && v.Kind() == KindString && v.Text() != "" {
 				out[i].Text = v.Text()
 			}
 		}
 		if f.Key == "gtids" && !f.Partition {
-			if v, ok := offset.Get("gtids"); ok && v.Kind() == KindString {
+			if v, ok := offset.Get("gtids"); ok && v.Kind() == KindString && v.Text() != "" {
 				out[i].Text = v.Text()
 			}
 		}

@@ -65,7 +65,7 @@ func (DebeziumSQLServer) Decode(partition, offset Map) []DisplayField {
 	out := decodeWith(partition, offset, []fieldSpec{{"server", nil}, {"database", nil}}, sqlserverOffsetFields)
 	for i, f := range out {
 		if (f.Key == "commit_lsn" || f.Key == "change_lsn") && !f.Partition {
-			if v, _ := offset.Get(f.Key); v.Kind() == KindString {
+			if v, _ := offset.Get(f.Key); v.Kind() == KindString && v.Text() != "" {
 				out[i].Text = v.Text()
 			}
 		}

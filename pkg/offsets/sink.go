@@ -94,12 +94,9 @@ func ReadSinkGroup(ctx context.Context, adm *kadm.Client, group string, topics [
 	}
 	g := &SinkGroup{Group: group, State: state, Members: members}
 
-	committed, err := adm.FetchOffsets(ctx, group)
+	committed, err := fetchCommitted(ctx, adm, group)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the committed offsets of consumer group %q: %w", group, err)
-	}
-	if err := committed.Error(); err != nil {
-		return nil, fmt.Errorf("fetching the committed offsets of consumer group %q: %w", group, err)
+		return nil, err
 	}
 	all := map[string]bool{}
 	for _, t := range topics {
@@ -175,6 +172,22 @@ func ReadSinkGroup(ctx context.Context, adm *kadm.Client, group string, topics [
 		return a.Partition < b.Partition
 	})
 	return g, nil
+}
+
+// fetchCommitted returns the group's committed offsets; a group that does
+// not exist has none.
+func fetchCommitted(ctx context.Context, adm *kadm.Client, group string) (kadm.OffsetResponses, error) {
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return kadm.OffsetResponses{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetching the committed offsets of consumer group %q: %w", group, err)
+	}
+	return committed, nil
 }
 
 // describeGroup returns the group's state and its members, sorted.
@@ -258,12 +271,9 @@ func CommitSinkGroup(ctx context.Context, adm *kadm.Client, group string, change
 			return groupChangeError(ctx, adm, group, "deleting offsets", err)
 		}
 	}
-	after, err := adm.FetchOffsets(ctx, group)
-	if err == nil {
-		err = after.Error()
-	}
+	after, err := fetchCommitted(ctx, adm, group)
 	if err != nil {
-		return fmt.Errorf("reading back consumer group %q after changing its offsets: %w", group, err)
+		return fmt.Errorf("reading back after changing offsets: %w", err)
 	}
 	var errs []error
 	for _, c := range changes {
