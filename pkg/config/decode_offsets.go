@@ -60,6 +60,11 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 		}
 	}
 	o.AcknowledgeResnapshot, _ = d.boolean(attrs["acknowledge_resnapshot"])
+	if attrs["acknowledge_resnapshot"] != nil && d.lastUnknown {
+		// Unknown in validate: do not report it missing. A Partial Config
+		// is for diagnostics only.
+		o.AcknowledgeResnapshot = true
+	}
 
 	// Which operation is it? Exactly one kind.
 	var parts []opPart

@@ -126,3 +126,38 @@ func TestAllowUnknown(t *testing.T) {
 		t.Error("no error without inputs")
 	}
 }
+
+// TestAllowUnknownAcknowledgements: acknowledgements and reasons from
+// variables without values are not reported missing by validate.
+func TestAllowUnknownAcknowledgements(t *testing.T) {
+	src := `offsetctl { require_reason = true }
+variable "ack" { type = bool }
+variable "why" { type = string }
+connect "c" { url = "http://c:8083" }
+connector "s" {
+  connect = connect.c
+  name    = "s"
+}
+offsets "reset" {
+  connector              = connector.s
+  reason                 = var.why
+  reset                  = true
+  acknowledge_resnapshot = var.ack
+}
+`
+	cfg, diags := LoadSources(".", map[string][]byte{"main.hcl": []byte(src)}, Options{AllowUnknown: true})
+	if len(diags) > 0 || !cfg.Partial {
+		t.Fatalf("diagnostics %v, partial %v", diags, cfg.Partial)
+	}
+	_, diags = LoadSources(".", map[string][]byte{"main.hcl": []byte(src)}, Options{Vars: []string{"ack=false", "why="}})
+	want := map[string]bool{"Missing reason": true, "Missing re-snapshot acknowledgement": true}
+	for _, d := range diags {
+		if !want[d.Summary] {
+			t.Errorf("unexpected %s: %s", d.Summary, d.Detail)
+		}
+		delete(want, d.Summary)
+	}
+	if len(want) > 0 {
+		t.Errorf("missing diagnostics: %v", want)
+	}
+}
