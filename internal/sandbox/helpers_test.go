@@ -19,7 +19,7 @@ func start(t *testing.T, version string) *Sandbox {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Start(ctx, Options{ConnectVersion: version, Logf: t.Logf})
+	s, err := Start(ctx, Options{ConnectVersion: version, Logf: func(f string, a ...any) { t.Logf(time.Now().Format("05.000 ")+f, a...) }})
 	if err != nil {
 		t.Fatalf("starting the sandbox: %v", err)
 	}

@@ -23,11 +23,13 @@ import (
 // source streaming one table to a topic, and a JDBC-shaped sink upserting
 // that topic into the same table in another database.
 type PipelineOptions struct {
-	// SourceDB and SinkDB are PostgreSQL URLs; they may name the same
-	// database only if Table differs from the sink table, so use two.
+	// SourceDB and SinkDB are PostgreSQL URLs. They may name the same
+	// database when SinkTable differs from Table.
 	SourceDB, SinkDB string
-	// Table is the table in both databases (public schema); default "customers".
+	// Table is the source table (public schema); default "customers".
 	Table string
+	// SinkTable is the sink table (public schema); default Table.
+	SinkTable string
 	// SourceConnector and SinkConnector are the connector names; defaults
 	// "customers-source" and "customers-sink".
 	SourceConnector, SinkConnector string
@@ -79,6 +81,12 @@ func (s *Sandbox) StartPipeline(ctx context.Context, opts PipelineOptions) (*Pip
 	}
 	if opts.Table == "" {
 		opts.Table = "customers"
+	}
+	if opts.SinkTable == "" {
+		opts.SinkTable = opts.Table
+	}
+	if opts.SourceDB == opts.SinkDB && opts.SinkTable == opts.Table {
+		return nil, errors.New("starting the pipeline: the source and the sink are the same table; use two databases or set SinkTable")
 	}
 	if opts.SourceConnector == "" {
 		opts.SourceConnector = opts.Table + "-source"
@@ -143,7 +151,7 @@ func (s *Sandbox) StartPipeline(ctx context.Context, opts PipelineOptions) (*Pip
 	s.mu.Lock()
 	s.pipelines = append(s.pipelines, p)
 	s.mu.Unlock()
-	s.logf("pipeline up: %s.%s → %s (%s) → %s (%s)", "public", opts.Table, p.topic, opts.SourceConnector, opts.SinkConnector, p.SinkGroup())
+	s.logf("pipeline up: public.%s → %s (%s) → %s (%s) → public.%s", opts.Table, opts.SourceConnector, p.topic, opts.SinkConnector, p.SinkGroup(), opts.SinkTable)
 	return p, nil
 }
 
@@ -194,7 +202,7 @@ CREATE TRIGGER ` + trg + ` AFTER INSERT OR UPDATE OR DELETE ON ` + tbl + `
 	if _, err := p.src.Exec(ctx, src); err != nil {
 		return fmt.Errorf("creating the source schema: %w", err)
 	}
-	sink := `CREATE TABLE IF NOT EXISTS ` + tbl + ` (
+	sink := `CREATE TABLE IF NOT EXISTS ` + pgx.Identifier{"public", p.opts.SinkTable}.Sanitize() + ` (
   id bigint PRIMARY KEY,
   email text,
   status text,
@@ -255,7 +263,7 @@ func (p *Pipeline) SinkConfig() (map[string]string, error) {
 		"delete.enabled":      "true",
 		"primary.key.mode":    "record_key",
 		"primary.key.fields":  "id",
-		"table.name.format":   "public." + p.opts.Table,
+		"table.name.format":   "public." + p.opts.SinkTable,
 	}
 	if cfg.Password != "" {
 		out["connection.password"] = cfg.Password
@@ -310,8 +318,11 @@ func (p *Pipeline) SinkGroup() string { return "connect-" + p.opts.SinkConnector
 // TopicPrefix is the source's topic.prefix, the "server" of its offset partition.
 func (p *Pipeline) TopicPrefix() string { return p.opts.TopicPrefix }
 
-// Table is the table name in both databases.
+// Table is the source table's name (public schema).
 func (p *Pipeline) Table() string { return p.opts.Table }
+
+// SinkTable is the sink table's name (public schema).
+func (p *Pipeline) SinkTable() string { return p.opts.SinkTable }
 
 // SourceDB and SinkDB return the database URLs.
 func (p *Pipeline) SourceDB() string { return p.opts.SourceDB }
@@ -414,7 +425,7 @@ func (p *Pipeline) SourceRows(ctx context.Context) ([]Customer, error) {
 
 // SinkRows returns the sink table, by id.
 func (p *Pipeline) SinkRows(ctx context.Context) ([]Customer, error) {
-	return readCustomers(ctx, p.sink, p.opts.Table)
+	return readCustomers(ctx, p.sink, p.opts.SinkTable)
 }
 
 // Changes returns the change table in stream order.

@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/internal/pgtest"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
 func startPipeline(t *testing.T, s *Sandbox) *Pipeline {
 	t.Helper()
-	src, sink := pgtest.NewDB(t), pgtest.NewDB(t)
-	t.Cleanup(s.Close) // before the databases are dropped
-	p, err := s.StartPipeline(ctxFor(t), PipelineOptions{SourceDB: src, SinkDB: sink})
+	db := pgtest.NewDB(t) // one database keeps the tests fast: the sink writes customers_sink
+	t.Cleanup(s.Close)    // before the database is dropped
+	p, err := s.StartPipeline(ctxFor(t), PipelineOptions{SourceDB: db, SinkDB: db, SinkTable: "customers_sink"})
 	if err != nil {
 		t.Fatalf("starting the pipeline: %v", err)
 	}
@@ -130,4 +134,116 @@ func TestPipelineSinkSkip(t *testing.T) {
 	if got := fmt.Sprint(sinkIDs(t, p)); got != "[1 2 4 5]" {
 		t.Fatalf("sink rows after skipping one record: %s, want [1 2 4 5]", got)
 	}
+}
+
+// TestPipelineTaskReadsExactKeyBytes rewinds the source by writing the
+// offsets topic directly (as on a 3.4 worker): the task honours a record
+// under the bytes Connect would write and ignores one under other bytes.
+func TestPipelineTaskReadsExactKeyBytes(t *testing.T) {
+	s := start(t, "3.4")
+	p := startPipeline(t, s)
+	ctx := ctxFor(t)
+	if _, err := p.InsertN(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitSourceCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := p.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.BootstrapServers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	write := func(key string, lsn int64) {
+		t.Helper()
+		v := fmt.Sprintf(`{"lsn_proc":%d,"lsn":%d,"txId":1,"ts_usec":1,"messageType":"COMMIT"}`, lsn, lsn)
+		r := &kgo.Record{Topic: s.OffsetsTopic(), Key: []byte(key), Value: []byte(v), Partition: offsets.PartitionForKey([]byte(key), s.OffsetsPartitions())}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := p.SourceConnector()
+	// 3.4 has no stop: pause leaves the task running, so delete the
+	// connector (its final commit lands first), write, and create it again.
+	cfg, err := p.SourceConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s, 204, "DELETE", "/connectors/"+src, nil)
+	write(`["`+src+`", {"server": "shop"}]`, 0) // wrong bytes: ignored
+	must(t, s, 201, "POST", "/connectors", map[string]any{"name": src, "config": cfg})
+	if err := p.WaitSourceCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(topicIDs(t, s, p)); got != "[1 2 3]" {
+		t.Fatalf("after a wrong-bytes write: topic %s, want no replay", got)
+	}
+	must(t, s, 204, "DELETE", "/connectors/"+src, nil)
+	write(`["`+src+`",{"server":"shop"}]`, changes[0].LSN) // the bytes Connect writes
+	must(t, s, 201, "POST", "/connectors", map[string]any{"name": src, "config": cfg})
+	if err := p.WaitSourceCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(topicIDs(t, s, p)); got != "[1 2 3 2 3]" {
+		t.Fatalf("after a right-bytes write: topic %s, want changes 2 and 3 again", got)
+	}
+}
+
+func TestPipelineZombiesAndDrops(t *testing.T) {
+	s := start(t, "3.8")
+	p := startPipeline(t, s)
+	ctx := ctxFor(t)
+	src, sink := p.SourceConnector(), p.SinkConnector()
+	s.Faults().DropEveryNth(sink, 2)
+	if _, err := p.InsertN(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitSinkCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(sinkIDs(t, p)); got != "[1 3]" {
+		t.Fatalf("sink rows with every 2nd record dropped: %s, want [1 3]", got)
+	}
+	s.Faults().DropEveryNth(sink, 0)
+
+	// A sink task that does not stop keeps the group busy: alter and reset
+	// fail as Connect's do, until it is gone.
+	s.Faults().SetZombie(sink, true)
+	must(t, s, 204, "PUT", "/connectors/"+sink+"/stop", nil)
+	patch := fmt.Sprintf(`{"offsets":[{"partition":{"kafka_topic":%q,"kafka_partition":0},"offset":{"kafka_offset":0}}]}`, p.Topic())
+	a := must(t, s, 500, "PATCH", "/connectors/"+sink+"/offsets", patch)
+	if !strings.Contains(a.body, "Failed to alter consumer group offsets for connector "+sink+" either because its tasks haven't stopped completely yet") {
+		t.Errorf("zombie sink alter: %s", a.body)
+	}
+	a = must(t, s, 500, "DELETE", "/connectors/"+sink+"/offsets", nil)
+	if !strings.Contains(a.body, "Failed to reset consumer group offsets for connector "+sink+" either because") {
+		t.Errorf("zombie sink reset: %s", a.body)
+	}
+	s.Faults().SetZombie(sink, false)
+	must(t, s, 200, "PATCH", "/connectors/"+sink+"/offsets", patch)
+
+	// A source task that does not stop overwrites a PATCH at its next commit.
+	s.Faults().SetZombie(src, true)
+	must(t, s, 204, "PUT", "/connectors/"+src+"/stop", nil)
+	must(t, s, 200, "PATCH", "/connectors/"+src+"/offsets", `{"offsets":[{"partition":{"server":"shop"},"offset":{"lsn":1,"lsn_proc":1}}]}`)
+	if _, err := p.InsertN(ctx, 1); err != nil { // the zombie streams it and commits
+		t.Fatal(err)
+	}
+	changes, err := p.Changes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`"lsn":%d`, changes[len(changes)-1].LSN)
+	for !strings.Contains(do(t, s, "GET", "/connectors/"+src+"/offsets", nil).body, want) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the zombie source never committed %s", want)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	s.Faults().SetZombie(src, false)
 }

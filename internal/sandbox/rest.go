@@ -583,7 +583,7 @@ func handleStop(c *call) (reply, error) {
 }
 
 func handlePause(c *call) (reply, error) {
-	return reply{status: 202}, c.w.pause(c.params[0])
+	return reply{status: 202}, c.w.pause(c.ctx, c.params[0])
 }
 
 func handleResume(c *call) (reply, error) {

@@ -578,16 +578,18 @@ func (w *worker) stopTasks(ctx context.Context, tasks []*taskRun) {
 	}
 }
 
-// pause writes the PAUSED target state; tasks stay, idle.
-func (w *worker) pause(name string) error {
+// pause writes the PAUSED target state; tasks stay, idle. A STOPPED
+// connector gets its tasks back, started paused.
+func (w *worker) pause(ctx context.Context, name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	c := w.conns[name]
 	if c == nil {
+		w.mu.Unlock()
 		return notFound("Unknown connector %s", name)
 	}
+	was := c.target
 	c.target = targetPaused
 	if c.state != StateFailed {
 		c.state = StatePaused
@@ -597,6 +599,10 @@ func (w *worker) pause(name string) error {
 		if t.state != StateFailed {
 			t.state = StatePaused
 		}
+	}
+	w.mu.Unlock()
+	if was == targetStopped {
+		w.startTasks(ctx, c)
 	}
 	return nil
 }
