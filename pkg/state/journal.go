@@ -1,0 +1,52 @@
+package state
+
+import (
+	"fmt"
+	"time"
+)
+
+// The helpers below keep an Operation's journal the way apply and rollback
+// must: begin with the before-images (State.Begin), write, then record each
+// step as it starts and ends, writing after each, and finish with the final
+// status. They change only the in-memory State; the caller writes it.
+
+// StartStep appends a step in progress and returns it, valid until the next
+// StartStep on op.
+func (op *Operation) StartStep(name, target string, at time.Time) *Step {
+	op.Steps = append(op.Steps, Step{Name: name, Target: target, Status: StepInProgress, Started: at})
+	return &op.Steps[len(op.Steps)-1]
+}
+
+// End records the step's result: done with message when err is nil, failed
+// with err's text otherwise.
+func (st *Step) End(at time.Time, message string, err error) {
+	st.Finished, st.Message = at, message
+	st.Status = StepDone
+	if err != nil {
+		st.Status, st.Error = StepFailed, err.Error()
+	}
+}
+
+// Finish records the operation's final status (applied, failed or
+// needs_rollback) and, for a failure, its error.
+func (op *Operation) Finish(status Status, at time.Time, err error) {
+	op.Status, op.Finished = status, at
+	if err != nil {
+		op.Error = err.Error()
+	}
+}
+
+// RecordRollback marks operation of as rolled back by the rollback operation
+// by, once that rollback has applied.
+func (s *State) RecordRollback(of, by uint64) error {
+	target, ok := s.BySerial(of)
+	if !ok {
+		return fmt.Errorf("recording a rollback: no operation %d", of)
+	}
+	rb, ok := s.BySerial(by)
+	if !ok || rb.Kind != KindRollback || rb.RollbackOf != of {
+		return fmt.Errorf("recording a rollback: operation %d is not a rollback of %d", by, of)
+	}
+	target.Status, target.RolledBackBy = StatusRolledBack, by
+	return nil
+}
