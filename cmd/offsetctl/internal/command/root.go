@@ -117,6 +117,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 	root.AddCommand(
 		newVersionCmd(deps, g),
 		newConnectorsCmd(deps, g),
+		newOffsetsCmd(deps, g),
 		newValidateCmd(deps, g),
 		newFmtCmd(deps, g),
 		newPlanCmd(deps, g),
