@@ -1,0 +1,419 @@
+package apply
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// ObserveFunc observes the connectors at addrs (connector.NAME) as planning
+// does; (*plan.Planner).Observe has this signature. Apply compares what it
+// returns with what the plan observed.
+type ObserveFunc func(ctx context.Context, cfg *config.Config, addrs []string) (map[string]*plan.ConnectorObservation, error)
+
+// Point says where a run is, for Options.Hook.
+type Point struct {
+	Operation string // the plan operation's address
+	Connector string
+	Step      Step
+}
+
+// Defaults of Options.
+const (
+	// DefaultGracePeriod is Kafka Connect's default
+	// task.shutdown.graceful.timeout.ms.
+	DefaultGracePeriod     = 5 * time.Second
+	DefaultWaitTimeout     = 2 * time.Minute
+	DefaultRunningWatch    = 2 * time.Second
+	DefaultRollbackTimeout = 5 * time.Minute
+)
+
+// Options configure an Applier. Backend, Clients and Observe are required.
+type Options struct {
+	// Backend stores the state; the caller holds its lock.
+	Backend state.Backend
+	// Clients opens the Connect and Kafka clients of the configuration.
+	Clients plan.Clients
+	// Observe re-observes connectors for the staleness check.
+	Observe ObserveFunc
+	// Observer receives the events; nil drops them.
+	Observer Observer
+	// Now is the clock (default time.Now); NewID makes a lineage for a
+	// first state (default a random UUID).
+	Now   func() time.Time
+	NewID func() (string, error)
+	// Who and Host are recorded on every operation.
+	Who, Host string
+	// GracePeriod is the worker's task.shutdown.graceful.timeout.ms: how
+	// long to wait after a stop before trusting that no task still writes.
+	// Zero means DefaultGracePeriod; negative means no wait.
+	GracePeriod time.Duration
+	// WaitTimeout bounds each wait for a connector state (zero:
+	// DefaultWaitTimeout); PollInterval is the pause between two status
+	// polls (zero: connect.DefaultWaitInterval).
+	WaitTimeout  time.Duration
+	PollInterval time.Duration
+	// RunningWatch is how long a resumed connector is watched for a task
+	// failing on its new offsets (zero: DefaultRunningWatch; negative: not
+	// watched).
+	RunningWatch time.Duration
+	// RollbackTimeout bounds an automatic rollback, which runs even when
+	// the context of Apply was cancelled (zero: DefaultRollbackTimeout).
+	RollbackTimeout time.Duration
+	// Hook, when set (tests), is called after every step, once the state
+	// records it. An error abandons the run on the spot — no rollback, no
+	// state write, nothing — as kill -9 would, and Apply returns a
+	// *CrashError wrapping it.
+	Hook func(Point) error
+}
+
+// Applier executes plans. It keeps no state between calls.
+type Applier struct {
+	opts Options
+}
+
+// New checks opts and returns an Applier.
+func New(opts Options) (*Applier, error) {
+	if opts.Backend == nil || opts.Clients == nil || opts.Observe == nil {
+		return nil, errors.New("apply: Backend, Clients and Observe are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = func() (string, error) { return state.NewID(rand.Reader) }
+	}
+	if opts.Observer == nil {
+		opts.Observer = ObserverFunc(func(Event) {})
+	}
+	if opts.GracePeriod == 0 {
+		opts.GracePeriod = DefaultGracePeriod
+	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = DefaultWaitTimeout
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = connect.DefaultWaitInterval
+	}
+	if opts.RunningWatch == 0 {
+		opts.RunningWatch = DefaultRunningWatch
+	}
+	if opts.RollbackTimeout <= 0 {
+		opts.RollbackTimeout = DefaultRollbackTimeout
+	}
+	return &Applier{opts: opts}, nil
+}
+
+func (a *Applier) emit(e Event) { a.opts.Observer.Event(e) }
+
+// Result is what Apply did.
+type Result struct {
+	// Operations are the plan's operations that changed something, in
+	// order, with their outcome; operations not attempted after a failure
+	// are left out.
+	Operations []OperationResult
+	// Recovered are the serials of unfinished operations of an earlier
+	// attempt of the same plan that were undone first.
+	Recovered []uint64
+	// Skipped are the addresses of operations with nothing to do
+	// (no change, already applied, or applied by an earlier attempt).
+	Skipped []string
+	// Serial is the state's serial at the end ("" lineage when no state
+	// was written).
+	Lineage string
+	Serial  uint64
+}
+
+// OperationResult is one operation's outcome.
+type OperationResult struct {
+	Address, Name, Connector string
+	Serial                   uint64
+	Status                   state.Status
+	Partitions               int
+}
+
+// Apply executes p, made from cfg, under the state lock lockID (held by the
+// caller). See the package documentation for the checks and the sequence.
+// A refusal changes nothing; an operation that fails is rolled back and
+// returned as an *OperationError, with the operations before it applied.
+func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, lockID string) (*Result, error) {
+	if err := checkHash(p); err != nil {
+		return nil, err
+	}
+	if cfg == nil || cfg.Hash != p.ConfigHash {
+		got := "none"
+		if cfg != nil {
+			got = cfg.Hash
+		}
+		return nil, fmt.Errorf("%w: the plan was made from configuration %s, the configuration now is %s: make a new plan", ErrConfigChanged, short(p.ConfigHash), short(got))
+	}
+	st, err := a.readState(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	if st != nil {
+		res.Lineage, res.Serial = st.Lineage, st.Serial
+	}
+	if err := checkSerial(st, p); err != nil {
+		return nil, err
+	}
+	rollbacks := map[uint64]bool{}
+	for _, op := range p.Operations {
+		if n, ok := RollbackTarget(&op); ok && op.Status == plan.StatusChange {
+			rollbacks[n] = true
+		}
+	}
+	var again, blocking []state.Operation
+	if st != nil {
+		for _, u := range st.Unfinished() {
+			switch {
+			case u.PlanHash == p.Hash:
+				again = append(again, u)
+			case rollbacks[u.Serial]:
+			default:
+				blocking = append(blocking, u)
+			}
+		}
+	}
+	if len(blocking) > 0 {
+		return nil, &UnfinishedError{Operations: blocking}
+	}
+	if p.HasErrors() {
+		var msgs []string
+		for _, c := range p.Checks {
+			if c.Severity == plan.SeverityError {
+				msgs = append(msgs, c.Message)
+			}
+		}
+		return nil, fmt.Errorf("%w: %s", ErrBlocked, strings.Join(msgs, "; "))
+	}
+	for _, op := range p.Operations {
+		if op.Status == plan.StatusChange && op.Kind == plan.KindReconcile {
+			return nil, fmt.Errorf("%w: %s repairs a sink table, which apply does not do yet", ErrUnsupported, op.Address)
+		}
+	}
+
+	// Undo what a dead earlier attempt of this very plan left behind.
+	for _, u := range again {
+		if err := a.recover(ctx, st, cfg, u.Serial, lockID); err != nil {
+			return res, err
+		}
+		res.Recovered = append(res.Recovered, u.Serial)
+		res.Serial = st.Serial
+	}
+
+	// What to run: changes not applied by an earlier attempt of this plan.
+	doneBefore := map[string]bool{}
+	if st != nil {
+		for _, op := range st.Operations {
+			if op.PlanHash == p.Hash && op.Status == state.StatusApplied {
+				doneBefore[op.Name] = true
+			}
+		}
+	}
+	var todo []*plan.Operation
+	for i := range p.Operations {
+		op := &p.Operations[i]
+		if op.Status != plan.StatusChange || doneBefore[op.Name] {
+			res.Skipped = append(res.Skipped, op.Address)
+			continue
+		}
+		todo = append(todo, op)
+	}
+	if len(todo) == 0 {
+		return res, nil
+	}
+
+	observed, err := a.reobserve(ctx, p, cfg, todo)
+	if err != nil {
+		return res, err
+	}
+	if st == nil {
+		lineage, err := a.opts.NewID()
+		if err != nil {
+			return res, fmt.Errorf("starting a new state: %w", err)
+		}
+		st = state.New(lineage)
+	}
+	for _, op := range todo {
+		r, err := a.newRun(ctx, p, cfg, st, op, observed[op.Connector], lockID)
+		if err != nil {
+			return res, err
+		}
+		or, err := r.run(ctx)
+		res.Lineage, res.Serial = st.Lineage, st.Serial
+		if or != nil {
+			res.Operations = append(res.Operations, *or)
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// checkHash refuses a plan whose content does not match its hash. A plan
+// never saved (no hash) gets one.
+func checkHash(p *plan.Plan) error {
+	want := p.Hash
+	if _, err := plan.Marshal(p); err != nil {
+		return err
+	}
+	if want != "" && want != p.Hash {
+		p.Hash = want
+		return fmt.Errorf("%w; make a new plan with offsetctl plan -out", plan.ErrHashMismatch)
+	}
+	return nil
+}
+
+func short(h string) string {
+	h = strings.TrimPrefix(h, "sha256:")
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return "(none)"
+	}
+	return h
+}
+
+// readState reads the state and checks its lineage against the plan's.
+func (a *Applier) readState(ctx context.Context, p *plan.Plan) (*state.State, error) {
+	st, err := a.opts.Backend.Read(ctx)
+	switch {
+	case errors.Is(err, state.ErrNoState):
+		if p.State.Lineage != "" {
+			return nil, fmt.Errorf("%w: the plan was made against state lineage %s (serial %d), but there is no state now: was the state file moved? point offsetctl at it, or make a new plan", ErrWrongState, p.State.Lineage, p.State.Serial)
+		}
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading the state: %w", err)
+	}
+	createdByThisPlan := p.State.Lineage == "" && len(st.Operations) > 0 && st.Operations[0].PlanHash == p.Hash
+	if st.Lineage != p.State.Lineage && !createdByThisPlan {
+		planned := "no state (none existed then)"
+		if p.State.Lineage != "" {
+			planned = "state lineage " + p.State.Lineage
+		}
+		return nil, fmt.Errorf("%w: the plan was made against %s, but this state has lineage %s: it belongs to another state; make a new plan against this one", ErrWrongState, planned, st.Lineage)
+	}
+	return st, nil
+}
+
+// checkSerial refuses a plan when the state was written since it was made,
+// unless every write since came from earlier attempts of this same plan.
+func checkSerial(st *state.State, p *plan.Plan) error {
+	if st == nil || st.Serial == p.State.Serial {
+		return nil
+	}
+	first := uint64(0)
+	for _, op := range st.Operations {
+		if op.PlanHash == p.Hash {
+			first = op.Serial
+			break
+		}
+	}
+	if first != 0 && st.Serial > p.State.Serial {
+		ok := true
+		for _, op := range st.Operations {
+			if op.Serial >= first && op.PlanHash != p.Hash {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the plan was made at state serial %d, the state is at serial %d now (someone applied or rolled back since): make a new plan", ErrStateMoved, p.State.Serial, st.Serial)
+}
+
+// reobserve observes the connectors the operations touch and refuses a
+// stale plan.
+func (a *Applier) reobserve(ctx context.Context, p *plan.Plan, cfg *config.Config, todo []*plan.Operation) (map[string]*plan.ConnectorObservation, error) {
+	var addrs []string
+	seen := map[string]bool{}
+	for _, op := range todo {
+		if !seen[op.Connector] {
+			seen[op.Connector] = true
+			addrs = append(addrs, op.Connector)
+		}
+	}
+	sort.Strings(addrs)
+	now, err := a.opts.Observe(ctx, cfg, addrs)
+	if err != nil {
+		return nil, fmt.Errorf("observing the connectors again before changing anything: %w", err)
+	}
+	var moves []Move
+	for _, addr := range addrs {
+		planned := findObservation(p, addr)
+		if planned == nil {
+			return nil, fmt.Errorf("the plan changes %s but holds no observation of it: it is damaged; make a new plan", addr)
+		}
+		moves = append(moves, compareObservations(planned, now[addr])...)
+	}
+	if len(moves) > 0 {
+		return nil, &StaleError{Moves: moves}
+	}
+	return now, nil
+}
+
+func findObservation(p *plan.Plan, addr string) *plan.ConnectorObservation {
+	for i := range p.Connectors {
+		if p.Connectors[i].Address == addr {
+			return &p.Connectors[i]
+		}
+	}
+	return nil
+}
+
+// RollbackTarget returns the state serial a rollback operation undoes (its
+// address is rollback.N).
+func RollbackTarget(op *plan.Operation) (uint64, bool) {
+	if op.Kind != plan.KindRollback {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(op.Address, "rollback."), 10, 64)
+	if err != nil || !strings.HasPrefix(op.Address, "rollback.") {
+		return 0, false
+	}
+	return n, true
+}
+
+func stateKind(k plan.OperationKind) state.Kind {
+	switch k {
+	case plan.KindRollback:
+		return state.KindRollback
+	case plan.KindRestore:
+		return state.KindRestore
+	case plan.KindReconcile:
+		return state.KindReconcile
+	}
+	return state.KindOffsets
+}
+
+// connectorBlock finds the connector block of an address (connector.NAME).
+func connectorBlock(cfg *config.Config, addr string) *config.Connector {
+	return cfg.Connector(strings.TrimPrefix(addr, "connector."))
+}
+
+// connectorByName finds the connector block of a connector name on a
+// connect block.
+func connectorByName(cfg *config.Config, name, cluster string) *config.Connector {
+	for _, c := range cfg.Connectors {
+		if c.ConnectorName == name && (cluster == "" || c.Connect.Name == cluster) {
+			return c
+		}
+	}
+	return nil
+}

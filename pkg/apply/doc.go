@@ -1,0 +1,78 @@
+// Package apply executes a saved (or freshly made) offsetctl plan against the
+// live world, safely, and records what it did in the state.
+//
+// # Contract
+//
+// [Applier.Apply] is given a *plan.Plan, the configuration it was made from,
+// and the ID of a state lock the caller already holds (the caller locks with
+// state.Backend.Lock, honouring -lock-timeout, so that plan, review and apply
+// of a configuration happen under one lock). Before anything is written it
+// checks, and refuses with a sentinel error the CLI can word:
+//
+//   - the plan's content against its hash (plan.ErrHashMismatch);
+//   - the configuration's hash against the one the plan was made from
+//     (ErrConfigChanged);
+//   - the state's lineage and serial against the plan's (ErrWrongState,
+//     ErrStateMoved); an earlier, interrupted attempt of the same plan is
+//     the one exception, see below;
+//   - unfinished operations in the state (ErrUnfinished), error checks in
+//     the plan (ErrBlocked), and worker versions too old to stop a
+//     connector (ErrUnsupported);
+//   - then it re-observes every connector it will touch and refuses a stale
+//     plan (ErrStalePlan, a *StaleError listing what moved): a connector's
+//     state, its configuration, or any observed offset that changed.
+//
+// Then, per operation (one connector each), in plan order:
+//
+//  1. journal: a state operation with status in_progress, the connector's
+//     state and the before-images of every partition the plan changes is
+//     written BEFORE the first change;
+//  2. stop: PUT /stop, then wait until the connector is STOPPED with no tasks;
+//  3. settle: wait the task shutdown grace period
+//     (task.shutdown.graceful.timeout.ms, Options.GracePeriod), check that a
+//     sink's consumer group has no members, and read the offsets twice across
+//     the grace period: a change means a task still writes (a zombie), and
+//     offsets that differ from the journal mean the plan is stale — both
+//     refuse;
+//  4. alter: PATCH /offsets (Kafka Connect 3.6+), or on 3.5 the offsets
+//     topic writer (sources) or consumer-group commits (sinks);
+//  5. verify: read the offsets back and compare them exactly with the plan;
+//  6. restore-state: return the connector to the state it was found in, and
+//     wait for its tasks to run;
+//  7. record: mark the operation applied.
+//
+// The state is written after every step, so the journal says how far an
+// operation got.
+//
+// Former states: RUNNING (and UNASSIGNED/RESTARTING, whose target state is
+// started) is resumed and waited for until every task runs, then watched for
+// Options.RunningWatch in case a task fails on its new offsets. PAUSED is
+// resumed the same way, so that a bad offset shows now rather than at the
+// operator's next resume, and then paused again: records may flow for that
+// short while — the price of knowing the connector starts. STOPPED is left
+// STOPPED. FAILED is left STOPPED, with a Warning: resume it when the cause is
+// fixed.
+//
+// # Failure and rollback
+//
+// When a step fails, apply puts the before-images back (stopping the connector
+// again if it had been resumed), verifies them, returns the connector to its
+// former state and records the operation as failed — or as needs_rollback when
+// putting the before-images back failed too — and returns an *OperationError
+// that tells the story. Operations earlier in the plan stay applied; later
+// ones are not attempted.
+//
+// A process that dies mid-apply leaves an in_progress operation. The next
+// Apply of the same plan recovers it (before-images back, former state back,
+// status failed with the story) and then applies the plan again; Apply of any
+// other plan refuses until `offsetctl rollback` (a plan from [RollbackPlan]
+// applied through the same path) has undone it. Options.Hook lets tests stop
+// the run after any step, abandoning everything the way kill -9 would.
+//
+// # What apply never does
+//
+// It never prints: it reports typed [Event]s to an [Observer], and the CLI
+// renders them. It never writes offsets while a task can still run: a worker
+// without PUT /stop (older than 3.5) is refused, since delete-and-recreate is
+// not something a plan can ask for yet. It keeps no global state.
+package apply

@@ -1,0 +1,133 @@
+package apply
+
+import (
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// Step names one step of an operation, as events, hooks and the state's
+// journal show it.
+type Step string
+
+// The steps of an operation, in order; see the package documentation.
+const (
+	StepJournal      Step = "journal"
+	StepStop         Step = "stop"
+	StepSettle       Step = "settle"
+	StepAlter        Step = "alter"
+	StepVerify       Step = "verify"
+	StepRestoreState Step = "restore-state"
+	StepRecord       Step = "record"
+	// The steps of an automatic rollback or a recovery.
+	StepRestoreOffsets Step = "restore-offsets"
+	StepVerifyRestore  Step = "verify-restore"
+)
+
+// Event is something apply did or saw. The set is sealed: OperationStarted,
+// StepStarted, StepDone, StepFailed, OffsetsAltered, Verified, RolledBack,
+// Recovered, Warning, OperationFinished.
+type Event interface{ isEvent() }
+
+// Observer receives apply's events, in order, from the goroutine that
+// called Apply.
+type Observer interface {
+	Event(Event)
+}
+
+// ObserverFunc adapts a function to an Observer.
+type ObserverFunc func(Event)
+
+// Event calls f.
+func (f ObserverFunc) Event(e Event) { f(e) }
+
+var _ Observer = ObserverFunc(nil)
+
+// OperationStarted: an operation of the plan begins; Serial is its serial in
+// the state.
+type OperationStarted struct {
+	Operation string // the plan operation's address, e.g. offsets.skip_poison_pill
+	Connector string // the connector's name in Kafka Connect
+	Serial    uint64
+	Changes   int // partitions it changes
+}
+
+// StepStarted: a step begins.
+type StepStarted struct {
+	Operation, Connector string
+	Step                 Step
+}
+
+// StepDone: a step finished; Skipped when there was nothing to do.
+type StepDone struct {
+	Operation, Connector string
+	Step                 Step
+	Message              string
+	Skipped              bool
+	Elapsed              time.Duration
+}
+
+// StepFailed: a step failed; a rollback follows.
+type StepFailed struct {
+	Operation, Connector string
+	Step                 Step
+	Err                  error
+}
+
+// OffsetsAltered: offsets were written.
+type OffsetsAltered struct {
+	Operation, Connector string
+	Via                  plan.Method
+	Partitions           int
+}
+
+// Verified: the offsets read back equal what was written.
+type Verified struct {
+	Operation, Connector string
+	Partitions           int
+}
+
+// RolledBack: after a failure, the before-images were put back (Err nil) or
+// could not be (Err says why).
+type RolledBack struct {
+	Operation, Connector string
+	Partitions           int
+	// StateAfter is the connector's state as left.
+	StateAfter string
+	Err        error
+}
+
+// Recovered: an operation that a dead process left in_progress was undone
+// before this apply went on.
+type Recovered struct {
+	Serial uint64
+	Name   string
+	Err    error
+}
+
+// Warning: something the operator should read; apply goes on.
+type Warning struct {
+	Operation, Connector string
+	Message              string
+}
+
+// OperationFinished: an operation ended with Status (applied, failed or
+// needs_rollback).
+type OperationFinished struct {
+	Operation string
+	Serial    uint64
+	Status    state.Status
+	Err       error
+}
+
+func (OperationStarted) isEvent()  {}
+func (StepStarted) isEvent()       {}
+func (StepDone) isEvent()          {}
+func (StepFailed) isEvent()        {}
+func (OffsetsAltered) isEvent()    {}
+func (Verified) isEvent()          {}
+func (RolledBack) isEvent()        {}
+func (Recovered) isEvent()         {}
+func (Warning) isEvent()           {}
+func (OperationFinished) isEvent() {}

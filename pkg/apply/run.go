@@ -1,0 +1,410 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// opRun is one operation being applied.
+type opRun struct {
+	a      *Applier
+	p      *plan.Plan
+	st     *state.State
+	lockID string
+	op     *plan.Operation
+	obs    *plan.ConnectorObservation // the plan's
+	c      *conn
+	serial uint64 // in the state, once journaled
+
+	former     string // the connector's state to return to
+	rollbackOf uint64 // the operation a rollback undoes, 0 if none
+	before     []entry
+	after      []entry
+
+	stopped      bool // the connector was stopped (or may be)
+	alterStarted bool // offsets may have been written
+}
+
+func (a *Applier) newRun(ctx context.Context, p *plan.Plan, cfg *config.Config, st *state.State, op *plan.Operation, now *plan.ConnectorObservation, lockID string) (*opRun, error) {
+	obs := findObservation(p, op.Connector)
+	blk := connectorBlock(cfg, op.Connector)
+	if obs == nil || blk == nil {
+		return nil, fmt.Errorf("%s: connector %s is not in the plan's observations or the configuration: make a new plan", op.Address, op.Connector)
+	}
+	method := op.Method
+	if method == "" {
+		method = obs.WriteVia
+	}
+	c, err := a.newConn(ctx, blk, obs.Type, method, obs.Group)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; nothing was changed", op.Address, err)
+	}
+	r := &opRun{a: a, p: p, st: st, lockID: lockID, op: op, obs: obs, c: c, former: obs.State}
+	if now != nil {
+		r.former = now.State
+	}
+	if n, ok := RollbackTarget(op); ok {
+		r.rollbackOf = n
+		if t, ok := st.BySerial(n); ok && (t.Status == state.StatusInProgress || t.Status == state.StatusNeedsRollback) {
+			// Undoing an interrupted operation: return the connector to
+			// the state that operation found it in, not the one it left.
+			for _, tc := range t.Connectors {
+				if tc.Name == c.name && tc.StateBefore != "" {
+					r.former = tc.StateBefore
+				}
+			}
+		}
+	}
+	r.before, r.after = changeEntries(op)
+	return r, nil
+}
+
+func (r *opRun) stateOp() *state.Operation {
+	op, _ := r.st.BySerial(r.serial)
+	return op
+}
+
+func (r *opRun) write(ctx context.Context) error {
+	if err := r.a.opts.Backend.Write(ctx, r.st, r.lockID); err != nil {
+		return fmt.Errorf("writing the state: %w", err)
+	}
+	return nil
+}
+
+// step runs one step: records it, runs fn, records the result, tells the
+// observer and calls the hook. A *CrashError from the hook must be returned
+// as it is, without cleanup.
+func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped bool, err error)) error {
+	a := r.a
+	a.emit(StepStarted{Operation: r.op.Address, Connector: r.c.name, Step: s})
+	start := a.opts.Now()
+	idx := -1
+	if op := r.stateOp(); op != nil {
+		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: r.c.name, Status: state.StepInProgress, Started: start})
+		idx = len(op.Steps) - 1
+		if s == StepAlter {
+			// The journal must say an alteration may have begun.
+			if err := r.write(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	msg, skipped, err := fn()
+	end := a.opts.Now()
+	if op := r.stateOp(); op != nil {
+		if idx < 0 {
+			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: r.c.name, Started: start})
+			idx = len(op.Steps) - 1
+		}
+		stp := &op.Steps[idx]
+		stp.Finished, stp.Message = end, msg
+		switch {
+		case err != nil:
+			stp.Status, stp.Error = state.StepFailed, err.Error()
+		case skipped:
+			stp.Status = state.StepSkipped
+		default:
+			stp.Status = state.StepDone
+		}
+	}
+	if err != nil {
+		a.emit(StepFailed{Operation: r.op.Address, Connector: r.c.name, Step: s, Err: err})
+		return err
+	}
+	if r.serial != 0 {
+		if err := r.write(ctx); err != nil {
+			return err
+		}
+	}
+	a.emit(StepDone{Operation: r.op.Address, Connector: r.c.name, Step: s, Message: msg, Skipped: skipped, Elapsed: end.Sub(start)})
+	if a.opts.Hook != nil {
+		pt := Point{Operation: r.op.Address, Connector: r.c.name, Step: s}
+		if herr := a.opts.Hook(pt); herr != nil {
+			return &CrashError{Point: pt, Err: herr}
+		}
+	}
+	return nil
+}
+
+func isCrash(err error) bool {
+	var ce *CrashError
+	return errors.As(err, &ce)
+}
+
+// run applies the operation; see the package documentation.
+func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
+	a, c, op := r.a, r.c, r.op
+	res := &OperationResult{Address: op.Address, Name: op.Name, Connector: c.name, Partitions: len(r.after)}
+
+	// 1. journal
+	err := r.step(ctx, StepJournal, func() (string, bool, error) {
+		sop := state.Operation{
+			Name: op.Name, Kind: stateKind(op.Kind), PlanHash: r.p.Hash, ConfigHash: r.p.ConfigHash, BlockHash: op.BlockHash,
+			Who: a.opts.Who, Host: a.opts.Host, Started: a.opts.Now(), Reason: op.Reason, RollbackOf: r.rollbackOf,
+			Connectors:   []state.Connector{{Name: c.name, ConnectCluster: c.cluster, StateBefore: r.former, ConfigHash: r.obs.ConfigHash}},
+			BeforeImages: images(r.before, c.name, c.cluster, c.group),
+			After:        images(r.after, c.name, c.cluster, c.group),
+		}
+		stored := r.st.Begin(sop)
+		r.serial = stored.Serial
+		res.Serial = r.serial
+		a.emit(OperationStarted{Operation: op.Address, Connector: c.name, Serial: r.serial, Changes: len(r.after)})
+		return fmt.Sprintf("operation %d: %d before-image(s) recorded", r.serial, len(r.before)), false, nil
+	})
+	if err != nil {
+		if r.serial != 0 && !isCrash(err) {
+			// The journal could not be written: nothing was touched.
+			return res, fmt.Errorf("%s: recording the operation before changing anything: %w; nothing was changed", op.Address, err)
+		}
+		return res, err
+	}
+
+	// 2. stop
+	err = r.step(ctx, StepStop, func() (string, bool, error) {
+		r.stopped = true
+		did, err := c.stop(ctx)
+		if err != nil {
+			return "", false, fmt.Errorf("stopping connector %q: %w", c.name, err)
+		}
+		if !did {
+			r.stopped = false
+			return "already STOPPED", true, nil
+		}
+		return "STOPPED, no tasks", false, nil
+	})
+	if err != nil {
+		return r.fail(ctx, res, StepStop, err)
+	}
+
+	// 3. settle
+	err = r.step(ctx, StepSettle, func() (string, bool, error) {
+		cur, err := c.settle(ctx, r.before)
+		if err != nil {
+			return "", false, err
+		}
+		if moved := diffEntries(r.before, cur); len(moved) > 0 {
+			return "", false, fmt.Errorf("%w: the offsets of %q moved while it stopped (its tasks committed once more): %s",
+				ErrStalePlan, c.name, strings.Join(moved, "; "))
+		}
+		return fmt.Sprintf("no task writes; %d offset(s) as planned", len(cur)), false, nil
+	})
+	if err != nil {
+		return r.fail(ctx, res, StepSettle, err)
+	}
+
+	// 4. alter
+	r.alterStarted = true
+	err = r.step(ctx, StepAlter, func() (string, bool, error) {
+		if len(r.after) == 0 {
+			return "nothing to write", true, nil
+		}
+		if err := c.write(ctx, r.after); err != nil {
+			return "", false, fmt.Errorf("writing the offsets of %q via %s: %w", c.name, c.method, err)
+		}
+		a.emit(OffsetsAltered{Operation: op.Address, Connector: c.name, Via: c.method, Partitions: len(r.after)})
+		return fmt.Sprintf("%d partition(s) written via %s", len(r.after), c.method), false, nil
+	})
+	if err != nil {
+		return r.fail(ctx, res, StepAlter, err)
+	}
+
+	// 5. verify
+	err = r.step(ctx, StepVerify, func() (string, bool, error) {
+		got, err := c.read(ctx, r.after)
+		if err != nil {
+			return "", false, fmt.Errorf("reading the offsets of %q back: %w", c.name, err)
+		}
+		if diff := diffEntries(r.after, got); len(diff) > 0 {
+			return "", false, fmt.Errorf("the offsets of %q read back differ from the plan: %s", c.name, strings.Join(diff, "; "))
+		}
+		a.emit(Verified{Operation: op.Address, Connector: c.name, Partitions: len(r.after)})
+		return fmt.Sprintf("%d partition(s) read back exactly as planned", len(r.after)), false, nil
+	})
+	if err != nil {
+		return r.fail(ctx, res, StepVerify, err)
+	}
+
+	// 6. restore-state
+	var stateAfter string
+	err = r.step(ctx, StepRestoreState, func() (string, bool, error) {
+		if !r.stopped && r.former == string(connect.StateStopped) {
+			stateAfter = r.former
+			return "left STOPPED, as it was", true, nil
+		}
+		sa, warn, err := c.restoreState(ctx, r.former)
+		if err != nil {
+			return "", false, fmt.Errorf("returning connector %q to %s: %w", c.name, r.former, err)
+		}
+		stateAfter = sa
+		if warn != "" {
+			a.emit(Warning{Operation: op.Address, Connector: c.name, Message: warn})
+		}
+		return "connector " + sa, false, nil
+	})
+	if err != nil {
+		return r.fail(ctx, res, StepRestoreState, err)
+	}
+
+	// 7. record
+	err = r.step(ctx, StepRecord, func() (string, bool, error) {
+		sop := r.stateOp()
+		sop.Status, sop.Finished = state.StatusApplied, a.opts.Now()
+		sop.Connectors[0].StateAfter = stateAfter
+		if r.rollbackOf != 0 {
+			if t, ok := r.st.BySerial(r.rollbackOf); ok {
+				t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
+				if t.Finished.IsZero() {
+					t.Finished = sop.Finished
+				}
+			}
+		}
+		return "applied", false, nil
+	})
+	if err != nil && !isCrash(err) {
+		return res, fmt.Errorf("%s: the offsets were changed and verified, but recording it in the state failed: %w; the state shows the operation in progress: run offsetctl rollback -serial %d to undo it, or check it with offsetctl state show %d", op.Address, err, r.serial, r.serial)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Status = state.StatusApplied
+	a.emit(OperationFinished{Operation: op.Address, Serial: r.serial, Status: state.StatusApplied})
+	return res, nil
+}
+
+// fail rolls the operation back after a failed step, records the outcome
+// and returns the story.
+func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause error) (*OperationResult, error) {
+	if isCrash(cause) {
+		return res, cause
+	}
+	a, c := r.a, r.c
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.RollbackTimeout)
+	defer cancel()
+	oe := &OperationError{Operation: r.op.Address, Connector: c.name, Serial: r.serial, Step: s, Err: cause, OffsetsChanged: r.alterStarted && len(r.before) > 0}
+	stateAfter, rbErr := r.converge(rctx, r.before, r.former, r.alterStarted, r.stopped)
+	oe.StateAfter = stateAfter
+	oe.Status = state.StatusFailed
+	if rbErr != nil {
+		oe.RollbackErr = rbErr
+		if oe.OffsetsChanged {
+			oe.Status = state.StatusNeedsRollback
+		}
+	}
+	a.emit(RolledBack{Operation: r.op.Address, Connector: c.name, Partitions: len(r.before), StateAfter: stateAfter, Err: rbErr})
+	if sop := r.stateOp(); sop != nil {
+		sop.Status, sop.Finished = oe.Status, a.opts.Now()
+		sop.Error = cause.Error()
+		if rbErr != nil {
+			sop.Error += "; the automatic rollback failed: " + rbErr.Error()
+		}
+		sop.Connectors[0].StateAfter = stateAfter
+		if err := r.write(rctx); err != nil {
+			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (the state still shows operation %d in progress: run offsetctl rollback -serial %d)", oe, err, r.serial, r.serial)
+		}
+	}
+	res.Status = oe.Status
+	a.emit(OperationFinished{Operation: r.op.Address, Serial: r.serial, Status: oe.Status, Err: oe})
+	return res, oe
+}
+
+// converge puts want back (when offsets may have changed) and returns the
+// connector to former, recording the steps in the journal. It returns the
+// state the connector is left in.
+func (r *opRun) converge(ctx context.Context, want []entry, former string, offsetsMayDiffer, mayBeStopped bool) (string, error) {
+	c := r.c
+	if offsetsMayDiffer && len(want) > 0 {
+		var same bool
+		err := r.step(ctx, StepRestoreOffsets, func() (string, bool, error) {
+			if cur, err := c.read(ctx, want); err == nil && len(diffEntries(want, cur)) == 0 {
+				same = true
+				return "the before-images are in place", true, nil
+			}
+			mayBeStopped = true
+			if _, err := c.stop(ctx); err != nil {
+				return "", false, fmt.Errorf("stopping connector %q: %w", c.name, err)
+			}
+			if _, err := c.settle(ctx, want); err != nil {
+				return "", false, err
+			}
+			if err := c.write(ctx, want); err != nil {
+				return "", false, fmt.Errorf("writing the before-images of %q: %w", c.name, err)
+			}
+			return fmt.Sprintf("%d before-image(s) written", len(want)), false, nil
+		})
+		if err != nil {
+			return r.currentState(ctx), err
+		}
+		if !same {
+			err = r.step(ctx, StepVerifyRestore, func() (string, bool, error) {
+				got, err := c.read(ctx, want)
+				if err != nil {
+					return "", false, fmt.Errorf("reading the before-images of %q back: %w", c.name, err)
+				}
+				if diff := diffEntries(want, got); len(diff) > 0 {
+					return "", false, fmt.Errorf("the before-images of %q read back differ: %s", c.name, strings.Join(diff, "; "))
+				}
+				return fmt.Sprintf("%d before-image(s) read back exactly", len(want)), false, nil
+			})
+			if err != nil {
+				return r.currentState(ctx), err
+			}
+		}
+	}
+	if !mayBeStopped {
+		return r.currentState(ctx), nil
+	}
+	var left string
+	err := r.step(ctx, StepRestoreState, func() (string, bool, error) {
+		cur := r.currentState(ctx)
+		if cur == former || (former == string(connect.StateFailed) && cur == string(connect.StateStopped)) {
+			left = cur
+			return "connector " + cur + ", as it was", true, nil
+		}
+		if cur != string(connect.StateStopped) {
+			if _, err := c.stop(ctx); err != nil {
+				return "", false, fmt.Errorf("stopping connector %q: %w", c.name, err)
+			}
+		}
+		sa, warn, err := c.restoreState(ctx, former)
+		if err != nil {
+			left = r.currentState(ctx)
+			return "", false, fmt.Errorf("returning connector %q to %s: %w", c.name, former, err)
+		}
+		if warn != "" {
+			r.a.emit(Warning{Operation: r.op.Address, Connector: c.name, Message: warn})
+		}
+		left = sa
+		return "connector " + sa, false, nil
+	})
+	if err != nil {
+		// The offsets are as they were; only the connector's state is
+		// not. Say so, but it is not a failure to put offsets back.
+		r.a.emit(Warning{Operation: r.op.Address, Connector: c.name, Message: fmt.Sprintf("the offsets of %q are as they were, but the connector could not be returned to %s: %v", c.name, former, err)})
+	}
+	return left, nil
+}
+
+// currentState reads the connector's state, "" when it cannot.
+func (r *opRun) currentState(ctx context.Context) string {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := r.c.status(sctx)
+	if err != nil {
+		return ""
+	}
+	s := string(st.Connector.State)
+	for _, t := range st.Tasks {
+		if t.State == connect.StateFailed {
+			return string(connect.StateFailed)
+		}
+	}
+	return s
+}
