@@ -23,29 +23,25 @@ import (
 // commands (not of the state file, which has its own).
 const stateOutputVersion = 1
 
-// stateLocation says where the state lives. Today only --state (a local
-// file) sets it.
+// stateLocation says where the state lives: --state, a local file.
 //
-// Hook for the configuration: once the commands read the HCL
-// `offsetctl { state "local" { path = ... } }` (or "postgres") block,
-// resolveState will take the block's settings when --state was not given on
-// the command line, in this order: --state, the block, local.DefaultPath.
+// The commands that read the configuration (plan, apply) let its
+// `offsetctl { state "local" { path = ... } }` block set the path when
+// --state is not given (stateFor in plan.go). The state inspection commands
+// and force-unlock read no configuration: --state or offsetctl.state.json in
+// the current directory. A "postgres" block will map to pkg/state/pgstate
+// here, in resolveState.
 type stateLocation struct {
-	path    string // --state
-	changed bool   // whether --state was given
+	path string // --state
 }
 
 // addStateFlag binds --state on cmd.
 func addStateFlag(cmd *cobra.Command, loc *stateLocation) {
-	cmd.PersistentFlags().StringVar(&loc.path, "state", local.DefaultPath, "the state file (later: set by the configuration's offsetctl { state \"local\" { path } } block)")
+	cmd.PersistentFlags().StringVar(&loc.path, "state", local.DefaultPath, "the state file (plan and apply default to the configuration's offsetctl { state \"local\" { path } })")
 }
 
 // resolveState opens the state backend named by loc.
 func resolveState(deps *Deps, cmd *cobra.Command, loc *stateLocation) state.Backend {
-	if f := cmd.Flags().Lookup("state"); f != nil {
-		loc.changed = f.Changed
-	}
-	// TODO(config): when !loc.changed, use the configuration's state block.
 	return local.New(loc.path, local.WithVersion(Version), local.WithClock(deps.Now))
 }
 
