@@ -616,6 +616,14 @@ func kindOf(v any) string {
 	}
 }
 
+// dropOptional removes offset fields whose presence depends on what ran
+// before: Debezium writes lsn_commit (the previous transaction's position)
+// only from its second streamed transaction on.
+func dropOptional(shape map[string]string) map[string]string {
+	delete(shape, "lsn_commit")
+	return shape
+}
+
 type topicShapeT struct {
 	Keys       map[string]int32 // key text → partition
 	NewestKeys map[string]string
@@ -628,7 +636,7 @@ func topicShape(t testing.TB, fx offsetsTopicFixture) topicShapeT {
 		s.Keys[r.KeyText] = r.Partition
 	}
 	if n := len(fx.Records); n > 0 && fx.Records[n-1].Value != nil {
-		s.NewestKeys = shapeOf(t, fx.Records[n-1].Value)
+		s.NewestKeys = dropOptional(shapeOf(t, fx.Records[n-1].Value))
 	}
 	return s
 }
@@ -653,7 +661,7 @@ func offsetsShape(t testing.TB, body []byte) []offsetsShapeT {
 	for _, o := range doc.Offsets {
 		var p bytes.Buffer
 		_ = json.Compact(&p, o.Partition)
-		out = append(out, offsetsShapeT{Partition: p.String(), Offset: shapeOf(t, o.Offset)})
+		out = append(out, offsetsShapeT{Partition: p.String(), Offset: dropOptional(shapeOf(t, o.Offset))})
 	}
 	return out
 }
@@ -709,11 +717,36 @@ func restShape(t testing.TB, fx restFixture) []restShapeT {
 			if err := json.Unmarshal(c.Body, &v); err != nil {
 				t.Fatalf("case %q: %v", c.Name, err)
 			}
-			s.Body = v
+			s.Body = dropNullOffsets(v)
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// dropNullOffsets removes {"partition":...,"offset":null} entries from a GET
+// offsets body. Right after DELETE /offsets the real worker sometimes still
+// lists a source partition with a null offset, and sometimes not at all (a
+// race inside the worker); both mean "no offset".
+func dropNullOffsets(body any) any {
+	m, ok := body.(map[string]any)
+	if !ok {
+		return body
+	}
+	list, ok := m["offsets"].([]any)
+	if !ok || len(m) != 1 {
+		return body
+	}
+	kept := []any{}
+	for _, e := range list {
+		if em, ok := e.(map[string]any); ok {
+			if off, present := em["offset"]; present && off == nil {
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	return map[string]any{"offsets": kept}
 }
 
 // TestFixtureKeysMatchPkgOffsets checks pkg/offsets against the recorded
