@@ -477,9 +477,9 @@ func (w *world) applier(b state.Backend, hook func(apply.Point) error, events *[
 				*events = append(*events, e)
 			}
 		}),
-		NewID:        func() (string, error) { ids++; return fmt.Sprintf("lineage-%d", ids), nil },
-		Who:          "tester", Host: "testhost",
-		GracePeriod:  testGrace, PollInterval: 10 * time.Millisecond, WaitTimeout: 10 * time.Second,
+		NewID: func() (string, error) { ids++; return fmt.Sprintf("lineage-%d", ids), nil },
+		Who:   "tester", Host: "testhost",
+		GracePeriod: testGrace, PollInterval: 10 * time.Millisecond, WaitTimeout: 10 * time.Second,
 		RunningWatch: 150 * time.Millisecond, Hook: hook,
 	})
 	if err != nil {
