@@ -115,6 +115,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 	// The top-level commands, one file each. Keep this list in the order
 	// `offsetctl --help` shows them.
 	root.AddCommand(
+		newDemoCmd(deps, g),
 		newVersionCmd(deps, g),
 		newConnectorsCmd(deps, g),
 		newOffsetsCmd(deps, g),
