@@ -17,6 +17,8 @@ type Faults struct {
 // restarted.
 func (f *Faults) FailTask(connector string, task int, message string) error {
 	w := f.w
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
 	w.mu.Lock()
 	c := w.conns[connector]
 	if c == nil || task < 0 || task >= len(c.tasks) {
@@ -52,6 +54,7 @@ func (f *Faults) FailConnector(connector, message string) error {
 	}
 	c.state = StateFailed
 	c.trace = "org.apache.kafka.connect.errors.ConnectException: " + message + "\n"
+	go w.publish(connector)
 	return nil
 }
 
@@ -88,6 +91,8 @@ func (f *Faults) SetZombie(connector string, on bool) {
 		}
 	}
 	w.mu.Unlock()
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
 	w.stopTasks(context.Background(), stop)
 }
 

@@ -122,6 +122,38 @@ func TestExternalWriterBytes(t *testing.T) {
 	if got := must(t, s, 200, "GET", "/connectors/pg/offsets", nil).body; got != `{"offsets":[{"partition":{"server":"shop"},"offset":{"lsn_proc":100,"lsn":100}}]}` {
 		t.Errorf("after wrong-bytes writes: %s, want the value stored under the right bytes", got)
 	}
+	// A partition known only under other bytes: listed (its map is in the
+	// index) with the value under the bytes Connect looks up, which is none.
+	write(`["pg",{"server" : "other"}]`, `{"lsn":1}`)
+	if got := must(t, s, 200, "GET", "/connectors/pg/offsets", nil).body; !strings.Contains(got, `{"partition":{"server":"other"},"offset":null}`) {
+		t.Errorf("a partition only under other bytes: %s, want its offset null", got)
+	}
+}
+
+func TestInternalTopics(t *testing.T) {
+	s := start(t, "3.8")
+	createStopped(t, s, "src", map[string]string{"connector.class": "org.example.Source"})
+	must(t, s, 204, "DELETE", "/connectors/src", nil)
+	s.worker.internal.Flush(ctxFor(t))
+	recs, err := s.ReadTopic(ctxFor(t), DefaultConfigTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, r := range recs {
+		seen = append(seen, string(r.Key)+"="+string(r.Value))
+	}
+	all := strings.Join(seen, "\n")
+	for _, want := range []string{`connector-src={"properties":{"connector.class":"org.example.Source","name":"src"}}`,
+		`target-state-src={"state":"PAUSED","state.v2":"STOPPED"}`, `commit-src={"tasks":0}`, "task-src-0=", "target-state-src=\n"} {
+		if !strings.Contains(all+"\n", want) {
+			t.Errorf("config topic lacks %s:\n%s", want, all)
+		}
+	}
+	recs, err = s.ReadTopic(ctxFor(t), DefaultStatusTopic)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("status topic: %d records, %v", len(recs), err)
+	}
 }
 
 func TestOffsetsSurviveConnectorDeletion(t *testing.T) {

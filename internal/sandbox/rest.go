@@ -165,6 +165,16 @@ func (h *restHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, re)
 		return
 	}
+	if method != http.MethodGet {
+		switch {
+		case len(params) > 0:
+			h.s.worker.publish(params[0])
+		default:
+			if info, ok := rep.body.(connectorInfo); ok {
+				h.s.worker.publish(info.Name)
+			}
+		}
+	}
 	if rep.location != "" {
 		rw.Header().Set("Location", rep.location)
 	}

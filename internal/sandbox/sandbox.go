@@ -134,6 +134,10 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	workerID := addr.IP.String() + ":" + strconv.Itoa(addr.Port)
 	s.url = "http://" + workerID
 	s.worker = newWorker(s, v, workerID, s.store, s.adm, logf, opts.TaskShutdownTimeout)
+	s.worker.internal, err = kgo.NewClient(kgo.SeedBrokers(s.seeds...), kgo.ProducerLinger(0))
+	if err != nil {
+		return nil, fmt.Errorf("creating the config and status topic writer: %w", err)
+	}
 	s.faults = &Faults{w: s.worker}
 	s.http = &http.Server{Handler: newRESTHandler(s), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -197,6 +201,10 @@ func (s *Sandbox) Close() {
 		}
 		if s.store != nil {
 			s.store.close()
+		}
+		if s.worker != nil && s.worker.internal != nil {
+			_ = s.worker.internal.Flush(ctx)
+			s.worker.internal.Close()
 		}
 		if s.admCl != nil {
 			s.admCl.Close()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Connector and task states as the status endpoints show them.
@@ -65,6 +66,7 @@ type worker struct {
 	adm      *kadm.Client
 	logf     func(string, ...any)
 	graceful time.Duration
+	internal *kgo.Client // producer for the config and status topics
 
 	opMu sync.Mutex
 
@@ -101,7 +103,6 @@ type taskRun struct {
 	trace string // guarded by w.mu
 
 	paused   atomic.Bool
-	stopping atomic.Bool
 	failed   atomic.Bool // failed by a fault: no final commit
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -534,6 +535,7 @@ func (w *worker) launch(t *taskRun) {
 
 // failTask marks a task FAILED with a Java-style trace.
 func (w *worker) failTask(t *taskRun, err error) {
+	defer w.publish(t.conn)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t.state = StateFailed
@@ -560,7 +562,6 @@ func (w *worker) stopTasks(ctx context.Context, tasks []*taskRun) {
 			w.logf("task %s-%d ignores the request to stop (zombie fault)", t.conn, t.id)
 			continue
 		}
-		t.stopping.Store(true)
 		t.cancel()
 		wait = append(wait, t)
 	}
