@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/pkg/state"
@@ -24,24 +25,30 @@ func open(t *testing.T, url string, opts ...Option) *Backend {
 	return b
 }
 
-// TestConformance runs the suite in one database, a schema per test (a
+// TestPostgres runs everything in one database, a schema per test (a
 // database per test would cost a second each).
-func TestConformance(t *testing.T) {
+func TestPostgres(t *testing.T) {
 	url := pgtest.NewDB(t)
 	n := 0
-	statetest.Run(t, func(t *testing.T) func() state.Backend {
+	schema := func() Option {
 		n++
-		schema := fmt.Sprintf("state_%d", n)
-		return func() state.Backend { return open(t, url, WithSchema(schema)) }
+		return WithSchema(fmt.Sprintf("state_%d", n))
+	}
+	t.Run("Conformance", func(t *testing.T) {
+		statetest.Run(t, func(t *testing.T) func() state.Backend {
+			s := schema()
+			return func() state.Backend { return open(t, url, s) }
+		})
 	})
+	t.Run("ForceUnlockEndsALiveHolder", func(t *testing.T) { testForceUnlockEndsALiveHolder(t, url, schema()) })
+	t.Run("StatesDoNotShareALock", func(t *testing.T) { testStatesDoNotShareALock(t, url, schema()) })
 }
 
-// TestForceUnlockEndsALiveHolder: unlike a file lock, a stuck holder's
+// testForceUnlockEndsALiveHolder: unlike a file lock, a stuck holder's
 // session can be ended; its later write fails.
-func TestForceUnlockEndsALiveHolder(t *testing.T) {
-	url := pgtest.NewDB(t)
+func testForceUnlockEndsALiveHolder(t *testing.T, url string, schema Option) {
 	ctx := context.Background()
-	a, b := open(t, url), open(t, url)
+	a, b := open(t, url, schema), open(t, url, schema)
 	id, err := a.Lock(ctx, state.LockInfo{Who: "stuck"})
 	if err != nil {
 		t.Fatal(err)
@@ -68,11 +75,10 @@ func TestForceUnlockEndsALiveHolder(t *testing.T) {
 	b.Unlock(ctx, id2)
 }
 
-// TestStatesDoNotShareALock: two state names in one schema lock apart.
-func TestStatesDoNotShareALock(t *testing.T) {
-	url := pgtest.NewDB(t)
+// testStatesDoNotShareALock: two state names in one schema lock apart.
+func testStatesDoNotShareALock(t *testing.T, url string, schema Option) {
 	ctx := context.Background()
-	prod, staging := open(t, url, WithName("prod")), open(t, url, WithName("staging"))
+	prod, staging := open(t, url, schema, WithName("prod")), open(t, url, schema, WithName("staging"))
 	id1, err := prod.Lock(ctx, state.LockInfo{Who: "a"})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +86,11 @@ func TestStatesDoNotShareALock(t *testing.T) {
 	id2, err := staging.Lock(ctx, state.LockInfo{Who: "b"})
 	if err != nil {
 		t.Fatalf("locking another state name: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := open(t, url, schema, WithName("prod")).Lock(short, state.LockInfo{Who: "c"}); !errors.Is(err, state.ErrLocked) {
+		t.Errorf("a second lock of prod: %v, want ErrLocked", err)
 	}
 	prod.Unlock(ctx, id1)
 	staging.Unlock(ctx, id2)
