@@ -2,10 +2,7 @@ package apply_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -311,136 +308,24 @@ kafka "sb" {
 	return cfg
 }
 
-// observe is the test's observation (the planner's will replace it): REST
-// offsets, status, config hash, log bounds.
+// observe re-observes as planning does.
 func (w *world) observe(ctx context.Context, cfg *config.Config, addrs []string) (map[string]*plan.ConnectorObservation, error) {
-	out := map[string]*plan.ConnectorObservation{}
-	for _, addr := range addrs {
-		blk := cfg.Connector(strings.TrimPrefix(addr, "connector."))
-		if blk == nil {
-			return nil, fmt.Errorf("no %s", addr)
-		}
-		cc, err := w.clients.Connect(blk.Connect)
-		if err != nil {
-			return nil, err
-		}
-		caps, err := cc.Capabilities(ctx)
-		if err != nil {
-			return nil, err
-		}
-		obs := &plan.ConnectorObservation{Address: addr, Name: blk.ConnectorName, Cluster: blk.Connect.Name, ConnectURL: cc.URL(), WorkerVersion: caps.Version.String()}
-		out[addr] = obs
-		info, err := cc.Connector(ctx, blk.ConnectorName)
-		if connect.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		obs.Exists, obs.Type, obs.Class = true, plan.ConnectorType(info.Type), info.Config["connector.class"]
-		obs.ConfigHash = hashConfig(info.Config)
-		st, err := cc.Status(ctx, blk.ConnectorName)
-		if err != nil {
-			return nil, err
-		}
-		obs.State = string(st.Connector.State)
-		for _, t := range st.Tasks {
-			obs.TaskStates = append(obs.TaskStates, string(t.State))
-		}
-		obs.ReadVia, obs.WriteVia = plan.MethodREST, plan.MethodREST
-		if !caps.Supports(connect.FeatureAlterOffsets) {
-			obs.WriteVia = plan.MethodTopic
-			if obs.Type == plan.Sink {
-				obs.WriteVia = plan.MethodGroup
-			}
-		}
-		offs, err := cc.Offsets(ctx, blk.ConnectorName)
-		if err != nil {
-			return nil, err
-		}
-		if obs.Type == plan.Sink {
-			obs.Group = offsets.SinkGroupID(blk.ConnectorName, info.Config)
-			committed := map[string]int64{}
-			for _, o := range offs.Offsets {
-				var p struct {
-					T string `json:"kafka_topic"`
-					P int32  `json:"kafka_partition"`
-				}
-				var v struct {
-					O int64 `json:"kafka_offset"`
-				}
-				_ = jsonUnmarshal(string(o.Partition), &p)
-				_ = jsonUnmarshal(string(o.Offset), &v)
-				committed[fmt.Sprintf("%s[%d]", p.T, p.P)] = v.O
-			}
-			topics := strings.Split(info.Config["topics"], ",")
-			starts, err := w.adm.ListStartOffsets(ctx, topics...)
-			if err != nil {
-				return nil, err
-			}
-			ends, err := w.adm.ListEndOffsets(ctx, topics...)
-			if err != nil {
-				return nil, err
-			}
-			ends.Each(func(e kadm.ListedOffset) {
-				s, _ := starts.Lookup(e.Topic, e.Partition)
-				c, ok := committed[fmt.Sprintf("%s[%d]", e.Topic, e.Partition)]
-				if !ok {
-					c = -1
-				}
-				obs.Sink = append(obs.Sink, plan.SinkPartition{Topic: e.Topic, Partition: e.Partition, Committed: c, LogStart: s.Offset, LogEnd: e.Offset})
-			})
-			sort.Slice(obs.Sink, func(i, j int) bool { return obs.Sink[i].Partition < obs.Sink[j].Partition })
-		} else {
-			for _, o := range offs.Offsets {
-				p, err := offsets.ParseMap(o.Partition)
-				if err != nil {
-					return nil, err
-				}
-				v, err := offsets.ParseMap(o.Offset)
-				if err != nil {
-					return nil, err
-				}
-				obs.Source = append(obs.Source, plan.SourceOffset{Partition: p, Offset: v})
-			}
-		}
-	}
-	return out, nil
+	return w.planner().Observe(ctx, cfg, addrs)
 }
 
-func hashConfig(c map[string]string) string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		io.WriteString(h, k+"="+c[k]+"\n")
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+func (w *world) planner() *plan.Planner {
+	return &plan.Planner{Clients: w.clients, Codecs: offsets.NewRegistry(), Version: "test",
+		Now: func() time.Time { return time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC) }}
 }
 
-// plan observes and computes a plan against the current state.
+// plan makes a plan against the current state.
 func (w *world) plan(cfg *config.Config, b state.Backend) *plan.Plan {
 	w.t.Helper()
 	ctx := context.Background()
-	var addrs []string
-	for _, c := range cfg.Connectors {
-		addrs = append(addrs, c.Addr())
-	}
-	obs, err := w.observe(ctx, cfg, addrs)
-	if err != nil {
-		w.t.Fatalf("observing: %v", err)
-	}
-	p := &plan.Plan{OffsetctlVersion: "test", CreatedAt: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), ConfigHash: cfg.Hash}
-	st, err := b.Read(ctx)
-	if err == nil {
-		p.State = plan.StateRef{Lineage: st.Lineage, Serial: st.Serial}
-	}
-	in := plan.Inputs{Connectors: obs}
-	if st != nil {
-		in.Applied = func(name string) (uint64, string, bool) {
+	opts := plan.Options{}
+	if st, err := b.Read(ctx); err == nil {
+		opts.State = plan.StateRef{Lineage: st.Lineage, Serial: st.Serial}
+		opts.Applied = func(name string) (uint64, string, bool) {
 			op, ok := st.LastApplied(name)
 			if !ok {
 				return 0, "", false
@@ -448,9 +333,9 @@ func (w *world) plan(cfg *config.Config, b state.Backend) *plan.Plan {
 			return op.Serial, op.BlockHash, true
 		}
 	}
-	p.Operations, p.Checks = plan.Compute(cfg, in)
-	for _, a := range addrs {
-		p.Connectors = append(p.Connectors, *obs[a])
+	p, err := w.planner().Plan(ctx, cfg, opts)
+	if err != nil {
+		w.t.Fatalf("planning: %v", err)
 	}
 	if _, err := plan.Marshal(p); err != nil {
 		w.t.Fatal(err)
