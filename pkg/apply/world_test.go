@@ -79,8 +79,12 @@ var _ plan.Clients = (*clients)(nil)
 // proxy forwards to the sandbox's REST API, records every answer, and can
 // cut the connection (Connect unreachable).
 type proxy struct {
-	url  string
-	cut  atomic.Bool
+	url string
+	cut atomic.Bool
+	// after, when set, runs after a request was answered by the sandbox
+	// and before the answer goes back to the client; it returns whether
+	// to stay installed.
+	after atomic.Pointer[func(method, path string) bool]
 	mu   sync.Mutex
 	seen []string // "METHOD path status"
 }
@@ -107,6 +111,9 @@ func newProxy(t *testing.T, target string) *proxy {
 		}
 		rec := &statusRecorder{ResponseWriter: rw, status: 200}
 		rp.ServeHTTP(rec, r)
+		if f := p.after.Load(); f != nil && !(*f)(r.Method, r.URL.Path) {
+			p.after.CompareAndSwap(f, nil)
+		}
 		p.mu.Lock()
 		p.seen = append(p.seen, fmt.Sprintf("%s %s %d", r.Method, r.URL.Path, rec.status))
 		p.mu.Unlock()
