@@ -281,7 +281,13 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (string, error)
 				return "", fmt.Errorf("waiting for the state lock: %w", ctx.Err())
 			}
 			holder, _ := b.LockHolder(context.WithoutCancel(ctx))
-			return "", &state.LockError{Holder: holder, Err: state.ErrLocked}
+			le := &state.LockError{Holder: holder, Err: state.ErrLocked}
+			if holder != nil && holder.PID != 0 {
+				// A local lock ends with its holder's process: force-unlock
+				// is not the way out of it.
+				le.Hint = fmt.Sprintf("wait for it to finish (-lock-timeout), or if it is stuck stop process %d on %s: the lock ends with it", holder.PID, hostOr(holder.Host))
+			}
+			return "", le
 		case <-timer.C:
 		}
 		delay = min(delay*2, 500*time.Millisecond)

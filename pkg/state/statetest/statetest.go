@@ -295,7 +295,7 @@ func testDoubleLock(t *testing.T, open func() state.Backend) {
 		if le.Holder == nil || le.Holder.ID != id || le.Holder.Who != "alice" {
 			t.Errorf("LockError from %s names %+v, want alice's lock %s", name, le.Holder, id)
 		}
-		for _, want := range []string{"alice@host-alice", `for "apply"`, "offsetctl force-unlock " + id} {
+		for _, want := range []string{"alice@host-alice", `for "apply"`, "lock ID " + id} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("message %q lacks %q", err, want)
 			}

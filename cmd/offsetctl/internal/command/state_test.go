@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,7 +196,7 @@ func TestLockState(t *testing.T) {
 	}
 	var msgs []string
 	exitCode(err, func(s string) { msgs = append(msgs, s) })
-	if got := strings.Join(msgs, "\n"); !strings.Contains(got, "offsetctl force-unlock "+id) || !strings.Contains(got, "-lock-timeout 5m") {
+	if got := strings.Join(msgs, "\n"); !strings.Contains(got, fmt.Sprintf("(pid %d)", os.Getpid())) || !strings.Contains(got, "lock ID "+id) || !strings.Contains(got, "stop process") || !strings.Contains(got, "-lock-timeout 5m") {
 		t.Errorf("message:\n%s", got)
 	}
 	if _, err := lockState(ctx, deps, b, "apply", -time.Second); err == nil {
