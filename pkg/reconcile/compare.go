@@ -228,14 +228,19 @@ func (x *side) cells(ctx context.Context, groupBits, filterBits int, filter []by
 	if err := x.setSort(ctx, false); err != nil {
 		return nil, fmt.Errorf("preparing the cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
 	}
-	q := "SELECT (" + x.sql.keyHash + " & $1::int8) AS c, count(*), " + sumExpr(x.sql.rowHash) +
+	// The hashes are computed in a subquery kept apart by OFFSET 0, so that
+	// parallel workers compute them and the leader only adds them up: the
+	// planner takes every key for its own cell and would otherwise run the
+	// aggregate, hashes included, in one process.
+	q := "SELECT offsetctl_c, count(*), " + sumExpr("offsetctl_h") +
+		" FROM (SELECT " + x.sql.keyHash + " & $1::int8 AS offsetctl_c, " + x.sql.rowHash + " AS offsetctl_h" +
 		" FROM " + x.sql.from + " WHERE " + x.sql.where
 	args := []any{int64(1)<<groupBits - 1}
 	if filter != nil {
 		q += " AND get_bit($2::bytea, (" + x.sql.keyHash + " & $3::int8)::int4) = 1"
 		args = append(args, filter, int64(1)<<filterBits-1)
 	}
-	q += " GROUP BY 1"
+	q += " OFFSET 0) offsetctl_rows GROUP BY 1"
 	x.queries++
 	rows, err := x.tx.Query(ctx, q, args...)
 	if err != nil {

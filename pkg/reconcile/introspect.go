@@ -377,6 +377,30 @@ func makePair(sc, dc column, prec Precision) (pair, error) {
 	}
 	si := pgx.Identifier{sc.Name}.Sanitize()
 	di := pgx.Identifier{dc.Name}.Sanitize()
+	if sc.Kind == kindTimestamp {
+		p.Digits = min(sc.tsDigits(), dc.tsDigits())
+		if prec != PrecisionAuto {
+			p.Digits = prec.digits()
+		}
+	}
+	// Columns of the same type print the same text for equal values (the
+	// session runs in UTC with ISO dates): no conversion, which keeps the
+	// row hash as cheap as the row's own text.
+	// Not for unconstrained numeric (1.0 and 1.00 print differently) nor
+	// json (kept as written: key order and spaces vary).
+	plain := sc.Type == dc.Type
+	switch {
+	case sc.Kind == kindTimestamp:
+		plain = plain && sc.tsDigits() == p.Digits
+	case sc.Kind == kindNumeric:
+		plain = plain && sc.Typmod >= 0 && dc.Typmod >= 0
+	case sc.Typname == "json":
+		plain = false
+	}
+	if plain {
+		p.SrcExpr, p.DstExpr = si, di
+		return p, nil
+	}
 	switch sc.Kind {
 	case kindInt, kindNumeric:
 		p.SrcExpr, p.DstExpr = numExpr(si, sc), numExpr(di, dc)
@@ -392,12 +416,7 @@ func makePair(sc, dc column, prec Precision) (pair, error) {
 	case kindJSON:
 		p.SrcExpr, p.DstExpr = si+"::jsonb", di+"::jsonb"
 	case kindTimestamp:
-		d := min(sc.tsDigits(), dc.tsDigits())
-		if prec != PrecisionAuto {
-			d = prec.digits()
-		}
-		p.Digits = d
-		p.SrcExpr, p.DstExpr = tsExpr(si, sc, d), tsExpr(di, dc, d)
+		p.SrcExpr, p.DstExpr = tsExpr(si, sc, p.Digits), tsExpr(di, dc, p.Digits)
 	default:
 		p.SrcExpr, p.DstExpr = si, di
 	}

@@ -76,11 +76,13 @@ func (s *side) end(ctx context.Context) {
 // setSort switches sorting on for ordered streams and off for the cell
 // aggregates (where a hash aggregate is always the better plan).
 func (s *side) setSort(ctx context.Context, on bool) error {
-	v := "off"
+	// For the cell aggregates: no sort, and rows handed from the parallel
+	// workers to the leader at no planner cost (see side.cells).
+	v, cost := "off", "0"
 	if on {
-		v = "on"
+		v, cost = "on", "0.1"
 	}
-	_, err := s.tx.Exec(ctx, "SELECT set_config('enable_sort', $1, true)", v)
+	_, err := s.tx.Exec(ctx, "SELECT set_config('enable_sort', $1, true), set_config('parallel_tuple_cost', $2, true), set_config('parallel_setup_cost', CASE WHEN $1 = 'on' THEN '1000' ELSE '0' END, true)", v, cost)
 	return err
 }
 
