@@ -6,3 +6,4 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 bash "$here/reconcile.sh"
+bash "$here/offsets-topic.sh"
