@@ -85,8 +85,8 @@ type proxy struct {
 	// and before the answer goes back to the client; it returns whether
 	// to stay installed.
 	after atomic.Pointer[func(method, path string) bool]
-	mu   sync.Mutex
-	seen []string // "METHOD path status"
+	mu    sync.Mutex
+	seen  []string // "METHOD path status"
 }
 
 func newProxy(t *testing.T, target string) *proxy {
