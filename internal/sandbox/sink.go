@@ -92,8 +92,9 @@ func (s *sinkTask) run(ctx context.Context, t *taskRun) error {
 		cl.AllowRebalance()
 		cl.Close() // leaves the group
 	}()
-	pauseTopics := topics
 	paused := false
+	var pausedTopics []string
+	var lastErr string
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -101,10 +102,15 @@ func (s *sinkTask) run(ctx context.Context, t *taskRun) error {
 		if p := t.paused.Load(); p != paused {
 			paused = p
 			if paused {
-				cl.PauseFetchTopics(pauseTopics...)
+				pausedTopics = cl.GetConsumeTopics()
+				cl.PauseFetchTopics(pausedTopics...)
 			} else {
-				cl.ResumeFetchTopics(pauseTopics...)
+				cl.ResumeFetchTopics(pausedTopics...)
 			}
+		}
+		if paused && len(cl.GetConsumeTopics()) > len(pausedTopics) {
+			pausedTopics = cl.GetConsumeTopics() // a topics.regex matched a new topic
+			cl.PauseFetchTopics(pausedTopics...)
 		}
 		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		fetches := cl.PollRecords(pctx, 500)
@@ -120,8 +126,12 @@ func (s *sinkTask) run(ctx context.Context, t *taskRun) error {
 			}
 		})
 		if ferr != nil {
-			cl.AllowRebalance()
-			return fmt.Errorf("consuming: %w", ferr)
+			// The consumer retries by itself (a topic not created yet, a
+			// coordinator moving); say so once per distinct error.
+			if ferr.Error() != lastErr {
+				lastErr = ferr.Error()
+				w.logf("task %s-%d: consuming: %v", t.conn, t.id, ferr)
+			}
 		}
 		recs := fetches.Records()
 		if len(recs) == 0 {
