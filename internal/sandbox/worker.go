@@ -102,10 +102,10 @@ type taskRun struct {
 	state string // guarded by w.mu
 	trace string // guarded by w.mu
 
-	paused   atomic.Bool
-	failed   atomic.Bool // failed by a fault: no final commit
-	cancel   context.CancelFunc
-	done     chan struct{}
+	paused atomic.Bool
+	failed atomic.Bool // failed by a fault: no final commit
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // taskImpl is the work of a pipeline task. run returns nil after a clean
