@@ -11,6 +11,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
+	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
 )
 
 // configOptions are the flags of the commands that read a configuration.
@@ -24,13 +25,34 @@ func addConfigFlags(cmd *cobra.Command, o *configOptions) {
 	o.in.bind(cmd)
 }
 
-// stateFor opens the state named by --state, or by the configuration's
-// offsetctl { state "local" { path } } block when --state was not given.
-func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Config) state.Backend {
-	if f := cmd.Flags().Lookup("state"); f != nil && !f.Changed && cfg != nil && cfg.Settings.State != nil && cfg.Settings.State.Type == "local" && cfg.Settings.State.Path != "" {
-		loc.path = cfg.Path(cfg.Settings.State.Path)
+// stateFor opens the state named by --state, or else by the configuration's
+// offsetctl { state "local" { path } } or state "postgres" { url } block, or
+// else the default local file.
+func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Config) (state.Backend, error) {
+	given := false
+	if f := cmd.Flags().Lookup("state"); f != nil {
+		given = f.Changed
 	}
-	return resolveState(deps, cmd, loc)
+	if !given && cfg != nil && cfg.Settings.State != nil {
+		sb := cfg.Settings.State
+		switch sb.Type {
+		case "local":
+			if sb.Path != "" {
+				loc.path = cfg.Path(sb.Path)
+			}
+		case "postgres":
+			opts := []pgstate.Option{pgstate.WithVersion(Version), pgstate.WithClock(deps.Now)}
+			if sb.Schema != "" {
+				opts = append(opts, pgstate.WithSchema(sb.Schema))
+			}
+			b, err := pgstate.New(sb.URL.Value(), opts...)
+			if err != nil {
+				return nil, fmt.Errorf("the state \"postgres\" block: %w", err)
+			}
+			return b, nil
+		}
+	}
+	return resolveState(deps, cmd, loc), nil
 }
 
 // readStateRef reads the state for planning: its lineage and serial, and
@@ -112,7 +134,10 @@ func planRun(cmd *cobra.Command, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	backend := stateFor(o.deps, cmd, &o.loc, cfg)
+	backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+	if err != nil {
+		return err
+	}
 	defer backend.Close()
 	st, ref, err := readStateRef(cmd, backend)
 	if err != nil {
