@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Fetch sizes for reading the offsets topic: batches large enough to keep
@@ -111,17 +113,25 @@ func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []off
 	}
 	defer cl.Close()
 
+	var stall *stallProber
 	for remaining > 0 {
-		fetches := cl.PollFetches(ctx)
+		pollCtx, cancel := context.WithTimeout(ctx, stallProbeAfter)
+		fetches := cl.PollFetches(pollCtx)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("reading topic %q: %w", topic, err)
 		}
+		stalled := false
 		for i := range fetches {
 			for j := range fetches[i].Topics {
 				t := &fetches[i].Topics[j]
 				for k := range t.Partitions {
 					fp := &t.Partitions[k]
 					if fp.Err != nil {
+						if t.Topic == "" && errors.Is(fp.Err, context.DeadlineExceeded) {
+							stalled = true
+							continue
+						}
 						if t.Topic == "" || errors.Is(fp.Err, kgo.ErrClientClosed) {
 							return fmt.Errorf("reading topic %q: %w", topic, fp.Err)
 						}
@@ -151,8 +161,125 @@ func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []off
 				}
 			}
 		}
+		if !stalled {
+			continue
+		}
+		// Nothing arrived for a while although some partitions are
+		// short of their end: the records left may have been removed
+		// by compaction, which the consumer does not show. Ask the
+		// broker directly what lies between each position and its end.
+		if stall == nil {
+			stall = &stallProber{cl: cl, topic: topic}
+		}
+		for p := range ranges {
+			if next[p] >= ranges[p].end {
+				continue
+			}
+			pos, err := stall.probe(ctx, int32(p), next[p], ranges[p].end)
+			if err != nil {
+				return fmt.Errorf("reading topic %q partition %d: no records arrive at offset %d (end %d) and the broker could not be asked why: %w", topic, p, next[p], ranges[p].end, err)
+			}
+			if pos > next[p] {
+				next[p] = pos
+				if pos >= ranges[p].end {
+					remaining--
+					cl.PauseFetchPartitions(map[string][]int32{topic: {int32(p)}})
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// stallProbeAfter is how long the reader waits for records before it asks
+// the broker whether the rest of a partition is gone (a correctness-neutral
+// fallback: the answer, not the timing, decides).
+const stallProbeAfter = time.Second
+
+// stallProber fetches raw record batches to see past what the consumer
+// hides: batches emptied by compaction (kept as headers), control batches,
+// or no batches at all up to the end offset.
+type stallProber struct {
+	cl      *kgo.Client
+	topic   string
+	id      [16]byte
+	leaders map[int32]int32
+}
+
+// probe returns the position after offset that is certain to hold no data
+// record below end: end when the broker has no batch in [offset, end),
+// past trailing empty or control batches, or offset itself when a data
+// record is there (the consumer will deliver it).
+func (s *stallProber) probe(ctx context.Context, p int32, offset, end int64) (int64, error) {
+	if s.leaders == nil {
+		tds, err := kadm.NewClient(s.cl).ListTopics(ctx, s.topic)
+		if err != nil {
+			return offset, err
+		}
+		td, ok := tds[s.topic]
+		if !ok || td.Err != nil {
+			return offset, fmt.Errorf("describing the topic: %v", td.Err)
+		}
+		s.id = td.ID
+		s.leaders = map[int32]int32{}
+		for _, pd := range td.Partitions {
+			s.leaders[pd.Partition] = pd.Leader
+		}
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis = 0
+	req.MinBytes = 0
+	req.MaxBytes = fetchMaxPartitionBytes
+	req.IsolationLevel = 1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = s.topic, s.id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, offset, fetchMaxPartitionBytes
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, s.cl.Broker(int(s.leaders[p])))
+	if err != nil {
+		return offset, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return offset, err
+	}
+	for _, t := range resp.Topics {
+		for _, fp := range t.Partitions {
+			if fp.Partition != p {
+				continue
+			}
+			if err := kerr.ErrorForCode(fp.ErrorCode); err != nil {
+				return offset, err
+			}
+			pos := offset
+			raw := fp.RecordBatches
+			for len(raw) >= 12 {
+				var b kmsg.RecordBatch
+				length := int64(int32(uint32(raw[8])<<24 | uint32(raw[9])<<16 | uint32(raw[10])<<8 | uint32(raw[11])))
+				if length <= 0 || int64(len(raw)) < 12+length {
+					break // a partial batch at the end of the response
+				}
+				if err := b.ReadFrom(raw[:12+length]); err != nil {
+					return offset, fmt.Errorf("decoding a record batch: %w", err)
+				}
+				raw = raw[12+length:]
+				last := b.FirstOffset + int64(b.LastOffsetDelta)
+				if last < pos {
+					continue
+				}
+				if b.NumRecords > 0 && b.Attributes&0x20 == 0 {
+					return pos, nil // data is there: the consumer will deliver it
+				}
+				pos = last + 1
+			}
+			if len(fp.RecordBatches) == 0 && fp.LastStableOffset >= end {
+				return end, nil
+			}
+			return pos, nil
+		}
+	}
+	return offset, nil
 }
 
 func recycle(rs []*kgo.Record) {

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const testTopic = "connect-offsets"
@@ -47,7 +49,7 @@ func str(s string) *string { return &s }
 // produceRaw writes records to explicit partitions and returns their offsets.
 func produceRaw(t *testing.T, cl *kgo.Client, recs ...rawRecord) []int64 {
 	t.Helper()
-	p, err := kgo.NewClient(append(cl.Opts(), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	p, err := kgo.NewClient(append(cl.Opts(), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,3 +237,58 @@ func TestReadTopicSkipsAbortedTransactions(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// When compaction removed the last records of a partition (an old
+// tombstone at the tail, past delete.retention.ms), the consumer never
+// sees a record at end-1; the reader must still finish. kfake does not
+// compact, so its fetch answers beyond offset 2 are replaced by what a
+// compacted log returns: no batches, high watermark 3.
+func TestReadTopicFinishesWhenTheTailWasCompactedAway(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.SeedTopics(1, testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DisableFetchSessions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := testCtx(t)
+	big := strings.Repeat("x", 700<<10)
+	// Three batches of 700 KiB: a fetch (2 MiB per partition) returns
+	// the first two, the third is asked for at offset 2.
+	for _, key := range []string{`["c",{"server":"a"}]`, `["c",{"server":"b"}]`, `["c",{"server":"gone"}]`} {
+		produceRaw(t, cl, rawRecord{0, key, str(`{"lsn":1,"pad":"` + big + `"}`)})
+	}
+	tds, err := kadm.NewClient(cl).ListTopics(ctx, testTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := tds[testTopic].ID
+	hidden := 0
+	c.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.FetchRequest)
+		if len(req.Topics) != 1 || len(req.Topics[0].Partitions) != 1 || req.Topics[0].Partitions[0].FetchOffset < 2 {
+			return nil, nil, false
+		}
+		hidden++
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.Version = req.Version
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = testTopic, id
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = 0, 3, 3, 0
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil, true
+	})
+	snap, err := ReadTopic(ctx, cl, testTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Records) != 2 || snap.Counted != 2 || hidden == 0 {
+		t.Fatalf("records %d counted %d, hidden fetches %d", len(snap.Records), snap.Counted, hidden)
+	}
+}
