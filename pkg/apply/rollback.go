@@ -21,8 +21,10 @@ type PlanInfo struct {
 
 // RollbackCandidate picks the operation `offsetctl rollback` undoes: serial
 // when not 0, else the most recent operation called name when name is set,
-// else the most recent operation that left something to undo (applied,
-// in_progress or needs_rollback).
+// else the most recent unfinished operation (in_progress, needs_rollback),
+// else the most recent applied operation that is not itself a rollback (a
+// rollback is undone only when named, so two rollbacks in a row do not flip
+// the offsets back).
 func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Operation, error) {
 	var op *state.Operation
 	var ok bool
@@ -36,13 +38,22 @@ func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Oper
 			return nil, fmt.Errorf("the state has no operation called %q (offsetctl state list shows them)", name)
 		}
 	default:
+		// An unfinished operation first: it is what needs undoing.
 		for i := len(st.Operations) - 1; i >= 0; i-- {
 			o := &st.Operations[i]
-			if undoable(o.Status) {
+			if o.Status == state.StatusInProgress || o.Status == state.StatusNeedsRollback {
 				return o, nil
 			}
 		}
-		return nil, fmt.Errorf("%w: no operation in the state is applied or unfinished", ErrNothingToRollback)
+		// Else the last applied change; a rollback is only undone when
+		// named, so that running rollback twice does not flip back.
+		for i := len(st.Operations) - 1; i >= 0; i-- {
+			o := &st.Operations[i]
+			if o.Status == state.StatusApplied && o.Kind != state.KindRollback {
+				return o, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: no operation in the state is applied (and not rolled back) or unfinished", ErrNothingToRollback)
 	}
 	if !undoable(op.Status) {
 		what := map[state.Status]string{
