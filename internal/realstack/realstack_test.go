@@ -2,6 +2,9 @@ package realstack
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +86,135 @@ func TestStackRowsFlow(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTemplatesRender fills the real property templates and checks every
+// field was filled and the settings the stack relies on are there.
+func TestTemplatesRender(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := templateVars{
+		BrokerPort: 19092, ControllerPort: 19093, RestPort: 18083, DataDir: "/data",
+		BootstrapServers: "127.0.0.1:19092", GroupID: WorkerGroupID,
+		OffsetsTopic: OffsetsTopicName, ConfigTopic: ConfigTopicName, StatusTopic: StatusTopicName,
+		OffsetFlushIntervalMs: 1000, PluginPath: "/plugins", PluginDiscovery: "service_load",
+	}
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"broker.properties", []string{
+			"process.roles=broker,controller",
+			"controller.quorum.voters=1@127.0.0.1:19093",
+			"listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093",
+			"log.dirs=/data",
+			"offsets.topic.replication.factor=1",
+		}},
+		{"connect-distributed.properties", []string{
+			"bootstrap.servers=127.0.0.1:19092",
+			"offset.storage.topic=connect-offsets",
+			"offset.storage.partitions=25",
+			"offset.storage.replication.factor=1",
+			"config.storage.replication.factor=1",
+			"status.storage.replication.factor=1",
+			"offset.flush.interval.ms=1000",
+			"listeners=http://127.0.0.1:18083",
+			"plugin.path=/plugins",
+			"plugin.discovery=service_load",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), tt.file)
+			if err := renderTemplate(filepath.Join(root, "test", "realstack", tt.file), out, vars); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), "{{") || strings.Contains(string(b), "<no value>") {
+				t.Errorf("unfilled field in %s:\n%s", tt.file, b)
+			}
+			lines := map[string]bool{}
+			for _, l := range strings.Split(string(b), "\n") {
+				lines[strings.TrimSpace(l)] = true
+			}
+			for _, w := range tt.want {
+				if !lines[w] {
+					t.Errorf("%s lacks the line %q", tt.file, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSubstitute(t *testing.T) {
+	ph := map[string]string{
+		"40231":                            "<pg-port>",
+		"127.0.0.1:38083":                  "<worker-id>",
+		"http://127.0.0.1:38083":           "<connect-url>",
+		"/tmp/TestGroundTruth123/001/file": "<scratch-file>",
+	}
+	tests := []struct{ in, want string }{
+		{`{"database.port":"40231"}`, `{"database.port":"<pg-port>"}`},
+		{`{"lsn":24023128,"n":"x40231"}`, `{"lsn":24023128,"n":"x40231"}`}, // digits inside other values stay
+		{`{"worker_id":"127.0.0.1:38083"}`, `{"worker_id":"<worker-id>"}`},
+		{`http://127.0.0.1:38083/connectors/a`, `<connect-url>/connectors/a`},
+		{`{"file":"/tmp/TestGroundTruth123/001/file"}`, `{"file":"<scratch-file>"}`},
+	}
+	for _, tt := range tests {
+		if got := substitute(tt.in, ph); got != tt.want {
+			t.Errorf("substitute(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDropNullOffsets(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"offsets":[]}`, `{"offsets":[]}`},
+		{`{"offsets":[{"partition":{"server":"s"},"offset":null}]}`, `{"offsets":[]}`},
+		{`{"offsets":[{"partition":{"server":"s"},"offset":{"lsn":1}}]}`, `{"offsets":[{"offset":{"lsn":1},"partition":{"server":"s"}}]}`},
+		{`{"message":"x"}`, `{"message":"x"}`},
+	}
+	for _, tt := range tests {
+		var v any
+		if err := json.Unmarshal([]byte(tt.in), &v); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.Marshal(dropNullOffsets(v))
+		if string(got) != tt.want {
+			t.Errorf("dropNullOffsets(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFindJavaRefusesBadJavaHome(t *testing.T) {
+	t.Setenv("JAVA_HOME", t.TempDir())
+	_, err := findJava()
+	if err == nil || !strings.Contains(err.Error(), "holds no bin/java") {
+		t.Fatalf("findJava with an empty JAVA_HOME: %v, want an error naming JAVA_HOME", err)
+	}
+	ok, why := Available()
+	if ok || !strings.Contains(why, "JAVA_HOME") {
+		t.Fatalf("Available() = %v, %q; want false naming JAVA_HOME", ok, why)
+	}
+}
+
+func TestLSNToInt(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"0/16B3748", 23803720},
+		{"16/B374D848", 97500059720},
+	}
+	for _, tt := range tests {
+		if got := lsnToInt(t, tt.in); got != tt.want {
+			t.Errorf("lsnToInt(%s) = %d, want %d", tt.in, got, tt.want)
+		}
 	}
 }
