@@ -507,7 +507,9 @@ func (c *computer) reset(op *Operation, obs *ConnectorObservation) {
 			b := so.Offset
 			op.Changes = append(op.Changes, Change{Action: ActionDelete, Source: &SourceChange{Key: so.Key, Partition: so.Partition, Before: &b, Rollback: &b}})
 		}
-		c.check(SeverityWarning, "resnapshot", op.Address, fmt.Sprintf("deleting the offsets of %q makes it start over: a source connector takes a new snapshot per its snapshot.mode", obs.Name))
+		if c.in.Notes == nil { // the codec's notes say it, and say it better
+			c.check(SeverityWarning, "resnapshot", op.Address, fmt.Sprintf("deleting the offsets of %q makes it start over: a source connector takes a new snapshot per its snapshot.mode", obs.Name))
+		}
 	case Sink:
 		for _, p := range obs.Sink {
 			if p.Committed < 0 {

@@ -1,0 +1,311 @@
+package plan_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/internal/golden"
+	"github.com/offsetctl/offsetctl/internal/sandbox"
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/plan/render"
+)
+
+var goldens = golden.Flag()
+
+// clients opens the sandbox's clusters for the planner.
+type clients struct {
+	kafka *kgo.Client
+}
+
+func (c *clients) Connect(b *config.Connect) (*connect.Client, error) {
+	return connect.New(connect.Config{URL: b.URL})
+}
+func (c *clients) Kafka(*config.Kafka) (*kgo.Client, error) { return c.kafka, nil }
+
+// base time of the records in the orders topic: record i of a partition
+// has timestamp base + i minutes.
+var base = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// planWorld is a sandbox with deterministic offsets: an inert sink on a
+// three-partition topic with committed offsets, and two stopped
+// Debezium-PostgreSQL-shaped sources with fixed offsets.
+type planWorld struct {
+	sb      *sandbox.Sandbox
+	kc      *kgo.Client
+	c       *connect.Client
+	backup  string
+	hclHead string
+}
+
+func newPlanWorld(t *testing.T) *planWorld {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	kc, err := kgo.NewClient(kgo.SeedBrokers(sb.BootstrapServers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	adm := kadm.NewClient(kc)
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for p := int32(0); p < 3; p++ {
+		for i := 0; i < 100; i++ {
+			recs = append(recs, &kgo.Record{Topic: "orders", Partition: p, Value: []byte(fmt.Sprintf(`{"id":%d}`, i)), Timestamp: base.Add(time.Duration(i) * time.Minute)})
+		}
+	}
+	pc, err := kgo.NewClient(kgo.SeedBrokers(sb.BootstrapServers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if err := pc.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := connect.New(connect.Config{URL: sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, connect.CreateRequest{Name: "orders-sink", Config: map[string]string{"connector.class": "org.example.InertSink", "topics": "orders"}}); err != nil {
+		t.Fatal(err)
+	}
+	commit := kadm.Offsets{}
+	commit.AddOffset("orders", 0, 80, -1)
+	commit.AddOffset("orders", 1, 90, -1)
+	if _, err := adm.CommitOffsets(ctx, "connect-orders-sink", commit); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"inventory", "inventory-v2"} {
+		if _, err := c.Create(ctx, connect.CreateRequest{Name: name, InitialState: connect.StateStopped,
+			Config: map[string]string{"connector.class": sandbox.PostgresSourceClass, "topic.prefix": "dbserver1",
+				"database.hostname": "db.invalid", "database.user": "debezium", "database.dbname": "inventory"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.AlterOffsets(ctx, "inventory", connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{
+		Partition: []byte(`{"server":"dbserver1"}`),
+		Offset:    []byte(`{"lsn":97500059720,"lsn_proc":97500059720,"lsn_commit":97500059720,"txId":812345,"ts_usec":1718000000123456,"messageType":"COMMIT"}`),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	w := &planWorld{sb: sb, kc: kc, c: c}
+	// A backup taken when the source was elsewhere.
+	b := &offsets.Backup{OffsetctlVersion: "test", TakenAt: base, OffsetsTopic: sb.OffsetsTopic(), Connectors: []offsets.BackupConnector{
+		offsets.SourceBackup("inventory", sandbox.PostgresSourceClass, []offsets.Record{{
+			Key: []byte(`["inventory",{"server":"dbserver1"}]`), Connector: "inventory", Partition: mustMap(`{"server":"dbserver1"}`),
+			Offset: mustMap(`{"lsn":97500000000,"lsn_proc":97500000000,"lsn_commit":97500000000,"txId":812300,"ts_usec":1717999000000000,"messageType":"COMMIT"}`),
+		}}),
+	}}
+	w.backup = filepath.Join(t.TempDir(), "inventory-backup.json")
+	if err := offsets.WriteBackup(w.backup, b); err != nil {
+		t.Fatal(err)
+	}
+	w.hclHead = fmt.Sprintf(`connect "sandbox" {
+  url = %q
+}
+
+kafka "sandbox" {
+  brokers = [%q]
+}
+
+connector "orders_sink" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "orders-sink"
+}
+
+connector "inventory" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "inventory"
+}
+
+connector "inventory_v2" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "inventory-v2"
+}
+`, sb.ConnectURL(), sb.BootstrapServers()[0])
+	return w
+}
+
+func mustMap(s string) offsets.Map {
+	m, err := offsets.ParseMap([]byte(s))
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func (w *planWorld) plan(t *testing.T, body string) *plan.Plan {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(w.hclHead+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(dir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("config: %s", diags.Error())
+	}
+	pl := &plan.Planner{Clients: &clients{kafka: w.kc}, Codecs: offsets.NewRegistry(), Version: "0.1.0-test",
+		Now: func() time.Time { return time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC) }}
+	p, err := pl.Plan(context.Background(), cfg, plan.Options{State: plan.StateRef{Lineage: "9b2e61c0", Serial: 3}})
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return p
+}
+
+var hashRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+
+func (w *planWorld) normalize(s string) string {
+	s = strings.ReplaceAll(s, w.sb.ConnectURL(), "http://CONNECT")
+	s = strings.ReplaceAll(s, w.sb.ClusterID(), "CLUSTER")
+	s = strings.ReplaceAll(s, w.backup, "BACKUP")
+	return hashRE.ReplaceAllString(s, "sha256:HASH")
+}
+
+// TestPlanGoldens plans each kind of change against the sandbox and pins the
+// three renderings.
+func TestPlanGoldens(t *testing.T) {
+	w := newPlanWorld(t)
+	cases := []struct{ name, body string }{
+		{"sink_rewind", `
+offsets "replay_after_smt_fix" {
+  connector = connector.orders_sink
+  reason    = "INC-4711: the SMT dropped records"
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [0]
+    to_offset  = 50
+  }
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [1]
+    shift_by   = -10
+  }
+}
+`},
+		{"sink_skip", `
+offsets "skip_poison_pill" {
+  connector = connector.orders_sink
+  reason    = "INC-4712: record 80 of partition 0 cannot be parsed"
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [0]
+    skip       = 80
+  }
+}
+`},
+		{"sink_to_latest", `
+offsets "jump" {
+  connector          = connector.orders_sink
+  allow_skip_records = 130
+
+  sink_partition {
+    topic     = "orders"
+    to_latest = true
+  }
+}
+`},
+		{"sink_to_timestamp", `
+offsets "align_with_restored_sink" {
+  connector = connector.orders_sink
+  reason    = "the sink database was restored from the 10:30 backup"
+
+  sink_partition {
+    topic        = "orders"
+    partitions   = [0, 1]
+    to_timestamp = "2026-11-20T10:30:00Z"
+  }
+}
+`},
+		{"source_merge", `
+offsets "rewind_inventory" {
+  connector = connector.inventory
+
+  source_partition {
+    partition = { server = "dbserver1" }
+    offset    = { lsn = lsn("16/B3700000"), lsn_proc = lsn("16/B3700000"), lsn_commit = lsn("16/B3700000") }
+    merge     = true
+  }
+}
+`},
+		{"source_restore", `
+offsets "restore_inventory" {
+  connector = connector.inventory
+  restore   = "BACKUP"
+}
+`},
+		{"copy_from", `
+offsets "move_inventory" {
+  connector = connector.inventory_v2
+  copy_from = connector.inventory
+}
+`},
+		{"source_reset", `
+offsets "reset_inventory" {
+  connector              = connector.inventory
+  reset                  = true
+  acknowledge_resnapshot = true
+}
+`},
+		{"refused", `
+offsets "too_far" {
+  connector = connector.orders_sink
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [0]
+    to_offset  = 150
+  }
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [2]
+    skip       = 7
+  }
+}
+`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := w.plan(t, strings.ReplaceAll(tc.body, "BACKUP", w.backup))
+			var txt, md, js strings.Builder
+			if err := render.Text(&txt, p, render.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := render.Markdown(&md, p, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := render.JSON(&js, p); err != nil {
+				t.Fatal(err)
+			}
+			goldens.Assert(t, "text", []byte(w.normalize(txt.String())))
+			goldens.Assert(t, "markdown", []byte(w.normalize(md.String())))
+			goldens.Assert(t, "json", []byte(w.normalize(js.String())))
+		})
+	}
+}
