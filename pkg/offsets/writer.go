@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -21,6 +22,10 @@ type SourceChange struct {
 // ErrPartitionMismatch marks a refusal to write a key whose existing record
 // does not live in the partition Java's default partitioner picks for it.
 var ErrPartitionMismatch = errors.New("offsets-topic partition mismatch")
+
+// ErrAmbiguousPartition marks a refusal to write a source partition stored
+// under several keys of which none is the key Kafka Connect writes.
+var ErrAmbiguousPartition = errors.New("source partition stored under several keys")
 
 // ErrNoSuchPartition marks a deletion of a source partition that has no
 // stored offset.
@@ -37,7 +42,9 @@ var ErrVerifyFailed = errors.New("offsets-topic write not confirmed by read-back
 //
 // A partition that already has a record is written under that record's key
 // bytes, verbatim; a new partition gets the key Connect's JsonConverter would
-// write (compact, fields in java.util.HashMap order). Each record goes to the
+// write (compact, fields in java.util.HashMap order). A partition stored
+// under several keys (other field order or spacing) is written under the
+// one equal to Connect's bytes, and deleted under all of them. Each record goes to the
 // partition Java's default partitioner picks (murmur2 of the key bytes),
 // produced explicitly; WriteSource refuses, before writing anything, when the
 // topic's partition count changed since snap was read, when an existing
@@ -89,9 +96,18 @@ func WriteSource(ctx context.Context, cl *kgo.Client, snap *TopicSnapshot, conne
 			recs[i].Value = w.Offset.JSON()
 		}
 	}
-	results := producer.ProduceSync(ctx, recs...)
+	// Results come back in completion order, not input order: match them
+	// by record.
+	index := make(map[*kgo.Record]int, len(recs))
+	for i, r := range recs {
+		index[r] = i
+	}
 	var produceErrs []error
-	for i, res := range results {
+	for _, res := range producer.ProduceSync(ctx, recs...) {
+		i, ok := index[res.Record]
+		if !ok {
+			continue
+		}
 		if res.Err != nil {
 			produceErrs = append(produceErrs, fmt.Errorf("key %s to partition %d: %w", quoteBytes(recs[i].Key), recs[i].Partition, res.Err))
 			continue
@@ -112,6 +128,13 @@ func WriteSource(ctx context.Context, cl *kgo.Client, snap *TopicSnapshot, conne
 
 // planSourceWrites turns changes into records with key bytes and partition,
 // refusing anything that would leave the key's newest value ambiguous.
+//
+// Several live keys may hold one logical partition (the same map written
+// with other field order or spacing, the hazard of reference §2.7 item 2).
+// A task looks its offset up by the Java bytes, so a new value goes under
+// the key equal to the Java bytes when one exists (under the only key when
+// there is one); with several keys and none of them the Java bytes, the
+// write is refused. A deletion tombstones every such key.
 func planSourceWrites(snap *TopicSnapshot, connector string, changes []SourceChange) ([]Record, error) {
 	out := make([]Record, 0, len(changes))
 	for i, c := range changes {
@@ -120,34 +143,54 @@ func planSourceWrites(snap *TopicSnapshot, connector string, changes []SourceCha
 				return nil, fmt.Errorf("writing source offsets of %q: partition %s is listed twice", connector, c.Partition)
 			}
 		}
-		rec := Record{Connector: connector, Partition: c.Partition}
-		existing, found := snap.Find(connector, c.Partition)
-		if found {
-			rec.Key = existing.Key
-			rec.Partition = existing.Partition
+		javaKey := EncodeKey(connector, c.Partition.JavaOrder())
+		var matches []Record
+		for _, r := range snap.Connector(connector) {
+			if r.Partition.Equal(c.Partition) {
+				matches = append(matches, r)
+			}
+		}
+		var targets []Record
+		switch {
+		case len(matches) == 0 && c.Offset == nil:
+			return nil, fmt.Errorf("writing source offsets of %q: partition %s: %w (nothing to delete)", connector, c.Partition, ErrNoSuchPartition)
+		case len(matches) == 0:
+			targets = []Record{{Key: javaKey, Partition: c.Partition.JavaOrder(), TopicPartition: -1}}
+		case c.Offset == nil || len(matches) == 1:
+			targets = matches
+		default:
+			for _, m := range matches {
+				if bytes.Equal(m.Key, javaKey) {
+					targets = []Record{m}
+				}
+			}
+			if targets == nil {
+				keys := make([]string, len(matches))
+				for i, m := range matches {
+					keys[i] = quoteBytes(m.Key)
+				}
+				return nil, fmt.Errorf("writing source offsets of %q: %w: partition %s is stored under %d different keys (%s), none of them the bytes Kafka Connect writes (%s); refusing to guess which one the connector reads: delete the partition (every key) and write it again",
+					connector, ErrAmbiguousPartition, c.Partition, len(matches), strings.Join(keys, ", "), quoteBytes(javaKey))
+			}
+		}
+		for _, existing := range targets {
+			rec := Record{Connector: connector, Key: existing.Key, Partition: existing.Partition}
 			rec.TopicPartition = PartitionForKey(existing.Key, snap.Partitions)
-			if rec.TopicPartition != existing.TopicPartition {
+			if existing.TopicPartition >= 0 && rec.TopicPartition != existing.TopicPartition {
 				return nil, fmt.Errorf("writing source offsets of %q: %w: the record for key %s lives in partition %d of topic %q, but Java's default partitioner picks partition %d for it; refusing to write (two records for one key in different partitions make the worker's choice depend on read order): the topic was probably written with another partitioner or its partition count changed",
 					connector, ErrPartitionMismatch, quoteBytes(existing.Key), existing.TopicPartition, snap.Topic, rec.TopicPartition)
 			}
-		} else {
-			if c.Offset == nil {
-				return nil, fmt.Errorf("writing source offsets of %q: partition %s: %w (nothing to delete)", connector, c.Partition, ErrNoSuchPartition)
+			if parts := snap.split(rec.Key); parts != nil {
+				return nil, fmt.Errorf("writing source offsets of %q: %w: key %s has records in partitions %v of topic %q; refusing to write until only one remains",
+					connector, ErrPartitionMismatch, quoteBytes(rec.Key), parts, snap.Topic)
 			}
-			rec.Key = EncodeKey(connector, c.Partition.JavaOrder())
-			rec.Partition = c.Partition.JavaOrder()
-			rec.TopicPartition = PartitionForKey(rec.Key, snap.Partitions)
+			if c.Offset == nil {
+				rec.Tombstone = true
+			} else {
+				rec.Offset = *c.Offset
+			}
+			out = append(out, rec)
 		}
-		if parts := snap.split(rec.Key); parts != nil {
-			return nil, fmt.Errorf("writing source offsets of %q: %w: key %s has records in partitions %v of topic %q; refusing to write until only one remains",
-				connector, ErrPartitionMismatch, quoteBytes(rec.Key), parts, snap.Topic)
-		}
-		if c.Offset == nil {
-			rec.Tombstone = true
-		} else {
-			rec.Offset = *c.Offset
-		}
-		out = append(out, rec)
 	}
 	return out, nil
 }

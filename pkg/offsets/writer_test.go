@@ -146,3 +146,45 @@ func TestVerifyWritesDetectsOverwrite(t *testing.T) {
 		t.Fatalf("verify of the newest record = %v", err)
 	}
 }
+
+// One logical partition under two keys (Java order, and Go's alphabetical
+// order written by some tool): the write goes to the key the task reads,
+// the deletion removes both.
+func TestWriteSourceWithSeveralKeysForOnePartition(t *testing.T) {
+	cl := newKafka(t)
+	ctx := testCtx(t)
+	javaKey := `["inventory-connector",{"server":"dbserver1","database":"testDB"}]`
+	goKey := `["inventory-connector",{"database":"testDB","server":"dbserver1"}]`
+	produceRaw(t, cl,
+		rawRecord{14, javaKey, str(`{"commit_lsn":"0000002a:00000190:0003"}`)},
+		rawRecord{3, goKey, str(`{"commit_lsn":"0000002b:00000000:0000"}`)},
+	)
+	snap, _ := ReadTopic(ctx, cl, testTopic)
+	part := mustMap(t, `{"server":"dbserver1","database":"testDB"}`)
+	next := mustMap(t, `{"commit_lsn":"0000002c:00000000:0000"}`)
+	written, err := WriteSource(ctx, cl, snap, "inventory-connector", []SourceChange{{Partition: part, Offset: &next}})
+	if err != nil || len(written) != 1 || string(written[0].Key) != javaKey || written[0].TopicPartition != 14 {
+		t.Fatalf("write = %+v %v", written, err)
+	}
+	snap, _ = ReadTopic(ctx, cl, testTopic)
+	written, err = WriteSource(ctx, cl, snap, "inventory-connector", []SourceChange{{Partition: part}})
+	if err != nil || len(written) != 2 || !written[0].Tombstone || !written[1].Tombstone {
+		t.Fatalf("delete = %+v %v", written, err)
+	}
+	snap, _ = ReadTopic(ctx, cl, testTopic)
+	if len(snap.Records) != 0 {
+		t.Fatalf("left after delete: %+v", snap.Records)
+	}
+
+	// Two keys, neither the Java bytes: refused.
+	spaced := `["inventory-connector", {"server": "dbserver1", "database": "testDB"}]`
+	produceRaw(t, cl,
+		rawRecord{PartitionForKey([]byte(goKey), 25), goKey, str(`{"commit_lsn":"0000002a:00000190:0003"}`)},
+		rawRecord{PartitionForKey([]byte(spaced), 25), spaced, str(`{"commit_lsn":"0000002a:00000190:0003"}`)},
+	)
+	snap, _ = ReadTopic(ctx, cl, testTopic)
+	_, err = WriteSource(ctx, cl, snap, "inventory-connector", []SourceChange{{Partition: part, Offset: &next}})
+	if !errors.Is(err, ErrAmbiguousPartition) || !strings.Contains(err.Error(), "stored under 2 different keys") {
+		t.Fatalf("ambiguous write = %v", err)
+	}
+}
