@@ -296,7 +296,9 @@ func ReadBackup(path string) (*Backup, error) {
 // content goes to a temporary file in the same directory, is synced, and is
 // then hard-linked to path (link fails if path exists, so the no-overwrite
 // check and the publication are one step); the temporary name is removed
-// and the directory synced. Readers never see a partial backup.
+// and the directory synced. Readers never see a partial backup. Where hard
+// links are not supported, the file is created with O_EXCL and written in
+// place (a crash may leave a partial file; its checksum refuses it).
 func WriteBackup(path string, b *Backup) error {
 	data, err := MarshalBackup(b)
 	if err != nil {
@@ -327,7 +329,13 @@ func WriteBackup(path string, b *Backup) error {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("writing offsets backup: %s: %w: choose another name (backups are never overwritten)", path, os.ErrExist)
 		}
-		return fmt.Errorf("writing offsets backup: publishing %s: %w", path, err)
+		// A file system without hard links: create the name
+		// exclusively and write in place. A crash can then leave a
+		// partial file, which the checksum makes unreadable, never
+		// silently wrong.
+		if err := writeExclusive(path, data); err != nil {
+			return err
+		}
 	}
 	if d, err := os.Open(dir); err == nil {
 		syncErr := d.Sync()
@@ -335,6 +343,28 @@ func WriteBackup(path string, b *Backup) error {
 		if syncErr != nil {
 			return fmt.Errorf("writing offsets backup: syncing directory %s: %w", dir, syncErr)
 		}
+	}
+	return nil
+}
+
+func writeExclusive(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("writing offsets backup: %s: %w: choose another name (backups are never overwritten)", path, os.ErrExist)
+		}
+		return fmt.Errorf("writing offsets backup: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("writing offsets backup: %s: %w", path, err)
 	}
 	return nil
 }

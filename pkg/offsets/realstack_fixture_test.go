@@ -6,6 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // realFixtures is where internal/realstack records what a real Kafka 4.3.0
@@ -107,5 +111,55 @@ func TestRealWorkerRecords(t *testing.T) {
 	}
 	if string(written[0].Key) != string(got.Key) || written[0].TopicPartition != last.Partition || written[0].TopicOffset != last.Offset+1 {
 		t.Fatalf("written = %+v", written[0])
+	}
+}
+
+// TestRealSinkGroup replays the real JDBC sink's committed position into
+// kfake and reads it back the way offsetctl observes a sink.
+func TestRealSinkGroup(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(realFixtures, "sink-consumer-group.json"))
+	if err != nil {
+		t.Fatalf("the real-stack fixture is missing: %v", err)
+	}
+	var fx struct {
+		FormatVersion int    `json:"format_version"`
+		Group         string `json:"group"`
+		Committed     []struct {
+			Topic        string `json:"topic"`
+			Partition    int32  `json:"partition"`
+			Offset       int64  `json:"offset"`
+			LogEndOffset int64  `json:"log_end_offset"`
+		} `json:"committed"`
+	}
+	if err := json.Unmarshal(data, &fx); err != nil || fx.FormatVersion != 1 || len(fx.Committed) == 0 {
+		t.Fatalf("fixture: %v %+v", err, fx)
+	}
+	if got := SinkGroupID("jdbc-customers", map[string]string{"connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector"}); got != fx.Group {
+		t.Fatalf("SinkGroupID = %s, the real worker used %s", got, fx.Group)
+	}
+	cl := newKafka(t, kfake.SeedTopics(1, fx.Committed[0].Topic))
+	ctx := testCtx(t)
+	var changes []SinkChange
+	for _, c := range fx.Committed {
+		for i := int64(0); i < c.LogEndOffset; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: c.Topic, Partition: c.Partition, Value: []byte("row")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		changes = append(changes, SinkChange{Topic: c.Topic, Partition: c.Partition, Offset: ptr(c.Offset)})
+	}
+	adm := kadm.NewClient(cl)
+	if err := CommitSinkGroup(ctx, adm, fx.Group, changes); err != nil {
+		t.Fatal(err)
+	}
+	g, err := ReadSinkGroup(ctx, adm, fx.Group, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fx.Committed {
+		got, ok := g.Lookup(c.Topic, c.Partition)
+		if !ok || got.Committed != c.Offset || got.LogEnd != c.LogEndOffset {
+			t.Errorf("%s/%d = %+v, the real group had committed %d of log end %d", c.Topic, c.Partition, got, c.Offset, c.LogEndOffset)
+		}
 	}
 }
