@@ -163,8 +163,24 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 	default:
 		return nil, fmt.Errorf("connector %q has type %q: offsetctl handles source and sink connectors", cb.ConnectorName, info.Type)
 	}
+	if obs.WriteVia != MethodREST {
+		o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "no_offsets_api", Message: noOffsetsAPI(ci.version, obs)})
+	}
 	o.cache[cb.Addr()] = obs
 	return obs, nil
+}
+
+// noOffsetsAPI explains how apply changes offsets on a worker without
+// PATCH /offsets.
+func noOffsetsAPI(v connect.Version, obs *ConnectorObservation) string {
+	where := "writes the offsets topic directly (exact key bytes, the partition Java's producer picks) and reads it back"
+	if obs.Type == Sink {
+		where = "commits to the consumer group " + obs.Group + " directly once it has no members, and reads it back"
+	}
+	if v.AtLeast(3, 5) {
+		return fmt.Sprintf("connector %q: Kafka Connect %s has no PATCH /offsets (3.6+): apply stops the connector, %s, then resumes it", obs.Name, v, where)
+	}
+	return fmt.Sprintf("connector %q: Kafka Connect %s has neither stop nor PATCH /offsets (3.5+ and 3.6+): apply deletes the connector (its offsets survive deletion), %s, and re-creates it with the same config", obs.Name, v, where)
 }
 
 func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) error {
