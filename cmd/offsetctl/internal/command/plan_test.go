@@ -246,3 +246,96 @@ func TestPlanRefusesWhatWouldLoseData(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanOnOldWorkersSaysHowItWillWrite(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		want    []string
+	}{
+		{"3.5", []string{"# via the consumer group", "no PATCH /offsets (3.6+): apply stops the connector", "# via the offsets topic"}},
+		{"3.4", []string{"# via the consumer group", "neither stop nor PATCH /offsets", "re-creates it with the same config"}},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			w := startWorld(t, tc.version, 10)
+			if err := waitSourceOffsets(context.Background(), w.sb.ConnectURL(), w.pipe.SourceConnector()); err != nil && tc.version != "3.4" {
+				t.Fatal(err)
+			}
+			dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
+offsets "rewind_sink" {
+  connector = connector.sink
+
+  sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = 5
+  }
+}
+
+offsets "source_txid" {
+  connector = connector.source
+
+  source_partition {
+    partition = { server = %q }
+    offset    = { txId = 1 }
+    merge     = true
+  }
+}
+`, w.pipe.Topic(), w.pipe.TopicPrefix()))
+			planFile := filepath.Join(t.TempDir(), "plan.json")
+			code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-state", filepath.Join(t.TempDir(), "state.json"))
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("plan on %s lacks %q:\n%s", tc.version, want, out)
+				}
+			}
+			p, err := plan.ReadFile(planFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range p.Operations {
+				for _, ch := range op.Changes {
+					if ch.Source != nil && string(ch.Source.Key) != fmt.Sprintf(`["%s",{"server":"%s"}]`, w.pipe.SourceConnector(), w.pipe.TopicPrefix()) {
+						t.Errorf("source key bytes = %s", ch.Source.Key)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestPlanFileHoldsNoSecrets(t *testing.T) {
+	w := startWorld(t, "3.8", 5)
+	const secret = "s3cr3t-in-url"
+	hcl := strings.Replace(w.hcl(), "connect \"sandbox\" {\n", "connect \"sandbox\" {\n  basic_auth {\n    username = \"admin\"\n    password = \""+secret+"\"\n  }\n", 1)
+	dir := writeConfig(t, hcl+fmt.Sprintf(`
+offsets "rewind" {
+  connector = connector.sink
+
+  sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = 1
+  }
+}
+`, w.pipe.Topic()))
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-state", filepath.Join(t.TempDir(), "state.json"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"plan file": string(data), "stdout": out, "stderr": errOut} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the %s holds the password from the Connect URL", what)
+		}
+	}
+	if !strings.Contains(string(data), `"connect_url": "http://127.0.0.1:`) {
+		t.Errorf("the plan does not record the redacted Connect URL:\n%s", data)
+	}
+}
