@@ -452,6 +452,12 @@ func captureREST(ctx context.Context, t *testing.T, st *Stack, adm *kadm.Client)
 	call("alter offsets of a RUNNING source", "PATCH", "/connectors/"+SourceConnectorName+"/offsets",
 		map[string]any{"offsets": []any{map[string]any{"partition": map[string]any{"server": TopicPrefix}, "offset": map[string]any{"lsn": 1}}}})
 	call("reset offsets of a RUNNING sink", "DELETE", "/connectors/"+SinkConnectorName+"/offsets", nil)
+	call("alter offsets of an unknown connector", "PATCH", "/connectors/no-such-connector/offsets",
+		json.RawMessage(`{"offsets":[{"partition":{"server":"x"},"offset":{"lsn":1}}]}`))
+	call("reset offsets of an unknown connector", "DELETE", "/connectors/no-such-connector/offsets", nil)
+	call("create with an existing name", "POST", "/connectors", map[string]any{"name": SourceConnectorName, "config": st.SourceConnectorConfig()})
+	call("create with an invalid initial_state", "POST", "/connectors",
+		map[string]any{"name": "scratch-bad-state", "config": map[string]string{"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "topics": CustomersTopic}, "initial_state": "SLEEPING"})
 
 	// A Debezium source created STOPPED: never started, so no slot is made.
 	scratchSrc := "scratch-pg-stopped"
@@ -517,6 +523,8 @@ func captureREST(ctx context.Context, t *testing.T, st *Stack, adm *kadm.Client)
 	}
 	call("alter offsets of a STOPPED sink: bad partition", "PATCH", "/connectors/"+scratchSink+"/offsets",
 		json.RawMessage(`{"offsets":[{"partition":{"kafka_topic":"`+CustomersTopic+`"},"offset":{"kafka_offset":1}}]}`))
+	call("alter offsets of a STOPPED sink: negative offset", "PATCH", "/connectors/"+scratchSink+"/offsets",
+		json.RawMessage(`{"offsets":[{"partition":{"kafka_topic":"`+CustomersTopic+`","kafka_partition":0},"offset":{"kafka_offset":-5}}]}`))
 	call("alter offsets of a STOPPED sink", "PATCH", "/connectors/"+scratchSink+"/offsets",
 		json.RawMessage(`{"offsets":[{"partition":{"kafka_topic":"`+CustomersTopic+`","kafka_partition":0},"offset":{"kafka_offset":"2"}}]}`))
 	call("sink offsets after the alter", "GET", "/connectors/"+scratchSink+"/offsets", nil)
