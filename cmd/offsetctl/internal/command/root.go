@@ -98,6 +98,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &flagError{err: err} })
+	root.SetHelpCommand(newHelpCmd())
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.ConnectURL, "connect-url", "", "Kafka Connect REST URL (env OFFSETCTL_CONNECT_URL)")
 	pf.StringVar(&g.ConnectUser, "connect-user", "", "basic-auth user for Kafka Connect; the password is read from OFFSETCTL_CONNECT_PASSWORD (env OFFSETCTL_CONNECT_USER)")
@@ -128,7 +129,43 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newForceUnlockCmd(deps, g),
 		newSandboxCmd(deps, g),
 	)
+	refuseUnknownSubcommands(root)
 	return root, g
+}
+
+// refuseUnknownSubcommands makes every group command below root (offsets,
+// state, sandbox) refuse an unknown subcommand with a usage error: cobra runs
+// a command without a RunE as a request for its help, exit code 0. Without
+// arguments a group still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if sub.HasSubCommands() && !sub.Runnable() {
+			sub.Args = cobra.NoArgs
+			sub.DisableFlagsInUseLine = true
+			sub.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
+		refuseUnknownSubcommands(sub)
+	}
+}
+
+// newHelpCmd replaces cobra's help command, which answers an unknown topic
+// with the root usage and exit code 0: here it is an error (exit 1).
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "help [command]",
+		Short:   "Help about any command",
+		Long:    "Help prints the help of any command, as COMMAND --help does.",
+		Example: `  offsetctl help offsets backup`,
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return withHint(fmt.Errorf("unknown help topic %q", strings.Join(args, " ")),
+					"offsetctl --help lists the commands.")
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // resolve fills unset flags from the environment and checks them.
@@ -158,7 +195,9 @@ func envDefault(dst *string, v string) {
 // defined flags of some command are rewritten, so negative numbers and "-"
 // stay as they are.
 func normalizeArgs(root *cobra.Command, args []string) []string {
-	long := map[string]bool{}
+	// help is defined by cobra only when a command runs: list it here so
+	// that -help works as --help does.
+	long := map[string]bool{"help": true}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		c.Flags().VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
