@@ -17,7 +17,9 @@
 #   - whether offsetctl's keys match the injected ones and pg_comparator's.
 #
 # Every measurement runs RUNS times (default 3; 1 for sizes above 2M rows) and
-# the median is printed. The 10M size takes about 10 minutes on 2 cores.
+# the median is printed, as wall seconds and as CPU seconds (server processes
+# plus client): on a shared machine the wall times are noisy, the CPU seconds
+# much less so. Ratios are to the floor measured in the same run. The 10M size takes about 10 minutes on 2 cores.
 #
 # Environment: SIZES, RUNS, PORT (default: a free port from 55440), KEEP=1 to
 # leave the cluster and its directory for inspection, OFFSETCTL (the binary;
@@ -79,26 +81,37 @@ psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 url() { echo "postgres://postgres@127.0.0.1:$port/$1?sslmode=disable"; }
 
 # --- helpers -----------------------------------------------------------------
+# The machine may be shared, so wall times are noisy; CPU seconds are not.
+# servercpu prints the CPU seconds used so far by the cluster: the postmaster
+# and every child it has reaped (backends and parallel workers that ended).
+pmpid=$(head -1 "$dir/data/postmaster.pid")
+tck=$(getconf CLK_TCK)
+servercpu() { awk -v t="$tck" '{printf "%.2f\n", ($14 + $15 + $16 + $17) / t}' "/proc/$pmpid/stat"; }
+
 # timed OUT CMD...: runs CMD under /usr/bin/time; appends "seconds maxrss_kb"
 # to OUT; the command's stdout goes to OUT.stdout.
 timed() {
-	local out=$1
+	local out=$1 c0
 	shift
-	/usr/bin/time -f '%e %M' -o "$out.time" "$@" >"$out.stdout" 2>"$out.stderr" || {
+	c0=$(servercpu)
+	/usr/bin/time -f '%e %M %U %S' -o "$out.time" "$@" >"$out.stdout" 2>"$out.stderr" || {
 		local rc=$?
 		# offsetctl diff exits 2 when it finds drift: that is success here.
 		[[ $rc -eq 2 && "$1" == "$OFFSETCTL" ]] || { cat "$out.stderr" >&2; return $rc; }
 	}
-	tail -1 "$out.time" >>"$out"
+	sleep 0.2 # let the postmaster reap the backends
+	echo "$(tail -1 "$out.time") $c0 $(servercpu)" | awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4 + $6 - $5}' >>"$out"
 }
 
 # median FILE COLUMN: the median of a column of numbers.
 median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 minimum() { awk -v c="$2" '{print $c}' "$1" | sort -g | head -1; }
 
-# both SQL: runs SQL on src and dst at once; prints the wall seconds.
+# both SQL: runs SQL on src and dst at once; prints the wall seconds, 0 (no
+# client RSS measured) and the CPU seconds of client and server together.
 both() {
-	local sql=$1 t0 t1
+	local sql=$1 t0 t1 c0
+	c0=$(servercpu)
 	t0=$(date +%s.%N)
 	psql -d src -Atc "$sql" >/dev/null &
 	local a=$!
@@ -107,7 +120,8 @@ both() {
 	wait $a
 	wait $b
 	t1=$(date +%s.%N)
-	echo "$t0 $t1" | awk '{printf "%.3f\n", $2 - $1}'
+	sleep 0.2
+	echo "$t0 $t1 $c0 $(servercpu)" | awk '{printf "%.3f 0 %.2f\n", $2 - $1, $4 - $3}'
 }
 
 runs_for() { if (($1 > 2000000)); then echo 1; else echo "$RUNS"; fi; }
@@ -159,20 +173,24 @@ bench_size() {
 
 	local fl
 	fl=$(median "$floor" 1)
+	local flc
+	flc=$(median "$floor" 3)
 	row() { # label file note
-		local med mn mem
+		local med mn mem cpu
 		med=$(median "$2" 1)
 		mn=$(minimum "$2" 1)
 		mem=$(median "$2" 2)
-		printf '| %s | %s | %s / %s (%s) | %.2f× | %d MiB | %s |\n' "$1" "$n" "$mn" "$med" "$(wc -l <"$2")" "$(echo "$med $fl" | awk '{print $1/$2}')" "$((mem / 1024))" "$3"
+		cpu=$(median "$2" 3)
+		printf '| %s | %s | %s / %s (%s) | %.2f× | %s | %.2f× | %d MiB | %s |\n' "$1" "$n" "$mn" "$med" "$(wc -l <"$2")" "$(echo "$med $fl" | awk '{print $1/$2}')" \
+			"$cpu" "$(echo "$cpu $flc" | awk '{print $1/$2}')" "$((mem / 1024))" "$3"
 	}
 	{
 		echo
 		echo "### $n rows per side ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $("$bindir/postgres" --version))"
 		echo
-		echo "| what | rows/side | seconds min / median (runs) | × floor | client max RSS | notes |"
-		echo "|---|---|---|---|---|---|"
-		printf '| floor: count(*) + sum(hashtextextended(t::text,0)), both sides at once | %s | %s / %s (%s) | 1.00× | - | two psql sessions |\n' "$n" "$(minimum "$floor" 1)" "$fl" "$(wc -l <"$floor")"
+		echo "| what | rows/side | wall seconds min / median (runs) | × floor (wall) | CPU seconds, server + client (median) | × floor (CPU) | client max RSS | notes |"
+		echo "|---|---|---|---|---|---|---|---|"
+		printf '| floor: count(*) + sum(hashtextextended(t::text,0)), both sides at once | %s | %s / %s (%s) | 1.00× | %s | 1.00× | - | two psql sessions |\n' "$n" "$(minimum "$floor" 1)" "$fl" "$(wc -l <"$floor")" "$flc"
 		row "offsetctl diff, 0.1 % missing + extra + changed" "$work/offsetctl_drift" "$strategy; keys = injected: $same_inj; keys = pg_comparator's: $same_pgc"
 		row "offsetctl diff, no difference" "$work/offsetctl_equal" "differences reported: $equal_found"
 		row "pg_comparator (default)" "$work/pgc_default" "$(wc -l <"$work/keys.pgc_default") keys"

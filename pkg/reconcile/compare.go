@@ -219,10 +219,47 @@ type cell struct {
 	sum uint64
 }
 
-// cells computes the cells of groupBits bits, restricted to the rows whose
-// cell at filterBits bits is set in filter (no restriction when filter is
-// nil).
-func (x *side) cells(ctx context.Context, groupBits, filterBits int, filter []byte) ([]cell, error) {
+// cellPlan says how rows map to cells and which rows a query reads.
+//
+// Hash cells (any key): a row's cell is the low bits bits of its key hash;
+// with filter set, only rows whose cell at filterBits bits is set in filter
+// are read (a full scan that skips the row hash of the others).
+//
+// Range cells (single integer keys): a row's cell is (key - lo) / width, so a
+// cell is a key range; with los/his set, only the rows in those key ranges
+// are read, through the key's index.
+type cellPlan struct {
+	ranged bool
+
+	bits       int
+	filterBits int
+	filter     []byte
+
+	lo, width int64
+	los, his  []int64
+}
+
+// from returns the FROM and WHERE clauses reading the plan's rows, and the
+// arguments they bind from $n on.
+func (x *side) from(p *cellPlan, n int) (string, []any) {
+	q := " FROM " + x.sql.from
+	var args []any
+	if p.los != nil {
+		q += fmt.Sprintf(" JOIN unnest($%d::int8[], $%d::int8[]) AS offsetctl_r(offsetctl_lo, offsetctl_hi) ON %s >= offsetctl_r.offsetctl_lo AND %s < offsetctl_r.offsetctl_hi",
+			n, n+1, x.sql.idents[0], x.sql.idents[0])
+		args = append(args, p.los, p.his)
+		n += 2
+	}
+	q += " WHERE " + x.sql.where
+	if p.filter != nil {
+		q += fmt.Sprintf(" AND get_bit($%d::bytea, (%s & $%d::int8)::int4) = 1", n, x.sql.keyHash, n+1)
+		args = append(args, p.filter, int64(1)<<p.filterBits-1)
+	}
+	return q, args
+}
+
+// cells computes the count and checksum of every cell of p.
+func (x *side) cells(ctx context.Context, p *cellPlan) ([]cell, error) {
 	// The planner cannot know how many cells there are and would sort; a
 	// hash aggregate is always right here.
 	if err := x.setSort(ctx, false); err != nil {
@@ -232,15 +269,20 @@ func (x *side) cells(ctx context.Context, groupBits, filterBits int, filter []by
 	// parallel workers compute them and the leader only adds them up: the
 	// planner takes every key for its own cell and would otherwise run the
 	// aggregate, hashes included, in one process.
-	q := "SELECT offsetctl_c, count(*), " + sumExpr("offsetctl_h") +
-		" FROM (SELECT " + x.sql.keyHash + " & $1::int8 AS offsetctl_c, " + x.sql.rowHash + " AS offsetctl_h" +
-		" FROM " + x.sql.from + " WHERE " + x.sql.where
-	args := []any{int64(1)<<groupBits - 1}
-	if filter != nil {
-		q += " AND get_bit($2::bytea, (" + x.sql.keyHash + " & $3::int8)::int4) = 1"
-		args = append(args, filter, int64(1)<<filterBits-1)
+	var cellExpr string
+	var args []any
+	if p.ranged {
+		cellExpr = "(" + x.sql.idents[0] + "::int8 - $1::int8) / $2::int8"
+		args = []any{p.lo, p.width}
+	} else {
+		cellExpr = x.sql.keyHash + " & $1::int8"
+		args = []any{int64(1)<<p.bits - 1}
 	}
-	q += " OFFSET 0) offsetctl_rows GROUP BY 1"
+	from, more := x.from(p, len(args)+1)
+	q := "SELECT offsetctl_c, count(*), " + sumExpr("offsetctl_h") +
+		" FROM (SELECT " + cellExpr + " AS offsetctl_c, " + x.sql.rowHash + " AS offsetctl_h" + from +
+		" OFFSET 0) offsetctl_rows GROUP BY 1"
+	args = append(args, more...)
 	x.queries++
 	rows, err := x.tx.Query(ctx, q, args...)
 	if err != nil {
@@ -266,6 +308,56 @@ func (x *side) cells(ctx context.Context, groupBits, filterBits int, filter []by
 	}
 	slices.SortFunc(out, func(a, b cell) int { return compareInt(a.id, b.id) })
 	return out, nil
+}
+
+// keyBounds returns the smallest and largest key of both sides, and false
+// when both are empty or the range does not fit range cells.
+func (e *engine) keyBounds(ctx context.Context, s, d *side) (int64, int64, bool, error) {
+	var lo, hi [2]*int64
+	err := both(ctx, s, d, func(ctx context.Context, x *side) error {
+		i := 0
+		if x == d {
+			i = 1
+		}
+		x.queries++
+		err := x.tx.QueryRow(ctx, "SELECT min("+x.sql.idents[0]+")::int8, max("+x.sql.idents[0]+")::int8 FROM "+x.sql.from+" WHERE "+x.sql.where).Scan(&lo[i], &hi[i])
+		if err != nil {
+			return fmt.Errorf("reading the key range of the %s table %s: %w", x.name, x.tbl.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, false, err
+	}
+	var l, h *int64
+	for i := range 2 {
+		if lo[i] != nil && (l == nil || *lo[i] < *l) {
+			l = lo[i]
+		}
+		if hi[i] != nil && (h == nil || *hi[i] > *h) {
+			h = hi[i]
+		}
+	}
+	if l == nil || h == nil {
+		return 0, 0, false, nil
+	}
+	if span := uint64(*h) - uint64(*l); span >= 1<<62 {
+		return 0, 0, false, nil // keys spread over most of int8: hash cells
+	}
+	return *l, *h, true, nil
+}
+
+// ranges turns range cells of the given width into merged key ranges.
+func ranges(lo, width int64, ids []int64) (los, his []int64) {
+	for _, c := range ids {
+		a, b := lo+c*width, lo+(c+1)*width
+		if n := len(his); n > 0 && his[n-1] == a {
+			his[n-1] = b
+			continue
+		}
+		los, his = append(los, a), append(his, b)
+	}
+	return los, his
 }
 
 // diffCells merges two sorted cell lists; it returns the ids of the cells
@@ -318,8 +410,17 @@ func (e *engine) rows(ctx context.Context, s, d *side, r *Result) error {
 		}
 	}
 
-	var filter []byte
-	filterBits := 0
+	p := &cellPlan{bits: nbits}
+	if s.sql.intKey {
+		lo, hi, ok, err := e.keyBounds(ctx, s, d)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.ranged, p.lo = true, lo
+			p.width = max(1, int64((uint64(hi-lo)+1+(1<<nbits)-1)>>nbits))
+		}
+	}
 	for level := 1; ; level++ {
 		var cs [2][]cell
 		phase := "cells"
@@ -327,7 +428,7 @@ func (e *engine) rows(ctx context.Context, s, d *side, r *Result) error {
 			phase = "split"
 		}
 		err := both(ctx, s, d, func(ctx context.Context, x *side) error {
-			c, err := x.cells(ctx, nbits, filterBits, filter)
+			c, err := x.cells(ctx, p)
 			if err != nil {
 				return err
 			}
@@ -359,6 +460,7 @@ func (e *engine) rows(ctx context.Context, s, d *side, r *Result) error {
 		e.mu.Lock()
 		e.cellsTodo = len(diff)
 		e.mu.Unlock()
+		canSplit := (p.ranged && p.width > 1) || (!p.ranged && p.bits < maxBits)
 		switch {
 		case len(diff) == 0:
 			if level == 1 {
@@ -368,22 +470,38 @@ func (e *engine) rows(ctx context.Context, s, d *side, r *Result) error {
 		case level == 1 && len(diff)*2 > cells:
 			// Drift over most cells: one streaming pass over everything.
 			r.Stats.Strategy = "stream"
-			return e.merge(ctx, s, d, r, 0, nil)
-		case rows <= fetchLimit || nbits >= maxBits:
+			return e.merge(ctx, s, d, r, &cellPlan{})
+		case rows <= fetchLimit || !canSplit:
 			if level == 1 {
 				r.Stats.Strategy = "cells"
 			} else {
 				r.Stats.Strategy = "split"
 			}
-			return e.merge(ctx, s, d, r, nbits, bitmap(nbits, diff))
+			return e.merge(ctx, s, d, r, p.restrict(diff))
 		}
 		// Split the differing cells and compare again.
 		avg := float64(rows) / float64(len(diff))
-		step := int(math.Ceil(math.Log2(avg / 4)))
-		step = min(max(step, 2), maxBits-nbits)
-		filter, filterBits = bitmap(nbits, diff), nbits
-		nbits += step
+		step := max(int(math.Ceil(math.Log2(avg/4))), 2)
+		next := p.restrict(diff)
+		if p.ranged {
+			next.width = max(1, p.width>>step)
+		} else {
+			next.bits = min(p.bits+step, maxBits)
+		}
+		p = next
 	}
+}
+
+// restrict returns the plan that reads only the rows of the given cells of p,
+// with the same cells.
+func (p *cellPlan) restrict(ids []int64) *cellPlan {
+	q := &cellPlan{ranged: p.ranged, bits: p.bits, lo: p.lo, width: p.width}
+	if p.ranged {
+		q.los, q.his = ranges(p.lo, p.width, ids)
+	} else {
+		q.filter, q.filterBits = bitmap(p.bits, ids), p.bits
+	}
+	return q
 }
 
 // krow is one streamed (key, row hash) pair.
@@ -395,7 +513,7 @@ type krow struct {
 
 // stream sends the (key, row hash) pairs of the rows in the cells set in
 // filter (all rows when filter is nil), in key order, in batches.
-func (x *side) stream(ctx context.Context, nbits int, filter []byte, out chan<- []krow, emit func(int64)) error {
+func (x *side) stream(ctx context.Context, p *cellPlan, out chan<- []krow, emit func(int64)) error {
 	defer close(out)
 	if err := x.setSort(ctx, true); err != nil {
 		return fmt.Errorf("preparing to stream the %s table %s: %w", x.name, x.tbl.Name, err)
@@ -406,13 +524,8 @@ func (x *side) stream(ctx context.Context, nbits int, filter []byte, out chan<- 
 	for i, k := range x.sql.keyText {
 		sel = append(sel, fmt.Sprintf("%s AS offsetctl_k%d", k, i+1))
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + ", " + x.sql.rowHash + " AS offsetctl_h FROM " + x.sql.from + " WHERE " + x.sql.where
-	var args []any
-	if filter != nil {
-		q += " AND get_bit($1::bytea, (" + x.sql.keyHash + " & $2::int8)::int4) = 1"
-		args = append(args, filter, int64(1)<<nbits-1)
-	}
-	q += " ORDER BY " + x.sql.orderBy
+	from, args := x.from(p, 1)
+	q := "SELECT " + strings.Join(sel, ", ") + ", " + x.sql.rowHash + " AS offsetctl_h" + from + " ORDER BY " + x.sql.orderBy
 	x.queries++
 	rows, err := x.tx.Query(ctx, q, args...)
 	if err != nil {
@@ -506,7 +619,7 @@ func (c *cursor) peek() (*krow, bool) {
 }
 
 // merge streams both sides and merges them in key order.
-func (e *engine) merge(ctx context.Context, s, d *side, r *Result, nbits int, filter []byte) error {
+func (e *engine) merge(ctx context.Context, s, d *side, r *Result, p *cellPlan) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sc, dc := make(chan []krow, 4), make(chan []krow, 4)
@@ -520,7 +633,7 @@ func (e *engine) merge(ctx context.Context, s, d *side, r *Result, nbits int, fi
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := x.stream(ctx, nbits, filter, ch, func(n int64) { e.emit("stream", n) }); err != nil {
+			if err := x.stream(ctx, p, ch, func(n int64) { e.emit("stream", n) }); err != nil {
 				errs[i] = err
 				cancel()
 			}
