@@ -123,6 +123,8 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newValidateCmd(deps, g),
 		newFmtCmd(deps, g),
 		newPlanCmd(deps, g),
+		newApplyCmd(deps, g),
+		newRollbackCmd(deps, g),
 		newShowCmd(deps, g),
 		newDiffCmd(deps, g),
 		newStateCmd(deps, g),

@@ -1,0 +1,439 @@
+package command
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// applyEventsVersion is the format_version of the -json event stream of
+// apply, rollback and offsets restore.
+const applyEventsVersion = 1
+
+// changeOptions are the flags shared by the commands that change the world
+// through pkg/apply: apply, rollback and offsets restore.
+type changeOptions struct {
+	cfg         configOptions
+	loc         stateLocation
+	autoApprove bool
+	lockTimeout time.Duration
+	grace       time.Duration
+	waitTimeout time.Duration
+	watch       time.Duration
+}
+
+func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
+	addConfigFlags(cmd, &o.cfg)
+	addStateFlag(cmd, &o.loc)
+	addLockTimeoutFlag(cmd, &o.lockTimeout)
+	f := cmd.Flags()
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "do not ask for confirmation before changing anything")
+	f.DurationVar(&o.grace, "grace-period", apply.DefaultGracePeriod, "the workers' task.shutdown.graceful.timeout.ms: how long to wait after a stop before trusting that no task still writes offsets")
+	f.DurationVar(&o.waitTimeout, "wait-timeout", apply.DefaultWaitTimeout, "how long to wait for a connector to stop or to run again")
+	f.DurationVar(&o.watch, "running-watch", apply.DefaultRunningWatch, "how long a resumed connector is watched for a task failing on its new offsets (0: not watched)")
+}
+
+type applyOptions struct {
+	deps *Deps
+	g    *globalOptions
+	chg  changeOptions
+}
+
+func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &applyOptions{deps: deps, g: g}
+	cmd := &cobra.Command{
+		Use:   "apply [PLANFILE] [-auto-approve] [-lock-timeout D]",
+		Short: "Execute a saved plan, or plan and ask before executing it",
+		Long: `Execute the plan saved in PLANFILE (offsetctl plan -out). Without PLANFILE, make a plan
+from the configuration, show it, and ask for "yes" before executing it (-auto-approve
+skips the question).
+
+Before anything is written, apply checks the plan file's hash, the configuration's hash,
+the state's lineage and serial, and then observes every connector again: when an offset,
+a connector's state or its configuration moved since the plan, it refuses and shows what
+moved. Then, per operation: it records the before-images in the state, stops the
+connector and waits for its tasks to stop, changes the offsets (PATCH /offsets on Kafka
+Connect 3.6+; the offsets topic or the consumer group on 3.5), reads them back and
+compares them exactly with the plan, and returns the connector to its former state
+(RUNNING and PAUSED connectors are resumed until their tasks run; PAUSED ones are then
+paused again; STOPPED stays STOPPED; FAILED is left STOPPED).
+
+On any failure the before-images are put back and verified, the connector's state is
+restored, the state records what happened, and apply exits 1 with the story. If apply
+is killed, the next apply of the same plan undoes the interrupted operation first;
+offsetctl rollback undoes it as well.
+
+Progress goes to stderr, the summary to stdout; with -json, stdout is a stream of JSON
+events starting with a version record (without PLANFILE, -json needs -auto-approve).`,
+		Example: `  offsetctl plan -out plan.json && offsetctl apply plan.json
+  offsetctl apply -auto-approve -var incident=INC-4711
+  offsetctl apply plan.json -lock-timeout 5m`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file := ""
+			if len(args) == 1 {
+				file = args[0]
+			}
+			if g.JSON && file == "" && !o.chg.autoApprove {
+				return flagErrorf("-json without a plan file needs -auto-approve (there is no one to answer the question)")
+			}
+			return applyRun(cmd, o, file)
+		},
+	}
+	addChangeFlags(cmd, &o.chg)
+	return cmd
+}
+
+func applyRun(cmd *cobra.Command, o *applyOptions, file string) error {
+	var saved *plan.Plan
+	if file != "" {
+		// Refuse a damaged or edited plan before touching anything else.
+		p, err := plan.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		saved = p
+	}
+	return runChange(cmd, o.deps, o.g, &o.chg, "apply", func(ctx context.Context, s *changeSession) (*plan.Plan, bool, error) {
+		if saved != nil {
+			return saved, true, nil
+		}
+		st, ref, err := readStateRef(cmd, s.backend)
+		if err != nil {
+			return nil, false, err
+		}
+		p, err := s.planner.Plan(ctx, s.cfg, plan.Options{State: ref, Applied: appliedLookup(st)})
+		return p, false, err
+	})
+}
+
+// changeSession is what a changing command holds while it runs: the
+// configuration, the locked state and the clients.
+type changeSession struct {
+	cfg     *config.Config
+	backend state.Backend
+	lockID  string
+	clients *configClients
+	planner *plan.Planner
+}
+
+// runChange loads the configuration, locks the state, gets the plan from
+// makePlan (saved reports a reviewed plan file: no question asked), shows
+// it, asks, and applies it, rendering apply's events.
+func runChange(cmd *cobra.Command, deps *Deps, g *globalOptions, o *changeOptions, operation string,
+	makePlan func(ctx context.Context, s *changeSession) (p *plan.Plan, saved bool, err error)) error {
+	ctx := cmd.Context()
+	cfg, _, err := loadConfig(deps, o.cfg.chdir, o.cfg.in, false)
+	if err != nil {
+		return err
+	}
+	backend, err := stateFor(deps, cmd, &o.loc, cfg)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	id, err := lockState(ctx, deps, backend, operation, o.lockTimeout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := backend.Unlock(context.WithoutCancel(ctx), id); uerr != nil {
+			fmt.Fprintf(deps.Streams.Err, "Warning: releasing the state lock %s: %v\n", id, uerr)
+		}
+	}()
+	clients := newConfigClients(cfg, g.Timeout)
+	defer clients.Close()
+	s := &changeSession{cfg: cfg, backend: backend, lockID: id, clients: clients,
+		planner: &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Now: deps.Now, Version: Version}}
+	p, saved, err := makePlan(ctx, s)
+	if err != nil {
+		return err
+	}
+	return reviewAndApply(ctx, deps, g, o, s, p, saved, "")
+}
+
+// reviewAndApply shows a plan that was not saved and reviewed, asks for
+// "yes", and applies it. With out set, it saves the plan there instead
+// (for review, then offsetctl apply FILE).
+func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *changeOptions, s *changeSession, p *plan.Plan, saved bool, out string) error {
+	streams := deps.Streams
+	if !saved && !g.JSON {
+		if err := renderPlan(deps, &globalOptions{}, p, false); err != nil {
+			return err
+		}
+	}
+	if p.HasErrors() {
+		return fmt.Errorf("%w (see Checks above); nothing was changed", apply.ErrBlocked)
+	}
+	if out != "" {
+		if err := plan.WriteFile(out, p); err != nil {
+			return err
+		}
+		writeSavedNote(streams.Out, out, p)
+		return nil
+	}
+	if !p.HasChanges() {
+		if g.JSON {
+			return writeEventStream(streams.Out, nil, &apply.Result{}, nil)
+		}
+		fmt.Fprintln(streams.Out, "\nNo changes. Nothing to apply.")
+		return nil
+	}
+	if !saved && !o.autoApprove {
+		fmt.Fprint(streams.Err, "\nDo you want to perform these actions?\n  offsetctl will change the offsets above, as shown.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+		answer, _ := bufio.NewReader(streams.In).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(streams.Err)
+			return errors.New("apply cancelled: nothing was changed")
+		}
+		fmt.Fprintln(streams.Err)
+	}
+	who := ""
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if who = deps.Getenv(k); who != "" {
+			break
+		}
+	}
+	host, _ := os.Hostname()
+	var events []apply.Event
+	progress := &progressRenderer{w: streams.Err}
+	a, err := apply.New(apply.Options{
+		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host,
+		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch),
+		Observer: apply.ObserverFunc(func(e apply.Event) {
+			if g.JSON {
+				events = append(events, e)
+				return
+			}
+			progress.render(e)
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	res, applyErr := a.Apply(ctx, p, s.cfg, s.lockID)
+	if g.JSON {
+		if err := writeEventStream(streams.Out, events, res, applyErr); err != nil {
+			return err
+		}
+		if applyErr != nil {
+			return &exitError{code: ExitError}
+		}
+		return nil
+	}
+	writeApplySummary(streams.Out, res, applyErr)
+	if applyErr != nil {
+		return applyHint(applyErr)
+	}
+	return nil
+}
+
+// nonZero maps a flag's 0 ("none") to apply's negative ("none"; its zero
+// means the default).
+func nonZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// applyHint adds the operator's next step to apply's errors.
+func applyHint(err error) error {
+	var oe *apply.OperationError
+	switch {
+	case errors.As(err, &oe) && oe.Status == state.StatusNeedsRollback:
+		return withHint(err, fmt.Sprintf("Once Kafka Connect is reachable again, run: offsetctl rollback -serial %d\n(offsetctl state show %d shows what was recorded).", oe.Serial, oe.Serial))
+	case errors.As(err, &oe):
+		return withHint(err, fmt.Sprintf("offsetctl state show %d shows every step and its result.", oe.Serial))
+	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged):
+		return withHint(err, "Make a new plan (offsetctl plan -out FILE), review it, and apply that.")
+	case errors.Is(err, apply.ErrUnfinished):
+		return withHint(err, "offsetctl state show SERIAL shows how far it got.")
+	}
+	return err
+}
+
+// writeApplySummary prints what was done, on stdout.
+func writeApplySummary(w io.Writer, res *apply.Result, err error) {
+	if res == nil {
+		return
+	}
+	applied, partitions := 0, 0
+	for _, op := range res.Operations {
+		if op.Status == state.StatusApplied {
+			applied++
+			partitions += op.Partitions
+		}
+	}
+	if len(res.Recovered) > 0 {
+		fmt.Fprintf(w, "\nUndone first: %s, left unfinished by an earlier run of this plan.\n", serialList(res.Recovered))
+	}
+	switch {
+	case err == nil && len(res.Operations) == 0:
+		fmt.Fprintln(w, "\nApply complete! Nothing to do: every operation of the plan is applied already.")
+	case err == nil:
+		fmt.Fprintf(w, "\nApply complete! %s applied, %s changed and verified. State serial %d.\n",
+			plural(applied, "operation", "operations"), plural(partitions, "partition", "partitions"), res.Serial)
+	case len(res.Operations) > 0:
+		fmt.Fprintf(w, "\nApply failed. %s applied before the failure.\n", plural(applied, "operation", "operations"))
+	}
+}
+
+func serialList(s []uint64) string {
+	parts := make([]string, len(s))
+	for i, n := range s {
+		parts[i] = fmt.Sprintf("operation %d", n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// progressRenderer writes apply's events as progress lines.
+type progressRenderer struct {
+	w io.Writer
+}
+
+func (r *progressRenderer) render(e apply.Event) {
+	w := r.w
+	switch e := e.(type) {
+	case apply.OperationStarted:
+		fmt.Fprintf(w, "%s: operation %d on connector %q (%s)\n", e.Operation, e.Serial, e.Connector, plural(e.Changes, "partition", "partitions"))
+	case apply.StepDone:
+		note := e.Message
+		if e.Skipped {
+			note = "skipped: " + note
+		}
+		fmt.Fprintf(w, "%s: %s: %s [%s]\n", e.Operation, e.Step, note, e.Elapsed.Round(10*time.Millisecond))
+	case apply.StepFailed:
+		fmt.Fprintf(w, "%s: %s FAILED: %v\n", e.Operation, e.Step, e.Err)
+	case apply.RolledBack:
+		if e.Err != nil {
+			fmt.Fprintf(w, "%s: putting the before-images of %q back FAILED: %v\n", e.Operation, e.Connector, e.Err)
+		} else {
+			fmt.Fprintf(w, "%s: rolled back: %s of %q as before; connector %s\n", e.Operation, plural(e.Partitions, "offset", "offsets"), e.Connector, orUnknown(e.StateAfter))
+		}
+	case apply.Recovered:
+		if e.Err == nil {
+			fmt.Fprintf(w, "operation %d (%s): left unfinished by an earlier run; undone\n", e.Serial, e.Name)
+		}
+	case apply.Warning:
+		fmt.Fprintf(w, "%s: Warning: %s\n", e.Operation, e.Message)
+	case apply.OperationFinished:
+		fmt.Fprintf(w, "%s: %s\n", e.Operation, e.Status)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "in an unknown state"
+	}
+	return s
+}
+
+// eventJSON is one record of the -json event stream.
+type eventJSON struct {
+	Type       string `json:"type"`
+	Operation  string `json:"operation,omitempty"`
+	Connector  string `json:"connector,omitempty"`
+	Serial     uint64 `json:"serial,omitempty"`
+	Step       string `json:"step,omitempty"`
+	Message    string `json:"message,omitempty"`
+	Skipped    bool   `json:"skipped,omitempty"`
+	ElapsedMS  *int64 `json:"elapsed_ms,omitempty"`
+	Via        string `json:"via,omitempty"`
+	Partitions *int   `json:"partitions,omitempty"`
+	Status     string `json:"status,omitempty"`
+	StateAfter string `json:"state_after,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+func eventRecord(e apply.Event) eventJSON {
+	errText := func(err error) string {
+		if err == nil {
+			return ""
+		}
+		return err.Error()
+	}
+	n := func(i int) *int { return &i }
+	switch e := e.(type) {
+	case apply.OperationStarted:
+		return eventJSON{Type: "operation_started", Operation: e.Operation, Connector: e.Connector, Serial: e.Serial, Partitions: n(e.Changes)}
+	case apply.StepStarted:
+		return eventJSON{Type: "step_started", Operation: e.Operation, Connector: e.Connector, Step: string(e.Step)}
+	case apply.StepDone:
+		ms := e.Elapsed.Milliseconds()
+		return eventJSON{Type: "step_done", Operation: e.Operation, Connector: e.Connector, Step: string(e.Step), Message: e.Message, Skipped: e.Skipped, ElapsedMS: &ms}
+	case apply.StepFailed:
+		return eventJSON{Type: "step_failed", Operation: e.Operation, Connector: e.Connector, Step: string(e.Step), Error: errText(e.Err)}
+	case apply.OffsetsAltered:
+		return eventJSON{Type: "offsets_altered", Operation: e.Operation, Connector: e.Connector, Via: string(e.Via), Partitions: n(e.Partitions)}
+	case apply.Verified:
+		return eventJSON{Type: "verified", Operation: e.Operation, Connector: e.Connector, Partitions: n(e.Partitions)}
+	case apply.RolledBack:
+		return eventJSON{Type: "rolled_back", Operation: e.Operation, Connector: e.Connector, Partitions: n(e.Partitions), StateAfter: e.StateAfter, Error: errText(e.Err)}
+	case apply.Recovered:
+		return eventJSON{Type: "recovered", Serial: e.Serial, Operation: e.Name, Error: errText(e.Err)}
+	case apply.Warning:
+		return eventJSON{Type: "warning", Operation: e.Operation, Connector: e.Connector, Message: e.Message}
+	case apply.OperationFinished:
+		return eventJSON{Type: "operation_finished", Operation: e.Operation, Serial: e.Serial, Status: string(e.Status), Error: errText(e.Err)}
+	}
+	return eventJSON{Type: "unknown"}
+}
+
+// writeEventStream writes the -json stream: a version record, the events,
+// and a summary record.
+func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, applyErr error) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(struct {
+		Type             string `json:"type"`
+		FormatVersion    int    `json:"format_version"`
+		OffsetctlVersion string `json:"offsetctl_version"`
+	}{"version", applyEventsVersion, Version}); err != nil {
+		return err
+	}
+	for _, e := range events {
+		if err := enc.Encode(eventRecord(e)); err != nil {
+			return err
+		}
+	}
+	type opJSON struct {
+		Address    string `json:"address"`
+		Serial     uint64 `json:"serial"`
+		Status     string `json:"status"`
+		Partitions int    `json:"partitions"`
+	}
+	sum := struct {
+		Type       string   `json:"type"`
+		OK         bool     `json:"ok"`
+		Lineage    string   `json:"lineage,omitempty"`
+		Serial     uint64   `json:"serial"`
+		Operations []opJSON `json:"operations"`
+		Recovered  []uint64 `json:"recovered,omitempty"`
+		Error      string   `json:"error,omitempty"`
+	}{Type: "summary", OK: applyErr == nil, Operations: []opJSON{}}
+	if res != nil {
+		sum.Lineage, sum.Serial, sum.Recovered = res.Lineage, res.Serial, res.Recovered
+		for _, op := range res.Operations {
+			sum.Operations = append(sum.Operations, opJSON{op.Address, op.Serial, string(op.Status), op.Partitions})
+		}
+	}
+	if applyErr != nil {
+		sum.Error = applyErr.Error()
+	}
+	return enc.Encode(sum)
+}

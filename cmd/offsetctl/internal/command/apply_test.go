@@ -1,0 +1,367 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
+	"github.com/offsetctl/offsetctl/internal/sandbox"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/state"
+	"github.com/offsetctl/offsetctl/pkg/state/local"
+)
+
+
+// inertWorld is a sandbox with an inert sink connector "orders-sink" on topic
+// orders (3 partitions × 100 records), committed at 50, 60, 70, RUNNING.
+type inertWorld struct {
+	sb  *sandbox.Sandbox
+	dir string // configuration
+	st  string // state file
+}
+
+const inertOffsetsHCL = `
+offsets "replay" {
+  connector = connector.orders
+  reason    = "INC-1: replay after the SMT fix"
+  sink_partition {
+    topic      = "orders"
+    partitions = [0, 1]
+    to_offset  = 10
+  }
+}
+`
+
+func startInertWorld(t *testing.T) *inertWorld {
+	t.Helper()
+	ctx := context.Background()
+	sb, err := sandbox.Start(ctx, sandbox.Options{TaskShutdownTimeout: 50 * time.Millisecond, OffsetsPartitions: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(sb.BootstrapServers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for p := int32(0); p < 3; p++ {
+		for i := 0; i < 100; i++ {
+			recs = append(recs, &kgo.Record{Topic: "orders", Partition: p, Value: []byte("x")})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	offs := kadm.Offsets{}
+	for p, at := range []int64{50, 60, 70} {
+		offs.Add(kadm.Offset{Topic: "orders", Partition: int32(p), At: at, LeaderEpoch: -1})
+	}
+	if _, err := adm.CommitOffsets(ctx, "connect-orders-sink", offs); err != nil {
+		t.Fatal(err)
+	}
+	cc, _ := connect.New(connect.Config{URL: sb.ConnectURL()})
+	if _, _, err := cc.PutConfig(ctx, "orders-sink", map[string]string{"name": "orders-sink", "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector", "topics": "orders"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.WaitForState(ctx, "orders-sink", connect.StateRunning, connect.WaitOptions{Interval: 10 * time.Millisecond, Timeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	w := &inertWorld{sb: sb, dir: t.TempDir()}
+	w.st = filepath.Join(w.dir, "state.json")
+	w.writeConfig(t, inertOffsetsHCL)
+	return w
+}
+
+func (w *inertWorld) writeConfig(t *testing.T, ops string) {
+	t.Helper()
+	body := fmt.Sprintf(`connect "sandbox" {
+  url = %q
+}
+
+kafka "sandbox" {
+  brokers = [%q]
+}
+
+connector "orders" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "orders-sink"
+}
+%s`, w.sb.ConnectURL(), w.sb.BootstrapServers()[0], ops)
+	if err := os.WriteFile(filepath.Join(w.dir, "main.hcl"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *inertWorld) committed(t *testing.T) string {
+	t.Helper()
+	cc, _ := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	got, err := cc.Offsets(context.Background(), "orders-sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPart := map[string]string{}
+	for _, o := range got.Offsets {
+		var p struct {
+			P int `json:"kafka_partition"`
+		}
+		var v struct {
+			O int64 `json:"kafka_offset"`
+		}
+		_ = json.Unmarshal(o.Partition, &p)
+		_ = json.Unmarshal(o.Offset, &v)
+		byPart[fmt.Sprint(p.P)] = fmt.Sprint(v.O)
+	}
+	st, err := cc.Status(context.Background(), "orders-sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s %s %s %s", byPart["0"], byPart["1"], byPart["2"], st.Connector.State)
+}
+
+var hashRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+func (w *inertWorld) normalize(s string) string {
+	s = strings.ReplaceAll(s, w.sb.ConnectURL(), "http://CONNECT")
+	s = strings.ReplaceAll(s, w.sb.BootstrapServers()[0], "KAFKA")
+	s = strings.ReplaceAll(s, w.dir, "DIR")
+	s = hashRE.ReplaceAllString(s, "sha256:HASH")
+	return uuidRE.ReplaceAllString(s, "UUID")
+}
+
+// cli runs offsetctl with stdin, in the world's directory, with its state
+// file and a short grace period; `offsets restore` is attached for the test
+// until the offsets command attaches it itself.
+func (w *inertWorld) cli(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	s, in, out, errOut := iostreams.Test()
+	in.WriteString(stdin)
+	deps := &Deps{Streams: s, Getenv: func(k string) string {
+		if k == "USER" {
+			return "tester"
+		}
+		return ""
+	}, Now: func() time.Time { return time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC) }}
+	args = append(args, "-chdir", w.dir, "-state", w.st)
+	if args[0] != "plan" {
+		args = append(args, "-grace-period", "50ms", "-running-watch", "100ms")
+	}
+	code := runWithRestore(context.Background(), deps, args)
+	return code, w.normalize(out.String()), w.normalize(errOut.String())
+}
+
+// runWithRestore is run() with `offsets restore` attached when the offsets
+// command does not have it yet.
+func runWithRestore(ctx context.Context, deps *Deps, args []string) int {
+	root, g := newRootCmd(deps)
+	var offsetsCmd *cobra.Command
+	for _, c := range root.Commands() {
+		if c.Name() == "offsets" {
+			offsetsCmd = c
+		}
+	}
+	if offsetsCmd != nil {
+		has := false
+		for _, c := range offsetsCmd.Commands() {
+			has = has || c.Name() == "restore"
+		}
+		if !has {
+			offsetsCmd.AddCommand(newOffsetsRestoreCmd(deps, g))
+		}
+	}
+	root.SetArgs(normalizeArgs(root, args))
+	root.SetIn(deps.Streams.In)
+	root.SetOut(deps.Streams.Out)
+	root.SetErr(deps.Streams.Err)
+	_, err := root.ExecuteContextC(ctx)
+	return exitCode(err, func(s string) { fmt.Fprintln(deps.Streams.Err, s) })
+}
+
+func TestApplyPlanFileAndRollback(t *testing.T) {
+	w := startInertWorld(t)
+	planFile := filepath.Join(w.dir, "plan.json")
+	if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut := w.cli(t, "", "apply", planFile)
+	if code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	goldens.Assert(t, "apply_stdout", []byte(out))
+	goldens.Assert(t, "apply_stderr", []byte(errOut))
+	if got := w.committed(t); got != "10 10 70 RUNNING" {
+		t.Fatalf("after apply: %s", got)
+	}
+
+	// The same plan again: nothing to do.
+	code, out, errOut = w.cli(t, "", "apply", planFile)
+	if code != 0 || !strings.Contains(out, "Nothing to do") {
+		t.Fatalf("apply again: %d\n%s\n%s", code, out, errOut)
+	}
+
+	// Rollback: shown, saved with -out, applied from the file.
+	rbFile := filepath.Join(w.dir, "rollback.json")
+	code, out, errOut = w.cli(t, "", "rollback", "-out", rbFile)
+	if code != 0 {
+		t.Fatalf("rollback -out: %d\n%s\n%s", code, out, errOut)
+	}
+	goldens.Assert(t, "rollback_out_stdout", []byte(out))
+	if got := w.committed(t); got != "10 10 70 RUNNING" {
+		t.Fatalf("rollback -out changed something: %s", got)
+	}
+	code, out, errOut = w.cli(t, "", "apply", rbFile)
+	if code != 0 {
+		t.Fatalf("apply rollback plan: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("after rollback: %s", got)
+	}
+	code, _, errOut = w.cli(t, "", "rollback", "-auto-approve")
+	if code != ExitError || !strings.Contains(errOut, "nothing to roll back") {
+		t.Fatalf("second rollback: %d\n%s", code, errOut)
+	}
+}
+
+func TestApplyAsksForYes(t *testing.T) {
+	w := startInertWorld(t)
+	code, out, errOut := w.cli(t, "no\n", "apply")
+	if code != ExitError || !strings.Contains(errOut, "apply cancelled: nothing was changed") || !strings.Contains(out, "Plan: 1 operation") {
+		t.Fatalf("apply answered no: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("changed after no: %s", got)
+	}
+	if _, err := os.Stat(w.st); err == nil {
+		t.Fatalf("a state was written after no")
+	}
+	code, out, errOut = w.cli(t, "yes\n", "apply")
+	if code != 0 || !strings.Contains(out, "Apply complete! 1 operation applied, 2 partitions changed and verified") {
+		t.Fatalf("apply answered yes: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := w.committed(t); got != "10 10 70 RUNNING" {
+		t.Fatalf("after yes: %s", got)
+	}
+	// rollback asks too
+	code, _, errOut = w.cli(t, "nope\n", "rollback")
+	if code != ExitError || !strings.Contains(errOut, "apply cancelled") {
+		t.Fatalf("rollback answered nope: %d\n%s", code, errOut)
+	}
+	code, out, errOut = w.cli(t, "", "rollback", "-auto-approve")
+	if code != 0 {
+		t.Fatalf("rollback -auto-approve: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("after rollback: %s", got)
+	}
+}
+
+func TestApplyJSONEvents(t *testing.T) {
+	w := startInertWorld(t)
+	if code, _, errOut := w.cli(t, "", "apply", "-json"); code != ExitError || !strings.Contains(errOut, "needs -auto-approve") {
+		t.Fatalf("apply -json without a plan file: %d\n%s", code, errOut)
+	}
+	code, out, errOut := w.cli(t, "", "apply", "-json", "-auto-approve")
+	if code != 0 {
+		t.Fatalf("apply -json: %d\n%s\n%s", code, out, errOut)
+	}
+	goldens.Assert(t, "events", []byte(out))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var first struct {
+		Type          string `json:"type"`
+		FormatVersion int    `json:"format_version"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Type != "version" || first.FormatVersion != 1 {
+		t.Fatalf("first record: %s", lines[0])
+	}
+}
+
+// Two applies on one state: the second waits for the lock up to
+// -lock-timeout and fails naming the holder; once the lock is free it
+// proceeds.
+func TestApplyWaitsForTheLock(t *testing.T) {
+	w := startInertWorld(t)
+	planFile := filepath.Join(w.dir, "plan.json")
+	if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	holder := local.New(w.st)
+	id, err := holder.Lock(context.Background(), state.LockInfo{ID: "held-by-alice", Operation: "apply", Who: "alice", Host: "ops-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := w.cli(t, "", "apply", planFile, "-lock-timeout", "100ms")
+	if code != ExitError || !strings.Contains(errOut, "state is locked by alice@ops-1") || !strings.Contains(errOut, "held-by-alice") {
+		t.Fatalf("apply while locked: %d\n%s", code, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("changed while locked: %s", got)
+	}
+	var wg sync.WaitGroup
+	var code2 int
+	var out2, err2 string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		code2, out2, err2 = w.cli(t, "", "apply", planFile, "-lock-timeout", "30s")
+	}()
+	time.Sleep(200 * time.Millisecond) // let it wait; its result does not depend on this
+	if err := holder.Unlock(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if code2 != 0 {
+		t.Fatalf("apply after the lock was released: %d\n%s\n%s", code2, out2, err2)
+	}
+	if got := w.committed(t); got != "10 10 70 RUNNING" {
+		t.Fatalf("after apply: %s", got)
+	}
+}
+
+func TestOffsetsRestore(t *testing.T) {
+	w := startInertWorld(t)
+	backup := &offsets.Backup{OffsetctlVersion: "test", TakenAt: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC), OffsetsTopic: "connect-offsets",
+		Connectors: []offsets.BackupConnector{{Name: "orders-sink", Type: "sink", Class: "io.confluent.connect.jdbc.JdbcSinkConnector", Group: "connect-orders-sink",
+			Sink: []offsets.SinkOffset{{Topic: "orders", Partition: 0, Committed: 5, LogStart: 0, LogEnd: 100}, {Topic: "orders", Partition: 2, Committed: 7, LogStart: 0, LogEnd: 100}}},
+			{Name: "not-configured", Type: "sink", Group: "connect-x", Sink: []offsets.SinkOffset{{Topic: "x", Partition: 0, Committed: 1}}}}}
+	file := filepath.Join(w.dir, "backup.json")
+	if err := offsets.WriteBackup(file, backup); err != nil {
+		t.Fatal(err)
+	}
+	w.writeConfig(t, "")
+	code, out, errOut := w.cli(t, "", "offsets", "restore", file, "-auto-approve")
+	if code != 0 {
+		t.Fatalf("restore: %d\n%s\n%s", code, out, errOut)
+	}
+	goldens.Assert(t, "restore_stdout", []byte(out))
+	if got := w.committed(t); got != "5 60 7 RUNNING" {
+		t.Fatalf("after restore: %s", got)
+	}
+	code, out, errOut = w.cli(t, "", "rollback", "-auto-approve")
+	if code != 0 {
+		t.Fatalf("rollback of the restore: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("after rollback: %s", got)
+	}
+}

@@ -1,0 +1,59 @@
+package command
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+)
+
+type offsetsRestoreOptions struct {
+	deps *Deps
+	g    *globalOptions
+	chg  changeOptions
+	out  string
+}
+
+// newOffsetsRestoreCmd is `offsetctl offsets restore FILE`, attached under
+// `offsetctl offsets`.
+func newOffsetsRestoreCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &offsetsRestoreOptions{deps: deps, g: g}
+	cmd := &cobra.Command{
+		Use:   "restore FILE [-out PLANFILE] [-auto-approve]",
+		Short: "Restore connectors' offsets from a backup (offsets backup), through a reviewed plan",
+		Long: `Read a backup written by offsetctl offsets backup (its checksum and format_version are
+verified), and build a plan that sets every partition it holds back to its backed-up
+offset, for each connector of the backup that the configuration declares. Partitions
+the backup does not hold are left as they are (the plan warns about them).
+
+The plan is shown and confirmed, and applied exactly as offsetctl apply does it: with
+the state's journal and before-images, stop, write, verify, resume, and automatic
+rollback on failure; offsetctl rollback undoes it afterwards. With -out the plan is
+saved for review instead.`,
+		Example: `  offsetctl offsets restore backups/offsets-20261120T1430.json
+  offsetctl offsets restore backup.json -out restore.json && offsetctl apply restore.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.JSON && o.out == "" && !o.chg.autoApprove {
+				return flagErrorf("-json without -out needs -auto-approve (there is no one to answer the question)")
+			}
+			b, err := offsets.ReadBackup(args[0])
+			if err != nil {
+				return err
+			}
+			return runChangeOut(cmd, deps, g, &o.chg, "restore", o.out, func(ctx context.Context, s *changeSession) (*plan.Plan, error) {
+				st, _, err := readStateRef(cmd, s.backend)
+				if err != nil {
+					return nil, err
+				}
+				return apply.RestorePlan(ctx, s.cfg, st, b, args[0], s.planner.Observe, apply.PlanInfo{OffsetctlVersion: Version, Now: deps.Now()})
+			})
+		},
+	}
+	addChangeFlags(cmd, &o.chg)
+	cmd.Flags().StringVar(&o.out, "out", "", "save the restore plan to PLANFILE for review instead of applying it")
+	return cmd
+}

@@ -1,0 +1,123 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+type rollbackOptions struct {
+	deps   *Deps
+	g      *globalOptions
+	chg    changeOptions
+	serial uint64
+	out    string
+}
+
+func newRollbackCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &rollbackOptions{deps: deps, g: g}
+	cmd := &cobra.Command{
+		Use:   "rollback [-serial N | OPERATION] [-out FILE] [-auto-approve]",
+		Short: "Put back the offsets an operation overwrote (default: the last one)",
+		Long: `Build a plan that restores the before-images of an operation recorded in the state, and
+apply it through the same path as offsetctl apply, with the same checks: stop, write,
+verify exactly, return the connector to the state the operation found it in.
+
+The operation is the last one that left something to undo (applied, or unfinished
+because offsetctl was killed or its automatic rollback failed), or the one named by
+-serial N (as offsetctl state list shows it) or by its name.
+
+The plan is shown and confirmed as apply does (-auto-approve skips the question); with
+-out it is saved for review instead, to be applied with offsetctl apply FILE. When the
+connector ran since the operation, the plan warns that rolling back overwrites the
+newer offsets.`,
+		Example: `  offsetctl rollback
+  offsetctl rollback -serial 3 -out rollback.json && offsetctl apply rollback.json
+  offsetctl rollback replay_after_smt_fix -auto-approve`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+				if o.serial != 0 {
+					return flagErrorf("give either -serial or an operation name, not both")
+				}
+				if n, err := strconv.ParseUint(name, 10, 64); err == nil {
+					o.serial, name = n, ""
+				}
+			}
+			if g.JSON && o.out == "" && !o.chg.autoApprove {
+				return flagErrorf("-json without -out needs -auto-approve (there is no one to answer the question)")
+			}
+			return rollbackRun(cmd, o, name)
+		},
+	}
+	addChangeFlags(cmd, &o.chg)
+	cmd.Flags().Uint64Var(&o.serial, "serial", 0, "roll back the operation with this serial (offsetctl state list)")
+	cmd.Flags().StringVar(&o.out, "out", "", "save the rollback plan to FILE for review instead of applying it")
+	return cmd
+}
+
+func rollbackRun(cmd *cobra.Command, o *rollbackOptions, name string) error {
+	return runChangeOut(cmd, o.deps, o.g, &o.chg, "rollback", o.out, func(ctx context.Context, s *changeSession) (*plan.Plan, error) {
+		st, err := s.backend.Read(ctx)
+		if errors.Is(err, state.ErrNoState) {
+			return nil, fmt.Errorf("%w: there is no state yet, so nothing was applied", apply.ErrNothingToRollback)
+		}
+		if err != nil {
+			return nil, err
+		}
+		target, err := apply.RollbackCandidate(st, o.serial, name)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.deps.Streams.Err, "Rolling back operation %d (%s, %s).\n\n", target.Serial, target.Name, target.Status)
+		return apply.RollbackPlan(ctx, s.cfg, st, target, s.planner.Observe, apply.PlanInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
+	})
+}
+
+// runChangeOut is runChange for the commands that build their own plan
+// (rollback, offsets restore): the plan is shown, then saved with out or
+// confirmed and applied.
+func runChangeOut(cmd *cobra.Command, deps *Deps, g *globalOptions, o *changeOptions, operation, out string,
+	build func(ctx context.Context, s *changeSession) (*plan.Plan, error)) error {
+	var p *plan.Plan
+	err := runChange(cmd, deps, g, o, operation, func(ctx context.Context, s *changeSession) (*plan.Plan, bool, error) {
+		var err error
+		p, err = build(ctx, s)
+		if err != nil {
+			return nil, false, err
+		}
+		if out != "" {
+			return p, false, errSaveOnly
+		}
+		return p, false, nil
+	})
+	if errors.Is(err, errSaveOnly) {
+		if !g.JSON {
+			if err := renderPlan(deps, &globalOptions{}, p, false); err != nil {
+				return err
+			}
+		}
+		if p.HasErrors() {
+			return fmt.Errorf("%w (see Checks above); nothing was saved", apply.ErrBlocked)
+		}
+		if err := plan.WriteFile(out, p); err != nil {
+			return err
+		}
+		writeSavedNote(deps.Streams.Out, out, p)
+		return nil
+	}
+	return err
+}
+
+// errSaveOnly ends runChange after the plan was built, to save it (under
+// no lock: saving changes nothing, and apply locks again).
+var errSaveOnly = errors.New("save the plan only")
