@@ -24,7 +24,6 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
 
-
 // inertWorld is a sandbox with an inert sink connector "orders-sink" on topic
 // orders (3 partitions × 100 records), committed at 50, 60, 70, RUNNING.
 type inertWorld struct {
