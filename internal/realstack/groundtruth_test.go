@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -326,20 +325,9 @@ func captureSinkGroup(ctx context.Context, t *testing.T, st *Stack, adm *kadm.Cl
 	if err != nil || r.Status != 200 {
 		t.Fatalf("GET sink offsets: %v %v", r, err)
 	}
-	java, lib := st.Java()
-	root, err := moduleRoot()
+	out, err := st.RunTool(ctx, ConsumerGroupsTool, "--bootstrap-server", st.BootstrapServers(), "--describe", "--group", SinkGroupID)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, java, "-Xmx128m", "-XX:TieredStopAtLevel=1",
-		"-Dlog4j2.configurationFile="+filepath.Join(root, "test", "realstack", "log4j2-tools.properties"),
-		"-cp", filepath.Join(lib, "*"), "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-		"--bootstrap-server", st.BootstrapServers(), "--describe", "--group", SinkGroupID)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kafka-consumer-groups --describe: %v\n%s%s", err, out, stderr.Bytes())
+		t.Fatalf("kafka-consumer-groups --describe: %v", err)
 	}
 	return sinkGroupFixture{
 		fixtureHeader: header("Position of the real Debezium JDBC sink " + SinkConnectorName + " after it caught up: its consumer group's " +

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -71,16 +72,18 @@ type Phase struct {
 
 // Stack is a running real stack. Close ends every process it started.
 type Stack struct {
-	dir      string // holds Kafka's data, configs and logs
-	logDir   string
-	java     jvm
-	pg       *pgcluster.Cluster
-	broker   *proc
-	connect  *proc
-	brokerPt int
-	restPort int
-	logf     func(string, ...any)
-	timings  []Phase
+	dir    string // holds Kafka's data, configs and logs
+	logDir string
+	java   jvm
+	// toolsLog4j configures Kafka's command-line tools (warnings to stderr).
+	toolsLog4j string
+	pg         *pgcluster.Cluster
+	broker     *proc
+	connect    *proc
+	brokerPt   int
+	restPort   int
+	logf       func(string, ...any)
+	timings    []Phase
 
 	mu        sync.Mutex
 	keepLogs  bool
@@ -122,6 +125,32 @@ func (s *Stack) Timings() []Phase { return append([]Phase(nil), s.timings...) }
 // Java returns the java launcher and the class path folder (<cache>/lib) the
 // stack runs with, for tests that run Kafka's command-line tools.
 func (s *Stack) Java() (launcher, classPathDir string) { return s.java.java, s.java.lib }
+
+// ConsumerGroupsTool is the main class of `kafka-consumer-groups`.
+const ConsumerGroupsTool = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+
+// RunTool runs one of Kafka's command-line tools (a main class on the
+// stack's class path, e.g. ConsumerGroupsTool) against this stack's broker;
+// args follow the main class, so pass --bootstrap-server BootstrapServers()
+// yourself. It returns the tool's standard output; logging (warnings only)
+// and errors go to stderr, quoted in the error when the tool fails.
+func (s *Stack) RunTool(ctx context.Context, mainClass string, args ...string) ([]byte, error) {
+	argv := s.java.args(128, mainClass, args...)
+	for i, a := range argv {
+		if strings.HasPrefix(a, "-Dlog4j2.configurationFile=") {
+			argv[i] = "-Dlog4j2.configurationFile=" + s.toolsLog4j
+		}
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = javaEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("running %s: %w\n%s", mainClass, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return out, nil
+}
 
 // KeepLogs makes Close leave the log directory in place.
 func (s *Stack) KeepLogs() {
@@ -226,6 +255,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	s.java = jvm{java: java, lib: filepath.Join(cache, "lib"), log4j: filepath.Join(root, "test", "realstack", "log4j2.properties")}
+	s.toolsLog4j = filepath.Join(root, "test", "realstack", "log4j2-tools.properties")
 	phase("fetch")
 
 	s.dir, err = os.MkdirTemp("", "offsetctl-realstack-")

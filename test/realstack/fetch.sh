@@ -45,7 +45,8 @@ tmp="$cache.tmp.$$"
 rm -rf "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 echo "fetch.sh: fetching the real-stack artifacts into $cache (once)" >&2
-mvn -B -q -Dstyle.color=never -f "$here/pom.xml" -Dcache.dir="$tmp" package >&2
+# Maven's -q output still carries colour resets; strip escape sequences.
+mvn -B -q -Dstyle.color=never -f "$here/pom.xml" -Dcache.dir="$tmp" package 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
 rm -rf "$tmp/target"
 echo "$want" >"$tmp/STAMP"
 rm -rf "$cache"
