@@ -191,6 +191,9 @@ func ReadTopic(ctx context.Context, cl *kgo.Client, topic string) (*TopicSnapsho
 		return nil, err
 	}
 	for k, e := range live {
+		// Drop the entry as it is turned into a record, so the raw
+		// values can be collected while the records are built.
+		delete(live, k)
 		if len(e.others) > 0 {
 			parts := append([]int32{e.partition}, e.others...)
 			sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
@@ -210,12 +213,12 @@ func ReadTopic(ctx context.Context, cl *kgo.Client, topic string) (*TopicSnapsho
 			bad(fmt.Errorf("%w: the key is null or empty", ErrNotOffsetKey))
 			continue
 		}
-		name, partition, err := DecodeKey(key)
+		name, partition, err := decodeKeyExact(key)
 		if err != nil {
 			bad(fmt.Errorf("key %s: %w", quoteBytes(key), err))
 			continue
 		}
-		offset, err := ParseMap(value)
+		offset, err := parseMapExact(value)
 		if err != nil {
 			bad(fmt.Errorf("value of key %s: %w: %v", quoteBytes(key), ErrNotOffsetValue, err))
 			continue
