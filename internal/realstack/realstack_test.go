@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -216,5 +217,25 @@ func TestLSNToInt(t *testing.T) {
 		if got := lsnToInt(t, tt.in); got != tt.want {
 			t.Errorf("lsnToInt(%s) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestAvailableNeedsMavenForAnEmptyCache: with Java present but no Maven and
+// an unfilled cache, Available says so and names the fix.
+func TestAvailableNeedsMavenForAnEmptyCache(t *testing.T) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("no java on PATH: the JAVA_HOME and PATH case is covered by TestFindJavaRefusesBadJavaHome")
+	}
+	real, err := filepath.EvalSymlinks(java)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("JAVA_HOME", filepath.Dir(filepath.Dir(real)))
+	t.Setenv("PATH", t.TempDir()) // no mvn
+	t.Setenv(CacheEnv, filepath.Join(t.TempDir(), "cache"))
+	ok, why := Available()
+	if ok || !strings.Contains(why, "Maven (mvn) is needed") {
+		t.Fatalf("Available() = %v, %q; want false asking for Maven", ok, why)
 	}
 }
