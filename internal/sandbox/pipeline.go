@@ -44,6 +44,12 @@ type PipelineOptions struct {
 	TopicPartitions int32
 	// SinkTasks is the sink's tasks.max; default 1.
 	SinkTasks int
+	// SnapshotMode is the source's snapshot.mode: "initial" (Debezium's
+	// default: with no stored offset, emit the current rows as read events,
+	// then stream), "no_data" (start at the current WAL position). Empty
+	// leaves it unset: with no stored offset the task streams the whole
+	// change table from its start, so a reset source replays every change.
+	SnapshotMode string
 }
 
 // Pipeline is a running demo pipeline.
@@ -239,6 +245,9 @@ func (p *Pipeline) SourceConfig() (map[string]string, error) {
 	}
 	if cfg.TLSConfig == nil {
 		out["database.sslmode"] = "disable"
+	}
+	if p.opts.SnapshotMode != "" {
+		out["snapshot.mode"] = p.opts.SnapshotMode
 	}
 	return out, nil
 }

@@ -15,9 +15,15 @@ import (
 
 func startPipeline(t *testing.T, s *Sandbox) *Pipeline {
 	t.Helper()
+	return startPipelineWith(t, s, PipelineOptions{})
+}
+
+func startPipelineWith(t *testing.T, s *Sandbox, opts PipelineOptions) *Pipeline {
+	t.Helper()
 	db := pgtest.NewDB(t) // one database keeps the tests fast: the sink writes customers_sink
 	t.Cleanup(s.Close)    // before the database is dropped
-	p, err := s.StartPipeline(ctxFor(t), PipelineOptions{SourceDB: db, SinkDB: db, SinkTable: "customers_sink"})
+	opts.SourceDB, opts.SinkDB, opts.SinkTable = db, db, "customers_sink"
+	p, err := s.StartPipeline(ctxFor(t), opts)
 	if err != nil {
 		t.Fatalf("starting the pipeline: %v", err)
 	}
@@ -80,8 +86,9 @@ func TestPipelineReplayAfterSourceRewind(t *testing.T) {
 	// The final commit at stop stored the last change's LSN.
 	got := must(t, s, 200, "GET", "/connectors/"+src+"/offsets", nil).body
 	// Debezium's keys in java.util.HashMap order, as the real worker shows them.
+	// lsn_commit is the end of the previous transaction, as Debezium has it.
 	l5 := changes[4].LSN
-	want := fmt.Sprintf(`{"lsn_proc":%d,"messageType":"INSERT","lsn_commit":%d,"lsn":%d,"txId":%d,"ts_usec":`, l5, l5, l5, changes[4].TxID)
+	want := fmt.Sprintf(`{"lsn_proc":%d,"messageType":"INSERT","lsn_commit":%d,"lsn":%d,"txId":%d,"ts_usec":`, l5, changes[3].LSN, l5, changes[4].TxID)
 	if !strings.Contains(got, want) || !strings.Contains(got, `{"server":"shop"}`) {
 		t.Fatalf("offsets after stop: %s, want partition {\"server\":\"shop\"} and %s", got, want)
 	}
@@ -248,4 +255,68 @@ func TestPipelineZombiesAndDrops(t *testing.T) {
 		}
 	}
 	s.Faults().SetZombie(src, false)
+}
+
+// topicOps returns "<op><id>" for each change event in the topic.
+func topicOps(t *testing.T, s *Sandbox, p *Pipeline) string {
+	t.Helper()
+	recs, err := s.ReadTopic(ctxFor(t), p.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs {
+		if r.Value == nil {
+			continue
+		}
+		var ev struct {
+			Op    string
+			After struct{ ID int64 }
+		}
+		if err := json.Unmarshal(r.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s%d", ev.Op, ev.After.ID))
+	}
+	return strings.Join(out, " ")
+}
+
+// TestPipelineResetResnapshots resets a source with snapshot.mode=initial:
+// like Debezium, it takes a new snapshot of the current rows instead of
+// replaying history.
+func TestPipelineResetResnapshots(t *testing.T) {
+	s := start(t, "3.8")
+	p := startPipelineWith(t, s, PipelineOptions{SnapshotMode: "initial"})
+	ctx := ctxFor(t)
+	if _, err := p.InsertN(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Update(ctx, 2, "vip"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitSinkCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := topicOps(t, s, p)
+	src := p.SourceConnector()
+	must(t, s, 204, "PUT", "/connectors/"+src+"/stop", nil)
+	must(t, s, 200, "DELETE", "/connectors/"+src+"/offsets", nil)
+	must(t, s, 202, "PUT", "/connectors/"+src+"/resume", nil)
+	if err := p.WaitSinkCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Before the reset the rows came as a first snapshot and/or changes,
+	// depending on when the task started; after it, as a new snapshot.
+	if got := topicOps(t, s, p); got != before+" r1 r2 r3" {
+		t.Fatalf("topic after the reset: %s, want %s followed by a snapshot of the 3 rows", got, before)
+	}
+	rows, err := p.SinkRows(ctx)
+	if err != nil || len(rows) != 3 || rows[1].Status != "vip" {
+		t.Fatalf("sink rows %+v, %v", rows, err)
+	}
+	must(t, s, 204, "PUT", "/connectors/"+src+"/stop", nil)
+	got := must(t, s, 200, "GET", "/connectors/"+src+"/offsets", nil).body
+	if !strings.Contains(got, `"snapshot":"INITIAL"`) || !strings.Contains(got, `"snapshot_completed":true`) || !strings.Contains(got, `"last_snapshot_record":true`) {
+		t.Errorf("offset after the snapshot: %s", got)
+	}
 }

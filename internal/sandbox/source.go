@@ -94,6 +94,7 @@ type change struct {
 	lsn, txid, tsUsec  int64
 	op, table          string
 	key, before, after []byte
+	snapshot           string // "true" for snapshot reads, else "false"
 }
 
 func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
@@ -104,11 +105,13 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 	pollEvery := msConfig(cfg, "poll.interval.ms", 500*time.Millisecond)
 	part := sourcePartition(prefix)
 	key := sourceKey(t.conn, &part)
+	var pending *offsets.Map // emitted but not yet committed
 
 	if err := w.store.readToEnd(ctx); err != nil {
 		return err
 	}
-	if raw, ok := w.store.get(key); ok {
+	raw, hasOffset := w.store.get(key)
+	if hasOffset {
 		lsn, err := startLSN(raw)
 		if err != nil {
 			return err
@@ -145,7 +148,6 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 		}
 	}
 
-	var pending *offsets.Map // emitted but not yet committed
 	commit := func(ctx context.Context) error {
 		if pending == nil {
 			return nil
@@ -167,6 +169,36 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 		}
 	}()
 
+	if !hasOffset {
+		switch mode := strings.ToLower(strings.TrimSpace(cfg["snapshot.mode"])); mode {
+		case "initial":
+			recs, off, lsn, err := snapshot(ctx, db, tables, prefix, cfg["database.dbname"], topicOf)
+			if err != nil {
+				return err
+			}
+			if len(recs) > 0 {
+				if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("producing snapshot events: %w", err)
+				}
+				pending = &off // Debezium commits an offset only with a record
+			}
+			s.pos.Store(lsn)
+			w.logf("task %s-%d took an initial snapshot (%d records) at LSN %d", t.conn, t.id, len(recs), lsn)
+		case "no_data", "never":
+			var lsn int64
+			if err := db.QueryRow(ctx, "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint").Scan(&lsn); err != nil {
+				return fmt.Errorf("reading the current WAL position: %w", err)
+			}
+			s.pos.Store(lsn)
+		}
+	}
+
+	// lsn_commit is the last LSN of the last transaction fully streamed
+	// before the current one; Debezium leaves it out until there is one.
+	var curTx, curLast, commitLSN int64
 	poll := time.NewTicker(pollEvery)
 	defer poll.Stop()
 	flush := time.NewTicker(flushEvery)
@@ -191,8 +223,14 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 					}
 					return fmt.Errorf("producing change events: %w", err)
 				}
+				for _, c := range changes {
+					if curTx != 0 && c.txid != curTx {
+						commitLSN = curLast
+					}
+					curTx, curLast = c.txid, c.lsn
+				}
 				last := changes[len(changes)-1]
-				m := debeziumOffset(last)
+				m := debeziumOffset(last, commitLSN)
 				pending = &m
 				s.pos.Store(last.lsn)
 				continue // drain before sleeping
@@ -212,15 +250,92 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 
 // debeziumOffset is the offset Debezium's PostgresOffsetContext writes after
 // an event, in HashMap order.
-func debeziumOffset(c change) offsets.Map {
-	return offsets.NewMap(
-		offsets.Field{Key: "lsn_proc", Value: offsets.Int(c.lsn)},
-		offsets.Field{Key: "lsn_commit", Value: offsets.Int(c.lsn)},
-		offsets.Field{Key: "lsn", Value: offsets.Int(c.lsn)},
-		offsets.Field{Key: "txId", Value: offsets.Int(c.txid)},
-		offsets.Field{Key: "ts_usec", Value: offsets.Int(c.tsUsec)},
-		offsets.Field{Key: "messageType", Value: offsets.String(c.op)},
+func debeziumOffset(c change, commitLSN int64) offsets.Map {
+	fields := []offsets.Field{
+		{Key: "lsn_proc", Value: offsets.Int(c.lsn)},
+		{Key: "lsn", Value: offsets.Int(c.lsn)},
+		{Key: "txId", Value: offsets.Int(c.txid)},
+		{Key: "ts_usec", Value: offsets.Int(c.tsUsec)},
+		{Key: "messageType", Value: offsets.String(c.op)},
+	}
+	if commitLSN != 0 {
+		fields = append(fields, offsets.Field{Key: "lsn_commit", Value: offsets.Int(commitLSN)})
+	}
+	return offsets.NewMap(fields...).JavaOrder()
+}
+
+// snapshot reads the included tables in one repeatable-read transaction and
+// returns their rows as Debezium read events ("op":"r"), the offset Debezium
+// stores after the last of them, and the WAL position streaming goes on from.
+func snapshot(ctx context.Context, db *pgx.Conn, tables []string, prefix, dbname string, topicOf func(string) string) ([]*kgo.Record, offsets.Map, int64, error) {
+	tx, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, offsets.Map{}, 0, fmt.Errorf("starting the snapshot: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	var lsn, txid, ts int64
+	// Streaming goes on after the last change this snapshot sees; a writer
+	// still in flight commits later, with a later LSN here (no concurrent
+	// writers), and is streamed.
+	if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT max(lsn) FROM public.`+pgx.Identifier{ChangeTable}.Sanitize()+`), 0),
+		txid_snapshot_xmin(txid_current_snapshot()), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&lsn, &txid, &ts); err != nil {
+		return nil, offsets.Map{}, 0, fmt.Errorf("starting the snapshot: %w", err)
+	}
+	var recs []*kgo.Record
+	for _, table := range tables {
+		schema, name, ok := strings.Cut(table, ".")
+		if !ok {
+			schema, name = "public", table
+		}
+		ident := pgx.Identifier{schema, name}.Sanitize()
+		rows, err := tx.Query(ctx, `SELECT a.attname FROM pg_index i
+			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+			WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`, ident)
+		if err != nil {
+			return nil, offsets.Map{}, 0, fmt.Errorf("snapshotting %s: %w", table, err)
+		}
+		pk, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, offsets.Map{}, 0, fmt.Errorf("snapshotting %s: %w", table, err)
+		}
+		keyExpr, order := "json_build_object()", "1"
+		var args []any
+		if len(pk) > 0 {
+			var parts, cols []string
+			for i, c := range pk {
+				parts = append(parts, fmt.Sprintf("$%d::text, t.%s", i+1, pgx.Identifier{c}.Sanitize()))
+				cols = append(cols, "t."+pgx.Identifier{c}.Sanitize())
+				args = append(args, c)
+			}
+			keyExpr, order = "json_build_object("+strings.Join(parts, ", ")+")", strings.Join(cols, ", ")
+		}
+		rows, err = tx.Query(ctx, "SELECT "+keyExpr+"::text, row_to_json(t)::text FROM "+ident+" t ORDER BY "+order, args...)
+		if err != nil {
+			return nil, offsets.Map{}, 0, fmt.Errorf("snapshotting %s: %w", table, err)
+		}
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return nil, offsets.Map{}, 0, fmt.Errorf("snapshotting %s: %w", table, err)
+			}
+			c := change{lsn: lsn, txid: txid, tsUsec: ts, op: "READ", table: schema + "." + name, key: compactJSON(&k), after: compactJSON(&v), snapshot: "true"}
+			recs = append(recs, changeRecords(topicOf(c.table), prefix, dbname, c)...)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, offsets.Map{}, 0, fmt.Errorf("snapshotting %s: %w", table, err)
+		}
+	}
+	off := offsets.NewMap(
+		offsets.Field{Key: "last_snapshot_record", Value: offsets.Bool(true)},
+		offsets.Field{Key: "lsn", Value: offsets.Int(lsn)},
+		offsets.Field{Key: "txId", Value: offsets.Int(txid)},
+		offsets.Field{Key: "ts_usec", Value: offsets.Int(ts)},
+		offsets.Field{Key: "snapshot", Value: offsets.String("INITIAL")},
+		offsets.Field{Key: "snapshot_completed", Value: offsets.Bool(true)},
 	).JavaOrder()
+	return recs, off, lsn, nil
 }
 
 func readChanges(ctx context.Context, db *pgx.Conn, after int64, tables []string) ([]change, error) {
@@ -261,7 +376,11 @@ func compactJSON(s *string) []byte {
 // the change event and, after a delete, a tombstone.
 func changeRecords(topic, prefix, db string, c change) []*kgo.Record {
 	schema, table, _ := strings.Cut(c.table, ".")
-	op := map[string]string{"INSERT": "c", "UPDATE": "u", "DELETE": "d"}[c.op]
+	op := map[string]string{"INSERT": "c", "UPDATE": "u", "DELETE": "d", "READ": "r"}[c.op]
+	snap := c.snapshot
+	if snap == "" {
+		snap = "false"
+	}
 	raw := func(b []byte) json.RawMessage {
 		if b == nil {
 			return json.RawMessage("null")
@@ -287,7 +406,7 @@ func changeRecords(topic, prefix, db string, c change) []*kgo.Record {
 		TsMs int64  `json:"ts_ms"`
 	}{Before: raw(c.before), After: raw(c.after), Op: op, TsMs: c.tsUsec / 1000}
 	ev.Source.Version, ev.Source.Connector, ev.Source.Name = "2.7.3.Final", "postgresql", prefix
-	ev.Source.TsMs, ev.Source.Snapshot, ev.Source.DB = c.tsUsec/1000, "false", db
+	ev.Source.TsMs, ev.Source.Snapshot, ev.Source.DB = c.tsUsec/1000, snap, db
 	ev.Source.Schema, ev.Source.Table, ev.Source.TxID, ev.Source.LSN = schema, table, c.txid, c.lsn
 	value, _ := marshal(ev)
 	recs := []*kgo.Record{{Topic: topic, Key: c.key, Value: value}}
