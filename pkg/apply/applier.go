@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
@@ -70,6 +72,11 @@ type Options struct {
 	// RollbackTimeout bounds an automatic rollback, which runs even when
 	// the context of Apply was cancelled (zero: DefaultRollbackTimeout).
 	RollbackTimeout time.Duration
+	// Parallel is how many connectors are worked on at a time (zero or
+	// one: one after the other, in plan order). The operations of one
+	// connector always run in plan order; after a failure no new operation
+	// starts.
+	Parallel int
 	// Hook, when set (tests), is called after every step, once the state
 	// records it. An error abandons the run on the spot — no rollback, no
 	// state write, nothing — as kill -9 would, and Apply returns a
@@ -80,6 +87,7 @@ type Options struct {
 // Applier executes plans. It keeps no state between calls.
 type Applier struct {
 	opts Options
+	mu   sync.Mutex // serialises events
 }
 
 // New checks opts and returns an Applier.
@@ -114,7 +122,11 @@ func New(opts Options) (*Applier, error) {
 	return &Applier{opts: opts}, nil
 }
 
-func (a *Applier) emit(e Event) { a.opts.Observer.Event(e) }
+func (a *Applier) emit(e Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.opts.Observer.Event(e)
+}
 
 // Result is what Apply did.
 type Result struct {
@@ -204,9 +216,10 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 		}
 	}
 
+	j := &journal{st: st, b: a.opts.Backend, lockID: lockID}
 	// Undo what a dead earlier attempt of this very plan left behind.
 	for _, u := range again {
-		if err := a.recover(ctx, st, cfg, u.Serial, lockID); err != nil {
+		if err := a.recover(ctx, j, cfg, u.Serial); err != nil {
 			return res, err
 		}
 		res.Recovered = append(res.Recovered, u.Serial)
@@ -239,28 +252,93 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 	if err != nil {
 		return res, err
 	}
-	if st == nil {
+	if j.st == nil {
 		lineage, err := a.opts.NewID()
 		if err != nil {
 			return res, fmt.Errorf("starting a new state: %w", err)
 		}
-		st = state.New(lineage)
+		j.st = state.New(lineage)
 	}
-	for _, op := range todo {
-		r, err := a.newRun(ctx, p, cfg, st, op, observed[op.Connector], lockID)
+	err = a.runAll(ctx, p, cfg, j, todo, observed, res)
+	j.with(func(st *state.State) { res.Lineage, res.Serial = st.Lineage, st.Serial })
+	return res, err
+}
+
+// runAll runs the operations: in plan order, or with Options.Parallel > 1
+// that many connectors at a time (the operations of one connector always
+// in plan order). After the first failure no new operation starts; the
+// result lists the operations that ran, in plan order, and the error is
+// the first failure in plan order.
+func (a *Applier) runAll(ctx context.Context, p *plan.Plan, cfg *config.Config, j *journal, todo []*plan.Operation, observed map[string]*plan.ConnectorObservation, res *Result) error {
+	results := make([]*OperationResult, len(todo))
+	errs := make([]error, len(todo))
+	one := func(i int) error {
+		op := todo[i]
+		r, err := a.newRun(ctx, p, cfg, j, op, observed[op.Connector])
 		if err != nil {
-			return res, err
+			errs[i] = err
+			return err
 		}
-		or, err := r.run(ctx)
-		res.Lineage, res.Serial = st.Lineage, st.Serial
-		if or != nil {
-			res.Operations = append(res.Operations, *or)
+		results[i], errs[i] = r.run(ctx)
+		return errs[i]
+	}
+	if a.opts.Parallel <= 1 {
+		for i := range todo {
+			if one(i) != nil {
+				break
+			}
 		}
-		if err != nil {
-			return res, err
+	} else {
+		// One queue per connector, in order of first appearance.
+		var queues [][]int
+		byConn := map[string]int{}
+		for i, op := range todo {
+			q, ok := byConn[op.Connector]
+			if !ok {
+				q = len(queues)
+				byConn[op.Connector] = q
+				queues = append(queues, nil)
+			}
+			queues[q] = append(queues[q], i)
+		}
+		var failed atomic.Bool
+		work := make(chan []int)
+		var wg sync.WaitGroup
+		for w := 0; w < min(a.opts.Parallel, len(queues)); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for q := range work {
+					for _, i := range q {
+						if failed.Load() {
+							break
+						}
+						if one(i) != nil {
+							failed.Store(true)
+						}
+					}
+				}
+			}()
+		}
+		for _, q := range queues {
+			if failed.Load() {
+				break
+			}
+			work <- q
+		}
+		close(work)
+		wg.Wait()
+	}
+	var first error
+	for i := range todo {
+		if results[i] != nil {
+			res.Operations = append(res.Operations, *results[i])
+		}
+		if errs[i] != nil && first == nil {
+			first = errs[i]
 		}
 	}
-	return res, nil
+	return first
 }
 
 // checkHash refuses a plan whose content does not match its hash. A plan

@@ -30,8 +30,8 @@ const (
 // Recovered, Warning, OperationFinished.
 type Event interface{ isEvent() }
 
-// Observer receives apply's events, in order, from the goroutine that
-// called Apply.
+// Observer receives apply's events, one at a time, in the order they
+// happen (with Options.Parallel, events of different connectors interleave).
 type Observer interface {
 	Event(Event)
 }

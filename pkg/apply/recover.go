@@ -13,7 +13,8 @@ import (
 // plan left in progress (or needing rollback): its before-images are put
 // back and verified, its connector returned to the state it was found in,
 // and the operation recorded as failed, with the story.
-func (a *Applier) recover(ctx context.Context, st *state.State, cfg *config.Config, serial uint64, lockID string) error {
+func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, serial uint64) error {
+	st := j.st // no operation runs in parallel yet
 	u, _ := st.BySerial(serial)
 	name := u.Name
 	fail := func(err error) error {
@@ -43,7 +44,7 @@ func (a *Applier) recover(ctx context.Context, st *state.State, cfg *config.Conf
 		return fail(err)
 	}
 	// The recovery is recorded on the interrupted operation itself.
-	r := &opRun{a: a, st: st, lockID: lockID, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, c: c, serial: serial, former: sc.StateBefore}
+	r := &opRun{a: a, j: j, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, c: c, serial: serial, former: sc.StateBefore}
 	altered := false
 	for _, s := range u.Steps {
 		if s.Name == string(StepAlter) || s.Name == string(StepRestoreOffsets) {
@@ -78,7 +79,7 @@ func (a *Applier) recover(ctx context.Context, st *state.State, cfg *config.Conf
 	}
 	u.Finished = a.opts.Now()
 	u.Connectors[0].StateAfter = left
-	if err := a.opts.Backend.Write(ctx, st, lockID); err != nil {
+	if err := j.write(ctx); err != nil {
 		return fail(fmt.Errorf("writing the state: %w", err))
 	}
 	if rbErr != nil {

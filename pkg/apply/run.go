@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
@@ -17,8 +18,7 @@ import (
 type opRun struct {
 	a      *Applier
 	p      *plan.Plan
-	st     *state.State
-	lockID string
+	j      *journal
 	op     *plan.Operation
 	obs    *plan.ConnectorObservation // the plan's
 	c      *conn
@@ -33,7 +33,7 @@ type opRun struct {
 	alterStarted bool // offsets may have been written
 }
 
-func (a *Applier) newRun(ctx context.Context, p *plan.Plan, cfg *config.Config, st *state.State, op *plan.Operation, now *plan.ConnectorObservation, lockID string) (*opRun, error) {
+func (a *Applier) newRun(ctx context.Context, p *plan.Plan, cfg *config.Config, j *journal, op *plan.Operation, now *plan.ConnectorObservation) (*opRun, error) {
 	obs := findObservation(p, op.Connector)
 	blk := connectorBlock(cfg, op.Connector)
 	if obs == nil || blk == nil {
@@ -47,37 +47,75 @@ func (a *Applier) newRun(ctx context.Context, p *plan.Plan, cfg *config.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; nothing was changed", op.Address, err)
 	}
-	r := &opRun{a: a, p: p, st: st, lockID: lockID, op: op, obs: obs, c: c, former: obs.State}
+	r := &opRun{a: a, p: p, j: j, op: op, obs: obs, c: c, former: formerState(obs)}
 	if now != nil {
-		r.former = now.State
+		r.former = formerState(now)
 	}
 	if n, ok := RollbackTarget(op); ok {
 		r.rollbackOf = n
-		if t, ok := st.BySerial(n); ok && (t.Status == state.StatusInProgress || t.Status == state.StatusNeedsRollback) {
-			// Undoing an interrupted operation: return the connector to
-			// the state that operation found it in, not the one it left.
-			for _, tc := range t.Connectors {
-				if tc.Name == c.name && tc.StateBefore != "" {
-					r.former = tc.StateBefore
+		j.with(func(st *state.State) {
+			if t, ok := st.BySerial(n); ok && (t.Status == state.StatusInProgress || t.Status == state.StatusNeedsRollback) {
+				// Undoing an interrupted operation: return the connector
+				// to the state that operation found it in, not the one it
+				// left.
+				for _, tc := range t.Connectors {
+					if tc.Name == c.name && tc.StateBefore != "" {
+						r.former = tc.StateBefore
+					}
 				}
 			}
-		}
+		})
 	}
 	r.before, r.after = changeEntries(op)
 	return r, nil
 }
 
-func (r *opRun) stateOp() *state.Operation {
-	op, _ := r.st.BySerial(r.serial)
-	return op
+// formerState is the state to return a connector to: its own, except that
+// a connector with a FAILED task counts as FAILED (it is not resumed).
+func formerState(o *plan.ConnectorObservation) string {
+	for _, t := range o.TaskStates {
+		if t == string(connect.StateFailed) {
+			return string(connect.StateFailed)
+		}
+	}
+	return o.State
 }
 
-func (r *opRun) write(ctx context.Context) error {
-	if err := r.a.opts.Backend.Write(ctx, r.st, r.lockID); err != nil {
+// journal guards the state, which operations running in parallel share.
+type journal struct {
+	mu     sync.Mutex
+	st     *state.State
+	b      state.Backend
+	lockID string
+}
+
+// with runs f on the state under the lock.
+func (j *journal) with(f func(st *state.State)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f(j.st)
+}
+
+// update runs f on operation serial, if the state has it.
+func (j *journal) update(serial uint64, f func(op *state.Operation)) {
+	j.with(func(st *state.State) {
+		if op, ok := st.BySerial(serial); ok {
+			f(op)
+		}
+	})
+}
+
+// write stores the state.
+func (j *journal) write(ctx context.Context) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.b.Write(ctx, j.st, j.lockID); err != nil {
 		return fmt.Errorf("writing the state: %w", err)
 	}
 	return nil
 }
+
+func (r *opRun) write(ctx context.Context) error { return r.j.write(ctx) }
 
 // step runs one step: records it, runs fn, records the result, tells the
 // observer and calls the hook. A *CrashError from the hook must be returned
@@ -87,19 +125,19 @@ func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped
 	a.emit(StepStarted{Operation: r.op.Address, Connector: r.c.name, Step: s})
 	start := a.opts.Now()
 	idx := -1
-	if op := r.stateOp(); op != nil {
+	r.j.update(r.serial, func(op *state.Operation) {
 		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: r.c.name, Status: state.StepInProgress, Started: start})
 		idx = len(op.Steps) - 1
-		if s == StepAlter {
-			// The journal must say an alteration may have begun.
-			if err := r.write(ctx); err != nil {
-				return err
-			}
+	})
+	if idx >= 0 && s == StepAlter {
+		// The journal must say an alteration may have begun.
+		if err := r.write(ctx); err != nil {
+			return err
 		}
 	}
 	msg, skipped, err := fn()
 	end := a.opts.Now()
-	if op := r.stateOp(); op != nil {
+	r.j.update(r.serial, func(op *state.Operation) {
 		if idx < 0 {
 			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: r.c.name, Started: start})
 			idx = len(op.Steps) - 1
@@ -114,7 +152,7 @@ func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped
 		default:
 			stp.Status = state.StepDone
 		}
-	}
+	})
 	if err != nil {
 		a.emit(StepFailed{Operation: r.op.Address, Connector: r.c.name, Step: s, Err: err})
 		return err
@@ -153,8 +191,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 			BeforeImages: images(r.before, c.name, c.cluster, c.group),
 			After:        images(r.after, c.name, c.cluster, c.group),
 		}
-		stored := r.st.Begin(sop)
-		r.serial = stored.Serial
+		r.j.with(func(st *state.State) { r.serial = st.Begin(sop).Serial })
 		res.Serial = r.serial
 		a.emit(OperationStarted{Operation: op.Address, Connector: c.name, Serial: r.serial, Changes: len(r.after)})
 		return fmt.Sprintf("operation %d: %d before-image(s) recorded", r.serial, len(r.before)), false, nil
@@ -255,16 +292,18 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 
 	// 7. record
 	err = r.step(ctx, StepRecord, func() (string, bool, error) {
-		sop := r.stateOp()
-		sop.Status, sop.Finished = state.StatusApplied, a.opts.Now()
-		sop.Connectors[0].StateAfter = stateAfter
+		finished := a.opts.Now()
+		r.j.update(r.serial, func(sop *state.Operation) {
+			sop.Status, sop.Finished = state.StatusApplied, finished
+			sop.Connectors[0].StateAfter = stateAfter
+		})
 		if r.rollbackOf != 0 {
-			if t, ok := r.st.BySerial(r.rollbackOf); ok {
+			r.j.update(r.rollbackOf, func(t *state.Operation) {
 				t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
 				if t.Finished.IsZero() {
-					t.Finished = sop.Finished
+					t.Finished = finished
 				}
-			}
+			})
 		}
 		return "applied", false, nil
 	})
@@ -299,13 +338,16 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 		}
 	}
 	a.emit(RolledBack{Operation: r.op.Address, Connector: c.name, Partitions: len(r.before), StateAfter: stateAfter, Err: rbErr})
-	if sop := r.stateOp(); sop != nil {
-		sop.Status, sop.Finished = oe.Status, a.opts.Now()
-		sop.Error = cause.Error()
-		if rbErr != nil {
-			sop.Error += "; the automatic rollback failed: " + rbErr.Error()
-		}
-		sop.Connectors[0].StateAfter = stateAfter
+	if r.serial != 0 {
+		finished := a.opts.Now()
+		r.j.update(r.serial, func(sop *state.Operation) {
+			sop.Status, sop.Finished = oe.Status, finished
+			sop.Error = cause.Error()
+			if rbErr != nil {
+				sop.Error += "; the automatic rollback failed: " + rbErr.Error()
+			}
+			sop.Connectors[0].StateAfter = stateAfter
+		})
 		if err := r.write(rctx); err != nil {
 			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (the state still shows operation %d in progress: run offsetctl rollback -serial %d)", oe, err, r.serial, r.serial)
 		}
