@@ -87,11 +87,17 @@
 //     txid_current() per changed row) of the database named by database.*
 //     after its stored position (lsn_proc, else lsn), writes Debezium change
 //     events (JSON without schemas; a tombstone after a delete) to
-//     <topic.prefix>.<schema>.<table>, and commits {"lsn_proc","lsn_commit",
-//     "lsn","txId","ts_usec","messageType"} under {"server":<topic.prefix>}
-//     every offset.flush.interval.ms (a connector key here; a worker setting
-//     in Connect) and once when it stops, unless it failed. A rewound offset
-//     really replays. poll.interval.ms sets how often it reads.
+//     <topic.prefix>.<schema>.<table>, and commits {"lsn_proc","lsn","txId",
+//     "ts_usec","messageType"} (plus "lsn_commit" once a transaction before
+//     the current one was streamed) under {"server":<topic.prefix>} every
+//     offset.flush.interval.ms (a connector key here; a worker setting in
+//     Connect) and once when it stops, unless it failed. A rewound offset
+//     really replays. With no stored offset, snapshot.mode=initial emits the
+//     current rows as read events ("op":"r") and stores Debezium's snapshot
+//     offset {"last_snapshot_record","lsn","txId","ts_usec","snapshot":
+//     "INITIAL","snapshot_completed"}; no_data starts at the current end; left
+//     unset, the task streams the change table from its start (so a reset
+//     replays every change). poll.interval.ms sets how often it reads.
 //   - io.debezium.connector.jdbc.JdbcSinkConnector (JdbcSinkClass) runs a
 //     JDBC-shaped sink task: a kgo consumer in the connector's group that
 //     upserts each event's "after" row into table.name.format (${topic}
