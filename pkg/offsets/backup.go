@@ -85,8 +85,13 @@ func SourceBackup(name, class string, recs []Record) BackupConnector {
 }
 
 // SinkBackup returns the backup entry of a sink connector from its group.
+// A nil group gives an entry that MarshalBackup refuses (no group).
 func SinkBackup(name, class string, g *SinkGroup) BackupConnector {
-	return BackupConnector{Name: name, Type: ConnectorTypeSink, Class: class, Group: g.Group, Sink: slices.Clone(g.Offsets)}
+	c := BackupConnector{Name: name, Type: ConnectorTypeSink, Class: class}
+	if g != nil {
+		c.Group, c.Sink = g.Group, slices.Clone(g.Offsets)
+	}
+	return c
 }
 
 // ErrBackupChecksum marks a backup whose content does not match its

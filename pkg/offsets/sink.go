@@ -88,6 +88,9 @@ func (e *GroupNotEmptyError) Is(target error) bool { return target == ErrGroupNo
 // group has commits for. A group that does not exist reads as state "Dead",
 // no members, no commits.
 func ReadSinkGroup(ctx context.Context, adm *kadm.Client, group string, topics []string) (*SinkGroup, error) {
+	if adm == nil {
+		return nil, errNoClient
+	}
 	state, members, err := describeGroup(ctx, adm, group)
 	if err != nil {
 		return nil, err
@@ -227,6 +230,9 @@ type SinkChange struct {
 // when planning. After writing it reads the group back and checks every
 // change took effect.
 func CommitSinkGroup(ctx context.Context, adm *kadm.Client, group string, changes []SinkChange) error {
+	if adm == nil {
+		return errNoClient
+	}
 	if len(changes) == 0 {
 		return nil
 	}
@@ -297,6 +303,9 @@ func CommitSinkGroup(ctx context.Context, adm *kadm.Client, group string, change
 // does for a sink; a group that does not exist is success. It refuses with a
 // *GroupNotEmptyError when the group has members.
 func ResetSinkGroup(ctx context.Context, adm *kadm.Client, group string) error {
+	if adm == nil {
+		return errNoClient
+	}
 	if err := requireNoMembers(ctx, adm, group); err != nil {
 		return err
 	}
@@ -350,6 +359,9 @@ type TimestampOffset struct {
 // whose timestamp is at or after millis (Unix milliseconds), for planning a
 // sink rewind "to_timestamp". Ordered by topic and partition.
 func OffsetsAfterMilli(ctx context.Context, adm *kadm.Client, millis int64, topics ...string) ([]TimestampOffset, error) {
+	if adm == nil {
+		return nil, errNoClient
+	}
 	listed, err := adm.ListOffsetsAfterMilli(ctx, millis, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("listing offsets after %d ms of %s: %w", millis, strings.Join(topics, ", "), err)

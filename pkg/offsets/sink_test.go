@@ -141,3 +141,25 @@ func TestOffsetsAfterMilli(t *testing.T) {
 		t.Fatal("InRange")
 	}
 }
+
+func TestNilClientsAreErrors(t *testing.T) {
+	ctx := testCtx(t)
+	if _, err := ReadTopic(ctx, nil, testTopic); err == nil {
+		t.Error("ReadTopic(nil)")
+	}
+	if _, err := WriteSource(ctx, nil, &TopicSnapshot{Partitions: 1}, "c", nil); err == nil {
+		t.Error("WriteSource(nil)")
+	}
+	if _, err := ReadSinkGroup(ctx, nil, "g", nil); err == nil {
+		t.Error("ReadSinkGroup(nil)")
+	}
+	if err := CommitSinkGroup(ctx, nil, "g", []SinkChange{{Topic: "t"}}); err == nil {
+		t.Error("CommitSinkGroup(nil)")
+	}
+	if err := ResetSinkGroup(ctx, nil, "g"); err == nil {
+		t.Error("ResetSinkGroup(nil)")
+	}
+	if _, err := OffsetsAfterMilli(ctx, nil, 0, "t"); err == nil {
+		t.Error("OffsetsAfterMilli(nil)")
+	}
+}

@@ -53,6 +53,8 @@ func (r InvalidRecord) String() string {
 	return fmt.Sprintf("partition %d offset %d: %v", r.TopicPartition, r.TopicOffset, r.Err)
 }
 
+var errNoClient = errors.New("no Kafka client: configure the bootstrap servers (--bootstrap-servers)")
+
 // ErrNotOffsetValue marks value bytes that are not a Connect source offset:
 // anything but a JSON object of primitive values (or a null tombstone).
 var ErrNotOffsetValue = errors.New("not a Kafka Connect offset value")
@@ -155,6 +157,9 @@ type liveEntry struct {
 // records produced after that are not part of the snapshot. Values are parsed
 // once per surviving key, after the read.
 func ReadTopic(ctx context.Context, cl *kgo.Client, topic string) (*TopicSnapshot, error) {
+	if cl == nil {
+		return nil, errNoClient
+	}
 	ranges, err := listRanges(ctx, cl, topic)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,9 @@ var ErrVerifyFailed = errors.New("offsets-topic write not confirmed by read-back
 // connection settings: WriteSource opens its own producer and consumer from
 // cl.Opts().
 func WriteSource(ctx context.Context, cl *kgo.Client, snap *TopicSnapshot, connector string, changes []SourceChange) ([]Record, error) {
+	if cl == nil {
+		return nil, errNoClient
+	}
 	if snap == nil || snap.Partitions <= 0 {
 		return nil, errors.New("writing source offsets: no snapshot of the offsets topic to write against (read it first)")
 	}
