@@ -138,7 +138,7 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 	env.set("OFFSETCTL_BOOTSTRAP_SERVERS", strings.Join(sb.BootstrapServers(), ","))
 	env.set("OFFSETCTL_OFFSETS_TOPIC", sb.OffsetsTopic())
 	if o.pipeline {
-		p, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: sourceURL, SinkDB: sinkURL})
+		p, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: sourceURL, SinkDB: sinkURL, SnapshotMode: "initial"})
 		if err != nil {
 			return fmt.Errorf("starting the sandbox pipeline: %w", err)
 		}
