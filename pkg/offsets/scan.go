@@ -100,6 +100,7 @@ func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []off
 		kgo.ConsumerGroup(""),
 		kgo.ConsumeTopics(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(fetchMaxBytes),
