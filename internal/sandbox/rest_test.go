@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -161,5 +163,36 @@ func TestEndpointsPerVersion(t *testing.T) {
 				t.Errorf("GET / = %s, want version %s.0", got, v)
 			}
 		})
+	}
+}
+
+// TestMediaTypes checks the Jersey answers to a body that is not JSON and to
+// a client that does not accept JSON.
+func TestMediaTypes(t *testing.T) {
+	s := start(t, "3.8")
+	for _, c := range []struct {
+		method, path, header, value string
+		want                        int
+		body                        string
+	}{
+		{"POST", "/connectors", "Content-Type", "text/plain", 415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type"}`},
+		{"GET", "/connectors", "Accept", "text/html", 406, `{"error_code":406,"message":"HTTP 406 Not Acceptable"}`},
+		{"GET", "/connectors", "Accept", "text/html, application/json;q=0.5", 200, `[]`},
+		{"POST", "/connectors", "Content-Type", "application/json; charset=utf-8", 500, `{"error_code":500,"message":null}`},
+	} {
+		req, err := http.NewRequest(c.method, s.ConnectURL()+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(c.header, c.value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || string(b) != c.body {
+			t.Errorf("%s %s with %s: %s: %d %s, want %d %s", c.method, c.path, c.header, c.value, resp.StatusCode, b, c.want, c.body)
+		}
 	}
 }
