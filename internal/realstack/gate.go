@@ -49,7 +49,11 @@ var shared struct {
 // from TestMain:
 //
 //	func TestMain(m *testing.M) { realstack.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns m.Run's code, for a TestMain that
+// has more to do afterwards.
+func Run(m *testing.M) int {
 	shared.mainSeen = true
 	code := m.Run()
 	if st := shared.st; st != nil {
@@ -62,7 +66,7 @@ func Main(m *testing.M) {
 		}
 		st.Close()
 	}
-	os.Exit(code)
+	return code
 }
 
 // Get returns the test binary's stack, starting it on first use. It skips
@@ -74,7 +78,7 @@ func Get(t testing.TB) *Stack {
 		t.Skip(why)
 	}
 	if !shared.mainSeen {
-		t.Fatal("realstack: call realstack.Main(m) from this package's TestMain, so the stack is closed after the tests")
+		t.Fatal("realstack: call realstack.Main(m) (or Run) from this package's TestMain, so the stack is closed after the tests")
 	}
 	if ok, why := Available(); !ok {
 		t.Fatalf("realstack: the real tier is enabled but cannot run here: %s", why)
