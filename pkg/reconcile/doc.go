@@ -19,16 +19,25 @@
 // "NULL" are distinct and field boundaries cannot collide. The row hash is
 // hashtextextended of that text, a 64-bit hash PostgreSQL computes cheaply.
 //
-// Rows are grouped into cells by a hash of their key. The first pass asks both
-// sides at once (two connections, in parallel) for the count and the sum of
-// row hashes (modulo 2^64) of every cell; this is one parallel aggregate scan
-// per side, close to the cost of a plain whole-table checksum. Cells that
-// differ are split into finer cells and compared again while that still pays;
-// then the (key, row hash) pairs of the rows in differing cells are streamed
-// in key order from both sides and merged, with client memory bounded by the
-// rows in flight. When drift is spread over most cells, the whole table is
-// streamed once instead. For the mismatched rows, per-column hashes name the
-// columns that differ.
+// Rows are grouped into cells. For a single integer key a cell is a key range
+// of equal width between the smallest and the largest key of both sides; for
+// other keys (text, uuid, timestamp, composite) a cell is a set of rows with
+// the same low bits of a 64-bit key hash. The first pass asks both sides at
+// once (two connections, in parallel) for the count and the sum of row hashes
+// (modulo 2^64) of every cell: one parallel scan per side, the hashes
+// computed by the parallel workers, close to the cost of a plain whole-table
+// checksum. Cells that differ are split into finer cells and compared again
+// while the rows they hold are many (for key ranges through the key's index,
+// reading only those ranges); then the (key, row hash) pairs of the rows in
+// the differing cells are streamed in key order from both sides and merged,
+// with client memory bounded by the batches in flight and the differences
+// kept. When drift is spread over most cells, the whole table is streamed
+// once instead of being scanned again. For the mismatched rows, per-column
+// hashes of those keys only name the columns that differ.
+//
+// Client memory is bounded by the number of first-level cells (at most 2^18,
+// 24 bytes each per side), the stream batches, and the differences kept
+// (Spec.MaxKeys per kind); never by the table size.
 //
 // # What it promises
 //

@@ -78,8 +78,9 @@ type Spec struct {
 	Ignore []string
 	// TimestampPrecision is the precision timestamps are compared at, in UTC.
 	TimestampPrecision Precision
-	// Where is an optional filter applied on both sides: a boolean SQL
-	// expression the operator wrote and reviewed. See CheckWhere.
+	// Where is an optional filter applied on both sides as written (so it
+	// must name columns that exist on both): a boolean SQL expression the
+	// operator wrote and reviewed. See CheckWhere.
 	Where string
 	// Mode is counts, checksum or rows (the default).
 	Mode Mode
