@@ -406,8 +406,16 @@ func handleCreate(c *call) (reply, error) {
 	if body == nil {
 		return reply{}, nullPointer()
 	}
+	req := entities + "CreateConnectorRequest"
+	loc := func(n jnode, field string) string {
+		chain := ""
+		if field != "" {
+			chain = fmt.Sprintf("%s[%q]", req, field)
+		}
+		return jacksonLocation(c.s.version, c.body, n.pos, chain)
+	}
 	if body.kind != jObject {
-		return reply{}, errorf(500, "Cannot deserialize value of type `org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest` from %s", body.jacksonToken())
+		return reply{}, errorf(500, "%s%s", body.noCreator(req), loc(*body, ""))
 	}
 	known := []string{"name", "config"}
 	if c.s.version.hasInitialState() {
@@ -421,7 +429,7 @@ func handleCreate(c *call) (reply, error) {
 		case f.key == "name":
 			s, err := stringish(f.val, "java.lang.String")
 			if err != nil {
-				return reply{}, err
+				return reply{}, errorf(500, "%s%s", *err.(*restError).msg, loc(f.val, f.key))
 			}
 			name = ""
 			if s != nil {
@@ -431,7 +439,7 @@ func handleCreate(c *call) (reply, error) {
 			config = nil
 			if f.val.kind != jNull {
 				if config, err = stringMap(f.val); err != nil {
-					return reply{}, err
+					return reply{}, errorf(500, "%s%s", *err.(*restError).msg, loc(f.val, f.key))
 				}
 			}
 		case f.key == "initial_state" && c.s.version.hasInitialState():
@@ -439,9 +447,9 @@ func handleCreate(c *call) (reply, error) {
 			if f.val.kind == jNull {
 				continue
 			}
-			s, err := stringish(f.val, "org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest$InitialState")
+			s, err := stringish(f.val, req+"$InitialState")
 			if err != nil {
-				return reply{}, err
+				return reply{}, errorf(500, "%s%s", *err.(*restError).msg, loc(f.val, f.key))
 			}
 			var t targetState
 			switch strings.ToUpper(*s) {
@@ -452,11 +460,12 @@ func handleCreate(c *call) (reply, error) {
 			case "STOPPED":
 				t = targetStopped
 			default:
-				return reply{}, errorf(500, "Cannot construct instance of `org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest$InitialState`, problem: No enum constant org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest.InitialState.%s", strings.ToUpper(*s))
+				return reply{}, errorf(500, "Cannot construct instance of `%s$InitialState`, problem: No enum constant %s.InitialState.%s%s",
+					req, req, strings.ToUpper(*s), loc(f.val, f.key))
 			}
 			initial = &t
 		default:
-			return reply{}, unrecognized(f.key, "CreateConnectorRequest", known...)
+			return reply{}, errorf(500, "%s%s", unrecognizedMsg(f.key, "CreateConnectorRequest", known...), loc(f.val, f.key))
 		}
 	}
 	name = strings.TrimSpace(name)
