@@ -18,10 +18,11 @@ func (g *globalOptions) connectClient(deps *Deps) (*connect.Client, error) {
 			"Set --connect-url or OFFSETCTL_CONNECT_URL (for the sandbox: eval \"$(offsetctl sandbox up)\" prints the line to export).")
 	}
 	headers := map[string]string{}
-	for _, h := range g.ConnectHeaders {
+	for i, h := range g.ConnectHeaders {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return nil, flagErrorf("--connect-header %q: expected 'Name: value'", h)
+			// The text may be a credential typed without its name: not shown.
+			return nil, flagErrorf("--connect-header number %d: expected 'Name: value' (the text given is not shown: it may hold a secret)", i+1)
 		}
 		headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
 	}

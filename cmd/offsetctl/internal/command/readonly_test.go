@@ -1,0 +1,629 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
+	"github.com/offsetctl/offsetctl/internal/sandbox"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+)
+
+// plantedSecret is planted in Connect URLs, OFFSETCTL_CONNECT_PASSWORD,
+// OFFSETCTL_CONNECT_TOKEN and headers: no output of any case may show it.
+const plantedSecret = "s3cret"
+
+// roCase is one run of a read-only command.
+type roCase struct {
+	name     string
+	args     []string
+	env      map[string]string
+	wantCode int
+	// wantErr are substrings of stderr.
+	wantErr []string
+	// golden compares the normalized stdout with testdata/<Test>/<case>/stdout.golden.
+	golden bool
+	// check, when set, inspects the outputs further.
+	check func(t *testing.T, out, errOut string)
+}
+
+// runReadOnly runs offsetctl in-process with env as its whole environment.
+// A panic fails the test: bad input must never crash the CLI.
+func runReadOnly(t *testing.T, env map[string]string, args ...string) (code int, out, errOut string) {
+	t.Helper()
+	s, _, o, e := iostreams.Test()
+	deps := &Deps{Streams: s, Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }}
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("offsetctl %s panicked: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r, o, e)
+		}
+	}()
+	code = run(context.Background(), deps, args)
+	return code, o.String(), e.String()
+}
+
+// stackTrace matches what a Go stack trace or panic prints.
+var stackTrace = regexp.MustCompile(`panic:|goroutine \d+|\.go:\d+`)
+
+// runROCases runs the cases as subtests; norm normalizes stdout before it is
+// compared with a golden file.
+func runROCases(t *testing.T, cases []roCase, norm func(string) string, parallel bool) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
+			code, out, errOut := runReadOnly(t, tc.env, tc.args...)
+			show := func() string {
+				return fmt.Sprintf("offsetctl %s\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), out, errOut)
+			}
+			if strings.Contains(out+errOut, plantedSecret) {
+				t.Errorf("the secret %q is in the output:\n%s", plantedSecret, show())
+			}
+			if stackTrace.MatchString(errOut) {
+				t.Errorf("stderr holds a panic or stack trace:\n%s", show())
+			}
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\n%s", code, tc.wantCode, show())
+			}
+			if code == ExitError {
+				if !strings.HasPrefix(errOut, "Error: ") {
+					t.Errorf("stderr does not start with \"Error: \":\n%s", show())
+				}
+				if out != "" {
+					t.Errorf("a failed command printed to stdout:\n%s", show())
+				}
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, show())
+				}
+			}
+			if tc.golden {
+				goldens.Assert(t, "stdout", []byte(norm(out)))
+			}
+			if tc.check != nil {
+				tc.check(t, out, errOut)
+			}
+		})
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// answering starts an HTTP server that gives every request the same answer.
+func answering(t *testing.T, status int, contentType, body string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// withSecret puts admin:s3cret@ into an http://host:port URL.
+func withSecret(u string) string {
+	return strings.Replace(u, "http://", "http://admin:"+plantedSecret+"@", 1)
+}
+
+// TestReadOnlyBadInput: every kind of bad input to the read-only commands
+// (Connect unreachable or missing, refused credentials, a body that is not
+// Connect's JSON, flag mistakes) is a clear error naming the place and the
+// fix, exit code 1, nothing on stdout, no stack trace and no secret.
+func TestReadOnlyBadInput(t *testing.T) {
+	closed := "http://" + closedPort(t)
+	unauthJSON := answering(t, http.StatusUnauthorized, "application/json", `{"error_code":401,"message":"Unauthorized"}`)
+	unauthHTML := answering(t, http.StatusUnauthorized, "text/html", "<html><head><title>401 Authorization Required</title></head>\n<body><center><h1>401 Authorization Required</h1></center><hr><center>nginx</center></body></html>\n")
+	forbidden := answering(t, http.StatusForbidden, "application/json", `{"error_code":403,"message":"Forbidden"}`)
+	notJSON := answering(t, http.StatusOK, "text/html", "<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>")
+	truncated := answering(t, http.StatusOK, "application/json", `{"version":"3.8.0","commit":"abc`)
+	wrongShape := answering(t, http.StatusOK, "application/json", `["not","an","object"]`)
+	serverError := answering(t, http.StatusInternalServerError, "application/json", `{"error_code":500,"message":"Request timed out"}`)
+	notFoundPage := answering(t, http.StatusNotFound, "text/plain", "404 page not found")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "backup.json")
+	pw := map[string]string{"OFFSETCTL_CONNECT_PASSWORD": plantedSecret}
+	token := map[string]string{"OFFSETCTL_CONNECT_TOKEN": plantedSecret}
+	unreachable := []string{"kafka connect at " + closed + " is unreachable", "connection refused", "check --connect-url or OFFSETCTL_CONNECT_URL and that the worker is running"}
+	refused := []string{"kafka connect refused authentication for GET / (401 Unauthorized)", "check the credentials: --connect-user with OFFSETCTL_CONNECT_PASSWORD"}
+	notConnect := []string{"is not the expected JSON", "is --connect-url the Kafka Connect REST API?"}
+
+	cases := []roCase{
+		// No Connect URL at all.
+		{name: "connectors_no_url", args: []string{"connectors"}, wantCode: ExitError,
+			wantErr: []string{"Error: no Kafka Connect URL", "Set --connect-url or OFFSETCTL_CONNECT_URL"}},
+		{name: "offsets_show_no_url", args: []string{"offsets", "show", "inventory"}, wantCode: ExitError,
+			wantErr: []string{"Error: no Kafka Connect URL", "Set --connect-url or OFFSETCTL_CONNECT_URL"}},
+		{name: "backup_no_url", args: []string{"offsets", "backup", "--all", "-o", out}, env: map[string]string{"OFFSETCTL_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, wantCode: ExitError,
+			wantErr: []string{"Error: no Kafka Connect URL"}},
+		{name: "backup_no_bootstrap", args: []string{"offsets", "backup", "--all", "-o", out, "--connect-url", withSecret(closed)}, wantCode: ExitError,
+			wantErr: []string{"Error: no Kafka bootstrap servers", "Set --bootstrap-servers or OFFSETCTL_BOOTSTRAP_SERVERS"}},
+
+		// Connect unreachable: a closed loopback port, the password in the URL or in the environment.
+		{name: "connectors_unreachable_url_password", args: []string{"connectors", "--connect-url", withSecret(closed)}, wantCode: ExitError, wantErr: unreachable},
+		{name: "connectors_unreachable_env_url", args: []string{"connectors"}, env: map[string]string{"OFFSETCTL_CONNECT_URL": withSecret(closed)}, wantCode: ExitError, wantErr: unreachable},
+		{name: "offsets_show_unreachable_env_password", args: []string{"offsets", "show", "inventory", "--connect-url", closed, "--connect-user", "admin"}, env: pw, wantCode: ExitError, wantErr: unreachable},
+		{name: "offsets_show_unreachable_token", args: []string{"offsets", "show", "inventory", "-json", "--connect-url", closed}, env: token, wantCode: ExitError, wantErr: unreachable},
+		{name: "backup_unreachable", args: []string{"offsets", "backup", "--all", "-o", out, "--connect-url", withSecret(closed), "--bootstrap-servers", closedPort(t)}, wantCode: ExitError, wantErr: unreachable,
+			check: noFile(out)},
+
+		// 401 and 403, with Connect's JSON or a proxy's HTML.
+		{name: "connectors_401_json_basic", args: []string{"connectors", "--connect-url", unauthJSON, "--connect-user", "admin"}, env: pw, wantCode: ExitError,
+			wantErr: append(refused, ": Unauthorized;")},
+		{name: "connectors_401_html_token", args: []string{"connectors", "--connect-url", unauthHTML}, env: token, wantCode: ExitError,
+			wantErr: append(refused, "401 Authorization Required")},
+		{name: "connectors_401_url_password", args: []string{"connectors", "--connect-url", withSecret(unauthJSON)}, wantCode: ExitError, wantErr: refused},
+		{name: "connectors_401_header", args: []string{"connectors", "--connect-url", unauthJSON, "--connect-header", "X-Api-Key: " + plantedSecret}, wantCode: ExitError, wantErr: refused},
+		{name: "offsets_show_401", args: []string{"offsets", "show", "inventory", "--connect-url", unauthHTML, "--connect-user", "admin"}, env: pw, wantCode: ExitError, wantErr: refused},
+		{name: "connectors_403", args: []string{"connectors", "--connect-url", forbidden}, env: token, wantCode: ExitError,
+			wantErr: []string{"kafka connect refused authentication for GET / (403 Forbidden): Forbidden", "check the credentials"}},
+
+		// 2xx answers that are not Connect's JSON.
+		{name: "connectors_html_200", args: []string{"connectors", "--connect-url", withSecret(notJSON)}, wantCode: ExitError,
+			wantErr: append(notConnect, "kafka connect answered 200 to GET /", "Welcome to nginx!")},
+		{name: "offsets_show_html_200", args: []string{"offsets", "show", "inventory", "--connect-url", notJSON}, env: token, wantCode: ExitError, wantErr: notConnect},
+		{name: "connectors_truncated_json", args: []string{"connectors", "--connect-url", truncated}, wantCode: ExitError, wantErr: notConnect},
+		{name: "connectors_json_array", args: []string{"connectors", "--connect-url", wrongShape}, wantCode: ExitError, wantErr: notConnect},
+		{name: "backup_html_200", args: []string{"offsets", "backup", "--all", "-o", out, "--connect-url", withSecret(notJSON), "--bootstrap-servers", closedPort(t)}, wantCode: ExitError,
+			wantErr: notConnect, check: noFile(out)},
+
+		// Other error answers.
+		{name: "connectors_500", args: []string{"connectors", "--connect-url", serverError}, wantCode: ExitError,
+			wantErr: []string{"kafka connect answered 500 Internal Server Error to GET /: Request timed out"}},
+		{name: "connectors_404_page", args: []string{"connectors", "--connect-url", withSecret(notFoundPage)}, wantCode: ExitError,
+			wantErr: []string{"kafka connect answered 404 Not Found to GET /: 404 page not found"}},
+
+		// Bad settings.
+		{name: "url_bad_scheme", args: []string{"connectors", "--connect-url", "ftp://admin:" + plantedSecret + "@connect:8083"}, wantCode: ExitError,
+			wantErr: []string{"invalid Kafka Connect URL", "the scheme must be http or https"}},
+		{name: "url_unparsable", args: []string{"connectors", "--connect-url", "http://admin:" + plantedSecret + "@[::1"}, wantCode: ExitError,
+			wantErr: []string{"invalid Kafka Connect URL"}},
+		{name: "url_with_query", args: []string{"connectors", "--connect-url", withSecret(closed) + "/?a=b"}, wantCode: ExitError,
+			wantErr: []string{"invalid Kafka Connect URL", "may not carry a query"}},
+		{name: "token_and_password", args: []string{"connectors", "--connect-url", withSecret(closed)}, env: token, wantCode: ExitError,
+			wantErr: []string{"both basic authentication (user/password) and a bearer token are set"}},
+		{name: "password_without_user", args: []string{"connectors", "--connect-url", closed}, env: pw, wantCode: ExitError,
+			wantErr: []string{"a Kafka Connect password is set without a user name"}},
+		{name: "bad_header", args: []string{"connectors", "--connect-url", closed, "--connect-header", plantedSecret}, wantCode: ExitError,
+			wantErr: []string{"--connect-header number 1: expected 'Name: value'"}},
+		{name: "missing_ca_file", args: []string{"connectors", "--connect-url", closed, "--connect-ca-file", filepath.Join(dir, "nope.pem")}, wantCode: ExitError,
+			wantErr: []string{"reading the Kafka Connect CA file", "nope.pem"}},
+		{name: "timeout_zero", args: []string{"connectors", "--timeout", "0s", "--connect-url", closed}, wantCode: ExitError,
+			wantErr: []string{"--timeout must be positive"}},
+
+		// Flag and argument mistakes: the usage follows the error.
+		{name: "bad_flag", args: []string{"connectors", "--nope"}, wantCode: ExitError, wantErr: []string{"Error: unknown flag: --nope", "Usage:\n  offsetctl connectors"}},
+		{name: "bad_flag_single_dash", args: []string{"offsets", "show", "x", "-nope"}, wantCode: ExitError, wantErr: []string{"Error: unknown shorthand flag", "Usage:\n  offsetctl offsets show"}},
+		{name: "flag_needs_argument", args: []string{"connectors", "--connect-url"}, wantCode: ExitError, wantErr: []string{"flag needs an argument: --connect-url"}},
+		{name: "bad_timeout", args: []string{"connectors", "--timeout", "soon"}, wantCode: ExitError, wantErr: []string{`invalid argument "soon" for "--timeout"`}},
+		{name: "connectors_extra_argument", args: []string{"connectors", "inventory"}, wantCode: ExitError, wantErr: []string{`unknown command "inventory" for "offsetctl connectors"`}},
+		{name: "offsets_show_no_connector", args: []string{"offsets", "show"}, wantCode: ExitError, wantErr: []string{"requires at least 1 arg(s)", "Usage:\n  offsetctl offsets show"}},
+		{name: "offsets_unknown_subcommand", args: []string{"offsets", "shwo", "inventory"}, wantCode: ExitError, wantErr: []string{`unknown command "shwo" for "offsetctl offsets"`}},
+		{name: "unknown_command", args: []string{"conectors"}, wantCode: ExitError, wantErr: []string{`unknown command "conectors" for "offsetctl"`, "Did you mean this?\n\tconnectors"}},
+		{name: "version_extra_argument", args: []string{"version", "now"}, wantCode: ExitError, wantErr: []string{`unknown command "now" for "offsetctl version"`}},
+		{name: "backup_without_output", args: []string{"offsets", "backup", "--all"}, wantCode: ExitError, wantErr: []string{"-o FILE is required", "Usage:\n  offsetctl offsets backup"}},
+		{name: "backup_names_and_all", args: []string{"offsets", "backup", "inventory", "--all", "-o", out}, wantCode: ExitError,
+			wantErr: []string{"name the connectors to back up, or give --all (not both)"}, check: noFile(out)},
+		{name: "backup_neither_names_nor_all", args: []string{"offsets", "backup", "-o", out}, wantCode: ExitError,
+			wantErr: []string{"name the connectors to back up, or give --all"}, check: noFile(out)},
+	}
+	runROCases(t, cases, nil, true)
+}
+
+// noFile checks that path was not created.
+func noFile(path string) func(t *testing.T, out, errOut string) {
+	return func(t *testing.T, out, errOut string) {
+		t.Helper()
+		if _, err := os.Lstat(path); err == nil {
+			t.Errorf("%s was created by a command that failed", path)
+		}
+	}
+}
+
+// TestReadOnlyVersion: version prints offsetctl's version, as text or JSON.
+func TestReadOnlyVersion(t *testing.T) {
+	runROCases(t, []roCase{
+		{name: "text", args: []string{"version"}, check: func(t *testing.T, out, errOut string) {
+			if !strings.HasPrefix(out, "offsetctl "+Version+" (go") || errOut != "" {
+				t.Errorf("version prints %q, stderr %q", out, errOut)
+			}
+		}},
+		{name: "json", args: []string{"version", "-json"}, check: func(t *testing.T, out, errOut string) {
+			var v struct {
+				FormatVersion    int    `json:"format_version"`
+				OffsetctlVersion string `json:"offsetctl_version"`
+			}
+			if err := json.Unmarshal([]byte(out), &v); err != nil || v.FormatVersion != 1 || v.OffsetctlVersion != Version {
+				t.Errorf("version -json prints %q (%v)", out, err)
+			}
+		}},
+	}, nil, false)
+}
+
+// showFixturePlan is a small saved plan: one sink rewind with its rollback.
+func showFixturePlan() *plan.Plan {
+	return &plan.Plan{
+		OffsetctlVersion: "0.1.0-test",
+		CreatedAt:        time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC),
+		ConfigHash:       "sha256:cfg",
+		State:            plan.StateRef{Lineage: "3f1c", Serial: 4},
+		Connectors: []plan.ConnectorObservation{{
+			Address: "connector.sink", Name: "customers-sink", Cluster: "prod", ConnectURL: "http://connect:8083",
+			WorkerVersion: "3.8.0", ClusterID: "kc-1", Exists: true, Type: plan.Sink, Class: sandbox.JdbcSinkClass,
+			State: "RUNNING", TaskStates: []string{"RUNNING"}, ConfigHash: "sha256:c1", ReadVia: plan.MethodREST, WriteVia: plan.MethodREST,
+			Group: "connect-customers-sink", Sink: []plan.SinkPartition{{Topic: "shop.public.customers", Partition: 0, Committed: 20, LogStart: 0, LogEnd: 20}},
+		}},
+		Operations: []plan.Operation{{
+			Address: "offsets.replay", Name: "replay", Kind: plan.KindOffsets, Connector: "connector.sink", Reason: "INC-4711: the SMT dropped records",
+			BlockHash: "sha256:b1", Status: plan.StatusChange, Method: plan.MethodREST, AllowSkipRecords: -1,
+			Changes: []plan.Change{{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "shop.public.customers", Partition: 0, Before: 20, After: 15, Rollback: 20, LogStart: 0, LogEnd: 20, Replays: 5}}},
+		}},
+		Checks: []plan.Check{{Severity: plan.SeverityWarning, Code: "replay", Operation: "offsets.replay", Message: "5 records are delivered again: the sink must be idempotent"}},
+	}
+}
+
+// TestReadOnlyShow: show renders a saved plan (goldens for text, JSON and
+// Markdown) and refuses a missing, damaged, edited or future-format file.
+func TestReadOnlyShow(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "plan.json")
+	if err := plan.WriteFile(good, showFixturePlan()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(name string, edit func(string) string) string {
+		t.Helper()
+		s := edit(string(data))
+		if s == string(data) {
+			t.Fatalf("%s: the edit changed nothing", name)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tampered := variant("tampered.json", func(s string) string { return strings.Replace(s, `"after": 15`, `"after": 0`, 1) })
+	future := variant("future.json", func(s string) string {
+		return strings.Replace(s, `"format_version": 1`, `"format_version": 99`, 1)
+	})
+	noVersion := variant("noversion.json", func(s string) string { return strings.Replace(s, `"format_version": 1,`, ``, 1) })
+	unknownField := variant("unknownfield.json", func(s string) string {
+		return strings.Replace(s, `"format_version": 1,`, `"format_version": 1, "surprise": true,`, 1)
+	})
+	truncated := variant("truncated.json", func(s string) string { return s[:len(s)/2] })
+	notJSON := variant("notjson.json", func(string) string { return "offsets \"x\" {\n}\n" })
+	norm := func(s string) string { return strings.ReplaceAll(s, dir, "DIR") }
+
+	runROCases(t, []roCase{
+		{name: "text", args: []string{"show", good}, golden: true},
+		{name: "text_no_color", args: []string{"show", "--no-color", good}, check: func(t *testing.T, out, errOut string) {
+			if strings.Contains(out, "\x1b[") {
+				t.Errorf("--no-color output has escape sequences:\n%q", out)
+			}
+		}},
+		{name: "json", args: []string{"show", "-json", good}, golden: true, check: func(t *testing.T, out, errOut string) {
+			if !json.Valid([]byte(out)) {
+				t.Errorf("show -json is not JSON:\n%s", out)
+			}
+		}},
+		{name: "markdown", args: []string{"show", "-markdown", good}, golden: true},
+		{name: "missing_file", args: []string{"show", filepath.Join(dir, "nope.json")}, wantCode: ExitError,
+			wantErr: []string{"Error: reading plan file: open " + filepath.Join(dir, "nope.json") + ": no such file or directory"}},
+		{name: "directory", args: []string{"show", dir}, wantCode: ExitError, wantErr: []string{dir}},
+		{name: "tampered", args: []string{"show", tampered}, wantCode: ExitError,
+			wantErr: []string{tampered + ": the plan file was modified after it was written", "make a new plan with offsetctl plan -out"}},
+		{name: "future_format", args: []string{"show", future}, wantCode: ExitError,
+			wantErr: []string{future + " has plan format_version 99 (written by offsetctl 0.1.0-test); this offsetctl reads format_version 1"}},
+		{name: "no_format_version", args: []string{"show", noVersion}, wantCode: ExitError,
+			wantErr: []string{noVersion + " is not an offsetctl plan file: it has no format_version"}},
+		{name: "unknown_field", args: []string{"show", unknownField}, wantCode: ExitError,
+			wantErr: []string{unknownField + " is not a valid plan file of format_version 1", "surprise"}},
+		{name: "truncated", args: []string{"show", truncated}, wantCode: ExitError,
+			wantErr: []string{truncated + " is not a valid plan file", "make a new one with offsetctl plan -out"}},
+		{name: "not_json", args: []string{"show", notJSON}, wantCode: ExitError,
+			wantErr: []string{notJSON + " is not a valid plan file (not JSON"}},
+		{name: "json_and_markdown", args: []string{"show", "-json", "-markdown", good}, wantCode: ExitError,
+			wantErr: []string{"-json and -markdown cannot be combined", "Usage:"}},
+		{name: "no_file", args: []string{"show"}, wantCode: ExitError, wantErr: []string{"accepts 1 arg(s), received 0"}},
+		{name: "two_files", args: []string{"show", good, good}, wantCode: ExitError, wantErr: []string{"accepts 1 arg(s), received 2"}},
+	}, norm, false)
+
+	after, err := os.ReadFile(good)
+	if err != nil || !bytes.Equal(after, data) {
+		t.Fatalf("show changed the plan file (%v)", err)
+	}
+}
+
+// sandboxNormalizer replaces what differs from run to run in the output of
+// commands run against a sandbox: its URLs and ports, the Kafka cluster id,
+// the temporary directory, and, in the text block of the live pipeline's
+// source only, its position (LSNs, transaction id, commit time), which
+// follows PostgreSQL's WAL.
+type sandboxNormalizer struct {
+	pairs []string
+	// live is the name of the connector whose block gets the rules.
+	live  string
+	rules []struct {
+		re   *regexp.Regexp
+		repl string
+	}
+}
+
+func newSandboxNormalizer(sb *sandbox.Sandbox, dir string) *sandboxNormalizer {
+	n := &sandboxNormalizer{}
+	n.replace(sb.ConnectURL(), "http://CONNECT")
+	n.replace(strings.TrimPrefix(sb.ConnectURL(), "http://"), "CONNECT-WORKER")
+	for _, s := range sb.BootstrapServers() {
+		n.replace(s, "KAFKA")
+	}
+	n.replace(sb.ClusterID(), "CLUSTER-ID")
+	if dir != "" {
+		n.replace(dir, "DIR")
+	}
+	return n
+}
+
+func (n *sandboxNormalizer) replace(old, new string) { n.pairs = append(n.pairs, old, new) }
+
+// liveSource sets the rules for the text block of a running Debezium
+// PostgreSQL source: offsets show prints one block per connector, blocks
+// separated by an empty line, each starting with the connector's name.
+func (n *sandboxNormalizer) liveSource(name string) {
+	n.live = name
+	for _, r := range [][2]string{
+		{`(lsn(?:_proc|_commit)?\s+)[0-9A-F]+/[0-9A-F]+ \([\d,]+\)`, "${1}X/Y (N)"},
+		{`(txId\s+)\d+`, "${1}N"},
+		{`(ts_usec\s+).*`, "${1}TIME"},
+	} {
+		n.rules = append(n.rules, struct {
+			re   *regexp.Regexp
+			repl string
+		}{regexp.MustCompile(r[0]), r[1]})
+	}
+}
+
+func (n *sandboxNormalizer) apply(s string) string {
+	s = strings.NewReplacer(n.pairs...).Replace(s)
+	if n.live == "" {
+		return s
+	}
+	blocks := strings.Split(s, "\n\n")
+	for i, b := range blocks {
+		if strings.HasPrefix(b, n.live+" ") {
+			for _, r := range n.rules {
+				b = r.re.ReplaceAllString(b, r.repl)
+			}
+			blocks[i] = b
+		}
+	}
+	return strings.Join(blocks, "\n\n")
+}
+
+// createConnector creates a connector over the sandbox's REST API.
+func createConnector(t *testing.T, c *connect.Client, name string, state connect.State, cfg map[string]string) {
+	t.Helper()
+	cfg["name"] = name
+	if _, err := c.Create(context.Background(), connect.CreateRequest{Name: name, Config: cfg, InitialState: state}); err != nil {
+		t.Fatalf("creating %s: %v", name, err)
+	}
+}
+
+// patchOffsets sends body as is to PATCH /connectors/{name}/offsets, so that
+// the numbers in it reach the worker exactly as written.
+func patchOffsets(t *testing.T, connectURL, name, body string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPatch, connectURL+"/connectors/"+name+"/offsets", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var answer bytes.Buffer
+	_, _ = answer.ReadFrom(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH offsets of %s: %d %s", name, res.StatusCode, answer.String())
+	}
+}
+
+// maxLong is Java's Long.MAX_VALUE: it does not survive a float64.
+const maxLong = "9223372036854775807"
+
+// bigOffset is a Debezium PostgreSQL offset at the largest LSN Connect can store.
+const bigOffset = `{"offsets":[{"partition":{"server":"big"},"offset":{"lsn_proc":` + maxLong + `,"lsn":` + maxLong + `,"txId":4294967295,"ts_usec":1795000000000000}}]}`
+
+// postgresSourceConfig is the configuration of a Debezium PostgreSQL source
+// the sandbox accepts (it is created STOPPED, so nothing connects).
+func postgresSourceConfig(prefix string) map[string]string {
+	return map[string]string{"connector.class": sandbox.PostgresSourceClass, "topic.prefix": prefix,
+		"database.hostname": "db.invalid", "database.user": "cdc", "database.dbname": "shop", "tasks.max": "1"}
+}
+
+// waitForSourceOffset waits until the pipeline's source has committed an
+// offset, so that what offsets show prints does not depend on the flush.
+func waitForSourceOffset(t *testing.T, c *connect.Client, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		got, err := c.Offsets(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Offsets) > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the source %s committed no offset", name)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// TestReadOnlySandbox runs the read-only commands against a sandbox with the
+// demo pipeline (5 rows through) and a STOPPED source whose stored LSN is
+// Long.MAX_VALUE: goldens of connectors and offsets show, the exact 64-bit
+// value in -json, an unknown connector, backup with its round trip, and a
+// backup file that already exists. The password is in the Connect URL of
+// every case.
+func TestReadOnlySandbox(t *testing.T) {
+	w := startWorld(t, "3.8", 5)
+	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createConnector(t, c, "big-source", connect.StateStopped, postgresSourceConfig("big"))
+	patchOffsets(t, w.sb.ConnectURL(), "big-source", bigOffset)
+	waitForSourceOffset(t, c, w.pipe.SourceConnector())
+
+	dir := t.TempDir()
+	n := newSandboxNormalizer(w.sb, dir)
+	n.liveSource(w.pipe.SourceConnector())
+
+	url := withSecret(w.sb.ConnectURL())
+	kafka := w.sb.BootstrapServers()[0]
+	src, sink := w.pipe.SourceConnector(), w.pipe.SinkConnector()
+	backup := filepath.Join(dir, "offsets.json")
+	existing := filepath.Join(dir, "existing.json")
+	precious := []byte("{\"precious\": true}\n")
+	if err := os.WriteFile(existing, precious, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "never.json")
+
+	runROCases(t, []roCase{
+		{name: "connectors", args: []string{"connectors", "--connect-url", url}, golden: true},
+		{name: "connectors_json", args: []string{"connectors", "-json"}, env: map[string]string{"OFFSETCTL_CONNECT_URL": url}, golden: true},
+		{name: "offsets_show_rest", args: []string{"offsets", "show", src, sink, "big-source", "--connect-url", url}, golden: true},
+		{name: "offsets_show_kafka", args: []string{"offsets", "show", src, sink, "big-source", "--connect-url", url, "--bootstrap-servers", kafka}, golden: true},
+		{name: "offsets_show_json_exact", args: []string{"offsets", "show", "big-source", "-json", "--connect-url", url}, golden: true,
+			check: containsAll(`"lsn_proc": `+maxLong+`,`, `"lsn": `+maxLong+`,`, `"txId": 4294967295`)},
+		{name: "offsets_show_kafka_json_exact", args: []string{"offsets", "show", "big-source", "-json", "--connect-url", url, "--bootstrap-servers", kafka},
+			check: containsAll(`"lsn_proc": `+maxLong+`,`, `"lsn": `+maxLong+`,`, `"key": "[\"big-source\",{\"server\":\"big\"}]"`)},
+		{name: "offsets_show_format_override", args: []string{"offsets", "show", "big-source", "--format", "generic", "--connect-url", url}, golden: true},
+		{name: "offsets_show_unknown_format", args: []string{"offsets", "show", "big-source", "--format", "cobol", "--connect-url", url}, wantCode: ExitError,
+			wantErr: []string{"cobol"}},
+		{name: "offsets_show_unknown_connector", args: []string{"offsets", "show", src, "nope", "--connect-url", url}, wantCode: ExitError,
+			wantErr: []string{`Error: connector "nope" does not exist on ` + w.sb.ConnectURL(), "offsetctl connectors lists the connectors there."}},
+		{name: "backup_unknown_connector", args: []string{"offsets", "backup", src, "nope", "-o", missing, "--connect-url", url, "--bootstrap-servers", kafka}, wantCode: ExitError,
+			wantErr: []string{`Error: connector "nope" does not exist on ` + w.sb.ConnectURL()}, check: noFile(missing)},
+		{name: "backup_existing_file", args: []string{"offsets", "backup", "--all", "-o", existing, "--connect-url", url, "--bootstrap-servers", kafka}, wantCode: ExitError,
+			wantErr: []string{"Error: " + existing + " already exists: backups are never overwritten; choose another name"},
+			check: func(t *testing.T, out, errOut string) {
+				got, err := os.ReadFile(existing)
+				if err != nil || !bytes.Equal(got, precious) {
+					t.Errorf("the existing file changed: %q (%v)", got, err)
+				}
+				if fi, err := os.Stat(existing); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("the existing file's mode changed: %v (%v)", fi.Mode(), err)
+				}
+				if left, _ := filepath.Glob(filepath.Join(dir, ".existing.json*")); len(left) > 0 {
+					t.Errorf("temporary files left behind: %v", left)
+				}
+			}},
+		{name: "backup_all", args: []string{"offsets", "backup", "--all", "-o", backup, "--connect-url", url, "--bootstrap-servers", kafka}, golden: true,
+			check: func(t *testing.T, out, errOut string) { checkBackup(t, w, backup) }},
+		{name: "backup_again_refused", args: []string{"offsets", "backup", "--all", "-o", backup, "--connect-url", url, "--bootstrap-servers", kafka}, wantCode: ExitError,
+			wantErr: []string{backup + " already exists"}},
+		{name: "backup_named_json", args: []string{"offsets", "backup", "big-source", "-o", filepath.Join(dir, "big.json"), "-json"},
+			env: map[string]string{"OFFSETCTL_CONNECT_URL": url, "OFFSETCTL_BOOTSTRAP_SERVERS": kafka}, golden: true},
+	}, n.apply, false)
+}
+
+func containsAll(wants ...string) func(t *testing.T, out, errOut string) {
+	return func(t *testing.T, out, errOut string) {
+		t.Helper()
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("stdout lacks %s:\n%s", want, out)
+			}
+		}
+	}
+}
+
+// checkBackup reads the backup back and compares it with the offsets topic
+// and the sink group: key bytes, exact offsets, committed positions.
+func checkBackup(t *testing.T, w *world, path string) {
+	t.Helper()
+	b, err := offsets.ReadBackup(path)
+	if err != nil {
+		t.Fatalf("ReadBackup: %v", err)
+	}
+	if b.OffsetctlVersion != Version || b.OffsetsTopic != w.sb.OffsetsTopic() || b.ConnectClusterID != w.sb.ClusterID() ||
+		!b.TakenAt.Equal(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("backup header: version %q topic %q cluster %q taken %v", b.OffsetctlVersion, b.OffsetsTopic, b.ConnectClusterID, b.TakenAt)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.sb.BootstrapServers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	snap, err := offsets.ReadTopic(context.Background(), cl, w.sb.OffsetsTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]offsets.BackupConnector{}
+	for _, bc := range b.Connectors {
+		byName[bc.Name] = bc
+	}
+	if len(byName) != 3 {
+		t.Fatalf("backup holds %d connectors, want 3: %+v", len(byName), b.Connectors)
+	}
+	for _, name := range []string{"big-source", w.pipe.SourceConnector()} {
+		bc := byName[name]
+		recs := snap.Connector(name)
+		if bc.Type != offsets.ConnectorTypeSource || len(bc.Source) != len(recs) || len(recs) != 1 {
+			t.Fatalf("%s: backup %+v, topic %+v", name, bc, recs)
+		}
+		got, want := bc.Source[0], recs[0]
+		if !bytes.Equal(got.Key, want.Key) || got.Offset == nil || got.Offset.String() != want.Offset.String() ||
+			got.TopicPartition != want.TopicPartition || got.TopicOffset != want.TopicOffset {
+			t.Errorf("%s: backed up %s %v at %d/%d, topic holds %s %v at %d/%d", name, got.Key, got.Offset, got.TopicPartition, got.TopicOffset,
+				want.Key, want.Offset, want.TopicPartition, want.TopicOffset)
+		}
+	}
+	if got := byName["big-source"].Source[0].Offset.String(); !strings.Contains(got, `"lsn":`+maxLong) {
+		t.Errorf("big-source offset lost its 64-bit LSN: %s", got)
+	}
+	sink := byName[w.pipe.SinkConnector()]
+	if sink.Type != offsets.ConnectorTypeSink || sink.Group != w.pipe.SinkGroup() || len(sink.Sink) != 1 ||
+		sink.Sink[0].Topic != w.pipe.Topic() || sink.Sink[0].Committed != 5 || sink.Sink[0].LogEnd != 5 {
+		t.Errorf("sink backup: %+v", sink)
+	}
+}
