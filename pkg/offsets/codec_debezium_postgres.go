@@ -126,7 +126,7 @@ func (c DebeziumPostgres) Validate(partition, offset Map, previous *Map) error {
 			}
 		}
 		if !consistent {
-			p.add("lsn", "inconsistent", "offset: the position moves, so lsn, lsn_proc and lsn_commit must all be the same commit LSN (got %s)", strings.Join(parts, ", "))
+			p.add("lsn", "inconsistent", "offset: the position moves, so lsn, lsn_proc and lsn_commit must all be the same commit LSN (got %s): Debezium resumes from lsn_proc when present and skips what lsn_commit says was sent, so changing one of them alone does not move it as intended", strings.Join(parts, ", "))
 		}
 		if hasEvents && events > 0 {
 			if pv, ok := previous.Get("lsn_events_processed"); ok && pv.Equal(Int(events)) {
