@@ -426,11 +426,17 @@ func javaEnv() []string {
 }
 
 // newClusterID returns a Kafka cluster id: 16 random bytes in URL-safe
-// base64 without padding, like Kafka's Uuid.randomUuid().
+// base64 without padding, like Kafka's Uuid.randomUuid, which likewise never
+// returns an id starting with '-' (the storage tool would read it as an
+// option).
 func newClusterID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // freePorts3 reserves three distinct free loopback ports (held open together

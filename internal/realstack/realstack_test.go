@@ -239,3 +239,16 @@ func TestAvailableNeedsMavenForAnEmptyCache(t *testing.T) {
 		t.Fatalf("Available() = %v, %q; want false asking for Maven", ok, why)
 	}
 }
+
+// TestNewClusterID: the storage tool takes the id as a separate argument, so
+// it must never look like an option (a real start-up failure, 1 in 64).
+func TestNewClusterID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 2000 {
+		id := newClusterID()
+		if len(id) != 22 || id[0] == '-' || seen[id] {
+			t.Fatalf("newClusterID() = %q (22 characters, not starting with '-', unique wanted)", id)
+		}
+		seen[id] = true
+	}
+}
