@@ -132,6 +132,7 @@ func TestDiffErrors(t *testing.T) {
 		{"where with semicolon", []string{"diff", "--source", src, "--sink", dst, "--table", "orders", "--where", "true; DROP TABLE orders"}, []string{"--where: ';' is not allowed"}, true},
 		{"json and markdown", []string{"diff", "-json", "--markdown", "--table", "orders"}, []string{"cannot be combined"}, true},
 		{"unreachable", []string{"diff", "--source", unreachable, "--sink", dst, "--table", "orders"}, []string{"connecting to the source database nobody@127.0.0.1:1/", "Check --source"}, false},
+		{"unparseable URL", []string{"diff", "--source", "postgres://nobody:hunter2-s3cret@localhost:notaport/db", "--sink", dst, "--table", "orders"}, []string{"the source connection string is not valid", "Give --source as"}, false},
 		{"missing table", []string{"diff", "--source", src, "--sink", dst, "--table", "nope"}, []string{"comparing nope: source table nope does not exist"}, false},
 		{"no key", []string{"diff", "--source", src, "--sink", dst, "--table", "nokey"}, []string{"source table public.nokey has no primary key", "--key"}, false},
 		{"incompatible mapping", []string{"diff", "--source", src, "--sink", dst, "--table", "nokey", "--key", "id"}, []string{`column "id" has type integer in the source and text in the sink`}, false},
@@ -180,4 +181,14 @@ func TestDiffFlags(t *testing.T) {
 		strings.Join(sp.Ignore, ",") != "__op,__ts" || sp.TimestampPrecision != "ms" || sp.Settle != 2*time.Second || sp.Partition.Ranges != 8 || sp.MaxKeys != 1000 {
 		t.Errorf("spec %+v", sp)
 	}
+}
+
+func TestDiffHelp(t *testing.T) {
+	code, out, errOut := runDiff(t, nil, false, "diff", "--help")
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	// Only the command's own part: the global flags belong to root.go.
+	own, _, _ := strings.Cut(out, "Global Flags:")
+	goldens.Assert(t, "stdout", []byte(own))
 }
