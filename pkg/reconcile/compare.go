@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Tuning of the cell search. Cells hold about targetCellRows rows at the
@@ -801,4 +802,21 @@ func compareInt(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// ComparePools is Compare over one connection acquired from each pool (the
+// two pools may be the same: two connections are taken). The connections go
+// back to their pools when it returns.
+func ComparePools(ctx context.Context, src, dst *pgxpool.Pool, spec Spec) (*Result, error) {
+	a, err := src.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquiring a source connection: %w", err)
+	}
+	defer a.Release()
+	b, err := dst.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquiring a sink connection: %w", err)
+	}
+	defer b.Release()
+	return Compare(ctx, a.Conn(), b.Conn(), spec)
 }

@@ -378,6 +378,12 @@ func TestCompareModes(t *testing.T) {
 	if want := []string{"1 25 25 true", "26 25 25 false", "51 25 25 true", "76 25 25 false"}; !slices.Equal(got, want) {
 		t.Errorf("range partitions %q, want %q", got, want)
 	}
+	// Through one pool: two connections are taken from it.
+	pool := pgtest.Pool(t, url)
+	r, err = ComparePools(ctx, pool, pool, Spec{Table: "a.customers", SinkTable: "b.customers"})
+	if err != nil || r.MissingCount != 1 || r.ExtraCount != 1 || r.MismatchedCount != 1 {
+		t.Fatalf("pools: %+v %v", r, err)
+	}
 	// A rate limit slows the compare down but changes nothing in its answer.
 	r, err = Compare(ctx, conn(), conn(), Spec{Table: "a.customers", SinkTable: "b.customers", RateLimit: 1000000})
 	if err != nil || r.MissingCount != 1 || r.ExtraCount != 1 || r.MismatchedCount != 1 {
