@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -29,7 +30,7 @@ Source offsets come from Kafka Connect's GET /offsets (3.5+) or, with
 connector's consumer group, with each partition's log start and end.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newOffsetsShowCmd(deps, g), newOffsetsBackupCmd(deps, g))
+	cmd.AddCommand(newOffsetsShowCmd(deps, g), newOffsetsBackupCmd(deps, g), newOffsetsRestoreCmd(deps, g))
 	return cmd
 }
 
@@ -136,7 +137,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 			if kc != nil {
 				if snap == nil {
 					if snap, err = offsets.ReadTopic(ctx, kc, o.g.OffsetsTopic); err != nil {
-						return err
+						return o.g.kafkaError(err)
 					}
 					for _, bad := range snap.Invalid {
 						fmt.Fprintf(o.deps.Streams.Err, "Warning: offsets topic %s: %s\n", o.g.OffsetsTopic, bad)
@@ -180,7 +181,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 				v.ReadVia = "Kafka"
 				grp, err := offsets.ReadSinkGroup(ctx, adm, v.Group, splitTopics(ci.Config["topics"]))
 				if err != nil {
-					return err
+					return o.g.kafkaError(err)
 				}
 				for _, so := range grp.Offsets {
 					so := so
@@ -217,6 +218,16 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 		return writeJSON(o.deps.Streams.Out, map[string]any{"format_version": 1, "connect_url": c.URL(), "worker_version": info.Version, "connectors": views})
 	}
 	return writeOffsetsText(o.deps.Streams.Out, views)
+}
+
+// kafkaError adds the fix to an error from reading Kafka: a broker that
+// cannot be dialled is most often a wrong --bootstrap-servers.
+func (g *globalOptions) kafkaError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return withHint(err, "Check --bootstrap-servers (or OFFSETCTL_BOOTSTRAP_SERVERS): Kafka at "+g.BootstrapServers+" could not be reached.")
+	}
+	return err
 }
 
 func splitTopics(s string) []string {
@@ -372,7 +383,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 	}
 	snap, err := offsets.ReadTopic(ctx, kc, o.g.OffsetsTopic)
 	if err != nil {
-		return err
+		return o.g.kafkaError(err)
 	}
 	for _, bad := range snap.Invalid {
 		fmt.Fprintf(o.deps.Streams.Err, "Warning: offsets topic %s: %s (not backed up: it is not a valid Connect offset record)\n", o.g.OffsetsTopic, bad)
@@ -396,7 +407,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 		case connect.TypeSink:
 			grp, err := offsets.ReadSinkGroup(ctx, adm, offsets.SinkGroupID(name, ci.Config), splitTopics(ci.Config["topics"]))
 			if err != nil {
-				return err
+				return o.g.kafkaError(err)
 			}
 			b.Connectors = append(b.Connectors, offsets.SinkBackup(name, class, grp))
 			nSink += len(grp.Offsets)
