@@ -262,3 +262,24 @@ func TestManyInertConnectors(t *testing.T) {
 		t.Errorf("expanded list has %d running connectors, want 100", n)
 	}
 }
+
+func TestStartLSN(t *testing.T) {
+	for _, c := range []struct {
+		raw      string
+		lsn      int64
+		found    bool
+		errorful bool
+	}{
+		{`{"lsn_proc":5,"lsn":4}`, 5, true, false},
+		{`{"lsn":9223372036854775807}`, 9223372036854775807, true, false},
+		{`{"lsn":"5"}`, 0, false, true}, // Debezium casts to Long: the task fails
+		{`{"txId":1}`, 0, false, true},  // no position: the task fails
+		{`not json`, 0, false, false},   // Connect cannot read it: no offset
+		{`{"lsn":{"a":1}}`, 0, false, false},
+	} {
+		lsn, found, err := startLSN([]byte(c.raw))
+		if lsn != c.lsn || found != c.found || (err != nil) != c.errorful {
+			t.Errorf("startLSN(%s) = %d, %v, %v", c.raw, lsn, found, err)
+		}
+	}
+}

@@ -107,6 +107,26 @@ func TestPipelineReplayAfterSourceRewind(t *testing.T) {
 	if got := fmt.Sprint(sinkIDs(t, p)); got != "[1 2 3 4 5]" {
 		t.Fatalf("sink rows: %s", got)
 	}
+
+	// Connect accepts any primitives (Debezium does not check offsets at
+	// PATCH time); the task fails when it starts from them.
+	must(t, s, 204, "PUT", "/connectors/"+src+"/stop", nil)
+	must(t, s, 200, "PATCH", "/connectors/"+src+"/offsets", `{"offsets":[{"partition":{"server":"shop"},"offset":{"lsn":"0/16B3748"}}]}`)
+	must(t, s, 202, "PUT", "/connectors/"+src+"/resume", nil)
+	for {
+		st := must(t, s, 200, "GET", "/connectors/"+src+"/tasks/0/status", nil).body
+		if strings.Contains(st, `"state":"FAILED"`) {
+			if !strings.Contains(st, "ClassCastException") {
+				t.Errorf("failed task status: %s", st)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the task did not fail on a string LSN: %s", st)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func TestPipelineSinkSkip(t *testing.T) {

@@ -72,22 +72,24 @@ func sourcePartition(prefix string) offsets.Map {
 }
 
 // startLSN reads the stored offset the way Debezium's loader does: lsn_proc,
-// else lsn, must be a number.
-func startLSN(raw []byte) (int64, error) {
+// else lsn, must be a number. A value Connect cannot deserialise into a map
+// of primitives is no offset at all (OffsetStorageReaderImpl logs it and
+// returns nothing).
+func startLSN(raw []byte) (int64, bool, error) {
 	m, err := offsets.ParseMap(raw)
 	if err != nil {
-		return 0, fmt.Errorf("the stored source offset is not a JSON object of primitives: %v", err)
+		return 0, false, nil
 	}
 	for _, k := range []string{"lsn_proc", "lsn"} {
 		if v, ok := m.Get(k); ok && !v.IsNull() {
 			n, ok := v.Int64()
 			if !ok {
-				return 0, fmt.Errorf("java.lang.ClassCastException: source offset '%s' is %s, not a Long", k, v)
+				return 0, false, fmt.Errorf("java.lang.ClassCastException: source offset '%s' is %s, not a Long", k, v)
 			}
-			return n, nil
+			return n, true, nil
 		}
 	}
-	return 0, errors.New("source offset 'lsn' parameter is missing")
+	return 0, false, errors.New("source offset 'lsn' parameter is missing")
 }
 
 type change struct {
@@ -112,12 +114,17 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 	}
 	raw, hasOffset := w.store.get(key)
 	if hasOffset {
-		lsn, err := startLSN(raw)
+		lsn, ok, err := startLSN(raw)
 		if err != nil {
 			return err
 		}
-		s.pos.Store(lsn)
-		w.logf("task %s-%d resumes after LSN %d", t.conn, t.id, lsn)
+		hasOffset = ok
+		if ok {
+			s.pos.Store(lsn)
+			w.logf("task %s-%d resumes after LSN %d", t.conn, t.id, lsn)
+		} else {
+			w.logf("task %s-%d: the stored offset %q is not a JSON object of primitives; starting as new", t.conn, t.id, raw)
+		}
 	}
 	db, err := pgx.Connect(ctx, sourceDSN(cfg))
 	if err != nil {
