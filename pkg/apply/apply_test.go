@@ -103,7 +103,7 @@ func TestApplyAndRollbackSink(t *testing.T) {
 	}
 
 	// Roll it back.
-	rp, err := apply.RollbackPlan(ctx, cfg, st, &st.Operations[0], w.observe, apply.PlanInfo{OffsetctlVersion: "test"})
+	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{OffsetctlVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestApplySourceFormerStates(t *testing.T) {
 				t.Fatalf("state %s, want %s", got, tc.want)
 			}
 			st := readState(t, b)
-			rp, err := apply.RollbackPlan(ctx, cfg, st, &st.Operations[0], w.observe, apply.PlanInfo{})
+			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -83,7 +83,7 @@ func TestCrashAfterEveryStep(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					rp, err := apply.RollbackPlan(ctx, cfg, crashed, target, w.observe, apply.PlanInfo{})
+					rp, err := apply.RollbackPlan(ctx, cfg, crashed, []*state.Operation{target}, w.observe, apply.PlanInfo{})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -129,7 +129,7 @@ func TestConnectUnreachable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rp, err := apply.RollbackPlan(ctx, cfg, st, target, w.observe, apply.PlanInfo{})
+			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, apply.PlanInfo{})
 			if err != nil {
 				t.Fatal(err)
 			}

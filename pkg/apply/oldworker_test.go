@@ -11,6 +11,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
 func mustMap(t *testing.T, s string) offsets.Map {
@@ -62,7 +63,7 @@ func TestOldWorkerDirectWrites(t *testing.T) {
 			t.Fatalf("PATCH on 3.5: %v", calls)
 		}
 		st := readState(t, b)
-		rp, err := apply.RollbackPlan(ctx, cfg, st, &st.Operations[0], w.observe, apply.PlanInfo{})
+		rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
@@ -69,52 +70,75 @@ func undoable(s state.Status) bool {
 	return s == state.StatusApplied || s == state.StatusInProgress || s == state.StatusNeedsRollback
 }
 
-// RollbackPlan builds the plan that puts back the before-images of
-// operation target: one operation, kind rollback, address rollback.N, on the
-// connector the target touched, observed now through observe. When the
-// offsets moved since the target wrote them (the connector ran), a warning
-// check says what the rollback overwrites. It is applied like any plan, with
-// the same checks.
-func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, target *state.Operation, observe ObserveFunc, info PlanInfo) (*plan.Plan, error) {
-	if len(target.Connectors) != 1 {
-		return nil, fmt.Errorf("operation %d touched %d connectors; rollback handles operations of one connector", target.Serial, len(target.Connectors))
+// RollbackPlan builds the plan that puts back the before-images of the
+// operations targets: one operation each, kind rollback, address rollback.N,
+// on the connector the target touched, observed now through observe. The
+// targets must touch distinct connectors. When the offsets moved since a
+// target wrote them (the connector ran), a warning check says what the
+// rollback overwrites. It is applied like any plan, with the same checks.
+func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targets []*state.Operation, observe ObserveFunc, info PlanInfo) (*plan.Plan, error) {
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("%w: no operation given", ErrNothingToRollback)
 	}
-	want, err := fromImages(target.BeforeImages)
+	blocks := make([]*config.Connector, len(targets))
+	var addrs []string
+	seen := map[string]uint64{}
+	for i, target := range targets {
+		if len(target.Connectors) != 1 {
+			return nil, fmt.Errorf("operation %d touched %d connectors; rollback handles operations of one connector", target.Serial, len(target.Connectors))
+		}
+		sc := target.Connectors[0]
+		blk := connectorByName(cfg, sc.Name, sc.ConnectCluster)
+		if blk == nil {
+			return nil, fmt.Errorf("operation %d changed connector %q on connect.%s, which the configuration no longer declares: add its connector block back to roll it back", target.Serial, sc.Name, sc.ConnectCluster)
+		}
+		if other, dup := seen[blk.Addr()]; dup {
+			return nil, fmt.Errorf("operations %d and %d both changed connector %q: roll them back one at a time, the latest first", other, target.Serial, sc.Name)
+		}
+		seen[blk.Addr()] = target.Serial
+		blocks[i] = blk
+		addrs = append(addrs, blk.Addr())
+	}
+	observed, err := observe(ctx, cfg, addrs)
 	if err != nil {
-		return nil, fmt.Errorf("operation %d: %w", target.Serial, err)
+		return nil, fmt.Errorf("observing %s: %w", strings.Join(addrs, ", "), err)
 	}
-	sc := target.Connectors[0]
-	blk := connectorByName(cfg, sc.Name, sc.ConnectCluster)
-	if blk == nil {
-		return nil, fmt.Errorf("operation %d changed connector %q on connect.%s, which the configuration no longer declares: add its connector block back to roll it back", target.Serial, sc.Name, sc.ConnectCluster)
-	}
-	obs, err := observeOne(ctx, cfg, blk, observe)
-	if err != nil {
-		return nil, err
-	}
-	op := plan.Operation{
-		Address: fmt.Sprintf("rollback.%d", target.Serial), Name: "rollback of " + target.Name, Kind: plan.KindRollback,
-		Connector: blk.Addr(), Reason: fmt.Sprintf("roll back operation %d (%s, %s)", target.Serial, target.Name, target.Status),
-		Status: plan.StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1,
-	}
-	op.Changes = changesTo(obs, want)
+	var obsList []plan.ConnectorObservation
+	var ops []plan.Operation
 	var checks []plan.Check
-	if target.Status == state.StatusApplied {
-		written, err := fromImages(target.After)
-		if err == nil {
-			cur := currentEntries(obs, written)
-			if moved := diffEntries(written, cur); len(moved) > 0 {
-				for _, m := range moved {
+	for i, target := range targets {
+		blk := blocks[i]
+		obs := observed[blk.Addr()]
+		if obs == nil || !obs.Exists {
+			return nil, fmt.Errorf("connector %q (%s) does not exist on %s: create it (STOPPED) before rolling back its offsets", blk.ConnectorName, blk.Addr(), blk.Connect.Addr())
+		}
+		want, err := fromImages(target.BeforeImages)
+		if err != nil {
+			return nil, fmt.Errorf("operation %d: %w", target.Serial, err)
+		}
+		op := plan.Operation{
+			Address: fmt.Sprintf("rollback.%d", target.Serial), Name: "rollback of " + target.Name, Kind: plan.KindRollback,
+			Connector: blk.Addr(), Reason: fmt.Sprintf("roll back operation %d (%s, %s)", target.Serial, target.Name, target.Status),
+			Status: plan.StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1,
+		}
+		op.Changes = changesTo(obs, want)
+		if target.Status == state.StatusApplied {
+			written, err := fromImages(target.After)
+			if err == nil {
+				cur := currentEntries(obs, written)
+				for _, m := range diffEntries(written, cur) {
 					checks = append(checks, plan.Check{Severity: plan.SeverityWarning, Code: "moved_since_apply", Operation: op.Address,
 						Message: fmt.Sprintf("the connector ran since operation %d: %s; the rollback overwrites the newer offset", target.Serial, m)})
 				}
 			}
 		}
+		if !hasChange(op.Changes) && target.Status == state.StatusApplied {
+			op.Status = plan.StatusNoChange
+		}
+		obsList = append(obsList, *obs)
+		ops = append(ops, op)
 	}
-	if !hasChange(op.Changes) && target.Status == state.StatusApplied {
-		op.Status = plan.StatusNoChange
-	}
-	return assemble(cfg, st, []plan.ConnectorObservation{*obs}, []plan.Operation{op}, checks, info)
+	return assemble(cfg, st, obsList, ops, checks, info)
 }
 
 // RestorePlan builds the plan that restores the connectors of a backup file:

@@ -34,6 +34,7 @@ type changeOptions struct {
 	grace       time.Duration
 	waitTimeout time.Duration
 	watch       time.Duration
+	parallelism int
 }
 
 func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
@@ -44,6 +45,7 @@ func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "do not ask for confirmation before changing anything")
 	f.DurationVar(&o.grace, "grace-period", apply.DefaultGracePeriod, "the workers' task.shutdown.graceful.timeout.ms: how long to wait after a stop before trusting that no task still writes offsets")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", apply.DefaultWaitTimeout, "how long to wait for a connector to stop or to run again")
+	f.IntVar(&o.parallelism, "parallelism", 1, "how many connectors to work on at a time (each connector's operations stay in order; after a failure no new one starts)")
 	f.DurationVar(&o.watch, "running-watch", apply.DefaultRunningWatch, "how long a resumed connector is watched for a task failing on its new offsets (0: not watched)")
 }
 
@@ -213,7 +215,7 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	progress := &progressRenderer{w: streams.Err}
 	a, err := apply.New(apply.Options{
 		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host,
-		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch),
+		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch), Parallel: o.parallelism,
 		Observer: apply.ObserverFunc(func(e apply.Event) {
 			if g.JSON {
 				events = append(events, e)

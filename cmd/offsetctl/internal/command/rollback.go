@@ -79,7 +79,7 @@ func rollbackRun(cmd *cobra.Command, o *rollbackOptions, name string) error {
 			return nil, err
 		}
 		fmt.Fprintf(o.deps.Streams.Err, "Rolling back operation %d (%s, %s).\n\n", target.Serial, target.Name, target.Status)
-		return apply.RollbackPlan(ctx, s.cfg, st, target, s.planner.Observe, apply.PlanInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
+		return apply.RollbackPlan(ctx, s.cfg, st, []*state.Operation{target}, s.planner.Observe, apply.PlanInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
 	})
 }
 
