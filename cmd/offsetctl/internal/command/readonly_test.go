@@ -627,3 +627,160 @@ func checkBackup(t *testing.T, w *world, path string) {
 		t.Errorf("sink backup: %+v", sink)
 	}
 }
+
+// startBareSandbox starts a sandbox without the pipeline (no PostgreSQL)
+// and returns it with a REST client for it.
+func startBareSandbox(t *testing.T, version string) (*sandbox.Sandbox, *connect.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Options{ConnectVersion: version})
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	t.Cleanup(sb.Close)
+	c, err := connect.New(connect.Config{URL: sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb, c
+}
+
+// produceRaw writes records to the given partitions of topic, bytes as they are.
+func produceRaw(t *testing.T, sb *sandbox.Sandbox, recs ...*kgo.Record) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(sb.BootstrapServers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	res := cl.ProduceSync(context.Background(), recs...)
+	if err := res.FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// createTopic creates a topic on the sandbox's Kafka.
+func createTopic(t *testing.T, sb *sandbox.Sandbox, name string, partitions int32) {
+	t.Helper()
+	if err := sb.Kafka().CreateTopic(name, partitions, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadOnlyMalformedOffsets plants records in the offsets topic that are
+// not Connect offset records (a key that is not JSON, a value that is not an
+// object, a key whose partition is not flat) next to a valid one: offsets
+// show and backup warn on stderr with the topic partition and offset of each,
+// and still show and back up the valid record, exactly.
+func TestReadOnlyMalformedOffsets(t *testing.T) {
+	sb, c := startBareSandbox(t, "3.8")
+	createTopic(t, sb, "orders", 2)
+	createConnector(t, c, "orders-source", connect.StateStopped, map[string]string{"connector.class": "io.debezium.connector.mysql.MySqlConnector"})
+	createConnector(t, c, "orders-sink", connect.StateStopped, map[string]string{"connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector", "topics": "orders"})
+	patchOffsets(t, sb.ConnectURL(), "orders-source", `{"offsets":[{"partition":{"server":"mysql1"},"offset":{"file":"mysql-bin.000003","pos":154,"gtids":"3E11FA47-71CA-11E1-9E33-C80AA9429562:1-77"}}]}`)
+	patchOffsets(t, sb.ConnectURL(), "orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":1},"offset":{"kafka_offset":0}}]}`)
+	topic := sb.OffsetsTopic()
+	arrayKey := offsets.EncodeKey("orders-source", offsets.NewMap(offsets.Field{Key: "server", Value: offsets.String("mysql2")}))
+	bad := produceRaw(t, sb,
+		&kgo.Record{Topic: topic, Partition: 3, Key: []byte("not json at all"), Value: []byte(`{"pos":1}`)},
+		&kgo.Record{Topic: topic, Partition: 7, Key: arrayKey, Value: []byte(`[1,2,3]`)},
+		&kgo.Record{Topic: topic, Partition: 7, Key: []byte(`["orders-source",{"server":{"nested":true}}]`), Value: []byte(`{"pos":2}`)},
+		&kgo.Record{Topic: topic, Partition: 11, Key: []byte(`["orders-source",{"server":"mysql3"}]`), Value: []byte(`{"pos":`)},
+	)
+	at := func(i int) string {
+		return fmt.Sprintf("Warning: offsets topic connect-offsets: partition %d offset %d: ", bad[i].Partition, bad[i].Offset)
+	}
+
+	dir := t.TempDir()
+	n := newSandboxNormalizer(sb, dir)
+	url := withSecret(sb.ConnectURL())
+	kafka := sb.BootstrapServers()[0]
+	backup := filepath.Join(dir, "offsets.json")
+	warnings := []string{
+		at(0) + `key "not json at all": not a Kafka Connect offset key: not JSON`,
+		at(1) + `value of key "[\"orders-source\",{\"server\":\"mysql2\"}]": not a Kafka Connect offset value: expected a JSON object, found an array`,
+		at(2) + `key "[\"orders-source\",{\"server\":{\"nested\":true}}]": not a Kafka Connect offset key`,
+		at(3) + `value of key "[\"orders-source\",{\"server\":\"mysql3\"}]": not a Kafka Connect offset value: not JSON`,
+	}
+	onlyWarnings := func(t *testing.T, out, errOut string) {
+		t.Helper()
+		for _, line := range strings.Split(strings.TrimSpace(errOut), "\n") {
+			if !strings.HasPrefix(line, "Warning: offsets topic connect-offsets: partition ") {
+				t.Errorf("stderr line is not a warning with a topic partition: %q", line)
+			}
+		}
+		if n := strings.Count(errOut, "Warning: "); n != 4 {
+			t.Errorf("%d warnings, want 4:\n%s", n, errOut)
+		}
+	}
+	runROCases(t, []roCase{
+		{name: "offsets_show_kafka", args: []string{"offsets", "show", "orders-source", "orders-sink", "--connect-url", url, "--bootstrap-servers", kafka},
+			wantErr: warnings, golden: true, check: onlyWarnings},
+		{name: "offsets_show_kafka_json", args: []string{"offsets", "show", "orders-source", "-json", "--connect-url", url, "--bootstrap-servers", kafka},
+			wantErr: warnings, golden: true, check: func(t *testing.T, out, errOut string) {
+				onlyWarnings(t, out, errOut)
+				if !json.Valid([]byte(out)) {
+					t.Errorf("stdout is not JSON:\n%s", out)
+				}
+			}},
+		// Connect's GET /offsets skips keys it cannot parse, as the worker does.
+		{name: "offsets_show_rest", args: []string{"offsets", "show", "orders-source", "orders-sink", "--connect-url", url}, golden: true},
+		{name: "backup", args: []string{"offsets", "backup", "--all", "-o", backup, "--connect-url", url, "--bootstrap-servers", kafka},
+			wantErr: append([]string{"(not backed up: it is not a valid Connect offset record)"}, warnings...), golden: true,
+			check: func(t *testing.T, out, errOut string) {
+				onlyWarnings(t, out, errOut)
+				b, err := offsets.ReadBackup(backup)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var src offsets.BackupConnector
+				for _, bc := range b.Connectors {
+					if bc.Name == "orders-source" {
+						src = bc
+					}
+				}
+				if len(src.Source) != 1 || src.Source[0].Offset == nil ||
+					src.Source[0].Offset.String() != `{"file":"mysql-bin.000003","pos":154,"gtids":"3E11FA47-71CA-11E1-9E33-C80AA9429562:1-77"}` {
+					t.Errorf("orders-source backup: %+v", src)
+				}
+			}},
+	}, n.apply, false)
+}
+
+// TestReadOnlyOldWorker: a Kafka Connect 3.4 worker has no GET /offsets, so
+// offsets show needs --bootstrap-servers and says so; with it, it reads the
+// offsets topic (records written as Connect writes them) and the group.
+func TestReadOnlyOldWorker(t *testing.T) {
+	sb, c := startBareSandbox(t, "3.4")
+	createTopic(t, sb, "orders", 1)
+	createConnector(t, c, "orders-source", "", map[string]string{"connector.class": "io.debezium.connector.mysql.MySqlConnector"})
+	createConnector(t, c, "orders-sink", "", map[string]string{"connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector", "topics": "orders"})
+	key := offsets.EncodeKey("orders-source", offsets.NewMap(offsets.Field{Key: "server", Value: offsets.String("mysql1")}))
+	produceRaw(t, sb, &kgo.Record{Topic: sb.OffsetsTopic(), Partition: offsets.PartitionForKey(key, sb.OffsetsPartitions()), Key: key,
+		Value: []byte(`{"file":"mysql-bin.000007","pos":` + maxLong + `}`)})
+
+	n := newSandboxNormalizer(sb, "")
+	url := sb.ConnectURL()
+	kafka := sb.BootstrapServers()[0]
+	pw := map[string]string{"OFFSETCTL_CONNECT_PASSWORD": plantedSecret}
+	noREST := []string{"Error: Kafka Connect 3.4.0 has no GET /offsets (3.5+)"}
+	runROCases(t, []roCase{
+		{name: "connectors", args: []string{"connectors", "--connect-url", url, "--connect-user", "admin"}, env: pw, golden: true},
+		{name: "offsets_show_source_needs_kafka", args: []string{"offsets", "show", "orders-source", "--connect-url", url, "--connect-user", "admin"}, env: pw, wantCode: ExitError,
+			wantErr: append(noREST, "Set --bootstrap-servers to read the offsets topic instead.")},
+		{name: "offsets_show_sink_needs_kafka", args: []string{"offsets", "show", "orders-sink", "--connect-url", url}, wantCode: ExitError,
+			wantErr: append(noREST, "Set --bootstrap-servers to read the consumer group instead.")},
+		{name: "offsets_show_kafka", args: []string{"offsets", "show", "orders-source", "orders-sink", "--connect-url", url, "--connect-user", "admin"},
+			env: map[string]string{"OFFSETCTL_CONNECT_PASSWORD": plantedSecret, "OFFSETCTL_BOOTSTRAP_SERVERS": kafka}, golden: true},
+		{name: "offsets_show_kafka_json_exact", args: []string{"offsets", "show", "orders-source", "-json", "--connect-url", url, "--bootstrap-servers", kafka},
+			check: containsAll(`"pos": ` + maxLong)},
+		{name: "offsets_show_kafka_unreachable", args: []string{"offsets", "show", "orders-source", "--connect-url", url, "--bootstrap-servers", closedPort(t)}, wantCode: ExitError,
+			wantErr: []string{"connection refused", "Check --bootstrap-servers (or OFFSETCTL_BOOTSTRAP_SERVERS): Kafka at 127.0.0.1:"}},
+		{name: "offsets_show_wrong_topic", args: []string{"offsets", "show", "orders-source", "--connect-url", url, "--bootstrap-servers", kafka, "--offsets-topic", "connect-offsetz"}, wantCode: ExitError,
+			wantErr: []string{`topic "connect-offsetz" does not exist: check --offsets-topic`}},
+		{name: "backup_kafka_unreachable", args: []string{"offsets", "backup", "--all", "-o", filepath.Join(t.TempDir(), "b.json"), "--connect-url", url, "--bootstrap-servers", closedPort(t)}, wantCode: ExitError,
+			wantErr: []string{"Check --bootstrap-servers (or OFFSETCTL_BOOTSTRAP_SERVERS)"}},
+	}, n.apply, false)
+}
