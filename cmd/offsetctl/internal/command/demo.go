@@ -170,6 +170,8 @@ func demoRun(ctx context.Context, o *demoOptions) error {
 		"OFFSETCTL_CONNECT_URL":       sb.ConnectURL(),
 		"OFFSETCTL_BOOTSTRAP_SERVERS": strings.Join(sb.BootstrapServers(), ","),
 		"OFFSETCTL_OFFSETS_TOPIC":     sb.OffsetsTopic(),
+		"OFFSETCTL_SOURCE_URL":        srcURL,
+		"OFFSETCTL_SINK_URL":          sinkURL,
 	}
 	d.say("  %s reads public.customers' changes from PostgreSQL (Debezium-shaped) into topic %s;", pipe.SourceConnector(), pipe.Topic())
 	d.say("  %s consumes that topic as group %s and upserts the rows into the sink database.", pipe.SinkConnector(), pipe.SinkGroup())
@@ -213,9 +215,176 @@ func demoRun(ctx context.Context, o *demoOptions) error {
 	d.say("The runbook's golden rule: never touch offsets without a backup. This one holds every record's")
 	d.say("exact key bytes and where it was read, with a checksum; a restore verifies both.")
 
+	if err := demoSurgery(d, sb, pipe, srcURL, sinkURL); err != nil {
+		return err
+	}
+
 	d.heading("Done")
-	d.say("The tour took %.1f s. Next: `offsetctl sandbox up` gives you the same world to try things by hand.", time.Since(start).Seconds())
+	d.say("The tour took %.1f s. `offsetctl sandbox up` gives you the same world to try things by hand;", time.Since(start).Seconds())
+	d.say("examples/ holds one folder per runbook scenario.")
 	return nil
+}
+
+// demoSurgery is the incident: a broken transformation drops records, the
+// fix is deployed, and the sink is rewound to replay what was dropped:
+// planned, reviewed, applied, checked in the data, and rolled back as a drill.
+func demoSurgery(d *demo, sb *sandbox.Sandbox, pipe *sandbox.Pipeline, srcURL, sinkURL string) error {
+	ctx := d.ctx
+	d.heading("2. An incident")
+	before, err := sinkCommitted(ctx, sb, pipe)
+	if err != nil {
+		return err
+	}
+	d.say("A new single message transform is deployed on %s. It has a bug: it drops every", pipe.SinkConnector())
+	d.say("5th record, yet the sink commits their offsets as if they were written.")
+	sb.Faults().DropEveryNth(pipe.SinkConnector(), 5)
+	if _, err := pipe.InsertN(ctx, 50); err != nil {
+		return err
+	}
+	if err := pipe.WaitSinkCaughtUp(ctx); err != nil {
+		return err
+	}
+	sb.Faults().DropEveryNth(pipe.SinkConnector(), 0)
+	d.say("50 more customers were inserted in the source. The sink's lag says all is well, but the data")
+	d.say("does not (diff reads OFFSETCTL_SOURCE_URL and OFFSETCTL_SINK_URL, here the sandbox's databases):")
+	if _, err := d.run("diff", "--table", pipe.Table()); err != nil {
+		return err
+	}
+	d.say("10 rows never reached the sink. The transform is fixed and redeployed; the records are still in")
+	d.say("the topic, so the sink can replay them: rewind its offset to where it stood before the")
+	d.say("transform went in (%d, from the backup taken earlier).", before)
+
+	d.heading("3. The surgery, planned and reviewed")
+	cfg := fmt.Sprintf(`connect "sandbox" {
+  url = %q
+}
+
+kafka "sandbox" {
+  brokers = [%q]
+}
+
+connector "customers_sink" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = %q
+}
+
+offsets "replay_after_smt_fix" {
+  connector = connector.customers_sink
+  reason    = "INC-4711: the SMT dropped every 5th record; replay from before it was deployed"
+
+  sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = %d
+  }
+}
+`, sb.ConnectURL(), sb.BootstrapServers()[0], pipe.SinkConnector(), pipe.Topic(), before)
+	cfgDir := filepath.Join(d.dir, "surgery")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	d.say("The operator declares the offsets they want in surgery/main.hcl:")
+	d.say("")
+	for _, line := range strings.Split(strings.TrimRight(cfg[strings.Index(cfg, "offsets \""):], "\n"), "\n") {
+		d.say("    %s", line)
+	}
+	planFile := filepath.Join(d.dir, "plan.json")
+	state := filepath.Join(d.dir, "offsetctl.state.json")
+	if code, err := d.run("plan", "-chdir", cfgDir, "-state", state, "-out", planFile); err != nil || code != 0 {
+		return demoFailed(err, code, "plan")
+	}
+	d.say("Nothing has changed yet. The plan says what will move (one partition, %d records replayed),", 50)
+	d.say("checks that the target is inside the log, and carries its way back. It is committed to git and")
+	d.say("its Markdown rendering (offsetctl show -markdown plan.json) goes on the pull request.")
+
+	d.heading("4. Apply, and the effect on the data")
+	if code, err := d.run("apply", "-chdir", cfgDir, "-state", state, "-auto-approve", planFile); err != nil || code != 0 {
+		return demoFailed(err, code, "apply")
+	}
+	if err := pipe.WaitSinkCaughtUp(ctx); err != nil {
+		return err
+	}
+	d.say("apply re-checked that nothing moved since the plan, recorded the before-image in the state,")
+	d.say("stopped the connector, changed the offset, read it back, and resumed it. The sink replayed:")
+	if _, err := d.run("diff", "--table", pipe.Table()); err != nil {
+		return err
+	}
+
+	d.heading("5. The way back: a rollback drill")
+	d.say("The runbook asks for a way back that restores the original in minutes, drilled quarterly.")
+	d.say("Drill: in a maintenance window the sink is stopped, and a bad edit moves its offset to 0.")
+	c, err := connect.New(connect.Config{URL: sb.ConnectURL()})
+	if err != nil {
+		return err
+	}
+	if err := c.Stop(ctx, pipe.SinkConnector()); err != nil {
+		return err
+	}
+	if _, err := c.WaitForState(ctx, pipe.SinkConnector(), connect.StateStopped, connect.WaitOptions{Timeout: 30 * time.Second}); err != nil {
+		return err
+	}
+	bad := strings.Replace(cfg, "offsets \"replay_after_smt_fix\"", "offsets \"bad_edit\"", 1)
+	bad = strings.Replace(bad, fmt.Sprintf("to_offset  = %d", before), "to_offset  = 0", 1)
+	bad = strings.Replace(bad, "INC-4711: the SMT dropped every 5th record; replay from before it was deployed", "DRILL: a bad edit", 1)
+	drillDir := filepath.Join(d.dir, "drill")
+	if err := os.MkdirAll(drillDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(drillDir, "main.hcl"), []byte(bad), 0o644); err != nil {
+		return err
+	}
+	if code, err := d.run("apply", "-chdir", drillDir, "-state", state, "-auto-approve"); err != nil || code != 0 {
+		return demoFailed(err, code, "drill apply")
+	}
+	if _, err := d.run("offsets", "show", pipe.SinkConnector()); err != nil {
+		return err
+	}
+	d.say("Resumed now, the sink would replay all %d records. The way back is one command, timed:", before+50)
+	t0 := time.Now()
+	if code, err := d.run("rollback", "-chdir", drillDir, "-state", state, "-auto-approve"); err != nil || code != 0 {
+		return demoFailed(err, code, "rollback")
+	}
+	recovery := time.Since(t0)
+	if _, err := d.run("offsets", "show", pipe.SinkConnector()); err != nil {
+		return err
+	}
+	d.say("Time to recovery: %.1f s, from the bad edit to the original offset, read back and verified", recovery.Seconds())
+	d.say("(the runbook's target: under 5 minutes). The connector is left STOPPED, as it was found.")
+	if err := c.Resume(ctx, pipe.SinkConnector()); err != nil {
+		return err
+	}
+	if _, err := d.run("state", "history", "-state", state); err != nil {
+		return err
+	}
+	d.say("Every change is on record: who, when, why, and the exact offsets it overwrote")
+	d.say("(offsetctl state show SERIAL shows the before-images).")
+	return nil
+}
+
+// sinkCommitted reads the sink's committed offset of partition 0.
+func sinkCommitted(ctx context.Context, sb *sandbox.Sandbox, pipe *sandbox.Pipeline) (int64, error) {
+	c, err := connect.New(connect.Config{URL: sb.ConnectURL()})
+	if err != nil {
+		return 0, err
+	}
+	got, err := c.Offsets(ctx, pipe.SinkConnector())
+	if err != nil {
+		return 0, err
+	}
+	for _, co := range got.Offsets {
+		sv, ok, err := sinkView(co)
+		if err != nil {
+			return 0, err
+		}
+		if ok && sv.Partition == 0 {
+			return sv.Committed, nil
+		}
+	}
+	return 0, fmt.Errorf("the sink %s has no committed offset", pipe.SinkConnector())
 }
 
 func demoFailed(err error, code int, what string) error {
