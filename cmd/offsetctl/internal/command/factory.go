@@ -15,7 +15,7 @@ import (
 func (g *globalOptions) connectClient(deps *Deps) (*connect.Client, error) {
 	if g.ConnectURL == "" {
 		return nil, withHint(fmt.Errorf("no Kafka Connect URL"),
-			"Set --connect-url or OFFSETCTL_CONNECT_URL (for the sandbox: eval \"$(offsetctl sandbox up)\" prints the line to export).")
+			"Set --connect-url or OFFSETCTL_CONNECT_URL. For the sandbox: offsetctl sandbox up > sandbox.env & then source sandbox.env.")
 	}
 	headers := map[string]string{}
 	for i, h := range g.ConnectHeaders {
