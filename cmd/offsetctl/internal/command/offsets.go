@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -101,7 +102,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 	}
 	version, err := connect.ParseVersion(info.Version)
 	if err != nil {
-		return err
+		return fmt.Errorf("kafka connect at %s: %w", c.URL(), err)
 	}
 	reg := offsets.NewRegistry()
 	var kc *kgo.Client
@@ -362,6 +363,10 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 		return fmt.Errorf("%s already exists: backups are never overwritten; choose another name", o.out)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("checking %s: %w", o.out, err)
+	}
+	// Fail before reading anything when the file cannot be created there.
+	if _, err := os.Stat(filepath.Dir(o.out)); err != nil {
+		return fmt.Errorf("cannot create %s: %w; create the directory or choose another path", o.out, err)
 	}
 	c, err := o.g.connectClient(o.deps)
 	if err != nil {

@@ -73,6 +73,9 @@ func runROCases(t *testing.T, cases []roCase, norm func(string) string, parallel
 			show := func() string {
 				return fmt.Sprintf("offsetctl %s\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), out, errOut)
 			}
+			if testing.Verbose() {
+				t.Logf("exit %d, stderr:\n%s", code, errOut)
+			}
 			if strings.Contains(out+errOut, plantedSecret) {
 				t.Errorf("the secret %q is in the output:\n%s", plantedSecret, show())
 			}
@@ -526,6 +529,10 @@ func TestReadOnlySandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "never.json")
+	dangling := filepath.Join(dir, "link.json")
+	if err := os.Symlink(filepath.Join(dir, "target.json"), dangling); err != nil {
+		t.Fatal(err)
+	}
 
 	runROCases(t, []roCase{
 		{name: "connectors", args: []string{"connectors", "--connect-url", url}, golden: true},
@@ -555,6 +562,17 @@ func TestReadOnlySandbox(t *testing.T) {
 				}
 				if left, _ := filepath.Glob(filepath.Join(dir, ".existing.json*")); len(left) > 0 {
 					t.Errorf("temporary files left behind: %v", left)
+				}
+			}},
+		{name: "backup_missing_directory", args: []string{"offsets", "backup", "--all", "-o", filepath.Join(dir, "no", "such", "dir.json"), "--connect-url", url, "--bootstrap-servers", kafka}, wantCode: ExitError,
+			wantErr: []string{"Error: cannot create " + filepath.Join(dir, "no", "such", "dir.json") + ": stat " + filepath.Join(dir, "no", "such") + ": no such file or directory; create the directory or choose another path"}},
+		{name: "backup_directory_is_a_file", args: []string{"offsets", "backup", "--all", "-o", filepath.Join(existing, "dir.json"), "--connect-url", url, "--bootstrap-servers", kafka}, wantCode: ExitError,
+			wantErr: []string{"Error: checking " + filepath.Join(existing, "dir.json") + ": ", "not a directory"}},
+		{name: "backup_dangling_symlink", args: []string{"offsets", "backup", "--all", "-o", dangling, "--connect-url", url, "--bootstrap-servers", kafka}, wantCode: ExitError,
+			wantErr: []string{dangling + " already exists: backups are never overwritten"},
+			check: func(t *testing.T, out, errOut string) {
+				if _, err := os.Stat(filepath.Join(dir, "target.json")); err == nil {
+					t.Error("the backup was written through a symbolic link")
 				}
 			}},
 		{name: "backup_all", args: []string{"offsets", "backup", "--all", "-o", backup, "--connect-url", url, "--bootstrap-servers", kafka}, golden: true,
@@ -783,4 +801,82 @@ func TestReadOnlyOldWorker(t *testing.T) {
 		{name: "backup_kafka_unreachable", args: []string{"offsets", "backup", "--all", "-o", filepath.Join(t.TempDir(), "b.json"), "--connect-url", url, "--bootstrap-servers", closedPort(t)}, wantCode: ExitError,
 			wantErr: []string{"Check --bootstrap-servers (or OFFSETCTL_BOOTSTRAP_SERVERS)"}},
 	}, n.apply, false)
+}
+
+// fakeConnect serves fixed answers by method and path (query ignored): a
+// Kafka Connect, or something in front of it, that says wrong things on the
+// wire. Paths it does not know get Connect's JSON 404.
+func fakeConnect(t *testing.T, answers map[string]string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := answers[r.Method+" "+r.URL.Path]
+		if !ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error_code":404,"message":"Connector %s not found"}`, strings.TrimPrefix(r.URL.Path, "/connectors/"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestReadOnlyConnectAnswers: answers of Kafka Connect that are well-formed
+// HTTP but wrong inside (an unknown version, offsets that are not objects,
+// a sink partition without its topic, a body that is not JSON on a later
+// request, a connector of unknown type) are clear errors, never a panic.
+func TestReadOnlyConnectAnswers(t *testing.T) {
+	root := `{"version":"3.8.0","commit":"abc","kafka_cluster_id":"kc-1"}`
+	source := `{"name":"inventory","type":"source","config":{"connector.class":"io.debezium.connector.postgresql.PostgresConnector"},"tasks":[]}`
+	sink := `{"name":"orders-sink","type":"sink","config":{"connector.class":"io.debezium.connector.jdbc.JdbcSinkConnector","topics":"orders"},"tasks":[]}`
+	status := func(name string) string {
+		return `{"name":"` + name + `","connector":{"state":"STOPPED","worker_id":"w:8083"},"tasks":[],"type":"source"}`
+	}
+	base := func(extra map[string]string) map[string]string {
+		m := map[string]string{
+			"GET /":                              root,
+			"GET /connectors/inventory":          source,
+			"GET /connectors/inventory/status":   status("inventory"),
+			"GET /connectors/orders-sink":        sink,
+			"GET /connectors/orders-sink/status": status("orders-sink"),
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	badVersion := fakeConnect(t, base(map[string]string{"GET /": `{"version":"banana","commit":"abc","kafka_cluster_id":"kc-1"}`, "GET /connectors": `{}`}))
+	offsetString := fakeConnect(t, base(map[string]string{"GET /connectors/inventory/offsets": `{"offsets":[{"partition":{"server":"x"},"offset":"garbage"}]}`}))
+	offsetNested := fakeConnect(t, base(map[string]string{"GET /connectors/inventory/offsets": `{"offsets":[{"partition":{"server":"x"},"offset":{"lsn":{"hi":1}}}]}`}))
+	offsetsHTML := fakeConnect(t, base(map[string]string{"GET /connectors/inventory/offsets": `<html>maintenance</html>`}))
+	sinkNoTopic := fakeConnect(t, base(map[string]string{"GET /connectors/orders-sink/offsets": `{"offsets":[{"partition":{"kafka_partition":0},"offset":{"kafka_offset":5}}]}`}))
+	sinkBadOffset := fakeConnect(t, base(map[string]string{"GET /connectors/orders-sink/offsets": `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":0},"offset":{"kafka_offset":"five"}}]}`}))
+	oddType := fakeConnect(t, base(map[string]string{"GET /connectors/inventory": `{"name":"inventory","type":"unknown","config":{},"tasks":[]}`}))
+	listHTML := fakeConnect(t, base(map[string]string{"GET /connectors": `<html>maintenance</html>`}))
+
+	runROCases(t, []roCase{
+		{name: "connectors_bad_version", args: []string{"connectors", "--connect-url", withSecret(badVersion)}, golden: true},
+		{name: "offsets_show_bad_version", args: []string{"offsets", "show", "inventory", "--connect-url", withSecret(badVersion)}, wantCode: ExitError,
+			wantErr: []string{"Error: kafka connect at " + badVersion + `: unrecognised Kafka Connect version "banana"`}},
+		{name: "source_offset_not_object", args: []string{"offsets", "show", "inventory", "--connect-url", offsetString}, wantCode: ExitError,
+			wantErr: []string{"Error: connector inventory: offset from Kafka Connect"}},
+		{name: "source_offset_nested", args: []string{"offsets", "show", "inventory", "--connect-url", offsetNested}, wantCode: ExitError,
+			wantErr: []string{"Error: connector inventory: offset from Kafka Connect", "primitive"}},
+		{name: "offsets_not_json", args: []string{"offsets", "show", "inventory", "--connect-url", withSecret(offsetsHTML)}, wantCode: ExitError,
+			wantErr: []string{"GET /connectors/inventory/offsets", "is not the expected JSON", "maintenance"}},
+		{name: "sink_partition_without_topic", args: []string{"offsets", "show", "orders-sink", "--connect-url", sinkNoTopic}, wantCode: ExitError,
+			wantErr: []string{`Error: connector orders-sink: unexpected sink partition {"kafka_partition":0} from Kafka Connect`}},
+		{name: "sink_offset_not_number", args: []string{"offsets", "show", "orders-sink", "--connect-url", sinkBadOffset}, wantCode: ExitError,
+			wantErr: []string{`Error: connector orders-sink: unexpected sink offset {"kafka_offset":"five"} from Kafka Connect`}},
+		{name: "unknown_type", args: []string{"offsets", "show", "inventory", "--connect-url", oddType}, wantCode: ExitError,
+			wantErr: []string{`Error: connector "inventory" has type "unknown": offsetctl shows source and sink connectors`}},
+		{name: "connectors_list_not_json", args: []string{"connectors", "--connect-url", listHTML}, wantCode: ExitError,
+			wantErr: []string{"Error: listing connectors with status and info: kafka connect answered 200 to GET /connectors?expand=", "is not the expected JSON"}},
+		{name: "offsets_show_unknown_connector", args: []string{"offsets", "show", "nope", "--connect-url", withSecret(listHTML)}, wantCode: ExitError,
+			wantErr: []string{`Error: connector "nope" does not exist on ` + listHTML, "offsetctl connectors lists the connectors there."}},
+	}, func(s string) string {
+		return strings.ReplaceAll(s, strings.TrimPrefix(badVersion, "http://"), "CONNECT")
+	}, false)
 }
