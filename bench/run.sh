@@ -8,3 +8,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/reconcile.sh"
 bash "$here/offsets-topic.sh"
 bash "$here/plan.sh"
+bash "$here/apply.sh"

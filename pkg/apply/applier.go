@@ -77,8 +77,8 @@ type Options struct {
 	// connector always run in plan order; after a failure no new operation
 	// starts.
 	Parallel int
-	// Hook, when set (tests), is called after every step, once the state
-	// records it. An error abandons the run on the spot — no rollback, no
+	// Hook, when set (tests), is called after every step (once the state
+	// is written, for the steps after which it is). An error abandons the run on the spot — no rollback, no
 	// state write, nothing — as kill -9 would, and Apply returns a
 	// *CrashError wrapping it.
 	Hook func(Point) error

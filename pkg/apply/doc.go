@@ -41,8 +41,10 @@
 //     wait for its tasks to run;
 //  7. record: mark the operation applied.
 //
-// The state is written after every step, so the journal says how far an
-// operation got.
+// The state is written when the journal is made, before offsets are
+// written, and with the final status; the other steps are recorded with the
+// next write. A later run does not trust the journal for how far an
+// operation got: it reads the offsets and the connector's state.
 //
 // Former states: RUNNING (and UNASSIGNED/RESTARTING, whose target state is
 // started) is resumed and waited for until every task runs, then watched for

@@ -82,18 +82,23 @@ func formerState(o *plan.ConnectorObservation) string {
 }
 
 // journal guards the state, which operations running in parallel share.
+// Writes are coalesced: a write that finds its changes already stored by
+// another goroutine's write returns at once.
 type journal struct {
-	mu     sync.Mutex
-	st     *state.State
-	b      state.Backend
-	lockID string
+	mu      sync.Mutex
+	st      *state.State
+	b       state.Backend
+	lockID  string
+	version uint64 // counts changes
+	saved   uint64 // the version the last successful write stored
 }
 
-// with runs f on the state under the lock.
+// with runs f on the state under the lock, as a change.
 func (j *journal) with(f func(st *state.State)) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	f(j.st)
+	j.version++
 }
 
 // update runs f on operation serial, if the state has it.
@@ -105,17 +110,42 @@ func (j *journal) update(serial uint64, f func(op *state.Operation)) {
 	})
 }
 
-// write stores the state.
-func (j *journal) write(ctx context.Context) error {
+// current returns the version of the changes made so far.
+func (j *journal) current() uint64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.version
+}
+
+// writeUpTo stores the state unless a write since version v stored it.
+func (j *journal) writeUpTo(ctx context.Context, v uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.saved >= v && v > 0 {
+		return nil
+	}
+	at := j.version
 	if err := j.b.Write(ctx, j.st, j.lockID); err != nil {
 		return fmt.Errorf("writing the state: %w", err)
 	}
+	j.saved = at
 	return nil
 }
 
+// write stores every change made so far.
+func (j *journal) write(ctx context.Context) error { return j.writeUpTo(ctx, j.current()) }
+
 func (r *opRun) write(ctx context.Context) error { return r.j.write(ctx) }
+
+// persistAfter says which steps the state is written after: the journal
+// (before anything changes) and the final status. The start of an
+// alteration is written before it begins, and a failure's outcome when it
+// is known; the other steps are recorded with the next write, which keeps a
+// run of many connectors from waiting on the disk. A later run trusts the
+// world, not the journal, for how far an operation got.
+func persistAfter(s Step) bool {
+	return s == StepJournal || s == StepRecord
+}
 
 // step runs one step: records it, runs fn, records the result, tells the
 // observer and calls the hook. A *CrashError from the hook must be returned
@@ -157,7 +187,7 @@ func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped
 		a.emit(StepFailed{Operation: r.op.Address, Connector: r.c.name, Step: s, Err: err})
 		return err
 	}
-	if r.serial != 0 {
+	if r.serial != 0 && persistAfter(s) {
 		if err := r.write(ctx); err != nil {
 			return err
 		}
