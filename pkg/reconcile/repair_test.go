@@ -1,0 +1,339 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/offsetctl/offsetctl/internal/pgtest"
+)
+
+// The customers case of the runbook: the source keeps microseconds, the sink
+// milliseconds and an extra __op column the pipeline writes.
+const (
+	repairSrc = `CREATE SCHEMA s;
+CREATE TABLE s.customers (id bigint PRIMARY KEY, email text NOT NULL, status text, updated_at timestamptz NOT NULL);
+INSERT INTO s.customers SELECT i, 'user' || i || '@example.com', CASE WHEN i % 3 = 0 THEN NULL ELSE 'active' END,
+  timestamptz '2026-11-01 00:00:00.123456+00' + i * interval '1 minute 0.000321 second' FROM generate_series(1, 200) i;`
+	repairDst = `CREATE SCHEMA d;
+CREATE TABLE d.customers (id bigint PRIMARY KEY, email text NOT NULL, status text, updated_at timestamp(3) NOT NULL, __op text DEFAULT 'r');
+INSERT INTO d.customers (id, email, status, updated_at, __op) SELECT id, email, status, updated_at AT TIME ZONE 'UTC', 'c' FROM s.customers;`
+	// drift: 5 missing, 3 extra, 4 mismatched (email, status, updated_at).
+	repairDrift = `DELETE FROM d.customers WHERE id IN (3, 50, 51, 52, 199);
+INSERT INTO d.customers VALUES (1001, 'ghost1@example.com', 'x', '2026-01-01', 'c'), (1002, 'ghost2@example.com', NULL, '2026-01-01', 'c'), (1003, 'o''brien@example.com', 'x', '2026-01-01', 'c');
+UPDATE d.customers SET email = 'changed@example.com' WHERE id = 7;
+UPDATE d.customers SET status = NULL WHERE id = 8;
+UPDATE d.customers SET updated_at = updated_at + interval '1 second' WHERE id = 100;
+UPDATE d.customers SET email = 'x', status = 'gone' WHERE id = 150;`
+)
+
+func repairSpec() Spec {
+	return Spec{Table: "s.customers", SinkTable: "d.customers", Ignore: []string{"__op"}, TimestampPrecision: PrecisionMillisecond}
+}
+
+// setupRepair makes a database with the customers tables and the drift and
+// returns its URL and the comparison's result.
+func setupRepair(t *testing.T) (string, *Result) {
+	t.Helper()
+	u := pgtest.NewDB(t)
+	pgtest.Exec(t, u, repairSrc+repairDst+repairDrift)
+	r, err := Compare(context.Background(), pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec())
+	if err != nil {
+		t.Fatalf("Compare: %v", err)
+	}
+	if r.MissingCount != 5 || r.ExtraCount != 3 || r.MismatchedCount != 4 {
+		t.Fatalf("drift = %d missing, %d extra, %d mismatched; want 5, 3, 4", r.MissingCount, r.ExtraCount, r.MismatchedCount)
+	}
+	return u, r
+}
+
+func setOf(r *Result) RepairSet {
+	return RepairSet{Missing: r.Missing, Extra: r.Extra, Mismatched: r.Mismatched}
+}
+
+// dump is the sink table's exact content: every row's text, in key order.
+func dump(t *testing.T, u, table string) string {
+	t.Helper()
+	var out string
+	err := pgtest.Conn(t, u).QueryRow(context.Background(), "SELECT coalesce(string_agg(c::text, E'\\n' ORDER BY c.id), '') FROM "+table+" c").Scan(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRepairUpsertVerifyRestore(t *testing.T) {
+	ctx := context.Background()
+	u, r := setupRepair(t)
+	before := dump(t, u, "d.customers")
+	var images []RowImage
+	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{
+		DeleteExtra: true, BatchSize: 4,
+		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil },
+	})
+	if err != nil {
+		t.Fatalf("Repair: %v", err)
+	}
+	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || len(res.Stale) != 0 || res.Batches != 3 {
+		t.Fatalf("repair = %+v; want 5 inserted, 4 updated, 3 deleted in 3 batches, none stale", res)
+	}
+	if len(images) != 12 {
+		t.Fatalf("%d before-images, want 12", len(images))
+	}
+	var absent int
+	for _, im := range images {
+		if im.Row == nil {
+			absent++
+		}
+	}
+	if absent != 5 {
+		t.Errorf("%d images of absent rows, want the 5 inserted ones", absent)
+	}
+	v, err := Verify(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), res.Repaired)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if !v.Converged() || !v.TableEqual() || v.Keys != 12 {
+		t.Fatalf("verification = %+v; want 12 keys converged and equal checksums", v)
+	}
+	// Inserted rows get the sink's default for the column the comparison
+	// ignores; the value columns come from the source at the sink's
+	// precision.
+	var op, ts string
+	if err := pgtest.Conn(t, u).QueryRow(ctx, "SELECT __op, updated_at::text FROM d.customers WHERE id = 3").Scan(&op, &ts); err != nil {
+		t.Fatal(err)
+	}
+	if op != "r" || !strings.HasSuffix(ts, ".124") && !strings.HasSuffix(ts, ".123") {
+		t.Errorf("inserted row 3: __op %q, updated_at %q", op, ts)
+	}
+
+	n, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{})
+	if err != nil {
+		t.Fatalf("RestoreRows: %v", err)
+	}
+	if n != 12 {
+		t.Errorf("restored %d rows, want 12", n)
+	}
+	if got := dump(t, u, "d.customers"); got != before {
+		t.Errorf("after restore the sink differs from before the repair:\n--- before\n%s\n--- after\n%s", before, got)
+	}
+}
+
+func TestRepairWithoutDeleteExtraSkipsExtra(t *testing.T) {
+	u, r := setupRepair(t)
+	res, err := Repair(context.Background(), pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deleted != 0 || res.Skipped != 3 || res.Inserted != 5 || res.Updated != 4 {
+		t.Fatalf("repair = %+v; want 3 extra skipped, 5 inserted, 4 updated", res)
+	}
+	var n int
+	_ = pgtest.Conn(t, u).QueryRow(context.Background(), "SELECT count(*) FROM d.customers WHERE id > 1000").Scan(&n)
+	if n != 3 {
+		t.Errorf("%d extra rows left, want 3", n)
+	}
+}
+
+func TestRepairStaleRowsAreNotOverwritten(t *testing.T) {
+	ctx := context.Background()
+	u, r := setupRepair(t)
+	// After the plan: the source row 7 changes, the sink row 8 changes, a
+	// sink row for missing key 50 appears, extra row 1001 changes.
+	pgtest.Exec(t, u, `UPDATE s.customers SET email = 'new7@example.com' WHERE id = 7;
+UPDATE d.customers SET email = 'hand@example.com' WHERE id = 8;
+INSERT INTO d.customers VALUES (50, 'late@example.com', NULL, '2026-01-01', 'c');
+UPDATE d.customers SET status = 'y' WHERE id = 1001;`)
+	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{DeleteExtra: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range res.Stale {
+		got[s.Key.String()] = string(s.Kind) + ": " + s.Why
+	}
+	want := map[string]string{
+		"7":    "mismatched: the source row changed",
+		"8":    "mismatched: the sink row changed",
+		"50":   "missing: a sink row with this key appeared",
+		"1001": "extra: the sink row changed",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stale = %v\nwant    %v", got, want)
+	}
+	if res.Inserted != 4 || res.Updated != 2 || res.Deleted != 2 {
+		t.Errorf("repair = %+v; want 4 inserted, 2 updated, 2 deleted", res)
+	}
+	var e7, e8 string
+	_ = pgtest.Conn(t, u).QueryRow(ctx, "SELECT (SELECT email FROM d.customers WHERE id = 7), (SELECT email FROM d.customers WHERE id = 8)").Scan(&e7, &e8)
+	if e7 != "changed@example.com" || e8 != "hand@example.com" {
+		t.Errorf("stale rows were written: 7 = %q, 8 = %q", e7, e8)
+	}
+}
+
+func TestRepairCrashThenRerun(t *testing.T) {
+	ctx := context.Background()
+	u, r := setupRepair(t)
+	crash := errors.New("crash")
+	var images []RowImage
+	opts := RepairOptions{DeleteExtra: true, BatchSize: 5,
+		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil },
+		BeforeCommit: func(b int) error {
+			if b == 2 {
+				return crash
+			}
+			return nil
+		}}
+	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), opts)
+	if !errors.Is(err, crash) {
+		t.Fatalf("Repair = %v, want the crash", err)
+	}
+	if res.Changed() != 5 {
+		t.Fatalf("first run committed %d rows, want the 5 of batch 1", res.Changed())
+	}
+	opts.BeforeCommit = nil
+	res, err = Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Already != 5 || res.Changed() != 7 || len(res.Stale) != 0 {
+		t.Fatalf("rerun = %+v; want 5 already repaired, 7 changed, none stale", res)
+	}
+	v, err := Verify(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r).Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Converged() || !v.TableEqual() {
+		t.Fatalf("after the rerun: %+v", v)
+	}
+}
+
+func TestRepairRefusals(t *testing.T) {
+	ctx := context.Background()
+	u, r := setupRepair(t)
+	before := dump(t, u, "d.customers")
+
+	t.Run("no update privilege", func(t *testing.T) {
+		role := "repair_ro_" + strings.ReplaceAll(strings.TrimPrefix(t.Name(), "TestRepairRefusals/"), " ", "_")
+		pgtest.Exec(t, u, fmt.Sprintf(`CREATE ROLE %[1]s LOGIN PASSWORD 'pw';
+GRANT USAGE ON SCHEMA s, d TO %[1]s; GRANT SELECT ON s.customers TO %[1]s; GRANT SELECT, INSERT, DELETE ON d.customers TO %[1]s;`, role))
+		t.Cleanup(func() { pgtest.Exec(t, u, fmt.Sprintf("DROP OWNED BY %[1]s; DROP ROLE %[1]s", role)) })
+		pu, _ := url.Parse(u)
+		pu.User = url.UserPassword(role, "pw")
+		_, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, pu.String()), repairSpec(), setOf(r), RepairOptions{DeleteExtra: true})
+		if err == nil || !strings.Contains(err.Error(), "lacks UPDATE") || !strings.Contains(err.Error(), "nothing was written") {
+			t.Fatalf("Repair = %v, want a missing UPDATE privilege", err)
+		}
+	})
+	t.Run("no key", func(t *testing.T) {
+		pgtest.Exec(t, u, "CREATE TABLE s.nokey (a int, b text); CREATE TABLE d.nokey (a int, b text)")
+		_, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), Spec{Table: "s.nokey", SinkTable: "d.nokey"}, RepairSet{}, RepairOptions{})
+		if !errors.Is(err, ErrNotComparable) || !strings.Contains(err.Error(), "no primary key") {
+			t.Fatalf("Repair = %v, want no key", err)
+		}
+	})
+	t.Run("key of the wrong arity", func(t *testing.T) {
+		_, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), RepairSet{Missing: []Diff{{Key: Key{"1", "2"}, SourceHash: "00"}}}, RepairOptions{})
+		if err == nil || !strings.Contains(err.Error(), "plan again") {
+			t.Fatalf("Repair = %v", err)
+		}
+	})
+	t.Run("images not saved", func(t *testing.T) {
+		_, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{DeleteExtra: true,
+			Images: func(context.Context, int, []RowImage) error { return errors.New("disk full") }})
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("Repair = %v", err)
+		}
+	})
+	if got := dump(t, u, "d.customers"); got != before {
+		t.Errorf("a refused repair changed the sink")
+	}
+}
+
+func TestRepairCompositeTextKey(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.NewDB(t)
+	pgtest.Exec(t, u, `CREATE SCHEMA s; CREATE SCHEMA d;
+CREATE TABLE s.t (region text, code text, n numeric(10,2), doc jsonb, PRIMARY KEY (region, code));
+CREATE TABLE d."T x" (region text, code text, n numeric(10,2), doc json, PRIMARY KEY (region, code));
+INSERT INTO s.t VALUES ('eu', 'a', 1.5, '{"a":1,"b":2}'), ('eu', 'b''q', 2, NULL), ('us', 'a', 3, '[]');
+INSERT INTO d."T x" VALUES ('eu', 'a', 1.5, '{"b":2,"a":1}'), ('eu', 'b''q', 9, NULL), ('zz', 'z', 0, NULL);`)
+	spec := Spec{Table: "s.t", SinkTable: `d."T x"`}
+	r, err := Compare(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MissingCount != 1 || r.ExtraCount != 1 || r.MismatchedCount != 1 {
+		t.Fatalf("drift %d/%d/%d", r.MissingCount, r.ExtraCount, r.MismatchedCount)
+	}
+	var images []RowImage
+	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), spec, setOf(r), RepairOptions{DeleteExtra: true,
+		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed() != 3 {
+		t.Fatalf("changed %d", res.Changed())
+	}
+	v, err := Verify(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), spec, res.Repaired)
+	if err != nil || !v.Converged() || !v.TableEqual() {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	var keyObj map[string]string
+	if err := json.Unmarshal(images[0].KeyJSON, &keyObj); err != nil || keyObj["region"] == "" {
+		t.Fatalf("key image %s: %v", images[0].KeyJSON, err)
+	}
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), `d."T x"`, images, RepairOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Compare(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), spec)
+	if err != nil || r2.MissingCount != 1 || r2.ExtraCount != 1 || r2.MismatchedCount != 1 {
+		t.Fatalf("after restore: %v %v", r2, err)
+	}
+}
+
+func TestSnapshotSignals(t *testing.T) {
+	sigs, err := SnapshotSignals("public.customers", []string{"id"}, []Key{{"1"}, {"2"}, {"3"}}, 2, "offsetctl-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) != 2 || sigs[0].ID != "offsetctl-x-1" || sigs[0].Type != "execute-snapshot" {
+		t.Fatalf("signals %+v", sigs)
+	}
+	want := `{"additional-conditions":[{"data-collection":"public\\.customers","filter":"\"id\" IN ('1', '2')"}],"data-collections":["public\\.customers"],"type":"incremental"}`
+	if sigs[0].Data != want {
+		t.Errorf("data\n%s\nwant\n%s", sigs[0].Data, want)
+	}
+	sigs, err = SnapshotSignals("orders", []string{"region", "Code"}, []Key{{"eu", "it's"}}, 0, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sigs[0].Data, `(\"region\", \"Code\") IN (('eu', 'it''s'))`) {
+		t.Errorf("composite filter: %s", sigs[0].Data)
+	}
+	if _, err := SnapshotSignals("t", nil, nil, 0, "p"); err == nil {
+		t.Error("no key columns accepted")
+	}
+
+	ctx := context.Background()
+	u := pgtest.NewDB(t)
+	conn := pgtest.Conn(t, u)
+	if _, err := SendSignals(ctx, conn, "public.debezium_signal", sigs); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("SendSignals to a missing table = %v", err)
+	}
+	pgtest.Exec(t, u, "CREATE TABLE public.debezium_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(8192))")
+	for i, want := range []int{1, 0} {
+		n, err := SendSignals(ctx, conn, "public.debezium_signal", sigs)
+		if err != nil || n != want {
+			t.Fatalf("run %d: SendSignals = %d, %v; want %d", i, n, err, want)
+		}
+	}
+	var data string
+	if err := conn.QueryRow(ctx, "SELECT data FROM public.debezium_signal WHERE id = 'p-1' AND type = 'execute-snapshot'").Scan(&data); err != nil || data != sigs[0].Data {
+		t.Fatalf("stored signal %q, %v", data, err)
+	}
+}
