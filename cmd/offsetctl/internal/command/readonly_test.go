@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -151,8 +153,26 @@ func TestReadOnlyBadInput(t *testing.T) {
 	wrongShape := answering(t, http.StatusOK, "application/json", `["not","an","object"]`)
 	serverError := answering(t, http.StatusInternalServerError, "application/json", `{"error_code":500,"message":"Request timed out"}`)
 	notFoundPage := answering(t, http.StatusNotFound, "text/plain", "404 page not found")
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `{"version":"3.8.0","commit":"abc","kafka_cluster_id":"kc-1"}`)
+		case "/connectors":
+			fmt.Fprint(w, `{}`)
+		}
+	}))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(func() { hanging.CloseClientConnections(); hanging.Close() })
 	dir := t.TempDir()
 	out := filepath.Join(dir, "backup.json")
+	notPEM := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	pw := map[string]string{"OFFSETCTL_CONNECT_PASSWORD": plantedSecret}
 	token := map[string]string{"OFFSETCTL_CONNECT_TOKEN": plantedSecret}
 	unreachable := []string{"kafka connect at " + closed + " is unreachable", "connection refused", "check --connect-url or OFFSETCTL_CONNECT_URL and that the worker is running"}
@@ -219,6 +239,18 @@ func TestReadOnlyBadInput(t *testing.T) {
 			wantErr: []string{"--connect-header number 1: expected 'Name: value'"}},
 		{name: "missing_ca_file", args: []string{"connectors", "--connect-url", closed, "--connect-ca-file", filepath.Join(dir, "nope.pem")}, wantCode: ExitError,
 			wantErr: []string{"reading the Kafka Connect CA file", "nope.pem"}},
+		{name: "url_bad_port", args: []string{"connectors", "--connect-url", withSecret(closed) + "x"}, wantCode: ExitError,
+			wantErr: []string{"invalid Kafka Connect URL", "invalid port"}},
+		{name: "tls_unknown_authority", args: []string{"connectors", "--connect-url", strings.Replace(withSecret(strings.Replace(tlsSrv.URL, "https", "http", 1)), "http://", "https://", 1)}, wantCode: ExitError,
+			wantErr: []string{"GET / at kafka connect " + tlsSrv.URL + " failed", "the server certificate was not trusted: check --connect-ca-file"}},
+		{name: "tls_ca_not_pem", args: []string{"connectors", "--connect-url", tlsSrv.URL, "--connect-ca-file", notPEM}, wantCode: ExitError,
+			wantErr: []string{"the Kafka Connect CA file " + notPEM + " holds no PEM certificate"}},
+		{name: "tls_cert_without_key", args: []string{"connectors", "--connect-url", tlsSrv.URL, "--connect-cert-file", notPEM}, wantCode: ExitError,
+			wantErr: []string{"a Kafka Connect client certificate needs both a certificate file and a key file"}},
+		{name: "tls_insecure_skip_verify", args: []string{"connectors", "--connect-url", tlsSrv.URL, "--connect-insecure-skip-verify", "--connect-user", "admin"}, env: pw,
+			check: containsAll("Kafka Connect 3.8.0 at "+tlsSrv.URL+" (Kafka cluster kc-1)", "No connectors.")},
+		{name: "request_timeout", args: []string{"connectors", "--connect-url", withSecret(hanging.URL), "--timeout", "300ms"}, wantCode: ExitError,
+			wantErr: []string{"GET / at kafka connect " + hanging.URL + " failed", "the request timed out"}},
 		{name: "timeout_zero", args: []string{"connectors", "--timeout", "0s", "--connect-url", closed}, wantCode: ExitError,
 			wantErr: []string{"--timeout must be positive"}},
 
@@ -602,6 +634,9 @@ func checkBackup(t *testing.T, w *world, path string) {
 	b, err := offsets.ReadBackup(path)
 	if err != nil {
 		t.Fatalf("ReadBackup: %v", err)
+	}
+	if data, err := os.ReadFile(path); err != nil || bytes.Contains(data, []byte(plantedSecret)) {
+		t.Errorf("the backup file holds the secret (%v)", err)
 	}
 	if b.OffsetctlVersion != Version || b.OffsetsTopic != w.sb.OffsetsTopic() || b.ConnectClusterID != w.sb.ClusterID() ||
 		!b.TakenAt.Equal(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)) {
