@@ -332,34 +332,18 @@ func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.
 	return nil
 }
 
-// sinkOffsetsFromREST reads Connect's sink offsets shape:
-// {"partition":{"kafka_topic","kafka_partition"},"offset":{"kafka_offset"}}.
+// sinkOffsetsFromREST reads a sink connector's GET /offsets answer into
+// committed offsets by "topic/partition".
 func sinkOffsetsFromREST(got connect.ConnectorOffsets) (map[string]int64, error) {
 	out := map[string]int64{}
 	for _, co := range got.Offsets {
-		part, err := offsets.ParseMap(co.Partition)
+		topic, part, off, has, err := offsets.ParseSinkREST(co.Partition, co.Offset)
 		if err != nil {
-			return nil, fmt.Errorf("sink offsets from Kafka Connect: %w", err)
+			return nil, err
 		}
-		tv, _ := part.Get("kafka_topic")
-		pv, _ := part.Get("kafka_partition")
-		pn, ok := pv.Int64Lenient()
-		if tv.Kind() != offsets.KindString || !ok {
-			return nil, fmt.Errorf("sink offsets from Kafka Connect: unexpected partition %s", part)
+		if has {
+			out[fmt.Sprintf("%s/%d", topic, part)] = off
 		}
-		if len(co.Offset) == 0 || string(co.Offset) == "null" {
-			continue
-		}
-		off, err := offsets.ParseMap(co.Offset)
-		if err != nil {
-			return nil, fmt.Errorf("sink offsets from Kafka Connect: %w", err)
-		}
-		ov, _ := off.Get("kafka_offset")
-		n, ok := ov.Int64Lenient()
-		if !ok {
-			return nil, fmt.Errorf("sink offsets from Kafka Connect: unexpected offset %s", off)
-		}
-		out[fmt.Sprintf("%s/%d", tv.Text(), pn)] = n
 	}
 	return out, nil
 }

@@ -242,29 +242,11 @@ func splitTopics(s string) []string {
 }
 
 func sinkView(co connect.ConnectorOffset) (sinkOffsetView, bool, error) {
-	p, err := offsets.ParseMap(co.Partition)
-	if err != nil {
-		return sinkOffsetView{}, false, fmt.Errorf("sink partition from Kafka Connect: %w", err)
+	topic, part, off, has, err := offsets.ParseSinkREST(co.Partition, co.Offset)
+	if err != nil || !has {
+		return sinkOffsetView{}, false, err
 	}
-	tv, _ := p.Get("kafka_topic")
-	pv, _ := p.Get("kafka_partition")
-	pn, ok := pv.Int64Lenient()
-	if tv.Kind() != offsets.KindString || !ok {
-		return sinkOffsetView{}, false, fmt.Errorf("unexpected sink partition %s from Kafka Connect", p)
-	}
-	if len(co.Offset) == 0 || string(co.Offset) == "null" {
-		return sinkOffsetView{}, false, nil
-	}
-	off, err := offsets.ParseMap(co.Offset)
-	if err != nil {
-		return sinkOffsetView{}, false, fmt.Errorf("sink offset from Kafka Connect: %w", err)
-	}
-	ov, _ := off.Get("kafka_offset")
-	n, ok := ov.Int64Lenient()
-	if !ok {
-		return sinkOffsetView{}, false, fmt.Errorf("unexpected sink offset %s from Kafka Connect", off)
-	}
-	return sinkOffsetView{Topic: tv.Text(), Partition: int32(pn), Committed: n}, true, nil
+	return sinkOffsetView{Topic: topic, Partition: part, Committed: off}, true, nil
 }
 
 func writeOffsetsText(out io.Writer, views []connectorOffsetsView) error {
