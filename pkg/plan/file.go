@@ -201,17 +201,18 @@ type sinkPartitionV1 struct {
 }
 
 type operationV1 struct {
-	Address          string     `json:"address"`
-	Name             string     `json:"name"`
-	Kind             string     `json:"kind"`
-	Connector        string     `json:"connector"`
-	Reason           string     `json:"reason"`
-	BlockHash        string     `json:"block_hash"`
-	Status           string     `json:"status"`
-	Method           string     `json:"method"`
-	AllowSkipRecords int64      `json:"allow_skip_records"`
-	AppliedSerial    uint64     `json:"applied_serial,omitempty"`
-	Changes          []changeV1 `json:"changes"`
+	Address          string       `json:"address"`
+	Name             string       `json:"name"`
+	Kind             string       `json:"kind"`
+	Connector        string       `json:"connector"`
+	Reason           string       `json:"reason"`
+	BlockHash        string       `json:"block_hash"`
+	Status           string       `json:"status"`
+	Method           string       `json:"method"`
+	AllowSkipRecords int64        `json:"allow_skip_records"`
+	AppliedSerial    uint64       `json:"applied_serial,omitempty"`
+	Changes          []changeV1   `json:"changes"`
+	Reconcile        *reconcileV1 `json:"reconcile,omitempty"`
 }
 
 type changeV1 struct {
@@ -297,7 +298,8 @@ func toWire(p *Plan) *planV1 {
 	for _, op := range p.Operations {
 		ow := operationV1{Address: op.Address, Name: op.Name, Kind: string(op.Kind), Connector: op.Connector,
 			Reason: op.Reason, BlockHash: op.BlockHash, Status: string(op.Status), Method: string(op.Method),
-			AllowSkipRecords: op.AllowSkipRecords, AppliedSerial: op.AppliedSerial, Changes: []changeV1{}}
+			AllowSkipRecords: op.AllowSkipRecords, AppliedSerial: op.AppliedSerial, Changes: []changeV1{},
+			Reconcile: reconcileToWire(op.Reconcile)}
 		for _, ch := range op.Changes {
 			cw := changeV1{Action: string(ch.Action)}
 			if ch.Sink != nil {
@@ -354,6 +356,11 @@ func fromWire(w *planV1) (*Plan, error) {
 		op := Operation{Address: ow.Address, Name: ow.Name, Kind: OperationKind(ow.Kind), Connector: ow.Connector,
 			Reason: ow.Reason, BlockHash: ow.BlockHash, Status: OperationStatus(ow.Status), Method: Method(ow.Method),
 			AllowSkipRecords: ow.AllowSkipRecords, AppliedSerial: ow.AppliedSerial}
+		rd, err := reconcileFromWire(ow.Address, ow.Reconcile)
+		if err != nil {
+			return nil, err
+		}
+		op.Reconcile = rd
 		for _, cw := range ow.Changes {
 			ch := Change{Action: Action(cw.Action)}
 			if cw.Sink != nil {

@@ -143,6 +143,9 @@ type Operation struct {
 	// AppliedSerial is the state serial that applied it, for
 	// StatusAlreadyApplied.
 	AppliedSerial uint64
+	// Reconcile is what a reconcile block observed and will repair (nil
+	// for other kinds).
+	Reconcile *ReconcileDiff
 }
 
 // Action is what a change does to one partition.

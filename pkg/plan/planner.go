@@ -57,6 +57,9 @@ func (pl *Planner) Plan(ctx context.Context, cfg *config.Config, opts Options) (
 		}
 	}
 	p.Operations, p.Checks = Compute(cfg, in)
+	if err := pl.planReconcile(ctx, cfg, opts, p); err != nil {
+		return nil, err
+	}
 	addrs := make([]string, 0, len(in.Connectors))
 	for a := range in.Connectors {
 		addrs = append(addrs, a)

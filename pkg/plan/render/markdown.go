@@ -145,6 +145,9 @@ func fitText(text string, max int, what string) string {
 }
 
 func opSummary(op plan.Operation) string {
+	if op.Reconcile != nil {
+		return reconcileSummary(op)
+	}
 	switch op.Status {
 	case plan.StatusAlreadyApplied:
 		return "already applied"

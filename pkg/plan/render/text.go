@@ -153,6 +153,10 @@ func connectorLine(c plan.ConnectorObservation) string {
 }
 
 func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c plan.ConnectorObservation) {
+	if op.Reconcile != nil {
+		writeReconcileText(b, pt, op)
+		return
+	}
 	b.WriteString("\n")
 	fmt.Fprintf(b, "  %s\n", pt.dim("# "+op.Address+" — "+connectorLine(c)))
 	if op.Reason != "" {
@@ -277,6 +281,10 @@ func jsonDiff(before, after *offsets.Map) []string {
 }
 
 func writeRollbackText(b *strings.Builder, pt painter, op plan.Operation, c plan.ConnectorObservation) {
+	if op.Reconcile != nil {
+		writeReconcileRollback(b, pt, op)
+		return
+	}
 	fmt.Fprintf(b, "  %s %s %q on connector %q {\n", pt.sym(plan.ActionUpdate), op.Kind, op.Name, c.Name)
 	for _, ch := range op.Changes {
 		if ch.Action == plan.ActionNoOp {
