@@ -810,6 +810,10 @@ func TestReadOnlyOldWorker(t *testing.T) {
 	createTopic(t, sb, "orders", 1)
 	createConnector(t, c, "orders-source", "", map[string]string{"connector.class": "io.debezium.connector.mysql.MySqlConnector"})
 	createConnector(t, c, "orders-sink", "", map[string]string{"connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector", "topics": "orders"})
+	createConnector(t, c, "failing-source", "", map[string]string{"connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector", "tasks.max": "2"})
+	if err := sb.Faults().FailTask("failing-source", 1, "org.apache.kafka.connect.errors.ConnectException: column \"updated_at\" does not exist\n\tat io.confluent.connect.jdbc.source.JdbcSourceTask.poll(JdbcSourceTask.java:420)"); err != nil {
+		t.Fatal(err)
+	}
 	key := offsets.EncodeKey("orders-source", offsets.NewMap(offsets.Field{Key: "server", Value: offsets.String("mysql1")}))
 	produceRaw(t, sb, &kgo.Record{Topic: sb.OffsetsTopic(), Partition: offsets.PartitionForKey(key, sb.OffsetsPartitions()), Key: key,
 		Value: []byte(`{"file":"mysql-bin.000007","pos":` + maxLong + `}`)})
