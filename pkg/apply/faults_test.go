@@ -189,3 +189,35 @@ func TestZombieSinkMember(t *testing.T) {
 		t.Fatalf("state: %s", got)
 	}
 }
+
+// An interrupt (the context cancelled, as on SIGINT) mid-apply still rolls
+// back and records the outcome.
+func TestInterruptRollsBack(t *testing.T) {
+	w := sinkWorld(t, "")
+	cfg := w.config(sinkHCL)
+	b := w.backend()
+	id := lock(t, b)
+	p := w.plan(cfg, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hook := func(pt apply.Point) error {
+		if pt.Step == apply.StepSettle {
+			cancel()
+		}
+		return nil
+	}
+	_, err := w.applier(b, hook, nil).Apply(ctx, p, cfg, id)
+	var oe *apply.OperationError
+	if !errors.As(err, &oe) || !errors.Is(err, context.Canceled) || oe.Status != state.StatusFailed || oe.RollbackErr != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 50 || got["orders[1]"] != 60 {
+		t.Fatalf("offsets: %v", got)
+	}
+	if got := w.connectorState("orders-sink"); got != "RUNNING" {
+		t.Fatalf("connector: %s", got)
+	}
+	if got := statuses(readState(t, b)); got != "1 offsets failed" {
+		t.Fatalf("state: %s", got)
+	}
+}

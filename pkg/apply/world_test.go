@@ -62,6 +62,16 @@ func newWorld(t *testing.T, version string) *world {
 	return w
 }
 
+func newKafkaClient(t *testing.T, sb *sandbox.Sandbox) *kgo.Client {
+	t.Helper()
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(sb.BootstrapServers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kcl.Close)
+	return kcl
+}
+
 // clients implements plan.Clients on the sandbox, through the proxy.
 type clients struct {
 	url string
