@@ -62,7 +62,17 @@
 // former state and records the operation as failed — or as needs_rollback when
 // putting the before-images back failed too — and returns an *OperationError
 // that tells the story. Operations earlier in the plan stay applied; later
-// ones are not attempted.
+// ones are not attempted. With Options.Parallel > 1, that many connectors
+// are worked on at a time (one connector's operations always in plan
+// order); after a failure no new operation starts, and those in flight
+// finish or roll back.
+//
+// Rollback is the same path: [RollbackCandidate] picks the operation (the
+// last unfinished one, else the last applied one that is not itself a
+// rollback), [RollbackPlan] builds a plan of kind rollback (address
+// rollback.N) that sets the before-images, and Apply executes it with every
+// check above; on success the undone operation is marked rolled_back.
+// [RestorePlan] builds the same kind of plan from an offsets backup file.
 //
 // A process that dies mid-apply leaves an in_progress operation. The next
 // Apply of the same plan recovers it (before-images back, former state back,
