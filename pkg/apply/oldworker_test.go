@@ -135,3 +135,68 @@ func TestNoStopRefused(t *testing.T) {
 		t.Fatalf("connector: %s", got)
 	}
 }
+
+// Killed after writing the offsets topic directly (3.5), the next apply of
+// the same plan puts the before-image back through the topic and applies
+// again; rollback then restores it exactly, key bytes and all.
+func TestOldWorkerCrashAfterTopicWrite(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, "3.5")
+	w.createConnector("orders-source", map[string]string{"connector.class": sourceClass, "tasks.max": "1"})
+	snap, err := offsets.ReadTopic(ctx, w.kcl, w.sb.OffsetsTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := mustMap(t, `{"incrementing":9007199254740993,"timestamp":1700000099999}`)
+	if _, err := offsets.WriteSource(ctx, w.kcl, snap, "orders-source", []offsets.SourceChange{{Partition: mustMap(t, `{"table":"orders"}`), Offset: &off}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := w.config(sourceHCL)
+	b := w.backend()
+	id := lock(t, b)
+	p := w.plan(cfg, b)
+	if _, err := w.applier(b, crashAt(apply.StepAlter), nil).Apply(ctx, p, cfg, id); err == nil {
+		t.Fatal("no crash")
+	}
+	if got := w.sourceOffsets("orders-source"); got != `{"table":"orders"}={"incrementing":5,"timestamp":1700000000000}` {
+		t.Fatalf("offsets after the crash: %s", got)
+	}
+	b.Close()
+	b2 := w.backend()
+	id2 := lock(t, b2)
+	res, err := w.applier(b2, nil, nil).Apply(ctx, p, cfg, id2)
+	if err != nil || len(res.Recovered) != 1 {
+		t.Fatalf("apply after the crash: %+v, %v", res, err)
+	}
+	if got := w.sourceOffsets("orders-source"); got != `{"table":"orders"}={"incrementing":5,"timestamp":1700000000000}` {
+		t.Fatalf("offsets: %s", got)
+	}
+	st := readState(t, b2)
+	if got := statuses(st); got != "1 offsets failed; 2 offsets applied" {
+		t.Fatalf("state: %s", got)
+	}
+	target, err := apply.RollbackCandidate(st, 0, "")
+	if err != nil || target.Serial != 2 {
+		t.Fatalf("rollback candidate: %+v, %v", target, err)
+	}
+	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, apply.PlanInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.applier(b2, nil, nil).Apply(ctx, rp, cfg, id2); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if got := w.sourceOffsets("orders-source"); got != `{"table":"orders"}={"incrementing":9007199254740993,"timestamp":1700000099999}` {
+		t.Fatalf("offsets after rollback: %s", got)
+	}
+	after, err := offsets.ReadTopic(ctx, w.kcl, w.sb.OffsetsTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs := after.Connector("orders-source"); len(recs) != 1 || string(recs[0].Key) != `["orders-source",{"table":"orders"}]` || len(after.Split) != 0 {
+		t.Fatalf("offsets topic: %+v, split %v", recs, after.Split)
+	}
+	if got := w.connectorState("orders-source"); got != "RUNNING" {
+		t.Fatalf("connector: %s", got)
+	}
+}
