@@ -364,3 +364,60 @@ func TestOffsetsRestore(t *testing.T) {
 		t.Fatalf("after rollback: %s", got)
 	}
 }
+
+// Bad input at the command line: a clear error, exit 1, nothing changed.
+func TestApplyRefusesBadInput(t *testing.T) {
+	w := startInertWorld(t)
+	planFile := filepath.Join(w.dir, "plan.json")
+	if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) string {
+		p := filepath.Join(w.dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tampered := write("tampered.json", strings.Replace(string(data), `"after": 10`, `"after": 11`, 1))
+	future := write("future.json", strings.Replace(string(data), `"format_version": 1`, `"format_version": 7`, 1))
+	for _, tc := range []struct {
+		name, file, want string
+		before       func()
+	}{
+		{"tampered plan", tampered, "modified after it was written", nil},
+		{"future plan", future, "format_version 7", nil},
+		{"corrupt state", planFile, "reading the state", func() { write("state.json", `{"format_version": 1, "lin`) }},
+		{"another lineage", planFile, "the plan was made against no state", func() {
+			os.Remove(w.st)
+			b := local.New(w.st)
+			id, err := b.Lock(context.Background(), state.LockInfo{Operation: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := state.New("other-lineage")
+			st.Begin(state.Operation{Name: "x", Kind: state.KindOffsets, Status: state.StatusApplied, Started: time.Unix(1, 0), Finished: time.Unix(2, 0)})
+			if err := b.Write(context.Background(), st, id); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.before != nil {
+				tc.before()
+			}
+			code, out, errOut := w.cli(t, "", "apply", tc.file)
+			if code != ExitError || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+			}
+			if got := w.committed(t); got != "50 60 70 RUNNING" {
+				t.Fatalf("changed: %s", got)
+			}
+		})
+	}
+}
