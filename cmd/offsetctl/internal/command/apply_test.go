@@ -387,7 +387,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 	future := write("future.json", strings.Replace(string(data), `"format_version": 1`, `"format_version": 7`, 1))
 	for _, tc := range []struct {
 		name, file, want string
-		before       func()
+		before           func()
 	}{
 		{"tampered plan", tampered, "modified after it was written", nil},
 		{"future plan", future, "format_version 7", nil},
