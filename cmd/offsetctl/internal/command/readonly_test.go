@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,36 +45,62 @@ type roCase struct {
 	check func(t *testing.T, out, errOut string)
 }
 
-// runReadOnly runs offsetctl in-process with env as its whole environment.
-// A panic fails the test: bad input must never crash the CLI.
-func runReadOnly(t *testing.T, env map[string]string, args ...string) (code int, out, errOut string) {
-	t.Helper()
+// roResult is what one run of offsetctl printed and returned.
+type roResult struct {
+	code        int
+	out, errOut string
+	panicked    any
+}
+
+// execute runs offsetctl in-process with env as its whole environment and
+// catches a panic, which no input may cause.
+func execute(env map[string]string, args []string) (r roResult) {
 	s, _, o, e := iostreams.Test()
 	deps := &Deps{Streams: s, Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }}
 	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("offsetctl %s panicked: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r, o, e)
+		r.out, r.errOut = o.String(), e.String()
+		if p := recover(); p != nil {
+			r.code, r.panicked = -1, p
 		}
 	}()
-	code = run(context.Background(), deps, args)
-	return code, o.String(), e.String()
+	r.code = run(context.Background(), deps, args)
+	return r
 }
 
 // stackTrace matches what a Go stack trace or panic prints.
 var stackTrace = regexp.MustCompile(`panic:|goroutine \d+|\.go:\d+`)
 
-// runROCases runs the cases as subtests; norm normalizes stdout before it is
-// compared with a golden file.
-func runROCases(t *testing.T, cases []roCase, norm func(string) string, parallel bool) {
+// runROCases runs the cases and checks each in a subtest; norm normalizes
+// stdout before it is compared with a golden file. With concurrent, all
+// cases run at once first (the unreachable ones spend seconds in the
+// client's retries, and t.Parallel would run only GOMAXPROCS of them at a
+// time); otherwise each runs in its subtest, in order.
+func runROCases(t *testing.T, cases []roCase, norm func(string) string, concurrent bool) {
 	t.Helper()
-	for _, tc := range cases {
+	results := make([]roResult, len(cases))
+	if concurrent {
+		var wg sync.WaitGroup
+		for i, tc := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = execute(tc.env, tc.args)
+			}()
+		}
+		wg.Wait()
+	}
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if parallel {
-				t.Parallel()
+			r := results[i]
+			if !concurrent {
+				r = execute(tc.env, tc.args)
 			}
-			code, out, errOut := runReadOnly(t, tc.env, tc.args...)
+			code, out, errOut := r.code, r.out, r.errOut
 			show := func() string {
 				return fmt.Sprintf("offsetctl %s\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), out, errOut)
+			}
+			if r.panicked != nil {
+				t.Fatalf("panic: %v\n%s", r.panicked, show())
 			}
 			if testing.Verbose() {
 				t.Logf("exit %d, stderr:\n%s", code, errOut)
@@ -95,13 +122,19 @@ func runROCases(t *testing.T, cases []roCase, norm func(string) string, parallel
 					t.Errorf("a failed command printed to stdout:\n%s", show())
 				}
 			}
+			if code == ExitOK && len(tc.wantErr) == 0 && errOut != "" {
+				t.Errorf("a successful command wrote to stderr:\n%s", show())
+			}
 			for _, want := range tc.wantErr {
 				if !strings.Contains(errOut, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, show())
 				}
 			}
 			if tc.golden {
-				goldens.Assert(t, "stdout", []byte(norm(out)))
+				if norm != nil {
+					out = norm(out)
+				}
+				goldens.Assert(t, "stdout", []byte(out))
 			}
 			if tc.check != nil {
 				tc.check(t, out, errOut)
@@ -144,6 +177,7 @@ func withSecret(u string) string {
 // Connect's JSON, flag mistakes) is a clear error naming the place and the
 // fix, exit code 1, nothing on stdout, no stack trace and no secret.
 func TestReadOnlyBadInput(t *testing.T) {
+	t.Parallel()
 	closed := "http://" + closedPort(t)
 	unauthJSON := answering(t, http.StatusUnauthorized, "application/json", `{"error_code":401,"message":"Unauthorized"}`)
 	unauthHTML := answering(t, http.StatusUnauthorized, "text/html", "<html><head><title>401 Authorization Required</title></head>\n<body><center><h1>401 Authorization Required</h1></center><hr><center>nginx</center></body></html>\n")
@@ -328,6 +362,7 @@ func showFixturePlan() *plan.Plan {
 // TestReadOnlyShow: show renders a saved plan (goldens for text, JSON and
 // Markdown) and refuses a missing, damaged, edited or future-format file.
 func TestReadOnlyShow(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "plan.json")
 	if err := plan.WriteFile(good, showFixturePlan()); err != nil {
@@ -867,6 +902,7 @@ func fakeConnect(t *testing.T, answers map[string]string) string {
 // a sink partition without its topic, a body that is not JSON on a later
 // request, a connector of unknown type) are clear errors, never a panic.
 func TestReadOnlyConnectAnswers(t *testing.T) {
+	t.Parallel()
 	root := `{"version":"3.8.0","commit":"abc","kafka_cluster_id":"kc-1"}`
 	source := `{"name":"inventory","type":"source","config":{"connector.class":"io.debezium.connector.postgresql.PostgresConnector"},"tasks":[]}`
 	sink := `{"name":"orders-sink","type":"sink","config":{"connector.class":"io.debezium.connector.jdbc.JdbcSinkConnector","topics":"orders"},"tasks":[]}`
