@@ -92,6 +92,7 @@ type sinkOffsetView struct {
 }
 
 func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) error {
+	names = uniqueNames(names)
 	c, err := o.g.connectClient(o.deps)
 	if err != nil {
 		return err
@@ -231,6 +232,19 @@ func (g *globalOptions) kafkaError(err error) error {
 	return err
 }
 
+// uniqueNames drops repeated connector names, keeping the first of each.
+func uniqueNames(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := names[:0:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func splitTopics(s string) []string {
 	var out []string
 	for _, t := range strings.Split(s, ",") {
@@ -341,6 +355,7 @@ never overwritten. Needs --bootstrap-servers: the exact key bytes live in Kafka.
 }
 
 func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []string) error {
+	names = uniqueNames(names) // a backup holds each connector once
 	if _, err := os.Lstat(o.out); err == nil {
 		return fmt.Errorf("%s already exists: backups are never overwritten; choose another name", o.out)
 	} else if !errors.Is(err, os.ErrNotExist) {

@@ -642,6 +642,14 @@ func TestReadOnlySandbox(t *testing.T) {
 					t.Error("the backup was written through a symbolic link")
 				}
 			}},
+		{name: "backup_repeated_name", args: []string{"offsets", "backup", "big-source", "big-source", "-o", filepath.Join(dir, "repeated.json"), "--connect-url", url, "--bootstrap-servers", kafka},
+			golden: true},
+		{name: "offsets_show_repeated_name", args: []string{"offsets", "show", "big-source", "big-source", "--connect-url", url},
+			check: func(t *testing.T, out, errOut string) {
+				if n := strings.Count(out, "big-source (source"); n != 1 {
+					t.Errorf("big-source shown %d times:\n%s", n, out)
+				}
+			}},
 		{name: "backup_all", args: []string{"offsets", "backup", "--all", "-o", backup, "--connect-url", url, "--bootstrap-servers", kafka}, golden: true,
 			check: func(t *testing.T, out, errOut string) { checkBackup(t, w, backup) }},
 		{name: "backup_again_refused", args: []string{"offsets", "backup", "--all", "-o", backup, "--connect-url", url, "--bootstrap-servers", kafka}, wantCode: ExitError,
