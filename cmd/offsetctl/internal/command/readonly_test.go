@@ -963,3 +963,26 @@ func TestReadOnlyConnectAnswers(t *testing.T) {
 		return strings.ReplaceAll(s, strings.TrimPrefix(badVersion, "http://"), "CONNECT")
 	}, false)
 }
+
+// TestReadOnlyInterrupted: a command whose context ends (Ctrl-C) while it
+// waits for Kafka Connect says so, exit code 1, without a stack trace.
+func TestReadOnlyInterrupted(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-started
+		cancel()
+	}()
+	s, _, out, errOut := iostreams.Test()
+	deps := &Deps{Streams: s, Getenv: func(string) string { return "" }, Now: time.Now}
+	code := run(ctx, deps, []string{"offsets", "show", "inventory", "--connect-url", withSecret(srv.URL)})
+	if code != ExitError || out.Len() != 0 || errOut.String() != "Error: interrupted\n" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
