@@ -544,23 +544,30 @@ func postgresSourceConfig(prefix string) map[string]string {
 		"database.hostname": "db.invalid", "database.user": "cdc", "database.dbname": "shop", "tasks.max": "1"}
 }
 
-// waitForSourceOffset waits until the pipeline's source has committed an
-// offset, so that what offsets show prints does not depend on the flush.
-func waitForSourceOffset(t *testing.T, c *connect.Client, name string) {
+// waitForSourceOffset waits until the pipeline's source has committed the
+// position of the last change it emitted, so that nothing the commands read
+// changes under them.
+func waitForSourceOffset(t *testing.T, c *connect.Client, p *sandbox.Pipeline) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for {
-		got, err := c.Offsets(ctx, name)
+		got, err := c.Offsets(ctx, p.SourceConnector())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Offsets) > 0 {
-			return
+		pos, running := p.SourcePosition()
+		if len(got.Offsets) == 1 && running {
+			if off, err := offsets.ParseMap(got.Offsets[0].Offset); err == nil {
+				v, _ := off.Get("lsn")
+				if n, ok := v.Int64Lenient(); ok && n == pos {
+					return
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the source %s committed no offset", name)
+			t.Fatalf("the source %s did not commit its position %d: %+v", p.SourceConnector(), pos, got)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -580,7 +587,7 @@ func TestReadOnlySandbox(t *testing.T) {
 	}
 	createConnector(t, c, "big-source", connect.StateStopped, postgresSourceConfig("big"))
 	patchOffsets(t, w.sb.ConnectURL(), "big-source", bigOffset)
-	waitForSourceOffset(t, c, w.pipe.SourceConnector())
+	waitForSourceOffset(t, c, w.pipe)
 
 	dir := t.TempDir()
 	n := newSandboxNormalizer(w.sb, dir)
