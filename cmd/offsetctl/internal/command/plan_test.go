@@ -172,6 +172,18 @@ offsets "replay_after_smt_fix" {
   }
 }
 `, topic))
+	// The source's offset moves on its own (it follows the WAL): stop it so
+	// that any change seen below can only come from planning.
+	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(context.Background(), w.pipe.SourceConnector()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitForState(context.Background(), w.pipe.SourceConnector(), connect.StateStopped, connect.WaitOptions{Timeout: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
 	before := w.snapshot(t)
 	planFile := filepath.Join(t.TempDir(), "plan.json")
 	code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-detailed-exitcode", "-state", filepath.Join(t.TempDir(), "state.json"))
