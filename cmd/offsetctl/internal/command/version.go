@@ -12,7 +12,12 @@ func newVersionCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print offsetctl's version",
-		Args:  cobra.NoArgs,
+		Long: `Print offsetctl's version, the Go version it was built with, and the platform.
+With -json the answer carries a format_version, for scripts that check the version a
+plan or state file was written by.`,
+		Example: `  offsetctl version
+  offsetctl version -json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if g.JSON {
 				enc := json.NewEncoder(deps.Streams.Out)
