@@ -243,14 +243,18 @@ type cellPlan struct {
 // from returns the FROM and WHERE clauses reading the plan's rows, and the
 // arguments they bind from $n on.
 func (x *side) from(p *cellPlan, n int) (string, []any) {
+	if p.los != nil {
+		// One index range scan per key range: the LATERAL subquery, kept
+		// apart by OFFSET 0, cannot be turned into a join that checks every
+		// row against every range.
+		k := x.sql.idents[0]
+		q := fmt.Sprintf(" FROM unnest($%d::int8[], $%d::int8[]) AS offsetctl_r(offsetctl_lo, offsetctl_hi)"+
+			" CROSS JOIN LATERAL (SELECT * FROM %s WHERE %s >= offsetctl_r.offsetctl_lo AND %s < offsetctl_r.offsetctl_hi AND %s OFFSET 0) AS offsetctl_t",
+			n, n+1, x.sql.from, k, k, x.sql.where)
+		return q, []any{p.los, p.his}
+	}
 	q := " FROM " + x.sql.from
 	var args []any
-	if p.los != nil {
-		q += fmt.Sprintf(" JOIN unnest($%d::int8[], $%d::int8[]) AS offsetctl_r(offsetctl_lo, offsetctl_hi) ON %s >= offsetctl_r.offsetctl_lo AND %s < offsetctl_r.offsetctl_hi",
-			n, n+1, x.sql.idents[0], x.sql.idents[0])
-		args = append(args, p.los, p.his)
-		n += 2
-	}
 	q += " WHERE " + x.sql.where
 	if p.filter != nil {
 		q += fmt.Sprintf(" AND get_bit($%d::bytea, (%s & $%d::int8)::int4) = 1", n, x.sql.keyHash, n+1)
@@ -261,9 +265,7 @@ func (x *side) from(p *cellPlan, n int) (string, []any) {
 
 // cells computes the count and checksum of every cell of p.
 func (x *side) cells(ctx context.Context, p *cellPlan) ([]cell, error) {
-	// The planner cannot know how many cells there are and would sort; a
-	// hash aggregate is always right here.
-	if err := x.setSort(ctx, false); err != nil {
+	if err := x.plan(ctx, true, p.los != nil); err != nil {
 		return nil, fmt.Errorf("preparing the cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
 	}
 	// The hashes are computed in a subquery kept apart by OFFSET 0, so that
@@ -516,7 +518,7 @@ type krow struct {
 // filter (all rows when filter is nil), in key order, in batches.
 func (x *side) stream(ctx context.Context, p *cellPlan, out chan<- []krow, emit func(int64)) error {
 	defer close(out)
-	if err := x.setSort(ctx, true); err != nil {
+	if err := x.plan(ctx, false, p.los != nil); err != nil {
 		return fmt.Errorf("preparing to stream the %s table %s: %w", x.name, x.tbl.Name, err)
 	}
 	// Output columns get names no table column has: ORDER BY would take a

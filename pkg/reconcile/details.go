@@ -53,6 +53,10 @@ func (x *side) lookup(ctx context.Context, keys []Key, cols []string, filtered b
 	if filtered {
 		q += " WHERE " + x.sql.where
 	}
+	// Keys are looked up through the key's index, never by a scan per batch.
+	if err := x.plan(ctx, false, true); err != nil {
+		return fmt.Errorf("preparing to look up keys in the %s table %s: %w", x.name, x.tbl.Name, err)
+	}
 	for start := 0; start < len(keys); start += lookupBatch {
 		batch := keys[start:min(start+lookupBatch, len(keys))]
 		args := make([]any, nk)

@@ -73,16 +73,22 @@ func (s *side) end(ctx context.Context) {
 	}
 }
 
-// setSort switches sorting on for ordered streams and off for the cell
-// aggregates (where a hash aggregate is always the better plan).
-func (s *side) setSort(ctx context.Context, on bool) error {
-	// For the cell aggregates: no sort, and rows handed from the parallel
-	// workers to the leader at no planner cost (see side.cells).
-	v, cost := "off", "0"
-	if on {
-		v, cost = "on", "0.1"
+// plan sets the planner up for the next query. For the cell aggregates
+// (aggregate true): no sort (a hash aggregate is always right there) and rows
+// handed from the parallel workers to the leader at no planner cost (see
+// side.cells). For queries restricted to key ranges (ranged true): no
+// sequential scan, so that each range is read through the key's index rather
+// than every row being checked against every range.
+func (s *side) plan(ctx context.Context, aggregate, ranged bool) error {
+	sort, tuple, setup, seq := "on", "0.1", "1000", "on"
+	if aggregate {
+		sort, tuple, setup = "off", "0", "0"
 	}
-	_, err := s.tx.Exec(ctx, "SELECT set_config('enable_sort', $1, true), set_config('parallel_tuple_cost', $2, true), set_config('parallel_setup_cost', CASE WHEN $1 = 'on' THEN '1000' ELSE '0' END, true)", v, cost)
+	if ranged {
+		seq = "off"
+	}
+	_, err := s.tx.Exec(ctx, `SELECT set_config('enable_sort', $1, true), set_config('parallel_tuple_cost', $2, true),
+		set_config('parallel_setup_cost', $3, true), set_config('enable_seqscan', $4, true)`, sort, tuple, setup, seq)
 	return err
 }
 

@@ -85,8 +85,14 @@ func newSideSQL(m *mapping, sink bool, filter string) *sideSQL {
 		default:
 			s.keyKinds = append(s.keyKinds, kindText)
 			order = append(order, "("+s.exprs[i]+`)::text COLLATE "C"`)
-			s.keyLeft = append(s.keyLeft, "("+s.exprs[i]+")::text")
-			s.keyCast = append(s.keyCast, "")
+			if p.Src.Kind == kindUUID && s.exprs[i] == s.idents[i] {
+				// Same type on both sides: match through the uuid index.
+				s.keyLeft = append(s.keyLeft, ident)
+				s.keyCast = append(s.keyCast, "::uuid")
+			} else {
+				s.keyLeft = append(s.keyLeft, "("+s.exprs[i]+")::text")
+				s.keyCast = append(s.keyCast, "")
+			}
 		}
 		if s.intKey {
 			s.keyText = append(s.keyText, ident+"::int8")
