@@ -24,10 +24,18 @@ func TestRebalanceDuringAlterIsRetried(t *testing.T) {
 	hook := func(pt apply.Point) error {
 		if pt.Step == apply.StepSettle {
 			w.sb.Faults().SetRebalancing(true)
-			time.AfterFunc(150*time.Millisecond, func() { w.sb.Faults().SetRebalancing(false) })
 		}
 		return nil
 	}
+	// The rebalance ends once the first PATCH was answered (409).
+	end := func(method, path string) bool {
+		if method == "PATCH" {
+			w.sb.Faults().SetRebalancing(false)
+			return false
+		}
+		return true
+	}
+	w.proxy.after.Store(&end)
 	if _, err := w.applier(b, hook, nil).Apply(ctx, p, cfg, id); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
