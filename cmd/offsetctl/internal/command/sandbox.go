@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
+	"github.com/offsetctl/offsetctl/internal/realstack"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 )
 
@@ -31,6 +32,7 @@ type sandboxUpOptions struct {
 	postgres       string
 	connectAddr    string
 	kafkaPort      int
+	real           bool
 
 	// ready, when set (tests), receives the running sandbox once the
 	// environment lines are printed.
@@ -61,14 +63,27 @@ and a JDBC-shaped sink upserting it into a second database.
 The environment lines to export are printed on standard output, everything else on
 standard error, so "offsetctl sandbox up > sandbox.env &" followed by
 "source sandbox.env" points the other commands at it. Ctrl-C stops it; all state is
-thrown away (except the two databases on a --postgres server).`,
+thrown away (except the two databases on a --postgres server).
+
+With --real it starts the real thing instead, as the test suite's real tier does:
+Apache Kafka 4.3 (KRaft) and a distributed Kafka Connect worker with Debezium 3.6's
+PostgreSQL source and JDBC sink, on a throwaway PostgreSQL with wal_level=logical. That
+needs Java 17+, Maven (to fetch the pinned jars once into test/realstack/.cache) and
+this repository's checkout as the working directory.`,
 		Example: `  offsetctl sandbox up
   offsetctl sandbox up --connect-version 3.5 --pipeline=false
-  offsetctl sandbox up --postgres postgres://postgres@localhost:5432/postgres > sandbox.env &`,
+  offsetctl sandbox up --postgres postgres://postgres@localhost:5432/postgres > sandbox.env &
+  offsetctl sandbox up --real > realstack.env &`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if o.real {
+				if cmd.Flags().Changed("connect-version") || cmd.Flags().Changed("postgres") || cmd.Flags().Changed("pipeline") {
+					return flagErrorf("--real runs Kafka 4.3 with its own PostgreSQL and pipeline: --connect-version, --postgres and --pipeline do not apply")
+				}
+				return sandboxUpRealRun(ctx, o)
+			}
 			return sandboxUpRun(ctx, o)
 		},
 	}
@@ -78,6 +93,7 @@ thrown away (except the two databases on a --postgres server).`,
 	f.StringVar(&o.postgres, "postgres", "", "PostgreSQL server URL for the pipeline's databases (created there as "+sandboxSourceDB+" and "+sandboxSinkDB+"); default: a throwaway cluster")
 	f.StringVar(&o.connectAddr, "connect-addr", "127.0.0.1:0", "address of the Kafka Connect REST listener")
 	f.IntVar(&o.kafkaPort, "kafka-port", 0, "loopback port of the Kafka broker (0: any free port)")
+	f.BoolVar(&o.real, "real", false, "start real Kafka, Kafka Connect and Debezium (Java 17+ and Maven; run from the repository)")
 	return cmd
 }
 
@@ -238,4 +254,37 @@ func ensureDatabase(ctx context.Context, admin, name string) (string, error) {
 	}
 	u.Path = "/" + name
 	return u.String(), nil
+}
+
+// sandboxUpRealRun starts the real stack (internal/realstack) and prints the
+// same environment lines as the emulated sandbox.
+func sandboxUpRealRun(ctx context.Context, o *sandboxUpOptions) error {
+	errOut := o.deps.Streams.Err
+	logf := func(format string, args ...any) { fmt.Fprintf(errOut, format+"\n", args...) }
+	if ok, why := realstack.Available(); !ok {
+		return withHint(fmt.Errorf("the real stack cannot start here: %s", why), "Install Java 17+ and Maven, and run offsetctl from the repository's checkout.")
+	}
+	logf("starting the real stack (first run: fetches the pinned jars from Maven Central) ...")
+	st, err := realstack.Start(ctx, realstack.Options{Logf: logf})
+	if err != nil {
+		return fmt.Errorf("starting the real stack: %w", err)
+	}
+	defer st.Close()
+	env := &sandboxEnv{FormatVersion: 1, ConnectURL: st.ConnectURL(), ConnectVersion: "real",
+		BootstrapServers: []string{st.BootstrapServers()}, OffsetsTopic: st.OffsetsTopic(), Env: map[string]string{},
+		SourceConnector: st.SourceConnector(), SinkConnector: st.SinkConnector()}
+	env.set("OFFSETCTL_CONNECT_URL", st.ConnectURL())
+	env.set("OFFSETCTL_BOOTSTRAP_SERVERS", st.BootstrapServers())
+	env.set("OFFSETCTL_OFFSETS_TOPIC", st.OffsetsTopic())
+	env.set("SOURCE_DATABASE_URL", withoutPassword(st.SourceDB()))
+	env.set("SINK_DATABASE_URL", withoutPassword(st.SinkDB()))
+	if err := printSandboxEnv(o.deps.Streams.Out, env, o.g.JSON); err != nil {
+		return err
+	}
+	logf("real Kafka Connect at %s, Kafka at %s; connectors %s and %s; logs in %s",
+		st.ConnectURL(), st.BootstrapServers(), st.SourceConnector(), st.SinkConnector(), st.LogDir())
+	logf("running; press Ctrl-C to stop and throw it all away")
+	<-ctx.Done()
+	logf("stopping the real stack")
+	return nil
 }
