@@ -164,7 +164,11 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 		return nil, fmt.Errorf("connector %q has type %q: offsetctl handles source and sink connectors", cb.ConnectorName, info.Type)
 	}
 	if obs.WriteVia != MethodREST {
-		o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "no_offsets_api", Message: noOffsetsAPI(ci.version, obs)})
+		sev := SeverityWarning
+		if !ci.version.AtLeast(3, 5) {
+			sev = SeverityError
+		}
+		o.checks = append(o.checks, Check{Severity: sev, Code: "no_offsets_api", Message: noOffsetsAPI(ci.version, obs)})
 	}
 	o.cache[cb.Addr()] = obs
 	return obs, nil
@@ -180,7 +184,7 @@ func noOffsetsAPI(v connect.Version, obs *ConnectorObservation) string {
 	if v.AtLeast(3, 5) {
 		return fmt.Sprintf("connector %q: Kafka Connect %s has no PATCH /offsets (3.6+): apply stops the connector, %s, then resumes it", obs.Name, v, where)
 	}
-	return fmt.Sprintf("connector %q: Kafka Connect %s has neither stop nor PATCH /offsets (3.5+ and 3.6+): apply deletes the connector (its offsets survive deletion), %s, and re-creates it with the same config", obs.Name, v, where)
+	return fmt.Sprintf("connector %q: Kafka Connect %s has no stop endpoint (3.5+), so nothing guarantees that no task still writes offsets (pause keeps them running): offsetctl will not change them. Upgrade the workers to Kafka Connect 3.5 or later", obs.Name, v)
 }
 
 func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ type changeOptions struct {
 	waitTimeout time.Duration
 	watch       time.Duration
 	parallelism int
+	approvedBy  []string
 }
 
 func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
@@ -47,6 +49,44 @@ func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
 	f.DurationVar(&o.waitTimeout, "wait-timeout", apply.DefaultWaitTimeout, "how long to wait for a connector to stop or to run again")
 	f.IntVar(&o.parallelism, "parallelism", 1, "how many connectors to work on at a time (each connector's operations stay in order; after a failure no new one starts)")
 	f.DurationVar(&o.watch, "running-watch", apply.DefaultRunningWatch, "how long a resumed connector is watched for a task failing on its new offsets (0: not watched)")
+	f.StringArrayVar(&o.approvedBy, "approved-by", nil, "who approved the change (repeatable; also OFFSETCTL_APPROVED_BY, comma-separated): checked against the configuration's required_approvals")
+}
+
+// approvals returns the distinct approvers named by --approved-by and
+// OFFSETCTL_APPROVED_BY, without the person applying (nobody approves their
+// own change), and refuses when the configuration asks for more.
+func approvals(deps *Deps, o *changeOptions, cfg *config.Config, who string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	names := append([]string(nil), o.approvedBy...)
+	names = append(names, strings.Split(deps.Getenv("OFFSETCTL_APPROVED_BY"), ",")...)
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" || seen[n] || n == who {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	if need := cfg.Settings.RequiredApprovals; len(out) < need {
+		return nil, withHint(fmt.Errorf("the configuration requires %d approval(s) (offsetctl { required_approvals = %d }) and %d were given; nothing was changed", need, need, len(out)),
+			"Name the reviewers who approved the plan's pull request with --approved-by NAME (or OFFSETCTL_APPROVED_BY in CI); the one applying does not count.")
+	}
+	return out, nil
+}
+
+// currentUser names who applies: $USER (or USERNAME, LOGNAME), else the
+// account the process runs as.
+func currentUser(deps *Deps) string {
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := deps.Getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
 }
 
 type applyOptions struct {
@@ -204,11 +244,9 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		}
 		fmt.Fprintln(streams.Err)
 	}
-	who := ""
-	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
-		if who = deps.Getenv(k); who != "" {
-			break
-		}
+	who := currentUser(deps)
+	if _, err := approvals(deps, o, s.cfg, who); err != nil {
+		return err
 	}
 	host, _ := os.Hostname()
 	var events []apply.Event

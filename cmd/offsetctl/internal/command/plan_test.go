@@ -265,7 +265,7 @@ func TestPlanOnOldWorkersSaysHowItWillWrite(t *testing.T) {
 		want    []string
 	}{
 		{"3.5", []string{"# via the consumer group", "no PATCH /offsets (3.6+): apply stops the connector", "# via the offsets topic"}},
-		{"3.4", []string{"# via the consumer group", "neither stop nor PATCH /offsets", "re-creates it with the same config"}},
+		{"3.4", []string{"# via the consumer group", "has no stop endpoint (3.5+)", "offsetctl will not change them"}},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
 			w := startWorld(t, tc.version, 10)
@@ -295,6 +295,18 @@ offsets "source_txid" {
 `, w.pipe.Topic(), w.pipe.TopicPrefix()))
 			planFile := filepath.Join(t.TempDir(), "plan.json")
 			code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-state", filepath.Join(t.TempDir(), "state.json"))
+			if tc.version == "3.4" {
+				// No stop on 3.4: the plan is shown but refused.
+				if code != ExitError {
+					t.Fatalf("exit %d on 3.4, want 1\n%s\n%s", code, out, errOut)
+				}
+				for _, want := range tc.want {
+					if !strings.Contains(out, want) {
+						t.Errorf("plan on 3.4 lacks %q:\n%s", want, out)
+					}
+				}
+				return
+			}
 			if code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 			}
