@@ -292,7 +292,13 @@ func (x *side) cells(ctx context.Context, p *cellPlan) ([]cell, error) {
 		return nil, fmt.Errorf("computing cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
 	}
 	defer rows.Close()
+	// The first level returns about one row per cell: size the slice once.
 	var out []cell
+	if !p.ranged && p.filter == nil {
+		out = make([]cell, 0, 1<<p.bits)
+	} else if p.ranged && p.los == nil {
+		out = make([]cell, 0, 1<<maxFirstBits+1)
+	}
 	var c cell
 	var id *int64
 	var sum int64
