@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ func TestRunbook(t *testing.T) {
 			start := time.Now()
 			sc.run(w)
 			t.Logf("scenario %s took %.1f s", sc.dir, time.Since(start).Seconds())
+			w.checkREADME()
 			if *writeTranscripts && !t.Failed() {
 				if err := os.WriteFile(filepath.Join(sc.dir, "transcript.txt"), []byte(w.transcript.String()), 0o644); err != nil {
 					t.Error(err)
@@ -96,6 +98,36 @@ func checkFolders(t *testing.T, scs []scenario) {
 			if _, err := os.Stat(filepath.Join(d, f)); err != nil {
 				t.Errorf("examples/%s: %v", d, err)
 			}
+		}
+	}
+}
+
+// rfc3339 matches the times that differ from run to run in a command line.
+var rfc3339 = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+
+// checkREADME holds the README to the test: every command it shows
+// ("$ ..." lines) is one the test ran, as the transcript shows it. On the
+// sandbox the new Connect cluster of a move is the one worker; times may
+// differ.
+func (w *world) checkREADME() {
+	w.t.Helper()
+	b, err := os.ReadFile(filepath.Join(w.src, "README.md"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ran := map[string]bool{}
+	for _, line := range strings.Split(w.transcript.String(), "\n") {
+		if strings.HasPrefix(line, "$ ") {
+			ran[rfc3339.ReplaceAllString(line, "TIME")] = true
+		}
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "$ ") {
+			continue
+		}
+		cmd := strings.ReplaceAll(line, "$NEW_CONNECT_URL", "$OFFSETCTL_CONNECT_URL")
+		if !ran[rfc3339.ReplaceAllString(cmd, "TIME")] {
+			w.t.Errorf("examples/%s/README.md shows a command the test does not run:\n%s", w.src, line)
 		}
 	}
 }
