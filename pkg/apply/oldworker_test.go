@@ -108,7 +108,8 @@ func TestOldWorkerDirectWrites(t *testing.T) {
 	})
 }
 
-// A worker without PUT /stop (3.4) is refused before anything is written.
+// A worker without PUT /stop (3.4) is refused before anything is written:
+// the plan already blocks it (and apply would refuse it as unsupported).
 func TestNoStopRefused(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, "3.4")
@@ -125,7 +126,7 @@ func TestNoStopRefused(t *testing.T) {
 	id := lock(t, b)
 	p := w.plan(cfg, b)
 	_, err := w.applier(b, nil, nil).Apply(ctx, p, cfg, id)
-	if !errors.Is(err, apply.ErrUnsupported) || !strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "PUT /connectors/{name}/stop") {
+	if !errors.Is(err, apply.ErrBlocked) || !strings.Contains(err.Error(), "no stop endpoint (3.5+)") {
 		t.Fatalf("apply on 3.4: %v", err)
 	}
 	if _, err := b.Read(ctx); err == nil {

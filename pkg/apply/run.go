@@ -21,6 +21,7 @@ type opRun struct {
 	j      *journal
 	op     *plan.Operation
 	obs    *plan.ConnectorObservation // the plan's
+	now    *plan.ConnectorObservation // as re-observed before the change (the plan's when not re-observed)
 	c      *conn
 	serial uint64 // in the state, once journaled
 
@@ -47,9 +48,10 @@ func (a *Applier) newRun(ctx context.Context, p *plan.Plan, cfg *config.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; nothing was changed", op.Address, err)
 	}
-	r := &opRun{a: a, p: p, j: j, op: op, obs: obs, c: c, former: formerState(obs)}
+	r := &opRun{a: a, p: p, j: j, op: op, obs: obs, now: obs, c: c, former: formerState(obs)}
 	if now != nil {
 		r.former = formerState(now)
+		r.now = now
 	}
 	if n, ok := RollbackTarget(op); ok {
 		r.rollbackOf = n
@@ -221,7 +223,17 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 			BeforeImages: images(r.before, c.name, c.cluster, c.group),
 			After:        images(r.after, c.name, c.cluster, c.group),
 		}
-		r.j.with(func(st *state.State) { r.serial = st.Begin(sop).Serial })
+		backup, berr := backupContent(r.now, a.opts.Now())
+		if berr != nil {
+			return "", false, fmt.Errorf("backing up the offsets of %s before changing them: %w", c.name, berr)
+		}
+		r.j.with(func(st *state.State) {
+			r.serial = st.Begin(sop).Serial
+			_, berr = st.AddBackup(r.serial, a.opts.Now(), c.name, c.cluster, backup)
+		})
+		if berr != nil {
+			return "", false, fmt.Errorf("backing up the offsets of %s before changing them: %w", c.name, berr)
+		}
 		res.Serial = r.serial
 		a.emit(OperationStarted{Operation: op.Address, Connector: c.name, Serial: r.serial, Changes: len(r.after)})
 		return fmt.Sprintf("operation %d: %d before-image(s) recorded", r.serial, len(r.before)), false, nil

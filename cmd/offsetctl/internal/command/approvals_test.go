@@ -1,10 +1,13 @@
 package command
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
 
 // TestApplyRequiresApprovals: with required_approvals set, apply refuses
@@ -39,5 +42,13 @@ offsets "rewind" {
 	code, out, errOut = runCLI(t, dir, "apply", planFile, "-state", state, "-grace-period", "100ms", "-approved-by", "alice")
 	if code != 0 {
 		t.Fatalf("apply with approval: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The state holds the offset backup taken before the change.
+	st, err := local.New(state).Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Backups) != 1 || st.Backups[0].Connector != w.pipe.SinkConnector() || !strings.Contains(string(st.Backups[0].Content), `"committed":10`) {
+		t.Fatalf("backups in the state: %+v", st.Backups)
 	}
 }
