@@ -45,12 +45,16 @@
 // connector X" / "No status found for connector X" as each endpoint says it,
 // 409 "Connector X already exists", 400 for config errors and for offsets of
 // a connector that is not STOPPED, 500 with Jackson's message for malformed
-// bodies and {"message":null} for an empty one). The answers recorded from a
-// real worker in test/realstack/fixtures/rest-answers.json are replayed by
-// TestRealWorkerAnswers.
+// bodies and Java 17's helpful NullPointerException text for an empty one).
+// The answers recorded from a real worker in
+// test/realstack/fixtures/rest-answers.json are replayed by
+// TestRealWorkerAnswers, and internal/conformance runs one suite against the
+// emulator and a real worker.
 //
 // States: pause keeps the tasks (PAUSED), stop removes them (STOPPED,
-// "tasks": []), resume works from either, a failed task shows FAILED with a
+// "tasks": []), resume works from either; a connector paused while STOPPED,
+// or created PAUSED, has no tasks until it is resumed (task configs are only
+// generated for a started connector). A failed task shows FAILED with a
 // trace while its connector stays RUNNING, restart follows the includeTasks /
 // onlyFailed plan (RESTARTING in the 202 body). Deleting a connector keeps
 // its offsets. Status has no lag: it changes when the request returns, and

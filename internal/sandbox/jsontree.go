@@ -105,7 +105,7 @@ func parseNode(dec *json.Decoder, body []byte) (jnode, error) {
 func parseValue(dec *json.Decoder, body []byte) (jnode, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return jnode{}, fmt.Errorf("Unexpected character or end-of-input: %v", err)
+		return jnode{}, jacksonSyntaxError(body, err)
 	}
 	switch t := tok.(type) {
 	case nil:

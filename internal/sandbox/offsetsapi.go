@@ -171,6 +171,7 @@ func (w *worker) alterOffsets(ctx context.Context, name string, entries []offset
 	}
 	var order []string
 	recs := map[string]rec{}
+	changes := map[string]alterChange{}
 	for _, e := range entries {
 		var pm, om *offsets.Map
 		for i, n := range []*jnode{e.partition, e.offset} {
@@ -203,6 +204,16 @@ func (w *worker) alterOffsets(ctx context.Context, name string, entries []offset
 			order = append(order, id)
 		}
 		recs[id] = r
+		changes[id] = alterChange{partition: pm, offset: om}
+	}
+	if hook := sourceAlterHook(p.class); hook != nil {
+		var list []alterChange
+		for _, id := range order {
+			list = append(list, changes[id])
+		}
+		if err := hook(cfg, list); err != nil {
+			return "", err
+		}
 	}
 	if err := w.store.readToEnd(ctx); err != nil {
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
@@ -347,9 +358,16 @@ func (w *worker) resetOffsets(ctx context.Context, name string) (string, error) 
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
 	}
 	var out []kv
+	var tombstones []alterChange
 	for _, part := range w.store.partitions(name) {
 		part := part
 		out = append(out, kv{key: sourceKey(name, &part)})
+		tombstones = append(tombstones, alterChange{partition: &part})
+	}
+	if hook := sourceAlterHook(p.class); hook != nil {
+		if err := hook(cfg, tombstones); err != nil {
+			return "", err
+		}
 	}
 	if err := w.store.write(ctx, out); err != nil {
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)

@@ -274,9 +274,20 @@ func writeError(rw http.ResponseWriter, e *restError) {
 }
 
 // nullPointer is what a resource method answers when JAX-RS handed it a
-// null entity (empty body or JSON null): a NullPointerException without a
-// message, mapped to 500.
-func nullPointer() *restError { return &restError{status: 500} }
+// null entity (empty body or JSON null): a NullPointerException mapped to
+// 500, whose message is the JDK's helpful one (Java 14+, on by default), e.g.
+// `Cannot invoke "java.util.Map.get(Object)" because "connectorConfig" is
+// null` — the texts below are the real worker's (Kafka 4.3 on Java 17).
+func nullPointer(msg string) *restError { return &restError{status: 500, msg: &msg} }
+
+// Helpful NullPointerException messages of the resource methods.
+const (
+	npeCreateRequest = `Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest.name()" because "createRequest" is null`
+	npeConfig        = `Cannot invoke "java.util.Map.get(Object)" because "connectorConfig" is null`
+	npePatchConfig   = `Cannot invoke "java.util.Map.forEach(java.util.function.BiConsumer)" because "patch" is null`
+	npeOffsets       = `Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.ConnectorOffsets.offsets()" because "offsets" is null`
+	npeOffsetElement = `Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.ConnectorOffset.partition()" because "offset" is null`
+)
 
 // ---- handlers ----
 
@@ -404,7 +415,7 @@ func handleCreate(c *call) (reply, error) {
 		return reply{}, errorf(500, "%s", err.Error())
 	}
 	if body == nil {
-		return reply{}, nullPointer()
+		return reply{}, nullPointer(npeCreateRequest)
 	}
 	req := entities + "CreateConnectorRequest"
 	loc := func(n jnode, field string) string {
@@ -470,7 +481,7 @@ func handleCreate(c *call) (reply, error) {
 	}
 	name = strings.TrimSpace(name)
 	if config == nil {
-		return reply{}, nullPointer()
+		return reply{}, nullPointer(npeConfig)
 	}
 	cfg := nonNull(config)
 	if err := checkName(name, cfg); err != nil {
@@ -507,7 +518,7 @@ func handlePutConfig(c *call) (reply, error) {
 		return reply{}, errorf(500, "%s", err.Error())
 	}
 	if body == nil {
-		return reply{}, nullPointer()
+		return reply{}, nullPointer(npeConfig)
 	}
 	m, err := stringMap(*body)
 	if err != nil {
@@ -543,7 +554,7 @@ func handlePatchConfig(c *call) (reply, error) {
 		return reply{}, notFound("Connector %s not found", name)
 	}
 	if patch == nil {
-		return reply{}, nullPointer()
+		return reply{}, nullPointer(npePatchConfig)
 	}
 	info, err := c.w.patchConfig(c.ctx, name, patch)
 	return reply{status: 200, body: info}, err
@@ -657,7 +668,7 @@ func handlePatchOffsets(c *call) (reply, error) {
 		return reply{}, errorf(500, "%s", err.Error())
 	}
 	if body == nil {
-		return reply{}, nullPointer()
+		return reply{}, nullPointer(npeOffsets)
 	}
 	loc := func(n jnode, chain string) string { return jacksonLocation(c.s.version, c.body, n.pos, chain) }
 	if body.kind != jObject {
@@ -719,7 +730,7 @@ func handlePatchOffsets(c *call) (reply, error) {
 		return reply{}, errorf(400, "Partitions / offsets need to be provided for an alter offsets request")
 	}
 	if nullElement {
-		return reply{}, nullPointer()
+		return reply{}, nullPointer(npeOffsetElement)
 	}
 	msg, err := c.w.alterOffsets(c.ctx, c.params[0], entries)
 	if err != nil {

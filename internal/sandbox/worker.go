@@ -436,7 +436,10 @@ func (w *worker) putConfig(ctx context.Context, name string, config map[string]s
 		info := w.infoLocked(c) // task configs are not written yet: "tasks": []
 		w.mu.Unlock()
 		w.logf("connector %s created (%s, %s)", name, p.class, target)
-		if target != targetStopped {
+		// Task configs are generated only for a started connector
+		// (DistributedHerder.startConnector): one created PAUSED or STOPPED
+		// has no tasks until it is resumed.
+		if target == targetStarted {
 			w.startTasks(ctx, c)
 		}
 		return info, true, nil
@@ -580,7 +583,8 @@ func (w *worker) stopTasks(ctx context.Context, tasks []*taskRun) {
 }
 
 // pause writes the PAUSED target state; tasks stay, idle. A STOPPED
-// connector gets its tasks back, started paused.
+// connector stays without tasks (a real worker generates task configs only
+// for a started connector), so its offsets can no longer be changed.
 func (w *worker) pause(ctx context.Context, name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
@@ -590,7 +594,6 @@ func (w *worker) pause(ctx context.Context, name string) error {
 		w.mu.Unlock()
 		return notFound("Unknown connector %s", name)
 	}
-	was := c.target
 	c.target = targetPaused
 	if c.state != StateFailed {
 		c.state = StatePaused
@@ -602,13 +605,11 @@ func (w *worker) pause(ctx context.Context, name string) error {
 		}
 	}
 	w.mu.Unlock()
-	if was == targetStopped {
-		w.startTasks(ctx, c)
-	}
 	return nil
 }
 
-// resume writes the STARTED target state; from STOPPED the tasks are
+// resume writes the STARTED target state; from STOPPED (or from PAUSED
+// without tasks: created PAUSED, or paused while STOPPED) the tasks are
 // generated and started again.
 func (w *worker) resume(ctx context.Context, name string) error {
 	w.opMu.Lock()
@@ -624,7 +625,7 @@ func (w *worker) resume(ctx context.Context, name string) error {
 	if c.state != StateFailed {
 		c.state = StateRunning
 	}
-	if was != targetStopped {
+	if was != targetStopped && len(c.taskConfigs) > 0 {
 		for _, t := range c.tasks {
 			t.paused.Store(false)
 			if t.state != StateFailed {
