@@ -210,12 +210,6 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 		}
 		return nil, fmt.Errorf("%w: %s", ErrBlocked, strings.Join(msgs, "; "))
 	}
-	for _, op := range p.Operations {
-		if op.Status == plan.StatusChange && op.Kind == plan.KindReconcile {
-			return nil, fmt.Errorf("%w: %s repairs a sink table, which apply does not do yet", ErrUnsupported, op.Address)
-		}
-	}
-
 	j := &journal{st: st, b: a.opts.Backend, lockID: lockID}
 	// Undo what a dead earlier attempt of this very plan left behind.
 	for _, u := range again {
@@ -274,6 +268,10 @@ func (a *Applier) runAll(ctx context.Context, p *plan.Plan, cfg *config.Config, 
 	errs := make([]error, len(todo))
 	one := func(i int) error {
 		op := todo[i]
+		if isRepair(op) {
+			results[i], errs[i] = a.runRepair(ctx, p, cfg, j, op)
+			return errs[i]
+		}
 		r, err := a.newRun(ctx, p, cfg, j, op, observed[op.Connector])
 		if err != nil {
 			errs[i] = err
@@ -422,6 +420,9 @@ func (a *Applier) reobserve(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	var addrs []string
 	seen := map[string]bool{}
 	for _, op := range todo {
+		if isRepair(op) {
+			continue // repairs check each row against the plan as they write
+		}
 		if !seen[op.Connector] {
 			seen[op.Connector] = true
 			addrs = append(addrs, op.Connector)

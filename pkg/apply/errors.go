@@ -99,12 +99,18 @@ type OperationError struct {
 
 func (e *OperationError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (operation %d, connector %q) failed at step %s: %v", e.Operation, e.Serial, e.Connector, e.Step, e.Err)
+	if e.Connector == "" { // a repair: rows of a sink table, no connector
+		fmt.Fprintf(&b, "%s (operation %d) failed at step %s: %v", e.Operation, e.Serial, e.Step, e.Err)
+	} else {
+		fmt.Fprintf(&b, "%s (operation %d, connector %q) failed at step %s: %v", e.Operation, e.Serial, e.Connector, e.Step, e.Err)
+	}
 	switch {
 	case e.RollbackErr != nil:
 		fmt.Fprintf(&b, "; putting the before-images back failed too: %v; the state records it as needs_rollback: run offsetctl rollback -serial %d", e.RollbackErr, e.Serial)
 	case e.OffsetsChanged:
 		b.WriteString("; the before-images were put back and verified")
+	case e.Connector == "":
+		b.WriteString("; nothing had been written")
 	default:
 		b.WriteString("; no offset had been changed")
 	}

@@ -16,6 +16,9 @@ import (
 func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, serial uint64) error {
 	st := j.st // no operation runs in parallel yet
 	u, _ := st.BySerial(serial)
+	if isRepairState(u) {
+		return a.recoverRepair(ctx, j, cfg, serial)
+	}
 	name := u.Name
 	fail := func(err error) error {
 		a.emit(Recovered{Serial: serial, Name: name, Err: err})

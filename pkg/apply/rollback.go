@@ -80,6 +80,9 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("%w: no operation given", ErrNothingToRollback)
 	}
+	if p, ok, err := repairRollbackPlan(cfg, st, targets, info); ok {
+		return p, err
+	}
 	blocks := make([]*config.Connector, len(targets))
 	var addrs []string
 	seen := map[string]uint64{}

@@ -1,0 +1,561 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/reconcile"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// The steps of a repair (reconcile operation) and of its rollback.
+const (
+	// StepRepair writes the sink rows (upsert), sends the snapshot
+	// signals (snapshot_signal) or does nothing (none).
+	StepRepair Step = "repair"
+	// StepRepairBatch is the point, inside StepRepair, after a batch's
+	// writes and before its commit: Options.Hook sees it once per batch.
+	StepRepairBatch Step = "repair-batch"
+	// StepRestoreRows puts sink rows back from their before-images.
+	StepRestoreRows Step = "restore-rows"
+)
+
+// RepairReport is the event that says what a repair did and what its
+// verification found.
+type RepairReport struct {
+	Operation                  string
+	Inserted, Updated, Deleted int64
+	Already                    int64
+	Signals                    int
+	Stale                      []reconcile.StaleRow
+	// Verified is the number of keys compared again; Converged says
+	// whether all of them are equal now; TableEqual whether the whole-table
+	// checksums are.
+	Verified             int
+	Converged            bool
+	TableEqual           bool
+	SourceSum, SinkSum   reconcile.Checksum
+	Elapsed              time.Duration
+	BeforeImagesRecorded int
+}
+
+func (RepairReport) isEvent() {}
+
+// isRepair says whether op is a reconcile operation or the rollback of one
+// (a rollback with no connector).
+func isRepair(op *plan.Operation) bool {
+	return op.Kind == plan.KindReconcile || (op.Kind == plan.KindRollback && op.Connector == "")
+}
+
+// repairRun is one reconcile operation (or its rollback) being applied.
+type repairRun struct {
+	a      *Applier
+	p      *plan.Plan
+	j      *journal
+	op     *plan.Operation
+	cfg    *config.Config
+	serial uint64
+	images int
+}
+
+// step runs one step of a repair, recording it like opRun.step does.
+func (r *repairRun) step(ctx context.Context, s Step, target string, fn func() (string, bool, error)) error {
+	a := r.a
+	a.emit(StepStarted{Operation: r.op.Address, Step: s})
+	start := a.opts.Now()
+	idx := -1
+	r.j.update(r.serial, func(op *state.Operation) {
+		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Status: state.StepInProgress, Started: start})
+		idx = len(op.Steps) - 1
+	})
+	if idx >= 0 && (s == StepRepair || s == StepRestoreRows) {
+		// The journal must say that writes may have begun.
+		if err := r.j.write(ctx); err != nil {
+			return err
+		}
+	}
+	msg, skipped, err := fn()
+	end := a.opts.Now()
+	r.j.update(r.serial, func(op *state.Operation) {
+		if idx < 0 {
+			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Started: start})
+			idx = len(op.Steps) - 1
+		}
+		stp := &op.Steps[idx]
+		stp.Finished, stp.Message = end, msg
+		switch {
+		case err != nil:
+			stp.Status, stp.Error = state.StepFailed, err.Error()
+		case skipped:
+			stp.Status = state.StepSkipped
+		default:
+			stp.Status = state.StepDone
+		}
+	})
+	if err != nil {
+		if !isCrash(err) {
+			a.emit(StepFailed{Operation: r.op.Address, Step: s, Err: err})
+		}
+		return err
+	}
+	if r.serial != 0 && persistAfter(s) {
+		if err := r.j.write(ctx); err != nil {
+			return err
+		}
+	}
+	a.emit(StepDone{Operation: r.op.Address, Step: s, Message: msg, Skipped: skipped, Elapsed: end.Sub(start)})
+	return r.hook(s)
+}
+
+func (r *repairRun) hook(s Step) error {
+	if r.a.opts.Hook == nil {
+		return nil
+	}
+	pt := Point{Operation: r.op.Address, Step: s}
+	if err := r.a.opts.Hook(pt); err != nil {
+		return &CrashError{Point: pt, Err: err}
+	}
+	return nil
+}
+
+// databases opens the source and sink of a reconcile block and takes one
+// connection from each; release gives them back.
+func (a *Applier) databases(ctx context.Context, cfg *config.Config, op *plan.Operation) (*config.Reconcile, *pgxpool.Conn, *pgxpool.Conn, error) {
+	blk := cfg.ReconcileBlock(op.Name)
+	if blk == nil {
+		return nil, nil, nil, fmt.Errorf("%s is not in the configuration: make a new plan", op.Address)
+	}
+	src, dst, err := plan.OpenReconcile(ctx, a.opts.Clients, blk)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sc, err := src.Acquire(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
+	}
+	dc, err := dst.Acquire(ctx)
+	if err != nil {
+		sc.Release()
+		return nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Sink.Addr(), err)
+	}
+	return blk, sc, dc, nil
+}
+
+// runRepair applies a reconcile operation: journal, repair (batches, each
+// one's before-images written to the state before it commits), verify
+// (the repaired keys and the whole-table checksums), record. A failure after
+// rows were written puts the before-images back.
+func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Config, j *journal, op *plan.Operation) (*OperationResult, error) {
+	if op.Kind == plan.KindRollback {
+		return a.runRepairRollback(ctx, p, cfg, j, op)
+	}
+	d := op.Reconcile
+	res := &OperationResult{Address: op.Address, Name: op.Name}
+	if d == nil {
+		return res, fmt.Errorf("%s: the plan holds no reconcile observation: it is damaged; make a new plan", op.Address)
+	}
+	ins, upd, del := d.Changes()
+	res.Partitions = int(ins + upd + del)
+	blk, sc, dc, err := a.databases(ctx, cfg, op)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w; nothing was changed", op.Address, err)
+	}
+	defer sc.Release()
+	defer dc.Release()
+	if blk.Sink.Addr() != d.Sink || blk.Source.Addr() != d.Source {
+		return res, fmt.Errorf("%s: the plan repairs %s from %s, the configuration now names %s and %s: make a new plan; nothing was changed", op.Address, d.Sink, d.Source, blk.Sink.Addr(), blk.Source.Addr())
+	}
+	r := &repairRun{a: a, p: p, j: j, op: op, cfg: cfg}
+	target := d.SinkTable
+	err = r.step(ctx, StepJournal, target, func() (string, bool, error) {
+		sop := state.Operation{Name: op.Name, Kind: state.KindReconcile, PlanHash: p.Hash, ConfigHash: p.ConfigHash, BlockHash: op.BlockHash,
+			Who: a.opts.Who, Host: a.opts.Host, Started: a.opts.Now(), Reason: op.Reason}
+		j.with(func(st *state.State) { r.serial = st.Begin(sop).Serial })
+		res.Serial = r.serial
+		a.emit(OperationStarted{Operation: op.Address, Serial: r.serial, Changes: res.Partitions})
+		return fmt.Sprintf("operation %d: repair %s of %s (+%d ~%d -%d rows planned)", r.serial, d.Repair, d.SinkTable, ins, upd, del), false, nil
+	})
+	if err != nil {
+		if r.serial != 0 && !isCrash(err) {
+			return res, fmt.Errorf("%s: recording the operation before changing anything: %w; nothing was changed", op.Address, err)
+		}
+		return res, err
+	}
+	report := RepairReport{Operation: op.Address}
+	spec := d.Spec()
+	var repaired []reconcile.Key
+	written := false
+	err = r.step(ctx, StepRepair, target, func() (string, bool, error) {
+		switch d.Repair {
+		case plan.RepairUpsert:
+			written = true
+			rr, err := reconcile.Repair(ctx, sc.Conn(), dc.Conn(), spec, d.Set(), reconcile.RepairOptions{
+				DeleteExtra: d.DeleteExtra,
+				Images: func(ctx context.Context, _ int, ims []reconcile.RowImage) error {
+					j.update(r.serial, func(sop *state.Operation) {
+						for _, im := range ims {
+							sop.BeforeImages = append(sop.BeforeImages, state.Image{Row: &state.RowImage{
+								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Row: im.Row}})
+						}
+					})
+					r.images += len(ims)
+					return j.write(ctx)
+				},
+				BeforeCommit: func(int) error { return r.hook(StepRepairBatch) },
+			})
+			if rr != nil {
+				report.Inserted, report.Updated, report.Deleted, report.Already = rr.Inserted, rr.Updated, rr.Deleted, rr.Already
+				report.Stale = rr.Stale
+				repaired = rr.Repaired
+			}
+			if err != nil {
+				return "", false, err
+			}
+			msg := fmt.Sprintf("%d inserted, %d updated, %d deleted in %d batch(es)", rr.Inserted, rr.Updated, rr.Deleted, rr.Batches)
+			if rr.Already > 0 {
+				msg += fmt.Sprintf(", %d already repaired", rr.Already)
+			}
+			if len(rr.Stale) > 0 {
+				msg += fmt.Sprintf("; %d stale (changed since the plan, not written): %s", len(rr.Stale), staleList(rr.Stale))
+			}
+			return msg, false, nil
+		case plan.RepairSnapshotSignal:
+			var keys []reconcile.Key
+			for _, l := range [][]reconcile.Diff{d.Missing, d.Mismatched} {
+				for _, df := range l {
+					keys = append(keys, df.Key)
+				}
+			}
+			prefix := fmt.Sprintf("offsetctl-%s-%d", strings.TrimPrefix(short(p.Hash), "sha256:"), r.serial)
+			sigs, err := reconcile.SnapshotSignals(d.Table, d.KeyColumns, keys, 0, prefix)
+			if err != nil {
+				return "", false, err
+			}
+			n, err := reconcile.SendSignals(ctx, sc.Conn(), d.SignalTable, sigs)
+			if err != nil {
+				return "", false, err
+			}
+			report.Signals = n
+			repaired = keys
+			return fmt.Sprintf("%d execute-snapshot signal(s) for %d keys inserted into %s", n, len(keys), d.SignalTable), false, nil
+		default:
+			return "report only (repair = none)", true, nil
+		}
+	})
+	report.BeforeImagesRecorded = r.images
+	if err != nil {
+		return r.failRepair(ctx, res, blk, d, StepRepair, err, written)
+	}
+
+	var v *reconcile.Verification
+	err = r.step(ctx, StepVerify, target, func() (string, bool, error) {
+		deadline := a.opts.Now().Add(a.opts.WaitTimeout)
+		for {
+			var err error
+			v, err = reconcile.Verify(ctx, sc.Conn(), dc.Conn(), spec, repaired)
+			if err != nil {
+				return "", false, fmt.Errorf("comparing the repaired rows again: %w", err)
+			}
+			// Signals are processed by the pipeline: wait for the rows.
+			if v.Converged() || d.Repair != plan.RepairSnapshotSignal || a.opts.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return "", false, ctx.Err()
+			case <-time.After(a.opts.PollInterval):
+			}
+		}
+		report.Verified, report.Converged, report.TableEqual = v.Keys, v.Converged(), v.TableEqual()
+		report.SourceSum, report.SinkSum = v.SourceChecksum, v.SinkChecksum
+		sums := fmt.Sprintf("source %s, sink %s", v.SourceChecksum, v.SinkChecksum)
+		if !v.Converged() {
+			return "", false, fmt.Errorf("%d of %d repaired rows still differ (keys %s); whole table: %s", len(v.Differing), v.Keys, keyList(v.Differing), sums)
+		}
+		if !v.TableEqual() {
+			a.emit(Warning{Operation: op.Address, Message: fmt.Sprintf("the repaired rows are equal, but the tables still differ (%s): rows outside the plan drifted, or stale rows were left; plan again", sums)})
+			return fmt.Sprintf("%d rows equal; tables still differ: %s", v.Keys, sums), false, nil
+		}
+		return fmt.Sprintf("%d rows equal; checksums equal: %s", v.Keys, sums), false, nil
+	})
+	if err != nil {
+		return r.failRepair(ctx, res, blk, d, StepVerify, err, written)
+	}
+	err = r.step(ctx, StepRecord, target, func() (string, bool, error) {
+		finished := a.opts.Now()
+		j.update(r.serial, func(sop *state.Operation) { sop.Status, sop.Finished = state.StatusApplied, finished })
+		return "applied", false, nil
+	})
+	if err != nil && !isCrash(err) {
+		return res, fmt.Errorf("%s: the sink was repaired and verified, but recording it in the state failed: %w; the state shows the operation in progress: run offsetctl rollback -serial %d to undo it", op.Address, err, r.serial)
+	}
+	if err != nil {
+		return res, err
+	}
+	a.emit(report)
+	res.Status = state.StatusApplied
+	a.emit(OperationFinished{Operation: op.Address, Serial: r.serial, Status: state.StatusApplied})
+	return res, nil
+}
+
+// failRepair puts back the before-images a failed repair recorded and
+// records the outcome.
+func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *config.Reconcile, d *plan.ReconcileDiff, s Step, cause error, written bool) (*OperationResult, error) {
+	if isCrash(cause) {
+		return res, cause
+	}
+	a := r.a
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.RollbackTimeout)
+	defer cancel()
+	oe := &OperationError{Operation: r.op.Address, Serial: r.serial, Step: s, Err: cause, Status: state.StatusFailed}
+	var imgs []state.Image
+	r.j.with(func(st *state.State) {
+		if sop, ok := st.BySerial(r.serial); ok {
+			imgs = append(imgs, sop.BeforeImages...)
+		}
+	})
+	if written && len(imgs) > 0 {
+		oe.OffsetsChanged = true
+		if err := a.restoreImages(rctx, r, imgs); err != nil {
+			oe.RollbackErr, oe.Status = err, state.StatusNeedsRollback
+		}
+	}
+	a.emit(RolledBack{Operation: r.op.Address, Partitions: len(imgs), Err: oe.RollbackErr})
+	finished := a.opts.Now()
+	r.j.update(r.serial, func(sop *state.Operation) {
+		sop.Status, sop.Finished, sop.Error = oe.Status, finished, cause.Error()
+		if oe.RollbackErr != nil {
+			sop.Error += "; the automatic rollback failed: " + oe.RollbackErr.Error()
+		}
+	})
+	if err := r.j.write(rctx); err != nil {
+		return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (run offsetctl rollback -serial %d)", oe, err, r.serial)
+	}
+	res.Status = oe.Status
+	a.emit(OperationFinished{Operation: r.op.Address, Serial: r.serial, Status: oe.Status, Err: oe})
+	return res, oe
+}
+
+// restoreImages puts row before-images back, table by table, as steps of r.
+func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs []state.Image) error {
+	type tableKey struct{ db, table string }
+	var order []tableKey
+	byTable := map[tableKey][]reconcile.RowImage{}
+	for _, im := range imgs {
+		if im.Row == nil {
+			continue
+		}
+		k := tableKey{im.Row.Database, im.Row.Table}
+		if _, ok := byTable[k]; !ok {
+			order = append(order, k)
+		}
+		byTable[k] = append(byTable[k], reconcile.RowImage{KeyJSON: im.Row.Key, Row: im.Row.Row})
+	}
+	for _, k := range order {
+		err := r.step(ctx, StepRestoreRows, k.table, func() (string, bool, error) {
+			db := r.cfgDatabase(k.db)
+			if db == nil {
+				return "", false, fmt.Errorf("database.%s, whose rows are to be put back, is not in the configuration: add it back", k.db)
+			}
+			dc, ok := a.opts.Clients.(plan.DatabaseClients)
+			if !ok {
+				return "", false, errors.New("this offsetctl cannot open databases here (no database clients)")
+			}
+			pool, err := dc.Database(ctx, db)
+			if err != nil {
+				return "", false, fmt.Errorf("connecting to %s: %w", db.Addr(), err)
+			}
+			conn, err := pool.Acquire(ctx)
+			if err != nil {
+				return "", false, fmt.Errorf("connecting to %s: %w", db.Addr(), err)
+			}
+			defer conn.Release()
+			n, err := reconcile.RestoreRows(ctx, conn.Conn(), k.table, byTable[k], reconcile.RepairOptions{})
+			if err != nil {
+				return "", false, err
+			}
+			return fmt.Sprintf("%d row(s) of %s put back from their before-images", n, k.table), false, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cfgDatabase finds a database block of the run's configuration.
+func (r *repairRun) cfgDatabase(name string) *config.Database {
+	if r.cfg == nil {
+		return nil
+	}
+	return r.cfg.Database(name)
+}
+
+func staleList(s []reconcile.StaleRow) string {
+	var parts []string
+	for i, x := range s {
+		if i == 10 {
+			parts = append(parts, fmt.Sprintf("… %d more", len(s)-10))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s: %s)", x.Key, x.Kind, x.Why))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func keyList(ds []reconcile.Diff) string {
+	var parts []string
+	for i, x := range ds {
+		if i == 20 {
+			parts = append(parts, fmt.Sprintf("… %d more", len(ds)-20))
+			break
+		}
+		parts = append(parts, x.Key.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runRepairRollback applies the rollback of a reconcile operation: the
+// before-images it recorded are put back, and the operation is marked
+// rolled back.
+func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *config.Config, j *journal, op *plan.Operation) (*OperationResult, error) {
+	res := &OperationResult{Address: op.Address, Name: op.Name}
+	n, ok := RollbackTarget(op)
+	if !ok {
+		return res, fmt.Errorf("%s is not a rollback address", op.Address)
+	}
+	var imgs []state.Image
+	var tname string
+	j.with(func(st *state.State) {
+		if t, ok := st.BySerial(n); ok {
+			imgs = append(imgs, t.BeforeImages...)
+			tname = t.Name
+		}
+	})
+	if tname == "" {
+		return res, fmt.Errorf("%s: the state has no operation %d", op.Address, n)
+	}
+	res.Partitions = len(imgs)
+	r := &repairRun{a: a, p: p, j: j, op: op, cfg: cfg}
+	err := r.step(ctx, StepJournal, "", func() (string, bool, error) {
+		sop := state.Operation{Name: op.Name, Kind: state.KindRollback, PlanHash: p.Hash, ConfigHash: p.ConfigHash,
+			Who: a.opts.Who, Host: a.opts.Host, Started: a.opts.Now(), Reason: op.Reason, RollbackOf: n}
+		j.with(func(st *state.State) { r.serial = st.Begin(sop).Serial })
+		res.Serial = r.serial
+		a.emit(OperationStarted{Operation: op.Address, Serial: r.serial, Changes: len(imgs)})
+		return fmt.Sprintf("operation %d: put back %d row before-image(s) of operation %d", r.serial, len(imgs), n), false, nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := a.restoreImages(ctx, r, imgs); err != nil {
+		if isCrash(err) {
+			return res, err
+		}
+		oe := &OperationError{Operation: op.Address, Serial: r.serial, Step: StepRestoreRows, Err: err, Status: state.StatusFailed}
+		finished := a.opts.Now()
+		j.update(r.serial, func(sop *state.Operation) {
+			sop.Status, sop.Finished, sop.Error = state.StatusFailed, finished, err.Error()
+		})
+		if werr := j.write(context.WithoutCancel(ctx)); werr != nil {
+			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v", oe, werr)
+		}
+		res.Status = state.StatusFailed
+		a.emit(OperationFinished{Operation: op.Address, Serial: r.serial, Status: state.StatusFailed, Err: oe})
+		return res, oe
+	}
+	err = r.step(ctx, StepRecord, "", func() (string, bool, error) {
+		finished := a.opts.Now()
+		j.update(r.serial, func(sop *state.Operation) { sop.Status, sop.Finished = state.StatusApplied, finished })
+		j.update(n, func(t *state.Operation) {
+			t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
+			if t.Finished.IsZero() {
+				t.Finished = finished
+			}
+		})
+		return "applied", false, nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Status = state.StatusApplied
+	a.emit(OperationFinished{Operation: op.Address, Serial: r.serial, Status: state.StatusApplied})
+	return res, nil
+}
+
+// recoverRepair undoes a reconcile operation (or the rollback of one) that
+// a dead earlier attempt of the same plan left in progress: the
+// before-images it recorded are put back, and it is recorded as failed.
+func (a *Applier) recoverRepair(ctx context.Context, j *journal, cfg *config.Config, serial uint64) error {
+	u, _ := j.st.BySerial(serial)
+	name := u.Name
+	r := &repairRun{a: a, j: j, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, serial: serial, cfg: cfg}
+	var err error
+	if u.Kind == state.KindReconcile {
+		err = a.restoreImages(ctx, r, u.BeforeImages)
+	}
+	if u, _ = j.st.BySerial(serial); u == nil {
+		return fmt.Errorf("operation %d vanished from the state", serial)
+	}
+	if err != nil {
+		u.Status, u.Error = state.StatusNeedsRollback, "interrupted; putting the rows back failed: "+err.Error()
+	} else {
+		u.Status = state.StatusFailed
+		u.Error = "interrupted (the process running it stopped); offsetctl apply of the same plan put the recorded row before-images back"
+	}
+	u.Finished = a.opts.Now()
+	if werr := j.write(ctx); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	if err != nil {
+		a.emit(Recovered{Serial: serial, Name: name, Err: err})
+		return fmt.Errorf("operation %d (%s) was left in progress by an earlier run of this plan, and undoing it failed: %w; run offsetctl rollback -serial %d", serial, name, err, serial)
+	}
+	a.emit(Recovered{Serial: serial, Name: name})
+	return nil
+}
+
+// isRepairState says whether a state operation is a repair or the rollback
+// of one (it touched no connector).
+func isRepairState(op *state.Operation) bool {
+	return op.Kind == state.KindReconcile || (op.Kind == state.KindRollback && len(op.Connectors) == 0)
+}
+
+// repairRollbackPlan builds the rollback plan of reconcile operations: one
+// rollback.N operation each, with no connector. ok is false when the
+// targets are not all reconcile operations.
+func repairRollbackPlan(cfg *config.Config, st *state.State, targets []*state.Operation, info PlanInfo) (*plan.Plan, bool, error) {
+	n := 0
+	for _, t := range targets {
+		if t.Kind == state.KindReconcile {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, false, nil
+	}
+	if n != len(targets) {
+		return nil, true, errors.New("roll back repairs (reconcile operations) and offset changes separately")
+	}
+	var ops []plan.Operation
+	for _, t := range targets {
+		rows := 0
+		for _, im := range t.BeforeImages {
+			if im.Row != nil {
+				rows++
+			}
+		}
+		ops = append(ops, plan.Operation{Address: fmt.Sprintf("rollback.%d", t.Serial), Name: "rollback of " + t.Name, Kind: plan.KindRollback,
+			Reason: fmt.Sprintf("roll back operation %d (%s, %s): put back %d sink row(s) from their before-images", t.Serial, t.Name, t.Status, rows),
+			Status: plan.StatusChange, AllowSkipRecords: -1})
+	}
+	p, err := assemble(cfg, st, nil, ops, nil, info)
+	return p, true, err
+}
