@@ -100,7 +100,7 @@ type table struct {
 	Ident    string    // quoted, qualified identifier for SQL text
 	Cols     []column
 	PK       []string
-	Estimate int64 // pg_class.reltuples, -1 when unknown
+	Estimate int64 // pg_class.reltuples, or a guess from the table's size
 }
 
 func (t *table) col(name string) (column, bool) {
@@ -125,7 +125,10 @@ func introspect(ctx context.Context, q pgx.Tx, name TableName, side string) (*ta
 		relkind  string
 		estimate float64
 	)
-	err := q.QueryRow(ctx, `SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.reltuples::float8
+	// reltuples is -1 until the table is first vacuumed or analyzed: guess
+	// from its size then (about 100 bytes a row).
+	err := q.QueryRow(ctx, `SELECT c.oid, n.nspname, c.relname, c.relkind::text,
+			CASE WHEN c.reltuples < 0 THEN pg_relation_size(c.oid) / 100.0 ELSE c.reltuples END::float8
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.oid = to_regclass($1)`, ident.Sanitize()).Scan(&oid, &schema, &relname, &relkind, &estimate)
 	if errors.Is(err, pgx.ErrNoRows) {
