@@ -2,6 +2,8 @@ package realstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -42,12 +44,13 @@ func TestProofTopicModeReplay(t *testing.T) {
 	defer cancel()
 	begun := time.Now()
 	mark := func(what string) { t.Logf("%s: %s", time.Since(begun).Round(100*time.Millisecond), what) }
-	const (
-		srcName  = "proof-replay-source"
-		sinkName = "proof-replay-sink"
-		prefix   = "replay"
-		table    = "replay_orders"
-		slot     = "offsetctl_replay"
+	run := proofRunID() // names unique to this run: the test can run again on the same stack
+	var (
+		srcName  = "proof-replay-source-" + run
+		sinkName = "proof-replay-sink-" + run
+		prefix   = "replay" + run
+		table    = "replay_orders_" + run
+		slot     = "offsetctl_replay_" + run
 		topic    = prefix + ".public." + table
 	)
 	src, err := pgx.Connect(ctx, st.SourceDB())
@@ -215,12 +218,14 @@ func TestProofSinkRewindByOffsetctl(t *testing.T) {
 	st := Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	const (
-		sinkName = "proof-rewind-sink"
-		table    = "rewind_customers"
+	run := proofRunID()
+	var (
+		sinkName = "proof-rewind-sink-" + run
+		table    = "rewind_customers_" + run
 		group    = "connect-" + sinkName
 	)
-	ids := []int{9001, 9002, 9003}
+	base := 100000 + int(time.Now().UnixNano()/int64(time.Millisecond)%1000000)*4 // customer ids unused so far
+	ids := []int{base + 1, base + 2, base + 3}
 	cfg := st.SinkConnectorConfig()
 	cfg["collection.name.format"] = table
 	createProofConnector(ctx, t, st, sinkName, cfg)
@@ -362,6 +367,13 @@ offsets "replay" {
 	// Resumed by apply, the real sink delivers the records again.
 	waitSinkRows(ctx, t, st, table, ids...)
 	waitConnectorState(ctx, t, st, sinkName, "RUNNING")
+}
+
+// proofRunID is a short random suffix for the names a proof creates.
+func proofRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // proofClients gives pkg/plan and pkg/apply the stack's clients.
