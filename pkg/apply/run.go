@@ -297,7 +297,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 
 	// 5. verify
 	err = r.step(ctx, StepVerify, func() (string, bool, error) {
-		got, err := c.read(ctx, r.after)
+		got, err := readBack(ctx, c, r.after)
 		if err != nil {
 			return "", false, fmt.Errorf("reading the offsets of %q back: %w", c.name, err)
 		}
@@ -428,7 +428,7 @@ func (r *opRun) converge(ctx context.Context, want []entry, former string, offse
 		}
 		if !same {
 			err = r.step(ctx, StepVerifyRestore, func() (string, bool, error) {
-				got, err := c.read(ctx, want)
+				got, err := readBack(ctx, c, want)
 				if err != nil {
 					return "", false, fmt.Errorf("reading the before-images of %q back: %w", c.name, err)
 				}
@@ -491,4 +491,27 @@ func (r *opRun) currentState(ctx context.Context) string {
 		}
 	}
 	return s
+}
+
+// verifyPatience is how long a read-back that differs from what was written
+// is retried. A real worker's GET /offsets lists source partitions from an
+// index it updates after PATCH has answered, so right after a write that
+// adds or deletes a partition it can briefly show the old list.
+const verifyPatience = 5 * time.Second
+
+// readBack reads want's partitions, retrying while they differ from want,
+// for at most verifyPatience; it returns the last read.
+func readBack(ctx context.Context, c *conn, want []entry) ([]entry, error) {
+	deadline := time.Now().Add(verifyPatience)
+	for {
+		got, err := c.read(ctx, want)
+		if err != nil || len(diffEntries(want, got)) == 0 || time.Now().After(deadline) {
+			return got, err
+		}
+		select {
+		case <-ctx.Done():
+			return got, nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -123,8 +123,12 @@ func (c *computer) operation(blk *config.Offsets) {
 	}
 	c.skipAcknowledgement(&op)
 	c.safetyNotes(&op, obs)
-	if obs.State == "FAILED" {
-		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q is FAILED: apply stops it, changes the offsets and leaves it STOPPED for you to resume once the cause is fixed", obs.Name))
+	failed := obs.State == "FAILED"
+	for _, ts := range obs.TaskStates {
+		failed = failed || ts == "FAILED"
+	}
+	if failed {
+		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q or one of its tasks is FAILED: apply stops it, changes the offsets and leaves it STOPPED for you to resume once the cause is fixed", obs.Name))
 	}
 	for _, ch := range c.checks[before:] {
 		if ch.Severity == SeverityError {

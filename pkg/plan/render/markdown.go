@@ -77,8 +77,12 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 	if p.Hash == "" {
 		hash = "(not saved: run plan -out FILE)"
 	}
-	footer := fmt.Sprintf("\n<sub>Plan hash %s · offsetctl %s · %s · state lineage `%s` serial %d</sub>\n",
-		hash, p.OffsetctlVersion, p.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"), p.State.Lineage, p.State.Serial)
+	against := "no state yet"
+	if p.State.Lineage != "" {
+		against = fmt.Sprintf("state lineage `%s` serial %d", p.State.Lineage, p.State.Serial)
+	}
+	footer := fmt.Sprintf("\n<sub>Plan hash %s · offsetctl %s · %s · %s</sub>\n",
+		hash, p.OffsetctlVersion, p.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"), against)
 
 	// Spend the budget in order of importance: summary and checks, the
 	// table, the rollback plan, then each operation's details.

@@ -149,7 +149,13 @@ func connectorLine(c plan.ConnectorObservation) string {
 	if !c.Exists {
 		return fmt.Sprintf("connector %q (not found on %s)", c.Name, c.Cluster)
 	}
-	return fmt.Sprintf("connector %q (%s, %s, Kafka Connect %s on %s)", c.Name, c.Type, c.State, c.WorkerVersion, c.Cluster)
+	state := c.State
+	for i, ts := range c.TaskStates {
+		if ts != "RUNNING" || c.State != "RUNNING" {
+			state += fmt.Sprintf(", task %d %s", i, ts)
+		}
+	}
+	return fmt.Sprintf("connector %q (%s, %s, Kafka Connect %s on %s)", c.Name, c.Type, state, c.WorkerVersion, c.Cluster)
 }
 
 func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c plan.ConnectorObservation) {

@@ -313,10 +313,12 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 		return
 	}
 	applied, partitions := 0, 0
+	var serials []uint64
 	for _, op := range res.Operations {
 		if op.Status == state.StatusApplied {
 			applied++
 			partitions += op.Partitions
+			serials = append(serials, op.Serial)
 		}
 	}
 	if len(res.Recovered) > 0 {
@@ -326,8 +328,8 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 	case err == nil && len(res.Operations) == 0:
 		fmt.Fprintln(w, "\nApply complete! Nothing to do: every operation of the plan is applied already.")
 	case err == nil:
-		fmt.Fprintf(w, "\nApply complete! %s applied, %s changed and verified. State serial %d.\n",
-			plural(applied, "operation", "operations"), plural(partitions, "partition", "partitions"), res.Serial)
+		fmt.Fprintf(w, "\nApply complete! %s applied, %s changed and verified; recorded in the state as %s (offsetctl state show N).\n",
+			plural(applied, "operation", "operations"), plural(partitions, "partition", "partitions"), serialList(serials))
 	case len(res.Operations) > 0:
 		fmt.Fprintf(w, "\nApply failed. %s applied before the failure.\n", plural(applied, "operation", "operations"))
 	}
