@@ -36,7 +36,7 @@ func (s RepairSet) Keys() []Key {
 }
 
 // DefaultRepairBatch is the number of rows one repair transaction touches.
-const DefaultRepairBatch = 2000
+const DefaultRepairBatch = 5000
 
 // RepairOptions tune Repair.
 type RepairOptions struct {
@@ -196,23 +196,28 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 		for i, it := range batch {
 			keys[i] = it.df.Key
 		}
-		// The source rows: hash and raw values of every compared column.
+		// The source rows (hash and raw values of every compared column),
+		// read while the sink rows are locked (two connections at once).
 		srcRows := map[string]srcRow{}
 		cols := append([]string{s.sql.rowHash}, w.srcRaw...)
-		err := s.lookup(ctx, keys, cols, true, func(k Key, v []*string) {
-			h, _ := strconv.ParseInt(deref(v[0]), 10, 64)
-			srcRows[keyString(k)] = srcRow{hash: hashHex(h), vals: v[1:]}
-		})
-		if err != nil {
-			return res, err
-		}
+		srcDone := make(chan error, 1)
+		go func() {
+			srcDone <- s.lookup(ctx, keys, cols, true, func(k Key, v []*string) {
+				h, _ := strconv.ParseInt(deref(v[0]), 10, 64)
+				srcRows[keyString(k)] = srcRow{hash: hashHex(h), vals: v[1:]}
+			})
+		}()
 		tx, err := beginWrite(ctx, dst, opts)
 		if err != nil {
+			<-srcDone
 			return res, err
 		}
 		done, err := func() (*batchOutcome, error) {
 			defer tx.Rollback(context.WithoutCancel(ctx))
 			cur, err := w.lockSink(ctx, tx, keys)
+			if serr := <-srcDone; serr != nil {
+				return nil, serr
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -279,13 +284,22 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 			if len(rows) == 0 {
 				return out, nil
 			}
-			if opts.Images != nil {
-				if err := opts.Images(ctx, res.Batches, out.images); err != nil {
-					return nil, fmt.Errorf("saving the before-images of repair batch %d: %w", res.Batches, err)
+			// The before-images are made durable while the batch writes;
+			// the batch commits only once they are.
+			imgDone := make(chan error, 1)
+			go func() {
+				if opts.Images == nil {
+					imgDone <- nil
+					return
 				}
+				imgDone <- opts.Images(ctx, res.Batches, out.images)
+			}()
+			werr := w.write(ctx, tx, rows, out)
+			if err := <-imgDone; err != nil {
+				return nil, fmt.Errorf("saving the before-images of repair batch %d: %w", res.Batches, err)
 			}
-			if err := w.write(ctx, tx, rows, out); err != nil {
-				return nil, err
+			if werr != nil {
+				return nil, werr
 			}
 			if opts.BeforeCommit != nil {
 				if err := opts.BeforeCommit(res.Batches); err != nil {
