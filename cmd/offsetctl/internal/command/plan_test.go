@@ -363,3 +363,54 @@ offsets "rewind" {
 		t.Errorf("the plan does not record the redacted Connect URL:\n%s", data)
 	}
 }
+
+// TestPlanTarget: -target limits the plan to the named operation; an
+// unknown target is an error.
+func TestPlanTarget(t *testing.T) {
+	w := startWorld(t, "3.8", 10)
+	dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
+offsets "first" {
+  connector = connector.sink
+
+  sink_partition {
+    topic      = %[1]q
+    partitions = [0]
+    to_offset  = 5
+  }
+}
+
+offsets "second" {
+  connector = connector.sink
+
+  sink_partition {
+    topic      = %[1]q
+    partitions = [0]
+    to_offset  = 7
+  }
+}
+`, w.pipe.Topic()))
+	state := filepath.Join(t.TempDir(), "state.json")
+	code, out, errOut := runCLI(t, dir, "plan", "-state", state, "-target", "offsets.second", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var doc struct {
+		Targets    []string `json:"targets"`
+		Operations []struct {
+			Address string `json:"address"`
+		} `json:"operations"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("plan -json is not JSON: %v\n%s", err, out)
+	}
+	if len(doc.Operations) != 1 || doc.Operations[0].Address != "offsets.second" || len(doc.Targets) != 1 {
+		t.Fatalf("plan -target offsets.second planned %+v", doc)
+	}
+	code, out, errOut = runCLI(t, dir, "plan", "-state", state, "-target", "offsets.third")
+	if code != ExitError || !strings.Contains(out, "-target offsets.third matches no offsets or connector block") {
+		t.Fatalf("unknown target: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, "", "validate", "-chdir", dir); code != 0 {
+		t.Fatalf("validate -chdir: exit %d", code)
+	}
+}

@@ -65,6 +65,7 @@ type validateOptions struct {
 	g      *globalOptions
 	inputs configInputs
 	dir    string
+	chdir  string
 }
 
 func newValidateCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -72,7 +73,8 @@ func newValidateCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check the configuration: syntax, blocks, types, references and rules",
-		Long: `Check the configuration in DIR (default: the current directory): every *.hcl file,
+		Long: `Check the configuration in DIR (or -chdir DIR, as plan and apply take it; default: the
+current directory): every *.hcl file,
 decoded as one configuration. Each problem is reported with its file, line and a snippet.
 
 validate needs no network and no secrets: a variable without a value and an unset
@@ -88,6 +90,12 @@ With -json the result is printed as JSON on stdout.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dir = "."
+			if o.chdir != "" {
+				if len(args) == 1 {
+					return flagErrorf("give the directory once: either DIR or -chdir DIR")
+				}
+				o.dir = o.chdir
+			}
 			if len(args) == 1 {
 				o.dir = args[0]
 			}
@@ -95,6 +103,7 @@ With -json the result is printed as JSON on stdout.`,
 		},
 	}
 	o.inputs.bind(cmd)
+	cmd.Flags().StringVar(&o.chdir, "chdir", "", "the directory holding the configuration (*.hcl), as plan and apply take it")
 	return cmd
 }
 
