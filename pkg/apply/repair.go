@@ -279,6 +279,12 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 		if !v.Converged() {
 			return "", false, fmt.Errorf("%d of %d repaired rows still differ (keys %s); whole table: %s", len(v.Differing), v.Keys, keyList(v.Differing), sums)
 		}
+		if d.Repair == plan.RepairNone {
+			if v.TableEqual() {
+				return "report only; the tables are equal now: " + sums, false, nil
+			}
+			return "report only; the tables differ: " + sums, false, nil
+		}
 		if !v.TableEqual() {
 			a.emit(Warning{Operation: op.Address, Message: fmt.Sprintf("the repaired rows are equal, but the tables still differ (%s): rows outside the plan drifted, or stale rows were left; plan again", sums)})
 			return fmt.Sprintf("%d rows equal; tables still differ: %s", v.Keys, sums), false, nil
@@ -551,6 +557,9 @@ func repairRollbackPlan(cfg *config.Config, st *state.State, targets []*state.Op
 			if im.Row != nil {
 				rows++
 			}
+		}
+		if rows == 0 && t.Status == state.StatusApplied {
+			return nil, true, fmt.Errorf("%w: operation %d (%s) wrote no sink rows (a snapshot_signal or report-only repair, or no drift left): there is nothing to put back", ErrNothingToRollback, t.Serial, t.Name)
 		}
 		ops = append(ops, plan.Operation{Address: fmt.Sprintf("rollback.%d", t.Serial), Name: "rollback of " + t.Name, Kind: plan.KindRollback,
 			Reason: fmt.Sprintf("roll back operation %d (%s, %s): put back %d sink row(s) from their before-images", t.Serial, t.Name, t.Status, rows),

@@ -392,3 +392,34 @@ func TestRepairApplySnapshotSignal(t *testing.T) {
 		t.Errorf("signal data %s", data)
 	}
 }
+
+func TestRepairApplyReportOnly(t *testing.T) {
+	ctx := context.Background()
+	w := newDBWorld(t)
+	cfg := w.config(reconcileHCL("none", ""))
+	b := w.backend()
+	before := w.dump()
+	p := w.plan(cfg, b)
+	if p.Operations[0].Status != plan.StatusChange {
+		t.Fatalf("plan: %+v", p.Operations[0])
+	}
+	if _, err := w.applier(b, nil, nil).Apply(ctx, p, cfg, dbLock(t, b)); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if w.dump() != before {
+		t.Fatal("a report-only repair changed the sink")
+	}
+	st := readState(t, b)
+	op, _ := st.BySerial(1)
+	var msgs []string
+	for _, s := range op.Steps {
+		msgs = append(msgs, s.Name+": "+s.Message)
+	}
+	if op.Status != state.StatusApplied || !strings.Contains(strings.Join(msgs, "\n"), "verify: report only; the tables differ: source 100:") {
+		t.Fatalf("recorded: %s %v", op.Status, msgs)
+	}
+	_, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{op}, w.planner().Observe, apply.PlanInfo{Now: time.Now()})
+	if !errors.Is(err, apply.ErrNothingToRollback) {
+		t.Fatalf("rollback of a report-only repair = %v", err)
+	}
+}
