@@ -328,7 +328,7 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 	case err == nil && len(res.Operations) == 0:
 		fmt.Fprintln(w, "\nApply complete! Nothing to do: every operation of the plan is applied already.")
 	case err == nil:
-		fmt.Fprintf(w, "\nApply complete! %s applied, %s changed and verified; recorded in the state as %s (offsetctl state show N).\n",
+		fmt.Fprintf(w, "\nApply complete! %s applied, %s changed and verified. Recorded in the state as %s (offsetctl state show N).\n",
 			plural(applied, "operation", "operations"), plural(partitions, "partition", "partitions"), serialList(serials))
 	case len(res.Operations) > 0:
 		fmt.Fprintf(w, "\nApply failed. %s applied before the failure.\n", plural(applied, "operation", "operations"))
