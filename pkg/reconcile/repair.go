@@ -551,6 +551,11 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, out *
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"offsetctl_repair"}, names, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("copying %d source rows to the sink: %w", len(rows), explain(err))
 	}
+	// Statistics for the joins below: without them the planner may scan
+	// the whole sink table instead of probing its key index.
+	if _, err := tx.Exec(ctx, "ANALYZE offsetctl_repair"); err != nil {
+		return fmt.Errorf("analysing the repair's temporary table: %w", explain(err))
+	}
 	vals := func(from int) []string {
 		var out []string
 		for i := from; i < len(w.dstCols); i++ {
