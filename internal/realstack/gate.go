@@ -17,10 +17,13 @@ const EnableEnv = "OFFSETCTL_REALSTACK"
 const startLimit = 6 * time.Minute
 
 // Enabled tells whether real-stack tests should run, from the environment
-// (getenv is os.Getenv in tests): yes when OFFSETCTL_REALSTACK=1 or CI=true,
-// no when OFFSETCTL_REALSTACK=0 (an explicit opt-out, CI included). When it
-// says no, why is the one line a skipped test prints.
-func Enabled(getenv func(string) string) (ok bool, why string) {
+// (getenv is os.Getenv in tests) and what the machine has (available is
+// Available): yes when OFFSETCTL_REALSTACK=1 or CI=true (where a missing
+// prerequisite then fails the tests instead of skipping them), no when
+// OFFSETCTL_REALSTACK=0 (an explicit opt-out, CI included), and otherwise yes
+// exactly when Java 17+ and Maven (or a filled cache) are there. When it says
+// no, why is the one line a skipped test prints.
+func Enabled(getenv func(string) string, available func() (bool, string)) (ok bool, why string) {
 	switch strings.TrimSpace(getenv(EnableEnv)) {
 	case "1", "true", "yes":
 		return true, ""
@@ -30,7 +33,10 @@ func Enabled(getenv func(string) string) (ok bool, why string) {
 	if getenv("CI") == "true" {
 		return true, ""
 	}
-	return false, "real-stack test skipped (starts real Kafka, Connect and Debezium; Java 17+ and Maven): run it with " + EnableEnv + "=1 make test"
+	if ok, missing := available(); !ok {
+		return false, "real-stack test skipped: " + missing + "; install it and run make test again (" + EnableEnv + "=1 makes a missing prerequisite an error)"
+	}
+	return true, ""
 }
 
 // shared is the one stack of a test binary, started by the first Get and
@@ -74,7 +80,7 @@ func Run(m *testing.M) int {
 // the tier is enabled but cannot run here or did not start.
 func Get(t testing.TB) *Stack {
 	t.Helper()
-	if ok, why := Enabled(os.Getenv); !ok {
+	if ok, why := Enabled(os.Getenv, Available); !ok {
 		t.Skip(why)
 	}
 	if !shared.mainSeen {

@@ -17,20 +17,28 @@ func TestMain(m *testing.M) { Main(m) }
 
 func TestEnabled(t *testing.T) {
 	tests := []struct {
-		name string
-		env  map[string]string
-		want bool
-		why  string // substring of the skip line
+		name  string
+		env   map[string]string
+		avail bool // Java 17+ and Maven are there
+		want  bool
+		why   string // substring of the skip line
 	}{
-		{"nothing set", nil, false, "OFFSETCTL_REALSTACK=1 make test"},
-		{"opt in", map[string]string{"OFFSETCTL_REALSTACK": "1"}, true, ""},
-		{"CI", map[string]string{"CI": "true"}, true, ""},
-		{"CI other value", map[string]string{"CI": "1"}, false, "OFFSETCTL_REALSTACK=1"},
-		{"opt out wins over CI", map[string]string{"CI": "true", "OFFSETCTL_REALSTACK": "0"}, false, "OFFSETCTL_REALSTACK=0"},
+		{"nothing set, prerequisites there", nil, true, true, ""},
+		{"nothing set, no java", nil, false, false, "no java on PATH; install it and run make test again"},
+		{"opt in", map[string]string{"OFFSETCTL_REALSTACK": "1"}, false, true, ""},
+		{"CI requires it", map[string]string{"CI": "true"}, false, true, ""},
+		{"CI other value", map[string]string{"CI": "1"}, false, false, "OFFSETCTL_REALSTACK=1"},
+		{"opt out wins over CI", map[string]string{"CI": "true", "OFFSETCTL_REALSTACK": "0"}, true, false, "OFFSETCTL_REALSTACK=0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, why := Enabled(func(k string) string { return tt.env[k] })
+			available := func() (bool, string) {
+				if tt.avail {
+					return true, ""
+				}
+				return false, "no java on PATH"
+			}
+			got, why := Enabled(func(k string) string { return tt.env[k] }, available)
 			if got != tt.want {
 				t.Fatalf("Enabled = %v (%q), want %v", got, why, tt.want)
 			}
