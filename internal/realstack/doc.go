@@ -11,11 +11,11 @@
 // their own, with small heaps, free loopback ports, and a parent-death signal
 // so that nothing outlives a killed test binary.
 //
-// It is a test helper. The real tier is slow (tens of seconds to start), so
-// tests using it run only when OFFSETCTL_REALSTACK=1 or CI=true; otherwise
-// they are skipped with one line saying how to enable them. When enabled and
-// a prerequisite (Java 17+, and Maven for the first fetch) is missing, they
-// fail. A package starts the stack at most once:
+// It is a test helper (and serves offsetctl sandbox up --real). Tests using it
+// run whenever Java 17+ and Maven (or a filled cache) are present, and skip
+// with one line saying what is missing otherwise; with OFFSETCTL_REALSTACK=1
+// or CI=true a missing prerequisite fails them, and OFFSETCTL_REALSTACK=0
+// turns them off (see Enabled). A package starts the stack at most once:
 //
 //	func TestMain(m *testing.M) { realstack.Main(m) }
 //
