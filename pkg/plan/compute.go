@@ -52,7 +52,7 @@ type RestoreData struct {
 // Compute turns the configuration's offsets blocks and the observations into
 // operations and checks. It changes nothing and reads nothing.
 func Compute(cfg *config.Config, in Inputs) ([]Operation, []Check) {
-	c := &computer{in: in}
+	c := &computer{in: in, skipBlocks: map[string]int64{}}
 	targets := map[string]bool{}
 	for _, t := range in.Targets {
 		targets[t] = true
@@ -75,6 +75,9 @@ type computer struct {
 	in     Inputs
 	ops    []Operation
 	checks []Check
+	// skipBlocks counts, per operation address, the records that skip
+	// targets name (one per partition): a skip block acknowledges them.
+	skipBlocks map[string]int64
 }
 
 func (c *computer) check(sev Severity, code, op, msg string) {
@@ -154,17 +157,13 @@ func hasRealChange(chs []Change) bool {
 // operator acknowledged with allow_skip_records. A skip block acknowledges
 // the one record it names per partition by itself.
 func (c *computer) skipAcknowledgement(op *Operation) {
-	var skips, named int64
+	var skips int64
 	for _, ch := range op.Changes {
 		if ch.Sink != nil {
 			skips += ch.Sink.Skips
 		}
 	}
-	for _, ch := range op.Changes {
-		if ch.Sink != nil && ch.Sink.Skips == 1 && ch.Sink.After == ch.Sink.Before+1 {
-			named++
-		}
-	}
+	named := c.skipBlocks[op.Address]
 	if skips == 0 {
 		return
 	}
@@ -256,6 +255,7 @@ func (c *computer) sinkTarget(op *Operation, sp *config.SinkPartition, cur SinkP
 				t.Offset, id, t.Offset, offsetWord(cur.Committed)))
 			return 0, false
 		}
+		c.skipBlocks[op.Address]++
 		return t.Offset + 1, true
 	case config.TargetTimestamp:
 		key := TimestampKey{Topic: cur.Topic, Partition: cur.Partition, Millis: t.Timestamp.UnixMilli()}

@@ -204,3 +204,13 @@ func TestComputeAlreadyApplied(t *testing.T) {
 		t.Fatalf("changed block: op %+v checks %+v", ops[0], checks)
 	}
 }
+
+// A to_offset one past the committed offset skips a record like skip does,
+// but only a skip block acknowledges it by itself.
+func TestComputeOnlySkipBlocksAcknowledgeThemselves(t *testing.T) {
+	cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  sink_partition {\n    topic = \"orders\"\n    partitions = [0]\n    to_offset = 1501\n  }\n}\n")
+	ops, checks := Compute(cfg, Inputs{Connectors: observed()})
+	if ops[0].Status != StatusBlocked || len(checks) == 0 || checks[0].Code != "skip_not_acknowledged" {
+		t.Fatalf("to_offset committed+1 without allow_skip_records: %+v %+v", ops[0].Status, checks)
+	}
+}
