@@ -1,6 +1,3 @@
-// Package archtest holds the architecture's dependency rules as a test:
-// data flows config → plan → apply → state, clients never import the
-// packages that use them, and only the command package wires them together.
 package archtest
 
 import (
