@@ -208,6 +208,15 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 					r.images += len(ims)
 					return j.write(ctx)
 				},
+				After: func(_ context.Context, _ int, ims []reconcile.RowImage) error {
+					j.update(r.serial, func(sop *state.Operation) {
+						for _, im := range ims {
+							sop.After = append(sop.After, state.Image{Row: &state.RowImage{
+								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Row: im.Row}})
+						}
+					})
+					return nil
+				},
 				BeforeCommit: func(int) error { return r.hook(StepRepairBatch) },
 			})
 			if rr != nil {
@@ -321,15 +330,16 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.RollbackTimeout)
 	defer cancel()
 	oe := &OperationError{Operation: r.op.Address, Serial: r.serial, Step: s, Err: cause, Status: state.StatusFailed}
-	var imgs []state.Image
+	var imgs, after []state.Image
 	r.j.with(func(st *state.State) {
 		if sop, ok := st.BySerial(r.serial); ok {
 			imgs = append(imgs, sop.BeforeImages...)
+			after = append(after, sop.After...)
 		}
 	})
 	if written && len(imgs) > 0 {
 		oe.OffsetsChanged = true
-		if err := a.restoreImages(rctx, r, imgs); err != nil {
+		if err := a.restoreImages(rctx, r, imgs, after); err != nil {
 			oe.RollbackErr, oe.Status = err, state.StatusNeedsRollback
 		}
 	}
@@ -350,10 +360,17 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 }
 
 // restoreImages puts row before-images back, table by table, as steps of r.
-func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs []state.Image) error {
+func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs, after []state.Image) error {
 	type tableKey struct{ db, table string }
 	var order []tableKey
 	byTable := map[tableKey][]reconcile.RowImage{}
+	expect := map[tableKey][]reconcile.RowImage{}
+	for _, im := range after {
+		if im.Row != nil {
+			k := tableKey{im.Row.Database, im.Row.Table}
+			expect[k] = append(expect[k], reconcile.RowImage{KeyJSON: im.Row.Key, Row: im.Row.Row})
+		}
+	}
 	for _, im := range imgs {
 		if im.Row == nil {
 			continue
@@ -383,7 +400,7 @@ func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs []state.
 				return "", false, fmt.Errorf("connecting to %s: %w", db.Addr(), err)
 			}
 			defer conn.Release()
-			n, err := reconcile.RestoreRows(ctx, conn.Conn(), k.table, byTable[k], reconcile.RepairOptions{})
+			n, err := reconcile.RestoreRows(ctx, conn.Conn(), k.table, byTable[k], reconcile.RepairOptions{Expect: expect[k]})
 			if err != nil {
 				return "", false, err
 			}
@@ -437,11 +454,12 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 	if !ok {
 		return res, fmt.Errorf("%s is not a rollback address", op.Address)
 	}
-	var imgs []state.Image
+	var imgs, after []state.Image
 	var tname string
 	j.with(func(st *state.State) {
 		if t, ok := st.BySerial(n); ok {
 			imgs = append(imgs, t.BeforeImages...)
+			after = append(after, t.After...)
 			tname = t.Name
 		}
 	})
@@ -461,7 +479,7 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 	if err != nil {
 		return res, err
 	}
-	if err := a.restoreImages(ctx, r, imgs); err != nil {
+	if err := a.restoreImages(ctx, r, imgs, after); err != nil {
 		if isCrash(err) {
 			return res, err
 		}
@@ -505,7 +523,9 @@ func (a *Applier) recoverRepair(ctx context.Context, j *journal, cfg *config.Con
 	r := &repairRun{a: a, j: j, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, serial: serial, cfg: cfg}
 	var err error
 	if u.Kind == state.KindReconcile {
-		err = a.restoreImages(ctx, r, u.BeforeImages)
+		// An interrupted batch may have recorded rows it never committed:
+		// its after-images cannot be expected, so none are checked.
+		err = a.restoreImages(ctx, r, u.BeforeImages, nil)
 	}
 	if u, _ = j.st.BySerial(serial); u == nil {
 		return fmt.Errorf("operation %d vanished from the state", serial)

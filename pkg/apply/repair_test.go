@@ -423,3 +423,37 @@ func TestRepairApplyReportOnly(t *testing.T) {
 		t.Fatalf("rollback of a report-only repair = %v", err)
 	}
 }
+
+// A repaired row changed after the repair: the rollback refuses rather than
+// overwrite the newer row, and changes nothing.
+func TestRepairRollbackRefusesChangedRows(t *testing.T) {
+	ctx := context.Background()
+	w := newDBWorld(t)
+	cfg := w.config(reconcileHCL("upsert", "  delete_extra = true\n"))
+	b := w.backend()
+	p := w.plan(cfg, b)
+	if _, err := w.applier(b, nil, nil).Apply(ctx, p, cfg, dbLock(t, b)); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	pgtest.Exec(t, w.url, "UPDATE d.customers SET status = 'newer' WHERE id = 4")
+	repaired := w.dump()
+	st := readState(t, b)
+	target, _ := st.BySerial(1)
+	if len(target.After) != 7 {
+		t.Fatalf("%d after-images recorded, want 7", len(target.After))
+	}
+	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.applier(b, nil, nil).Apply(ctx, rp, cfg, dbLock(t, b))
+	if err == nil || !strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=4})") {
+		t.Fatalf("rollback = %v", err)
+	}
+	if w.dump() != repaired {
+		t.Fatal("a refused rollback changed the sink")
+	}
+	if got := statuses(readState(t, b)); got != "1 reconcile applied; 2 rollback failed" {
+		t.Fatalf("state: %s", got)
+	}
+}

@@ -51,6 +51,14 @@ type RepairOptions struct {
 	// batch (nothing of it is written) and the repair. Apply stores them in
 	// the state so that a rollback can put the rows back.
 	Images func(ctx context.Context, batch int, images []RowImage) error
+	// After, when set, receives for each committed batch the rows as the
+	// batch left them (read back in its transaction; Row nil for deleted
+	// rows). A rollback checks them (RepairOptions.Expect of
+	// RestoreRows) so that it never overwrites rows changed since.
+	After func(ctx context.Context, batch int, images []RowImage) error
+	// Expect, for RestoreRows, are the rows as the repair left them: a
+	// restore refuses (and changes nothing) when any of them changed since.
+	Expect []RowImage
 	// BeforeCommit, when set (tests), is called after a batch's writes and
 	// before its commit; an error aborts the batch and the repair, as a
 	// crash would.
@@ -294,12 +302,22 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 				}
 				imgDone <- opts.Images(ctx, res.Batches, out.images)
 			}()
+			if opts.After != nil {
+				out.written = map[string]json.RawMessage{}
+			}
 			werr := w.write(ctx, tx, rows, out)
 			if err := <-imgDone; err != nil {
 				return nil, fmt.Errorf("saving the before-images of repair batch %d: %w", res.Batches, err)
 			}
 			if werr != nil {
 				return nil, werr
+			}
+			if opts.After != nil {
+				after := make([]RowImage, len(out.keys))
+				for i, k := range out.keys {
+					after[i] = RowImage{Key: k, KeyJSON: w.keyJSON(k), Row: out.written[keyString(k)]}
+				}
+				out.after = after
 			}
 			if opts.BeforeCommit != nil {
 				if err := opts.BeforeCommit(res.Batches); err != nil {
@@ -313,6 +331,12 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 		}()
 		if err != nil {
 			return res, err
+		}
+		if opts.After != nil && len(done.after) > 0 {
+			// Only committed rows are handed on.
+			if err := opts.After(ctx, res.Batches, done.after); err != nil {
+				return res, fmt.Errorf("recording the rows repair batch %d wrote: %w", res.Batches, err)
+			}
 		}
 		res.Inserted += done.ins
 		res.Updated += done.upd
@@ -339,7 +363,8 @@ type sinkRow struct {
 
 type batchOutcome struct {
 	ins, upd, del int64
-	images        []RowImage
+	images, after []RowImage
+	written       map[string]json.RawMessage // rows as written, by key (with After)
 	stale         []StaleRow
 	already, keys []Key
 }
@@ -564,21 +589,45 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, out *
 		return out
 	}
 	table := w.m.Dst
-	exec := func(what string, want int64, q string) error {
+	// With returning, the rows as written come back from the statement
+	// itself (the after-images), by key.
+	returning := " RETURNING " + w.d.keyTextCols() + ", row_to_json(offsetctl_t.*)::text"
+	exec := func(what string, want int64, q string, ret bool) error {
 		if want == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, q)
-		if err != nil {
-			return fmt.Errorf("%s %d rows of the sink table %s: %w", what, want, table.Name, explain(err))
+		var n int64
+		if ret {
+			rows, err := tx.Query(ctx, q+returning)
+			if err != nil {
+				return fmt.Errorf("%s %d rows of the sink table %s: %w", what, want, table.Name, explain(err))
+			}
+			for rows.Next() {
+				raw := rows.RawValues()
+				k := make(Key, nk)
+				for i := range nk {
+					k[i] = string(raw[i])
+				}
+				out.written[keyString(k)] = json.RawMessage(slices.Clone(raw[nk]))
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("%s %d rows of the sink table %s: %w", what, want, table.Name, explain(err))
+			}
+		} else {
+			tag, err := tx.Exec(ctx, q)
+			if err != nil {
+				return fmt.Errorf("%s %d rows of the sink table %s: %w", what, want, table.Name, explain(err))
+			}
+			n = tag.RowsAffected()
 		}
-		if tag.RowsAffected() != want {
-			return fmt.Errorf("%s rows of the sink table %s: %d rows affected, %d expected; the batch was not committed", what, table.Name, tag.RowsAffected(), want)
+		if n != want {
+			return fmt.Errorf("%s rows of the sink table %s: %d rows affected, %d expected; the batch was not committed", what, table.Name, n, want)
 		}
 		return nil
 	}
-	if err := exec("inserting", out.ins, "INSERT INTO "+table.Ident+" ("+strings.Join(w.dstCols, ", ")+") SELECT "+
-		strings.Join(vals(0), ", ")+" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_op = 'i'"); err != nil {
+	if err := exec("inserting", out.ins, "INSERT INTO "+table.Ident+" AS offsetctl_t ("+strings.Join(w.dstCols, ", ")+") SELECT "+
+		strings.Join(vals(0), ", ")+" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_op = 'i'", out.written != nil); err != nil {
 		return err
 	}
 	if len(w.dstCols) > nk {
@@ -586,12 +635,12 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, out *
 		for i, v := range vals(nk) {
 			sets = append(sets, w.dstCols[nk+i]+" = "+v)
 		}
-		if err := exec("updating", out.upd, "UPDATE "+table.Ident+" SET "+strings.Join(sets, ", ")+
-			" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_keys.offsetctl_op = 'u' AND "+w.d.keyMatch()); err != nil {
+		if err := exec("updating", out.upd, "UPDATE "+table.Ident+" AS offsetctl_t SET "+strings.Join(sets, ", ")+
+			" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_keys.offsetctl_op = 'u' AND "+w.d.keyMatch(), out.written != nil); err != nil {
 			return err
 		}
 	}
-	return exec("deleting", out.del, "DELETE FROM "+table.Ident+" USING offsetctl_repair AS offsetctl_keys WHERE offsetctl_keys.offsetctl_op = 'd' AND "+w.d.keyMatch())
+	return exec("deleting", out.del, "DELETE FROM "+table.Ident+" USING offsetctl_repair AS offsetctl_keys WHERE offsetctl_keys.offsetctl_op = 'd' AND "+w.d.keyMatch(), false)
 }
 
 // explain adds the operator's fix to errors whose cause is clear.

@@ -17,7 +17,8 @@ import (
 // third extra, a third mismatched) in a table of ROWS rows (defaults 10,000
 // and 1,000,000; env OFFSETCTL_REPAIR_ROWS, OFFSETCTL_REPAIR_DRIFT), with the
 // before-images written to a file and fsynced per batch as apply writes the
-// state, beside the hand-written equivalent in the same database (INSERT ...
+// state and the after-images (RETURNING) for the rollback's check, beside the
+// hand-written equivalent in the same database (INSERT ...
 // SELECT, UPDATE ... FROM, DELETE over the same key lists, one transaction,
 // no before-images). Run it with bench/repair.sh; it prints a Markdown table.
 func BenchmarkRepair(b *testing.B) {
@@ -88,6 +89,9 @@ ANALYZE s.customers; ANALYZE d.customers; ANALYZE d.hand;`, rows, 2*third, third
 					return err
 				}
 				return f.Sync()
+			}, After: func(_ context.Context, _ int, ims []RowImage) error {
+				_, err := json.Marshal(ims) // apply keeps them for the rollback's check
+				return err
 			}})
 		repair = time.Since(start)
 		f.Close()
@@ -131,7 +135,7 @@ ANALYZE s.customers; ANALYZE d.customers; ANALYZE d.hand;`, rows, 2*third, third
 	fmt.Printf("| what | seconds | rows/s | ratio |\n|---|---:|---:|---:|\n")
 	n := float64(len(miss) + len(mism) + len(extra))
 	fmt.Printf("| hand-written INSERT ... SELECT / UPDATE ... FROM / DELETE, same database, one transaction, no before-images | %.3f | %.0f | 1.00 |\n", hand.Seconds(), n/hand.Seconds())
-	fmt.Printf("| offsetctl repair (COPY to a temp table, optimistic hash checks, %d batches, before-images fsynced per batch) | %.3f | %.0f | %.2f |\n", res.Batches, repair.Seconds(), n/repair.Seconds(), repair.Seconds()/hand.Seconds())
+	fmt.Printf("| offsetctl repair (COPY to a temp table, optimistic hash checks, %d batches, before-images fsynced per batch, after-images by RETURNING) | %.3f | %.0f | %.2f |\n", res.Batches, repair.Seconds(), n/repair.Seconds(), repair.Seconds()/hand.Seconds())
 	fmt.Printf("| offsetctl verification (repaired keys + whole-table checksums) | %.3f | | |\n\n", verify.Seconds())
 }
 

@@ -68,10 +68,13 @@ func RestoreRows(ctx context.Context, dst *pgx.Conn, sinkTable string, images []
 		return 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var match []string
+	match := make([]string, 0, len(keyCols))
 	for _, c := range keyCols {
 		q := pgx.Identifier{c}.Sanitize()
 		match = append(match, "t."+q+" = k."+q)
+	}
+	if err := checkExpected(ctx, tx, tbl, name, keyCols, match, opts.Expect); err != nil {
+		return 0, err
 	}
 	kj, _ := json.Marshal(keys)
 	if _, err := tx.Exec(ctx, "DELETE FROM "+tbl+" AS t USING json_populate_recordset(NULL::"+tbl+", $1::json) AS k WHERE "+strings.Join(match, " AND "), string(kj)); err != nil {
@@ -160,4 +163,94 @@ func Verify(ctx context.Context, src, dst *pgx.Conn, spec Spec, keys []Key) (*Ve
 		v.Differing = append(v.Differing, Diff{Key: k, SourceHash: sh, SinkHash: dh})
 	}
 	return v, nil
+}
+
+// checkExpected locks the rows of expect and refuses when any is not as the
+// repair left it: a row changed or deleted since, or a deleted row back.
+func checkExpected(ctx context.Context, tx pgx.Tx, tbl string, name TableName, keyCols, match []string, expect []RowImage) error {
+	if len(expect) == 0 {
+		return nil
+	}
+	var keys []json.RawMessage
+	want := map[string]string{} // row text -> key, rows expected present
+	absent := 0
+	for _, im := range expect {
+		keys = append(keys, im.KeyJSON)
+		if im.Row == nil {
+			absent++
+			continue
+		}
+		want[normJSON(im.Row)] = string(im.KeyJSON)
+	}
+	kj, _ := json.Marshal(keys)
+	rows, err := tx.Query(ctx, "SELECT row_to_json(t)::text FROM "+tbl+" AS t JOIN json_populate_recordset(NULL::"+tbl+", $1::json) AS k ON "+
+		strings.Join(match, " AND ")+" FOR UPDATE OF t", string(kj))
+	if err != nil {
+		return fmt.Errorf("restoring rows of %s (checking them): %w", name, explain(err))
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("restoring rows of %s (checking them): %w", name, explain(err))
+	}
+	var changed []string
+	seen := map[string]bool{}
+	for _, g := range got {
+		n := normJSON(json.RawMessage(g))
+		if _, ok := want[n]; ok {
+			seen[n] = true
+			continue
+		}
+		changed = append(changed, keyOfRow(g, keyCols))
+	}
+	for n, k := range want {
+		if kt := keyOfRow(k, keyCols); !seen[n] && !containsKeyText(changed, kt) {
+			changed = append(changed, kt)
+		}
+	}
+	if len(changed) > 0 {
+		sort.Strings(changed)
+		if len(changed) > 10 {
+			changed = append(changed[:10], fmt.Sprintf("… %d more", len(changed)-10))
+		}
+		return fmt.Errorf("restoring rows of %s: %d repaired row(s) changed since the repair (%s): putting the before-images back would overwrite newer data; nothing was put back. Compare the tables again (plan) and repair forward, or put those rows back by hand",
+			name, len(changed), strings.Join(changed, ", "))
+	}
+	return nil
+}
+
+// normJSON is a JSON object's text with its keys sorted.
+func normJSON(b json.RawMessage) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return string(b)
+	}
+	out, _ := json.Marshal(m)
+	return string(out)
+}
+
+// keyOfRow renders the key columns of a row (JSON object) for a message.
+func keyOfRow(row string, keyCols []string) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(row), &m); err != nil {
+		return "?"
+	}
+	parts := make([]string, len(keyCols))
+	for i, c := range keyCols {
+		v := string(m[c])
+		var str string
+		if json.Unmarshal(m[c], &str) == nil {
+			v = str // key images hold text, rows hold typed values
+		}
+		parts[i] = c + "=" + v
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func containsKeyText(list []string, k string) bool {
+	for _, x := range list {
+		if x == k {
+			return true
+		}
+	}
+	return false
 }

@@ -70,10 +70,11 @@ func TestRepairUpsertVerifyRestore(t *testing.T) {
 	ctx := context.Background()
 	u, r := setupRepair(t)
 	before := dump(t, u, "d.customers")
-	var images []RowImage
+	var images, after []RowImage
 	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{
 		DeleteExtra: true, BatchSize: 4,
 		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil },
+		After:  func(_ context.Context, _ int, im []RowImage) error { after = append(after, im...); return nil },
 	})
 	if err != nil {
 		t.Fatalf("Repair: %v", err)
@@ -111,7 +112,29 @@ func TestRepairUpsertVerifyRestore(t *testing.T) {
 		t.Errorf("inserted row 3: __op %q, updated_at %q", op, ts)
 	}
 
-	n, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{})
+	if len(after) != 12 {
+		t.Fatalf("%d after-images, want 12", len(after))
+	}
+	// A repaired row changed since (here by hand): the restore refuses and
+	// changes nothing.
+	repaired := dump(t, u, "d.customers")
+	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'newer' WHERE id = 7")
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil ||
+		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=7})") || !strings.Contains(err.Error(), "nothing was put back") {
+		t.Fatalf("restore over a changed row = %v", err)
+	}
+	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'active' WHERE id = 7")
+	if got := dump(t, u, "d.customers"); got != repaired {
+		t.Fatal("a refused restore changed the sink")
+	}
+	// A row the repair deleted is back: refused too.
+	pgtest.Exec(t, u, "INSERT INTO d.customers VALUES (1002, 'again@example.com', NULL, '2026-01-01', 'c')")
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil || !strings.Contains(err.Error(), "id=1002") {
+		t.Fatalf("restore over a re-inserted row = %v", err)
+	}
+	pgtest.Exec(t, u, "DELETE FROM d.customers WHERE id = 1002")
+
+	n, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after})
 	if err != nil {
 		t.Fatalf("RestoreRows: %v", err)
 	}
@@ -270,9 +293,10 @@ INSERT INTO d."T x" VALUES ('eu', 'a', 1.5, '{"b":2,"a":1}'), ('eu', 'b''q', 9, 
 	if r.MissingCount != 1 || r.ExtraCount != 1 || r.MismatchedCount != 1 {
 		t.Fatalf("drift %d/%d/%d", r.MissingCount, r.ExtraCount, r.MismatchedCount)
 	}
-	var images []RowImage
+	var images, after []RowImage
 	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), spec, setOf(r), RepairOptions{DeleteExtra: true,
-		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil }})
+		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil },
+		After:  func(_ context.Context, _ int, im []RowImage) error { after = append(after, im...); return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +311,12 @@ INSERT INTO d."T x" VALUES ('eu', 'a', 1.5, '{"b":2,"a":1}'), ('eu', 'b''q', 9, 
 	if err := json.Unmarshal(images[0].KeyJSON, &keyObj); err != nil || keyObj["region"] == "" {
 		t.Fatalf("key image %s: %v", images[0].KeyJSON, err)
 	}
-	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), `d."T x"`, images, RepairOptions{}); err != nil {
+	for _, a := range after {
+		if (a.Row == nil) != (a.Key[0] == "zz") {
+			t.Errorf("after-image of %s: %s", a.Key, a.Row)
+		}
+	}
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), `d."T x"`, images, RepairOptions{Expect: after}); err != nil {
 		t.Fatal(err)
 	}
 	r2, err := Compare(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), spec)
