@@ -432,6 +432,14 @@ func eventRecord(e apply.Event) eventJSON {
 		return eventJSON{Type: "warning", Operation: e.Operation, Connector: e.Connector, Message: e.Message}
 	case apply.OperationFinished:
 		return eventJSON{Type: "operation_finished", Operation: e.Operation, Serial: e.Serial, Status: string(e.Status), Error: errText(e.Err)}
+	case apply.RepairReport:
+		status := "converged"
+		if !e.Converged || !e.TableEqual {
+			status = "not_converged"
+		}
+		return eventJSON{Type: "repair_report", Operation: e.Operation, Status: status, Message: fmt.Sprintf(
+			"%d inserted, %d updated, %d deleted, %d already repaired, %d signals, %d stale; %d keys verified, table checksums equal: %v",
+			e.Inserted, e.Updated, e.Deleted, e.Already, e.Signals, len(e.Stale), e.Verified, e.TableEqual)}
 	}
 	return eventJSON{Type: "unknown"}
 }

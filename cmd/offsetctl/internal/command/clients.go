@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -9,12 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 )
 
 // configClients opens the clusters a configuration names, once each, and
@@ -26,10 +29,11 @@ type configClients struct {
 	mu      sync.Mutex
 	connect map[string]*connect.Client
 	kafka   map[string]*kgo.Client
+	dbs     map[string]*pgxpool.Pool
 }
 
 func newConfigClients(cfg *config.Config, timeout time.Duration) *configClients {
-	return &configClients{cfg: cfg, timeout: timeout, connect: map[string]*connect.Client{}, kafka: map[string]*kgo.Client{}}
+	return &configClients{cfg: cfg, timeout: timeout, connect: map[string]*connect.Client{}, kafka: map[string]*kgo.Client{}, dbs: map[string]*pgxpool.Pool{}}
 }
 
 // Connect returns the REST client of a connect block.
@@ -100,7 +104,40 @@ func (c *configClients) Kafka(b *config.Kafka) (*kgo.Client, error) {
 	return cl, nil
 }
 
-// Close closes the Kafka clients.
+// Database returns a pool on a database block's URL (libpq's PG* variables
+// and service files fill in what the URL leaves out). It implements
+// plan.DatabaseClients.
+func (c *configClients) Database(ctx context.Context, d *config.Database) (*pgxpool.Pool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.dbs[d.Name]; p != nil {
+		return p, nil
+	}
+	pcfg, err := pgxpool.ParseConfig(d.URL.Value())
+	if err != nil {
+		// pgx's parse errors can echo the connection string: say only where.
+		return nil, fmt.Errorf("%s: the url is not a PostgreSQL connection string (%s)", d.Addr(), d.URL.Redacted())
+	}
+	if pcfg.ConnConfig.RuntimeParams == nil {
+		pcfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	pcfg.ConnConfig.RuntimeParams["application_name"] = "offsetctl"
+	pcfg.ConnConfig.ConnectTimeout = c.timeout
+	p, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Addr(), err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := p.Ping(pctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("%s (%s) does not answer: %w", d.Addr(), d.URL.Redacted(), err)
+	}
+	c.dbs[d.Name] = p
+	return p, nil
+}
+
+// Close closes the Kafka clients and the database pools.
 func (c *configClients) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,6 +145,10 @@ func (c *configClients) Close() {
 		cl.Close()
 	}
 	c.kafka = map[string]*kgo.Client{}
+	for _, p := range c.dbs {
+		p.Close()
+	}
+	c.dbs = map[string]*pgxpool.Pool{}
 }
 
 func tlsConfig(cfg *config.Config, t *config.TLS) (*tls.Config, error) {
@@ -132,3 +173,5 @@ func tlsConfig(cfg *config.Config, t *config.TLS) (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+var _ plan.DatabaseClients = (*configClients)(nil)
