@@ -81,6 +81,17 @@
 // applied through the same path) has undone it. Options.Hook lets tests stop
 // the run after any step, abandoning everything the way kill -9 would.
 //
+// # Repairs
+//
+// A reconcile operation (repair.go) runs journal → repair → verify → record.
+// repair = "upsert" writes the sink through reconcile.Repair in bounded
+// batches, journaling each touched row's before-image before its batch
+// commits; "snapshot_signal" inserts Debezium execute-snapshot signals and
+// waits for the rows to arrive; "none" only verifies. Verification compares
+// the repaired keys and the whole-table checksums again; a repair that does
+// not converge fails and names the keys, and rows already written are put
+// back. Rollback restores the before-images, refusing rows changed since.
+//
 // # What apply never does
 //
 // It never prints: it reports typed [Event]s to an [Observer], and the CLI

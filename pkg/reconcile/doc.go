@@ -53,7 +53,14 @@
 // checked again in fresh transactions after the delay, and only those still
 // different are reported (Result.Settled says how many settled).
 //
-// Non-goals: repairing rows (a later planner does that from the Result),
-// comparing tables without a unique, NOT NULL key, and comparing values of
-// unrelated types.
+// Repair (repair.go) writes a planned set of differences into the sink:
+// source rows fetched in one read-only snapshot, loaded with COPY into a
+// temporary table, and applied in bounded batches that touch only rows whose
+// hashes are still the planned ones (others are reported stale), with the
+// before-image of every touched row handed to the caller before its batch
+// commits; RestoreRows puts them back, Verify compares again. signal.go builds
+// Debezium execute-snapshot signals for repair = "snapshot_signal".
+//
+// Non-goals: comparing tables without a unique, NOT NULL key, and comparing
+// values of unrelated types.
 package reconcile
