@@ -254,6 +254,7 @@ type summaryV1 struct {
 	Blocked    int   `json:"operations_blocked"`
 	Partitions int   `json:"partitions_changing"`
 	Deletes    int   `json:"partitions_deleted"`
+	Rows       int64 `json:"rows_changing"`
 	Replays    int64 `json:"records_replayed"`
 	Skips      int64 `json:"records_skipped"`
 	Errors     int   `json:"errors"`
@@ -277,7 +278,7 @@ func toWire(p *Plan) *planV1 {
 		Connectors:       []connectorV1{},
 		Operations:       []operationV1{},
 		Checks:           []checkV1{},
-		Summary: summaryV1{Operations: s.Operations, Unchanged: s.Unchanged, Blocked: s.Blocked, Partitions: s.Partitions, Deletes: s.Deletes,
+		Summary: summaryV1{Operations: s.Operations, Unchanged: s.Unchanged, Blocked: s.Blocked, Partitions: s.Partitions, Deletes: s.Deletes, Rows: s.Rows,
 			Replays: s.Replays, Skips: s.Skips, Errors: s.Errors, Warnings: s.Warnings},
 		Hash: p.Hash,
 	}

@@ -232,11 +232,12 @@ func (p *Plan) HasChanges() bool {
 
 // Summary counts what the plan does.
 type Summary struct {
-	Operations int // operations that change something
-	Unchanged  int // operations with no change or already applied
-	Blocked    int // operations an error check stops
-	Partitions int // partitions changed
-	Deletes    int // partitions whose offsets are deleted
+	Operations int   // operations that change something
+	Unchanged  int   // operations with no change or already applied
+	Blocked    int   // operations an error check stops
+	Partitions int   // partitions changed
+	Deletes    int   // partitions whose offsets are deleted
+	Rows       int64 // sink rows a repair inserts, updates or deletes
 	Replays    int64
 	Skips      int64
 	Errors     int
@@ -256,6 +257,12 @@ func (p *Plan) Summarize() Summary {
 			continue
 		}
 		s.Operations++
+		if r := op.Reconcile; r != nil && r.Repair != "none" {
+			s.Rows += int64(len(r.Missing) + len(r.Mismatched))
+			if r.DeleteExtra {
+				s.Rows += int64(len(r.Extra))
+			}
+		}
 		for _, c := range op.Changes {
 			if c.Action == ActionNoOp {
 				continue

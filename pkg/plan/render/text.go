@@ -103,14 +103,16 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 	if s.Errors > 0 {
 		b.WriteString(pt.red("This plan cannot be applied: fix the errors above and plan again.") + "\n")
 	}
-	if s.Operations > 0 {
-		b.WriteString("\nRollback plan (what `offsetctl rollback` restores after apply):\n")
-		for _, op := range p.Operations {
-			if op.Status != plan.StatusChange {
-				continue
-			}
-			writeRollbackText(&b, pt, op, conns[op.Connector])
+	var rb strings.Builder
+	for _, op := range p.Operations {
+		if op.Status != plan.StatusChange || (op.Reconcile == nil && !hasRealChange(op.Changes)) {
+			continue // nothing a rollback could restore (a rollback of rows, say)
 		}
+		writeRollbackText(&rb, pt, op, conns[op.Connector])
+	}
+	if rb.Len() > 0 {
+		b.WriteString("\nRollback plan (what `offsetctl rollback` restores after apply):\n")
+		b.WriteString(rb.String())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -121,8 +123,12 @@ func summaryLine(s plan.Summary) string {
 	if s.Blocked > 0 {
 		blocked = fmt.Sprintf(", %d blocked", s.Blocked)
 	}
-	return fmt.Sprintf("Plan: %d %s to apply%s, %d unchanged; %d %s to change (%d to delete); %s replayed, %s skipped; %d %s, %d %s.",
-		s.Operations, plural(s.Operations, "operation", "operations"), blocked, s.Unchanged,
+	rows := ""
+	if s.Rows > 0 {
+		rows = fmt.Sprintf("%s %s to repair; ", group(s.Rows), plural(int(min(s.Rows, 2)), "sink row", "sink rows"))
+	}
+	return fmt.Sprintf("Plan: %d %s to apply%s, %d unchanged; %s%d %s to change (%d to delete); %s replayed, %s skipped; %d %s, %d %s.",
+		s.Operations, plural(s.Operations, "operation", "operations"), blocked, s.Unchanged, rows,
 		s.Partitions, plural(s.Partitions, "partition", "partitions"), s.Deletes,
 		records(s.Replays), records(s.Skips),
 		s.Errors, plural(s.Errors, "error", "errors"), s.Warnings, plural(s.Warnings, "warning", "warnings"))
@@ -164,7 +170,11 @@ func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c pla
 		return
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(b, "  %s\n", pt.dim("# "+op.Address+" — "+connectorLine(c)))
+	head := "# " + op.Address
+	if line := connectorLine(c); line != "" {
+		head += " — " + line
+	}
+	fmt.Fprintf(b, "  %s\n", pt.dim(head))
 	if op.Reason != "" {
 		fmt.Fprintf(b, "  %s\n", pt.dim("# reason: "+op.Reason))
 	}
@@ -185,7 +195,10 @@ func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c pla
 	case plan.MethodREST:
 		via = " via the Connect REST API"
 	}
-	fmt.Fprintf(b, "  %s %s %q {%s\n", pt.sym(plan.ActionUpdate), op.Kind, op.Name, pt.dim("  #"+via))
+	if via != "" {
+		via = pt.dim("  #" + via)
+	}
+	fmt.Fprintf(b, "  %s %s %q {%s\n", pt.sym(plan.ActionUpdate), op.Kind, op.Name, via)
 	for _, ch := range op.Changes {
 		switch {
 		case ch.Sink != nil:
@@ -317,4 +330,13 @@ func sortedChecks(cs []plan.Check) []plan.Check {
 	rank := map[plan.Severity]int{plan.SeverityError: 0, plan.SeverityWarning: 1, plan.SeverityOK: 2}
 	sort.SliceStable(out, func(i, j int) bool { return rank[out[i].Severity] < rank[out[j].Severity] })
 	return out
+}
+
+func hasRealChange(chs []plan.Change) bool {
+	for _, ch := range chs {
+		if ch.Action != plan.ActionNoOp {
+			return true
+		}
+	}
+	return false
 }

@@ -312,14 +312,25 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 	if res == nil {
 		return
 	}
-	applied, partitions := 0, 0
+	applied, partitions, rows := 0, 0, 0
 	var serials []uint64
 	for _, op := range res.Operations {
 		if op.Status == state.StatusApplied {
 			applied++
-			partitions += op.Partitions
+			if op.Connector == "" {
+				rows += op.Partitions // a repair counts rows
+			} else {
+				partitions += op.Partitions
+			}
 			serials = append(serials, op.Serial)
 		}
+	}
+	changed := plural(partitions, "partition", "partitions")
+	switch {
+	case rows > 0 && partitions > 0:
+		changed += " and " + plural(rows, "row", "rows")
+	case rows > 0:
+		changed = plural(rows, "row", "rows")
 	}
 	if len(res.Recovered) > 0 {
 		fmt.Fprintf(w, "\nUndone first: %s, left unfinished by an earlier run of this plan.\n", serialList(res.Recovered))
@@ -328,8 +339,12 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 	case err == nil && len(res.Operations) == 0:
 		fmt.Fprintln(w, "\nApply complete! Nothing to do: every operation of the plan is applied already.")
 	case err == nil:
-		fmt.Fprintf(w, "\nApply complete! %s applied, %s changed and verified. Recorded in the state as %s (offsetctl state show N).\n",
-			plural(applied, "operation", "operations"), plural(partitions, "partition", "partitions"), serialList(serials))
+		show := ""
+		if len(serials) > 0 {
+			show = fmt.Sprintf(" (offsetctl state show %d)", serials[0])
+		}
+		fmt.Fprintf(w, "\nApply complete! %s applied, %s changed and verified. Recorded in the state as %s%s.\n",
+			plural(applied, "operation", "operations"), changed, serialList(serials), show)
 	case len(res.Operations) > 0:
 		fmt.Fprintf(w, "\nApply failed. %s applied before the failure.\n", plural(applied, "operation", "operations"))
 	}
@@ -352,7 +367,11 @@ func (r *progressRenderer) render(e apply.Event) {
 	w := r.w
 	switch e := e.(type) {
 	case apply.OperationStarted:
-		fmt.Fprintf(w, "%s: operation %d on connector %q (%s)\n", e.Operation, e.Serial, e.Connector, plural(e.Changes, "partition", "partitions"))
+		if e.Connector == "" { // a reconcile repair, or the rollback of one
+			fmt.Fprintf(w, "%s: operation %d (%s)\n", e.Operation, e.Serial, plural(e.Changes, "row", "rows"))
+		} else {
+			fmt.Fprintf(w, "%s: operation %d on connector %q (%s)\n", e.Operation, e.Serial, e.Connector, plural(e.Changes, "partition", "partitions"))
+		}
 	case apply.StepDone:
 		note := e.Message
 		if e.Skipped {

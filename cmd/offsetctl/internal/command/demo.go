@@ -9,20 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
-	"github.com/offsetctl/offsetctl/pkg/apply"
-	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
-	"github.com/offsetctl/offsetctl/pkg/plan"
-	"github.com/offsetctl/offsetctl/pkg/plan/render"
-	"github.com/offsetctl/offsetctl/pkg/state"
-	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
 
 type demoOptions struct {
@@ -427,37 +419,6 @@ func waitSourceOffsets(ctx context.Context, url, name string) error {
 	}
 }
 
-// demoDatabases opens the demo's databases for a reconcile block (the
-// plan.DatabaseClients of the library calls demoReconcile makes).
-type demoDatabases struct {
-	ctx   context.Context
-	pools map[string]*pgxpool.Pool
-}
-
-func (c *demoDatabases) Connect(*config.Connect) (*connect.Client, error) {
-	return nil, fmt.Errorf("the reconcile act reaches no Kafka Connect")
-}
-func (c *demoDatabases) Kafka(*config.Kafka) (*kgo.Client, error) {
-	return nil, fmt.Errorf("the reconcile act reaches no Kafka")
-}
-func (c *demoDatabases) Database(ctx context.Context, db *config.Database) (*pgxpool.Pool, error) {
-	if p := c.pools[db.Name]; p != nil {
-		return p, nil
-	}
-	p, err := pgxpool.New(ctx, db.URL.Value())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", db.Addr(), err)
-	}
-	c.pools[db.Name] = p
-	return p, nil
-}
-
-func (c *demoDatabases) close() {
-	for _, p := range c.pools {
-		p.Close()
-	}
-}
-
 // demoReconcile is the second incident: the sink table drifted (records
 // dropped, rows edited by hand); a reconcile block finds the drift, the plan
 // shows the repair, apply repairs and verifies it, and a rollback puts the
@@ -514,85 +475,30 @@ reconcile "customers" {
 	for _, line := range strings.Split(strings.TrimRight(cfgText[strings.Index(cfgText, "reconcile \""):], "\n"), "\n") {
 		d.say("    %s", line)
 	}
-	cfg, diags := config.Load(cfgDir, config.Options{Getenv: func(k string) string { return d.env[k] }})
-	if diags.HasErrors() {
-		return fmt.Errorf("the demo's reconcile configuration: %s", diags.Error())
-	}
-	dbs := &demoDatabases{ctx: ctx, pools: map[string]*pgxpool.Pool{}}
-	defer dbs.close()
-	b := local.New(filepath.Join(d.dir, "reconcile.state.json"))
-	pl := &plan.Planner{Clients: dbs, Version: "demo"}
-	p, err := pl.Plan(ctx, cfg, plan.Options{})
-	if err != nil {
-		return err
-	}
-	if _, err := plan.Marshal(p); err != nil {
-		return err
-	}
-	w := indent{w: d.out, strip: d.dir + string(filepath.Separator), midway: new(bool)}
-	d.say("")
-	d.say("The plan (keys and row hashes only; the rows' values, which may be personal data, stay out of it):")
-	if err := render.Text(w, p, render.Options{Color: d.color}); err != nil {
-		return err
-	}
-	if p.HasErrors() || !p.HasChanges() {
-		return fmt.Errorf("the demo's reconcile plan: expected a repair, got %+v", p.Checks)
-	}
-
-	observer := apply.ObserverFunc(func(e apply.Event) {
-		switch e := e.(type) {
-		case apply.StepDone:
-			fmt.Fprintf(w, "%s: %s\n", e.Step, e.Message)
-		case apply.Warning:
-			fmt.Fprintf(w, "warning: %s\n", e.Message)
-		}
-	})
-	a, err := apply.New(apply.Options{Backend: b, Clients: dbs, Observe: pl.Observe, Observer: observer, Who: "demo", Host: "sandbox"})
-	if err != nil {
-		return err
-	}
-	applyOnce := func(p *plan.Plan) error {
-		id, err := b.Lock(ctx, state.LockInfo{Operation: "apply", Who: "demo"})
-		if err != nil {
-			return err
-		}
-		defer b.Unlock(context.WithoutCancel(ctx), id)
-		_, err = a.Apply(ctx, p, cfg, id)
-		return err
-	}
+	state := filepath.Join(d.dir, "reconcile.state.json")
+	planFile := filepath.Join(d.dir, "reconcile.plan.json")
 	before, err := pipe.SinkRows(ctx)
 	if err != nil {
 		return err
 	}
-	d.say("")
-	d.say("Apply: the planned source rows are copied to a temporary table on the sink and written in")
-	d.say("bounded transactions, only where the row hashes are still the planned ones; the before-image")
-	d.say("of every touched row goes to the state first. Then the repaired rows and the whole table are")
-	d.say("compared again:")
-	if err := applyOnce(p); err != nil {
-		return err
+	if code, err := d.run("plan", "-chdir", cfgDir, "-state", state, "-out", planFile); err != nil || code != 0 {
+		return demoFailed(err, code, "reconcile plan")
+	}
+	d.say("The plan holds keys and row hashes only: the rows' values, which may be personal data, stay")
+	d.say("out of it. Apply copies the planned source rows to a temporary table on the sink and writes")
+	d.say("them in bounded transactions, only where the row hashes are still the planned ones; the")
+	d.say("before-image of every touched row goes to the state first. Then it compares again:")
+	if code, err := d.run("apply", "-chdir", cfgDir, "-state", state, planFile); err != nil || code != 0 {
+		return demoFailed(err, code, "reconcile apply")
 	}
 	if _, err := d.run("diff", "--table", pipe.Table()); err != nil {
 		return err
 	}
 	d.say("Drift detected, repair planned, applied and verified: the checksums are equal.")
-
 	d.say("")
 	d.say("And on request, the way back: the rollback puts every repaired row back from its before-image.")
-	st, err := b.Read(ctx)
-	if err != nil {
-		return err
-	}
-	target, err := apply.RollbackCandidate(st, 0, "")
-	if err != nil {
-		return err
-	}
-	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, pl.Observe, apply.PlanInfo{OffsetctlVersion: "demo", Now: time.Now()})
-	if err != nil {
-		return err
-	}
-	if err := applyOnce(rp); err != nil {
-		return err
+	if code, err := d.run("rollback", "-chdir", cfgDir, "-state", state, "-auto-approve"); err != nil || code != 0 {
+		return demoFailed(err, code, "reconcile rollback")
 	}
 	after, err := pipe.SinkRows(ctx)
 	if err != nil {
