@@ -125,6 +125,14 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 			Status: plan.StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1,
 		}
 		op.Changes = changesTo(obs, want)
+		for _, ch := range op.Changes {
+			if ch.Action == plan.ActionDelete && ch.Source != nil {
+				// The operation created this partition's offset (copy_from
+				// onto a new connector, say): undoing it deletes the offset.
+				checks = append(checks, plan.Check{Severity: plan.SeverityWarning, Code: "rollback_deletes_offset", Operation: op.Address,
+					Message: fmt.Sprintf("partition %s had no offset before operation %d: the rollback deletes it, so %q starts over (a new snapshot, per its snapshot.mode) when it next runs", ch.Source.Partition, target.Serial, obs.Name)})
+			}
+		}
 		if target.Status == state.StatusApplied {
 			written, err := fromImages(target.After)
 			if err == nil {
