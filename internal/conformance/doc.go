@@ -21,6 +21,6 @@
 // nothing assumes that a real worker's status follows a request at once.
 //
 // NOTES.md records where the real worker differs from the reference
-// (/work/shared/reference/kafka-connect-offsets.md) and from the emulator as
+// (the shared reference kafka-connect-offsets.md) and from the emulator as
 // it was before the fixes this suite brought.
 package conformance
