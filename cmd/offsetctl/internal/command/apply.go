@@ -119,6 +119,11 @@ restored, the state records what happened, and apply exits 1 with the story. If 
 is killed, the next apply of the same plan undoes the interrupted operation first;
 offsetctl rollback undoes it as well.
 
+A saved plan is applied with the configuration it was made from, read again from -chdir
+(to check its hash and to reach the clusters): give apply the same -var, -var-file or
+OFFSETCTL_VAR_ values the plan was made with. --approved-by (or OFFSETCTL_APPROVED_BY)
+names the reviewers when the configuration sets required_approvals.
+
 Progress goes to stderr, the summary to stdout; with -json, stdout is a stream of JSON
 events starting with a version record (without PLANFILE, -json needs -auto-approve).`,
 		Example: `  offsetctl plan -out plan.json && offsetctl apply plan.json
