@@ -218,7 +218,9 @@ func IsRequestTimeout(err error) bool {
 
 // IsRetryable reports whether repeating the same request is safe and may
 // succeed: a 409 caused by a rebalance or stale configuration (not "already
-// exists"), or a refused connection (nothing was sent). The client already
+// exists"), a 500 "... because a rebalance is expected" (what a real worker
+// answers to reads of a connector's config, info and tasks in that window),
+// or a refused connection (nothing was sent). The client already
 // retries these up to Config.MaxRetries; a true result on a returned error
 // means those retries were used up. A host name that does not resolve is
 // unreachable too, but not retryable.
@@ -228,7 +230,18 @@ func IsRetryable(err error) bool {
 		return isConnRefused(ue.Err)
 	}
 	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusConflict && !isAlreadyExistsMessage(ae.Message)
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Status {
+	case http.StatusConflict:
+		return !isAlreadyExistsMessage(ae.Message)
+	case http.StatusInternalServerError:
+		// The real worker's answer to reads of a connector's config, info
+		// and tasks while it expects a rebalance: nothing was done.
+		return strings.Contains(strings.ToLower(ae.Message), "rebalance is expected")
+	}
+	return false
 }
 
 func isAlreadyExistsMessage(msg string) bool {
