@@ -165,3 +165,17 @@ func NewID(r io.Reader) (string, error) {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }
+
+// RefuseUnlock is the error of an Unlock(id) by a handle that does not hold
+// the lock: the state is not locked, another ID holds it, or the right ID is
+// held by someone else (holderKind names them, e.g. "process or handle"),
+// who must unlock it. where names the state for messages.
+func RefuseUnlock(where string, holder *LockInfo, id, holderKind string) error {
+	switch {
+	case holder == nil:
+		return fmt.Errorf("unlocking state %s: %w", where, ErrNotLocked)
+	case holder.ID != id:
+		return fmt.Errorf("unlocking state: %w", &LockError{Holder: holder, Err: ErrWrongLockID})
+	}
+	return fmt.Errorf("unlocking state: %w", &LockError{Holder: holder, Err: fmt.Errorf("the lock is held by another %s, which must unlock it itself", holderKind)})
+}

@@ -312,14 +312,7 @@ func (b *Backend) Unlock(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("unlocking state: %w", err)
 		}
-		switch {
-		case holder == nil:
-			return fmt.Errorf("unlocking state %s: %w", b.path, state.ErrNotLocked)
-		case holder.ID != id:
-			return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: holder, Err: state.ErrWrongLockID})
-		default:
-			return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: holder, Err: errors.New("the lock is held by another process or handle, which must unlock it itself")})
-		}
+		return state.RefuseUnlock(b.path, holder, id, "process or handle")
 	}
 	if b.held.info.ID != id {
 		info := b.held.info
