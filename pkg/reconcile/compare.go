@@ -28,7 +28,7 @@ const (
 	maxBits        = 24
 	minFetchLimit  = 200000
 	streamBatch    = 1024
-	lookupBatch    = 1000
+	lookupBatch    = 5000
 )
 
 // Compare compares the source and sink tables that spec names, over one
@@ -109,20 +109,28 @@ func (e *engine) open(ctx context.Context, src, dst *pgx.Conn) (*side, *side, er
 	if e.spec.SinkTable != "" {
 		dstName, _ = ParseTableName(e.spec.SinkTable)
 	}
-	s, err := begin(ctx, src, "source", e.spec)
-	if err != nil {
-		return nil, nil, err
+	// Both sides begin and read their catalogs at the same time.
+	var s, d *side
+	var serr, derr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if s, serr = begin(ctx, src, "source", e.spec); serr == nil {
+			s.tbl, serr = introspect(ctx, s.tx, srcName, "source")
+		}
+	}()
+	if d, derr = begin(ctx, dst, "sink", e.spec); derr == nil {
+		d.tbl, derr = introspect(ctx, d.tx, dstName, "sink")
 	}
-	d, err := begin(ctx, dst, "sink", e.spec)
-	if err != nil {
-		return s, nil, err
+	wg.Wait()
+	if serr != nil {
+		return s, d, serr
 	}
-	if s.tbl, err = introspect(ctx, s.tx, srcName, "source"); err != nil {
-		return s, d, err
+	if derr != nil {
+		return s, d, derr
 	}
-	if d.tbl, err = introspect(ctx, d.tx, dstName, "sink"); err != nil {
-		return s, d, err
-	}
+	var err error
 	if e.spec.mode() == ModeCounts {
 		// Counting needs neither a key nor matching columns.
 		e.m = &mapping{Src: s.tbl, Dst: d.tbl}

@@ -49,9 +49,10 @@ func (x *side) lookup(ctx context.Context, keys []Key, cols []string, filtered b
 	for _, c := range cols {
 		q += ", (" + c + ")::text"
 	}
-	q += " FROM " + x.sql.from + " JOIN " + x.sql.unnest() + " ON " + x.sql.keyMatch()
+	join, cond := x.sql.keySet()
+	q += " FROM " + x.sql.from + join + " WHERE " + cond
 	if filtered {
-		q += " WHERE " + x.sql.where
+		q += " AND " + x.sql.where
 	}
 	// Keys are looked up through the key's index, never by a scan per batch.
 	if err := x.plan(ctx, false, true); err != nil {

@@ -117,13 +117,18 @@ var ErrStale = errors.New("rows changed since the plan")
 // rows are read in one READ ONLY, REPEATABLE READ transaction and copied into
 // a temporary table on the sink (COPY), from which the batch writes.
 //
-// It is optimistic: in every batch the sink rows are locked and a row is
-// written only when its sink row hash is still the planned one and its
-// source row hash is still the planned one (so a row that changed since the
-// plan is never overwritten with a stale value); rows that moved are
-// reported in RepairResult.Stale. Rows already in their repaired state are
-// counted as Already, so running a repair again after an interruption is
-// safe. The before-images of a batch go to opts.Images before it commits.
+// It is optimistic: a row is written only when its source row hash is still
+// the planned one (checked before the batch copies it) and its sink row is
+// still as planned (checked by the writing statement itself: the planned
+// hash for updates and deletes, no row with the key for inserts, and no
+// change while the statement waited for the row's lock), so a row that
+// changed since the plan is never overwritten with a stale value; rows that
+// moved are reported in RepairResult.Stale. Rows already in their repaired
+// state are counted as Already, so running a repair again after an
+// interruption is safe. The writing statements return the before-images
+// (and after-images) of the rows they wrote; those of a batch go to
+// opts.Images before it commits. The source rows of the next batch are read
+// while a batch writes.
 func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, opts RepairOptions) (*RepairResult, error) {
 	start := time.Now()
 	if err := spec.Validate(); err != nil {
@@ -157,16 +162,12 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	}
 
 	// Work list in key order: kind per key.
-	type item struct {
-		df   Diff
-		kind DiffKind
-	}
-	var items []item
+	var items []repairItem
 	for _, df := range set.Missing {
-		items = append(items, item{df, Missing})
+		items = append(items, repairItem{df, Missing})
 	}
 	for _, df := range set.Mismatched {
-		items = append(items, item{df, Mismatched})
+		items = append(items, repairItem{df, Mismatched})
 	}
 	res := &RepairResult{}
 	for _, df := range set.Extra {
@@ -174,9 +175,9 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 			res.Skipped++
 			continue
 		}
-		items = append(items, item{df, Extra})
+		items = append(items, repairItem{df, Extra})
 	}
-	slices.SortFunc(items, func(a, b item) int { return compareKeys(a.df.Key, b.df.Key, e.kinds) })
+	slices.SortFunc(items, func(a, b repairItem) int { return compareKeys(a.df.Key, b.df.Key, e.kinds) })
 	if len(items) == 0 {
 		res.Elapsed = time.Since(start)
 		return res, nil
@@ -197,138 +198,46 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	}
 
 	w := newRepairWriter(e.m, d.sql, s.sql)
-	for bstart := 0; bstart < len(items); bstart += batchSize {
-		batch := items[bstart:min(bstart+batchSize, len(items))]
-		res.Batches++
-		keys := make([]Key, len(batch))
-		for i, it := range batch {
-			keys[i] = it.df.Key
-		}
-		// The source rows (hash and raw values of every compared column),
-		// read while the sink rows are locked (two connections at once).
-		srcRows := map[string]srcRow{}
-		cols := append([]string{s.sql.rowHash}, w.srcRaw...)
-		srcDone := make(chan error, 1)
+	var batches [][]repairItem
+	for i := 0; i < len(items); i += batchSize {
+		batches = append(batches, items[i:min(i+batchSize, len(items))])
+	}
+	// The source rows of the next batch are read (on the source
+	// connection) while this batch writes (on the sink's).
+	cols := append([]string{s.sql.rowHash}, w.srcRaw...)
+	fetch := func(batch []repairItem) chan srcFetch {
+		ch := make(chan srcFetch, 1)
 		go func() {
-			srcDone <- s.lookup(ctx, keys, cols, true, func(k Key, v []*string) {
+			keys := make([]Key, len(batch))
+			for i, it := range batch {
+				keys[i] = it.df.Key
+			}
+			rows := make(map[string]srcRow, len(batch))
+			err := s.lookup(ctx, keys, cols, true, func(k Key, v []*string) {
 				h, _ := strconv.ParseInt(deref(v[0]), 10, 64)
-				srcRows[keyString(k)] = srcRow{hash: hashHex(h), vals: v[1:]}
+				rows[keyString(k)] = srcRow{hash: hashHex(h), vals: v[1:]}
 			})
+			ch <- srcFetch{rows, err}
 		}()
-		tx, err := beginWrite(ctx, dst, opts)
-		if err != nil {
-			<-srcDone
-			return res, err
+		return ch
+	}
+	next := fetch(batches[0])
+	defer func() {
+		if next != nil {
+			<-next // the source connection is free again before it is closed
 		}
-		done, err := func() (*batchOutcome, error) {
-			defer tx.Rollback(context.WithoutCancel(ctx))
-			cur, err := w.lockSink(ctx, tx, keys)
-			if serr := <-srcDone; serr != nil {
-				return nil, serr
-			}
-			if err != nil {
-				return nil, err
-			}
-			out := &batchOutcome{}
-			var rows [][]any
-			for _, it := range batch {
-				ks := keyString(it.df.Key)
-				sr, inS := srcRows[ks]
-				cr, inD := cur[ks]
-				stale := func(why string) {
-					out.stale = append(out.stale, StaleRow{Key: it.df.Key, Kind: it.kind, Why: why})
-				}
-				switch it.kind {
-				case Missing:
-					switch {
-					case inD && inS && cr.hash == sr.hash && sr.hash == it.df.SourceHash:
-						out.already = append(out.already, it.df.Key)
-					case !inS:
-						stale("the source row is gone")
-					case sr.hash != it.df.SourceHash:
-						stale("the source row changed")
-					case inD:
-						stale("a sink row with this key appeared")
-					default:
-						out.images = append(out.images, RowImage{Key: it.df.Key, KeyJSON: w.keyJSON(it.df.Key)})
-						rows = append(rows, w.copyRow("i", it.df.Key, sr.vals))
-						out.keys = append(out.keys, it.df.Key)
-						out.ins++
-					}
-				case Mismatched:
-					switch {
-					case inD && inS && cr.hash == sr.hash && sr.hash == it.df.SourceHash:
-						out.already = append(out.already, it.df.Key)
-					case !inS:
-						stale("the source row is gone")
-					case sr.hash != it.df.SourceHash:
-						stale("the source row changed")
-					case !inD:
-						stale("the sink row is gone")
-					case cr.hash != it.df.SinkHash:
-						stale("the sink row changed")
-					default:
-						out.images = append(out.images, RowImage{Key: it.df.Key, KeyJSON: w.keyJSON(it.df.Key), Row: cr.row})
-						rows = append(rows, w.copyRow("u", it.df.Key, sr.vals))
-						out.keys = append(out.keys, it.df.Key)
-						out.upd++
-					}
-				case Extra:
-					switch {
-					case !inD && !inS:
-						out.already = append(out.already, it.df.Key)
-					case inS:
-						stale("a source row with this key appeared")
-					case cr.hash != it.df.SinkHash:
-						stale("the sink row changed")
-					default:
-						out.images = append(out.images, RowImage{Key: it.df.Key, KeyJSON: w.keyJSON(it.df.Key), Row: cr.row})
-						rows = append(rows, w.copyRow("d", it.df.Key, nil))
-						out.keys = append(out.keys, it.df.Key)
-						out.del++
-					}
-				}
-			}
-			if len(rows) == 0 {
-				return out, nil
-			}
-			// The before-images are made durable while the batch writes;
-			// the batch commits only once they are.
-			imgDone := make(chan error, 1)
-			go func() {
-				if opts.Images == nil {
-					imgDone <- nil
-					return
-				}
-				imgDone <- opts.Images(ctx, res.Batches, out.images)
-			}()
-			if opts.After != nil {
-				out.written = map[string]json.RawMessage{}
-			}
-			werr := w.write(ctx, tx, rows, out)
-			if err := <-imgDone; err != nil {
-				return nil, fmt.Errorf("saving the before-images of repair batch %d: %w", res.Batches, err)
-			}
-			if werr != nil {
-				return nil, werr
-			}
-			if opts.After != nil {
-				after := make([]RowImage, len(out.keys))
-				for i, k := range out.keys {
-					after[i] = RowImage{Key: k, KeyJSON: w.keyJSON(k), Row: out.written[keyString(k)]}
-				}
-				out.after = after
-			}
-			if opts.BeforeCommit != nil {
-				if err := opts.BeforeCommit(res.Batches); err != nil {
-					return nil, err
-				}
-			}
-			if err := tx.Commit(ctx); err != nil {
-				return nil, fmt.Errorf("committing repair batch %d on the sink table %s: %w", res.Batches, d.tbl.Name, err)
-			}
-			return out, nil
-		}()
+	}()
+	for bi, batch := range batches {
+		f := <-next
+		next = nil
+		if f.err != nil {
+			return res, f.err
+		}
+		if bi+1 < len(batches) {
+			next = fetch(batches[bi+1])
+		}
+		res.Batches++
+		done, err := w.batch(ctx, dst, opts, res.Batches, batch, f.rows)
 		if err != nil {
 			return res, err
 		}
@@ -351,22 +260,163 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	return res, nil
 }
 
+// repairItem is one planned row: its diff and its kind.
+type repairItem struct {
+	df   Diff
+	kind DiffKind
+}
+
+// srcFetch is the source rows of one batch, by key, or why they could not
+// be read.
+type srcFetch struct {
+	rows map[string]srcRow
+	err  error
+}
+
+func inSource(src map[string]srcRow, it repairItem) bool {
+	_, ok := src[keyString(it.df.Key)]
+	return ok
+}
+
+// batch repairs one batch in one sink transaction. Rows whose source moved
+// since the plan are left out before anything is written; the statements
+// themselves write only the sink rows whose row hash is still the planned one
+// (and, for inserts, whose key is still absent), and return the rows as they
+// were (before-images) and as they are now (after-images). The planned rows
+// they left alone are then looked at again: already in the repaired state, or
+// moved (stale). The before-images go to opts.Images before the commit.
+func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOptions, n int, batch []repairItem, src map[string]srcRow) (*batchOutcome, error) {
+	out := &batchOutcome{}
+	var rows [][]any
+	copied := make(map[string]bool, len(batch))
+	for _, it := range batch {
+		stale := func(why string) {
+			out.stale = append(out.stale, StaleRow{Key: it.df.Key, Kind: it.kind, Why: why})
+		}
+		if it.kind == Extra && !inSource(src, it) || it.kind != Extra && inSource(src, it) && src[keyString(it.df.Key)].hash == it.df.SourceHash {
+			copied[keyString(it.df.Key)] = true
+		}
+		sr, inS := src[keyString(it.df.Key)]
+		switch it.kind {
+		case Missing, Mismatched:
+			switch {
+			case !inS:
+				stale("the source row is gone")
+			case sr.hash != it.df.SourceHash:
+				stale("the source row changed")
+			case it.kind == Missing:
+				rows = append(rows, w.copyRow("i", "", it.df.Key, sr.vals))
+			default:
+				rows = append(rows, w.copyRow("u", it.df.SinkHash, it.df.Key, sr.vals))
+			}
+		case Extra:
+			if inS {
+				stale("a source row with this key appeared")
+			} else {
+				rows = append(rows, w.copyRow("d", it.df.SinkHash, it.df.Key, nil))
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	tx, err := beginWrite(ctx, dst, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	written, err := w.write(ctx, tx, rows, opts.After != nil)
+	if err != nil {
+		return nil, err
+	}
+	// The planned rows the statements left alone.
+	var rest []Key
+	for _, it := range batch {
+		ks := keyString(it.df.Key)
+		if _, ok := written[ks]; !ok && copied[ks] {
+			rest = append(rest, it.df.Key)
+		}
+	}
+	var cur map[string]string
+	if len(rest) > 0 {
+		if cur, err = w.sinkHashes(ctx, tx, rest); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range batch {
+		ks := keyString(it.df.Key)
+		wr, ok := written[ks]
+		if ok {
+			kj := w.keyJSON(it.df.Key)
+			out.images = append(out.images, RowImage{Key: it.df.Key, KeyJSON: kj, Row: wr.before})
+			if opts.After != nil {
+				out.after = append(out.after, RowImage{Key: it.df.Key, KeyJSON: kj, Row: wr.after})
+			}
+			out.keys = append(out.keys, it.df.Key)
+			switch it.kind {
+			case Missing:
+				out.ins++
+			case Mismatched:
+				out.upd++
+			default:
+				out.del++
+			}
+			continue
+		}
+		if !copied[ks] {
+			continue // stale at the source
+		}
+		h, inD := cur[ks]
+		stale := func(why string) {
+			out.stale = append(out.stale, StaleRow{Key: it.df.Key, Kind: it.kind, Why: why})
+		}
+		switch {
+		case it.kind == Extra && !inD, it.kind != Extra && inD && h == it.df.SourceHash:
+			out.already = append(out.already, it.df.Key)
+		case it.kind == Missing:
+			stale("a sink row with this key appeared")
+		case !inD:
+			stale("the sink row is gone")
+		default:
+			stale("the sink row changed")
+		}
+	}
+	if len(out.keys) == 0 {
+		return out, nil
+	}
+	if opts.Images != nil {
+		if err := opts.Images(ctx, n, out.images); err != nil {
+			return nil, fmt.Errorf("saving the before-images of repair batch %d: %w", n, err)
+		}
+	}
+	if opts.BeforeCommit != nil {
+		if err := opts.BeforeCommit(n); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("committing repair batch %d on the sink table %s: %w", n, w.m.Dst.Name, err)
+	}
+	return out, nil
+}
+
 type srcRow struct {
 	hash string
 	vals []*string
 }
 
-type sinkRow struct {
-	hash string
-	row  json.RawMessage
-}
-
 type batchOutcome struct {
 	ins, upd, del int64
 	images, after []RowImage
-	written       map[string]json.RawMessage // rows as written, by key (with After)
 	stale         []StaleRow
 	already, keys []Key
+}
+
+// writtenRow is one row a repair statement wrote: as it was (nil for an
+// inserted row) and as it is now (nil for a deleted row, and when the
+// after-images are not asked for).
+type writtenRow struct {
+	before, after json.RawMessage
 }
 
 func deref(p *string) string {
@@ -410,14 +460,9 @@ func checkKeys(set RepairSet, n int) error {
 // the privileges the repair needs.
 func checkPrivileges(ctx context.Context, dst *pgx.Conn, d *side, need []string) error {
 	var missing []string
-	for _, p := range need {
-		var ok bool
-		if err := dst.QueryRow(ctx, "SELECT has_table_privilege($1, $2)", d.tbl.Ident, p).Scan(&ok); err != nil {
-			return fmt.Errorf("checking the %s privilege on the sink table %s: %w", p, d.tbl.Name, err)
-		}
-		if !ok {
-			missing = append(missing, p)
-		}
+	if err := dst.QueryRow(ctx, "SELECT coalesce(array_agg(p ORDER BY o), '{}') FROM unnest($2::text[]) WITH ORDINALITY AS u(p, o) WHERE NOT has_table_privilege($1, p)",
+		d.tbl.Ident, need).Scan(&missing); err != nil {
+		return fmt.Errorf("checking the %s privileges on the sink table %s: %w", strings.Join(need, ", "), d.tbl.Name, err)
 	}
 	if len(missing) > 0 {
 		var user string
@@ -467,6 +512,8 @@ type repairWriter struct {
 	dstCols []string // quoted sink column names, pair order
 	dstType []string // sink column types, pair order
 	dstKeys []string // sink key column names
+	// keyNames are the sink key column names as JSON strings.
+	keyNames []string
 }
 
 func newRepairWriter(m *mapping, d, s *sideSQL) *repairWriter {
@@ -477,6 +524,8 @@ func newRepairWriter(m *mapping, d, s *sideSQL) *repairWriter {
 		w.dstType = append(w.dstType, p.Dst.Type)
 		if i < m.Keys {
 			w.dstKeys = append(w.dstKeys, p.Dst.Name)
+			n, _ := json.Marshal(p.Dst.Name)
+			w.keyNames = append(w.keyNames, string(n))
 		}
 	}
 	return w
@@ -484,28 +533,62 @@ func newRepairWriter(m *mapping, d, s *sideSQL) *repairWriter {
 
 // keyJSON renders a key as a JSON object of the sink key columns.
 func (w *repairWriter) keyJSON(k Key) json.RawMessage {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, c := range w.dstKeys {
+	b := make([]byte, 0, 16*len(k)+len(w.keyNames))
+	b = append(b, '{')
+	for i, n := range w.keyNames {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		n, _ := json.Marshal(c)
-		v, _ := json.Marshal(k[i])
-		b.Write(n)
-		b.WriteByte(':')
-		b.Write(v)
+		b = append(b, n...)
+		b = append(b, ':')
+		b = appendJSONString(b, k[i])
 	}
-	b.WriteByte('}')
-	return json.RawMessage(b.String())
+	return append(b, '}')
 }
 
-// lockSink locks the sink rows of keys and returns their row hashes and
-// whole rows (JSON), by key.
-func (w *repairWriter) lockSink(ctx context.Context, tx pgx.Tx, keys []Key) (map[string]sinkRow, error) {
+// appendJSONString appends s as encoding/json writes it: plain printable
+// ASCII as it is, anything else through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			v, _ := json.Marshal(s)
+			return append(b, v...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// sinkHashes reads the row hashes of the sink rows of keys, by key.
+func (w *repairWriter) sinkHashes(ctx context.Context, tx pgx.Tx, keys []Key) (map[string]string, error) {
 	nk := len(w.d.keyKinds)
-	q := "SELECT " + w.d.keyTextCols() + ", (" + w.d.rowHash + ")::text, row_to_json(" + w.d.from + ".*)::text FROM " + w.d.from +
-		" JOIN " + w.d.unnest() + " ON " + w.d.keyMatch() + " FOR UPDATE OF " + lastIdent(w.m.Dst)
+	join, cond := w.d.keySet()
+	q := "SELECT " + w.d.keyTextCols() + ", (" + w.d.rowHash + ")::text FROM " + w.d.from + join + " WHERE " + cond
+	rows, err := tx.Query(ctx, q, keyArrays(keys, nk)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %d rows of the sink table %s: %w", len(keys), w.m.Dst.Name, explain(err))
+	}
+	defer rows.Close()
+	out := make(map[string]string, len(keys))
+	for rows.Next() {
+		raw := rows.RawValues()
+		k := make(Key, nk)
+		for i := range nk {
+			k[i] = string(raw[i])
+		}
+		h, _ := strconv.ParseInt(string(raw[nk]), 10, 64)
+		out[keyString(k)] = hashHex(h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %d rows of the sink table %s: %w", len(keys), w.m.Dst.Name, explain(err))
+	}
+	return out, nil
+}
+
+// keyArrays are the key columns of keys as text arrays, the arguments of
+// sideSQL.keySet's condition.
+func keyArrays(keys []Key, nk int) []any {
 	args := make([]any, nk)
 	for i := range nk {
 		col := make([]string, len(keys))
@@ -514,33 +597,21 @@ func (w *repairWriter) lockSink(ctx context.Context, tx pgx.Tx, keys []Key) (map
 		}
 		args[i] = col
 	}
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("locking %d rows of the sink table %s: %w", len(keys), w.m.Dst.Name, explain(err))
-	}
-	out := map[string]sinkRow{}
-	for rows.Next() {
-		raw := rows.RawValues()
-		k := make(Key, nk)
-		for i := range nk {
-			k[i] = string(raw[i])
-		}
-		h, _ := strconv.ParseInt(string(raw[nk]), 10, 64)
-		out[keyString(k)] = sinkRow{hash: hashHex(h), row: json.RawMessage(slices.Clone(raw[nk+1]))}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("locking %d rows of the sink table %s: %w", len(keys), w.m.Dst.Name, explain(err))
-	}
-	return out, nil
+	return args
 }
 
-// lastIdent is the unqualified quoted name FOR UPDATE OF needs.
-func lastIdent(t *table) string { return pgx.Identifier{t.Name.Name}.Sanitize() }
-
-// copyRow is one row of the temporary table: operation, key texts, values.
-func (w *repairWriter) copyRow(op string, k Key, vals []*string) []any {
-	row := make([]any, 0, 1+len(k)+len(w.dstCols))
+// copyRow is one row of the temporary table: operation, the planned sink
+// row hash (updates and deletes), key texts, values.
+func (w *repairWriter) copyRow(op, sinkHash string, k Key, vals []*string) []any {
+	row := make([]any, 0, 2+len(k)+len(w.dstCols))
 	row = append(row, op)
+	if sinkHash == "" {
+		row = append(row, nil)
+	} else {
+		// The plan renders hashes as 16 hex digits; the server computes int8.
+		h, _ := strconv.ParseUint(sinkHash, 16, 64)
+		row = append(row, strconv.FormatInt(int64(h), 10))
+	}
 	for _, v := range k {
 		row = append(row, v)
 	}
@@ -555,13 +626,16 @@ func (w *repairWriter) copyRow(op string, k Key, vals []*string) []any {
 }
 
 // write loads rows into a temporary table with COPY and inserts, updates and
-// deletes from it, checking the row counts.
-func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, out *batchOutcome) error {
+// deletes from it. Each statement touches only the rows still as planned: an
+// insert only where no sink row has the key, an update or delete only where
+// the sink row's hash is the planned one and the row did not change while
+// the statement ran. It returns the rows written, by key.
+func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, after bool) (map[string]writtenRow, error) {
 	nk := len(w.dstKeys)
-	names := []string{"offsetctl_op"}
-	defs := []string{"offsetctl_op text"}
+	names := []string{"offsetctl_op", "offsetctl_h"}
+	defs := []string{"offsetctl_op text", "offsetctl_h text"}
 	for i := range nk {
-		n := fmt.Sprintf("k%d", i+1)
+		n := fmt.Sprintf("offsetctl_k%d", i+1)
 		names = append(names, n)
 		defs = append(defs, n+" text")
 	}
@@ -571,15 +645,18 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, out *
 		defs = append(defs, n+" text")
 	}
 	if _, err := tx.Exec(ctx, "CREATE TEMPORARY TABLE offsetctl_repair ("+strings.Join(defs, ", ")+") ON COMMIT DROP"); err != nil {
-		return fmt.Errorf("creating the repair's temporary table on the sink: %w", explain(err))
+		return nil, fmt.Errorf("creating the repair's temporary table on the sink: %w", explain(err))
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"offsetctl_repair"}, names, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("copying %d source rows to the sink: %w", len(rows), explain(err))
+		return nil, fmt.Errorf("copying %d source rows to the sink: %w", len(rows), explain(err))
 	}
-	// Statistics for the joins below: without them the planner may scan
-	// the whole sink table instead of probing its key index.
-	if _, err := tx.Exec(ctx, "ANALYZE offsetctl_repair"); err != nil {
-		return fmt.Errorf("analysing the repair's temporary table: %w", explain(err))
+	// Every sink row is reached through the key's index and then by its
+	// ctid, whatever the table's size: nested loops, no sequential scan of
+	// the sink (the temporary table, which has no statistics to guide the
+	// planner, is the only table scanned). No JIT: the disabled paths'
+	// costs would make it compile these small statements.
+	if _, err := tx.Exec(ctx, "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"); err != nil {
+		return nil, fmt.Errorf("setting up the repair's statements: %w", explain(err))
 	}
 	vals := func(from int) []string {
 		var out []string
@@ -589,58 +666,77 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, out *
 		return out
 	}
 	table := w.m.Dst
-	// With returning, the rows as written come back from the statement
-	// itself (the after-images), by key.
-	returning := " RETURNING " + w.d.keyTextCols() + ", row_to_json(offsetctl_t.*)::text"
-	exec := func(what string, want int64, q string, ret bool) error {
-		if want == 0 {
-			return nil
+	afterCol := "NULL::text"
+	if after {
+		afterCol = "row_to_json(offsetctl_t.*)::text"
+	}
+	// The sink row as the statement found it, by key, beside the target: its
+	// ctid and xmin tie the target row to it. A row another session updates
+	// while the statement waits for its lock is re-checked against these
+	// conditions on its new version, whose xmin differs, and left alone.
+	old := " CROSS JOIN LATERAL (SELECT " + table.Ident + ".ctid AS offsetctl_ctid, " + table.Ident + ".xmin AS offsetctl_xmin, row_to_json(" +
+		table.Ident + ".*)::text AS offsetctl_before, " + w.d.rowHash + " AS offsetctl_hash FROM " + table.Ident + " WHERE " + w.d.keyMatch() + ") AS offsetctl_o"
+	same := " AND offsetctl_t.ctid = offsetctl_o.offsetctl_ctid AND offsetctl_t.xmin = offsetctl_o.offsetctl_xmin AND offsetctl_o.offsetctl_hash = offsetctl_keys.offsetctl_h::int8"
+	written := make(map[string]writtenRow, len(rows))
+	run := func(what, q string, before, after bool) error {
+		res, err := tx.Query(ctx, q)
+		if err != nil {
+			return fmt.Errorf("%s rows of the sink table %s: %w", what, table.Name, explain(err))
 		}
-		var n int64
-		if ret {
-			rows, err := tx.Query(ctx, q+returning)
-			if err != nil {
-				return fmt.Errorf("%s %d rows of the sink table %s: %w", what, want, table.Name, explain(err))
+		defer res.Close()
+		for res.Next() {
+			raw := res.RawValues()
+			k := make(Key, nk)
+			for i := range nk {
+				k[i] = string(raw[i])
 			}
-			for rows.Next() {
-				raw := rows.RawValues()
-				k := make(Key, nk)
-				for i := range nk {
-					k[i] = string(raw[i])
-				}
-				out.written[keyString(k)] = json.RawMessage(slices.Clone(raw[nk]))
-				n++
+			var wr writtenRow
+			if before {
+				wr.before = json.RawMessage(slices.Clone(raw[nk]))
 			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("%s %d rows of the sink table %s: %w", what, want, table.Name, explain(err))
+			if after && raw[nk+1] != nil {
+				wr.after = json.RawMessage(slices.Clone(raw[nk+1]))
 			}
-		} else {
-			tag, err := tx.Exec(ctx, q)
-			if err != nil {
-				return fmt.Errorf("%s %d rows of the sink table %s: %w", what, want, table.Name, explain(err))
-			}
-			n = tag.RowsAffected()
+			written[keyString(k)] = wr
 		}
-		if n != want {
-			return fmt.Errorf("%s rows of the sink table %s: %d rows affected, %d expected; the batch was not committed", what, table.Name, n, want)
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("%s rows of the sink table %s: %w", what, table.Name, explain(err))
 		}
 		return nil
 	}
-	if err := exec("inserting", out.ins, "INSERT INTO "+table.Ident+" AS offsetctl_t ("+strings.Join(w.dstCols, ", ")+") SELECT "+
-		strings.Join(vals(0), ", ")+" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_op = 'i'", out.written != nil); err != nil {
-		return err
+	has := func(op string) bool {
+		return slices.ContainsFunc(rows, func(r []any) bool { return r[0] == op })
 	}
-	if len(w.dstCols) > nk {
+	if has("i") {
+		if err := run("inserting", "INSERT INTO "+table.Ident+" AS offsetctl_t ("+strings.Join(w.dstCols, ", ")+") SELECT "+
+			strings.Join(vals(0), ", ")+" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_op = 'i' AND NOT EXISTS (SELECT FROM "+
+			table.Ident+" WHERE "+w.d.keyMatch()+") RETURNING "+w.d.keyTextCols()+", NULL::text, "+afterCol, false, true); err != nil {
+			return nil, err
+		}
+	}
+	if has("u") {
 		var sets []string
 		for i, v := range vals(nk) {
 			sets = append(sets, w.dstCols[nk+i]+" = "+v)
 		}
-		if err := exec("updating", out.upd, "UPDATE "+table.Ident+" AS offsetctl_t SET "+strings.Join(sets, ", ")+
-			" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_keys.offsetctl_op = 'u' AND "+w.d.keyMatch(), out.written != nil); err != nil {
-			return err
+		if len(sets) == 0 {
+			// Only key columns are compared: a mismatch cannot be
+			// written; the identity update still checks and locks the row.
+			sets = append(sets, w.dstCols[0]+" = offsetctl_t."+w.dstCols[0])
+		}
+		if err := run("updating", "UPDATE "+table.Ident+" AS offsetctl_t SET "+strings.Join(sets, ", ")+
+			" FROM offsetctl_repair AS offsetctl_keys"+old+" WHERE offsetctl_keys.offsetctl_op = 'u'"+same+
+			" RETURNING "+w.d.keyTextCols()+", offsetctl_o.offsetctl_before, "+afterCol, true, true); err != nil {
+			return nil, err
 		}
 	}
-	return exec("deleting", out.del, "DELETE FROM "+table.Ident+" USING offsetctl_repair AS offsetctl_keys WHERE offsetctl_keys.offsetctl_op = 'd' AND "+w.d.keyMatch(), false)
+	if has("d") {
+		if err := run("deleting", "DELETE FROM "+table.Ident+" AS offsetctl_t USING offsetctl_repair AS offsetctl_keys"+old+
+			" WHERE offsetctl_keys.offsetctl_op = 'd'"+same+" RETURNING "+w.d.keyTextCols()+", row_to_json(offsetctl_t.*)::text, NULL::text", true, false); err != nil {
+			return nil, err
+		}
+	}
+	return written, nil
 }
 
 // explain adds the operator's fix to errors whose cause is clear.

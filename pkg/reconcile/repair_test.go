@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
@@ -198,6 +199,70 @@ UPDATE d.customers SET status = 'y' WHERE id = 1001;`)
 	}
 }
 
+// A sink row another session changes while the repair's statement waits for
+// it is left alone: the statement found it as planned, but the version it
+// would write over is not that one.
+func TestRepairRowChangedWhileTheStatementWaits(t *testing.T) {
+	ctx := context.Background()
+	u, r := setupRepair(t)
+	other := pgtest.Conn(t, u)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	// Mismatched row 8 and extra row 1001 change in a transaction that
+	// commits while the repair waits for their locks.
+	if _, err := tx.Exec(ctx, "UPDATE d.customers SET email = 'other@example.com' WHERE id = 8; UPDATE d.customers SET status = 'z' WHERE id = 1001"); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		res *RepairResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{DeleteExtra: true})
+		done <- outcome{res, err}
+	}()
+	// Wait until the repair is blocked on the other session's locks.
+	for i := 0; ; i++ {
+		var waiting bool
+		if err := pgtest.Conn(t, u).QueryRow(ctx, "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'offsetctl' AND wait_event_type = 'Lock'").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if i == 400 {
+			t.Fatal("the repair never waited for the locked rows")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	got := map[string]string{}
+	for _, s := range o.res.Stale {
+		got[s.Key.String()] = string(s.Kind) + ": " + s.Why
+	}
+	want := map[string]string{"8": "mismatched: the sink row changed", "1001": "extra: the sink row changed"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stale = %v\nwant    %v", got, want)
+	}
+	var e8, s1001 string
+	if err := pgtest.Conn(t, u).QueryRow(ctx, "SELECT (SELECT email FROM d.customers WHERE id = 8), (SELECT status FROM d.customers WHERE id = 1001)").Scan(&e8, &s1001); err != nil {
+		t.Fatal(err)
+	}
+	if e8 != "other@example.com" || s1001 != "z" {
+		t.Errorf("the other session's changes were overwritten: 8 = %q, 1001 = %q", e8, s1001)
+	}
+}
+
 func TestRepairCrashThenRerun(t *testing.T) {
 	ctx := context.Background()
 	u, r := setupRepair(t)
@@ -364,5 +429,33 @@ func TestSnapshotSignals(t *testing.T) {
 	var data string
 	if err := conn.QueryRow(ctx, "SELECT data FROM public.debezium_signal WHERE id = 'p-1' AND type = 'execute-snapshot'").Scan(&data); err != nil || data != sigs[0].Data {
 		t.Fatalf("stored signal %q, %v", data, err)
+	}
+}
+
+// keyJSON writes what encoding/json writes, on its fast path and off it.
+func TestKeyJSONMatchesEncodingJSON(t *testing.T) {
+	w := &repairWriter{dstKeys: []string{"id", `we"ird <col>`}}
+	for _, n := range w.dstKeys {
+		b, _ := json.Marshal(n)
+		w.keyNames = append(w.keyNames, string(b))
+	}
+	for _, v := range []string{"", "42", "plain text", `quote"`, `back\slash`, "<b>&amp;</b>", "tab\tnew\nline", "ünïcødé", "\x7f", "\u2028"} {
+		k := Key{v, "x" + v}
+		var want strings.Builder
+		want.WriteByte('{')
+		for i, n := range w.dstKeys {
+			if i > 0 {
+				want.WriteByte(',')
+			}
+			nb, _ := json.Marshal(n)
+			vb, _ := json.Marshal(k[i])
+			want.Write(nb)
+			want.WriteByte(':')
+			want.Write(vb)
+		}
+		want.WriteByte('}')
+		if got := string(w.keyJSON(k)); got != want.String() {
+			t.Errorf("keyJSON(%q) = %s, want %s", v, got, want.String())
+		}
 	}
 }

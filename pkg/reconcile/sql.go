@@ -110,11 +110,27 @@ func newSideSQL(m *mapping, sink bool, filter string) *sideSQL {
 	return s
 }
 
+// keySet returns the JOIN (possibly empty) and the condition that restrict
+// the table to the keys bound as text arrays $1..$n. A single key column is
+// matched with = ANY of the array cast to the column's type, which the server
+// turns into one index scan over the sorted keys; composite keys join
+// unnest($1..$n).
+func (s *sideSQL) keySet() (join, cond string) {
+	if len(s.keyLeft) == 1 {
+		arr := "$1::text[]"
+		if c := s.keyCast[0]; c != "" {
+			arr += c + "[]"
+		}
+		return "", s.keyLeft[0] + " = ANY(" + arr + ")"
+	}
+	return " JOIN " + s.unnest() + " ON " + s.keyMatch(), "true"
+}
+
 // keyMatch is the join condition of the table with unnest($1..$n) AS u(k1..kn).
 func (s *sideSQL) keyMatch() string {
 	var conds []string
 	for i, left := range s.keyLeft {
-		conds = append(conds, left+" = offsetctl_keys.k"+fmt.Sprint(i+1)+s.keyCast[i])
+		conds = append(conds, left+" = offsetctl_keys.offsetctl_k"+fmt.Sprint(i+1)+s.keyCast[i])
 	}
 	return strings.Join(conds, " AND ")
 }
@@ -124,7 +140,7 @@ func (s *sideSQL) unnest() string {
 	var ps, ns []string
 	for i := range s.keyKinds {
 		ps = append(ps, fmt.Sprintf("$%d::text[]", i+1))
-		ns = append(ns, fmt.Sprintf("k%d", i+1))
+		ns = append(ns, fmt.Sprintf("offsetctl_k%d", i+1))
 	}
 	return "unnest(" + strings.Join(ps, ", ") + ") AS offsetctl_keys(" + strings.Join(ns, ", ") + ")"
 }
