@@ -271,15 +271,19 @@ func (x *side) from(p *cellPlan, n int) (string, []any) {
 	return q, args
 }
 
-// cells computes the count and checksum of every cell of p.
-func (x *side) cells(ctx context.Context, p *cellPlan) ([]cell, error) {
+// cells sends the count and checksum of every cell of p, in cell id order,
+// in batches: the client never holds more than the batches in flight,
+// however many cells the table has.
+func (x *side) cells(ctx context.Context, p *cellPlan, out chan<- []cell, emit func(int64)) error {
+	defer close(out)
 	if err := x.plan(ctx, true, p.los != nil); err != nil {
-		return nil, fmt.Errorf("preparing the cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+		return fmt.Errorf("preparing the cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
 	}
 	// The hashes are computed in a subquery kept apart by OFFSET 0, so that
 	// parallel workers compute them and the leader only adds them up: the
 	// planner takes every key for its own cell and would otherwise run the
-	// aggregate, hashes included, in one process.
+	// aggregate, hashes included, in one process. The groups are sorted
+	// after the hash aggregate (one sort of the cells, not of the rows).
 	var cellExpr string
 	var args []any
 	if p.ranged {
@@ -292,39 +296,55 @@ func (x *side) cells(ctx context.Context, p *cellPlan) ([]cell, error) {
 	from, more := x.from(p, len(args)+1)
 	q := "SELECT offsetctl_c, count(*), " + sumExpr("offsetctl_h") +
 		" FROM (SELECT " + cellExpr + " AS offsetctl_c, " + x.sql.rowHash + " AS offsetctl_h" + from +
-		" OFFSET 0) offsetctl_rows GROUP BY 1"
+		" OFFSET 0) offsetctl_rows GROUP BY 1 ORDER BY 1"
 	args = append(args, more...)
 	x.queries++
 	rows, err := x.tx.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("computing cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+		return fmt.Errorf("computing cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
 	}
 	defer rows.Close()
-	// The first level returns about one row per cell: size the slice once.
-	var out []cell
-	if !p.ranged && p.filter == nil {
-		out = make([]cell, 0, 1<<p.bits)
-	} else if p.ranged && p.los == nil {
-		out = make([]cell, 0, 1<<maxFirstBits+1)
+	batch := make([]cell, 0, streamBatch)
+	var n int64
+	send := func() error {
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		emit(n)
+		if err := x.rate.wait(ctx, n); err != nil {
+			return err
+		}
+		batch, n = make([]cell, 0, streamBatch), 0
+		return nil
 	}
 	var c cell
 	var id *int64
 	var sum int64
 	for rows.Next() {
 		if err := rows.Scan(&id, &c.n, &sum); err != nil {
-			return nil, fmt.Errorf("reading cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+			return fmt.Errorf("reading cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
 		}
 		if id == nil {
-			return nil, fmt.Errorf("%w: the %s table %s has %d rows whose key column %s is NULL: the key must be NOT NULL", ErrNotComparable, x.name, x.tbl.Name, c.n, x.sql.idents[0])
+			return fmt.Errorf("%w: the %s table %s has %d rows whose key column %s is NULL: the key must be NOT NULL", ErrNotComparable, x.name, x.tbl.Name, c.n, x.sql.idents[0])
 		}
 		c.id, c.sum = *id, fromSum(sum)
-		out = append(out, c)
+		batch = append(batch, c)
+		n += c.n
+		if len(batch) == streamBatch {
+			if err := send(); err != nil {
+				return err
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("computing cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
+		return fmt.Errorf("computing cell checksums of the %s table %s: %w", x.name, x.tbl.Name, err)
 	}
-	slices.SortFunc(out, func(a, b cell) int { return compareInt(a.id, b.id) })
-	return out, nil
+	if len(batch) > 0 {
+		return send()
+	}
+	return nil
 }
 
 // keyBounds returns the smallest and largest key of both sides, and false
@@ -377,31 +397,128 @@ func ranges(lo, width int64, ids []int64) (los, his []int64) {
 	return los, his
 }
 
-// diffCells merges two sorted cell lists; it returns the ids of the cells
-// that differ and the larger row count of each, and the totals of each side.
-func diffCells(a, b []cell) (diff []int64, rows int64, ta, tb Checksum) {
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i].id < b[j].id):
-			diff, rows = append(diff, a[i].id), rows+a[i].n
-			ta.Rows, ta.Sum = ta.Rows+a[i].n, ta.Sum+a[i].sum
-			i++
-		case i == len(a) || b[j].id < a[i].id:
-			diff, rows = append(diff, b[j].id), rows+b[j].n
-			tb.Rows, tb.Sum = tb.Rows+b[j].n, tb.Sum+b[j].sum
-			j++
-		default:
-			if a[i].n != b[j].n || a[i].sum != b[j].sum {
-				diff, rows = append(diff, a[i].id), rows+max(a[i].n, b[j].n)
+// batches walks one stream of batches.
+type batches[T any] struct {
+	ch  <-chan []T
+	buf []T
+	i   int
+}
+
+// peek returns the next element without consuming it, or false at the end.
+func (b *batches[T]) peek() (*T, bool) {
+	for b.i >= len(b.buf) {
+		v, ok := <-b.ch
+		if !ok {
+			return nil, false
+		}
+		b.buf, b.i = v, 0
+	}
+	return &b.buf[b.i], true
+}
+
+// twoStreams runs produce for both sides at once, each sending batches to
+// its own channel, and consume on the two channels; it returns the first
+// real error of any of them. The producers are drained when consume stops
+// early.
+func twoStreams[T any](ctx context.Context, s, d *side, produce func(ctx context.Context, x *side, out chan<- []T) error, consume func(a, b *batches[T]) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chans := [2]chan []T{make(chan []T, 4), make(chan []T, 4)}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, x := range []*side{s, d} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := produce(ctx, x, chans[i]); err != nil {
+				errs[i] = err
+				cancel()
 			}
-			ta.Rows, ta.Sum = ta.Rows+a[i].n, ta.Sum+a[i].sum
-			tb.Rows, tb.Sum = tb.Rows+b[j].n, tb.Sum+b[j].sum
-			i++
-			j++
+		}()
+	}
+	consumeErr := consume(&batches[T]{ch: chans[0]}, &batches[T]{ch: chans[1]})
+	if consumeErr != nil {
+		cancel()
+	}
+	for _, ch := range chans {
+		go func() {
+			for range ch {
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
 		}
 	}
-	return diff, rows, ta, tb
+	if consumeErr != nil {
+		return consumeErr
+	}
+	return errors.Join(errs...)
+}
+
+// cellDiff is what merging two cell streams found.
+type cellDiff struct {
+	ids    []int64 // the cells that differ
+	rows   int64   // the larger row count of each differing cell, summed
+	cells  int     // cells on the side that has more
+	ta, tb Checksum
+}
+
+// diffCells merges two cell streams sorted by id.
+func diffCells(a, b *batches[cell]) (*cellDiff, error) {
+	r := &cellDiff{}
+	var na, nb int
+	var lastA, lastB int64
+	ordered := func(n int, last *int64, c *cell) error {
+		if n > 0 && c.id <= *last {
+			return fmt.Errorf("cell checksums arrived out of order (%d after %d); this is a bug in offsetctl", c.id, *last)
+		}
+		*last = c.id
+		return nil
+	}
+	for {
+		ca, okA := a.peek()
+		cb, okB := b.peek()
+		switch {
+		case !okA && !okB:
+			r.cells = max(na, nb)
+			return r, nil
+		case okA && (!okB || ca.id < cb.id):
+			if err := ordered(na, &lastA, ca); err != nil {
+				return nil, err
+			}
+			r.ids, r.rows = append(r.ids, ca.id), r.rows+ca.n
+			r.ta.Rows, r.ta.Sum = r.ta.Rows+ca.n, r.ta.Sum+ca.sum
+			na++
+			a.i++
+		case !okA || cb.id < ca.id:
+			if err := ordered(nb, &lastB, cb); err != nil {
+				return nil, err
+			}
+			r.ids, r.rows = append(r.ids, cb.id), r.rows+cb.n
+			r.tb.Rows, r.tb.Sum = r.tb.Rows+cb.n, r.tb.Sum+cb.sum
+			nb++
+			b.i++
+		default:
+			if err := ordered(na, &lastA, ca); err != nil {
+				return nil, err
+			}
+			if err := ordered(nb, &lastB, cb); err != nil {
+				return nil, err
+			}
+			if ca.n != cb.n || ca.sum != cb.sum {
+				r.ids, r.rows = append(r.ids, ca.id), r.rows+max(ca.n, cb.n)
+			}
+			r.ta.Rows, r.ta.Sum = r.ta.Rows+ca.n, r.ta.Sum+ca.sum
+			r.tb.Rows, r.tb.Sum = r.tb.Rows+cb.n, r.tb.Sum+cb.sum
+			na++
+			nb++
+			a.i++
+			b.i++
+		}
+	}
 }
 
 func bitmap(nbits int, ids []int64) []byte {
@@ -439,33 +556,21 @@ func (e *engine) rows(ctx context.Context, s, d *side, r *Result) error {
 		}
 	}
 	for level := 1; ; level++ {
-		var cs [2][]cell
 		phase := "cells"
 		if level > 1 {
 			phase = "split"
 		}
-		err := both(ctx, s, d, func(ctx context.Context, x *side) error {
-			c, err := x.cells(ctx, p)
-			if err != nil {
-				return err
-			}
-			var n int64
-			for _, v := range c {
-				n += v.n
-			}
-			e.emit(phase, n)
-			if x == s {
-				cs[0] = c
-			} else {
-				cs[1] = c
-			}
-			return x.rate.wait(ctx, n)
+		var cd *cellDiff
+		err := twoStreams(ctx, s, d, func(ctx context.Context, x *side, out chan<- []cell) error {
+			return x.cells(ctx, p, out, func(n int64) { e.emit(phase, n) })
+		}, func(a, b *batches[cell]) (err error) {
+			cd, err = diffCells(a, b)
+			return err
 		})
 		if err != nil {
 			return err
 		}
-		diff, rows, ta, tb := diffCells(cs[0], cs[1])
-		cells := max(len(cs[0]), len(cs[1]))
+		diff, rows, ta, tb, cells := cd.ids, cd.rows, cd.ta, cd.tb, cd.cells
 		r.Stats.Levels = level
 		r.Stats.RowsHashed += ta.Rows + tb.Rows
 		if level == 1 {
@@ -615,70 +720,21 @@ func decodeInt8(b []byte, format int16) (int64, error) {
 	return strconv.ParseInt(string(b), 10, 64)
 }
 
-// cursor walks one side's stream of batches.
+// cursor walks one side's stream of (key, row hash) batches, remembering
+// the last key it passed.
 type cursor struct {
-	ch   <-chan []krow
-	buf  []krow
-	i    int
+	*batches[krow]
 	prev krow
 	seen bool
 }
 
-func (c *cursor) peek() (*krow, bool) {
-	for c.i >= len(c.buf) {
-		b, ok := <-c.ch
-		if !ok {
-			return nil, false
-		}
-		c.buf, c.i = b, 0
-	}
-	return &c.buf[c.i], true
-}
-
 // merge streams both sides and merges them in key order.
 func (e *engine) merge(ctx context.Context, s, d *side, r *Result, p *cellPlan) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sc, dc := make(chan []krow, 4), make(chan []krow, 4)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i, x := range []*side{s, d} {
-		ch := sc
-		if i == 1 {
-			ch = dc
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := x.stream(ctx, p, ch, func(n int64) { e.emit("stream", n) }); err != nil {
-				errs[i] = err
-				cancel()
-			}
-		}()
-	}
-	mergeErr := e.mergeStreams(&cursor{ch: sc}, &cursor{ch: dc}, s, d, r)
-	if mergeErr != nil {
-		cancel()
-	}
-	// Drain so the streamers can finish.
-	go func() {
-		for range sc {
-		}
-	}()
-	go func() {
-		for range dc {
-		}
-	}()
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	if mergeErr != nil {
-		return mergeErr
-	}
-	return errors.Join(errs...)
+	return twoStreams(ctx, s, d, func(ctx context.Context, x *side, out chan<- []krow) error {
+		return x.stream(ctx, p, out, func(n int64) { e.emit("stream", n) })
+	}, func(a, b *batches[krow]) error {
+		return e.mergeStreams(&cursor{batches: a}, &cursor{batches: b}, s, d, r)
+	})
 }
 
 func (e *engine) mergeStreams(a, b *cursor, s, d *side, r *Result) error {

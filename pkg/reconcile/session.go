@@ -24,8 +24,10 @@ type side struct {
 
 // begin opens the side's READ ONLY, REPEATABLE READ transaction and sets the
 // session up for the comparison: application name, timeouts, UTC, ISO dates,
-// shortest exact floats, enough work_mem for the cell aggregate, and no
-// parallel workers under a rate limit.
+// shortest exact floats, enough work_mem for the cell aggregate, no JIT (the
+// planner settings of side.plan inflate costs past its thresholds, and
+// compiling the hash expressions costs up to a second per query while saving
+// nothing measurable), and no parallel workers under a rate limit.
 func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -51,6 +53,7 @@ func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side,
 		set_config('IntervalStyle', 'postgres', true),
 		set_config('extra_float_digits', '1', true),
 		set_config('bytea_output', 'hex', true),
+		set_config('jit', 'off', true),
 		set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024 THEN '64MB' ELSE current_setting('work_mem') END, true),
 		CASE WHEN $3 = '' THEN '' ELSE set_config('max_parallel_workers_per_gather', $3, true) END`,
 		fmt.Sprintf("%dms", st.Milliseconds()), fmt.Sprintf("%dms", lt.Milliseconds()), workers)
