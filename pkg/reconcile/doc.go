@@ -35,9 +35,10 @@
 // once instead of being scanned again. For the mismatched rows, per-column
 // hashes of those keys only name the columns that differ.
 //
-// Client memory is bounded by the number of first-level cells (at most 2^18,
-// 24 bytes each per side), the stream batches, and the differences kept
-// (Spec.MaxKeys per kind); never by the table size.
+// Client memory is bounded by the batches in flight (cell checksums arrive
+// sorted by cell and are merged as they come; so are the streamed keys), the
+// ids of the differing cells, and the differences kept (Spec.MaxKeys per
+// kind); never by the table size.
 //
 // # What it promises
 //
