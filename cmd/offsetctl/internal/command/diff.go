@@ -1,6 +1,8 @@
 package command
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -357,14 +359,80 @@ type diffJSON struct {
 	Tables           []*reconcile.Result `json:"tables"`
 }
 
+// writeDiffJSON writes the report as encoding/json's indented encoding of
+// diffJSON would, but streamed: one differing row at a time, so that listing
+// a million keys does not hold their whole document in memory as well.
 func writeDiffJSON(w io.Writer, o *diffOptions, results []*reconcile.Result) error {
-	out := diffJSON{FormatVersion: diffFormatVersion, OffsetctlVersion: Version, Mode: o.Mode, Filter: o.Where, Tables: results}
+	out := diffJSON{FormatVersion: diffFormatVersion, OffsetctlVersion: Version, Mode: o.Mode, Filter: o.Where, Tables: []*reconcile.Result{}}
 	for _, r := range results {
 		out.Drift = out.Drift || r.Drift()
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	env, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	const empty = `"tables": []`
+	at := bytes.LastIndex(env, []byte(empty))
+	if at < 0 || len(results) == 0 {
+		_, err := w.Write(append(env, '\n'))
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(env[:at+len(empty)-1])
+	for i, r := range results {
+		bw.WriteString("\n    ")
+		if err := writeResultJSON(bw, r); err != nil {
+			return err
+		}
+		if i < len(results)-1 {
+			bw.WriteByte(',')
+		}
+	}
+	bw.WriteString("\n  ")
+	bw.Write(env[at+len(empty)-1:])
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// writeResultJSON writes one table's result, indented as an element of
+// "tables", with its lists of differing rows written row by row.
+func writeResultJSON(w *bufio.Writer, r *reconcile.Result) error {
+	bare := *r
+	bare.Missing, bare.Extra, bare.Mismatched = nil, nil, nil
+	b, err := json.MarshalIndent(&bare, "    ", "  ")
+	if err != nil {
+		return err
+	}
+	// The lists come right before "missing_count", which every result has.
+	const next = "\n      \"missing_count\":"
+	at := bytes.Index(b, []byte(next))
+	if at < 0 {
+		return fmt.Errorf("internal error: no missing_count in a diff result")
+	}
+	w.Write(b[:at])
+	for _, l := range []struct {
+		name string
+		rows []reconcile.Diff
+	}{{"missing", r.Missing}, {"extra", r.Extra}, {"mismatched", r.Mismatched}} {
+		if len(l.rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n      %q: [", l.name)
+		for i := range l.rows {
+			d, err := json.MarshalIndent(&l.rows[i], "        ", "  ")
+			if err != nil {
+				return err
+			}
+			w.WriteString("\n        ")
+			w.Write(d)
+			if i < len(l.rows)-1 {
+				w.WriteByte(',')
+			}
+		}
+		w.WriteString("\n      ],")
+	}
+	_, err = w.Write(b[at:])
+	return err
 }
 
 // Text output.
