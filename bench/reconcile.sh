@@ -16,8 +16,12 @@
 #     configuration (--use-key --cf=fnv), same pair, same measurements;
 #   - whether offsetctl's keys match the injected ones and pg_comparator's.
 #
-# Every measurement runs RUNS times (default 3; 1 for sizes above 2M rows) and
-# the median is printed, as wall seconds and as CPU seconds (server processes
+# offsetctl runs as it does by default, one backend per database, and once
+# more with --parallel 2 (two parallel workers per side, like the floor's
+# queries).
+#
+# Every measurement runs RUNS times (default 5; 1 for sizes above 2M rows),
+# each run measuring the floor and then each tool, and the median is printed, as wall seconds and as CPU seconds (server processes
 # plus client): on a shared machine the wall times are noisy, the CPU seconds
 # much less so. Ratios are to the floor measured in the same run. The 10M size takes about 10 minutes on 2 cores.
 #
@@ -29,7 +33,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 SIZES=${SIZES:-"1000000 10000000"}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 OFFSETCTL=${OFFSETCTL:-}
 
 log() { printf '%s\n' "$*" >&2; }
@@ -145,17 +149,16 @@ bench_size() {
 	# Warm up: every table read once.
 	both "SELECT count(*) FROM customers t WHERE t::text <> ''" >/dev/null
 
-	local floor="$work/floor"
-	: >"$floor"
+	# Each run measures the floor and then every tool, so that the ratios
+	# compare measurements taken close together on a machine whose speed
+	# drifts.
+	local floor="$work/floor" name
+	for name in floor offsetctl_drift offsetctl_equal offsetctl_parallel pgc_default pgc_fast; do : >"$work/$name"; done
 	for _ in $(seq "$runs"); do
 		both "SELECT count(*), sum(hashtextextended(t::text, 0)) FROM customers t" >>"$floor"
-	done
-
-	local name
-	for name in offsetctl_drift offsetctl_equal pgc_default pgc_fast; do : >"$work/$name"; done
-	for _ in $(seq "$runs"); do
 		timed "$work/offsetctl_drift" "$OFFSETCTL" diff --source "$(url src)" --sink "$(url dst)" --table customers -json --max-keys 1000000
 		timed "$work/offsetctl_equal" "$OFFSETCTL" diff --source "$(url src)" --sink "$(url same)" --table customers -json
+		timed "$work/offsetctl_parallel" "$OFFSETCTL" diff --parallel 2 --source "$(url src)" --sink "$(url dst)" --table customers -json --max-keys 1000000
 		timed "$work/pgc_default" pg_comparator "pgsql://postgres@127.0.0.1:$port/src/public.customers?id" "pgsql://postgres@127.0.0.1:$port/dst/public.customers?id"
 		timed "$work/pgc_fast" pg_comparator --use-key --cf=fnv "pgsql://postgres@127.0.0.1:$port/src/public.customers?id" "pgsql://postgres@127.0.0.1:$port/dst/public.customers?id"
 	done
@@ -193,6 +196,7 @@ bench_size() {
 		printf '| floor: count(*) + sum(hashtextextended(t::text,0)), both sides at once | %s | %s / %s (%s) | 1.00× | %s | 1.00× | - | two psql sessions |\n' "$n" "$(minimum "$floor" 1)" "$fl" "$(wc -l <"$floor")" "$flc"
 		row "offsetctl diff, 0.1 % missing + extra + changed" "$work/offsetctl_drift" "$strategy; keys = injected: $same_inj; keys = pg_comparator's: $same_pgc"
 		row "offsetctl diff, no difference" "$work/offsetctl_equal" "differences reported: $equal_found"
+		row "offsetctl diff --parallel 2, 0.1 % drift" "$work/offsetctl_parallel" "2 parallel workers per side besides the backend"
 		row "pg_comparator (default)" "$work/pgc_default" "$(wc -l <"$work/keys.pgc_default") keys"
 		row "pg_comparator --use-key --cf=fnv" "$work/pgc_fast" "$(wc -l <"$work/keys.pgc_fast") keys"
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,7 +28,8 @@ type side struct {
 // shortest exact floats, enough work_mem for the cell aggregate, no JIT (the
 // planner settings of side.plan inflate costs past its thresholds, and
 // compiling the hash expressions costs up to a second per query while saving
-// nothing measurable), and no parallel workers under a rate limit.
+// nothing measurable), and Spec.Parallel parallel workers (none under a rate
+// limit).
 func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -40,7 +42,7 @@ func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side,
 	if lt == 0 {
 		lt = 5 * time.Second
 	}
-	workers := ""
+	workers := strconv.Itoa(spec.Parallel)
 	if spec.RateLimit > 0 {
 		workers = "0"
 	}
@@ -55,7 +57,7 @@ func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side,
 		set_config('bytea_output', 'hex', true),
 		set_config('jit', 'off', true),
 		set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024 THEN '64MB' ELSE current_setting('work_mem') END, true),
-		CASE WHEN $3 = '' THEN '' ELSE set_config('max_parallel_workers_per_gather', $3, true) END`,
+		set_config('max_parallel_workers_per_gather', $3, true)`,
 		fmt.Sprintf("%dms", st.Milliseconds()), fmt.Sprintf("%dms", lt.Milliseconds()), workers)
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))

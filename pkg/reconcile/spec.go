@@ -103,6 +103,13 @@ type Spec struct {
 	// scans run without parallel workers, and the engine pauses between
 	// statements and while streaming so the average stays under the limit.
 	RateLimit int
+	// Parallel is the number of parallel workers each side's queries may
+	// use besides their own backend (max_parallel_workers_per_gather, and
+	// never more than the server allows). Zero, the default, reads each
+	// table in one backend: a comparison takes one core per database, as
+	// pg_comparator does, and leaves the others to production. More
+	// workers finish sooner on a server with idle cores.
+	Parallel int
 	// Progress, when not nil, receives progress events. It is called from
 	// the engine's goroutines, one call at a time.
 	Progress func(Progress)
@@ -207,8 +214,8 @@ func (s *Spec) Validate() error {
 	if err := CheckWhere(s.Where); err != nil {
 		return specErr("where", "%v", err)
 	}
-	if s.MaxKeys < 0 || s.RateLimit < 0 || s.Settle < 0 || s.StatementTimeout < 0 || s.LockTimeout < 0 {
-		return specErr("limits", "max keys, rate limit, settle delay and timeouts cannot be negative")
+	if s.MaxKeys < 0 || s.RateLimit < 0 || s.Parallel < 0 || s.Settle < 0 || s.StatementTimeout < 0 || s.LockTimeout < 0 {
+		return specErr("limits", "max keys, rate limit, parallel workers, settle delay and timeouts cannot be negative")
 	}
 	return nil
 }

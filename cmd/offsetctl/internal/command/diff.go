@@ -40,6 +40,7 @@ type diffOptions struct {
 	StatementTimeout   time.Duration
 	LockTimeout        time.Duration
 	RateLimit          int
+	Parallel           int
 
 	specs []reconcile.Spec // built from the flags by validate
 }
@@ -111,6 +112,7 @@ Exit status: 0 no drift, 2 drift found, 1 error.`,
 	f.DurationVar(&o.StatementTimeout, "statement-timeout", 30*time.Minute, "statement_timeout of every query")
 	f.DurationVar(&o.LockTimeout, "lock-timeout", 5*time.Second, "lock_timeout of every query")
 	f.IntVar(&o.RateLimit, "rate-limit", 0, "maximum rows read per second on each side (0: no limit)")
+	f.IntVar(&o.Parallel, "parallel", 0, "parallel workers each side's queries may use besides their own backend (0: one core per database)")
 	return cmd
 }
 
@@ -150,8 +152,8 @@ func (o *diffOptions) validate(g *globalOptions) error {
 	if o.MaxKeys < 1 {
 		return flagErrorf("--max-keys must be at least 1")
 	}
-	if o.RateLimit < 0 || o.Settle < 0 || o.StatementTimeout <= 0 || o.LockTimeout <= 0 {
-		return flagErrorf("--rate-limit and --settle cannot be negative; --statement-timeout and --lock-timeout must be positive")
+	if o.RateLimit < 0 || o.Parallel < 0 || o.Settle < 0 || o.StatementTimeout <= 0 || o.LockTimeout <= 0 {
+		return flagErrorf("--rate-limit, --parallel and --settle cannot be negative; --statement-timeout and --lock-timeout must be positive")
 	}
 	o.specs = nil
 	for i, t := range o.Tables {
@@ -159,7 +161,7 @@ func (o *diffOptions) validate(g *globalOptions) error {
 			Table: t, Key: o.Key, Columns: o.Columns, Ignore: o.Ignore, Where: o.Where,
 			TimestampPrecision: reconcile.Precision(o.Precision), Mode: mode, Partition: part,
 			Settle: o.Settle, ShowValues: o.ShowValues, MaxKeys: o.MaxKeys,
-			StatementTimeout: o.StatementTimeout, LockTimeout: o.LockTimeout, RateLimit: o.RateLimit,
+			StatementTimeout: o.StatementTimeout, LockTimeout: o.LockTimeout, RateLimit: o.RateLimit, Parallel: o.Parallel,
 		}
 		if len(o.SinkTables) > 0 {
 			s.SinkTable = o.SinkTables[i]
