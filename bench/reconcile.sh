@@ -25,7 +25,8 @@
 # plus client): on a shared machine the wall times are noisy, the CPU seconds
 # much less so. Ratios are to the floor measured in the same run. The 10M size takes about 10 minutes on 2 cores.
 #
-# Environment: SIZES, RUNS, PORT (default: a free port from 55440), KEEP=1 to
+# Environment: SIZES, RUNS, PORT (default: a free port from 25440, below the
+# ephemeral range, whose ports a client socket may still hold), KEEP=1 to
 # leave the cluster and its directory for inspection, OFFSETCTL (the binary;
 # default: built into bin/offsetctl).
 set -euo pipefail
@@ -58,8 +59,8 @@ if [[ -z "$OFFSETCTL" ]]; then
 fi
 
 # --- cluster -----------------------------------------------------------------
-port=${PORT:-55440}
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=${PORT:-25440}
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || ss -tan | awk '{print $4}' | grep -q ":$port\$"; do port=$((port + 1)); done
 dir=$(mktemp -d /tmp/offsetctl-bench-XXXXXX)
 asuser=()
 if [[ $(id -u) -eq 0 ]]; then
