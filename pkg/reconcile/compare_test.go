@@ -367,6 +367,25 @@ func TestCompareModes(t *testing.T) {
 	if want := []string{"2026-11-01 100 100 false"}; !slices.Equal(got, want) {
 		t.Errorf("day partitions %q, want %q", got, want)
 	}
+	// The other time units; 2026-11-01 is a Sunday: its week began on Monday 26 October.
+	for unit, want := range map[string][]string{
+		"hour":  {"2026-11-01T00:00 59 60 false", "2026-11-01T01:00 41 40 false"},
+		"week":  {"2026-10-26 100 100 false"},
+		"month": {"2026-11 100 100 false"},
+		"year":  {"2026 100 100 false"},
+	} {
+		r, err = Compare(ctx, conn(), conn(), Spec{Table: "a.customers", SinkTable: "b.customers", Mode: ModeChecksum, Partition: &Partition{By: unit, Column: "updated_at"}})
+		if err != nil {
+			t.Fatalf("%s: %v", unit, err)
+		}
+		got = nil
+		for _, p := range r.Partitions {
+			got = append(got, fmt.Sprintf("%s %d %d %v", p.Partition, p.Source.Rows, p.Sink.Rows, p.Equal()))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s partitions %q, want %q", unit, got, want)
+		}
+	}
 	r, err = Compare(ctx, conn(), conn(), Spec{Table: "a.customers", SinkTable: "b.customers", Mode: ModeChecksum, Partition: &Partition{By: "range", Ranges: 4}})
 	if err != nil {
 		t.Fatal(err)

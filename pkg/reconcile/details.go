@@ -286,7 +286,7 @@ func (e *engine) partitions(ctx context.Context, s, d *side, r *Result) error {
 	var exprs [2]string
 	var bounds []string
 	switch p.By {
-	case "day":
+	case "hour", "day", "week", "month", "year":
 		idx := -1
 		for i, pr := range e.m.Pairs {
 			if pr.Src.Name == p.Column {
@@ -298,13 +298,15 @@ func (e *engine) partitions(ctx context.Context, s, d *side, r *Result) error {
 		}
 		pr := e.m.Pairs[idx]
 		switch pr.Src.Kind {
-		case kindTimestamp:
-			exprs[0] = "(date_trunc('day', " + s.sql.exprs[idx] + "))::date::text"
-			exprs[1] = "(date_trunc('day', " + d.sql.exprs[idx] + "))::date::text"
-		case kindDate:
-			exprs[0], exprs[1] = s.sql.colTexts[idx], d.sql.colTexts[idx]
+		case kindTimestamp, kindDate:
+			// Labels sort as time does: 2026-11-03T14:00, 2026-11-03
+			// (a day, or the Monday of a week), 2026-11, 2026. The
+			// comparison sessions run in UTC.
+			format := map[string]string{"hour": `YYYY-MM-DD"T"HH24":00"`, "day": "YYYY-MM-DD", "week": "YYYY-MM-DD", "month": "YYYY-MM", "year": "YYYY"}[p.By]
+			exprs[0] = "to_char(date_trunc('" + p.By + "', " + s.sql.exprs[idx] + "), '" + format + "')"
+			exprs[1] = "to_char(date_trunc('" + p.By + "', " + d.sql.exprs[idx] + "), '" + format + "')"
 		default:
-			return &SpecError{Field: "partition", Msg: fmt.Sprintf("column %q has type %s: partitions by day need a date or timestamp column", p.Column, pr.Src.Type)}
+			return &SpecError{Field: "partition", Msg: fmt.Sprintf("column %q has type %s: partitions by %s need a date or timestamp column", p.Column, pr.Src.Type, p.By)}
 		}
 	case "range":
 		if e.m.Keys != 1 {

@@ -48,7 +48,8 @@ func (p Precision) digits() int {
 
 // Partition says how ModeChecksum splits a table into partitions.
 type Partition struct {
-	// By is "day" (Column is a date or timestamp column, days in UTC) or
+	// By is a time unit, "hour", "day", "week", "month" or "year" (Column
+	// is a date or timestamp column; in UTC; weeks start on Monday), or
 	// "range" (Ranges key ranges of about equal row counts, single-column
 	// keys only).
 	By     string `json:"by"`
@@ -199,16 +200,16 @@ func (s *Spec) Validate() error {
 			return specErr("partition", "partitions apply to the checksum mode only")
 		}
 		switch s.Partition.By {
-		case "day":
+		case "hour", "day", "week", "month", "year":
 			if s.Partition.Column == "" {
-				return specErr("partition", "by day needs a date or timestamp column")
+				return specErr("partition", "by %s needs a date or timestamp column", s.Partition.By)
 			}
 		case "range":
 			if s.Partition.Ranges < 1 || s.Partition.Ranges > 10000 {
 				return specErr("partition", "by range needs between 1 and 10000 ranges, got %d", s.Partition.Ranges)
 			}
 		default:
-			return specErr("partition", "unknown partitioning %q: want day or range", s.Partition.By)
+			return specErr("partition", "unknown partitioning %q: want hour, day, week, month, year or range", s.Partition.By)
 		}
 	}
 	if err := CheckWhere(s.Where); err != nil {

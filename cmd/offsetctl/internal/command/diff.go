@@ -62,7 +62,7 @@ a configuration file, and reports the drift.
 Modes:
   counts    row counts of each table on both sides (table | source | sink | diff | status)
   checksum  row counts and order-independent checksums of the whole table, and per partition
-            with --by day:COLUMN (days in UTC) or --by range:N (N key ranges)
+            with --by UNIT:COLUMN (UNIT hour, day, week, month or year, in UTC) or --by range:N (N key ranges)
   rows      (the default) the keys of rows missing in the sink, extra in the sink, and present
             on both sides with different content, naming the columns that differ
 
@@ -104,7 +104,7 @@ Exit status: 0 no drift, 2 drift found, 1 error.`,
 	f.StringVar(&o.Where, "where", "", "filter applied on both sides: one reviewed SQL boolean expression (no ';', comments or parameters)")
 	f.StringVar(&o.Precision, "timestamp-precision", "", "compare timestamps at s, ms or us (default: the coarser of the two columns)")
 	f.StringVar(&o.Mode, "mode", "rows", "counts, checksum or rows")
-	f.StringVar(&o.By, "by", "", "checksum partitions: day:COLUMN or range:N")
+	f.StringVar(&o.By, "by", "", "checksum partitions: UNIT:COLUMN (hour, day, week, month, year) or range:N")
 	f.BoolVar(&o.ShowValues, "show-values", false, "show the values of differing rows (may be personal data)")
 	f.BoolVar(&o.Markdown, "markdown", false, "print Markdown (for a ticket or a pull request) instead of text")
 	f.DurationVar(&o.Settle, "settle", 0, "re-check differing rows after this delay and report only those still different")
@@ -133,9 +133,9 @@ func (o *diffOptions) validate(g *globalOptions) error {
 		kind, arg, ok := strings.Cut(o.By, ":")
 		switch {
 		case !ok || arg == "":
-			return flagErrorf("--by %q: want day:COLUMN or range:N", o.By)
-		case kind == "day":
-			part = &reconcile.Partition{By: "day", Column: arg}
+			return flagErrorf("--by %q: want UNIT:COLUMN (UNIT one of hour, day, week, month, year) or range:N", o.By)
+		case kind == "hour" || kind == "day" || kind == "week" || kind == "month" || kind == "year":
+			part = &reconcile.Partition{By: kind, Column: arg}
 		case kind == "range":
 			n, err := strconv.Atoi(arg)
 			if err != nil {
@@ -143,7 +143,7 @@ func (o *diffOptions) validate(g *globalOptions) error {
 			}
 			part = &reconcile.Partition{By: "range", Ranges: n}
 		default:
-			return flagErrorf("--by %q: want day:COLUMN or range:N", o.By)
+			return flagErrorf("--by %q: want UNIT:COLUMN (UNIT one of hour, day, week, month, year) or range:N", o.By)
 		}
 		if mode != reconcile.ModeChecksum {
 			return flagErrorf("--by needs --mode checksum")
