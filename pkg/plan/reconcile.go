@@ -63,6 +63,21 @@ type ReconcileDiff struct {
 	Missing, Extra, Mismatched []reconcile.Diff
 	// DiffColumns counts the mismatched rows per differing column.
 	DiffColumns map[string]int64
+	// By is the block's by ("UNIT:COLUMN"); Partitions are the checksums
+	// of each partition on both sides, in time order.
+	By         string
+	Partitions []reconcile.PartitionSum
+}
+
+// DiffPartitions are the partitions whose checksums differ.
+func (d *ReconcileDiff) DiffPartitions() []reconcile.PartitionSum {
+	var out []reconcile.PartitionSum
+	for _, p := range d.Partitions {
+		if !p.Equal() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Set is the drift as a repair set.
@@ -205,6 +220,22 @@ func (pl *Planner) observeReconcile(ctx context.Context, blk *config.Reconcile) 
 		return out
 	}
 	d.Missing, d.Extra, d.Mismatched = strip(r.Missing), strip(r.Extra), strip(r.Mismatched)
+	if blk.By != nil {
+		// Per-partition checksums: one more read of both tables, grouped by
+		// the block's time unit, so the review shows where the drift is.
+		ps := spec
+		ps.Mode, ps.Partition = reconcile.ModeChecksum, &reconcile.Partition{By: blk.By.Unit, Column: blk.By.Column}
+		pr, err := reconcile.ComparePools(ctx, src, dst, ps)
+		if err != nil {
+			var se *reconcile.SpecError
+			if errors.As(err, &se) || errors.Is(err, reconcile.ErrNotComparable) {
+				op.Status = StatusBlocked
+				return op, []Check{check(SeverityError, "not_comparable", "by = %q: %v", blk.By.Unit+":"+blk.By.Column, err)}, nil
+			}
+			return nil, nil, err
+		}
+		d.By, d.Partitions = blk.By.Unit+":"+blk.By.Column, pr.Partitions
+	}
 	for _, df := range d.Mismatched {
 		for _, c := range df.Columns {
 			if d.DiffColumns == nil {

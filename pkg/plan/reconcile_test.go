@@ -90,6 +90,7 @@ func TestPlanReconcileGoldens(t *testing.T) {
 	}{
 		{"upsert", strings.Replace(customersBlock, "%d", "100", 1)},
 		{"max_changes_exceeded", strings.Replace(customersBlock, "%d", "3", 1)},
+		{"by_day", strings.Replace(strings.Replace(customersBlock, "%d", "100", 1), "  reason", "  by                  = \"day:updated_at\"\n  reason", 1)},
 		{"report_only", `reconcile "customers" {
   source              = database.source
   sink                = database.sink
@@ -108,6 +109,7 @@ func TestPlanReconcileGoldens(t *testing.T) {
   timestamp_precision = "ms"
   where               = "id > 10 AND id < 50"
   repair              = "upsert"
+  by                  = "hour:updated_at"
 }
 `},
 	}

@@ -29,6 +29,8 @@ type reconcileV1 struct {
 	SourceChecksum     checksumV1        `json:"source_checksum"`
 	SinkChecksum       checksumV1        `json:"sink_checksum"`
 	DiffColumns        map[string]int64  `json:"diff_columns,omitempty"`
+	By                 string            `json:"by,omitempty"`
+	Partitions         []partitionV1     `json:"partitions,omitempty"`
 	Missing            []rowDiffV1       `json:"missing"`
 	Extra              []rowDiffV1       `json:"extra"`
 	Mismatched         []rowDiffV1       `json:"mismatched"`
@@ -37,6 +39,13 @@ type reconcileV1 struct {
 type checksumV1 struct {
 	Rows int64  `json:"rows"`
 	Sum  string `json:"sum"`
+}
+
+// partitionV1 is one partition's checksums on both sides.
+type partitionV1 struct {
+	Partition string     `json:"partition"`
+	Source    checksumV1 `json:"source"`
+	Sink      checksumV1 `json:"sink"`
 }
 
 type rowDiffV1 struct {
@@ -63,7 +72,17 @@ func reconcileToWire(d *ReconcileDiff) *reconcileV1 {
 		SourceRows: d.SourceRows, SinkRows: d.SinkRows,
 		SourceChecksum: checksumV1{Rows: d.SourceChecksum.Rows, Sum: d.SourceChecksum.Hex()},
 		SinkChecksum:   checksumV1{Rows: d.SinkChecksum.Rows, Sum: d.SinkChecksum.Hex()},
-		DiffColumns:    d.DiffColumns, Missing: rows(d.Missing), Extra: rows(d.Extra), Mismatched: rows(d.Mismatched)}
+		DiffColumns:    d.DiffColumns, Missing: rows(d.Missing), Extra: rows(d.Extra), Mismatched: rows(d.Mismatched),
+		By: d.By, Partitions: partitionsToWire(d.Partitions)}
+}
+
+func partitionsToWire(ps []reconcile.PartitionSum) []partitionV1 {
+	var out []partitionV1
+	for _, p := range ps {
+		out = append(out, partitionV1{Partition: p.Partition,
+			Source: checksumV1{Rows: p.Source.Rows, Sum: p.Source.Hex()}, Sink: checksumV1{Rows: p.Sink.Rows, Sum: p.Sink.Hex()}})
+	}
+	return out
 }
 
 func reconcileFromWire(addr string, w *reconcileV1) (*ReconcileDiff, error) {
@@ -80,8 +99,21 @@ func reconcileFromWire(addr string, w *reconcileV1) (*ReconcileDiff, error) {
 	d := &ReconcileDiff{Source: w.Source, Sink: w.Sink, Table: w.Table, SinkTable: w.SinkTable, KeyColumns: w.KeyColumns,
 		Columns: w.Columns, Renamed: w.Renamed, Ignored: w.Ignored, TimestampPrecision: w.TimestampPrecision, Where: w.Where,
 		Repair: w.Repair, DeleteExtra: w.DeleteExtra, MaxChanges: w.MaxChanges, SignalTable: w.SignalTable,
-		SourceRows: w.SourceRows, SinkRows: w.SinkRows, DiffColumns: w.DiffColumns}
+		SourceRows: w.SourceRows, SinkRows: w.SinkRows, DiffColumns: w.DiffColumns, By: w.By}
 	var err error
+	if len(w.Partitions) > 0 && w.By == "" {
+		return nil, fmt.Errorf("operation %s: partitions without by", addr)
+	}
+	for _, p := range w.Partitions {
+		ps := reconcile.PartitionSum{Partition: p.Partition}
+		if ps.Source, err = sum("partition "+p.Partition+" source", p.Source); err != nil {
+			return nil, err
+		}
+		if ps.Sink, err = sum("partition "+p.Partition+" sink", p.Sink); err != nil {
+			return nil, err
+		}
+		d.Partitions = append(d.Partitions, ps)
+	}
 	if d.SourceChecksum, err = sum("source_checksum", w.SourceChecksum); err != nil {
 		return nil, err
 	}

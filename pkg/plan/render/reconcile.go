@@ -21,6 +21,9 @@ func writeReconcileText(b *strings.Builder, pt painter, op plan.Operation) {
 	}
 	fmt.Fprintf(b, "  %s\n", pt.dim(fmt.Sprintf("# source %s rows (checksum %s), sink %s rows (checksum %s)",
 		group(d.SourceRows), d.SourceChecksum.Hex(), group(d.SinkRows), d.SinkChecksum.Hex())))
+	if d.By != "" {
+		fmt.Fprintf(b, "  %s\n", pt.dim("# "+partitionLine(d)))
+	}
 	if op.Status == plan.StatusNoChange {
 		fmt.Fprintf(b, "    %s\n", pt.dim("no change: the tables are equal"))
 		return
@@ -67,6 +70,30 @@ func writeReconcileText(b *strings.Builder, pt painter, op plan.Operation) {
 	writeKeys(plan.ActionDelete, "extra", len(d.Extra), func(i int) string { return d.Extra[i].Key.String() })
 	fmt.Fprintf(b, "      %s\n", pt.dim("verify: "+d.Verification()))
 	b.WriteString("    }\n")
+}
+
+// partitionLine says how many partitions of by differ, and which (the first
+// reconcileKeysShown, with their row counts).
+func partitionLine(d *plan.ReconcileDiff) string {
+	unit, col, _ := strings.Cut(d.By, ":")
+	diff := d.DiffPartitions()
+	line := fmt.Sprintf("by %s of %s: %s %s", unit, col, group(int64(len(d.Partitions))), plural(len(d.Partitions), "partition", "partitions"))
+	if len(diff) == 0 {
+		return line + ", all equal"
+	}
+	var ps []string
+	for i, p := range diff {
+		if i == reconcileKeysShown {
+			ps = append(ps, fmt.Sprintf("… %s more", group(int64(len(diff)-reconcileKeysShown))))
+			break
+		}
+		counts := ""
+		if p.Source.Rows != p.Sink.Rows {
+			counts = fmt.Sprintf(" (source %s rows, sink %s)", group(p.Source.Rows), group(p.Sink.Rows))
+		}
+		ps = append(ps, p.Partition+counts)
+	}
+	return fmt.Sprintf("%s, %s differ: %s", line, group(int64(len(diff))), strings.Join(ps, ", "))
 }
 
 // writeReconcileRollback renders what rollback does after a repair.

@@ -67,14 +67,26 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 	for _, c := range p.Connectors {
 		conns[c.Address] = c
 	}
-	changing := 0
+	changing, offsetsOps, reconcileOps := 0, 0, 0
 	for _, op := range p.Operations {
 		if op.Status == plan.StatusChange || op.Status == plan.StatusBlocked {
 			changing++
 		}
+		if op.Reconcile != nil {
+			reconcileOps++
+		} else {
+			offsetsOps++
+		}
 	}
 	if changing == 0 {
-		b.WriteString(pt.green("No changes.") + " The offsets already match the configuration.\n")
+		what := "The offsets already match the configuration."
+		switch {
+		case reconcileOps > 0 && offsetsOps == 0:
+			what = "The sink tables already match their sources."
+		case reconcileOps > 0:
+			what = "The offsets already match the configuration and the sink tables their sources."
+		}
+		b.WriteString(pt.green("No changes.") + " " + what + "\n")
 	} else {
 		b.WriteString("offsetctl will perform the following operations:\n")
 	}
