@@ -219,6 +219,10 @@ func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c pla
 			writeSourceChange(b, pt, ch.Action, ch.Source.Partition, ch.Source.Before, ch.Source.After)
 		}
 	}
+	if len(op.Changes) == 0 && op.Kind == plan.KindRollback {
+		// The rollback of a repair: rows, not offsets.
+		fmt.Fprintf(b, "      %s sink rows: put back from the before-images in the state, after checking that nobody changed them since\n", pt.sym(plan.ActionUpdate))
+	}
 	b.WriteString("    }\n")
 }
 

@@ -446,7 +446,8 @@ func demoReconcile(d *demo, sb *sandbox.Sandbox, pipe *sandbox.Pipeline) error {
 	if err := pipe.SinkInsert(ctx, sandbox.Customer{ID: 9001, Email: "orphan@example.com", Status: "active", UpdatedAt: time.Now()}); err != nil {
 		return err
 	}
-	if _, err := d.run("diff", "--table", pipe.Table()); err != nil {
+	// At the block's precision, so that the checksums below are the plan's.
+	if _, err := d.run("diff", "--table", pipe.Table(), "--timestamp-precision", "ms"); err != nil {
 		return err
 	}
 	cfgText := `database "source" { url = env("OFFSETCTL_SOURCE_URL") }
@@ -487,11 +488,11 @@ reconcile "customers" {
 	d.say("The plan holds keys and row hashes only: the rows' values, which may be personal data, stay")
 	d.say("out of it. Apply copies the planned source rows to a temporary table on the sink and writes")
 	d.say("them in bounded transactions, only where the row hashes are still the planned ones; the")
-	d.say("before-image of every touched row goes to the state first. Then it compares again:")
+	d.say("before-image of every touched row is in the state before its batch commits. Then it compares again:")
 	if code, err := d.run("apply", "-chdir", cfgDir, "-state", state, planFile); err != nil || code != 0 {
 		return demoFailed(err, code, "reconcile apply")
 	}
-	if _, err := d.run("diff", "--table", pipe.Table()); err != nil {
+	if _, err := d.run("diff", "--table", pipe.Table(), "--timestamp-precision", "ms"); err != nil {
 		return err
 	}
 	d.say("Drift detected, repair planned, applied and verified: the checksums are equal.")
