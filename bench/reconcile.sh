@@ -9,7 +9,8 @@
 # more to same (no difference). Then it prints, per size:
 #   - the floor: count(*) and sum(hashtextextended(t::text, 0)) over each
 #     side, both sides at once (two psql sessions);
-#   - offsetctl diff on src/dst (0.1 % drift spread over the table) and on
+#   - offsetctl diff on src/dst (0.1 % drift spread over the table; listing
+#     every key, and listing at most the default 1000 per kind) and on
 #     src/same (no difference): wall time and peak RSS of the client;
 #   - pg_comparator (Debian's postgresql-comparator, installed when missing
 #     and when running as root) in its default and in its fastest
@@ -154,10 +155,11 @@ bench_size() {
 	# compare measurements taken close together on a machine whose speed
 	# drifts.
 	local floor="$work/floor" name
-	for name in floor offsetctl_drift offsetctl_equal offsetctl_parallel pgc_default pgc_fast; do : >"$work/$name"; done
+	for name in floor offsetctl_drift offsetctl_default offsetctl_equal offsetctl_parallel pgc_default pgc_fast; do : >"$work/$name"; done
 	for _ in $(seq "$runs"); do
 		both "SELECT count(*), sum(hashtextextended(t::text, 0)) FROM customers t" >>"$floor"
 		timed "$work/offsetctl_drift" "$OFFSETCTL" diff --source "$(url src)" --sink "$(url dst)" --table customers -json --max-keys 1000000
+		timed "$work/offsetctl_default" "$OFFSETCTL" diff --source "$(url src)" --sink "$(url dst)" --table customers -json
 		timed "$work/offsetctl_equal" "$OFFSETCTL" diff --source "$(url src)" --sink "$(url same)" --table customers -json
 		timed "$work/offsetctl_parallel" "$OFFSETCTL" diff --parallel 2 --source "$(url src)" --sink "$(url dst)" --table customers -json --max-keys 1000000
 		timed "$work/pgc_default" pg_comparator "pgsql://postgres@127.0.0.1:$port/src/public.customers?id" "pgsql://postgres@127.0.0.1:$port/dst/public.customers?id"
@@ -196,6 +198,7 @@ bench_size() {
 		echo "|---|---|---|---|---|---|---|---|"
 		printf '| floor: count(*) + sum(hashtextextended(t::text,0)), both sides at once | %s | %s / %s (%s) | 1.00× | %s | 1.00× | - | two psql sessions |\n' "$n" "$(minimum "$floor" 1)" "$fl" "$(wc -l <"$floor")" "$flc"
 		row "offsetctl diff, 0.1 % missing + extra + changed" "$work/offsetctl_drift" "$strategy; keys = injected: $same_inj; keys = pg_comparator's: $same_pgc"
+		row "offsetctl diff, same drift, keys listed as by default (--max-keys 1000 per kind)" "$work/offsetctl_default" "counts exact, 3 × 1000 keys listed at most"
 		row "offsetctl diff, no difference" "$work/offsetctl_equal" "differences reported: $equal_found"
 		row "offsetctl diff --parallel 2, 0.1 % drift" "$work/offsetctl_parallel" "2 parallel workers per side besides the backend"
 		row "pg_comparator (default)" "$work/pgc_default" "$(wc -l <"$work/keys.pgc_default") keys"
