@@ -471,11 +471,16 @@ func diffCells(a, b *batches[cell]) (*cellDiff, error) {
 	r := &cellDiff{}
 	var na, nb int
 	var lastA, lastB int64
-	ordered := func(n int, last *int64, c *cell) error {
-		if n > 0 && c.id <= *last {
+	// take passes a side's cell, checking that ids only grow, and adds it
+	// to that side's totals.
+	take := func(b *batches[cell], c *cell, n *int, last *int64, t *Checksum) error {
+		if *n > 0 && c.id <= *last {
 			return fmt.Errorf("cell checksums arrived out of order (%d after %d); this is a bug in offsetctl", c.id, *last)
 		}
 		*last = c.id
+		t.Rows, t.Sum = t.Rows+c.n, t.Sum+c.sum
+		*n++
+		b.i++
 		return nil
 	}
 	for {
@@ -486,37 +491,25 @@ func diffCells(a, b *batches[cell]) (*cellDiff, error) {
 			r.cells = max(na, nb)
 			return r, nil
 		case okA && (!okB || ca.id < cb.id):
-			if err := ordered(na, &lastA, ca); err != nil {
-				return nil, err
-			}
 			r.ids, r.rows = append(r.ids, ca.id), r.rows+ca.n
-			r.ta.Rows, r.ta.Sum = r.ta.Rows+ca.n, r.ta.Sum+ca.sum
-			na++
-			a.i++
+			if err := take(a, ca, &na, &lastA, &r.ta); err != nil {
+				return nil, err
+			}
 		case !okA || cb.id < ca.id:
-			if err := ordered(nb, &lastB, cb); err != nil {
-				return nil, err
-			}
 			r.ids, r.rows = append(r.ids, cb.id), r.rows+cb.n
-			r.tb.Rows, r.tb.Sum = r.tb.Rows+cb.n, r.tb.Sum+cb.sum
-			nb++
-			b.i++
+			if err := take(b, cb, &nb, &lastB, &r.tb); err != nil {
+				return nil, err
+			}
 		default:
-			if err := ordered(na, &lastA, ca); err != nil {
-				return nil, err
-			}
-			if err := ordered(nb, &lastB, cb); err != nil {
-				return nil, err
-			}
 			if ca.n != cb.n || ca.sum != cb.sum {
 				r.ids, r.rows = append(r.ids, ca.id), r.rows+max(ca.n, cb.n)
 			}
-			r.ta.Rows, r.ta.Sum = r.ta.Rows+ca.n, r.ta.Sum+ca.sum
-			r.tb.Rows, r.tb.Sum = r.tb.Rows+cb.n, r.tb.Sum+cb.sum
-			na++
-			nb++
-			a.i++
-			b.i++
+			if err := take(a, ca, &na, &lastA, &r.ta); err != nil {
+				return nil, err
+			}
+			if err := take(b, cb, &nb, &lastB, &r.tb); err != nil {
+				return nil, err
+			}
 		}
 	}
 }

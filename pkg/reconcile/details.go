@@ -60,14 +60,7 @@ func (x *side) lookup(ctx context.Context, keys []Key, cols []string, filtered b
 	}
 	for start := 0; start < len(keys); start += lookupBatch {
 		batch := keys[start:min(start+lookupBatch, len(keys))]
-		args := make([]any, nk)
-		for i := range nk {
-			col := make([]string, len(batch))
-			for j, k := range batch {
-				col[j] = k[i]
-			}
-			args[i] = col
-		}
+		args := keyArrays(batch, nk)
 		x.queries++
 		rows, err := x.tx.Query(ctx, q, args...)
 		if err != nil {
