@@ -215,6 +215,9 @@ func (s *Spec) Validate() error {
 	if err := CheckWhere(s.Where); err != nil {
 		return specErr("where", "%v", err)
 	}
+	if s.Parallel > 1024 {
+		return specErr("parallel", "at most 1024 parallel workers per side (PostgreSQL's limit), got %d", s.Parallel)
+	}
 	if s.MaxKeys < 0 || s.RateLimit < 0 || s.Parallel < 0 || s.Settle < 0 || s.StatementTimeout < 0 || s.LockTimeout < 0 {
 		return specErr("limits", "max keys, rate limit, parallel workers, settle delay and timeouts cannot be negative")
 	}

@@ -182,7 +182,7 @@ func (o *diffOptions) validate(g *globalOptions) error {
 func diffFlagMessage(se *reconcile.SpecError) string {
 	flag := map[string]string{
 		"table": "--table", "sink_table": "--sink-table", "key": "--key", "columns": "--columns",
-		"timestamp_precision": "--timestamp-precision", "where": "--where", "mode": "--mode", "partition": "--by",
+		"timestamp_precision": "--timestamp-precision", "where": "--where", "mode": "--mode", "partition": "--by", "parallel": "--parallel",
 	}[se.Field]
 	if flag == "" {
 		return se.Error()

@@ -129,6 +129,9 @@ func TestDiffErrors(t *testing.T) {
 		{"sink tables do not pair", []string{"diff", "--source", src, "--sink", dst, "--table", "a", "--table", "b", "--sink-table", "x"}, []string{"1 --sink-table for 2 --table"}, true},
 		{"by without checksum", []string{"diff", "--source", src, "--sink", dst, "--table", "a", "--by", "day:x"}, []string{"--by needs --mode checksum"}, true},
 		{"bad mode", []string{"diff", "--source", src, "--sink", dst, "--table", "a", "--mode", "fast"}, []string{"--mode: unknown mode"}, true},
+		{"unknown by unit", []string{"diff", "--source", src, "--sink", dst, "--table", "a", "--mode", "checksum", "--by", "minute:x"}, []string{`--by "minute:x": want UNIT:COLUMN (UNIT one of hour, day, week, month, year) or range:N`}, true},
+		{"negative parallel", []string{"diff", "--source", src, "--sink", dst, "--table", "a", "--parallel", "-1"}, []string{"--parallel and --settle cannot be negative"}, true},
+		{"too many workers", []string{"diff", "--source", src, "--sink", dst, "--table", "a", "--parallel", "5000"}, []string{"--parallel: at most 1024 parallel workers per side"}, true},
 		{"where with semicolon", []string{"diff", "--source", src, "--sink", dst, "--table", "orders", "--where", "true; DROP TABLE orders"}, []string{"--where: ';' is not allowed"}, true},
 		{"json and markdown", []string{"diff", "-json", "--markdown", "--table", "orders"}, []string{"cannot be combined"}, true},
 		{"unreachable", []string{"diff", "--source", unreachable, "--sink", dst, "--table", "orders"}, []string{"connecting to the source database nobody@127.0.0.1:1/", "Check --source"}, false},
@@ -169,7 +172,7 @@ func TestDiffFlags(t *testing.T) {
 	deps := &Deps{Streams: s, Getenv: func(string) string { return "" }, Now: time.Now}
 	g := &globalOptions{}
 	cmd := newDiffCmdF(deps, g, func(_ context.Context, o *diffOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--table", "a", "--table", "s.b", "--sink-table", "x", "--sink-table", "y.z", "--key", "k1,k2", "--columns", "a,b=c", "--ignore", "__op,__ts", "--timestamp-precision", "ms", "--settle", "2s", "--mode", "checksum", "--by", "range:8"})
+	cmd.SetArgs([]string{"--table", "a", "--table", "s.b", "--sink-table", "x", "--sink-table", "y.z", "--key", "k1,k2", "--columns", "a,b=c", "--ignore", "__op,__ts", "--timestamp-precision", "ms", "--settle", "2s", "--mode", "checksum", "--by", "range:8", "--parallel", "2"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +181,7 @@ func TestDiffFlags(t *testing.T) {
 	}
 	sp := got.specs[1]
 	if sp.Table != "s.b" || sp.SinkTable != "y.z" || strings.Join(sp.Key, ",") != "k1,k2" || strings.Join(sp.Columns, ",") != "a,b=c" ||
-		strings.Join(sp.Ignore, ",") != "__op,__ts" || sp.TimestampPrecision != "ms" || sp.Settle != 2*time.Second || sp.Partition.Ranges != 8 || sp.MaxKeys != 1000 {
+		strings.Join(sp.Ignore, ",") != "__op,__ts" || sp.TimestampPrecision != "ms" || sp.Settle != 2*time.Second || sp.Partition.Ranges != 8 || sp.MaxKeys != 1000 || sp.Parallel != 2 {
 		t.Errorf("spec %+v", sp)
 	}
 }
