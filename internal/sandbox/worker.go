@@ -152,6 +152,19 @@ func errorf(status int, format string, args ...any) *restError {
 
 func notFound(format string, args ...any) *restError { return errorf(404, format, args...) }
 
+// lockConn takes w.mu and returns the named connector with it held. When
+// there is none it releases w.mu and returns a 404 saying msg of the name:
+// each endpoint of the real worker words it its own way.
+func (w *worker) lockConn(name, msg string) (*conn, error) {
+	w.mu.Lock()
+	c := w.conns[name]
+	if c == nil {
+		w.mu.Unlock()
+		return nil, notFound(msg, name)
+	}
+	return c, nil
+}
+
 const (
 	msgRebalanceConflict = "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
 	msgRebalanceExpected = "Request cannot be completed because a rebalance is expected"
@@ -463,11 +476,9 @@ func (w *worker) putConfig(ctx context.Context, name string, config map[string]s
 }
 
 func (w *worker) patchConfig(ctx context.Context, name string, patch map[string]*string) (connectorInfo, error) {
-	w.mu.Lock()
-	c := w.conns[name]
-	if c == nil {
-		w.mu.Unlock()
-		return connectorInfo{}, notFound("Connector %s not found", name)
+	c, err := w.lockConn(name, "Connector %s not found")
+	if err != nil {
+		return connectorInfo{}, err
 	}
 	cfg := copyConfig(c.config)
 	w.mu.Unlock()
@@ -588,11 +599,9 @@ func (w *worker) stopTasks(ctx context.Context, tasks []*taskRun) {
 func (w *worker) pause(ctx context.Context, name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
-	w.mu.Lock()
-	c := w.conns[name]
-	if c == nil {
-		w.mu.Unlock()
-		return notFound("Unknown connector %s", name)
+	c, err := w.lockConn(name, "Unknown connector %s")
+	if err != nil {
+		return err
 	}
 	c.target = targetPaused
 	if c.state != StateFailed {
@@ -614,11 +623,9 @@ func (w *worker) pause(ctx context.Context, name string) error {
 func (w *worker) resume(ctx context.Context, name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
-	w.mu.Lock()
-	c := w.conns[name]
-	if c == nil {
-		w.mu.Unlock()
-		return notFound("Unknown connector %s", name)
+	c, err := w.lockConn(name, "Unknown connector %s")
+	if err != nil {
+		return err
 	}
 	was := c.target
 	c.target = targetStarted
@@ -645,11 +652,9 @@ func (w *worker) resume(ctx context.Context, name string) error {
 func (w *worker) stop(ctx context.Context, name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
-	w.mu.Lock()
-	c := w.conns[name]
-	if c == nil {
-		w.mu.Unlock()
-		return notFound("Unknown connector %s", name)
+	c, err := w.lockConn(name, "Unknown connector %s")
+	if err != nil {
+		return err
 	}
 	tasks := c.tasks
 	c.tasks, c.taskConfigs = nil, nil
@@ -666,11 +671,9 @@ func (w *worker) stop(ctx context.Context, name string) error {
 func (w *worker) remove(ctx context.Context, name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
-	w.mu.Lock()
-	c := w.conns[name]
-	if c == nil {
-		w.mu.Unlock()
-		return notFound("Connector %s not found", name)
+	c, err := w.lockConn(name, "Connector %s not found")
+	if err != nil {
+		return err
 	}
 	delete(w.conns, name)
 	tasks := c.tasks
@@ -705,11 +708,9 @@ func (w *worker) restartConnectorAndTasks(ctx context.Context, name string, incl
 	}
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
-	w.mu.Lock()
-	c := w.conns[name]
-	if c == nil {
-		w.mu.Unlock()
-		return connectorStatus{}, notFound("Unknown connector: %s", name)
+	c, err := w.lockConn(name, "Unknown connector: %s")
+	if err != nil {
+		return connectorStatus{}, err
 	}
 	st := w.statusLocked(c)
 	restartConn := !onlyFailed || st.Connector.State == StateFailed
@@ -738,11 +739,9 @@ func (w *worker) restartTask(ctx context.Context, name string, id int) error {
 	}
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
-	w.mu.Lock()
-	c := w.conns[name]
-	if c == nil {
-		w.mu.Unlock()
-		return notFound("Unknown connector: %s", name)
+	c, err := w.lockConn(name, "Unknown connector: %s")
+	if err != nil {
+		return err
 	}
 	if id < 0 || id >= len(c.taskConfigs) {
 		w.mu.Unlock()

@@ -70,11 +70,7 @@ func (r *repairRun) step(ctx context.Context, s Step, target string, fn func() (
 	a := r.a
 	a.emit(StepStarted{Operation: r.op.Address, Step: s})
 	start := a.opts.Now()
-	idx := -1
-	r.j.update(r.serial, func(op *state.Operation) {
-		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Status: state.StepInProgress, Started: start})
-		idx = len(op.Steps) - 1
-	})
+	idx := r.j.beginStep(r.serial, s, target, start)
 	if idx >= 0 && (s == StepRepair || s == StepRestoreRows) {
 		// The journal must say that writes may have begun.
 		if err := r.j.write(ctx); err != nil {
@@ -83,22 +79,7 @@ func (r *repairRun) step(ctx context.Context, s Step, target string, fn func() (
 	}
 	msg, skipped, err := fn()
 	end := a.opts.Now()
-	r.j.update(r.serial, func(op *state.Operation) {
-		if idx < 0 {
-			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Started: start})
-			idx = len(op.Steps) - 1
-		}
-		stp := &op.Steps[idx]
-		stp.Finished, stp.Message = end, msg
-		switch {
-		case err != nil:
-			stp.Status, stp.Error = state.StepFailed, err.Error()
-		case skipped:
-			stp.Status = state.StepSkipped
-		default:
-			stp.Status = state.StepDone
-		}
-	})
+	r.j.endStep(r.serial, idx, s, target, start, end, msg, skipped, err)
 	if err != nil {
 		if !isCrash(err) {
 			a.emit(StepFailed{Operation: r.op.Address, Step: s, Err: err})

@@ -137,6 +137,39 @@ func (j *journal) writeUpTo(ctx context.Context, v uint64) error {
 // write stores every change made so far.
 func (j *journal) write(ctx context.Context) error { return j.writeUpTo(ctx, j.current()) }
 
+// beginStep records step s of operation serial as in progress and returns
+// its index among the operation's steps (-1 when the state does not have the
+// operation yet: the journal step creates it).
+func (j *journal) beginStep(serial uint64, s Step, target string, start time.Time) int {
+	idx := -1
+	j.update(serial, func(op *state.Operation) {
+		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Status: state.StepInProgress, Started: start})
+		idx = len(op.Steps) - 1
+	})
+	return idx
+}
+
+// endStep records the outcome of the step beginStep returned idx for (the
+// step is appended when beginStep could not record it).
+func (j *journal) endStep(serial uint64, idx int, s Step, target string, start, end time.Time, msg string, skipped bool, err error) {
+	j.update(serial, func(op *state.Operation) {
+		if idx < 0 {
+			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Started: start})
+			idx = len(op.Steps) - 1
+		}
+		stp := &op.Steps[idx]
+		stp.Finished, stp.Message = end, msg
+		switch {
+		case err != nil:
+			stp.Status, stp.Error = state.StepFailed, err.Error()
+		case skipped:
+			stp.Status = state.StepSkipped
+		default:
+			stp.Status = state.StepDone
+		}
+	})
+}
+
 func (r *opRun) write(ctx context.Context) error { return r.j.write(ctx) }
 
 // persistAfter says which steps the state is written after: the journal
@@ -156,11 +189,7 @@ func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped
 	a := r.a
 	a.emit(StepStarted{Operation: r.op.Address, Connector: r.c.name, Step: s})
 	start := a.opts.Now()
-	idx := -1
-	r.j.update(r.serial, func(op *state.Operation) {
-		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: r.c.name, Status: state.StepInProgress, Started: start})
-		idx = len(op.Steps) - 1
-	})
+	idx := r.j.beginStep(r.serial, s, r.c.name, start)
 	if idx >= 0 && s == StepAlter {
 		// The journal must say an alteration may have begun.
 		if err := r.write(ctx); err != nil {
@@ -169,22 +198,7 @@ func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped
 	}
 	msg, skipped, err := fn()
 	end := a.opts.Now()
-	r.j.update(r.serial, func(op *state.Operation) {
-		if idx < 0 {
-			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: r.c.name, Started: start})
-			idx = len(op.Steps) - 1
-		}
-		stp := &op.Steps[idx]
-		stp.Finished, stp.Message = end, msg
-		switch {
-		case err != nil:
-			stp.Status, stp.Error = state.StepFailed, err.Error()
-		case skipped:
-			stp.Status = state.StepSkipped
-		default:
-			stp.Status = state.StepDone
-		}
-	})
+	r.j.endStep(r.serial, idx, s, r.c.name, start, end, msg, skipped, err)
 	if err != nil {
 		a.emit(StepFailed{Operation: r.op.Address, Connector: r.c.name, Step: s, Err: err})
 		return err
