@@ -313,11 +313,25 @@ func redactRawURL(raw string) string {
 		}
 		return raw
 	}
-	// Best effort on unparsable input: mask everything between "://" and the
-	// last "@" of the authority.
+	// Best effort on unparsable input: mask the password of the userinfo.
+	start, userinfo, ok := rawUserinfo(raw)
+	if !ok {
+		return raw
+	}
+	user := userinfo
+	if colon := strings.Index(user, ":"); colon >= 0 {
+		user = user[:colon] + ":" + mask
+	}
+	return raw[:start] + user + raw[start+len(userinfo):]
+}
+
+// rawUserinfo finds the userinfo of a URL-like string without parsing it:
+// what stands between "://" and the last "@" of the authority, from byte
+// start of raw. ok is false when there is none.
+func rawUserinfo(raw string) (start int, userinfo string, ok bool) {
 	i := strings.Index(raw, "://")
 	if i < 0 {
-		return raw
+		return 0, "", false
 	}
 	rest := raw[i+3:]
 	end := strings.IndexAny(rest, "/?#")
@@ -326,31 +340,17 @@ func redactRawURL(raw string) string {
 	}
 	at := strings.LastIndex(rest[:end], "@")
 	if at < 0 {
-		return raw
+		return 0, "", false
 	}
-	user := rest[:at]
-	if colon := strings.Index(user, ":"); colon >= 0 {
-		user = user[:colon] + ":" + mask
-	}
-	return raw[:i+3] + user + rest[at:]
+	return i + 3, rest[:at], true
 }
 
 // redactSecretsIn removes the password of raw (if any) from msg.
 func redactSecretsIn(msg, raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 {
+	_, userinfo, ok := rawUserinfo(raw)
+	if !ok {
 		return msg
 	}
-	rest := raw[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return msg
-	}
-	userinfo := rest[:at]
 	colon := strings.Index(userinfo, ":")
 	if colon < 0 || colon == len(userinfo)-1 {
 		return msg
