@@ -68,7 +68,6 @@ func (w *worker) offsets(ctx context.Context, name string) (connectorOffsets, er
 	}
 	out := connectorOffsets{Offsets: []connectorOffset{}}
 	for _, part := range w.store.partitions(name) {
-		part := part
 		raw, found := w.store.get(sourceKey(name, &part))
 		co := connectorOffset{Partition: &part}
 		if found {
@@ -360,7 +359,6 @@ func (w *worker) resetOffsets(ctx context.Context, name string) (string, error) 
 	var out []kv
 	var tombstones []alterChange
 	for _, part := range w.store.partitions(name) {
-		part := part
 		out = append(out, kv{key: sourceKey(name, &part)})
 		tombstones = append(tombstones, alterChange{partition: &part})
 	}

@@ -680,7 +680,6 @@ func handlePatchOffsets(c *call) (reply, error) {
 			return reply{}, errorf(500, "%s%s", unrecognizedMsg(f.key, "ConnectorOffsets", "offsets"),
 				loc(f.val, fmt.Sprintf("%sConnectorOffsets[%q]", entities, f.key)))
 		}
-		f := f
 		list = &f.val
 	}
 	var entries []offsetEntry
@@ -702,7 +701,6 @@ func handlePatchOffsets(c *call) (reply, error) {
 			}
 			var e offsetEntry
 			for _, f := range el.obj {
-				f := f
 				switch f.key {
 				case "partition", "offset":
 					var target **jnode = &e.partition

@@ -186,7 +186,6 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 					return o.g.kafkaError(err)
 				}
 				for _, so := range grp.Offsets {
-					so := so
 					v.Sink = append(v.Sink, sinkOffsetView{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogStart: &so.LogStart, LogEnd: &so.LogEnd})
 				}
 			} else {
