@@ -177,7 +177,7 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 		}
 		items = append(items, repairItem{df, Extra})
 	}
-	slices.SortFunc(items, func(a, b repairItem) int { return compareKeys(a.df.Key, b.df.Key, e.kinds) })
+	sortItems(items, e.kinds)
 	if len(items) == 0 {
 		res.Elapsed = time.Since(start)
 		return res, nil
@@ -193,17 +193,22 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 			need = appendOnce(need, "DELETE")
 		}
 	}
-	if err := checkPrivileges(ctx, dst, d, need); err != nil {
-		return nil, err
-	}
 
 	w := newRepairWriter(e.m, d.sql, s.sql)
-	var batches [][]repairItem
-	for i := 0; i < len(items); i += batchSize {
-		batches = append(batches, items[i:min(i+batchSize, len(items))])
-	}
+	defer func() {
+		if w.temp {
+			// The table is empty; a failure to drop it leaves an empty
+			// table that goes with the session.
+			_, _ = dst.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS pg_temp.offsetctl_repair")
+		}
+	}()
 	// The source rows of the next batch are read (on the source
-	// connection) while this batch writes (on the sink's).
+	// connection) while this batch writes (on the sink's). The first batch
+	// is a quarter of the others, so that the sink starts writing soon.
+	var batches [][]repairItem
+	for i, n := 0, max(1, (batchSize+3)/4); i < len(items); i, n = i+n, batchSize {
+		batches = append(batches, items[i:min(i+n, len(items))])
+	}
 	cols := append([]string{s.sql.rowHash}, w.srcRaw...)
 	fetch := func(batch []repairItem) chan srcFetch {
 		ch := make(chan srcFetch, 1)
@@ -227,6 +232,9 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 			<-next // the source connection is free again before it is closed
 		}
 	}()
+	if err := checkPrivileges(ctx, dst, d, need); err != nil {
+		return nil, err
+	}
 	for bi, batch := range batches {
 		f := <-next
 		next = nil
@@ -250,12 +258,10 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 		res.Inserted += done.ins
 		res.Updated += done.upd
 		res.Deleted += done.del
-		res.Already += int64(len(done.already))
+		res.Already += done.already
 		res.Stale = append(res.Stale, done.stale...)
-		res.Repaired = append(res.Repaired, done.keys...)
-		res.Repaired = append(res.Repaired, done.already...)
+		res.Repaired = append(res.Repaired, done.repaired...) // in key order, as the batches
 	}
-	slices.SortFunc(res.Repaired, func(a, b Key) int { return compareKeys(a, b, e.kinds) })
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -266,16 +272,50 @@ type repairItem struct {
 	kind DiffKind
 }
 
+// sortItems sorts the work list in key order. Integer key columns are
+// parsed once per row, not once per comparison, and the sort moves indexes,
+// not items.
+func sortItems(items []repairItem, kinds []kind) {
+	type keyed struct {
+		n []int64 // the integer key columns, parsed
+		i int     // index in items
+	}
+	ints := make([]int64, len(items)*len(kinds))
+	ks := make([]keyed, len(items))
+	for i, it := range items {
+		ks[i] = keyed{ints[i*len(kinds) : (i+1)*len(kinds)], i}
+		for c, k := range kinds {
+			if k == kindInt {
+				ks[i].n[c], _ = strconv.ParseInt(it.df.Key[c], 10, 64)
+			}
+		}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		for c, k := range kinds {
+			var r int
+			if k == kindInt {
+				r = compareInt(a.n[c], b.n[c])
+			} else {
+				r = compareKeys(items[a.i].df.Key[c:c+1], items[b.i].df.Key[c:c+1], kinds[c:c+1])
+			}
+			if r != 0 {
+				return r
+			}
+		}
+		return 0
+	})
+	sorted := make([]repairItem, len(items))
+	for i, k := range ks {
+		sorted[i] = items[k.i]
+	}
+	copy(items, sorted)
+}
+
 // srcFetch is the source rows of one batch, by key, or why they could not
 // be read.
 type srcFetch struct {
 	rows map[string]srcRow
 	err  error
-}
-
-func inSource(src map[string]srcRow, it repairItem) bool {
-	_, ok := src[keyString(it.df.Key)]
-	return ok
 }
 
 // batch repairs one batch in one sink transaction. Rows whose source moved
@@ -288,33 +328,33 @@ func inSource(src map[string]srcRow, it repairItem) bool {
 func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOptions, n int, batch []repairItem, src map[string]srcRow) (*batchOutcome, error) {
 	out := &batchOutcome{}
 	var rows [][]any
-	copied := make(map[string]bool, len(batch))
-	for _, it := range batch {
+	// The key of each item as a map key, and whether its row was copied
+	// (not stale at the source).
+	kss := make([]string, len(batch))
+	copied := make([]bool, len(batch))
+	for i, it := range batch {
+		kss[i] = keyString(it.df.Key)
 		stale := func(why string) {
 			out.stale = append(out.stale, StaleRow{Key: it.df.Key, Kind: it.kind, Why: why})
 		}
-		if it.kind == Extra && !inSource(src, it) || it.kind != Extra && inSource(src, it) && src[keyString(it.df.Key)].hash == it.df.SourceHash {
-			copied[keyString(it.df.Key)] = true
+		copyRow := func(op, sinkHash string, vals []*string) {
+			rows = append(rows, w.copyRow(op, sinkHash, it.df.Key, vals))
+			copied[i] = true
 		}
-		sr, inS := src[keyString(it.df.Key)]
-		switch it.kind {
-		case Missing, Mismatched:
-			switch {
-			case !inS:
-				stale("the source row is gone")
-			case sr.hash != it.df.SourceHash:
-				stale("the source row changed")
-			case it.kind == Missing:
-				rows = append(rows, w.copyRow("i", "", it.df.Key, sr.vals))
-			default:
-				rows = append(rows, w.copyRow("u", it.df.SinkHash, it.df.Key, sr.vals))
-			}
-		case Extra:
-			if inS {
-				stale("a source row with this key appeared")
-			} else {
-				rows = append(rows, w.copyRow("d", it.df.SinkHash, it.df.Key, nil))
-			}
+		sr, inS := src[kss[i]]
+		switch {
+		case it.kind == Extra && inS:
+			stale("a source row with this key appeared")
+		case it.kind == Extra:
+			copyRow("d", it.df.SinkHash, nil)
+		case !inS:
+			stale("the source row is gone")
+		case sr.hash != it.df.SourceHash:
+			stale("the source row changed")
+		case it.kind == Missing:
+			copyRow("i", "", sr.vals)
+		default:
+			copyRow("u", it.df.SinkHash, sr.vals)
 		}
 	}
 	if len(rows) == 0 {
@@ -331,9 +371,8 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 	}
 	// The planned rows the statements left alone.
 	var rest []Key
-	for _, it := range batch {
-		ks := keyString(it.df.Key)
-		if _, ok := written[ks]; !ok && copied[ks] {
+	for i, it := range batch {
+		if _, ok := written[kss[i]]; !ok && copied[i] {
 			rest = append(rest, it.df.Key)
 		}
 	}
@@ -343,16 +382,15 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 			return nil, err
 		}
 	}
-	for _, it := range batch {
-		ks := keyString(it.df.Key)
-		wr, ok := written[ks]
+	for i, it := range batch {
+		wr, ok := written[kss[i]]
 		if ok {
 			kj := w.keyJSON(it.df.Key)
 			out.images = append(out.images, RowImage{Key: it.df.Key, KeyJSON: kj, Row: wr.before})
 			if opts.After != nil {
 				out.after = append(out.after, RowImage{Key: it.df.Key, KeyJSON: kj, Row: wr.after})
 			}
-			out.keys = append(out.keys, it.df.Key)
+			out.repaired = append(out.repaired, it.df.Key)
 			switch it.kind {
 			case Missing:
 				out.ins++
@@ -363,16 +401,17 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 			}
 			continue
 		}
-		if !copied[ks] {
+		if !copied[i] {
 			continue // stale at the source
 		}
-		h, inD := cur[ks]
+		h, inD := cur[kss[i]]
 		stale := func(why string) {
 			out.stale = append(out.stale, StaleRow{Key: it.df.Key, Kind: it.kind, Why: why})
 		}
 		switch {
 		case it.kind == Extra && !inD, it.kind != Extra && inD && h == it.df.SourceHash:
-			out.already = append(out.already, it.df.Key)
+			out.already++
+			out.repaired = append(out.repaired, it.df.Key)
 		case it.kind == Missing:
 			stale("a sink row with this key appeared")
 		case !inD:
@@ -381,7 +420,7 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 			stale("the sink row changed")
 		}
 	}
-	if len(out.keys) == 0 {
+	if out.ins+out.upd+out.del == 0 {
 		return out, nil
 	}
 	if opts.Images != nil {
@@ -397,6 +436,7 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("committing repair batch %d on the sink table %s: %w", n, w.m.Dst.Name, err)
 	}
+	w.temp = true
 	return out, nil
 }
 
@@ -409,7 +449,10 @@ type batchOutcome struct {
 	ins, upd, del int64
 	images, after []RowImage
 	stale         []StaleRow
-	already, keys []Key
+	already       int64
+	// repaired are the keys written or found already repaired, in the
+	// batch's (key) order.
+	repaired []Key
 }
 
 // writtenRow is one row a repair statement wrote: as it was (nil for an
@@ -476,6 +519,14 @@ func checkPrivileges(ctx context.Context, dst *pgx.Conn, d *side, need []string)
 // beginWrite starts a read-write sink transaction set up like the
 // comparison's sessions (UTC, ISO dates) so that text values read from the
 // source mean the same on the sink.
+//
+// Its statements reach every sink row through the key's index (and then by
+// its ctid), whatever the table's size: no sequential scan and no merge join
+// (which would read the whole sink table), since the temporary table of
+// source rows and the JSON of images have no statistics to guide the
+// planner. A key compared as text that no index serves is still matched in
+// one hash join, not a scan per row. No JIT: the disabled paths' costs would
+// make it compile these small statements.
 func beginWrite(ctx context.Context, dst *pgx.Conn, opts RepairOptions) (pgx.Tx, error) {
 	tx, err := dst.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
 	if err != nil {
@@ -495,7 +546,10 @@ func beginWrite(ctx context.Context, dst *pgx.Conn, opts RepairOptions) (pgx.Tx,
 		set_config('DateStyle', 'ISO, YMD', true),
 		set_config('IntervalStyle', 'postgres', true),
 		set_config('extra_float_digits', '1', true),
-		set_config('bytea_output', 'hex', true)`,
+		set_config('bytea_output', 'hex', true),
+		set_config('enable_mergejoin', 'off', true),
+		set_config('enable_seqscan', 'off', true),
+		set_config('jit', 'off', true)`,
 		fmt.Sprintf("%dms", st.Milliseconds()), fmt.Sprintf("%dms", lt.Milliseconds()))
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
@@ -514,6 +568,9 @@ type repairWriter struct {
 	dstKeys []string // sink key column names
 	// keyNames are the sink key column names as JSON strings.
 	keyNames []string
+	// temp says the temporary table exists in the sink session (a batch
+	// that created it committed).
+	temp bool
 }
 
 func newRepairWriter(m *mapping, d, s *sideSQL) *repairWriter {
@@ -644,21 +701,16 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, after
 		names = append(names, n)
 		defs = append(defs, n+" text")
 	}
-	if _, err := tx.Exec(ctx, "CREATE TEMPORARY TABLE offsetctl_repair ("+strings.Join(defs, ", ")+") ON COMMIT DROP"); err != nil {
-		return nil, fmt.Errorf("creating the repair's temporary table on the sink: %w", explain(err))
+	if !w.temp {
+		// One temporary table serves every batch: its rows go at each
+		// commit. It exists once a batch that created it commits
+		// (batch sets w.temp); Repair drops it at the end.
+		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS pg_temp.offsetctl_repair; CREATE TEMPORARY TABLE offsetctl_repair ("+strings.Join(defs, ", ")+") ON COMMIT DELETE ROWS"); err != nil {
+			return nil, fmt.Errorf("creating the repair's temporary table on the sink: %w", explain(err))
+		}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"offsetctl_repair"}, names, pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("copying %d source rows to the sink: %w", len(rows), explain(err))
-	}
-	// Every sink row is reached through the key's index and then by its
-	// ctid, whatever the table's size: no sequential scan and no merge join
-	// (which would read the whole sink table), since the temporary table has
-	// no statistics to guide the planner. A key compared as text that no
-	// index serves is still matched in one hash join, not a scan per row.
-	// No JIT: the disabled paths' costs would make it compile these small
-	// statements.
-	if _, err := tx.Exec(ctx, "SELECT set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"); err != nil {
-		return nil, fmt.Errorf("setting up the repair's statements: %w", explain(err))
 	}
 	vals := func(from int) []string {
 		var out []string
@@ -733,8 +785,11 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, after
 		}
 	}
 	if has("d") {
-		if err := run("deleting", "DELETE FROM "+table.Ident+" AS offsetctl_t USING offsetctl_repair AS offsetctl_keys"+old+
-			" WHERE offsetctl_keys.offsetctl_op = 'd'"+same+" RETURNING "+w.d.keyTextCols()+", row_to_json(offsetctl_t.*)::text, NULL::text", true, false); err != nil {
+		// The deleted row is its own before-image. A row another session
+		// changes while the statement waits for its lock is checked again
+		// in its new version, whose hash is no longer the planned one.
+		if err := run("deleting", "DELETE FROM "+table.Ident+" AS offsetctl_t USING offsetctl_repair AS offsetctl_keys WHERE offsetctl_keys.offsetctl_op = 'd' AND "+
+			w.d.keyMatch()+" AND "+w.d.rowHash+" = offsetctl_keys.offsetctl_h::int8 RETURNING "+w.d.keyTextCols()+", row_to_json(offsetctl_t.*)::text, NULL::text", true, false); err != nil {
 			return nil, err
 		}
 	}

@@ -80,8 +80,9 @@ func TestRepairUpsertVerifyRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Repair: %v", err)
 	}
-	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || len(res.Stale) != 0 || res.Batches != 3 {
-		t.Fatalf("repair = %+v; want 5 inserted, 4 updated, 3 deleted in 3 batches, none stale", res)
+	// Batches of 1 (a quarter of the batch size, the first), 4, 4 and 3.
+	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || len(res.Stale) != 0 || res.Batches != 4 {
+		t.Fatalf("repair = %+v; want 5 inserted, 4 updated, 3 deleted in 4 batches, none stale", res)
 	}
 	if len(images) != 12 {
 		t.Fatalf("%d before-images, want 12", len(images))
@@ -280,16 +281,16 @@ func TestRepairCrashThenRerun(t *testing.T) {
 	if !errors.Is(err, crash) {
 		t.Fatalf("Repair = %v, want the crash", err)
 	}
-	if res.Changed() != 5 {
-		t.Fatalf("first run committed %d rows, want the 5 of batch 1", res.Changed())
+	if res.Changed() != 2 {
+		t.Fatalf("first run committed %d rows, want the 2 of batch 1 (a quarter of the batch size, rounded up)", res.Changed())
 	}
 	opts.BeforeCommit = nil
 	res, err = Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Already != 5 || res.Changed() != 7 || len(res.Stale) != 0 {
-		t.Fatalf("rerun = %+v; want 5 already repaired, 7 changed, none stale", res)
+	if res.Already != 2 || res.Changed() != 10 || len(res.Stale) != 0 {
+		t.Fatalf("rerun = %+v; want 2 already repaired, 10 changed, none stale", res)
 	}
 	v, err := Verify(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r).Keys())
 	if err != nil {
