@@ -193,7 +193,7 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 					j.update(r.serial, func(sop *state.Operation) {
 						for _, im := range ims {
 							sop.After = append(sop.After, state.Image{Row: &state.RowImage{
-								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Row: im.Row}})
+								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Xmin: im.Xmin}})
 						}
 					})
 					return nil
@@ -349,7 +349,7 @@ func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs, after [
 	for _, im := range after {
 		if im.Row != nil {
 			k := tableKey{im.Row.Database, im.Row.Table}
-			expect[k] = append(expect[k], reconcile.RowImage{KeyJSON: im.Row.Key, Row: im.Row.Row})
+			expect[k] = append(expect[k], reconcile.RowImage{KeyJSON: im.Row.Key, Row: im.Row.Row, Xmin: im.Row.Xmin})
 		}
 	}
 	for _, im := range imgs {

@@ -442,6 +442,11 @@ func TestRepairRollbackRefusesChangedRows(t *testing.T) {
 	if len(target.After) != 7 {
 		t.Fatalf("%d after-images recorded, want 7", len(target.After))
 	}
+	for _, im := range target.After {
+		if im.Row == nil || im.Row.Row != nil {
+			t.Fatalf("after-image %+v: want the xmin of the written row version (or nothing, deleted), not the row", im.Row)
+		}
+	}
 	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)

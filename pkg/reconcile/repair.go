@@ -51,13 +51,17 @@ type RepairOptions struct {
 	// batch (nothing of it is written) and the repair. Apply stores them in
 	// the state so that a rollback can put the rows back.
 	Images func(ctx context.Context, batch int, images []RowImage) error
-	// After, when set, receives for each committed batch the rows as the
-	// batch left them (read back in its transaction; Row nil for deleted
-	// rows). A rollback checks them (RepairOptions.Expect of
-	// RestoreRows) so that it never overwrites rows changed since.
+	// After, when set, receives for each committed batch what it left:
+	// for each row it inserted or updated, the id of the transaction that
+	// wrote the row's version (RowImage.Xmin); for each row it deleted,
+	// neither Row nor Xmin. A rollback checks them (RepairOptions.Expect of
+	// RestoreRows) so that it never overwrites rows changed since: any later
+	// write gives the row a new version, with another xmin.
 	After func(ctx context.Context, batch int, images []RowImage) error
-	// Expect, for RestoreRows, are the rows as the repair left them: a
-	// restore refuses (and changes nothing) when any of them changed since.
+	// Expect, for RestoreRows, are the rows as the repair left them (by
+	// Xmin, or by Row as states of format_version 1 recorded them; neither
+	// for a row expected absent): a restore refuses (and changes nothing)
+	// when any of them changed since.
 	Expect []RowImage
 	// BeforeCommit, when set (tests), is called after a batch's writes and
 	// before its commit; an error aborts the batch and the repair, as a
@@ -68,15 +72,21 @@ type RepairOptions struct {
 	StatementTimeout, LockTimeout time.Duration
 }
 
-// RowImage is one sink row as it was before a repair changed it.
+// RowImage is one sink row as it was before a repair changed it (a
+// before-image), or as the repair left it (an after-image).
 type RowImage struct {
 	// Key is the row's key as the comparison renders it (canonical text).
 	Key Key
 	// KeyJSON is the sink key columns as a JSON object of their values.
 	KeyJSON json.RawMessage
 	// Row is the whole sink row as a JSON object (row_to_json); nil when
-	// the row did not exist (the repair inserts it; a restore deletes it).
+	// the row did not exist (the repair inserts it; a restore deletes it),
+	// and in after-images.
 	Row json.RawMessage
+	// Xmin, in after-images, is the transaction id of the row version the
+	// repair wrote (the xmin system column, as text); empty for a row the
+	// repair deleted.
+	Xmin string
 }
 
 // StaleRow is a planned row Repair left alone because it moved since the
@@ -322,9 +332,10 @@ type srcFetch struct {
 // since the plan are left out before anything is written; the statements
 // themselves write only the sink rows whose row hash is still the planned one
 // (and, for inserts, whose key is still absent), and return the rows as they
-// were (before-images) and as they are now (after-images). The planned rows
-// they left alone are then looked at again: already in the repaired state, or
-// moved (stale). The before-images go to opts.Images before the commit.
+// were (before-images) and the xmin of the versions they wrote (after-images).
+// The planned rows they left alone are then looked at again: already in the
+// repaired state, or moved (stale). The before-images go to opts.Images
+// before the commit.
 func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOptions, n int, batch []repairItem, src map[string]srcRow) (*batchOutcome, error) {
 	out := &batchOutcome{}
 	var rows [][]any
@@ -388,7 +399,7 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 			kj := w.keyJSON(it.df.Key)
 			out.images = append(out.images, RowImage{Key: it.df.Key, KeyJSON: kj, Row: wr.before})
 			if opts.After != nil {
-				out.after = append(out.after, RowImage{Key: it.df.Key, KeyJSON: kj, Row: wr.after})
+				out.after = append(out.after, RowImage{Key: it.df.Key, KeyJSON: kj, Xmin: wr.xmin})
 			}
 			out.repaired = append(out.repaired, it.df.Key)
 			switch it.kind {
@@ -456,10 +467,11 @@ type batchOutcome struct {
 }
 
 // writtenRow is one row a repair statement wrote: as it was (nil for an
-// inserted row) and as it is now (nil for a deleted row, and when the
-// after-images are not asked for).
+// inserted row) and the xmin of the version it wrote (empty for a deleted
+// row, and when the after-images are not asked for).
 type writtenRow struct {
-	before, after json.RawMessage
+	before json.RawMessage
+	xmin   string
 }
 
 func deref(p *string) string {
@@ -722,7 +734,7 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, after
 	table := w.m.Dst
 	afterCol := "NULL::text"
 	if after {
-		afterCol = "row_to_json(offsetctl_t.*)::text"
+		afterCol = "offsetctl_t.xmin::text"
 	}
 	// The sink row as the statement found it, by key, beside the target: its
 	// ctid and xmin tie the target row to it. A row another session updates
@@ -749,7 +761,7 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, after
 				wr.before = json.RawMessage(slices.Clone(raw[nk]))
 			}
 			if after && raw[nk+1] != nil {
-				wr.after = json.RawMessage(slices.Clone(raw[nk+1]))
+				wr.xmin = string(raw[nk+1])
 			}
 			written[keyString(k)] = wr
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,54 +167,62 @@ func Verify(ctx context.Context, src, dst *pgx.Conn, spec Spec, keys []Key) (*Ve
 }
 
 // checkExpected locks the rows of expect and refuses when any is not as the
-// repair left it: a row changed or deleted since, or a deleted row back.
+// repair left it: a row written since (another xmin; other values, for the
+// after-images of format_version 1 states), a row deleted since, or a deleted
+// row back.
 func checkExpected(ctx context.Context, tx pgx.Tx, tbl string, name TableName, keyCols, match []string, expect []RowImage) error {
 	if len(expect) == 0 {
 		return nil
 	}
-	var keys []json.RawMessage
-	want := map[string]string{} // row text -> key, rows expected present
-	absent := 0
-	for _, im := range expect {
-		keys = append(keys, im.KeyJSON)
-		if im.Row == nil {
-			absent++
-			continue
-		}
-		want[normJSON(im.Row)] = string(im.KeyJSON)
+	keys := make([]json.RawMessage, len(expect))
+	for i, im := range expect {
+		keys[i] = im.KeyJSON
 	}
 	kj, _ := json.Marshal(keys)
-	rows, err := tx.Query(ctx, "SELECT row_to_json(t)::text FROM "+tbl+" AS t JOIN json_populate_recordset(NULL::"+tbl+", $1::json) AS k ON "+
-		strings.Join(match, " AND ")+" FOR UPDATE OF t", string(kj))
+	rows, err := tx.Query(ctx, "SELECT e.offsetctl_n, t.xmin::text, row_to_json(t)::text FROM json_array_elements($1::json) WITH ORDINALITY AS e(offsetctl_v, offsetctl_n)"+
+		" CROSS JOIN LATERAL json_populate_record(NULL::"+tbl+", e.offsetctl_v) AS k JOIN "+tbl+" AS t ON "+strings.Join(match, " AND ")+" FOR UPDATE OF t", string(kj))
 	if err != nil {
 		return fmt.Errorf("restoring rows of %s (checking them): %w", name, explain(err))
 	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("restoring rows of %s (checking them): %w", name, explain(err))
-	}
+	defer rows.Close()
+	found := make([]bool, len(expect))
 	var changed []string
-	seen := map[string]bool{}
-	for _, g := range got {
-		n := normJSON(json.RawMessage(g))
-		if _, ok := want[n]; ok {
-			seen[n] = true
-			continue
+	for rows.Next() {
+		var n int64
+		var xmin, row string
+		if err := rows.Scan(&n, &xmin, &row); err != nil {
+			return fmt.Errorf("restoring rows of %s (checking them): %w", name, err)
 		}
-		changed = append(changed, keyOfRow(g, keyCols))
+		im := expect[n-1]
+		found[n-1] = true
+		var same bool
+		switch {
+		case im.Xmin != "":
+			same = xmin == im.Xmin
+		case im.Row != nil:
+			same = normJSON(json.RawMessage(row)) == normJSON(im.Row)
+		}
+		if !same {
+			changed = append(changed, keyOfRow(string(im.KeyJSON), keyCols))
+		}
 	}
-	for n, k := range want {
-		if kt := keyOfRow(k, keyCols); !seen[n] && !containsKeyText(changed, kt) {
-			changed = append(changed, kt)
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("restoring rows of %s (checking them): %w", name, explain(err))
+	}
+	for i, im := range expect {
+		if !found[i] && (im.Xmin != "" || im.Row != nil) {
+			changed = append(changed, keyOfRow(string(im.KeyJSON), keyCols))
 		}
 	}
 	if len(changed) > 0 {
 		sort.Strings(changed)
-		if len(changed) > 10 {
-			changed = append(changed[:10], fmt.Sprintf("… %d more", len(changed)-10))
+		changed = slices.Compact(changed)
+		n := len(changed)
+		if n > 10 {
+			changed = append(changed[:10], fmt.Sprintf("… %d more", n-10))
 		}
 		return fmt.Errorf("restoring rows of %s: %d repaired row(s) changed since the repair (%s): putting the before-images back would overwrite newer data; nothing was put back. Compare the tables again (plan) and repair forward, or put those rows back by hand",
-			name, len(changed), strings.Join(changed, ", "))
+			name, n, strings.Join(changed, ", "))
 	}
 	return nil
 }

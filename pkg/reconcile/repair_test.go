@@ -117,22 +117,21 @@ func TestRepairUpsertVerifyRestore(t *testing.T) {
 	if len(after) != 12 {
 		t.Fatalf("%d after-images, want 12", len(after))
 	}
-	// A repaired row changed since (here by hand): the restore refuses and
-	// changes nothing.
-	repaired := dump(t, u, "d.customers")
-	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'newer' WHERE id = 7")
-	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil ||
-		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=7})") || !strings.Contains(err.Error(), "nothing was put back") {
-		t.Fatalf("restore over a changed row = %v", err)
+	for _, a := range after {
+		if a.Row != nil || (a.Xmin == "") != (a.Key[0] == "1001" || a.Key[0] == "1002" || a.Key[0] == "1003") {
+			t.Errorf("after-image of %s: row %s, xmin %q; want the xmin of written rows, nothing for deleted ones", a.Key, a.Row, a.Xmin)
+		}
 	}
-	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'active' WHERE id = 7")
-	if got := dump(t, u, "d.customers"); got != repaired {
-		t.Fatal("a refused restore changed the sink")
-	}
-	// A row the repair deleted is back: refused too.
+	// A row the repair deleted is back: the restore refuses and changes
+	// nothing. (Rows written since: TestRestoreRefusesRowsWrittenSince.)
 	pgtest.Exec(t, u, "INSERT INTO d.customers VALUES (1002, 'again@example.com', NULL, '2026-01-01', 'c')")
-	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil || !strings.Contains(err.Error(), "id=1002") {
+	back := dump(t, u, "d.customers")
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil ||
+		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=1002})") || !strings.Contains(err.Error(), "nothing was put back") {
 		t.Fatalf("restore over a re-inserted row = %v", err)
+	}
+	if got := dump(t, u, "d.customers"); got != back {
+		t.Fatal("a refused restore changed the sink")
 	}
 	pgtest.Exec(t, u, "DELETE FROM d.customers WHERE id = 1002")
 
@@ -264,6 +263,52 @@ func TestRepairRowChangedWhileTheStatementWaits(t *testing.T) {
 	}
 }
 
+// TestRestoreRefusesRowsWrittenSince: a restore refuses (and changes nothing)
+// when a repaired row was written since the repair, even with the values it
+// had (a new row version); after-images of format_version 1 states (whole
+// rows) are still checked by value.
+func TestRestoreRefusesRowsWrittenSince(t *testing.T) {
+	ctx := context.Background()
+	u, r := setupRepair(t)
+	var images, after []RowImage
+	if _, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{DeleteExtra: true,
+		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil },
+		After:  func(_ context.Context, _ int, im []RowImage) error { after = append(after, im...); return nil },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The same expectations as whole rows, as format_version 1 recorded them.
+	var byRow []RowImage
+	for _, a := range after {
+		if a.Xmin != "" {
+			var row string
+			if err := pgtest.Conn(t, u).QueryRow(ctx, "SELECT row_to_json(c)::text FROM d.customers c WHERE id = $1", a.Key[0]).Scan(&row); err != nil {
+				t.Fatal(err)
+			}
+			a.Xmin, a.Row = "", json.RawMessage(row)
+		}
+		byRow = append(byRow, a)
+	}
+	pgtest.Exec(t, u, "UPDATE d.customers SET status = status WHERE id = 7")
+	repaired := dump(t, u, "d.customers")
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil ||
+		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=7})") || !strings.Contains(err.Error(), "nothing was put back") {
+		t.Fatalf("restore over a row written since = %v", err)
+	}
+	if got := dump(t, u, "d.customers"); got != repaired {
+		t.Fatal("a refused restore changed the sink")
+	}
+	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'newer' WHERE id = 7")
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: byRow}); err == nil ||
+		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=7})") {
+		t.Fatalf("restore over a changed row, format_version 1 after-images = %v", err)
+	}
+	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'active' WHERE id = 7")
+	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: byRow}); err != nil {
+		t.Fatalf("restore with format_version 1 after-images, rows as the repair left them: %v", err)
+	}
+}
+
 func TestRepairCrashThenRerun(t *testing.T) {
 	ctx := context.Background()
 	u, r := setupRepair(t)
@@ -378,8 +423,8 @@ INSERT INTO d."T x" VALUES ('eu', 'a', 1.5, '{"b":2,"a":1}'), ('eu', 'b''q', 9, 
 		t.Fatalf("key image %s: %v", images[0].KeyJSON, err)
 	}
 	for _, a := range after {
-		if (a.Row == nil) != (a.Key[0] == "zz") {
-			t.Errorf("after-image of %s: %s", a.Key, a.Row)
+		if (a.Xmin == "") != (a.Key[0] == "zz") {
+			t.Errorf("after-image of %s: xmin %q", a.Key, a.Xmin)
 		}
 	}
 	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), `d."T x"`, images, RepairOptions{Expect: after}); err != nil {

@@ -17,7 +17,10 @@
 //   - the file format (Encode, Decode): pretty, deterministic JSON with an
 //     integer format_version, decoded strictly through unexported wire
 //     structs; a newer format, an unknown field, a truncated file or a
-//     backup whose checksum does not match is refused, never guessed at;
+//     backup whose checksum does not match is refused, never guessed at.
+//     Format 2 records what a repair wrote as the xmin (transaction id) of
+//     each row version, where format 1 recorded whole rows; format 1 files
+//     are read as they are and written as format 2;
 //   - storage and locking (Backend, Locker), implemented by
 //     pkg/state/local (a file beside the configuration, locked with flock on a
 //     side file) and, later, pkg/state/pgstate. Every backend passes the

@@ -10,9 +10,10 @@ import (
 	"strings"
 )
 
-// FormatVersion is the newest (and only) state file format this offsetctl
-// reads and the one it writes.
-const FormatVersion = 1
+// FormatVersion is the newest state file format this offsetctl reads and the
+// one it writes. Version 2 added the xmin of row after-images (which version
+// 1 recorded as whole rows); it reads version 1 as it is.
+const FormatVersion = 2
 
 // ErrUnreadable is wrapped by Decode's errors for a state file that is not a
 // well-formed offsetctl state: truncated or corrupt JSON, a missing or
@@ -41,22 +42,78 @@ func (e *VersionError) Error() string {
 }
 
 // Encode returns the state file bytes of s, recording offsetctlVersion as
-// their writer: indented JSON (two spaces, trailing newline), deterministic
-// for a given State. Raw JSON values are written compact, then indented with
-// the rest. It refuses a State that Decode would refuse.
+// their writer: JSON indented by two spaces down to the elements of an
+// operation's lists (steps, images, connectors) and of a backup's content,
+// each of which is one compact line, with a trailing newline; deterministic
+// for a given State. A repair's thousands of row images thus take a line
+// each. It refuses a State that Decode would refuse.
 func Encode(s *State, offsetctlVersion string) ([]byte, error) {
 	if err := validate(s); err != nil {
 		return nil, fmt.Errorf("encoding state: %w", err)
 	}
 	w := toV1(s, offsetctlVersion)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	var compact bytes.Buffer
+	enc := json.NewEncoder(&compact)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(w); err != nil {
 		return nil, fmt.Errorf("encoding state: %w", err)
 	}
-	return buf.Bytes(), nil
+	out := make([]byte, 0, compact.Len()+compact.Len()/8)
+	return append(indentTo(out, bytes.TrimSpace(compact.Bytes()), lineDepth), '\n'), nil
+}
+
+// lineDepth is the nesting depth of the containers Encode writes on one line:
+// the document is 1, its lists 2, an operation 3, its lists 4, their
+// elements 5.
+const lineDepth = 5
+
+// indentTo appends the compact JSON src to dst, indented by two spaces per
+// level for containers nested less than depth deep; deeper ones stay as they
+// are (compact, on one line). src must be valid compact JSON.
+func indentTo(dst, src []byte, depth int) []byte {
+	level := 0 // containers open
+	start := 0 // src[start:] is still to be copied
+	// cut copies src up to end, then a line break and n levels of indent.
+	cut := func(end, n int) {
+		dst = append(dst, src[start:end]...)
+		start = end
+		dst = append(dst, '\n')
+		for range n {
+			dst = append(dst, ' ', ' ')
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '"':
+			// Skip the string: to its closing quote, past escapes.
+			for i++; i < len(src) && src[i] != '"'; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			level++
+			if level < depth && i+1 < len(src) && src[i+1] != '}' && src[i+1] != ']' {
+				cut(i+1, level)
+			}
+		case '}', ']':
+			if level < depth && src[i-1] != '{' && src[i-1] != '[' {
+				cut(i, level-1)
+			}
+			level--
+		case ',':
+			if level < depth {
+				cut(i+1, level)
+			}
+		case ':':
+			if level < depth {
+				dst = append(dst, src[start:i+1]...)
+				dst = append(dst, ' ')
+				start = i + 1
+			}
+		}
+	}
+	return append(dst, src[start:]...)
 }
 
 // Decode parses state file bytes. It reads the format_version first and
@@ -69,8 +126,8 @@ func Decode(data []byte) (*State, error) {
 		return nil, err
 	}
 	switch version {
-	case 1:
-		return decodeV1(data)
+	case 1, 2:
+		return decodeV1(data, version)
 	default:
 		return nil, &VersionError{Found: version, Writer: writer}
 	}
@@ -109,7 +166,7 @@ func sniffVersion(data []byte) (version int, writer string, err error) {
 	return v, writer, nil
 }
 
-func decodeV1(data []byte) (*State, error) {
+func decodeV1(data []byte, version int) (*State, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var w stateV1
@@ -119,7 +176,7 @@ func decodeV1(data []byte) (*State, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: unexpected data after the state document", ErrUnreadable)
 	}
-	s, err := fromV1(&w)
+	s, err := fromV1(&w, version)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}

@@ -78,7 +78,7 @@ func TestRefuse(t *testing.T) {
 		wantErr    string
 		unreadable bool // wraps ErrUnreadable; otherwise a *VersionError
 	}{
-		{"future_version.json", "state format_version 2 was written by offsetctl 0.9.0; this offsetctl reads format_version 1 at most: upgrade offsetctl", false},
+		{"future_version.json", "state format_version 3 was written by offsetctl 0.9.0; this offsetctl reads format_version 2 at most: upgrade offsetctl", false},
 		{"zero_version.json", "state format_version 0 (written by an unknown offsetctl version) is not a version offsetctl ever wrote", false},
 		{"missing_version.json", "it has no format_version, so it is not an offsetctl state file", true},
 		{"string_version.json", `format_version must be an integer, found "1"`, true},
@@ -97,6 +97,10 @@ func TestRefuse(t *testing.T) {
 		{"bad_time.json", `started "yesterday" is not an RFC 3339 time`, true},
 		{"wrong_type.json", `field "operations.before_images.sink.partition" has the wrong type`, true},
 		{"bad_checksum.json", "backup 1: checksum sha256:c46ea240", true},
+		{"xmin_in_version_1.json", "operation 1: a row image has an xmin, which format_version 1 does not have (it came with 2): the file was edited", true},
+		{"row_and_xmin.json", "after-image 1: a row image has both a row and an xmin", true},
+		{"xmin_before_image.json", "before-image 2: has an xmin, which only after-images have", true},
+		{"bad_xmin.json", `after-image 1: row xmin "-3" is not a transaction id`, true},
 	}
 	files, _ := filepath.Glob("testdata/refuse/*")
 	if len(files) != len(tests) {
@@ -241,5 +245,35 @@ func TestMarshalOperation(t *testing.T) {
 	}
 	if _, err := MarshalOperation(&Operation{Serial: 1, Name: "x", Kind: "nope", Status: StatusApplied, Started: t0}); err == nil {
 		t.Error("an invalid operation was marshalled")
+	}
+}
+
+// TestIndentTo: indentTo only adds whitespace outside strings (the result
+// compacts back to its input), indents as encoding/json does above the depth,
+// and leaves deeper containers as they are.
+func TestIndentTo(t *testing.T) {
+	for _, src := range []string{
+		`{}`, `[]`, `{"a":[]}`, `{"a":{}}`, `"x"`, `3`,
+		`{"a":1,"b":[1,2,{"c":"d"}],"e":{"f":[[],{}]}}`,
+		`{"s":"a \"quoted\" {brace}, [bracket]: colon \\ backslash","t":"\u00e9\n"}`,
+		`[{"k":{"x":{"y":{"z":[1,{"w":"}"}]}}}},"{",",",":"]`,
+	} {
+		for _, depth := range []int{1, 2, 3, 5, 100} {
+			got := indentTo(nil, []byte(src), depth)
+			var back bytes.Buffer
+			if err := json.Compact(&back, got); err != nil || back.String() != src {
+				t.Errorf("depth %d: %s\ncompacts to %s (%v), want %s", depth, got, back.String(), err, src)
+			}
+			if depth == 100 {
+				var want bytes.Buffer
+				_ = json.Indent(&want, []byte(src), "", "  ")
+				if string(got) != want.String() {
+					t.Errorf("depth 100: %s\nwant (encoding/json) %s", got, want.String())
+				}
+			}
+		}
+	}
+	if got := string(indentTo(nil, []byte(`{"a":[{"b":[1,2]}],"c":3}`), 3)); got != "{\n  \"a\": [\n    {\"b\":[1,2]}\n  ],\n  \"c\": 3\n}" {
+		t.Errorf("depth 3:\n%s", got)
 	}
 }

@@ -1,15 +1,18 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
-// stateV1 is format_version 1 of the state file. Its shape is the file's
-// contract: change it only with a new format version and an upgrade.
+// stateV1 is format_versions 1 and 2 of the state file (2 added the xmin of
+// row images). Its shape is the file's contract: change it only with a new
+// format version and an upgrade.
 type stateV1 struct {
 	FormatVersion    int           `json:"format_version"`
 	OffsetctlVersion string        `json:"offsetctl_version"`
@@ -87,6 +90,8 @@ type rowV1 struct {
 	Table    string          `json:"table"`
 	Key      json.RawMessage `json:"key"`
 	Row      json.RawMessage `json:"row"`
+	// Xmin (format_version 2): see RowImage.Xmin.
+	Xmin string `json:"xmin,omitempty"`
 }
 
 type backupV1 struct {
@@ -179,19 +184,26 @@ func imagesToV1(images []Image) []imageV1 {
 			w.Sink = &sinkV1{Group: im.Sink.Group, Topic: im.Sink.Topic, Partition: im.Sink.Partition, Offset: im.Sink.Offset}
 		}
 		if im.Row != nil {
-			w.Row = &rowV1{Database: im.Row.Database, Table: im.Row.Table, Key: im.Row.Key, Row: im.Row.Row}
+			w.Row = &rowV1{Database: im.Row.Database, Table: im.Row.Table, Key: im.Row.Key, Row: im.Row.Row, Xmin: im.Row.Xmin}
 		}
 		out = append(out, w)
 	}
 	return out
 }
 
-func fromV1(w *stateV1) (*State, error) {
+func fromV1(w *stateV1, version int) (*State, error) {
 	s := &State{Lineage: w.Lineage, Serial: w.Serial, OffsetctlVersion: w.OffsetctlVersion}
 	for i := range w.Operations {
 		op, err := operationFromV1(&w.Operations[i])
 		if err != nil {
 			return nil, fmt.Errorf("operation %d: %w", i+1, err)
+		}
+		if version < 2 {
+			for _, im := range append(slices.Clip(op.BeforeImages), op.After...) {
+				if im.Row != nil && im.Row.Xmin != "" {
+					return nil, fmt.Errorf("operation %d: a row image has an xmin, which format_version %d does not have (it came with 2): the file was edited", i+1, version)
+				}
+			}
 		}
 		s.Operations = append(s.Operations, op)
 	}
@@ -283,6 +295,7 @@ func imagesFromV1(ws []imageV1) ([]Image, error) {
 			if row.Row, err = rawFromV1(w.Row.Row); err != nil {
 				return nil, fmt.Errorf("%d: row: %w", i+1, err)
 			}
+			row.Xmin = w.Row.Xmin
 			im.Row = row
 		}
 		out = append(out, im)
@@ -358,6 +371,9 @@ func validateOperation(op *Operation, prev uint64) error {
 		if err := validateImage(im); err != nil {
 			return fmt.Errorf("before-image %d: %w", i+1, err)
 		}
+		if im.Row != nil && im.Row.Xmin != "" {
+			return fmt.Errorf("before-image %d: has an xmin, which only after-images have", i+1)
+		}
 	}
 	for i, im := range op.After {
 		if err := validateImage(im); err != nil {
@@ -395,11 +411,19 @@ func validateImage(im Image) error {
 		if im.Row.Table == "" {
 			return errors.New("row table is empty")
 		}
-		if err := validObject("row key", im.Row.Key, false); err != nil {
+		if err := objectStart("row key", im.Row.Key, false); err != nil {
 			return err
 		}
-		if err := validObject("row", im.Row.Row, true); err != nil {
+		if err := objectStart("row", im.Row.Row, true); err != nil {
 			return err
+		}
+		if im.Row.Xmin != "" {
+			if im.Row.Row != nil && string(im.Row.Row) != "null" {
+				return errors.New("a row image has both a row and an xmin")
+			}
+			if _, err := strconv.ParseUint(im.Row.Xmin, 10, 32); err != nil {
+				return fmt.Errorf("row xmin %q is not a transaction id", im.Row.Xmin)
+			}
 		}
 	}
 	if n != 1 {
@@ -410,14 +434,27 @@ func validateImage(im Image) error {
 
 // validObject checks that raw is a JSON object (or absent, when allowed).
 func validObject(what string, raw json.RawMessage, nilOK bool) error {
+	if err := objectStart(what, raw, nilOK); err != nil {
+		return err
+	}
+	if raw != nil && string(raw) != "null" && !json.Valid(raw) {
+		return fmt.Errorf("%s must be a JSON object, found %.40s", what, raw)
+	}
+	return nil
+}
+
+// objectStart checks that raw starts like a JSON object (or is absent, when
+// allowed): the check of row images, thousands in a repair, checked at every
+// write of the state. Decode has parsed them already, and Encode refuses
+// invalid JSON as it writes it.
+func objectStart(what string, raw json.RawMessage, nilOK bool) error {
 	if raw == nil || (nilOK && string(raw) == "null") {
 		if nilOK {
 			return nil
 		}
 		return fmt.Errorf("%s is missing", what)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return fmt.Errorf("%s must be a JSON object, found %.40s", what, raw)
 	}
 	return nil

@@ -190,7 +190,8 @@ type SinkOffset struct {
 	Offset int64
 }
 
-// RowImage is one sink row as it was before a repair changed it.
+// RowImage is one sink row as it was before a repair changed it (a
+// before-image), or as the repair left it (an after-image).
 type RowImage struct {
 	// Database is the HCL database block's name; Table the quoted-ready
 	// schema-qualified table name.
@@ -198,6 +199,12 @@ type RowImage struct {
 	// Key is the row's key columns as a JSON object.
 	Key json.RawMessage
 	// Row is the whole row as a JSON object; nil means the row did not exist
-	// (the repair inserted it; a rollback deletes it).
+	// (the repair inserted it; a rollback deletes it). After-images hold it
+	// only in states of format_version 1.
 	Row json.RawMessage
+	// Xmin, in an after-image, is the id of the transaction that wrote the
+	// row's version (PostgreSQL's xmin, as text): a rollback refuses when
+	// the row has another version since. Empty for a row the repair
+	// deleted (expected absent).
+	Xmin string
 }

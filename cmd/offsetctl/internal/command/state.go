@@ -458,7 +458,10 @@ func writeImages(b *strings.Builder, title string, images []state.Image) {
 			fmt.Fprintf(tw, "    sink\t%s\t%s[%d]\t-> %s\n", connectorLabel(im.Connector, im.ConnectCluster), im.Sink.Topic, im.Sink.Partition, offset)
 		case im.Row != nil:
 			row := "absent"
-			if im.Row.Row != nil {
+			switch {
+			case im.Row.Xmin != "":
+				row = "written by transaction " + im.Row.Xmin
+			case im.Row.Row != nil:
 				row = "present"
 			}
 			table := im.Row.Table
