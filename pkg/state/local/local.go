@@ -33,11 +33,32 @@ type Backend struct {
 
 	mu   sync.Mutex
 	held *heldLock // the lock this Backend holds, if any
+	// written is the state file as this Backend last wrote it, with its
+	// lineage and serial: while the file is still that one (same file,
+	// size and modification time), Write checks against them instead of
+	// reading and decoding the whole file again before every write (a
+	// repair writes its row images batch after batch).
+	written *writtenFile
 
 	// afterTempWrite, when set (by tests), runs after the temporary file is
 	// written and before it is synced and renamed; an error aborts the write
 	// there.
 	afterTempWrite func(tmp string) error
+}
+
+type writtenFile struct {
+	info    os.FileInfo
+	lineage string
+	serial  uint64
+}
+
+// unchanged says whether the state file is still the one w describes.
+func (w *writtenFile) unchanged(path string) bool {
+	if w == nil {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, w.info) && fi.Size() == w.info.Size() && fi.ModTime().Equal(w.info.ModTime())
 }
 
 type heldLock struct {
@@ -130,21 +151,27 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 	if err := b.checkHeld(ctx, lockID); err != nil {
 		return fmt.Errorf("writing state %s: %w", b.path, err)
 	}
-	cur, curData, err := b.read()
+	lineage, serial, exists := "", uint64(0), true
+	if b.written.unchanged(b.path) {
+		lineage, serial = b.written.lineage, b.written.serial
+	} else {
+		cur, _, err := b.read()
+		switch {
+		case errors.Is(err, state.ErrNoState):
+			exists = false
+		case err != nil:
+			return fmt.Errorf("refusing to overwrite the stored state: %w", err)
+		default:
+			lineage, serial = cur.Lineage, cur.Serial
+		}
+	}
 	switch {
-	case errors.Is(err, state.ErrNoState):
-		if s.Serial != 0 {
-			return fmt.Errorf("writing state %s: %w: it was read at serial %d, but no state file exists now (was it moved or deleted?)", b.path, state.ErrSerialMismatch, s.Serial)
-		}
-	case err != nil:
-		return fmt.Errorf("refusing to overwrite the stored state: %w", err)
-	default:
-		if cur.Lineage != s.Lineage {
-			return fmt.Errorf("writing state %s: %w: the stored state has lineage %s, this one %s (is --state pointing at the state of another configuration?)", b.path, state.ErrLineageMismatch, cur.Lineage, s.Lineage)
-		}
-		if cur.Serial != s.Serial {
-			return fmt.Errorf("writing state %s: %w: it was read at serial %d, but serial %d is stored now (someone wrote it in between; read it again)", b.path, state.ErrSerialMismatch, s.Serial, cur.Serial)
-		}
+	case !exists && s.Serial != 0:
+		return fmt.Errorf("writing state %s: %w: it was read at serial %d, but no state file exists now (was it moved or deleted?)", b.path, state.ErrSerialMismatch, s.Serial)
+	case exists && lineage != s.Lineage:
+		return fmt.Errorf("writing state %s: %w: the stored state has lineage %s, this one %s (is --state pointing at the state of another configuration?)", b.path, state.ErrLineageMismatch, lineage, s.Lineage)
+	case exists && serial != s.Serial:
+		return fmt.Errorf("writing state %s: %w: it was read at serial %d, but serial %d is stored now (someone wrote it in between; read it again)", b.path, state.ErrSerialMismatch, s.Serial, serial)
 	}
 	next := *s
 	next.Serial = s.Serial + 1
@@ -152,13 +179,17 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 	if err != nil {
 		return fmt.Errorf("writing state %s: %w", b.path, err)
 	}
-	if curData != nil {
-		if err := b.writeAtomic(b.BackupPath(), curData); err != nil {
+	b.written = nil
+	if exists {
+		if err := b.keepPrevious(); err != nil {
 			return fmt.Errorf("keeping the previous state as %s: %w", b.BackupPath(), err)
 		}
 	}
 	if err := b.writeAtomic(b.path, data); err != nil {
 		return fmt.Errorf("writing state %s: %w", b.path, err)
+	}
+	if fi, err := os.Stat(b.path); err == nil {
+		b.written = &writtenFile{info: fi, lineage: next.Lineage, serial: next.Serial}
 	}
 	s.Serial, s.OffsetctlVersion = next.Serial, b.version
 	return nil
@@ -184,6 +215,31 @@ func (b *Backend) checkHeld(ctx context.Context, lockID string) error {
 		return &state.LockError{Holder: holder, Err: state.ErrLocked}
 	}
 	return fmt.Errorf("%w: lock it before writing", state.ErrNotLocked)
+}
+
+// keepPrevious makes the state file's current version the backup: a second
+// name for the same file (a hard link, put in place by a rename), which the
+// write that follows replaces under the state's name only. Where links are
+// not supported it copies the file.
+func (b *Backend) keepPrevious() error {
+	dir, base := filepath.Split(b.BackupPath())
+	if dir == "" {
+		dir = "."
+	}
+	tmp := filepath.Join(dir, "."+base+".tmp-link")
+	_ = os.Remove(tmp)
+	if err := os.Link(b.path, tmp); err != nil {
+		data, err := os.ReadFile(b.path)
+		if err != nil {
+			return err
+		}
+		return b.writeAtomic(b.BackupPath(), data)
+	}
+	if err := os.Rename(tmp, b.BackupPath()); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil // the directory is synced by the write of the new version
 }
 
 // writeAtomic replaces path with data: temporary file in the same

@@ -79,6 +79,88 @@ func TestPreviousVersionKept(t *testing.T) {
 	}
 }
 
+// TestPreviousVersionIsASecondName: the backup is the previous file under a
+// second name (no copy), and the new version is a new file.
+func TestPreviousVersionIsASecondName(t *testing.T) {
+	b, path := newTest(t)
+	writeOps(t, b, 1)
+	first, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeOps(t, b, 1)
+	backup, err := os.Stat(b.BackupPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(first, backup) || os.SameFile(cur, backup) {
+		t.Errorf("backup is the first version: %v; the state is a new file: %v", os.SameFile(first, backup), !os.SameFile(cur, backup))
+	}
+}
+
+// TestWriteNoticesTheFileChangedBehindIt: Write trusts what it wrote last
+// only while the file is that one; a file replaced or edited since is read
+// again, and a newer serial or damage refused.
+func TestWriteNoticesTheFileChangedBehindIt(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		change  func(t *testing.T, path string)
+		wantErr error
+	}{
+		{"replaced with a newer serial", func(t *testing.T, path string) {
+			other := New(path, WithVersion("other"))
+			s, err := other.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := other.Lock(ctx, state.LockInfo{Who: "bob"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Unlock(ctx, id)
+			if err := other.Write(ctx, s, id); err != nil {
+				t.Fatal(err)
+			}
+		}, state.ErrSerialMismatch},
+		{"edited in place", func(t *testing.T, path string) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(data[:len(data)/2])
+			f.Close()
+		}, state.ErrUnreadable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, path := newTest(t)
+			s := writeOps(t, b, 1)
+			tc.change(t, path)
+			id, err := b.Lock(ctx, state.LockInfo{Who: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Unlock(ctx, id)
+			before, _ := os.ReadFile(path)
+			s.Begin(state.Operation{Name: "late", Kind: state.KindOffsets, Started: t0})
+			if err := b.Write(ctx, s, id); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Write = %v, want %v", err, tc.wantErr)
+			}
+			if after, _ := os.ReadFile(path); string(after) != string(before) {
+				t.Error("the refused write changed the state file")
+			}
+		})
+	}
+}
+
 // TestTornWriteNeverReplacesState interrupts Write after half of the new
 // state reached the temporary file, as a crash or a full disk would.
 func TestTornWriteNeverReplacesState(t *testing.T) {
