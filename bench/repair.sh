@@ -9,7 +9,7 @@
 # the source rows read over a second connection with their row hashes, the
 # optimistic row-hash checks, the before-images of every touched row written
 # to a file and fsynced per batch before the batch commits, the after-images
-# for the rollback's check. The verification that apply runs afterwards
+# (the xmin of each row version written) for the rollback's check. The verification that apply runs afterwards
 # (repaired keys plus whole-table checksums) is printed on its own line.
 #
 # The tables are built once (about 15 s at 1M rows on 2 cores) in a

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,13 +14,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/offsetctl/offsetctl/internal/pgtest"
+	"github.com/offsetctl/offsetctl/pkg/state"
+	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
 
 // BenchmarkRepair times Repair of DRIFT drifted rows (a third missing, a
 // third extra, a third mismatched) in a table of ROWS rows (defaults 10,000
 // and 1,000,000; env OFFSETCTL_REPAIR_ROWS, OFFSETCTL_REPAIR_DRIFT), with the
-// before-images written to a file and fsynced per batch as apply writes the
-// state and the after-images (RETURNING) for the rollback's check, beside
+// before-images journalled in a state file per batch as apply writes them
+// (pkg/state/local) and the after-images (the xmin of each row version written, by
+// RETURNING) for the rollback's check, beside
 // two hand-written equivalents (INSERT ... SELECT, UPDATE ... FROM, DELETE
 // over the same key lists, one transaction, no before-images): from the
 // source table in the same database, and from it as a postgres_fdw foreign
@@ -97,28 +99,46 @@ CREATE SCHEMA fs; IMPORT FOREIGN SCHEMA s FROM SERVER src INTO fs;`, quoteLitera
 	var repairs, verifies, hands, fdws []time.Duration
 	var res *RepairResult
 	runRepair := func() {
-		// offsetctl's repair, with the before-images made durable per batch.
-		f, err := os.Create(filepath.Join(b.TempDir(), "images.json"))
+		// offsetctl's repair with its images journalled as apply does: the
+		// operation in the state (local file backend, locked), the
+		// before-images of each batch written (atomically, fsynced, the
+		// previous version kept) before the batch commits, the after-images
+		// recorded, and the state written once more when the step ends.
+		be := local.New(filepath.Join(b.TempDir(), "offsetctl.state.json"), local.WithVersion("bench"))
+		lock, err := be.Lock(ctx, state.LockInfo{Operation: "apply", Who: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer be.Unlock(ctx, lock)
+		st := &state.State{Lineage: "00000000-0000-4000-8000-000000000001"}
+		serial := st.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: time.Now()}).Serial
+		if err := be.Write(ctx, st, lock); err != nil {
+			b.Fatal(err)
+		}
+		record := func(after bool, ims []RowImage) {
+			op, _ := st.BySerial(serial)
+			for _, im := range ims {
+				img := state.Image{Row: &state.RowImage{Database: "sink", Table: "d.customers", Key: im.KeyJSON, Row: im.Row, Xmin: im.Xmin}}
+				if after {
+					op.After = append(op.After, img)
+				} else {
+					op.BeforeImages = append(op.BeforeImages, img)
+				}
+			}
+		}
 		start := time.Now()
 		res, err = Repair(ctx, pgtest.Conn(b, u), pgtest.Conn(b, u), spec, RepairSet{Missing: r.Missing, Extra: r.Extra, Mismatched: r.Mismatched},
-			RepairOptions{DeleteExtra: true, Images: func(_ context.Context, _ int, ims []RowImage) error {
-				data, err := json.Marshal(ims)
-				if err != nil {
-					return err
-				}
-				if _, err := f.Write(data); err != nil {
-					return err
-				}
-				return f.Sync()
+			RepairOptions{DeleteExtra: true, Images: func(ctx context.Context, _ int, ims []RowImage) error {
+				record(false, ims)
+				return be.Write(ctx, st, lock)
 			}, After: func(_ context.Context, _ int, ims []RowImage) error {
-				_, err := json.Marshal(ims) // apply keeps them for the rollback's check
-				return err
+				record(true, ims)
+				return nil
 			}})
+		if err == nil {
+			err = be.Write(ctx, st, lock)
+		}
 		repairs = append(repairs, time.Since(start))
-		f.Close()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -183,7 +203,7 @@ INSERT INTO d.customers SELECT * FROM d.drifted; INSERT INTO d.hand SELECT * FRO
 	mh, mf, mr := median(hands), median(fdws), median(repairs)
 	fmt.Printf("| hand-written INSERT ... SELECT / UPDATE ... FROM / DELETE, same database, one transaction, no before-images %s | %.3f | %.0f | 1.00 |\n", seconds(hands), mh.Seconds(), n/mh.Seconds())
 	fmt.Printf("| the same over postgres_fdw (source table as a foreign table) %s | %.3f | %.0f | %.2f |\n", seconds(fdws), mf.Seconds(), n/mf.Seconds(), mf.Seconds()/mh.Seconds())
-	fmt.Printf("| offsetctl repair (source rows over a second connection, COPY to a temp table, optimistic hash checks, %d batches, before-images fsynced per batch) %s | %.3f | %.0f | %.2f (%.2f× postgres_fdw) |\n",
+	fmt.Printf("| offsetctl repair (source rows over a second connection, COPY to a temp table, optimistic hash checks, %d batches, before-images in the state file per batch) %s | %.3f | %.0f | %.2f (%.2f× postgres_fdw) |\n",
 		res.Batches, seconds(repairs), mr.Seconds(), n/mr.Seconds(), mr.Seconds()/mh.Seconds(), mr.Seconds()/mf.Seconds())
 	fmt.Printf("| offsetctl verification (repaired keys + whole-table checksums) %s | %.3f | | |\n\n", seconds(verifies), median(verifies).Seconds())
 }
