@@ -110,7 +110,7 @@ CREATE SCHEMA fs; IMPORT FOREIGN SCHEMA s FROM SERVER src INTO fs;`, quoteLitera
 			b.Fatal(err)
 		}
 		defer be.Unlock(ctx, lock)
-		st := &state.State{Lineage: "00000000-0000-4000-8000-000000000001"}
+		st := state.New("00000000-0000-4000-8000-000000000001")
 		serial := st.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: time.Now()}).Serial
 		if err := be.Write(ctx, st, lock); err != nil {
 			b.Fatal(err)

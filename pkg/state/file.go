@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // FormatVersion is the newest state file format this offsetctl reads and the
@@ -46,20 +47,116 @@ func (e *VersionError) Error() string {
 // operation's lists (steps, images, connectors) and of a backup's content,
 // each of which is one compact line, with a trailing newline; deterministic
 // for a given State. A repair's thousands of row images thus take a line
-// each. It refuses a State that Decode would refuse.
+// each, and the lines of the row images of a State made by New or Decode are
+// encoded once, not at every write. It refuses a State that Decode would
+// refuse.
 func Encode(s *State, offsetctlVersion string) ([]byte, error) {
 	if err := validate(s); err != nil {
 		return nil, fmt.Errorf("encoding state: %w", err)
 	}
-	w := toV1(s, offsetctlVersion)
-	var compact bytes.Buffer
-	enc := json.NewEncoder(&compact)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(w); err != nil {
+	// The document without the operations' images (before_images null),
+	// indented; then each operation's images spliced in, a line each.
+	skeleton, err := marshalCompact(toV1(s, offsetctlVersion, false))
+	if err != nil {
 		return nil, fmt.Errorf("encoding state: %w", err)
 	}
-	out := make([]byte, 0, compact.Len()+compact.Len()/8)
-	return append(indentTo(out, bytes.TrimSpace(compact.Bytes()), lineDepth), '\n'), nil
+	doc := indentTo(nil, skeleton, lineDepth)
+	size := len(doc)
+	for i := range s.Operations {
+		size += s.enc.size(s.Operations[i].BeforeImages) + s.enc.size(s.Operations[i].After)
+	}
+	out := make([]byte, 0, size+1)
+	const hole = `"before_images": null`
+	for i := range s.Operations {
+		op := &s.Operations[i]
+		at := bytes.Index(doc, []byte(hole))
+		if at < 0 {
+			return nil, fmt.Errorf("encoding state: operation %d has no place for its images", op.Serial)
+		}
+		out = append(out, doc[:at+len(hole)-len("null")]...)
+		doc = doc[at+len(hole):]
+		if out, err = s.enc.appendList(out, op.BeforeImages); err != nil {
+			return nil, fmt.Errorf("encoding state: operation %d: before-images: %w", op.Serial, err)
+		}
+		if len(op.After) > 0 {
+			out = append(out, ",\n      \"after\": "...)
+			if out, err = s.enc.appendList(out, op.After); err != nil {
+				return nil, fmt.Errorf("encoding state: operation %d: after-images: %w", op.Serial, err)
+			}
+		}
+	}
+	out = append(out, doc...)
+	return append(out, '\n'), nil
+}
+
+// marshalCompact is v as compact JSON, HTML characters unescaped.
+func marshalCompact(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// imageCache remembers the encoded line of each row image of a State, so
+// that the writes of a repair, one per batch, each of the whole state,
+// encode each image once. Row images are never changed once in a State (a
+// RowImage changed in place would be written as it was). A nil cache
+// encodes every time.
+type imageCache struct {
+	mu    sync.Mutex
+	lines map[*RowImage][]byte
+}
+
+func newImageCache() *imageCache { return &imageCache{lines: map[*RowImage][]byte{}} }
+
+// size estimates the bytes of images' lines.
+func (c *imageCache) size(images []Image) int { return len(images) * 200 }
+
+// appendList appends images as a JSON array at the indent of an operation's
+// fields, one element per line.
+func (c *imageCache) appendList(dst []byte, images []Image) ([]byte, error) {
+	if len(images) == 0 {
+		return append(dst, "[]"...), nil
+	}
+	dst = append(dst, '[')
+	for i, im := range images {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, "\n        "...)
+		line, err := c.line(im)
+		if err != nil {
+			return nil, fmt.Errorf("%d: %w", i+1, err)
+		}
+		dst = append(dst, line...)
+	}
+	return append(dst, "\n      ]"...), nil
+}
+
+// line is the compact JSON of one image.
+func (c *imageCache) line(im Image) ([]byte, error) {
+	cacheable := c != nil && im.Row != nil && im.Connector == "" && im.ConnectCluster == ""
+	if cacheable {
+		c.mu.Lock()
+		line, ok := c.lines[im.Row]
+		c.mu.Unlock()
+		if ok {
+			return line, nil
+		}
+	}
+	line, err := marshalCompact(imageToV1(im))
+	if err != nil {
+		return nil, err
+	}
+	if cacheable {
+		c.mu.Lock()
+		c.lines[im.Row] = line
+		c.mu.Unlock()
+	}
+	return line, nil
 }
 
 // lineDepth is the nesting depth of the containers Encode writes on one line:
@@ -180,6 +277,7 @@ func decodeV1(data []byte, version int) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
+	s.enc = newImageCache()
 	if err := validate(s); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
@@ -221,11 +319,5 @@ func MarshalOperation(op *Operation) (json.RawMessage, error) {
 	if err := validateOperation(op, 0); err != nil {
 		return nil, fmt.Errorf("operation %d (%q): %w", op.Serial, op.Name, err)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(operationToV1(op)); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return marshalCompact(operationToV1(op, true))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +276,44 @@ func TestIndentTo(t *testing.T) {
 	}
 	if got := string(indentTo(nil, []byte(`{"a":[{"b":[1,2]}],"c":3}`), 3)); got != "{\n  \"a\": [\n    {\"b\":[1,2]}\n  ],\n  \"c\": 3\n}" {
 		t.Errorf("depth 3:\n%s", got)
+	}
+}
+
+// TestEncodeCachedImages: a State made by New encodes its row images once
+// and reuses the lines at later writes; its file is byte for byte that of the
+// same State without the cache, write after write.
+func TestEncodeCachedImages(t *testing.T) {
+	cached, plain := New("00000000-0000-4000-8000-000000000001"), &State{Lineage: "00000000-0000-4000-8000-000000000001"}
+	for _, s := range []*State{cached, plain} {
+		s.Begin(Operation{Name: "customers", Kind: KindReconcile, Started: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)})
+	}
+	for batch := range 3 {
+		for _, s := range []*State{cached, plain} {
+			op := &s.Operations[0]
+			for k := range 3 {
+				id := batch*3 + k
+				op.BeforeImages = append(op.BeforeImages, Image{Row: &RowImage{Database: "sink", Table: "d.customers",
+					Key: json.RawMessage(fmt.Sprintf(`{"id": "%d"}`, id)), Row: json.RawMessage(fmt.Sprintf(`{"id":%d,"note":"<a & b>","meta":{"n": %d}}`, id, id))}})
+				op.After = append(op.After, Image{Row: &RowImage{Database: "sink", Table: "d.customers", Key: json.RawMessage(fmt.Sprintf(`{"id":"%d"}`, id)), Xmin: "42"}})
+			}
+			s.Serial++
+		}
+		got, err := Encode(cached, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Encode(plain, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("write %d: cached encoding differs:\n%s", batch+1, golden.Diff(string(want), string(got)))
+		}
+		if _, err := Decode(got); err != nil {
+			t.Fatalf("write %d: %v", batch+1, err)
+		}
+	}
+	if n := len(cached.enc.lines); n != 18 {
+		t.Errorf("%d lines cached, want 18", n)
 	}
 }

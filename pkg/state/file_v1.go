@@ -122,7 +122,9 @@ func parseTime(what, s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func toV1(s *State, offsetctlVersion string) *stateV1 {
+// toV1 is the wire form of s; without the images of its operations when
+// images is false (Encode writes them itself).
+func toV1(s *State, offsetctlVersion string, images bool) *stateV1 {
 	w := &stateV1{
 		FormatVersion:    FormatVersion,
 		OffsetctlVersion: offsetctlVersion,
@@ -132,7 +134,8 @@ func toV1(s *State, offsetctlVersion string) *stateV1 {
 		Backups:          make([]backupV1, 0, len(s.Backups)),
 	}
 	for i := range s.Operations {
-		w.Operations = append(w.Operations, operationToV1(&s.Operations[i]))
+		o := operationToV1(&s.Operations[i], images)
+		w.Operations = append(w.Operations, o)
 	}
 	for _, b := range s.Backups {
 		w.Backups = append(w.Backups, backupV1{
@@ -144,16 +147,22 @@ func toV1(s *State, offsetctlVersion string) *stateV1 {
 	return w
 }
 
-func operationToV1(op *Operation) operationV1 {
+// operationToV1 is the wire form of op; without its images (before_images
+// null, after absent) when images is false.
+func operationToV1(op *Operation, images bool) operationV1 {
 	o := operationV1{
 		Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Status: string(op.Status),
 		PlanHash: op.PlanHash, ConfigHash: op.ConfigHash, BlockHash: op.BlockHash,
 		Who: op.Who, Host: op.Host, Started: formatTime(op.Started), Finished: formatTime(op.Finished),
 		Reason: op.Reason, RollbackOf: op.RollbackOf, RolledBackBy: op.RolledBackBy,
-		BeforeImages: imagesToV1(op.BeforeImages), Error: op.Error,
+		Error: op.Error,
 	}
-	if o.BeforeImages == nil {
-		o.BeforeImages = []imageV1{}
+	if images {
+		o.BeforeImages = imagesToV1(op.BeforeImages)
+		if o.BeforeImages == nil {
+			o.BeforeImages = []imageV1{}
+		}
+		o.After = imagesToV1(op.After)
 	}
 	if len(op.Approvals) > 0 {
 		o.Approvals = slices.Clone(op.Approvals)
@@ -169,26 +178,29 @@ func operationToV1(op *Operation) operationV1 {
 			Message: st.Message, Error: st.Error,
 		})
 	}
-	o.After = imagesToV1(op.After)
 	return o
 }
 
 func imagesToV1(images []Image) []imageV1 {
 	var out []imageV1
 	for _, im := range images {
-		w := imageV1{Connector: im.Connector, ConnectCluster: im.ConnectCluster}
-		if im.Source != nil {
-			w.Source = &sourceV1{Key: im.Source.Key, Partition: im.Source.Partition, Offset: im.Source.Offset}
-		}
-		if im.Sink != nil {
-			w.Sink = &sinkV1{Group: im.Sink.Group, Topic: im.Sink.Topic, Partition: im.Sink.Partition, Offset: im.Sink.Offset}
-		}
-		if im.Row != nil {
-			w.Row = &rowV1{Database: im.Row.Database, Table: im.Row.Table, Key: im.Row.Key, Row: im.Row.Row, Xmin: im.Row.Xmin}
-		}
-		out = append(out, w)
+		out = append(out, imageToV1(im))
 	}
 	return out
+}
+
+func imageToV1(im Image) imageV1 {
+	w := imageV1{Connector: im.Connector, ConnectCluster: im.ConnectCluster}
+	if im.Source != nil {
+		w.Source = &sourceV1{Key: im.Source.Key, Partition: im.Source.Partition, Offset: im.Source.Offset}
+	}
+	if im.Sink != nil {
+		w.Sink = &sinkV1{Group: im.Sink.Group, Topic: im.Sink.Topic, Partition: im.Sink.Partition, Offset: im.Sink.Offset}
+	}
+	if im.Row != nil {
+		w.Row = &rowV1{Database: im.Row.Database, Table: im.Row.Table, Key: im.Row.Key, Row: im.Row.Row, Xmin: im.Row.Xmin}
+	}
+	return w
 }
 
 func fromV1(w *stateV1, version int) (*State, error) {

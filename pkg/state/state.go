@@ -33,11 +33,15 @@ type State struct {
 	// Backups are the offset backups taken before changes, in the order they
 	// were taken; Backup.ID is 1, 2, 3, … in this order.
 	Backups []Backup
+
+	// enc remembers the encoded row images between writes (see Encode);
+	// New and Decode set it up.
+	enc *imageCache
 }
 
 // New returns an empty state of the given lineage, not yet written (Serial 0).
 func New(lineage string) *State {
-	return &State{Lineage: lineage}
+	return &State{Lineage: lineage, enc: newImageCache()}
 }
 
 // Begin appends op as a new operation, gives it the next operation serial and

@@ -25,7 +25,7 @@ func BenchmarkRepairJournal(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st := &state.State{Lineage: "00000000-0000-4000-8000-000000000001"}
+		st := state.New("00000000-0000-4000-8000-000000000001")
 		op := st.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: time.Now()})
 		if err := be.Write(ctx, st, id); err != nil {
 			b.Fatal(err)
