@@ -89,6 +89,67 @@ func Encode(s *State, offsetctlVersion string) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
+// rowLine is the compact JSON of an image as encoding/json writes its wire
+// form (marshalCompact(imageToV1(im))), written directly for row images:
+// a repair records thousands.
+func rowLine(im Image) ([]byte, error) {
+	if im.Row == nil || im.Connector != "" || im.ConnectCluster != "" || im.Source != nil || im.Sink != nil {
+		return marshalCompact(imageToV1(im))
+	}
+	r := im.Row
+	b := make([]byte, 0, 64+len(r.Database)+len(r.Table)+len(r.Key)+len(r.Row))
+	b = append(b, `{"row":{`...)
+	if r.Database != "" {
+		b = append(b, `"database":`...)
+		b = appendString(b, r.Database)
+		b = append(b, ',')
+	}
+	b = append(b, `"table":`...)
+	b = appendString(b, r.Table)
+	b = append(b, `,"key":`...)
+	b, err := appendRaw(b, r.Key)
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	b = append(b, `,"row":`...)
+	if b, err = appendRaw(b, r.Row); err != nil {
+		return nil, fmt.Errorf("row: %w", err)
+	}
+	if r.Xmin != "" {
+		b = append(b, `,"xmin":`...)
+		b = appendString(b, r.Xmin)
+	}
+	return append(b, "}}"...), nil
+}
+
+// appendString appends s as a JSON string as encoding/json writes it
+// without HTML escaping: plain printable ASCII as it is, anything else
+// through the encoder.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := marshalCompact(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendRaw appends raw JSON compacted (null when nil), refusing invalid
+// JSON, as encoding/json writes a json.RawMessage.
+func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
+	if raw == nil {
+		return append(b, "null"...), nil
+	}
+	buf := bytes.NewBuffer(b)
+	if err := json.Compact(buf, raw); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
 // marshalCompact is v as compact JSON, HTML characters unescaped.
 func marshalCompact(v any) ([]byte, error) {
 	var buf bytes.Buffer
@@ -147,7 +208,7 @@ func (c *imageCache) line(im Image) ([]byte, error) {
 			return line, nil
 		}
 	}
-	line, err := marshalCompact(imageToV1(im))
+	line, err := rowLine(im)
 	if err != nil {
 		return nil, err
 	}

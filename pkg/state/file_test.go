@@ -317,3 +317,29 @@ func TestEncodeCachedImages(t *testing.T) {
 		t.Errorf("%d lines cached, want 18", n)
 	}
 }
+
+// TestRowLine: row image lines are written as encoding/json writes them.
+func TestRowLine(t *testing.T) {
+	for _, im := range []Image{
+		{Row: &RowImage{Table: "t", Key: json.RawMessage(`{"id":"1"}`)}},
+		{Row: &RowImage{Database: "sink", Table: `s."odd ""t"""`, Key: json.RawMessage(` { "id" : "1" } `), Row: json.RawMessage(`{"a": [1, 2], "b": "x\u00e9<&>", "c": null}`)}},
+		{Row: &RowImage{Database: "é\tdb", Table: "t\u2028", Key: json.RawMessage(`{"k":"\\"}`), Xmin: "4294967295"}},
+		{Connector: "c", Row: &RowImage{Table: "t", Key: json.RawMessage(`{"id":"1"}`)}},
+		{Sink: &SinkOffset{Topic: "x", Offset: 3}},
+	} {
+		got, err := rowLine(im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := marshalCompact(imageToV1(im))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("rowLine = %s\nwant     %s", got, want)
+		}
+	}
+	if _, err := rowLine(Image{Row: &RowImage{Table: "t", Key: json.RawMessage(`{"id":`)}}); err == nil {
+		t.Error("rowLine accepted invalid JSON")
+	}
+}
