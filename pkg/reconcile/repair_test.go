@@ -125,14 +125,7 @@ func TestRepairUpsertVerifyRestore(t *testing.T) {
 	// A row the repair deleted is back: the restore refuses and changes
 	// nothing. (Rows written since: TestRestoreRefusesRowsWrittenSince.)
 	pgtest.Exec(t, u, "INSERT INTO d.customers VALUES (1002, 'again@example.com', NULL, '2026-01-01', 'c')")
-	back := dump(t, u, "d.customers")
-	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil ||
-		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=1002})") || !strings.Contains(err.Error(), "nothing was put back") {
-		t.Fatalf("restore over a re-inserted row = %v", err)
-	}
-	if got := dump(t, u, "d.customers"); got != back {
-		t.Fatal("a refused restore changed the sink")
-	}
+	restoreRefused(t, u, images, after, "id=1002")
 	pgtest.Exec(t, u, "DELETE FROM d.customers WHERE id = 1002")
 
 	n, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after})
@@ -290,22 +283,26 @@ func TestRestoreRefusesRowsWrittenSince(t *testing.T) {
 		byRow = append(byRow, a)
 	}
 	pgtest.Exec(t, u, "UPDATE d.customers SET status = status WHERE id = 7")
-	repaired := dump(t, u, "d.customers")
-	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: after}); err == nil ||
-		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=7})") || !strings.Contains(err.Error(), "nothing was put back") {
-		t.Fatalf("restore over a row written since = %v", err)
-	}
-	if got := dump(t, u, "d.customers"); got != repaired {
-		t.Fatal("a refused restore changed the sink")
-	}
+	restoreRefused(t, u, images, after, "id=7")
 	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'newer' WHERE id = 7")
-	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: byRow}); err == nil ||
-		!strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({id=7})") {
-		t.Fatalf("restore over a changed row, format_version 1 after-images = %v", err)
-	}
+	restoreRefused(t, u, images, byRow, "id=7")
 	pgtest.Exec(t, u, "UPDATE d.customers SET status = 'active' WHERE id = 7")
 	if _, err := RestoreRows(ctx, pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: byRow}); err != nil {
 		t.Fatalf("restore with format_version 1 after-images, rows as the repair left them: %v", err)
+	}
+}
+
+// restoreRefused checks that RestoreRows refuses because the repaired row of
+// key changed since the repair, and changes nothing.
+func restoreRefused(t *testing.T, u string, images, expect []RowImage, key string) {
+	t.Helper()
+	before := dump(t, u, "d.customers")
+	_, err := RestoreRows(context.Background(), pgtest.Conn(t, u), "d.customers", images, RepairOptions{Expect: expect})
+	if err == nil || !strings.Contains(err.Error(), "1 repaired row(s) changed since the repair ({"+key+"})") || !strings.Contains(err.Error(), "nothing was put back") {
+		t.Fatalf("restore = %v, want a refusal for the changed row %s", err, key)
+	}
+	if dump(t, u, "d.customers") != before {
+		t.Fatal("a refused restore changed the sink")
 	}
 }
 
