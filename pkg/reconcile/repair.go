@@ -135,10 +135,10 @@ var ErrStale = errors.New("rows changed since the plan")
 // changed since the plan is never overwritten with a stale value; rows that
 // moved are reported in RepairResult.Stale. Rows already in their repaired
 // state are counted as Already, so running a repair again after an
-// interruption is safe. The writing statements return the before-images
-// (and after-images) of the rows they wrote; those of a batch go to
-// opts.Images before it commits. The source rows of the next batch are read
-// while a batch writes.
+// interruption is safe. The writing statements return the before-images of
+// the rows they wrote (and the xmin of the versions they wrote: the
+// after-images); those of a batch go to opts.Images before it commits. The
+// source rows of the next batch are read while a batch writes.
 func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, opts RepairOptions) (*RepairResult, error) {
 	start := time.Now()
 	if err := spec.Validate(); err != nil {
