@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
@@ -107,26 +108,27 @@ func (r *repairRun) hook(s Step) error {
 }
 
 // databases opens the source and sink of a reconcile block and takes one
-// connection from each; release gives them back.
-func (a *Applier) databases(ctx context.Context, cfg *config.Config, op *plan.Operation) (*config.Reconcile, *pgxpool.Conn, *pgxpool.Conn, error) {
+// connection from each (release gives them back), and returns the sink's
+// pool, for a second connection.
+func (a *Applier) databases(ctx context.Context, cfg *config.Config, op *plan.Operation) (*config.Reconcile, *pgxpool.Conn, *pgxpool.Conn, *pgxpool.Pool, error) {
 	blk := cfg.ReconcileBlock(op.Name)
 	if blk == nil {
-		return nil, nil, nil, fmt.Errorf("%s is not in the configuration: make a new plan", op.Address)
+		return nil, nil, nil, nil, fmt.Errorf("%s is not in the configuration: make a new plan", op.Address)
 	}
 	src, dst, err := plan.OpenReconcile(ctx, a.opts.Clients, blk)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	sc, err := src.Acquire(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
+		return nil, nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
 	}
 	dc, err := dst.Acquire(ctx)
 	if err != nil {
 		sc.Release()
-		return nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Sink.Addr(), err)
+		return nil, nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Sink.Addr(), err)
 	}
-	return blk, sc, dc, nil
+	return blk, sc, dc, dst, nil
 }
 
 // runRepair applies a reconcile operation: journal, repair (batches, each
@@ -144,7 +146,7 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	}
 	ins, upd, del := d.Changes()
 	res.Partitions = int(ins + upd + del)
-	blk, sc, dc, err := a.databases(ctx, cfg, op)
+	blk, sc, dc, sinkPool, err := a.databases(ctx, cfg, op)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w; nothing was changed", op.Address, err)
 	}
@@ -177,8 +179,15 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 		switch d.Repair {
 		case plan.RepairUpsert:
 			written = true
+			// A second sink connection lets a batch write while the one
+			// before it commits; without one the batches take turns.
+			var second *pgx.Conn
+			if dc2, err := sinkPool.Acquire(ctx); err == nil {
+				defer dc2.Release()
+				second = dc2.Conn()
+			}
 			rr, err := reconcile.Repair(ctx, sc.Conn(), dc.Conn(), spec, d.Set(), reconcile.RepairOptions{
-				DeleteExtra: d.DeleteExtra,
+				DeleteExtra: d.DeleteExtra, SecondSink: second,
 				Images: func(ctx context.Context, _ int, ims []reconcile.RowImage) error {
 					j.update(r.serial, func(sop *state.Operation) {
 						for _, im := range ims {

@@ -63,6 +63,11 @@ type RepairOptions struct {
 	// for a row expected absent): a restore refuses (and changes nothing)
 	// when any of them changed since.
 	Expect []RowImage
+	// SecondSink, when set, is a second connection to the sink, as the
+	// same user: a batch writes on one connection while the batch before
+	// it, on the other, has its before-images recorded and commits. Batches
+	// still commit in order, each after its images were recorded.
+	SecondSink *pgx.Conn
 	// BeforeCommit, when set (tests), is called after a batch's writes and
 	// before its commit; an error aborts the batch and the repair, as a
 	// crash would.
@@ -117,6 +122,16 @@ type RepairResult struct {
 
 // Changed is the number of rows written.
 func (r *RepairResult) Changed() int64 { return r.Inserted + r.Updated + r.Deleted }
+
+// add counts a committed batch.
+func (r *RepairResult) add(out *batchOutcome) {
+	r.Inserted += out.ins
+	r.Updated += out.upd
+	r.Deleted += out.del
+	r.Already += out.already
+	r.Stale = append(r.Stale, out.stale...)
+	r.Repaired = append(r.Repaired, out.repaired...) // in key order, as the batches
+}
 
 // ErrStale is wrapped by errors about rows that moved since the plan.
 var ErrStale = errors.New("rows changed since the plan")
@@ -205,11 +220,17 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	}
 
 	w := newRepairWriter(e.m, d.sql, s.sql)
+	sessions := []*sinkSession{{conn: dst}}
+	if opts.SecondSink != nil && opts.SecondSink != dst && opts.SecondSink != src {
+		sessions = append(sessions, &sinkSession{conn: opts.SecondSink})
+	}
 	defer func() {
-		if w.temp {
-			// The table is empty; a failure to drop it leaves an empty
-			// table that goes with the session.
-			_, _ = dst.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS pg_temp.offsetctl_repair")
+		for _, ss := range sessions {
+			if ss.temp {
+				// The table is empty; a failure to drop it leaves an
+				// empty table that goes with the session.
+				_, _ = ss.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS pg_temp.offsetctl_repair")
+			}
 		}
 	}()
 	// The source rows of the next batch are read (on the source
@@ -245,32 +266,57 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	if err := checkPrivileges(ctx, dst, d, need); err != nil {
 		return nil, err
 	}
+	// With two sink sessions, batch k writes on one while batch k-1
+	// finishes (records its images, commits) on the other.
+	var finishing chan error
+	var committing *pendingBatch
+	wait := func() error {
+		if finishing == nil {
+			return nil
+		}
+		err := <-finishing
+		finishing = nil
+		if err == nil {
+			res.add(committing.out)
+		}
+		return err
+	}
 	for bi, batch := range batches {
 		f := <-next
 		next = nil
 		if f.err != nil {
+			if err := wait(); err != nil {
+				return res, err
+			}
 			return res, f.err
 		}
 		if bi+1 < len(batches) {
 			next = fetch(batches[bi+1])
 		}
 		res.Batches++
-		done, err := w.batch(ctx, dst, opts, res.Batches, batch, f.rows)
+		pb, err := w.prepare(ctx, sessions[bi%len(sessions)], opts, res.Batches, batch, f.rows)
+		if werr := wait(); werr != nil {
+			if err == nil {
+				pb.rollback(ctx)
+			}
+			return res, werr
+		}
 		if err != nil {
 			return res, err
 		}
-		if opts.After != nil && len(done.after) > 0 {
-			// Only committed rows are handed on.
-			if err := opts.After(ctx, res.Batches, done.after); err != nil {
-				return res, fmt.Errorf("recording the rows repair batch %d wrote: %w", res.Batches, err)
+		if len(sessions) == 1 {
+			if err := w.finish(ctx, opts, pb); err != nil {
+				return res, err
 			}
+			res.add(pb.out)
+			continue
 		}
-		res.Inserted += done.ins
-		res.Updated += done.upd
-		res.Deleted += done.del
-		res.Already += done.already
-		res.Stale = append(res.Stale, done.stale...)
-		res.Repaired = append(res.Repaired, done.repaired...) // in key order, as the batches
+		ch := make(chan error, 1)
+		finishing, committing = ch, pb
+		go func() { ch <- w.finish(ctx, opts, pb) }()
+	}
+	if err := wait(); err != nil {
+		return res, err
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
@@ -328,15 +374,38 @@ type srcFetch struct {
 	err  error
 }
 
-// batch repairs one batch in one sink transaction. Rows whose source moved
-// since the plan are left out before anything is written; the statements
-// themselves write only the sink rows whose row hash is still the planned one
-// (and, for inserts, whose key is still absent), and return the rows as they
-// were (before-images) and the xmin of the versions they wrote (after-images).
-// The planned rows they left alone are then looked at again: already in the
-// repaired state, or moved (stale). The before-images go to opts.Images
-// before the commit.
-func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOptions, n int, batch []repairItem, src map[string]srcRow) (*batchOutcome, error) {
+// sinkSession is a sink connection a repair writes on, and whether its
+// temporary table exists (a batch that created it committed).
+type sinkSession struct {
+	conn *pgx.Conn
+	temp bool
+}
+
+// pendingBatch is a batch whose statements ran in tx, not yet committed; tx
+// is nil when the batch has nothing to commit.
+type pendingBatch struct {
+	n   int
+	ss  *sinkSession
+	tx  pgx.Tx
+	out *batchOutcome
+}
+
+func (p *pendingBatch) rollback(ctx context.Context) {
+	if p.tx != nil {
+		_ = p.tx.Rollback(context.WithoutCancel(ctx))
+		p.tx = nil
+	}
+}
+
+// prepare runs one batch's statements in a new transaction of ss, which
+// finish commits. Rows whose source moved since the plan are left out
+// before anything is written; the statements themselves write only the sink
+// rows whose row hash is still the planned one (and, for inserts, whose key
+// is still absent), and return the rows as they were (before-images) and
+// the xmin of the versions they wrote (after-images). The planned rows they
+// left alone are then looked at again: already in the repaired state, or
+// moved (stale).
+func (w *repairWriter) prepare(ctx context.Context, ss *sinkSession, opts RepairOptions, n int, batch []repairItem, src map[string]srcRow) (_ *pendingBatch, err error) {
 	out := &batchOutcome{}
 	var rows [][]any
 	// The key of each item as a map key, and whether its row was copied
@@ -368,15 +437,20 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 			copyRow("u", it.df.SinkHash, sr.vals)
 		}
 	}
+	p := &pendingBatch{n: n, ss: ss, out: out}
 	if len(rows) == 0 {
-		return out, nil
+		return p, nil
 	}
-	tx, err := beginWrite(ctx, dst, opts)
-	if err != nil {
+	if p.tx, err = beginWrite(ctx, ss.conn, opts); err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	written, err := w.write(ctx, tx, rows, opts.After != nil)
+	tx := p.tx
+	defer func() {
+		if err != nil || out.ins+out.upd+out.del == 0 {
+			p.rollback(ctx)
+		}
+	}()
+	written, err := w.write(ctx, tx, rows, !ss.temp, opts.After != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -431,24 +505,39 @@ func (w *repairWriter) batch(ctx context.Context, dst *pgx.Conn, opts RepairOpti
 			stale("the sink row changed")
 		}
 	}
-	if out.ins+out.upd+out.del == 0 {
-		return out, nil
+	return p, nil
+}
+
+// finish commits a prepared batch: its before-images go to opts.Images
+// first, and once it committed its after-images to opts.After. A failure
+// rolls the batch back.
+func (w *repairWriter) finish(ctx context.Context, opts RepairOptions, p *pendingBatch) (err error) {
+	if p.tx == nil {
+		return nil
 	}
+	defer p.rollback(ctx) // a no-op once committed
 	if opts.Images != nil {
-		if err := opts.Images(ctx, n, out.images); err != nil {
-			return nil, fmt.Errorf("saving the before-images of repair batch %d: %w", n, err)
+		if err := opts.Images(ctx, p.n, p.out.images); err != nil {
+			return fmt.Errorf("saving the before-images of repair batch %d: %w", p.n, err)
 		}
 	}
 	if opts.BeforeCommit != nil {
-		if err := opts.BeforeCommit(n); err != nil {
-			return nil, err
+		if err := opts.BeforeCommit(p.n); err != nil {
+			return err
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("committing repair batch %d on the sink table %s: %w", n, w.m.Dst.Name, err)
+	if err := p.tx.Commit(ctx); err != nil {
+		return fmt.Errorf("committing repair batch %d on the sink table %s: %w", p.n, w.m.Dst.Name, err)
 	}
-	w.temp = true
-	return out, nil
+	p.tx = nil
+	p.ss.temp = true
+	if opts.After != nil && len(p.out.after) > 0 {
+		// Only committed rows are handed on.
+		if err := opts.After(ctx, p.n, p.out.after); err != nil {
+			return fmt.Errorf("recording the rows repair batch %d wrote: %w", p.n, err)
+		}
+	}
+	return nil
 }
 
 type srcRow struct {
@@ -580,9 +669,6 @@ type repairWriter struct {
 	dstKeys []string // sink key column names
 	// keyNames are the sink key column names as JSON strings.
 	keyNames []string
-	// temp says the temporary table exists in the sink session (a batch
-	// that created it committed).
-	temp bool
 }
 
 func newRepairWriter(m *mapping, d, s *sideSQL) *repairWriter {
@@ -699,7 +785,7 @@ func (w *repairWriter) copyRow(op, sinkHash string, k Key, vals []*string) []any
 // insert only where no sink row has the key, an update or delete only where
 // the sink row's hash is the planned one and the row did not change while
 // the statement ran. It returns the rows written, by key.
-func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, after bool) (map[string]writtenRow, error) {
+func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, create, after bool) (map[string]writtenRow, error) {
 	nk := len(w.dstKeys)
 	names := []string{"offsetctl_op", "offsetctl_h"}
 	defs := []string{"offsetctl_op text", "offsetctl_h text"}
@@ -713,10 +799,10 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, after
 		names = append(names, n)
 		defs = append(defs, n+" text")
 	}
-	if !w.temp {
-		// One temporary table serves every batch: its rows go at each
-		// commit. It exists once a batch that created it commits
-		// (batch sets w.temp); Repair drops it at the end.
+	if create {
+		// One temporary table per session serves every batch: its rows go
+		// at each commit. It exists once a batch that created it commits
+		// (finish records it); Repair drops it at the end.
 		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS pg_temp.offsetctl_repair; CREATE TEMPORARY TABLE offsetctl_repair ("+strings.Join(defs, ", ")+") ON COMMIT DELETE ROWS"); err != nil {
 			return nil, fmt.Errorf("creating the repair's temporary table on the sink: %w", explain(err))
 		}

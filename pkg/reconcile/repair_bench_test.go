@@ -99,11 +99,12 @@ CREATE SCHEMA fs; IMPORT FOREIGN SCHEMA s FROM SERVER src INTO fs;`, quoteLitera
 	var repairs, verifies, hands, fdws []time.Duration
 	var res *RepairResult
 	runRepair := func() {
-		// offsetctl's repair with its images journalled as apply does: the
-		// operation in the state (local file backend, locked), the
-		// before-images of each batch written (atomically, fsynced, the
-		// previous version kept) before the batch commits, the after-images
-		// recorded, and the state written once more when the step ends.
+		// offsetctl's repair as apply runs it: two sink connections (a
+		// batch writes while the one before commits), and the images
+		// journalled: the operation in the state (local file backend,
+		// locked), the before-images of each batch written (atomically,
+		// fsynced, the previous version kept) before the batch commits, the
+		// after-images recorded, the state written once more at the end.
 		be := local.New(filepath.Join(b.TempDir(), "offsetctl.state.json"), local.WithVersion("bench"))
 		lock, err := be.Lock(ctx, state.LockInfo{Operation: "apply", Who: "bench"})
 		if err != nil {
@@ -128,7 +129,7 @@ CREATE SCHEMA fs; IMPORT FOREIGN SCHEMA s FROM SERVER src INTO fs;`, quoteLitera
 		}
 		start := time.Now()
 		res, err = Repair(ctx, pgtest.Conn(b, u), pgtest.Conn(b, u), spec, RepairSet{Missing: r.Missing, Extra: r.Extra, Mismatched: r.Mismatched},
-			RepairOptions{DeleteExtra: true, Images: func(ctx context.Context, _ int, ims []RowImage) error {
+			RepairOptions{DeleteExtra: true, SecondSink: pgtest.Conn(b, u), Images: func(ctx context.Context, _ int, ims []RowImage) error {
 				record(false, ims)
 				return be.Write(ctx, st, lock)
 			}, After: func(_ context.Context, _ int, ims []RowImage) error {

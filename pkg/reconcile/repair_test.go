@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
@@ -67,15 +69,40 @@ func dump(t *testing.T, u, table string) string {
 	return out
 }
 
+// sinkSessions runs a repair test with one sink connection and with two
+// (RepairOptions.SecondSink: a batch writes while the one before commits).
+func sinkSessions(t *testing.T, test func(t *testing.T, second func(u string) *pgx.Conn)) {
+	t.Run("one sink session", func(t *testing.T) { test(t, func(string) *pgx.Conn { return nil }) })
+	t.Run("two sink sessions", func(t *testing.T) { test(t, func(u string) *pgx.Conn { return pgtest.Conn(t, u) }) })
+}
+
+// inOrder returns a callback for Images or After that fails the test unless
+// its batches come one after the other from 1, and appends what it gets to
+// *to.
+func inOrder(t *testing.T, to *[]RowImage) func(context.Context, int, []RowImage) error {
+	next := 1
+	return func(_ context.Context, batch int, im []RowImage) error {
+		if batch != next {
+			t.Errorf("batch %d handed on, want %d", batch, next)
+		}
+		next = batch + 1
+		*to = append(*to, im...)
+		return nil
+	}
+}
+
 func TestRepairUpsertVerifyRestore(t *testing.T) {
+	sinkSessions(t, testRepairUpsertVerifyRestore)
+}
+
+func testRepairUpsertVerifyRestore(t *testing.T, second func(string) *pgx.Conn) {
 	ctx := context.Background()
 	u, r := setupRepair(t)
 	before := dump(t, u, "d.customers")
 	var images, after []RowImage
 	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{
-		DeleteExtra: true, BatchSize: 4,
-		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil },
-		After:  func(_ context.Context, _ int, im []RowImage) error { after = append(after, im...); return nil },
+		DeleteExtra: true, BatchSize: 4, SecondSink: second(u),
+		Images: inOrder(t, &images), After: inOrder(t, &after),
 	})
 	if err != nil {
 		t.Fatalf("Repair: %v", err)
@@ -307,11 +334,15 @@ func restoreRefused(t *testing.T, u string, images, expect []RowImage, key strin
 }
 
 func TestRepairCrashThenRerun(t *testing.T) {
+	sinkSessions(t, testRepairCrashThenRerun)
+}
+
+func testRepairCrashThenRerun(t *testing.T, second func(string) *pgx.Conn) {
 	ctx := context.Background()
 	u, r := setupRepair(t)
 	crash := errors.New("crash")
 	var images []RowImage
-	opts := RepairOptions{DeleteExtra: true, BatchSize: 5,
+	opts := RepairOptions{DeleteExtra: true, BatchSize: 5, SecondSink: second(u),
 		Images: func(_ context.Context, _ int, im []RowImage) error { images = append(images, im...); return nil },
 		BeforeCommit: func(b int) error {
 			if b == 2 {
@@ -325,6 +356,11 @@ func TestRepairCrashThenRerun(t *testing.T) {
 	}
 	if res.Changed() != 2 {
 		t.Fatalf("first run committed %d rows, want the 2 of batch 1 (a quarter of the batch size, rounded up)", res.Changed())
+	}
+	// Nothing of batch 2 (crashed before its commit) nor of batch 3
+	// (written meanwhile on the second session) stayed.
+	if v, err := Verify(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r).Keys()); err != nil || len(v.Differing) != 10 {
+		t.Fatalf("after the crash: %d keys differ, want 10 (%v)", len(v.Differing), err)
 	}
 	opts.BeforeCommit = nil
 	res, err = Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), opts)
