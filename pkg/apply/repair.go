@@ -180,11 +180,17 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 		case plan.RepairUpsert:
 			written = true
 			// A second sink connection lets a batch write while the one
-			// before it commits; without one the batches take turns.
+			// before it commits; without one (the pool is full, or the
+			// server refuses it) the batches take turns.
 			var second *pgx.Conn
-			if dc2, err := sinkPool.Acquire(ctx); err == nil {
-				defer dc2.Release()
-				second = dc2.Conn()
+			if st := sinkPool.Stat(); st.MaxConns() > st.AcquiredConns() {
+				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				dc2, err := sinkPool.Acquire(actx)
+				cancel()
+				if err == nil {
+					defer dc2.Release()
+					second = dc2.Conn()
+				}
 			}
 			rr, err := reconcile.Repair(ctx, sc.Conn(), dc.Conn(), spec, d.Set(), reconcile.RepairOptions{
 				DeleteExtra: d.DeleteExtra, SecondSink: second,

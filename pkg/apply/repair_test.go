@@ -185,8 +185,26 @@ func dbLock(t *testing.T, b state.Backend) string {
 var heldLocks sync.Map
 
 func TestRepairApplyVerifyRollback(t *testing.T) {
+	// Apply repairs on two sink connections when the pool has room for a
+	// second, and on one otherwise.
+	for _, tc := range []struct{ name, sinkParams string }{
+		{"two sink connections", ""},
+		{"one sink connection", "pool_max_conns=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRepairApplyVerifyRollback(t, tc.sinkParams) })
+	}
+}
+
+func testRepairApplyVerifyRollback(t *testing.T, sinkParams string) {
 	ctx := context.Background()
 	w := newDBWorld(t)
+	if sinkParams != "" {
+		sep := "?"
+		if strings.Contains(w.url, "?") {
+			sep = "&"
+		}
+		w.env["SINK_URL"] = w.url + sep + sinkParams
+	}
 	cfg := w.config(reconcileHCL("upsert", "  delete_extra = true\n  max_changes = 10\n"))
 	b := w.backend()
 	before := w.dump()
