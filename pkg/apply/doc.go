@@ -85,12 +85,14 @@
 //
 // A reconcile operation (repair.go) runs journal → repair → verify → record.
 // repair = "upsert" writes the sink through reconcile.Repair in bounded
-// batches, journaling each touched row's before-image before its batch
-// commits; "snapshot_signal" inserts Debezium execute-snapshot signals and
+// batches (on two sink connections when the pool allows), journaling each
+// touched row's before-image before its batch commits and, after, the xmin
+// of each row version written; "snapshot_signal" inserts Debezium execute-snapshot signals and
 // waits for the rows to arrive; "none" only verifies. Verification compares
 // the repaired keys and the whole-table checksums again; a repair that does
 // not converge fails and names the keys, and rows already written are put
-// back. Rollback restores the before-images, refusing rows changed since.
+// back. Rollback restores the before-images, refusing rows written since
+// (another xmin) and deleted rows that are back.
 //
 // # What apply never does
 //

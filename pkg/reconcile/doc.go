@@ -59,7 +59,10 @@
 // temporary table, and applied in bounded batches that touch only rows whose
 // hashes are still the planned ones (others are reported stale), with the
 // before-image of every touched row handed to the caller before its batch
-// commits; RestoreRows puts them back, Verify compares again. signal.go builds
+// commits and, after, the xmin of every row version it wrote; with a second
+// sink connection a batch writes while the one before it commits, in order.
+// RestoreRows puts the before-images back (refusing rows written since),
+// Verify compares again. signal.go builds
 // Debezium execute-snapshot signals for repair = "snapshot_signal".
 //
 // Non-goals: comparing tables without a unique, NOT NULL key, and comparing
