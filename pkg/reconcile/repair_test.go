@@ -100,12 +100,21 @@ func testRepairUpsertVerifyRestore(t *testing.T, second func(string) *pgx.Conn) 
 	u, r := setupRepair(t)
 	before := dump(t, u, "d.customers")
 	var images, after []RowImage
-	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{
-		DeleteExtra: true, BatchSize: 4, SecondSink: second(u),
+	sink, sink2 := pgtest.Conn(t, u), second(u)
+	res, err := Repair(ctx, pgtest.Conn(t, u), sink, repairSpec(), setOf(r), RepairOptions{
+		DeleteExtra: true, BatchSize: 4, SecondSink: sink2,
 		Images: inOrder(t, &images), After: inOrder(t, &after),
 	})
 	if err != nil {
 		t.Fatalf("Repair: %v", err)
+	}
+	for _, c := range []*pgx.Conn{sink, sink2} {
+		var left *string
+		if c != nil {
+			if err := c.QueryRow(ctx, "SELECT to_regclass('pg_temp.offsetctl_repair')::text").Scan(&left); err != nil || left != nil {
+				t.Errorf("the repair's temporary table is left in a sink session: %v %v", left, err)
+			}
+		}
 	}
 	// Batches of 1 (a quarter of the batch size, the first), 4, 4 and 3.
 	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || len(res.Stale) != 0 || res.Batches != 4 {
