@@ -235,9 +235,11 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	}()
 	// The source rows of the next batch are read (on the source
 	// connection) while this batch writes (on the sink's). The first batch
-	// is a quarter of the others, so that the sink starts writing soon.
+	// is a quarter of the batch size and each next one twice the one before
+	// (up to the batch size), so that the sink starts writing soon and the
+	// next rows are read by the time it is done.
 	var batches [][]repairItem
-	for i, n := 0, max(1, (batchSize+3)/4); i < len(items); i, n = i+n, batchSize {
+	for i, n := 0, max(1, (batchSize+3)/4); i < len(items); i, n = i+n, min(2*n, batchSize) {
 		batches = append(batches, items[i:min(i+n, len(items))])
 	}
 	cols := append([]string{s.sql.rowHash}, w.srcRaw...)

@@ -116,9 +116,10 @@ func testRepairUpsertVerifyRestore(t *testing.T, second func(string) *pgx.Conn) 
 			}
 		}
 	}
-	// Batches of 1 (a quarter of the batch size, the first), 4, 4 and 3.
-	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || len(res.Stale) != 0 || res.Batches != 4 {
-		t.Fatalf("repair = %+v; want 5 inserted, 4 updated, 3 deleted in 4 batches, none stale", res)
+	// Batches of 1 (a quarter of the batch size, the first), 2 (twice
+	// that), 4, 4 and 1.
+	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || len(res.Stale) != 0 || res.Batches != 5 {
+		t.Fatalf("repair = %+v; want 5 inserted, 4 updated, 3 deleted in 5 batches, none stale", res)
 	}
 	if len(images) != 12 {
 		t.Fatalf("%d before-images, want 12", len(images))
