@@ -35,7 +35,7 @@ func (s RepairSet) Keys() []Key {
 	return out
 }
 
-// DefaultRepairBatch is the number of rows one repair transaction touches.
+// DefaultRepairBatch is the most rows one repair transaction touches.
 const DefaultRepairBatch = 5000
 
 // RepairOptions tune Repair.
@@ -43,8 +43,9 @@ type RepairOptions struct {
 	// DeleteExtra allows deleting the extra rows; without it they are
 	// left alone (and counted as skipped).
 	DeleteExtra bool
-	// BatchSize is the number of rows per sink transaction (zero:
-	// DefaultRepairBatch).
+	// BatchSize is the most rows per sink transaction (zero:
+	// DefaultRepairBatch); the first batches are smaller (a quarter of it,
+	// then twice the batch before).
 	BatchSize int
 	// Images receives, for each batch, the before-images of every sink row
 	// the batch will change, BEFORE the batch commits. An error aborts the
