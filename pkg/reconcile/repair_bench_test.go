@@ -127,9 +127,14 @@ CREATE SCHEMA fs; IMPORT FOREIGN SCHEMA s FROM SERVER src INTO fs;`, quoteLitera
 				}
 			}
 		}
+		// Connected before the clock starts, as the hand-written
+		// repair's session is (apply connects to the source and the sink
+		// before the operation starts; its second sink connection comes
+		// from the sink's pool).
+		src, sink, sink2 := pgtest.Conn(b, u), pgtest.Conn(b, u), pgtest.Conn(b, u)
 		start := time.Now()
-		res, err = Repair(ctx, pgtest.Conn(b, u), pgtest.Conn(b, u), spec, RepairSet{Missing: r.Missing, Extra: r.Extra, Mismatched: r.Mismatched},
-			RepairOptions{DeleteExtra: true, SecondSink: pgtest.Conn(b, u), Images: func(ctx context.Context, _ int, ims []RowImage) error {
+		res, err = Repair(ctx, src, sink, spec, RepairSet{Missing: r.Missing, Extra: r.Extra, Mismatched: r.Mismatched},
+			RepairOptions{DeleteExtra: true, SecondSink: sink2, Images: func(ctx context.Context, _ int, ims []RowImage) error {
 				record(false, ims)
 				return be.Write(ctx, st, lock)
 			}, After: func(_ context.Context, _ int, ims []RowImage) error {
