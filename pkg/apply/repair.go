@@ -180,8 +180,8 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 		case plan.RepairUpsert:
 			written = true
 			// A second sink connection lets a batch write while the one
-			// before it commits; without one (the pool is full, or the
-			// server refuses it) the batches take turns.
+			// before it still writes or commits; without one (the pool is
+			// full, or the server refuses it) the batches take turns.
 			var second *pgx.Conn
 			if st := sinkPool.Stat(); st.MaxConns() > st.AcquiredConns() {
 				actx, cancel := context.WithTimeout(ctx, 10*time.Second)

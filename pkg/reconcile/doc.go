@@ -60,7 +60,9 @@
 // hashes are still the planned ones (others are reported stale), with the
 // before-image of every touched row handed to the caller before its batch
 // commits and, after, the xmin of every row version it wrote; with a second
-// sink connection a batch writes while the one before it commits, in order.
+// sink connection a batch writes while the one before it still writes or
+// commits (batches commit in order; two ready at once have their
+// before-images recorded together).
 // RestoreRows puts the before-images back (refusing rows written since),
 // Verify compares again. signal.go builds
 // Debezium execute-snapshot signals for repair = "snapshot_signal".

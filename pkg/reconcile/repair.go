@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,9 +49,12 @@ type RepairOptions struct {
 	// then twice the batch before).
 	BatchSize int
 	// Images receives, for each batch, the before-images of every sink row
-	// the batch will change, BEFORE the batch commits. An error aborts the
-	// batch (nothing of it is written) and the repair. Apply stores them in
-	// the state so that a rollback can put the rows back.
+	// the batch will change, BEFORE the batch commits. One call may carry
+	// the images of two batches, batch and the next (ready by the time batch
+	// commits; with two sink sessions): both are recorded before either
+	// commits. An error aborts the batches not committed (nothing of them is
+	// written) and the repair. Apply stores them in the state so that a
+	// rollback can put the rows back.
 	Images func(ctx context.Context, batch int, images []RowImage) error
 	// After, when set, receives for each committed batch what it left:
 	// for each row it inserted or updated, the id of the transaction that
@@ -66,8 +70,9 @@ type RepairOptions struct {
 	Expect []RowImage
 	// SecondSink, when set, is a second connection to the sink, as the
 	// same user: a batch writes on one connection while the batch before
-	// it, on the other, has its before-images recorded and commits. Batches
-	// still commit in order, each after its images were recorded.
+	// it, on the other, still writes, has its before-images recorded or
+	// commits. Batches still commit in order, each after its images were
+	// recorded.
 	SecondSink *pgx.Conn
 	// BeforeCommit, when set (tests), is called after a batch's writes and
 	// before its commit; an error aborts the batch and the repair, as a
@@ -76,6 +81,10 @@ type RepairOptions struct {
 	// StatementTimeout and LockTimeout bound every statement (zero: 30
 	// minutes and 5 seconds).
 	StatementTimeout, LockTimeout time.Duration
+
+	// prepared, when set (tests), is called once a batch's statements ran,
+	// before it waits for the batch before it.
+	prepared func(batch int)
 }
 
 // RowImage is one sink row as it was before a repair changed it (a
@@ -269,60 +278,113 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	if err := checkPrivileges(ctx, dst, d, need); err != nil {
 		return nil, err
 	}
-	// With two sink sessions, batch k writes on one while batch k-1
-	// finishes (records its images, commits) on the other.
-	var finishing chan error
-	var committing *pendingBatch
-	wait := func() error {
-		if finishing == nil {
-			return nil
-		}
-		err := <-finishing
-		finishing = nil
-		if err == nil {
-			res.add(committing.out)
-		}
-		return err
+	// Each batch runs its statements on a sink session as soon as its
+	// source rows are read and the session is free (the batch before on
+	// it committed), so with two sessions batch k writes while batch k-1
+	// still writes or commits on the other. Batches commit in order: each
+	// waits for the one before it, and a batch whose predecessor failed is
+	// rolled back. A batch whose successor is ready by the time it commits
+	// records the before-images of both at once (one write of the state
+	// instead of two). free[i] holds a token while session i is free; chain
+	// is the outcome of the last batch started, which the next one waits
+	// for.
+	free := make([]chan struct{}, len(sessions))
+	for i := range free {
+		free[i] = make(chan struct{}, 1)
+		free[i] <- struct{}{}
 	}
+	var chain chan error
+	var failed atomic.Bool
+	var fetchErr error
+	var last *batchRun
 	for bi, batch := range batches {
 		f := <-next
 		next = nil
 		if f.err != nil {
-			if err := wait(); err != nil {
-				return res, err
-			}
-			return res, f.err
+			fetchErr = f.err
+			break
+		}
+		<-free[bi%len(sessions)]
+		if failed.Load() {
+			break
 		}
 		if bi+1 < len(batches) {
 			next = fetch(batches[bi+1])
 		}
 		res.Batches++
-		pb, err := w.prepare(ctx, sessions[bi%len(sessions)], opts, res.Batches, batch, f.rows)
-		if werr := wait(); werr != nil {
-			if err == nil {
-				pb.rollback(ctx)
-			}
-			return res, werr
+		r := &batchRun{prepared: make(chan struct{}), next: make(chan *batchRun, 1)}
+		if last != nil {
+			last.next <- r
 		}
-		if err != nil {
+		last = r
+		prev, done := chain, make(chan error, 1)
+		chain = done
+		go func(n int, ss *sinkSession, batch []repairItem, rows map[string]srcRow) {
+			defer func() { free[(n-1)%len(sessions)] <- struct{}{} }()
+			r.pb, r.err = w.prepare(ctx, ss, opts, n, batch, rows)
+			close(r.prepared)
+			if opts.prepared != nil {
+				opts.prepared(n)
+			}
+			err := r.err
+			var perr error
+			if prev != nil {
+				perr = <-prev
+			}
+			switch {
+			case perr != nil:
+				if err == nil {
+					r.pb.rollback(ctx)
+				}
+				err = perr
+			case err == nil:
+				if err = w.finish(ctx, opts, r.pb, r.readyNext()); err == nil {
+					res.add(r.pb.out) // in batch order: the batch before is done
+				}
+			}
+			if err != nil {
+				failed.Store(true)
+			}
+			done <- err
+		}(res.Batches, sessions[bi%len(sessions)], batch, f.rows)
+	}
+	if chain != nil {
+		if err := <-chain; err != nil {
 			return res, err
 		}
-		if len(sessions) == 1 {
-			if err := w.finish(ctx, opts, pb); err != nil {
-				return res, err
-			}
-			res.add(pb.out)
-			continue
-		}
-		ch := make(chan error, 1)
-		finishing, committing = ch, pb
-		go func() { ch <- w.finish(ctx, opts, pb) }()
 	}
-	if err := wait(); err != nil {
-		return res, err
+	if fetchErr != nil {
+		return res, fetchErr
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// batchRun is a batch in flight: prepared (its statements run, pb and err
+// set, then prepared closed), then finished once the batch before it is.
+type batchRun struct {
+	pb       *pendingBatch
+	err      error
+	prepared chan struct{}
+	// next receives the batch after this one when it starts.
+	next chan *batchRun
+}
+
+// readyNext returns the next batch's pending batch when it started, is
+// prepared, and has rows to commit; nil otherwise. It does not wait.
+func (r *batchRun) readyNext() *pendingBatch {
+	select {
+	case nx := <-r.next:
+		select {
+		case <-nx.prepared:
+			if nx.err == nil && nx.pb.tx != nil {
+				return nx.pb
+			}
+		default:
+		}
+	default:
+	}
+	return nil
 }
 
 // repairItem is one planned row: its diff and its kind.
@@ -391,6 +453,9 @@ type pendingBatch struct {
 	ss  *sinkSession
 	tx  pgx.Tx
 	out *batchOutcome
+	// recorded is set when the batch before it recorded this batch's
+	// before-images with its own.
+	recorded bool
 }
 
 func (p *pendingBatch) rollback(ctx context.Context) {
@@ -409,8 +474,11 @@ func (p *pendingBatch) rollback(ctx context.Context) {
 // left alone are then looked at again: already in the repaired state, or
 // moved (stale).
 func (w *repairWriter) prepare(ctx context.Context, ss *sinkSession, opts RepairOptions, n int, batch []repairItem, src map[string]srcRow) (_ *pendingBatch, err error) {
-	out := &batchOutcome{}
-	var rows [][]any
+	out := &batchOutcome{repaired: make([]Key, 0, len(batch)), images: make([]RowImage, 0, len(batch))}
+	if opts.After != nil {
+		out.after = make([]RowImage, 0, len(batch))
+	}
+	rows := make([][]any, 0, len(batch))
 	// The key of each item as a map key, and whether its row was copied
 	// (not stale at the source).
 	kss := make([]string, len(batch))
@@ -512,16 +580,25 @@ func (w *repairWriter) prepare(ctx context.Context, ss *sinkSession, opts Repair
 }
 
 // finish commits a prepared batch: its before-images go to opts.Images
-// first, and once it committed its after-images to opts.After. A failure
-// rolls the batch back.
-func (w *repairWriter) finish(ctx context.Context, opts RepairOptions, p *pendingBatch) (err error) {
+// first (unless the batch before recorded them), with those of next when
+// next is not nil (the next batch, prepared, not committed yet), and once it
+// committed its after-images to opts.After. A failure rolls the batch back.
+func (w *repairWriter) finish(ctx context.Context, opts RepairOptions, p, next *pendingBatch) (err error) {
 	if p.tx == nil {
 		return nil
 	}
 	defer p.rollback(ctx) // a no-op once committed
-	if opts.Images != nil {
-		if err := opts.Images(ctx, p.n, p.out.images); err != nil {
-			return fmt.Errorf("saving the before-images of repair batch %d: %w", p.n, err)
+	if opts.Images != nil && !p.recorded {
+		ims, what := p.out.images, fmt.Sprintf("batch %d", p.n)
+		if next != nil {
+			ims = append(ims[:len(ims):len(ims)], next.out.images...)
+			what = fmt.Sprintf("batches %d and %d", p.n, next.n)
+		}
+		if err := opts.Images(ctx, p.n, ims); err != nil {
+			return fmt.Errorf("saving the before-images of repair %s: %w", what, err)
+		}
+		if next != nil {
+			next.recorded = true
 		}
 	}
 	if opts.BeforeCommit != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,18 +78,41 @@ func sinkSessions(t *testing.T, test func(t *testing.T, second func(u string) *p
 }
 
 // inOrder returns a callback for Images or After that fails the test unless
-// its batches come one after the other from 1, and appends what it gets to
-// *to.
-func inOrder(t *testing.T, to *[]RowImage) func(context.Context, int, []RowImage) error {
+// its batches come one after the other from 1 (with grouped, as Images may
+// get them, a call may carry two batches: the next call's batch is then two
+// on), each with its images in key order after those before, and appends
+// what it gets to *to.
+func inOrder(t *testing.T, to *[]RowImage, grouped bool) func(context.Context, int, []RowImage) error {
 	next := 1
 	return func(_ context.Context, batch int, im []RowImage) error {
-		if batch != next {
+		if batch != next && !(grouped && batch == next+1) {
 			t.Errorf("batch %d handed on, want %d", batch, next)
+		}
+		for i := range im {
+			if p := len(*to) + i; p > 0 {
+				var prev RowImage
+				if i > 0 {
+					prev = im[i-1]
+				} else {
+					prev = (*to)[p-1]
+				}
+				if keyInt(t, prev.Key) >= keyInt(t, im[i].Key) {
+					t.Errorf("batch %d: image of key %s after %s", batch, im[i].Key, prev.Key)
+				}
+			}
 		}
 		next = batch + 1
 		*to = append(*to, im...)
 		return nil
 	}
+}
+
+func keyInt(t *testing.T, k Key) int {
+	n, err := strconv.Atoi(k[0])
+	if err != nil {
+		t.Fatalf("key %s: %v", k, err)
+	}
+	return n
 }
 
 func TestRepairUpsertVerifyRestore(t *testing.T) {
@@ -103,7 +127,7 @@ func testRepairUpsertVerifyRestore(t *testing.T, second func(string) *pgx.Conn) 
 	sink, sink2 := pgtest.Conn(t, u), second(u)
 	res, err := Repair(ctx, pgtest.Conn(t, u), sink, repairSpec(), setOf(r), RepairOptions{
 		DeleteExtra: true, BatchSize: 4, SecondSink: sink2,
-		Images: inOrder(t, &images), After: inOrder(t, &after),
+		Images: inOrder(t, &images, true), After: inOrder(t, &after, false),
 	})
 	if err != nil {
 		t.Fatalf("Repair: %v", err)
@@ -386,6 +410,65 @@ func testRepairCrashThenRerun(t *testing.T, second func(string) *pgx.Conn) {
 	}
 	if !v.Converged() || !v.TableEqual() {
 		t.Fatalf("after the rerun: %+v", v)
+	}
+}
+
+// TestRepairRecordsReadyBatchesTogether: with two sink sessions, a batch
+// whose successor has run its statements by the time it commits records the
+// before-images of both in one call, before either commits.
+func TestRepairRecordsReadyBatchesTogether(t *testing.T) {
+	ctx := context.Background()
+	u, r := setupRepair(t)
+	// Batches of at most 4: [3], [7 8], [50 51 52 100], [150 199 1001 1002],
+	// [1003]; the odd ones on the first sink session, the even ones on the
+	// second. Batch 2's update waits for row 7, locked here until batch 3
+	// (on the first session, free once batch 1 committed) ran its
+	// statements: batch 2 then finds batch 3 ready.
+	tx, err := pgtest.Conn(t, u).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT FROM d.customers WHERE id = 7 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	var images, after []RowImage
+	var calls []string
+	record := inOrder(t, &images, true)
+	res, err := Repair(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), setOf(r), RepairOptions{
+		DeleteExtra: true, BatchSize: 4, SecondSink: pgtest.Conn(t, u),
+		Images: func(ctx context.Context, b int, im []RowImage) error {
+			var keys []string
+			for _, i := range im {
+				keys = append(keys, i.Key[0])
+			}
+			calls = append(calls, fmt.Sprintf("%d: %s", b, strings.Join(keys, " ")))
+			return record(ctx, b, im)
+		},
+		After: inOrder(t, &after, false),
+		prepared: func(b int) {
+			if b == 3 {
+				_ = tx.Rollback(ctx)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("Repair: %v", err)
+	}
+	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || res.Batches != 5 {
+		t.Fatalf("repair = %+v; want 5 inserted, 4 updated, 3 deleted in 5 batches", res)
+	}
+	// Batch 5 may be ready when batch 4 commits, or not.
+	got := strings.Join(calls, "; ")
+	if want := "1: 3; 2: 7 8 50 51 52 100; 4: 150 199 1001 1002"; got != want+"; 5: 1003" && got != want+" 1003" {
+		t.Errorf("before-images recorded as\n%s\nwant batches 2 and 3 together:\n%s", strings.Join(calls, "\n"), strings.ReplaceAll(want, "; ", "\n"))
+	}
+	if len(after) != 12 {
+		t.Errorf("%d after-images, want 12", len(after))
+	}
+	v, err := Verify(ctx, pgtest.Conn(t, u), pgtest.Conn(t, u), repairSpec(), res.Repaired)
+	if err != nil || !v.Converged() || !v.TableEqual() {
+		t.Fatalf("verify: %+v %v", v, err)
 	}
 }
 
