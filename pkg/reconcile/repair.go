@@ -395,7 +395,8 @@ type repairItem struct {
 
 // sortItems sorts the work list in key order. Integer key columns are
 // parsed once per row, not once per comparison, and the sort moves indexes,
-// not items.
+// not items. A plan lists the rows of each kind in key order: a work list
+// made of a few sorted runs is merged in linear passes.
 func sortItems(items []repairItem, kinds []kind) {
 	type keyed struct {
 		n []int64 // the integer key columns, parsed
@@ -411,7 +412,7 @@ func sortItems(items []repairItem, kinds []kind) {
 			}
 		}
 	}
-	slices.SortFunc(ks, func(a, b keyed) int {
+	cmp := func(a, b keyed) int {
 		for c, k := range kinds {
 			var r int
 			if k == kindInt {
@@ -424,7 +425,52 @@ func sortItems(items []repairItem, kinds []kind) {
 			}
 		}
 		return 0
-	})
+	}
+	// The start of each sorted run.
+	runs := []int{0}
+	for i := 1; i < len(ks) && len(runs) <= 8; i++ {
+		if cmp(ks[i-1], ks[i]) > 0 {
+			runs = append(runs, i)
+		}
+	}
+	if len(runs) > 8 {
+		slices.SortFunc(ks, cmp)
+	} else {
+		// Merge neighbouring runs, pass after pass, until one is left.
+		buf := make([]keyed, len(ks))
+		for len(runs) > 1 {
+			end := func(r int) int {
+				if r+1 < len(runs) {
+					return runs[r+1]
+				}
+				return len(ks)
+			}
+			var next []int
+			for r := 0; r < len(runs); r += 2 {
+				next = append(next, runs[r])
+				lo, mid := runs[r], end(r)
+				if r+1 == len(runs) {
+					copy(buf[lo:], ks[lo:])
+					break
+				}
+				hi := end(r + 1)
+				i, j, o := lo, mid, lo
+				for i < mid && j < hi {
+					if cmp(ks[j], ks[i]) < 0 {
+						buf[o] = ks[j]
+						j++
+					} else {
+						buf[o] = ks[i]
+						i++
+					}
+					o++
+				}
+				o += copy(buf[o:], ks[i:mid])
+				copy(buf[o:], ks[j:hi])
+			}
+			ks, buf, runs = buf, ks, next
+		}
+	}
 	sorted := make([]repairItem, len(items))
 	for i, k := range ks {
 		sorted[i] = items[k.i]

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -629,5 +631,59 @@ func TestKeyJSONMatchesEncodingJSON(t *testing.T) {
 		if got := string(w.keyJSON(k)); got != want.String() {
 			t.Errorf("keyJSON(%q) = %s, want %s", v, got, want.String())
 		}
+	}
+}
+
+// TestSortItems: the work list comes out in key order whatever its shape:
+// a plan's few sorted runs (merged) or any order (sorted).
+func TestSortItems(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name  string
+		kinds []kind
+		runs  int
+	}{
+		{"one run", []kind{kindInt}, 1},
+		{"three runs, as a plan lists them", []kind{kindInt}, 3},
+		{"eight runs", []kind{kindInt}, 8},
+		{"nine runs: sorted", []kind{kindInt}, 9},
+		{"shuffled", []kind{kindInt}, 0},
+		{"integer and text key, three runs", []kind{kindInt, kindText}, 3},
+		{"text key, shuffled", []kind{kindText}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []int{0, 1, 2, 17, 500} {
+				// n distinct keys, cut into runs each sorted, or shuffled.
+				var keys []Key
+				for _, i := range rng.Perm(n) {
+					k := Key{strconv.Itoa(i - n/2)}
+					switch {
+					case len(tc.kinds) == 2:
+						k = Key{strconv.Itoa(i/3 - n/6), fmt.Sprintf("k%d", i%3)}
+					case tc.kinds[0] == kindText:
+						k = Key{fmt.Sprintf("k%d", i)}
+					}
+					keys = append(keys, k)
+				}
+				less := func(a, b Key) int { return compareKeys(a, b, tc.kinds) }
+				if tc.runs > 0 {
+					for r := range tc.runs {
+						slices.SortFunc(keys[r*n/tc.runs:(r+1)*n/tc.runs], less)
+					}
+				}
+				items := make([]repairItem, len(keys))
+				for i, k := range keys {
+					items[i] = repairItem{df: Diff{Key: k}}
+				}
+				sortItems(items, tc.kinds)
+				want := slices.Clone(keys)
+				slices.SortFunc(want, less)
+				for i := range items {
+					if keyString(items[i].df.Key) != keyString(want[i]) {
+						t.Fatalf("n=%d: item %d is %s, want %s", n, i, items[i].df.Key, want[i])
+					}
+				}
+			}
+		})
 	}
 }
