@@ -197,22 +197,22 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	}
 
 	// Work list in key order: kind per key.
-	var items []repairItem
-	for _, df := range set.Missing {
-		items = append(items, repairItem{df, Missing})
+	items := make([]repairItem, 0, set.Len())
+	for i := range set.Missing {
+		items = append(items, repairItem{&set.Missing[i], Missing})
 	}
-	for _, df := range set.Mismatched {
-		items = append(items, repairItem{df, Mismatched})
+	for i := range set.Mismatched {
+		items = append(items, repairItem{&set.Mismatched[i], Mismatched})
 	}
 	res := &RepairResult{}
-	for _, df := range set.Extra {
+	for i := range set.Extra {
 		if !opts.DeleteExtra {
 			res.Skipped++
 			continue
 		}
-		items = append(items, repairItem{df, Extra})
+		items = append(items, repairItem{&set.Extra[i], Extra})
 	}
-	sortItems(items, e.kinds)
+	items = sortItems(items, e.kinds)
 	if len(items) == 0 {
 		res.Elapsed = time.Since(start)
 		return res, nil
@@ -387,17 +387,17 @@ func (r *batchRun) readyNext() *pendingBatch {
 	return nil
 }
 
-// repairItem is one planned row: its diff and its kind.
+// repairItem is one planned row: its diff (in the RepairSet) and its kind.
 type repairItem struct {
-	df   Diff
+	df   *Diff
 	kind DiffKind
 }
 
-// sortItems sorts the work list in key order. Integer key columns are
+// sortItems returns the work list in key order. Integer key columns are
 // parsed once per row, not once per comparison, and the sort moves indexes,
 // not items. A plan lists the rows of each kind in key order: a work list
 // made of a few sorted runs is merged in linear passes.
-func sortItems(items []repairItem, kinds []kind) {
+func sortItems(items []repairItem, kinds []kind) []repairItem {
 	type keyed struct {
 		n []int64 // the integer key columns, parsed
 		i int     // index in items
@@ -475,7 +475,7 @@ func sortItems(items []repairItem, kinds []kind) {
 	for i, k := range ks {
 		sorted[i] = items[k.i]
 	}
-	copy(items, sorted)
+	return sorted
 }
 
 // srcFetch is the source rows of one batch, by key, or why they could not

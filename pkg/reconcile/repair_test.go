@@ -673,9 +673,9 @@ func TestSortItems(t *testing.T) {
 				}
 				items := make([]repairItem, len(keys))
 				for i, k := range keys {
-					items[i] = repairItem{df: Diff{Key: k}}
+					items[i] = repairItem{df: &Diff{Key: k}}
 				}
-				sortItems(items, tc.kinds)
+				items = sortItems(items, tc.kinds)
 				want := slices.Clone(keys)
 				slices.SortFunc(want, less)
 				for i := range items {
