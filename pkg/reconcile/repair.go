@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +47,8 @@ type RepairOptions struct {
 	DeleteExtra bool
 	// BatchSize is the most rows per sink transaction (zero:
 	// DefaultRepairBatch); the first batches are smaller (a quarter of it,
-	// then twice the batch before).
+	// then twice the batch before), and the last two share what is left
+	// evenly.
 	BatchSize int
 	// Images receives, for each batch, the before-images of every sink row
 	// the batch will change, BEFORE the batch commits. One call may carry
@@ -244,13 +246,10 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 		}
 	}()
 	// The source rows of the next batch are read (on the source
-	// connection) while this batch writes (on the sink's). The first batch
-	// is a quarter of the batch size and each next one twice the one before
-	// (up to the batch size), so that the sink starts writing soon and the
-	// next rows are read by the time it is done.
+	// connection) while this batch writes (on the sink's).
 	var batches [][]repairItem
-	for i, n := 0, max(1, (batchSize+3)/4); i < len(items); i, n = i+n, min(2*n, batchSize) {
-		batches = append(batches, items[i:min(i+n, len(items))])
+	for i, n := range batchSizes(len(items), batchSize) {
+		batches = append(batches, items[i:i+n])
 	}
 	cols := append([]string{s.sql.rowHash}, w.srcRaw...)
 	fetch := func(batch []repairItem) chan srcFetch {
@@ -385,6 +384,25 @@ func (r *batchRun) readyNext() *pendingBatch {
 	default:
 	}
 	return nil
+}
+
+// batchSizes cuts a work list of total rows into batches of at most size,
+// by start. The first batch is a quarter of size and each next one twice the
+// one before (up to size), so that the sink starts writing soon and the next
+// batch's source rows are read by the time it is done. When what is left is
+// more than one such batch and less than two, two batches share it evenly:
+// on two sink sessions the last two write side by side and end together.
+func batchSizes(total, size int) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for i, n := 0, max(1, (size+3)/4); i < total; i, n = i+n, min(2*n, size) {
+			if rest := total - i; rest > n && rest < 2*n {
+				n = (rest + 1) / 2
+			}
+			if !yield(i, min(n, total-i)) {
+				return
+			}
+		}
+	}
 }
 
 // repairItem is one planned row: its diff (in the RepairSet) and its kind.

@@ -143,7 +143,7 @@ func testRepairUpsertVerifyRestore(t *testing.T, second func(string) *pgx.Conn) 
 		}
 	}
 	// Batches of 1 (a quarter of the batch size, the first), 2 (twice
-	// that), 4, 4 and 1.
+	// that), 4, 3 and 2 (the last two share what is left).
 	if res.Inserted != 5 || res.Updated != 4 || res.Deleted != 3 || len(res.Stale) != 0 || res.Batches != 5 {
 		t.Fatalf("repair = %+v; want 5 inserted, 4 updated, 3 deleted in 5 batches, none stale", res)
 	}
@@ -421,9 +421,9 @@ func testRepairCrashThenRerun(t *testing.T, second func(string) *pgx.Conn) {
 func TestRepairRecordsReadyBatchesTogether(t *testing.T) {
 	ctx := context.Background()
 	u, r := setupRepair(t)
-	// Batches of at most 4: [3], [7 8], [50 51 52 100], [150 199 1001 1002],
-	// [1003]; the odd ones on the first sink session, the even ones on the
-	// second. Batch 2's update waits for row 7, locked here until batch 3
+	// Batches of at most 4: [3], [7 8], [50 51 52 100], [150 199 1001],
+	// [1002 1003]; the odd ones on the first sink session, the even ones on
+	// the second. Batch 2's update waits for row 7, locked here until batch 3
 	// (on the first session, free once batch 1 committed) ran its
 	// statements: batch 2 then finds batch 3 ready.
 	tx, err := pgtest.Conn(t, u).Begin(ctx)
@@ -462,7 +462,7 @@ func TestRepairRecordsReadyBatchesTogether(t *testing.T) {
 	}
 	// Batch 5 may be ready when batch 4 commits, or not.
 	got := strings.Join(calls, "; ")
-	if want := "1: 3; 2: 7 8 50 51 52 100; 4: 150 199 1001 1002"; got != want+"; 5: 1003" && got != want+" 1003" {
+	if want := "1: 3; 2: 7 8 50 51 52 100; 4: 150 199 1001"; got != want+"; 5: 1002 1003" && got != want+" 1002 1003" {
 		t.Errorf("before-images recorded as\n%s\nwant batches 2 and 3 together:\n%s", strings.Join(calls, "\n"), strings.ReplaceAll(want, "; ", "\n"))
 	}
 	if len(after) != 12 {
@@ -685,5 +685,37 @@ func TestSortItems(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestBatchSizes(t *testing.T) {
+	for _, tc := range []struct {
+		total, size int
+		want        string
+	}{
+		{0, 5000, ""},
+		{1, 5000, "1"},
+		{1250, 5000, "1250"},
+		{1251, 5000, "626 625"},
+		{3750, 5000, "1250 2500"},
+		{10000, 5000, "1250 2500 3125 3125"},
+		{20000, 5000, "1250 2500 5000 5000 3125 3125"},
+		{12, 4, "1 2 4 3 2"},
+		{12, 5, "2 4 3 3"},
+		{7, 1, "1 1 1 1 1 1 1"},
+		{3, 2, "1 2"},
+	} {
+		var got []string
+		next := 0
+		for start, n := range batchSizes(tc.total, tc.size) {
+			if start != next || n < 1 || n > tc.size {
+				t.Errorf("batchSizes(%d, %d): batch at %d of %d rows after %d rows", tc.total, tc.size, start, n, next)
+			}
+			next = start + n
+			got = append(got, strconv.Itoa(n))
+		}
+		if g := strings.Join(got, " "); g != tc.want || next != tc.total {
+			t.Errorf("batchSizes(%d, %d) = %q covering %d rows, want %q", tc.total, tc.size, g, next, tc.want)
+		}
 	}
 }
