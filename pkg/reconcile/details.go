@@ -45,6 +45,27 @@ func keyString(k Key) string { return strings.Join(k, "\x00") }
 // (nil for NULL). Keys are sent in batches as text arrays, one per key column.
 func (x *side) lookup(ctx context.Context, keys []Key, cols []string, filtered bool, f func(Key, []*string)) error {
 	nk := len(x.sql.keyKinds)
+	return x.lookupRaw(ctx, keys, cols, filtered, func(raw [][]byte) {
+		k := make(Key, nk)
+		for i := range nk {
+			k[i] = string(raw[i])
+		}
+		vals := make([]*string, len(cols))
+		for i := range cols {
+			if v := raw[nk+i]; v != nil {
+				s := string(v)
+				vals[i] = &s
+			}
+		}
+		f(k, vals)
+	})
+}
+
+// lookupRaw is lookup handing on each row's texts as the connection read
+// them: the key columns, then cols (nil for NULL). They are valid until f
+// returns.
+func (x *side) lookupRaw(ctx context.Context, keys []Key, cols []string, filtered bool, f func(raw [][]byte)) error {
+	nk := len(x.sql.keyKinds)
 	q := "SELECT " + x.sql.keyTextCols()
 	for _, c := range cols {
 		q += ", (" + c + ")::text"
@@ -67,19 +88,7 @@ func (x *side) lookup(ctx context.Context, keys []Key, cols []string, filtered b
 			return fmt.Errorf("looking up %d keys in the %s table %s: %w", len(batch), x.name, x.tbl.Name, err)
 		}
 		for rows.Next() {
-			raw := rows.RawValues()
-			k := make(Key, nk)
-			for i := range nk {
-				k[i] = string(raw[i])
-			}
-			vals := make([]*string, len(cols))
-			for i := range cols {
-				if v := raw[nk+i]; v != nil {
-					s := string(v)
-					vals[i] = &s
-				}
-			}
-			f(k, vals)
+			f(rows.RawValues())
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -260,9 +262,14 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 				keys[i] = it.df.Key
 			}
 			rows := make(map[string]srcRow, len(batch))
-			err := s.lookup(ctx, keys, cols, true, func(k Key, v []*string) {
-				h, _ := strconv.ParseInt(deref(v[0]), 10, 64)
-				rows[keyString(k)] = srcRow{hash: hashHex(h), vals: v[1:]}
+			nk := len(e.kinds)
+			k := make(Key, nk)
+			err := s.lookupRaw(ctx, keys, cols, true, func(raw [][]byte) {
+				for i := range nk {
+					k[i] = string(raw[i])
+				}
+				h, _ := strconv.ParseInt(string(raw[nk]), 10, 64)
+				rows[keyString(k)] = srcRow{hash: hashHex(h), vals: copyValues(raw[nk+1:])}
 			})
 			ch <- srcFetch{rows, err}
 		}()
@@ -542,7 +549,7 @@ func (w *repairWriter) prepare(ctx context.Context, ss *sinkSession, opts Repair
 	if opts.After != nil {
 		out.after = make([]RowImage, 0, len(batch))
 	}
-	rows := make([][]any, 0, len(batch))
+	rows := w.newCopyData()
 	// The key of each item as a map key, and whether its row was copied
 	// (not stale at the source).
 	kss := make([]string, len(batch))
@@ -552,8 +559,8 @@ func (w *repairWriter) prepare(ctx context.Context, ss *sinkSession, opts Repair
 		stale := func(why string) {
 			out.stale = append(out.stale, StaleRow{Key: it.df.Key, Kind: it.kind, Why: why})
 		}
-		copyRow := func(op, sinkHash string, vals []*string) {
-			rows = append(rows, w.copyRow(op, sinkHash, it.df.Key, vals))
+		copyRow := func(op byte, sinkHash string, vals [][]byte) {
+			rows.add(op, sinkHash, it.df.Key, vals)
 			copied[i] = true
 		}
 		sr, inS := src[kss[i]]
@@ -561,19 +568,19 @@ func (w *repairWriter) prepare(ctx context.Context, ss *sinkSession, opts Repair
 		case it.kind == Extra && inS:
 			stale("a source row with this key appeared")
 		case it.kind == Extra:
-			copyRow("d", it.df.SinkHash, nil)
+			copyRow('d', it.df.SinkHash, nil)
 		case !inS:
 			stale("the source row is gone")
 		case sr.hash != it.df.SourceHash:
 			stale("the source row changed")
 		case it.kind == Missing:
-			copyRow("i", "", sr.vals)
+			copyRow('i', "", sr.vals)
 		default:
-			copyRow("u", it.df.SinkHash, sr.vals)
+			copyRow('u', it.df.SinkHash, sr.vals)
 		}
 	}
 	p := &pendingBatch{n: n, ss: ss, out: out}
-	if len(rows) == 0 {
+	if rows.n == 0 {
 		return p, nil
 	}
 	if p.tx, err = beginWrite(ctx, ss.conn, opts); err != nil {
@@ -686,7 +693,25 @@ func (w *repairWriter) finish(ctx context.Context, opts RepairOptions, p, next *
 
 type srcRow struct {
 	hash string
-	vals []*string
+	vals [][]byte // the source values as text, nil for NULL
+}
+
+// copyValues copies vals (as read from the connection, reused after the
+// row) into one allocation.
+func copyValues(vals [][]byte) [][]byte {
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		if v != nil {
+			buf = append(buf, v...)
+			out[i] = buf[len(buf)-len(v) : len(buf) : len(buf)]
+		}
+	}
+	return out
 }
 
 type batchOutcome struct {
@@ -899,29 +924,73 @@ func keyArrays(keys []Key, nk int) []any {
 	return args
 }
 
-// copyRow is one row of the temporary table: operation, the planned sink
-// row hash (updates and deletes), key texts, values.
-func (w *repairWriter) copyRow(op, sinkHash string, k Key, vals []*string) []any {
-	row := make([]any, 0, 2+len(k)+len(w.dstCols))
-	row = append(row, op)
+// copyData is the rows of one batch for the temporary table, as COPY's
+// binary format carries them: every column is text, whose binary form is its
+// bytes, so the source values go as they were read.
+type copyData struct {
+	buf []byte
+	n   int
+	ops map[byte]bool
+	// cols is the number of columns: operation, planned sink hash, keys,
+	// values.
+	cols int
+}
+
+func (w *repairWriter) newCopyData() *copyData {
+	c := &copyData{ops: map[byte]bool{}, cols: 2 + len(w.dstKeys) + len(w.dstCols)}
+	// Signature, flags, header extension length.
+	c.buf = append(c.buf, "PGCOPY\n\xff\r\n\x00"...)
+	c.buf = binary.BigEndian.AppendUint32(c.buf, 0)
+	c.buf = binary.BigEndian.AppendUint32(c.buf, 0)
+	return c
+}
+
+// add appends one row: operation (i, u or d), the planned sink row hash
+// (updates and deletes), key texts, values (nil for a delete).
+func (c *copyData) add(op byte, sinkHash string, k Key, vals [][]byte) {
+	c.n++
+	c.ops[op] = true
+	c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(c.cols))
+	field := func(v []byte, null bool) {
+		if null {
+			c.buf = binary.BigEndian.AppendUint32(c.buf, 0xffffffff) // -1: NULL
+			return
+		}
+		c.buf = binary.BigEndian.AppendUint32(c.buf, uint32(len(v)))
+		c.buf = append(c.buf, v...)
+	}
+	field([]byte{op}, false)
 	if sinkHash == "" {
-		row = append(row, nil)
+		field(nil, true)
 	} else {
 		// The plan renders hashes as 16 hex digits; the server computes int8.
 		h, _ := strconv.ParseUint(sinkHash, 16, 64)
-		row = append(row, strconv.FormatInt(int64(h), 10))
+		field(strconv.AppendInt(nil, int64(h), 10), false)
 	}
 	for _, v := range k {
-		row = append(row, v)
+		field([]byte(v), false)
 	}
-	for i := range w.dstCols {
-		if vals == nil || vals[i] == nil {
-			row = append(row, nil)
+	for i := range c.cols - 2 - len(k) {
+		if vals == nil {
+			field(nil, true)
 		} else {
-			row = append(row, *vals[i])
+			field(vals[i], vals[i] == nil)
 		}
 	}
-	return row
+}
+
+// quoted is names quoted as identifiers, comma-separated.
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = pgx.Identifier{n}.Sanitize()
+	}
+	return strings.Join(q, ", ")
+}
+
+// data is the whole COPY stream: the rows and the trailer.
+func (c *copyData) data() []byte {
+	return binary.BigEndian.AppendUint16(slices.Clip(c.buf), 0xffff)
 }
 
 // write loads rows into a temporary table with COPY and inserts, updates and
@@ -929,7 +998,7 @@ func (w *repairWriter) copyRow(op, sinkHash string, k Key, vals []*string) []any
 // insert only where no sink row has the key, an update or delete only where
 // the sink row's hash is the planned one and the row did not change while
 // the statement ran. It returns the rows written, by key.
-func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, create, after bool) (map[string]writtenRow, error) {
+func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows *copyData, create, after bool) (map[string]writtenRow, error) {
 	nk := len(w.dstKeys)
 	names := []string{"offsetctl_op", "offsetctl_h"}
 	defs := []string{"offsetctl_op text", "offsetctl_h text"}
@@ -951,8 +1020,8 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, creat
 			return nil, fmt.Errorf("creating the repair's temporary table on the sink: %w", explain(err))
 		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"offsetctl_repair"}, names, pgx.CopyFromRows(rows)); err != nil {
-		return nil, fmt.Errorf("copying %d source rows to the sink: %w", len(rows), explain(err))
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(rows.data()), "COPY pg_temp.offsetctl_repair ("+quoted(names)+") FROM STDIN (FORMAT binary)"); err != nil {
+		return nil, fmt.Errorf("copying %d source rows to the sink: %w", rows.n, explain(err))
 	}
 	vals := func(from int) []string {
 		var out []string
@@ -973,7 +1042,7 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, creat
 	old := " CROSS JOIN LATERAL (SELECT " + table.Ident + ".ctid AS offsetctl_ctid, " + table.Ident + ".xmin AS offsetctl_xmin, row_to_json(" +
 		table.Ident + ".*)::text AS offsetctl_before, " + w.d.rowHash + " AS offsetctl_hash FROM " + table.Ident + " WHERE " + w.d.keyMatch() + ") AS offsetctl_o"
 	same := " AND offsetctl_t.ctid = offsetctl_o.offsetctl_ctid AND offsetctl_t.xmin = offsetctl_o.offsetctl_xmin AND offsetctl_o.offsetctl_hash = offsetctl_keys.offsetctl_h::int8"
-	written := make(map[string]writtenRow, len(rows))
+	written := make(map[string]writtenRow, rows.n)
 	run := func(what, q string, before, after bool) error {
 		res, err := tx.Query(ctx, q)
 		if err != nil {
@@ -1000,17 +1069,14 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, creat
 		}
 		return nil
 	}
-	has := func(op string) bool {
-		return slices.ContainsFunc(rows, func(r []any) bool { return r[0] == op })
-	}
-	if has("i") {
+	if rows.ops['i'] {
 		if err := run("inserting", "INSERT INTO "+table.Ident+" AS offsetctl_t ("+strings.Join(w.dstCols, ", ")+") SELECT "+
 			strings.Join(vals(0), ", ")+" FROM offsetctl_repair AS offsetctl_keys WHERE offsetctl_op = 'i' AND NOT EXISTS (SELECT FROM "+
 			table.Ident+" WHERE "+w.d.keyMatch()+") RETURNING "+w.d.keyTextCols()+", NULL::text, "+afterCol, false, true); err != nil {
 			return nil, err
 		}
 	}
-	if has("u") {
+	if rows.ops['u'] {
 		var sets []string
 		for i, v := range vals(nk) {
 			sets = append(sets, w.dstCols[nk+i]+" = "+v)
@@ -1026,7 +1092,7 @@ func (w *repairWriter) write(ctx context.Context, tx pgx.Tx, rows [][]any, creat
 			return nil, err
 		}
 	}
-	if has("d") {
+	if rows.ops['d'] {
 		// The deleted row is its own before-image. A row another session
 		// changes while the statement waits for its lock is checked again
 		// in its new version, whose hash is no longer the planned one.
