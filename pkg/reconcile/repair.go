@@ -951,33 +951,34 @@ func (c *copyData) add(op byte, sinkHash string, k Key, vals [][]byte) {
 	c.n++
 	c.ops[op] = true
 	c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(c.cols))
-	field := func(v []byte, null bool) {
-		if null {
-			c.buf = binary.BigEndian.AppendUint32(c.buf, 0xffffffff) // -1: NULL
-			return
-		}
-		c.buf = binary.BigEndian.AppendUint32(c.buf, uint32(len(v)))
-		c.buf = append(c.buf, v...)
-	}
-	field([]byte{op}, false)
+	c.buf = appendField(c.buf, string(op))
 	if sinkHash == "" {
-		field(nil, true)
+		c.buf = appendNull(c.buf)
 	} else {
 		// The plan renders hashes as 16 hex digits; the server computes int8.
 		h, _ := strconv.ParseUint(sinkHash, 16, 64)
-		field(strconv.AppendInt(nil, int64(h), 10), false)
+		c.buf = appendField(c.buf, strconv.FormatInt(int64(h), 10))
 	}
 	for _, v := range k {
-		field([]byte(v), false)
+		c.buf = appendField(c.buf, v)
 	}
 	for i := range c.cols - 2 - len(k) {
-		if vals == nil {
-			field(nil, true)
+		if vals == nil || vals[i] == nil {
+			c.buf = appendNull(c.buf)
 		} else {
-			field(vals[i], vals[i] == nil)
+			c.buf = appendField(c.buf, vals[i])
 		}
 	}
 }
+
+// appendField appends one field of a binary COPY row: its length, its bytes.
+func appendField[T []byte | string](buf []byte, v T) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(v)))
+	return append(buf, v...)
+}
+
+// appendNull appends a NULL field of a binary COPY row (length -1).
+func appendNull(buf []byte) []byte { return binary.BigEndian.AppendUint32(buf, 0xffffffff) }
 
 // quoted is names quoted as identifiers, comma-separated.
 func quoted(names []string) string {

@@ -254,12 +254,3 @@ func keyOfRow(row string, keyCols []string) string {
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
-
-func containsKeyText(list []string, k string) bool {
-	for _, x := range list {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
