@@ -20,7 +20,9 @@
 //     backup whose checksum does not match is refused, never guessed at.
 //     Format 2 records what a repair wrote as the xmin (transaction id) of
 //     each row version, where format 1 recorded whole rows; format 1 files
-//     are read as they are and written as format 2;
+//     are read as they are and written as format 2. The journal format
+//     (AppendRecord, ReplayJournal) records a write as what it added to the
+//     state before it, for backends that append rather than rewrite;
 //   - storage and locking (Backend, Locker), implemented by
 //     pkg/state/local (a file beside the configuration, locked with flock on a
 //     side file) and, later, pkg/state/pgstate. Every backend passes the
