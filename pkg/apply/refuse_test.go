@@ -21,11 +21,22 @@ func TestRefusals(t *testing.T) {
 	w := sinkWorld(t, "")
 	cfg := w.config(sinkHCL)
 	statePath := filepath.Join(w.dir, "state.json")
+	// removeState starts over: no state file, and no journal of one.
+	removeState := func() {
+		os.Remove(statePath)
+		os.Remove(statePath + ".journal")
+	}
+	// stored is the state file and its journal.
+	stored := func() string {
+		data, _ := os.ReadFile(statePath)
+		journal, _ := os.ReadFile(statePath + ".journal")
+		return string(data) + string(journal)
+	}
 
 	// seed writes a state with one applied operation of another plan, and
 	// returns its bytes.
 	seed := func(t *testing.T, lineage string) []byte {
-		os.Remove(statePath)
+		removeState()
 		b := w.backend()
 		defer b.Close()
 		id := lock(t, b)
@@ -48,7 +59,7 @@ func TestRefusals(t *testing.T) {
 		wantMsg string
 	}{
 		{"stale offsets", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			p := w.plan(cfg, w.backend())
 			w.setOffsets("orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":1},"offset":{"kafka_offset":61}}]}`, "RUNNING")
 			t.Cleanup(func() {
@@ -57,20 +68,20 @@ func TestRefusals(t *testing.T) {
 			return p, ""
 		}, apply.ErrStalePlan, "orders[1] committed offset was 60, is 61"},
 		{"stale connector state", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			p := w.plan(cfg, w.backend())
 			w.setState("orders-sink", "PAUSED")
 			t.Cleanup(func() { w.setState("orders-sink", "RUNNING") })
 			return p, ""
 		}, apply.ErrStalePlan, "state was RUNNING, is PAUSED"},
 		{"tampered plan", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			p := w.plan(cfg, w.backend())
 			p.Operations[0].Changes[0].Sink.After = 0
 			return p, ""
 		}, plan.ErrHashMismatch, "modified after it was written"},
 		{"configuration changed", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			p := w.plan(cfg, w.backend())
 			p.ConfigHash = "sha256:0123456789abcdef"
 			p.Hash = ""
@@ -83,7 +94,7 @@ func TestRefusals(t *testing.T) {
 			return p, ""
 		}, apply.ErrWrongState, "against state lineage lineage-other"},
 		{"plan made before the state existed", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			p := w.plan(cfg, w.backend())
 			seed(t, "lineage-new")
 			return p, ""
@@ -114,7 +125,7 @@ func TestRefusals(t *testing.T) {
 			return w.plan(cfg, w.backend()), ""
 		}, apply.ErrUnfinished, "operation 1 (earlier) is in_progress"},
 		{"blocked plan", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			bad := w.config(strings.Replace(sinkHCL, "to_offset  = 10", "to_offset  = 1000", 1))
 			cfg2 := bad
 			p := w.plan(cfg2, w.backend())
@@ -124,7 +135,7 @@ func TestRefusals(t *testing.T) {
 			return p, ""
 		}, apply.ErrBlocked, "beyond the log end offset 100"},
 		{"corrupt state file", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			p := w.plan(cfg, w.backend())
 			if err := os.WriteFile(statePath, []byte(`{"format_version": 1, "lineage": `), 0o644); err != nil {
 				t.Fatal(err)
@@ -132,7 +143,7 @@ func TestRefusals(t *testing.T) {
 			return p, ""
 		}, state.ErrUnreadable, "reading the state"},
 		{"state from the future", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			p := w.plan(cfg, w.backend())
 			if err := os.WriteFile(statePath, []byte(`{"format_version": 99, "offsetctl_version": "9.0.0", "lineage": "x", "serial": 3}`), 0o644); err != nil {
 				t.Fatal(err)
@@ -140,13 +151,13 @@ func TestRefusals(t *testing.T) {
 			return p, ""
 		}, nil, "state format_version 99 was written by offsetctl 9.0.0"},
 		{"lock not held", func(t *testing.T) (*plan.Plan, string) {
-			os.Remove(statePath)
+			removeState()
 			return w.plan(cfg, w.backend()), "not-my-lock"
 		}, state.ErrNotLocked, "nothing was changed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, lockID := tc.prepare(t)
-			before, _ := os.ReadFile(statePath)
+			before := stored()
 			b := w.backend()
 			defer b.Close()
 			if lockID == "" {
@@ -156,8 +167,7 @@ func TestRefusals(t *testing.T) {
 			if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Fatalf("apply: %v\nwant %v containing %q", err, tc.wantErr, tc.wantMsg)
 			}
-			after, _ := os.ReadFile(statePath)
-			if string(before) != string(after) {
+			if after := stored(); before != after {
 				t.Fatalf("the state changed:\n%s\n→\n%s", before, after)
 			}
 			if got := w.connectorState("orders-sink"); got != "RUNNING" && !strings.Contains(tc.name, "connector state") {

@@ -242,7 +242,8 @@ func testRepairApplyVerifyRollback(t *testing.T, sinkParams string) {
 		t.Fatalf("state file mode: %v %v", info.Mode(), err)
 	}
 	raw, _ := os.ReadFile(filepath.Join(w.dir, "state.json"))
-	if strings.Contains(string(raw), w.url) {
+	journal, _ := os.ReadFile(filepath.Join(w.dir, "state.json.journal"))
+	if strings.Contains(string(raw)+string(journal), w.url) {
 		t.Fatal("the state holds the database URL")
 	}
 

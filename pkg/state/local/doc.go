@@ -11,6 +11,24 @@
 // same way, at <path>.backup. Files are created with mode 0600: the state
 // holds before-images of sink rows.
 //
+// The journal. A write that only adds to the state last read or written —
+// operations begun, steps and statuses recorded, images appended, as apply
+// does step after step and a repair batch after batch — is appended instead
+// to <path>.journal as one record (pkg/state's journal format: the state's
+// metadata and only the new images, with a checksum) and fsynced, so that a
+// repair writes each row image once rather than rewriting the whole state
+// for every batch. Read replays the journal on the state file; a record cut
+// short at its end (an append that never finished, so was never
+// acknowledged) is ignored. Unlock folds the journal into the state file
+// (written whole as above, then the journal removed), so between operations
+// the state is the one file; a writer that dies leaves the journal, which
+// the next reader replays and the next Unlock folds in. Any other write (an
+// operation removed or an image replaced, a journal over 64 MiB and larger
+// than the state file, a journal ending in a torn record) writes the state
+// whole and removes the journal. A journal that does not fit its state file
+// (damaged before its last record, of another lineage, or without the state
+// file) is refused with the way out, never guessed at.
+//
 // Locking. The lock is flock(2) on a stable side file, <path>.lock, which is
 // never removed or renamed (a lock on the state file itself would be lost at
 // each rename). While held, the side file holds the lock information as JSON

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,33 +34,58 @@ type Backend struct {
 
 	mu   sync.Mutex
 	held *heldLock // the lock this Backend holds, if any
-	// written is the state file as this Backend last wrote it, with its
-	// lineage and serial: while the file is still that one (same file,
-	// size and modification time), Write checks against them instead of
-	// reading and decoding the whole file again before every write (a
-	// repair writes its row images batch after batch).
+	// written is the state file and journal as this Backend last read or
+	// wrote them, with what they hold: while the files are still those
+	// (same files, sizes and modification times), Write checks against it
+	// instead of reading and decoding the whole state again, and appends to
+	// the journal what changed since.
 	written *writtenFile
 
 	// afterTempWrite, when set (by tests), runs after the temporary file is
 	// written and before it is synced and renamed; an error aborts the write
-	// there.
-	afterTempWrite func(tmp string) error
+	// there. afterJournalWrite does the same for an append to the journal,
+	// before it is synced.
+	afterTempWrite    func(tmp string) error
+	afterJournalWrite func(journal string) error
 }
 
+// writtenFile is a version of the state as stored: the state file, the
+// journal (nil when there is none) and what they hold together.
 type writtenFile struct {
-	info    os.FileInfo
-	lineage string
-	serial  uint64
+	info, journal os.FileInfo
+	state         *state.Written
+	// appendable is false when the journal ends with something its records
+	// do not account for (an append cut short, or a journal left behind by
+	// a compaction): the next write is a whole one, which removes it.
+	appendable bool
 }
 
-// unchanged says whether the state file is still the one w describes.
-func (w *writtenFile) unchanged(path string) bool {
+// unchanged says whether the state file and journal are still the ones w
+// describes.
+func (w *writtenFile) unchanged(path, journal string) bool {
 	if w == nil {
 		return false
 	}
 	fi, err := os.Stat(path)
-	return err == nil && os.SameFile(fi, w.info) && fi.Size() == w.info.Size() && fi.ModTime().Equal(w.info.ModTime())
+	if err != nil || !sameVersion(fi, w.info) {
+		return false
+	}
+	ji, err := os.Stat(journal)
+	if w.journal == nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	return err == nil && sameVersion(ji, w.journal)
 }
+
+func sameVersion(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// maxJournal is the size above which a write compacts the journal into the
+// state file instead of appending to it, unless the state file is larger
+// still: the bytes written stay proportional to the state's growth, and a
+// read replays a bounded journal.
+const maxJournal = 64 << 20
 
 type heldLock struct {
 	f    *os.File
@@ -109,21 +135,46 @@ func (b *Backend) Path() string { return b.path }
 // BackupPath returns where the previous version of the state is kept.
 func (b *Backend) BackupPath() string { return b.path + ".backup" }
 
+// JournalPath returns the path of the state's journal: the writes appended
+// since the state file was last written whole.
+func (b *Backend) JournalPath() string { return b.path + ".journal" }
+
 // LockPath returns the lock side file's path.
 func (b *Backend) LockPath() string { return b.path + ".lock" }
 
-// Read reads and decodes the state file.
+// Read reads and decodes the state file, and replays its journal.
 func (b *Backend) Read(ctx context.Context) (*state.State, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s, _, err := b.read()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, w, err := b.read()
+	if err == nil {
+		b.written = w
+	}
 	return s, err
 }
 
-func (b *Backend) read() (*state.State, []byte, error) {
-	data, err := os.ReadFile(b.path)
+// read reads the state file and replays its journal. b.mu is held.
+func (b *Backend) read() (*state.State, *writtenFile, error) {
+	for attempt := 0; ; attempt++ {
+		s, w, err := b.readOnce()
+		// A journal newer than the state file read: the journal was
+		// compacted into a new state file between the two reads.
+		if errors.Is(err, state.ErrJournalAhead) && attempt < 3 {
+			continue
+		}
+		return s, w, err
+	}
+}
+
+func (b *Backend) readOnce() (*state.State, *writtenFile, error) {
+	data, info, err := readFile(b.path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if _, jerr := os.Stat(b.JournalPath()); jerr == nil {
+			return nil, nil, fmt.Errorf("reading state %s: the file is missing, but its journal %s is there, and a journal only makes sense on top of the state file it was written after: put that state file back (%s is the version before it was last written whole), or move the journal away to start over", b.path, b.JournalPath(), b.BackupPath())
+		}
 		return nil, nil, fmt.Errorf("reading state %s: %w", b.path, state.ErrNoState)
 	}
 	if err != nil {
@@ -138,7 +189,40 @@ func (b *Backend) read() (*state.State, []byte, error) {
 		}
 		return nil, nil, fmt.Errorf("reading state %s: %w", b.path, err)
 	}
-	return s, data, nil
+	jdata, jinfo, err := readFile(b.JournalPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, &writtenFile{info: info, state: state.Snapshot(s), appendable: true}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading state %s: its journal: %w", b.path, err)
+	}
+	whole, used, err := state.ReplayJournal(s, jdata)
+	if errors.Is(err, state.ErrUnreadable) {
+		return nil, nil, fmt.Errorf("reading state %s: its journal %s: %w; the state file alone is serial %d, without the changes journalled since: to go on from it (losing them), move the journal away", b.path, b.JournalPath(), err, s.Serial)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading state %s: its journal %s: %w", b.path, b.JournalPath(), err)
+	}
+	return whole, &writtenFile{info: info, journal: jinfo, state: state.Snapshot(whole), appendable: used == len(jdata)}, nil
+}
+
+// readFile reads the file at path with the information of the version read.
+func readFile(path string) ([]byte, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	// The journal may grow meanwhile: read what the information describes.
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, nil, err
+	}
+	return data, fi, nil
 }
 
 // Write stores s under the lock lockID (see state.Backend).
@@ -152,18 +236,19 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 		return fmt.Errorf("writing state %s: %w", b.path, err)
 	}
 	lineage, serial, exists := "", uint64(0), true
-	if b.written.unchanged(b.path) {
-		lineage, serial = b.written.lineage, b.written.serial
-	} else {
-		cur, _, err := b.read()
+	cur := b.written
+	if !cur.unchanged(b.path, b.JournalPath()) {
+		var err error
+		_, cur, err = b.read()
 		switch {
 		case errors.Is(err, state.ErrNoState):
 			exists = false
 		case err != nil:
 			return fmt.Errorf("refusing to overwrite the stored state: %w", err)
-		default:
-			lineage, serial = cur.Lineage, cur.Serial
 		}
+	}
+	if exists {
+		lineage, serial = cur.state.Lineage(), cur.state.Serial()
 	}
 	switch {
 	case !exists && s.Serial != 0:
@@ -175,7 +260,34 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 	}
 	next := *s
 	next.Serial = s.Serial + 1
-	data, err := state.Encode(&next, b.version)
+	b.written = nil
+	if exists && cur.appendable && (cur.journal == nil || cur.journal.Size() <= max(maxJournal, cur.info.Size())) {
+		rec, w, ok, err := state.AppendRecord(cur.state, &next, b.version)
+		if err != nil {
+			return fmt.Errorf("writing state %s: %w", b.path, err)
+		}
+		if ok {
+			ji, err := b.appendJournal(rec, cur.journal == nil)
+			if err != nil {
+				return fmt.Errorf("writing state %s: appending to its journal %s: %w", b.path, b.JournalPath(), err)
+			}
+			b.written = &writtenFile{info: cur.info, journal: ji, state: w, appendable: true}
+			s.Serial, s.OffsetctlVersion = next.Serial, b.version
+			return nil
+		}
+	}
+	if err := b.writeWhole(&next, exists); err != nil {
+		return err
+	}
+	s.Serial, s.OffsetctlVersion = next.Serial, b.version
+	return nil
+}
+
+// writeWhole writes s as the state file, keeping the previous one when
+// there is one, and removes the journal, which the file now includes. b.mu
+// is held.
+func (b *Backend) writeWhole(s *state.State, exists bool) error {
+	data, err := state.Encode(s, b.version)
 	if err != nil {
 		return fmt.Errorf("writing state %s: %w", b.path, err)
 	}
@@ -188,11 +300,66 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 	if err := b.writeAtomic(b.path, data); err != nil {
 		return fmt.Errorf("writing state %s: %w", b.path, err)
 	}
-	if fi, err := os.Stat(b.path); err == nil {
-		b.written = &writtenFile{info: fi, lineage: next.Lineage, serial: next.Serial}
+	// The journal is stale now (its records are based on serials below the
+	// file's, and reads ignore it); removing it is tidying.
+	if err := os.Remove(b.JournalPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil // written; the next write tries again
 	}
-	s.Serial, s.OffsetctlVersion = next.Serial, b.version
+	if err := syncDir(filepath.Dir(b.path)); err != nil {
+		return nil
+	}
+	if fi, err := os.Stat(b.path); err == nil {
+		b.written = &writtenFile{info: fi, state: state.Snapshot(s), appendable: true}
+	}
 	return nil
+}
+
+// appendJournal appends rec to the journal, creating it when create is set,
+// and syncs it. b.mu is held.
+func (b *Backend) appendJournal(rec []byte, create bool) (fi os.FileInfo, err error) {
+	flags := os.O_WRONLY | os.O_APPEND
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(b.JournalPath(), flags, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if _, err := f.Write(rec); err != nil {
+		return nil, err
+	}
+	if b.afterJournalWrite != nil {
+		if err := b.afterJournalWrite(b.JournalPath()); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	if create {
+		if err := syncDir(filepath.Dir(b.path)); err != nil {
+			return nil, err
+		}
+	}
+	return f.Stat()
+}
+
+// compact writes the state, journal included, whole to the state file and
+// removes the journal. b.mu is held, and the lock.
+func (b *Backend) compact() error {
+	if _, err := os.Stat(b.JournalPath()); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	s, _, err := b.read()
+	if err != nil {
+		return err
+	}
+	return b.writeWhole(s, true)
 }
 
 // checkHeld verifies that this Backend holds the lock lockID. b.mu is held.
@@ -374,7 +541,13 @@ func (b *Backend) Unlock(ctx context.Context, id string) error {
 		info := b.held.info
 		return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
 	}
-	return b.release(true)
+	// The journal goes into the state file before the lock is released:
+	// the state is one file again for whoever reads or copies it next.
+	var cerr error
+	if err := b.compact(); err != nil {
+		cerr = fmt.Errorf("folding the journal %s into the state file (the state is whole and readable as it is, with the journal; the next write tries again): %w", b.JournalPath(), err)
+	}
+	return errors.Join(cerr, b.release(true))
 }
 
 // release gives up the held lock; clear empties the lock information first.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,45 +163,78 @@ func TestWriteNoticesTheFileChangedBehindIt(t *testing.T) {
 }
 
 // TestTornWriteNeverReplacesState interrupts Write after half of the new
-// state reached the temporary file, as a crash or a full disk would.
+// state reached the disk, as a crash or a full disk would: half of the
+// temporary file of a whole write, or half of a record appended to the
+// journal. The state stays the previous one, and the next Write works.
 func TestTornWriteNeverReplacesState(t *testing.T) {
-	b, path := newTest(t)
-	s := writeOps(t, b, 1)
-	before, _ := os.ReadFile(path)
-
-	b.afterTempWrite = func(tmp string) error {
-		if !strings.HasPrefix(filepath.Base(tmp), ".offsetctl.state.json.tmp-") {
-			return nil // the backup of the previous version
-		}
-		st, _ := os.Stat(tmp)
-		if err := os.Truncate(tmp, st.Size()/2); err != nil {
+	tear := func(path string, from int64) error {
+		st, _ := os.Stat(path)
+		if err := os.Truncate(path, from+(st.Size()-from)/2); err != nil {
 			return err
 		}
 		return errors.New("no space left on device")
 	}
-	ctx := context.Background()
-	id, _ := b.Lock(ctx, state.LockInfo{Who: "alice"})
-	s.Begin(state.Operation{Name: "torn", Kind: state.KindOffsets, Started: t0})
-	err := b.Write(ctx, s, id)
-	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
-		t.Fatalf("Write = %v", err)
+	for _, tc := range []struct {
+		name   string
+		change func(s *state.State)
+		hook   func(b *Backend)
+	}{
+		// An operation list that is not the stored one with more after
+		// it: written whole.
+		{"whole", func(s *state.State) { s.Operations[0].Serial = 5 }, func(b *Backend) {
+			b.afterTempWrite = func(tmp string) error {
+				if !strings.HasPrefix(filepath.Base(tmp), ".offsetctl.state.json.tmp-") {
+					return nil // the backup of the previous version
+				}
+				return tear(tmp, 0)
+			}
+		}},
+		// One more operation: appended to the journal.
+		{"appended", func(*state.State) {}, func(b *Backend) {
+			b.afterJournalWrite = func(journal string) error { return tear(journal, 0) }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, path := newTest(t)
+			s := writeOps(t, b, 1)
+			before, _ := os.ReadFile(path)
+			tc.hook(b)
+			ctx := context.Background()
+			id, _ := b.Lock(ctx, state.LockInfo{Who: "alice"})
+			tc.change(s)
+			s.Begin(state.Operation{Name: "torn", Kind: state.KindOffsets, Started: t0})
+			err := b.Write(ctx, s, id)
+			if err == nil || !strings.Contains(err.Error(), "no space left on device") {
+				t.Fatalf("Write = %v", err)
+			}
+			if s.Serial != 1 {
+				t.Errorf("failed Write changed s.Serial to %d", s.Serial)
+			}
+			if after, _ := os.ReadFile(path); string(after) != string(before) {
+				t.Errorf("the state file changed")
+			}
+			if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp-*")); len(m) != 0 {
+				t.Errorf("temporary files left: %v", m)
+			}
+			if got, err := New(path).Read(ctx); err != nil || got.Serial != 1 || len(got.Operations) != 1 {
+				t.Fatalf("after the failed write, the state reads as %+v, %v; want serial 1 with one operation", got, err)
+			}
+			b.afterTempWrite, b.afterJournalWrite = nil, nil
+			if err := b.Write(ctx, s, id); err != nil {
+				t.Fatalf("Write after the failure: %v", err)
+			}
+			if err := b.Unlock(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			got, err := New(path).Read(ctx)
+			if err != nil || got.Serial != 2 || got.Operations[len(got.Operations)-1].Name != "torn" {
+				t.Fatalf("after the next write, the state reads as %+v, %v", got, err)
+			}
+			if _, err := os.Stat(b.JournalPath()); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("journal left after Unlock: %v", err)
+			}
+		})
 	}
-	if s.Serial != 1 {
-		t.Errorf("failed Write changed s.Serial to %d", s.Serial)
-	}
-	after, _ := os.ReadFile(path)
-	if string(after) != string(before) {
-		t.Errorf("the state file changed")
-	}
-	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp-*")); len(m) != 0 {
-		t.Errorf("temporary files left: %v", m)
-	}
-	b.afterTempWrite = nil
-	s.Operations = s.Operations[:1]
-	if err := b.Write(ctx, s, id); err != nil {
-		t.Fatalf("Write after the failure: %v", err)
-	}
-	b.Unlock(ctx, id)
 }
 
 // TestLeftoverTempFileIgnored: a process killed mid-write leaves a partial
