@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 )
 
 // The state journal: writes appended to a state file's side file instead of
@@ -37,13 +38,14 @@ const JournalFormatVersion = 1
 // state file again) or the state file was replaced by an older one.
 var ErrJournalAhead = errors.New("the state journal starts after the state file")
 
-// Written is what a stored state holds, as far as a journal record needs to
-// know: its lineage, serial, and each operation's images (their number and
-// the last one). Snapshot makes it; AppendRecord takes and returns it.
+// Written is a state as stored, kept by a backend for the next record:
+// Snapshot makes it, AppendRecord takes and returns it. It holds a copy of
+// the state's metadata and shares its images, which are never changed once
+// in a State (only appended to), so it costs little whatever the state's
+// size.
 type Written struct {
-	lineage string
-	serial  uint64
-	ops     []writtenOp
+	s   *State
+	ops []writtenOp
 }
 
 type writtenOp struct {
@@ -52,11 +54,18 @@ type writtenOp struct {
 	lastBefore, lastAfter Image
 }
 
-// Snapshot describes s as stored.
+// Snapshot describes s as stored. Changes made to s afterwards do not
+// change it.
 func Snapshot(s *State) *Written {
-	w := &Written{lineage: s.Lineage, serial: s.Serial, ops: make([]writtenOp, len(s.Operations))}
-	for i := range s.Operations {
-		op := &s.Operations[i]
+	c := *s
+	c.Operations = make([]Operation, len(s.Operations))
+	w := &Written{s: &c, ops: make([]writtenOp, len(s.Operations))}
+	for i, op := range s.Operations {
+		op.Approvals = slices.Clone(op.Approvals)
+		op.Connectors = slices.Clone(op.Connectors)
+		op.Steps = slices.Clone(op.Steps)
+		op.BeforeImages, op.After = slices.Clip(op.BeforeImages), slices.Clip(op.After)
+		c.Operations[i] = op
 		wo := writtenOp{serial: op.Serial, before: len(op.BeforeImages), after: len(op.After)}
 		if wo.before > 0 {
 			wo.lastBefore = op.BeforeImages[wo.before-1]
@@ -66,14 +75,19 @@ func Snapshot(s *State) *Written {
 		}
 		w.ops[i] = wo
 	}
+	c.Backups = slices.Clone(s.Backups)
 	return w
 }
 
 // Serial is the serial of the state described.
-func (w *Written) Serial() uint64 { return w.serial }
+func (w *Written) Serial() uint64 { return w.s.Serial }
 
 // Lineage is the lineage of the state described.
-func (w *Written) Lineage() string { return w.lineage }
+func (w *Written) Lineage() string { return w.s.Lineage }
+
+// State returns the state described, for writing it whole (a backend
+// folding its journal into its file). It must not be changed.
+func (w *Written) State() *State { return w.s }
 
 // extends says whether s is the state w describes with things appended:
 // same lineage, the next serial, the same operations in the same order
@@ -81,7 +95,7 @@ func (w *Written) Lineage() string { return w.lineage }
 // them). Metadata (statuses, steps, backups) may have changed: a record
 // carries all of it.
 func (w *Written) extends(s *State) bool {
-	if s.Lineage != w.lineage || s.Serial != w.serial+1 || len(s.Operations) < len(w.ops) {
+	if s.Lineage != w.s.Lineage || s.Serial != w.s.Serial+1 || len(s.Operations) < len(w.ops) {
 		return false
 	}
 	for i, wo := range w.ops {
@@ -123,7 +137,7 @@ func AppendRecord(w *Written, s *State, offsetctlVersion string) (rec []byte, ne
 		size += s.enc.size(op.BeforeImages[b:]) + s.enc.size(op.After[a:])
 	}
 	out := make([]byte, 9, size+10) // the checksum and its space come first
-	out = fmt.Appendf(out, `{"format_version":%d,"base_serial":%d,"images_from":[`, JournalFormatVersion, w.serial)
+	out = fmt.Appendf(out, `{"format_version":%d,"base_serial":%d,"images_from":[`, JournalFormatVersion, w.s.Serial)
 	for i, wo := range w.ops {
 		if i > 0 {
 			out = append(out, ',')

@@ -75,6 +75,9 @@ func TestWritesUnderALockAreJournalled(t *testing.T) {
 		t.Errorf("a reader sees serial %d with %d images, want serial %d with 1000", other.Serial, len(other.Operations[1].BeforeImages), s.Serial)
 	}
 
+	// A change made after the last write is not written by Unlock.
+	s.Operations[1].Steps = append(s.Operations[1].Steps, state.Step{Name: "unwritten", Status: state.StepDone})
+	s.Operations[1].Status = state.StatusApplied
 	if err := b.Unlock(ctx, id); err != nil {
 		t.Fatal(err)
 	}

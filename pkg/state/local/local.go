@@ -355,6 +355,11 @@ func (b *Backend) compact() error {
 	if _, err := os.Stat(b.JournalPath()); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	// What this Backend last read or wrote is what the files hold, unless
+	// they changed since.
+	if w := b.written; w.unchanged(b.path, b.JournalPath()) {
+		return b.writeWhole(w.state.State(), true)
+	}
 	s, _, err := b.read()
 	if err != nil {
 		return err
