@@ -143,6 +143,9 @@ func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
 	if raw == nil {
 		return append(b, "null"...), nil
 	}
+	if isCompact(raw) {
+		return append(b, raw...), nil
+	}
 	buf := bytes.NewBuffer(b)
 	if err := json.Compact(buf, raw); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %w", err)
@@ -182,29 +185,39 @@ func (c *imageCache) appendList(dst []byte, images []Image) ([]byte, error) {
 	if len(images) == 0 {
 		return append(dst, "[]"...), nil
 	}
-	dst = append(dst, '[')
+	dst, err := c.appendLines(append(dst, '['), images, "\n        ")
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, "\n      ]"...), nil
+}
+
+// appendLines appends the compact JSON of each image, comma-separated, each
+// after sep.
+func (c *imageCache) appendLines(dst []byte, images []Image, sep string) ([]byte, error) {
+	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
 	for i, im := range images {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, "\n        "...)
+		dst = append(dst, sep...)
 		line, err := c.line(im)
 		if err != nil {
 			return nil, fmt.Errorf("%d: %w", i+1, err)
 		}
 		dst = append(dst, line...)
 	}
-	return append(dst, "\n      ]"...), nil
+	return dst, nil
 }
 
-// line is the compact JSON of one image.
+// line is the compact JSON of one image. c.mu is held.
 func (c *imageCache) line(im Image) ([]byte, error) {
 	cacheable := c != nil && im.Row != nil && im.Connector == "" && im.ConnectCluster == ""
 	if cacheable {
-		c.mu.Lock()
-		line, ok := c.lines[im.Row]
-		c.mu.Unlock()
-		if ok {
+		if line, ok := c.lines[im.Row]; ok {
 			return line, nil
 		}
 	}
@@ -213,9 +226,7 @@ func (c *imageCache) line(im Image) ([]byte, error) {
 		return nil, err
 	}
 	if cacheable {
-		c.mu.Lock()
 		c.lines[im.Row] = line
-		c.mu.Unlock()
 	}
 	return line, nil
 }

@@ -214,6 +214,15 @@ func TestEncodeRefusesInvalidState(t *testing.T) {
 			s.Operations[0].After = []Image{{Sink: &SinkOffset{Topic: "t", Offset: -2}}}
 		}, "after-image 1: sink offset -2 is below -1"},
 		{"row without key", func(s *State) { s.Operations[0].BeforeImages = []Image{{Row: &RowImage{Table: "t"}}} }, "row key is missing"},
+		{"row key not an object", func(s *State) {
+			s.Operations[0].BeforeImages = []Image{{Row: &RowImage{Table: "t", Key: json.RawMessage(` ["{"]`)}}}
+		}, `row key must be a JSON object, found  ["{"]`},
+		{"row not an object", func(s *State) {
+			s.Operations[0].BeforeImages = []Image{{Row: &RowImage{Table: "t", Key: json.RawMessage("\n {}"), Row: json.RawMessage(`"{"`)}}}
+		}, `row must be a JSON object, found "{"`},
+		{"row not JSON", func(s *State) {
+			s.Operations[0].BeforeImages = []Image{{Row: &RowImage{Table: "t", Key: json.RawMessage(`{"id":1}`), Row: json.RawMessage(`{"a":1`)}}}
+		}, `row: not valid JSON`},
 		{"edited backup", func(s *State) {
 			b, _ := s.AddBackup(1, started, "c", "prod", json.RawMessage(`{"a": 1}`))
 			b.Content = json.RawMessage(`{"a":2}`)

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -466,8 +465,13 @@ func objectStart(what string, raw json.RawMessage, nilOK bool) error {
 		}
 		return fmt.Errorf("%s is missing", what)
 	}
-	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return fmt.Errorf("%s must be a JSON object, found %.40s", what, raw)
+	for _, c := range raw {
+		if c == '{' {
+			return nil
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			break
+		}
 	}
-	return nil
+	return fmt.Errorf("%s must be a JSON object, found %.40s", what, raw)
 }

@@ -215,16 +215,9 @@ func validateAppended(w *Written, s *State) error {
 
 // appendLine appends images as a compact JSON array.
 func (c *imageCache) appendLine(dst []byte, images []Image) ([]byte, error) {
-	dst = append(dst, '[')
-	for i, im := range images {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		line, err := c.line(im)
-		if err != nil {
-			return nil, fmt.Errorf("%d: %w", i+1, err)
-		}
-		dst = append(dst, line...)
+	dst, err := c.appendLines(append(dst, '['), images, "")
+	if err != nil {
+		return nil, err
 	}
 	return append(dst, ']'), nil
 }
