@@ -58,6 +58,9 @@ func TestWritesUnderALockAreJournalled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no journal: %v", err)
 	}
+	if journal.Mode().Perm() != 0o600 {
+		t.Errorf("the journal has mode %v, want 0600: it holds row images", journal.Mode().Perm())
+	}
 	want, err := state.Encode(s, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -177,14 +180,18 @@ func TestDamagedJournalRefused(t *testing.T) {
 			data, _ := os.ReadFile(b.JournalPath())
 			data[20] ^= 1
 			os.WriteFile(b.JournalPath(), data, 0o600)
-		}, "its journal " + "%s" + ": state file is unreadable: state journal record 1: its checksum does not match its content; the state file alone is serial 1, without the changes journalled since: to go on from it (losing them), move the journal away"},
+		}, "its journal " + "%s" + ": state file is unreadable: state journal record 1: its checksum does not match its content; the state file alone is serial 2, without the changes journalled since: to go on from it (losing them), move the journal away"},
 		{"state file missing", func(t *testing.T, b *Backend) {
 			os.Remove(b.Path())
 		}, "the file is missing, but its journal %s is there"},
+		{"state file replaced by an older one", func(t *testing.T, b *Backend) {
+			older, _ := os.ReadFile(b.BackupPath())
+			os.WriteFile(b.Path(), older, 0o600)
+		}, "its journal %s: the state journal starts after the state file: its first record follows serial 2, the state file is at serial 1 (was the state file replaced by an older one?): put back the state file the journal follows, or move the journal away"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, path := newTest(t)
-			s := writeOps(t, b, 1)
+			s := writeOps(t, b, 2)
 			id, _ := b.Lock(ctx, state.LockInfo{Who: "alice"})
 			op := s.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: t0})
 			repairWrites(t, b, s, id, op.Serial, 10, 10)

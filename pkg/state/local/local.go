@@ -200,6 +200,9 @@ func (b *Backend) readOnce() (*state.State, *writtenFile, error) {
 	if errors.Is(err, state.ErrUnreadable) {
 		return nil, nil, fmt.Errorf("reading state %s: its journal %s: %w; the state file alone is serial %d, without the changes journalled since: to go on from it (losing them), move the journal away", b.path, b.JournalPath(), err, s.Serial)
 	}
+	if errors.Is(err, state.ErrJournalAhead) {
+		return nil, nil, fmt.Errorf("reading state %s: its journal %s: %w (was the state file replaced by an older one?): put back the state file the journal follows, or move the journal away to go on from this state file (losing what the journal holds)", b.path, b.JournalPath(), err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading state %s: its journal %s: %w", b.path, b.JournalPath(), err)
 	}
