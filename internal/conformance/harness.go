@@ -453,18 +453,6 @@ func canonical(t testing.TB, raw []byte) string {
 	return string(b)
 }
 
-// jsonBody decodes a JSON answer into a generic value (numbers kept).
-func jsonBody(t testing.TB, r *response) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("%s: not JSON: %v", r, err)
-	}
-	return v
-}
-
 func sameLines(a, b []string) bool {
 	if len(a) != len(b) {
 		return false

@@ -105,9 +105,6 @@ func (s *Stack) SourceDB() string { return s.pg.URL(SourceDBName) }
 // SinkDB is the URL of the database the JDBC sink writes into.
 func (s *Stack) SinkDB() string { return s.pg.URL(SinkDBName) }
 
-// AdminDB is the URL of the cluster's postgres database.
-func (s *Stack) AdminDB() string { return s.pg.URL("postgres") }
-
 // SourceConnector and SinkConnector are the two connectors' names.
 func (s *Stack) SourceConnector() string { return SourceConnectorName }
 
@@ -121,10 +118,6 @@ func (s *Stack) LogDir() string { return s.logDir }
 
 // Timings lists how long each phase of Start took.
 func (s *Stack) Timings() []Phase { return append([]Phase(nil), s.timings...) }
-
-// Java returns the java launcher and the class path folder (<cache>/lib) the
-// stack runs with, for tests that run Kafka's command-line tools.
-func (s *Stack) Java() (launcher, classPathDir string) { return s.java.java, s.java.lib }
 
 // ConsumerGroupsTool is the main class of `kafka-consumer-groups`.
 const ConsumerGroupsTool = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"

@@ -366,10 +366,6 @@ func stringMap(n jnode) (map[string]*string, error) {
 	return out, nil
 }
 
-func unrecognized(field, class string, known ...string) error {
-	return errorf(500, "%s", unrecognizedMsg(field, class, known...))
-}
-
 func unrecognizedMsg(field, class string, known ...string) string {
 	q := make([]string, len(known))
 	for i, k := range known {

@@ -65,11 +65,6 @@ func (e entry) sameValue(o entry) bool {
 	return e.offset == nil || e.offset.Equal(*o.offset)
 }
 
-func (e entry) withValueOf(o entry) entry {
-	e.committed, e.offset = o.committed, o.offset
-	return e
-}
-
 // changeEntries returns the before and after entries of an operation's real
 // changes (no-ops left out), in plan order.
 func changeEntries(op *plan.Operation) (before, after []entry) {

@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -50,16 +49,6 @@ func Functions(dir string, getenv func(string) string, allowUnknown bool) map[st
 		"tostring":     stdlib.MakeToFunc(cty.String),
 		"tonumber":     stdlib.MakeToFunc(cty.Number),
 	}
-}
-
-// functionNames lists the functions, for messages.
-func functionNames(fns map[string]function.Function) string {
-	names := make([]string, 0, len(fns))
-	for n := range fns {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
 }
 
 func envFunc(getenv func(string) string, allowUnknown bool) function.Function {

@@ -149,14 +149,6 @@ func writeConfig(t *testing.T, body string) string {
 	return dir
 }
 
-// normalize replaces what differs from run to run (ports, hashes) so that
-// the output can be compared with a golden file.
-func (w *world) normalize(s string) string {
-	s = strings.ReplaceAll(s, w.sb.ConnectURL(), "http://CONNECT")
-	s = strings.ReplaceAll(s, w.sb.BootstrapServers()[0], "KAFKA")
-	return s
-}
-
 func TestPlanOnTheSandboxChangesNothing(t *testing.T) {
 	w := startWorld(t, "3.8", 20)
 	topic := w.pipe.Topic()
