@@ -85,9 +85,21 @@ func literal(b []byte, i int, lit string) (int, bool) {
 	return i, false
 }
 
+// plainInString marks the bytes a JSON string holds as they are: not the
+// quote, the backslash or a control character.
+var plainInString = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // compactString checks the string starting at b[i] == '"'.
 func compactString(b []byte, i int) (int, bool) {
 	for i++; i < len(b); i++ {
+		if plainInString[b[i]] {
+			continue
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, true

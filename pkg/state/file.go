@@ -63,7 +63,7 @@ func Encode(s *State, offsetctlVersion string) ([]byte, error) {
 	doc := indentTo(nil, skeleton, lineDepth)
 	size := len(doc)
 	for i := range s.Operations {
-		size += s.enc.size(s.Operations[i].BeforeImages) + s.enc.size(s.Operations[i].After)
+		size += s.enc.size(s.Operations[i].BeforeImages) + s.enc.size(s.Operations[i].After) + len(",\n      \"after\": []")
 	}
 	out := make([]byte, 0, size+1)
 	const hole = `"before_images": null`
@@ -93,11 +93,20 @@ func Encode(s *State, offsetctlVersion string) ([]byte, error) {
 // form (marshalCompact(imageToV1(im))), written directly for row images:
 // a repair records thousands.
 func rowLine(im Image) ([]byte, error) {
+	var n int
+	if im.Row != nil {
+		n = 64 + len(im.Row.Database) + len(im.Row.Table) + len(im.Row.Key) + len(im.Row.Row)
+	}
+	return appendRowLine(make([]byte, 0, n), im)
+}
+
+// appendRowLine appends rowLine(im) to b.
+func appendRowLine(b []byte, im Image) ([]byte, error) {
 	if im.Row == nil || im.Connector != "" || im.ConnectCluster != "" || im.Source != nil || im.Sink != nil {
-		return marshalCompact(imageToV1(im))
+		line, err := marshalCompact(imageToV1(im))
+		return append(b, line...), err
 	}
 	r := im.Row
-	b := make([]byte, 0, 64+len(r.Database)+len(r.Table)+len(r.Key)+len(r.Row))
 	b = append(b, `{"row":{`...)
 	if r.Database != "" {
 		b = append(b, `"database":`...)
@@ -172,12 +181,36 @@ func marshalCompact(v any) ([]byte, error) {
 type imageCache struct {
 	mu    sync.Mutex
 	lines map[*RowImage][]byte
+	// arena holds the lines, copied in blocks rather than one allocation
+	// each.
+	arena []byte
+}
+
+// keep stores a copy of line as the line of r.
+func (c *imageCache) keep(r *RowImage, line []byte) {
+	if cap(c.arena)-len(c.arena) < len(line) {
+		c.arena = make([]byte, 0, max(1<<20, len(line)))
+	}
+	start := len(c.arena)
+	c.arena = append(c.arena, line...)
+	c.lines[r] = c.arena[start:len(c.arena):len(c.arena)]
 }
 
 func newImageCache() *imageCache { return &imageCache{lines: map[*RowImage][]byte{}} }
 
-// size estimates the bytes of images' lines.
-func (c *imageCache) size(images []Image) int { return len(images) * 200 }
+// size estimates the bytes of images' lines, with their separators: exactly
+// for row images of compact JSON whose names need no escaping.
+func (c *imageCache) size(images []Image) int {
+	n := 0
+	for _, im := range images {
+		if r := im.Row; r != nil {
+			n += 64 + len(r.Database) + len(r.Table) + len(r.Key) + max(len(r.Row), 4) + len(r.Xmin)
+		} else {
+			n += 200
+		}
+	}
+	return n
+}
 
 // appendList appends images as a JSON array at the indent of an operation's
 // fields, one element per line.
@@ -204,31 +237,23 @@ func (c *imageCache) appendLines(dst []byte, images []Image, sep string) ([]byte
 			dst = append(dst, ',')
 		}
 		dst = append(dst, sep...)
-		line, err := c.line(im)
-		if err != nil {
+		cacheable := c != nil && im.Row != nil && im.Connector == "" && im.ConnectCluster == ""
+		if cacheable {
+			if line, ok := c.lines[im.Row]; ok {
+				dst = append(dst, line...)
+				continue
+			}
+		}
+		start := len(dst)
+		var err error
+		if dst, err = appendRowLine(dst, im); err != nil {
 			return nil, fmt.Errorf("%d: %w", i+1, err)
 		}
-		dst = append(dst, line...)
-	}
-	return dst, nil
-}
-
-// line is the compact JSON of one image. c.mu is held.
-func (c *imageCache) line(im Image) ([]byte, error) {
-	cacheable := c != nil && im.Row != nil && im.Connector == "" && im.ConnectCluster == ""
-	if cacheable {
-		if line, ok := c.lines[im.Row]; ok {
-			return line, nil
+		if cacheable {
+			c.keep(im.Row, dst[start:])
 		}
 	}
-	line, err := rowLine(im)
-	if err != nil {
-		return nil, err
-	}
-	if cacheable {
-		c.lines[im.Row] = line
-	}
-	return line, nil
+	return dst, nil
 }
 
 // lineDepth is the nesting depth of the containers Encode writes on one line:

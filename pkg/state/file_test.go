@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -320,6 +321,15 @@ func TestEncodeCachedImages(t *testing.T) {
 		}
 		if _, err := Decode(got); err != nil {
 			t.Fatalf("write %d: %v", batch+1, err)
+		}
+		// The bytes are the caller's: the cache keeps its own copy.
+		for i := range got {
+			got[i] = 'x'
+		}
+		for _, im := range append(slices.Clip(cached.Operations[0].BeforeImages), cached.Operations[0].After...) {
+			if line, _ := rowLine(im); !bytes.Equal(cached.enc.lines[im.Row], line) {
+				t.Fatalf("write %d: the cached line of %s is %q after the caller changed the bytes Encode returned", batch+1, im.Row.Key, cached.enc.lines[im.Row])
+			}
 		}
 	}
 	if n := len(cached.enc.lines); n != 18 {
