@@ -89,18 +89,9 @@ func Encode(s *State, offsetctlVersion string) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// rowLine is the compact JSON of an image as encoding/json writes its wire
-// form (marshalCompact(imageToV1(im))), written directly for row images:
-// a repair records thousands.
-func rowLine(im Image) ([]byte, error) {
-	var n int
-	if im.Row != nil {
-		n = 64 + len(im.Row.Database) + len(im.Row.Table) + len(im.Row.Key) + len(im.Row.Row)
-	}
-	return appendRowLine(make([]byte, 0, n), im)
-}
-
-// appendRowLine appends rowLine(im) to b.
+// appendRowLine appends the compact JSON of an image as encoding/json writes
+// its wire form (marshalCompact(imageToV1(im))), written directly for row
+// images: a repair records thousands.
 func appendRowLine(b []byte, im Image) ([]byte, error) {
 	if im.Row == nil || im.Connector != "" || im.ConnectCluster != "" || im.Source != nil || im.Sink != nil {
 		line, err := marshalCompact(imageToV1(im))
@@ -198,8 +189,8 @@ func (c *imageCache) keep(r *RowImage, line []byte) {
 
 func newImageCache() *imageCache { return &imageCache{lines: map[*RowImage][]byte{}} }
 
-// size estimates the bytes of images' lines, with their separators: exactly
-// for row images of compact JSON whose names need no escaping.
+// size estimates the bytes of images' lines, with their separators: at
+// least enough for row images of compact JSON whose names need no escaping.
 func (c *imageCache) size(images []Image) int {
 	n := 0
 	for _, im := range images {

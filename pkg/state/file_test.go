@@ -327,7 +327,7 @@ func TestEncodeCachedImages(t *testing.T) {
 			got[i] = 'x'
 		}
 		for _, im := range append(slices.Clip(cached.Operations[0].BeforeImages), cached.Operations[0].After...) {
-			if line, _ := rowLine(im); !bytes.Equal(cached.enc.lines[im.Row], line) {
+			if line, _ := appendRowLine(nil, im); !bytes.Equal(cached.enc.lines[im.Row], line) {
 				t.Fatalf("write %d: the cached line of %s is %q after the caller changed the bytes Encode returned", batch+1, im.Row.Key, cached.enc.lines[im.Row])
 			}
 		}
@@ -346,7 +346,7 @@ func TestRowLine(t *testing.T) {
 		{Connector: "c", Row: &RowImage{Table: "t", Key: json.RawMessage(`{"id":"1"}`)}},
 		{Sink: &SinkOffset{Topic: "x", Offset: 3}},
 	} {
-		got, err := rowLine(im)
+		got, err := appendRowLine(nil, im)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,10 +355,10 @@ func TestRowLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("rowLine = %s\nwant     %s", got, want)
+			t.Errorf("appendRowLine = %s\nwant     %s", got, want)
 		}
 	}
-	if _, err := rowLine(Image{Row: &RowImage{Table: "t", Key: json.RawMessage(`{"id":`)}}); err == nil {
-		t.Error("rowLine accepted invalid JSON")
+	if _, err := appendRowLine(nil, Image{Row: &RowImage{Table: "t", Key: json.RawMessage(`{"id":`)}}); err == nil {
+		t.Error("appendRowLine accepted invalid JSON")
 	}
 }
