@@ -32,6 +32,22 @@ func repairWrites(t *testing.T, b *Backend, s *state.State, id string, op uint64
 	}
 }
 
+// journalled writes n operations (each under a lock of its own, so the
+// state file is whole), then, under a new lock it returns the ID of, a
+// repair's operation and two batches of 10 row images: the journal holds
+// them.
+func journalled(t *testing.T, b *Backend, n int) (*state.State, string) {
+	t.Helper()
+	s := writeOps(t, b, n)
+	id, err := b.Lock(context.Background(), state.LockInfo{Who: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := s.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: t0})
+	repairWrites(t, b, s, id, op.Serial, 10, 10)
+	return s, id
+}
+
 // TestWritesUnderALockAreJournalled: while a lock is held, writes append to
 // the journal (each image once) and leave the state file as it was; any
 // reader sees the state with them; Unlock folds the journal into the state
@@ -101,10 +117,7 @@ func TestWritesUnderALockAreJournalled(t *testing.T) {
 func TestJournalOutlivesItsWriter(t *testing.T) {
 	ctx := context.Background()
 	b, path := newTest(t)
-	s := writeOps(t, b, 1)
-	id, _ := b.Lock(ctx, state.LockInfo{Who: "alice"})
-	op := s.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: t0})
-	repairWrites(t, b, s, id, op.Serial, 10, 10)
+	journalled(t, b, 1)
 	b.Close()
 
 	next := New(path, WithVersion("test"))
@@ -112,7 +125,7 @@ func TestJournalOutlivesItsWriter(t *testing.T) {
 	if err != nil || got.Serial != 3 || len(got.Operations[1].BeforeImages) != 20 {
 		t.Fatalf("after the writer died: serial %v, %v; want serial 3 with 20 images", serialOf(got), err)
 	}
-	id, err = next.Lock(ctx, state.LockInfo{Who: "bob"})
+	id, err := next.Lock(ctx, state.LockInfo{Who: "bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +153,7 @@ func TestJournalOutlivesItsWriter(t *testing.T) {
 func TestStaleJournalIgnored(t *testing.T) {
 	ctx := context.Background()
 	b, path := newTest(t)
-	s := writeOps(t, b, 1)
-	id, _ := b.Lock(ctx, state.LockInfo{Who: "alice"})
-	op := s.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: t0})
-	repairWrites(t, b, s, id, op.Serial, 10, 10)
+	_, id := journalled(t, b, 1)
 	journal, _ := os.ReadFile(b.JournalPath())
 	if err := b.Unlock(ctx, id); err != nil {
 		t.Fatal(err)
@@ -191,10 +201,7 @@ func TestDamagedJournalRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, path := newTest(t)
-			s := writeOps(t, b, 2)
-			id, _ := b.Lock(ctx, state.LockInfo{Who: "alice"})
-			op := s.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: t0})
-			repairWrites(t, b, s, id, op.Serial, 10, 10)
+			s, _ := journalled(t, b, 2)
 			b.Close()
 			tc.damage(t, b)
 			want := fmt.Sprintf(tc.want, b.JournalPath())
@@ -203,7 +210,7 @@ func TestDamagedJournalRefused(t *testing.T) {
 			}
 			journal, _ := os.ReadFile(b.JournalPath())
 			w := New(path)
-			id, _ = w.Lock(ctx, state.LockInfo{Who: "bob"})
+			id, _ := w.Lock(ctx, state.LockInfo{Who: "bob"})
 			if err := w.Write(ctx, s, id); err == nil {
 				t.Fatal("Write over a damaged journal succeeded")
 			}
