@@ -5,8 +5,11 @@
 // Tables. In a schema of its own (default "offsetctl", created on first
 // lock), the table states holds one row per state name: the state document
 // exactly as pkg/state encodes it (text, not jsonb, so number literals and
-// field order survive), its lineage and serial, and the previous document.
-// The table locks holds the visible lock row of each state name: id,
+// field order survive), its lineage and current serial, and the previous
+// document. The table journal holds, per state name, the writes made since
+// the document was last written whole: one row per serial, each a record of
+// pkg/state's journal format (the state's metadata and only the images new
+// since the serial before). The table locks holds the visible lock row of each state name: id,
 // operation, who, host, version, created, and the PostgreSQL backend pid of
 // the session that holds the lock.
 //
@@ -27,5 +30,12 @@
 //
 // Write runs in one transaction on the lock's connection: it checks that the
 // lock row still carries the caller's lock ID, the stored lineage and serial
-// (SELECT … FOR UPDATE), and replaces the document, keeping the previous one.
+// (SELECT … FOR UPDATE), then either inserts a journal row (a write that only
+// adds to the state this Backend last read or wrote: a repair's batches of
+// row images cost what they add, not the whole state each time) or replaces
+// the document, keeping the previous one, and empties the journal. Read
+// replays the journal on the document, in one repeatable-read snapshot.
+// Unlock folds the journal into the document in one transaction before it
+// releases the lock; a holder that dies leaves its rows, which readers
+// replay and the next Unlock folds in.
 package pgstate

@@ -35,6 +35,9 @@ type Backend struct {
 
 	mu   sync.Mutex
 	held *heldLock
+	// written is the state as this Backend last read or wrote it: a write
+	// that only adds to it goes to the journal table as one record.
+	written *state.Written
 }
 
 type heldLock struct {
@@ -135,6 +138,12 @@ func (b *Backend) ensureTables(ctx context.Context, c *pgx.Conn) error {
 				previous   text,
 				updated_at timestamptz NOT NULL DEFAULT now()
 			)`,
+			`CREATE TABLE IF NOT EXISTS ` + b.table("journal") + ` (
+				name   text NOT NULL,
+				serial bigint NOT NULL,
+				record text NOT NULL,
+				PRIMARY KEY (name, serial)
+			)`,
 			`CREATE TABLE IF NOT EXISTS ` + b.table("locks") + ` (
 				name      text PRIMARY KEY,
 				id        text NOT NULL,
@@ -155,15 +164,32 @@ func (b *Backend) ensureTables(ctx context.Context, c *pgx.Conn) error {
 	})
 }
 
-// Read reads the state document.
+// Read reads the state document and replays the records journalled since
+// it was written.
 func (b *Backend) Read(ctx context.Context) (*state.State, error) {
 	c, err := b.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	var st *state.State
+	err = pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		st, err = b.load(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.written = state.Snapshot(st)
+	b.mu.Unlock()
+	return st, nil
+}
+
+// load reads the state document and its journal in tx.
+func (b *Backend) load(ctx context.Context, tx pgx.Tx) (*state.State, error) {
 	var doc string
-	err = c.QueryRow(ctx, `SELECT document FROM `+b.table("states")+` WHERE name = $1`, b.name).Scan(&doc)
+	err := tx.QueryRow(ctx, `SELECT document FROM `+b.table("states")+` WHERE name = $1`, b.name).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) || missingTables(err) {
 		return nil, fmt.Errorf("reading state %s: %w", b.where, state.ErrNoState)
 	}
@@ -177,7 +203,30 @@ func (b *Backend) Read(ctx context.Context) (*state.State, error) {
 		}
 		return nil, fmt.Errorf("reading state %s: %w", b.where, err)
 	}
-	return s, nil
+	rows, err := tx.Query(ctx, `SELECT record FROM `+b.table("journal")+` WHERE name = $1 ORDER BY serial`, b.name)
+	if err != nil {
+		return nil, fmt.Errorf("reading state %s: its journal: %w", b.where, err)
+	}
+	var journal []byte
+	for rows.Next() {
+		journal = append(journal, rows.RawValues()[0]...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading state %s: its journal: %w", b.where, err)
+	}
+	if len(journal) == 0 {
+		return s, nil
+	}
+	// Each record is written whole by one transaction, and the document
+	// and its records are replaced together: every byte must be used.
+	whole, used, err := state.ReplayJournal(s, journal)
+	if err == nil && used != len(journal) {
+		err = fmt.Errorf("%w: the journal's records do not follow the document (serial %d)", state.ErrUnreadable, s.Serial)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state %s: its journal (table %s): %w", b.where, b.table("journal"), err)
+	}
+	return whole, nil
 }
 
 // Write stores s under the lock lockID (see state.Backend).
@@ -203,10 +252,20 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 	}
 	next := *s
 	next.Serial = s.Serial + 1
-	data, err := state.Encode(&next, b.version)
+	// A write that only adds to the state last read or written is one
+	// journal record; any other is the whole document.
+	rec, written, ok, err := state.AppendRecord(b.written, &next, b.version)
 	if err != nil {
 		return fmt.Errorf("writing state %s: %w", b.where, err)
 	}
+	var data []byte
+	if !ok {
+		if data, err = state.Encode(&next, b.version); err != nil {
+			return fmt.Errorf("writing state %s: %w", b.where, err)
+		}
+		written = state.Snapshot(&next)
+	}
+	b.written = nil
 	err = pgx.BeginFunc(ctx, b.held.conn, func(tx pgx.Tx) error {
 		var rowID string
 		err := tx.QueryRow(ctx, `SELECT id FROM `+b.table("locks")+` WHERE name = $1`, b.name).Scan(&rowID)
@@ -221,7 +280,7 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 		err = tx.QueryRow(ctx, `SELECT lineage, serial FROM `+b.table("states")+` WHERE name = $1 FOR UPDATE`, b.name).Scan(&lineage, &serial)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			if s.Serial != 0 {
+			if s.Serial != 0 || data == nil {
 				return fmt.Errorf("%w: it was read at serial %d, but no state is stored now", state.ErrSerialMismatch, s.Serial)
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO `+b.table("states")+` (name, lineage, serial, document) VALUES ($1, $2, $3, $4)`,
@@ -234,15 +293,63 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 		case uint64(serial) != s.Serial:
 			return fmt.Errorf("%w: it was read at serial %d, but serial %d is stored now (someone wrote it in between; read it again)", state.ErrSerialMismatch, s.Serial, serial)
 		}
-		_, err = tx.Exec(ctx, `UPDATE `+b.table("states")+` SET previous = document, document = $2, lineage = $3, serial = $4, updated_at = now() WHERE name = $1`,
-			b.name, string(data), next.Lineage, int64(next.Serial))
-		return err
+		if data == nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO `+b.table("journal")+` (name, serial, record) VALUES ($1, $2, $3)`,
+				b.name, int64(next.Serial), string(rec)); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE `+b.table("states")+` SET serial = $2, updated_at = now() WHERE name = $1`, b.name, int64(next.Serial))
+			return err
+		}
+		return b.replace(ctx, tx, data, next.Lineage, next.Serial)
 	})
 	if err != nil {
 		return fmt.Errorf("writing state %s: %w", b.where, err)
 	}
+	b.written = written
 	s.Serial, s.OffsetctlVersion = next.Serial, b.version
 	return nil
+}
+
+// replace stores data as the whole document at serial, keeping the one
+// before, and empties the journal, which data includes.
+func (b *Backend) replace(ctx context.Context, tx pgx.Tx, data []byte, lineage string, serial uint64) error {
+	if _, err := tx.Exec(ctx, `UPDATE `+b.table("states")+` SET previous = document, document = $2, lineage = $3, serial = $4, updated_at = now() WHERE name = $1`,
+		b.name, string(data), lineage, int64(serial)); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM `+b.table("journal")+` WHERE name = $1`, b.name)
+	return err
+}
+
+// fold writes the state, journal included, as the whole document, in one
+// transaction on the lock's connection. b.mu is held, and the lock.
+func (b *Backend) fold(ctx context.Context, conn *pgx.Conn) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		var lineage string
+		var serial, records int64
+		err := tx.QueryRow(ctx, `SELECT s.lineage, s.serial, (SELECT count(*) FROM `+b.table("journal")+` j WHERE j.name = s.name)
+			FROM `+b.table("states")+` s WHERE s.name = $1 FOR UPDATE`, b.name).Scan(&lineage, &serial, &records)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && records == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// What this Backend last read or wrote, unless it is not the
+		// stored state.
+		var st *state.State
+		if w := b.written; w != nil && w.Lineage() == lineage && w.Serial() == uint64(serial) {
+			st = w.State()
+		} else if st, err = b.load(ctx, tx); err != nil {
+			return err
+		}
+		data, err := state.Encode(st, b.version)
+		if err != nil {
+			return err
+		}
+		return b.replace(ctx, tx, data, st.Lineage, st.Serial)
+	})
 }
 
 // Lock takes the lock, waiting until ctx is done (see state.Locker). It
@@ -347,6 +454,11 @@ func (b *Backend) Unlock(ctx context.Context, id string) error {
 		return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
 	}
 	h := b.held
+	// The journal goes into the document before the lock is released.
+	var ferr error
+	if err := b.fold(ctx, h.conn); err != nil {
+		ferr = fmt.Errorf("folding the journal (table %s) into the state document (the state is whole and readable as it is, with the journal; the next write tries again): %w", b.table("journal"), err)
+	}
 	b.held = nil
 	_, err := h.conn.Exec(ctx, `DELETE FROM `+b.table("locks")+` WHERE name = $1 AND id = $2`, b.name, id)
 	if err == nil {
@@ -355,9 +467,9 @@ func (b *Backend) Unlock(ctx context.Context, id string) error {
 	// Closing the session releases the advisory lock in any case.
 	cerr := h.conn.Close(context.WithoutCancel(ctx))
 	if err = errors.Join(err, cerr); err != nil {
-		return fmt.Errorf("unlocking state %s: %w", b.where, err)
+		return errors.Join(ferr, fmt.Errorf("unlocking state %s: %w", b.where, err))
 	}
-	return nil
+	return ferr
 }
 
 // ForceUnlock releases the lock id whoever holds it: see the package

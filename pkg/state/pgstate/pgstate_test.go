@@ -2,11 +2,14 @@ package pgstate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/pkg/state"
@@ -42,6 +45,70 @@ func TestPostgres(t *testing.T) {
 	})
 	t.Run("ForceUnlockEndsALiveHolder", func(t *testing.T) { testForceUnlockEndsALiveHolder(t, url, schema()) })
 	t.Run("StatesDoNotShareALock", func(t *testing.T) { testStatesDoNotShareALock(t, url, schema()) })
+	t.Run("WritesUnderALockAreJournalled", func(t *testing.T) { testWritesUnderALockAreJournalled(t, url, schema()) })
+}
+
+// testWritesUnderALockAreJournalled: under a lock, writes that only add to
+// the state are rows of the journal table (each image once) and leave the
+// document as it was; readers see them; a holder that dies leaves them, the
+// next one adds to them, and Unlock folds them into the document.
+func testWritesUnderALockAreJournalled(t *testing.T, url string, schema Option) {
+	ctx := context.Background()
+	b := open(t, url, schema)
+	id, err := b.Lock(ctx, state.LockInfo{Who: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := state.New("lin")
+	op := s.Begin(state.Operation{Name: "customers", Kind: state.KindReconcile, Started: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)})
+	if err := b.Write(ctx, s, id); err != nil {
+		t.Fatal(err)
+	}
+	for batch := range 3 {
+		for k := batch * 100; k < (batch+1)*100; k++ {
+			op.BeforeImages = append(op.BeforeImages, state.Image{Row: &state.RowImage{Database: "sink", Table: "d.customers",
+				Key: json.RawMessage(fmt.Sprintf(`{"id":"%d"}`, k)), Row: json.RawMessage(fmt.Sprintf(`{"id":%d,"name":"n %d"}`, k, k))}})
+		}
+		if err := b.Write(ctx, s, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close() // dies, the lock with it
+	c := pgtest.Conn(t, url)
+	table := func(t string) string { return pgx.Identifier{b.schema, t}.Sanitize() }
+	var docSerial, serial, records, journalBytes int64
+	if err := c.QueryRow(ctx, `SELECT (document::json->>'serial')::bigint, serial, (SELECT count(*) FROM `+table("journal")+`), (SELECT coalesce(sum(length(record)), 0) FROM `+table("journal")+`) FROM `+table("states")).
+		Scan(&docSerial, &serial, &records, &journalBytes); err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := state.Encode(s, "test")
+	if docSerial != 1 || serial != 4 || records != 3 || journalBytes > int64(len(whole))*13/10 {
+		t.Fatalf("document at serial %d, state at %d, %d journal records of %d bytes (state %d bytes); want 1, 4, 3 records, each image once", docSerial, serial, records, journalBytes, len(whole))
+	}
+
+	next := open(t, url, schema)
+	got, err := next.Read(ctx)
+	if err != nil || got.Serial != 4 || len(got.Operations[0].BeforeImages) != 300 {
+		t.Fatalf("a reader sees serial %v, %v; want 4 with 300 images", got, err)
+	}
+	id, err = next.Lock(ctx, state.LockInfo{Who: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Operations[0].Finish(state.StatusFailed, time.Date(2026, 11, 26, 10, 1, 0, 0, time.UTC), errors.New("killed"))
+	if err := next.Write(ctx, got, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Unlock(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	var doc string
+	if err := c.QueryRow(ctx, `SELECT document, (SELECT count(*) FROM `+table("journal")+`) FROM `+table("states")).Scan(&doc, &records); err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := state.Encode(got, "test"); doc != string(want) || records != 0 {
+		t.Errorf("after Unlock: %d journal records, document equal to the state written whole: %v", records, doc == string(want))
+	}
 }
 
 // testForceUnlockEndsALiveHolder: unlike a file lock, a stuck holder's
