@@ -3,7 +3,9 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -211,6 +213,11 @@ func TestApplyPlanFileAndRollback(t *testing.T) {
 	goldens.Assert(t, "apply_stderr", []byte(errOut))
 	if got := w.committed(t); got != "10 10 70 RUNNING" {
 		t.Fatalf("after apply: %s", got)
+	}
+	// Once apply released the lock, the state is one file again: its
+	// journal was folded in.
+	if _, err := os.Stat(w.st + ".journal"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the state's journal is left after apply: %v", err)
 	}
 
 	// The same plan again: nothing to do.
