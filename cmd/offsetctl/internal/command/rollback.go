@@ -25,10 +25,13 @@ func newRollbackCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	o := &rollbackOptions{deps: deps, g: g}
 	cmd := &cobra.Command{
 		Use:   "rollback [-serial N | OPERATION] [-out FILE] [-auto-approve]",
-		Short: "Put back the offsets an operation overwrote (default: the last one)",
+		Short: "Put back what an operation overwrote, offsets or sink rows (default: the last one)",
 		Long: `Build a plan that restores the before-images of an operation recorded in the state, and
 apply it through the same path as offsetctl apply, with the same checks: stop, write,
-verify exactly, return the connector to the state the operation found it in.
+verify exactly, return the connector to the state the operation found it in. For a
+reconcile operation that repaired a sink (repair = "upsert"), it puts every row the repair
+touched back from its before-image, in one transaction per table, after checking that
+nobody changed those rows since the repair (it refuses and names the keys otherwise).
 
 The operation is the last one that left something to undo (applied, or unfinished
 because offsetctl was killed or its automatic rollback failed), or the one named by
