@@ -114,6 +114,14 @@ compares them exactly with the plan, and returns the connector to its former sta
 (RUNNING and PAUSED connectors are resumed until their tasks run; PAUSED ones are then
 paused again; STOPPED stays STOPPED; FAILED is left STOPPED).
 
+A reconcile block's repair = "upsert" reads the planned rows from the source and writes
+the sink in transactions of at most 5,000 rows that touch only rows whose source and sink
+are still as planned (rows that moved since the plan are reported as stale, not written),
+recording each transaction's before-images in the state before it commits; "snapshot_signal"
+inserts Debezium execute-snapshot signals and waits for the rows; "none" only reports.
+Then the repaired keys and the whole-table checksums are compared again: a repair that
+does not converge fails and names the keys.
+
 On any failure the before-images are put back and verified, the connector's state is
 restored, the state records what happened, and apply exits 1 with the story. If apply
 is killed, the next apply of the same plan undoes the interrupted operation first;
