@@ -189,7 +189,10 @@ func (b *Backend) Read(ctx context.Context) (*state.State, error) {
 // load reads the state document and its journal in tx.
 func (b *Backend) load(ctx context.Context, tx pgx.Tx) (*state.State, error) {
 	var doc string
-	err := tx.QueryRow(ctx, `SELECT document FROM `+b.table("states")+` WHERE name = $1`, b.name).Scan(&doc)
+	var hasJournal bool
+	// A schema made by an offsetctl before the journal has no journal
+	// table until its next lock: it has no journal then.
+	err := tx.QueryRow(ctx, `SELECT document, to_regclass($2) IS NOT NULL FROM `+b.table("states")+` WHERE name = $1`, b.name, b.table("journal")).Scan(&doc, &hasJournal)
 	if errors.Is(err, pgx.ErrNoRows) || missingTables(err) {
 		return nil, fmt.Errorf("reading state %s: %w", b.where, state.ErrNoState)
 	}
@@ -202,6 +205,9 @@ func (b *Backend) load(ctx context.Context, tx pgx.Tx) (*state.State, error) {
 			return nil, fmt.Errorf("reading state %s: %w; the previous version is kept in the column previous of %s", b.where, err, b.table("states"))
 		}
 		return nil, fmt.Errorf("reading state %s: %w", b.where, err)
+	}
+	if !hasJournal {
+		return s, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT record FROM `+b.table("journal")+` WHERE name = $1 ORDER BY serial`, b.name)
 	if err != nil {

@@ -46,6 +46,31 @@ func TestPostgres(t *testing.T) {
 	t.Run("ForceUnlockEndsALiveHolder", func(t *testing.T) { testForceUnlockEndsALiveHolder(t, url, schema()) })
 	t.Run("StatesDoNotShareALock", func(t *testing.T) { testStatesDoNotShareALock(t, url, schema()) })
 	t.Run("WritesUnderALockAreJournalled", func(t *testing.T) { testWritesUnderALockAreJournalled(t, url, schema()) })
+	t.Run("ReadsASchemaWithoutAJournalTable", func(t *testing.T) { testReadsASchemaWithoutAJournalTable(t, url, schema()) })
+}
+
+// testReadsASchemaWithoutAJournalTable: a schema made before the journal
+// table existed (it comes with the next lock) reads as it is.
+func testReadsASchemaWithoutAJournalTable(t *testing.T, url string, schema Option) {
+	ctx := context.Background()
+	b := open(t, url, schema)
+	id, err := b.Lock(ctx, state.LockInfo{Who: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := state.New("lin")
+	s.Begin(state.Operation{Name: "skip", Kind: state.KindOffsets, Started: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)})
+	if err := b.Write(ctx, s, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unlock(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, url, "DROP TABLE "+pgx.Identifier{b.schema, "journal"}.Sanitize())
+	got, err := open(t, url, schema).Read(ctx)
+	if err != nil || got.Serial != 1 || len(got.Operations) != 1 {
+		t.Fatalf("Read of a schema without a journal table: %v, %v", got, err)
+	}
 }
 
 // testWritesUnderALockAreJournalled: under a lock, writes that only add to
