@@ -77,6 +77,13 @@ type Options struct {
 	// connector always run in plan order; after a failure no new operation
 	// starts.
 	Parallel int
+	// CheckPlan, when set, is called with the state read (nil when there
+	// is none) once the plan's hash, the configuration's hash and the
+	// state's lineage and serial are checked, before anything is written;
+	// an error refuses the plan. The apply command computes a saved plan's
+	// operations again from the configuration there
+	// ((*plan.Planner).Verify).
+	CheckPlan func(st *state.State) error
 	// Hook, when set (tests), is called after every step (once the state
 	// is written, for the steps after which it is). An error abandons the run on the spot — no rollback, no
 	// state write, nothing — as kill -9 would, and Apply returns a
@@ -163,11 +170,15 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 		return nil, err
 	}
 	if cfg == nil || cfg.Hash != p.ConfigHash {
-		got := "none"
-		if cfg != nil {
+		got := "(none)"
+		if cfg != nil && cfg.Hash != "" {
 			got = cfg.Hash
 		}
-		return nil, fmt.Errorf("%w: the plan was made from configuration %s, the configuration now is %s: make a new plan", ErrConfigChanged, short(p.ConfigHash), short(got))
+		made := p.ConfigHash
+		if made == "" {
+			made = "(none)"
+		}
+		return nil, fmt.Errorf("%w: the plan was made from configuration %s; the configuration now is %s: apply it with the configuration files and -var values it was made from, or make a new plan from this configuration", ErrConfigChanged, made, got)
 	}
 	st, err := a.readState(ctx, p)
 	if err != nil {
@@ -179,6 +190,11 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 	}
 	if err := checkSerial(st, p); err != nil {
 		return nil, err
+	}
+	if a.opts.CheckPlan != nil {
+		if err := a.opts.CheckPlan(st); err != nil {
+			return nil, err
+		}
 	}
 	rollbacks := map[uint64]bool{}
 	for _, op := range p.Operations {

@@ -264,8 +264,16 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	host, _ := os.Hostname()
 	var events []apply.Event
 	progress := &progressRenderer{w: streams.Err}
+	var checkPlan func(*state.State) error
+	if saved && p.FromConfig() {
+		// The hash proves the file is whole, not that it came from this
+		// configuration: compute its operations again and compare.
+		checkPlan = func(st *state.State) error {
+			return s.planner.Verify(s.cfg, p, appliedBefore(st, p.Hash))
+		}
+	}
 	a, err := apply.New(apply.Options{
-		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host,
+		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host, CheckPlan: checkPlan,
 		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch), Parallel: o.parallelism,
 		Observer: apply.ObserverFunc(func(e apply.Event) {
 			if g.JSON {
@@ -314,6 +322,8 @@ func applyHint(err error) error {
 		return withHint(err, fmt.Sprintf("offsetctl state show %d shows every step and its result.", oe.Serial))
 	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged):
 		return withHint(err, "Make a new plan (offsetctl plan -out FILE), review it, and apply that.")
+	case errors.Is(err, plan.ErrNotFromConfig):
+		return withHint(err, "The plan file was edited after offsetctl plan wrote it, or was made by another offsetctl: nothing was changed.\nMake a new plan from the configuration (offsetctl plan -out FILE), review it, and apply that.")
 	case errors.Is(err, apply.ErrUnfinished):
 		return withHint(err, "offsetctl state show SERIAL shows how far it got.")
 	}

@@ -1,7 +1,10 @@
 package command
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +25,7 @@ import (
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
@@ -426,5 +430,95 @@ func TestApplyRefusesBadInput(t *testing.T) {
 				t.Fatalf("changed: %s", got)
 			}
 		})
+	}
+}
+
+// rehashPlan gives an edited plan file the hash of its new content, as an
+// operator editing it by hand would: the hash is sha256 over the compact
+// JSON with an empty hash field (pkg/plan/file.go).
+func rehashPlan(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var h struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(data, &h); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(data), "<>&") {
+		t.Fatal("rehashPlan does not escape <, > and & as encoding/json does")
+	}
+	blank := strings.Replace(string(data), `"hash": "`+h.Hash+`"`, `"hash": ""`, 1)
+	var canon bytes.Buffer
+	if err := json.Compact(&canon, []byte(blank)); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(canon.Bytes())
+	return []byte(strings.Replace(string(data), h.Hash, "sha256:"+hex.EncodeToString(sum[:]), 1))
+}
+
+// A plan file edited by hand, its hash recomputed, is refused: apply computes
+// the operations again from the configuration and the plan's observations.
+// Nothing changes: not the offsets, not the state.
+func TestApplyRefusesAHandEditedPlan(t *testing.T) {
+	w := startInertWorld(t)
+	planFile := filepath.Join(w.dir, "plan.json")
+	if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// orders[0]: 50 → 10 replays 40; make it 50 → 5, replaying 45, and
+	// the summary 95 records instead of 90.
+	edited := string(data)
+	for _, r := range [][2]string{
+		{`"after": 10,`, `"after": 5,`},
+		{`"replays": 40,`, `"replays": 45,`},
+		{`"records_replayed": 90,`, `"records_replayed": 95,`},
+	} {
+		if !strings.Contains(edited, r[0]) {
+			t.Fatalf("the plan file has no %s:\n%s", r[0], data)
+		}
+		edited = strings.Replace(edited, r[0], r[1], 1)
+	}
+	if err := os.WriteFile(planFile, rehashPlan(t, []byte(edited)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The file is whole: its hash matches its content.
+	if p, err := plan.ReadFile(planFile); err != nil || p.Operations[0].Changes[0].Sink.After != 5 {
+		t.Fatalf("the edited plan does not read: %v", err)
+	}
+	code, out, errOut := w.cli(t, "", "apply", planFile)
+	want := "offsets.replay: change 1 (orders[0]): after is 5 in the plan, the configuration makes 10"
+	if code != ExitError || !strings.Contains(errOut, want) || !strings.Contains(errOut, "offsetctl plan -out FILE") {
+		t.Fatalf("apply of the edited plan: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("changed: %s", got)
+	}
+	for _, f := range []string{w.st, w.st + ".journal"} {
+		if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("apply of the edited plan wrote %s: %v", f, err)
+		}
+	}
+}
+
+// A plan made from another configuration is refused, naming both hashes and
+// the fix.
+func TestApplyRefusesAPlanOfAnotherConfiguration(t *testing.T) {
+	w := startInertWorld(t)
+	planFile := filepath.Join(w.dir, "plan.json")
+	if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	w.writeConfig(t, strings.Replace(inertOffsetsHCL, "to_offset  = 10", "to_offset  = 20", 1))
+	code, out, errOut := w.cli(t, "", "apply", planFile)
+	want := "the plan was made from configuration sha256:HASH; the configuration now is sha256:HASH"
+	if code != ExitError || !strings.Contains(errOut, want) || !strings.Contains(errOut, "Make a new plan") {
+		t.Fatalf("apply: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("changed: %s", got)
 	}
 }
