@@ -322,6 +322,8 @@ func applyHint(err error) error {
 		return withHint(err, fmt.Sprintf("offsetctl state show %d shows every step and its result.", oe.Serial))
 	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged):
 		return withHint(err, "Make a new plan (offsetctl plan -out FILE), review it, and apply that.")
+	case errors.Is(err, apply.ErrAlreadyApplied):
+		return withHint(err, "offsetctl state history shows what was applied, by whom and when; offsetctl plan shows what is left to do.")
 	case errors.Is(err, plan.ErrNotFromConfig):
 		return withHint(err, "The plan file was edited after offsetctl plan wrote it, or was made by another offsetctl: nothing was changed.\nMake a new plan from the configuration (offsetctl plan -out FILE), review it, and apply that.")
 	case errors.Is(err, apply.ErrUnfinished):

@@ -522,3 +522,72 @@ func TestApplyRefusesAPlanOfAnotherConfiguration(t *testing.T) {
 		t.Fatalf("changed: %s", got)
 	}
 }
+
+// A saved plan applied again after the state moved on is refused because it
+// was applied already, saying by which operation, who and when — not because
+// it "was made against another state".
+func TestApplySavedPlanTwice(t *testing.T) {
+	t.Run("another plan file of the same configuration applied it", func(t *testing.T) {
+		w := startInertWorld(t)
+		p1 := filepath.Join(w.dir, "plan.json")
+		if code, out, errOut := w.cli(t, "", "plan", "-out", p1); code != 0 {
+			t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+		}
+		// The same plan made a minute later (by CI, say): same operations,
+		// another hash.
+		data, err := os.ReadFile(p1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2 := filepath.Join(w.dir, "plan-ci.json")
+		later := strings.Replace(string(data), `"created_at": "2026-11-20T14:30:00Z"`, `"created_at": "2026-11-20T14:31:00Z"`, 1)
+		if err := os.WriteFile(p2, rehashPlan(t, []byte(later)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errOut := w.cli(t, "", "apply", p2); code != 0 {
+			t.Fatalf("apply %s: %d\n%s\n%s", p2, code, out, errOut)
+		}
+		code, out, errOut := w.cli(t, "", "apply", p1)
+		for _, want := range []string{
+			"Error: the plan was applied already: offsets.replay was applied as operation 1 by tester@",
+			" at 2026-11-20T14:30:00Z from another plan file of the same block (plan ",
+			"the plan was made against no state (none existed then), and the state (lineage UUID) is at serial ",
+			"offsetctl state history shows what was applied",
+		} {
+			if code != ExitError || !strings.Contains(errOut, want) {
+				t.Fatalf("apply again: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+			}
+		}
+		if strings.Contains(errOut, "another state") {
+			t.Fatalf("apply again gives the wrong reason:\n%s", errOut)
+		}
+		if got := w.committed(t); got != "10 10 70 RUNNING" {
+			t.Fatalf("changed: %s", got)
+		}
+	})
+	t.Run("applied and rolled back since", func(t *testing.T) {
+		w := startInertWorld(t)
+		planFile := filepath.Join(w.dir, "plan.json")
+		if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+			t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+		}
+		if code, out, errOut := w.cli(t, "", "apply", planFile); code != 0 {
+			t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+		}
+		if code, out, errOut := w.cli(t, "", "rollback", "-auto-approve"); code != 0 {
+			t.Fatalf("rollback: %d\n%s\n%s", code, out, errOut)
+		}
+		code, out, errOut := w.cli(t, "", "apply", planFile)
+		for _, want := range []string{
+			"Error: the plan was applied already: offsets.replay was applied as operation 1 by tester@",
+			", and rolled back since by operation 2; the plan was made at state serial 0, the state is at serial ",
+		} {
+			if code != ExitError || !strings.Contains(errOut, want) {
+				t.Fatalf("apply again: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+			}
+		}
+		if got := w.committed(t); got != "50 60 70 RUNNING" {
+			t.Fatalf("changed: %s", got)
+		}
+	})
+}
