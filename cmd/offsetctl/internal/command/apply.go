@@ -105,7 +105,9 @@ from the configuration, show it, and ask for "yes" before executing it (-auto-ap
 skips the question).
 
 Before anything is written, apply checks the plan file's hash, the configuration's hash,
-the state's lineage and serial, and then observes every connector again: when an offset,
+the state's lineage and serial, computes the plan's operations again from the
+configuration and what the plan observed (a plan file edited by hand is refused, even with
+its hash recomputed), and then observes every connector again: when an offset,
 a connector's state or its configuration moved since the plan, it refuses and shows what
 moved. Then, per operation: it records the before-images in the state, stops the
 connector and waits for its tasks to stop, changes the offsets (PATCH /offsets on Kafka
