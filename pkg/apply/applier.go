@@ -77,6 +77,13 @@ type Options struct {
 	// connector always run in plan order; after a failure no new operation
 	// starts.
 	Parallel int
+	// CheckPlan, when set, is called with the state read (nil when there
+	// is none) once the plan's hash, the configuration's hash and the
+	// state's lineage and serial are checked, before anything is written;
+	// an error refuses the plan. The apply command computes a saved plan's
+	// operations again from the configuration there
+	// ((*plan.Planner).Verify).
+	CheckPlan func(st *state.State) error
 	// Hook, when set (tests), is called after every step (once the state
 	// is written, for the steps after which it is). An error abandons the run on the spot — no rollback, no
 	// state write, nothing — as kill -9 would, and Apply returns a
@@ -163,11 +170,15 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 		return nil, err
 	}
 	if cfg == nil || cfg.Hash != p.ConfigHash {
-		got := "none"
-		if cfg != nil {
+		got := "(none)"
+		if cfg != nil && cfg.Hash != "" {
 			got = cfg.Hash
 		}
-		return nil, fmt.Errorf("%w: the plan was made from configuration %s, the configuration now is %s: make a new plan", ErrConfigChanged, short(p.ConfigHash), short(got))
+		made := p.ConfigHash
+		if made == "" {
+			made = "(none)"
+		}
+		return nil, fmt.Errorf("%w: the plan was made from configuration %s; the configuration now is %s: apply it with the configuration files and -var values it was made from, or make a new plan from this configuration", ErrConfigChanged, made, got)
 	}
 	st, err := a.readState(ctx, p)
 	if err != nil {
@@ -179,6 +190,11 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 	}
 	if err := checkSerial(st, p); err != nil {
 		return nil, err
+	}
+	if a.opts.CheckPlan != nil {
+		if err := a.opts.CheckPlan(st); err != nil {
+			return nil, err
+		}
 	}
 	rollbacks := map[uint64]bool{}
 	for _, op := range p.Operations {
@@ -382,6 +398,9 @@ func (a *Applier) readState(ctx context.Context, p *plan.Plan) (*state.State, er
 		if p.State.Lineage != "" {
 			planned = "state lineage " + p.State.Lineage
 		}
+		if done := appliedAlready(st, p); p.State.Lineage == "" && done != "" {
+			return nil, fmt.Errorf("%w: %s; the plan was made against %s, and the state (lineage %s) is at serial %d now: nothing was changed; make a new plan to change anything further", ErrAlreadyApplied, done, planned, st.Lineage, st.Serial)
+		}
 		return nil, fmt.Errorf("%w: the plan was made against %s, but this state has lineage %s: it belongs to another state; make a new plan against this one", ErrWrongState, planned, st.Lineage)
 	}
 	return st, nil
@@ -411,7 +430,63 @@ func checkSerial(st *state.State, p *plan.Plan) error {
 			return nil
 		}
 	}
+	if done := appliedAlready(st, p); done != "" {
+		return fmt.Errorf("%w: %s; the plan was made at state serial %d, the state is at serial %d now: nothing was changed; make a new plan to change anything further", ErrAlreadyApplied, done, p.State.Serial, st.Serial)
+	}
 	return fmt.Errorf("%w: the plan was made at state serial %d, the state is at serial %d now (someone applied or rolled back since): make a new plan", ErrStateMoved, p.State.Serial, st.Serial)
+}
+
+// appliedAlready says how every operation p changes was applied since p was
+// made, as the state records it, or returns "" when one of them was not:
+// by this plan file (its hash), and then perhaps rolled back since, or by
+// another plan file with the same block (an operation the plan changes was
+// not applied when it was made, or the plan would say already_applied).
+func appliedAlready(st *state.State, p *plan.Plan) string {
+	var parts []string
+	for _, op := range p.Operations {
+		if op.Status != plan.StatusChange {
+			continue
+		}
+		if op.Kind != plan.KindOffsets && op.Kind != plan.KindReconcile && op.Kind != plan.KindRestore {
+			return ""
+		}
+		var found *state.Operation
+		for i := len(st.Operations) - 1; i >= 0 && found == nil; i-- {
+			so := &st.Operations[i]
+			if so.PlanHash == p.Hash && so.Name == op.Name && (so.Status == state.StatusApplied || so.Status == state.StatusRolledBack) {
+				found = so
+			}
+		}
+		if found == nil {
+			if so, ok := st.Applied(op.Name, op.BlockHash); ok && op.BlockHash != "" {
+				found = so
+			}
+		}
+		if found == nil {
+			return ""
+		}
+		part := fmt.Sprintf("%s was applied as operation %d", op.Address, found.Serial)
+		if found.Who != "" {
+			part += " by " + found.Who
+			if found.Host != "" {
+				part += "@" + found.Host
+			}
+		}
+		if at := found.Finished; !at.IsZero() {
+			part += " at " + at.UTC().Format(time.RFC3339)
+		}
+		if found.PlanHash != p.Hash {
+			part += fmt.Sprintf(" from another plan file of the same block (plan %s)", short(found.PlanHash))
+		}
+		if found.Status == state.StatusRolledBack {
+			part += fmt.Sprintf(", and rolled back since by operation %d", found.RolledBackBy)
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ")
 }
 
 // reobserve observes the connectors the operations touch and refuses a

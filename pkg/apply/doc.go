@@ -13,8 +13,13 @@
 //   - the configuration's hash against the one the plan was made from
 //     (ErrConfigChanged);
 //   - the state's lineage and serial against the plan's (ErrWrongState,
-//     ErrStateMoved); an earlier, interrupted attempt of the same plan is
-//     the one exception, see below;
+//     ErrStateMoved, or ErrAlreadyApplied when every operation the plan
+//     changes was applied since it was made); an earlier, interrupted
+//     attempt of the same plan is the one exception, see below;
+//   - Options.CheckPlan, with the state read: the apply command computes a
+//     saved plan's operations again from the configuration there and
+//     refuses one that is not what the configuration makes of the plan's
+//     observations (plan.ErrNotFromConfig);
 //   - unfinished operations in the state (ErrUnfinished), error checks in
 //     the plan (ErrBlocked), and worker versions too old to stop a
 //     connector (ErrUnsupported);

@@ -20,6 +20,10 @@ var (
 	// ErrStateMoved: the state was written since the plan was made (someone
 	// applied something).
 	ErrStateMoved = errors.New("the state changed since the plan was made")
+	// ErrAlreadyApplied: the plan's operations were applied since it was
+	// made (by this plan file or another of the same content), and the
+	// state moved on from the state the plan was made against.
+	ErrAlreadyApplied = errors.New("the plan was applied already")
 	// ErrStalePlan: the world moved since the plan: see *StaleError.
 	ErrStalePlan = errors.New("the plan is stale")
 	// ErrBlocked: the plan has error checks; it cannot be applied.

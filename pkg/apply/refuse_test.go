@@ -86,7 +86,7 @@ func TestRefusals(t *testing.T) {
 			p.ConfigHash = "sha256:0123456789abcdef"
 			p.Hash = ""
 			return p, ""
-		}, apply.ErrConfigChanged, "the plan was made from configuration 0123456789ab"},
+		}, apply.ErrConfigChanged, "the plan was made from configuration sha256:0123456789abcdef; the configuration now is sha256:"},
 		{"plan for another lineage", func(t *testing.T) (*plan.Plan, string) {
 			seed(t, "lineage-other")
 			p := w.plan(cfg, w.backend())

@@ -10,13 +10,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
 // FormatVersion is the plan file format this offsetctl writes and reads.
-const FormatVersion = 1
+// Version 2 added timestamp_lookups and restore_files (what Compute read
+// besides the connectors), so that apply can compute a saved plan's
+// operations again; a version 1 file lacks them and is refused.
+const FormatVersion = 2
 
 // ErrHashMismatch means the plan file's content does not match its hash: it
 // was edited by hand or damaged.
@@ -144,7 +148,8 @@ func Read(name string, r io.Reader) (*Plan, error) {
 	return p, nil
 }
 
-// The wire format, version 1. Field names are snake_case; the model above is
+// The wire format, version 2 (the type names keep the V1 of the fields
+// version 1 had). Field names are snake_case; the model above is
 // kept free of them.
 type planV1 struct {
 	FormatVersion    int           `json:"format_version"`
@@ -154,6 +159,8 @@ type planV1 struct {
 	State            stateRefV1    `json:"state"`
 	Targets          []string      `json:"targets"`
 	Connectors       []connectorV1 `json:"connectors"`
+	Timestamps       []timestampV2 `json:"timestamp_lookups"`
+	Restores         []restoreV2   `json:"restore_files"`
 	Operations       []operationV1 `json:"operations"`
 	Checks           []checkV1     `json:"checks"`
 	Summary          summaryV1     `json:"summary"`
@@ -184,6 +191,28 @@ type connectorV1 struct {
 	Group         string            `json:"group,omitempty"`
 	Source        []sourceOffsetV1  `json:"source_offsets,omitempty"`
 	Sink          []sinkPartitionV1 `json:"sink_offsets,omitempty"`
+}
+
+// timestampV2 is one to_timestamp lookup: the first offset of the partition
+// whose record time is at or after at_ms (the log end when none).
+type timestampV2 struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	AtMillis  int64  `json:"at_ms"`
+	Offset    int64  `json:"offset"`
+}
+
+// restoreV2 is what one restore file held for the connectors restored from
+// it (file is the path as written in the configuration).
+type restoreV2 struct {
+	File       string               `json:"file"`
+	Connectors []restoreConnectorV2 `json:"connectors"`
+}
+
+type restoreConnectorV2 struct {
+	Name   string            `json:"name"`
+	Source []sourceOffsetV1  `json:"source_offsets,omitempty"`
+	Sink   []sinkPartitionV1 `json:"sink_offsets,omitempty"`
 }
 
 type sourceOffsetV1 struct {
@@ -276,6 +305,8 @@ func toWire(p *Plan) *planV1 {
 		State:            stateRefV1{Lineage: p.State.Lineage, Serial: p.State.Serial},
 		Targets:          nonNil(p.Targets),
 		Connectors:       []connectorV1{},
+		Timestamps:       timestampsToWire(p.Timestamps),
+		Restores:         restoresToWire(p.Restores),
 		Operations:       []operationV1{},
 		Checks:           []checkV1{},
 		Summary: summaryV1{Operations: s.Operations, Unchanged: s.Unchanged, Blocked: s.Blocked, Partitions: s.Partitions, Deletes: s.Deletes, Rows: s.Rows,
@@ -332,6 +363,9 @@ func fromWire(w *planV1) (*Plan, error) {
 		ConfigHash:       w.ConfigHash,
 		State:            StateRef{Lineage: w.State.Lineage, Serial: w.State.Serial},
 		Targets:          w.Targets,
+	}
+	if err := lookupsFromWire(w, p); err != nil {
+		return nil, err
 	}
 	for _, cw := range w.Connectors {
 		c := ConnectorObservation{Address: cw.Address, Name: cw.Name, Cluster: cw.Cluster, ConnectURL: cw.ConnectURL,
@@ -393,4 +427,99 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func timestampsToWire(m map[TimestampKey]int64) []timestampV2 {
+	out := []timestampV2{}
+	for k, off := range m {
+		out = append(out, timestampV2{Topic: k.Topic, Partition: k.Partition, AtMillis: k.Millis, Offset: off})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		if a.Partition != b.Partition {
+			return a.Partition < b.Partition
+		}
+		return a.AtMillis < b.AtMillis
+	})
+	return out
+}
+
+func restoresToWire(m map[string]*RestoreData) []restoreV2 {
+	out := []restoreV2{}
+	files := make([]string, 0, len(m))
+	for f := range m {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		d := m[f]
+		rw := restoreV2{File: f, Connectors: []restoreConnectorV2{}}
+		names := map[string]bool{}
+		for n := range d.Source {
+			names[n] = true
+		}
+		for n := range d.Sink {
+			names[n] = true
+		}
+		sorted := make([]string, 0, len(names))
+		for n := range names {
+			sorted = append(sorted, n)
+		}
+		sort.Strings(sorted)
+		for _, n := range sorted {
+			cw := restoreConnectorV2{Name: n}
+			for _, so := range d.Source[n] {
+				off := so.Offset
+				cw.Source = append(cw.Source, sourceOffsetV1{Key: keyText(so.Key), Partition: so.Partition, Offset: &off})
+			}
+			for _, sp := range d.Sink[n] {
+				cw.Sink = append(cw.Sink, sinkPartitionV1(sp))
+			}
+			rw.Connectors = append(rw.Connectors, cw)
+		}
+		out = append(out, rw)
+	}
+	return out
+}
+
+func lookupsFromWire(w *planV1, p *Plan) error {
+	for _, t := range w.Timestamps {
+		if p.Timestamps == nil {
+			p.Timestamps = map[TimestampKey]int64{}
+		}
+		k := TimestampKey{Topic: t.Topic, Partition: t.Partition, Millis: t.AtMillis}
+		if _, dup := p.Timestamps[k]; dup {
+			return fmt.Errorf("timestamp_lookups holds %s[%d] at %d twice", t.Topic, t.Partition, t.AtMillis)
+		}
+		p.Timestamps[k] = t.Offset
+	}
+	for _, rw := range w.Restores {
+		if p.Restores == nil {
+			p.Restores = map[string]*RestoreData{}
+		}
+		if _, dup := p.Restores[rw.File]; dup {
+			return fmt.Errorf("restore_files holds %s twice", rw.File)
+		}
+		d := &RestoreData{Source: map[string][]SourceOffset{}, Sink: map[string][]SinkPartition{}}
+		for _, cw := range rw.Connectors {
+			for _, so := range cw.Source {
+				if so.Offset == nil {
+					return fmt.Errorf("restore_files: %s: connector %q has a source partition without an offset", rw.File, cw.Name)
+				}
+				o := SourceOffset{Partition: so.Partition, Offset: *so.Offset}
+				if so.Key != "" {
+					o.Key = []byte(so.Key)
+				}
+				d.Source[cw.Name] = append(d.Source[cw.Name], o)
+			}
+			for _, sp := range cw.Sink {
+				d.Sink[cw.Name] = append(d.Sink[cw.Name], SinkPartition(sp))
+			}
+		}
+		p.Restores[rw.File] = d
+	}
+	return nil
 }

@@ -2,6 +2,9 @@ package plan
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -29,6 +32,13 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(string(data), `"lsn": 9223372036854775807`) && !strings.Contains(string(data), `"lsn":9223372036854775807`) {
 		t.Fatalf("64-bit LSN not kept exactly:\n%s", data)
+	}
+	if !reflect.DeepEqual(back.Timestamps, p.Timestamps) {
+		t.Fatalf("timestamp lookups: %v, want %v", back.Timestamps, p.Timestamps)
+	}
+	if got := back.Restores["backups/inventory.json"]; got == nil || got.Source["inventory-postgres-source"][0].Offset.String() != `{"lsn":36965000,"txId":640}` ||
+		string(got.Source["inventory-postgres-source"][0].Key) != `["inventory-postgres-source",{"server":"dbserver1"}]` || got.Sink["orders-sink"][0].Committed != 5 {
+		t.Fatalf("restore files: %+v", back.Restores)
 	}
 	if !reflect.DeepEqual(back.Operations[0].Changes[0].Source.After.String(), `{"lsn":36965936,"txId":649}`) {
 		t.Fatalf("after = %s", back.Operations[0].Changes[0].Source.After)
@@ -58,9 +68,13 @@ func TestPlanFileRefusals(t *testing.T) {
 	}{
 		{"tampered offset", strings.Replace(string(good), "36965936", "36965937", 1), "modified after it was written"},
 		{"tampered reason", strings.Replace(string(good), `"INC-1"`, `"INC-2"`, 1), "modified after it was written"},
-		{"future version", strings.Replace(string(good), `"format_version": 1`, `"format_version": 2`, 1), "format_version 2 (written by offsetctl 0.1.0-test)"},
-		{"no version", strings.Replace(string(good), `"format_version": 1,`, ``, 1), "has no format_version"},
-		{"unknown field", strings.Replace(string(good), `"format_version": 1,`, `"format_version": 1, "surprise": true,`, 1), "unknown field"},
+		{"future version", strings.Replace(string(good), `"format_version": 2`, `"format_version": 3`, 1), "format_version 3 (written by offsetctl 0.1.0-test)"},
+		// Version 1 did not record the lookups apply needs to compute the
+		// operations again.
+		{"version 1", strings.Replace(string(good), `"format_version": 2`, `"format_version": 1`, 1), "has plan format_version 1 (written by offsetctl 0.1.0-test); this offsetctl reads format_version 2"},
+		{"no version", strings.Replace(string(good), `"format_version": 2,`, ``, 1), "has no format_version"},
+		{"unknown field", strings.Replace(string(good), `"format_version": 2,`, `"format_version": 2, "surprise": true,`, 1), "unknown field"},
+		{"timestamp lookup twice", rehash(t, strings.Replace(string(good), `"timestamp_lookups": [`, `"timestamp_lookups": [{"topic": "orders", "partition": 0, "at_ms": 1763632800000, "offset": 31},`, 1)), "timestamp_lookups holds orders[0] at 1763632800000 twice"},
 		{"truncated", string(good[:len(good)/2]), "not JSON"},
 		{"empty", "", "not JSON"},
 	} {
@@ -90,4 +104,32 @@ func TestWriteFileIsAtomicAndReadable(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("temporary files left behind: %v", entries)
 	}
+}
+
+// rehash gives an edited plan file the hash of its new content, as someone
+// editing it by hand would.
+func rehash(t *testing.T, data string) string {
+	t.Helper()
+	var w planV1
+	if err := json.Unmarshal([]byte(data), &w); err != nil {
+		t.Fatal(err)
+	}
+	w.Hash = ""
+	canon, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(canon)
+	return strings.Replace(data, hashOf(t, data), "sha256:"+hex.EncodeToString(sum[:]), 1)
+}
+
+func hashOf(t *testing.T, data string) string {
+	t.Helper()
+	var h struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal([]byte(data), &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Hash
 }

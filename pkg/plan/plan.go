@@ -25,6 +25,14 @@ type Plan struct {
 	// Connectors are the observations, one per connector the plan touches
 	// or checks, in address order.
 	Connectors []ConnectorObservation
+	// Timestamps are the to_timestamp lookups planning made, and Restores
+	// what the restore files of restore blocks held for the connectors they
+	// restore (by the path as written in the configuration): with Connectors
+	// they are everything Compute read, so that apply can compute the
+	// operations again from the configuration and refuse a plan file whose
+	// operations are not what the configuration makes of them.
+	Timestamps map[TimestampKey]int64
+	Restores   map[string]*RestoreData
 	// Operations are the declared operations (offsets and reconcile
 	// blocks), in configuration order, each with its changes.
 	Operations []Operation

@@ -23,6 +23,15 @@ func fixturePlan() *Plan {
 		CreatedAt:        time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC),
 		ConfigHash:       "sha256:cfg",
 		State:            StateRef{Lineage: "3f1c", Serial: 4},
+		Timestamps: map[TimestampKey]int64{
+			{Topic: "orders", Partition: 1, Millis: 1763632800000}: 42,
+			{Topic: "orders", Partition: 0, Millis: 1763632800000}: 30,
+		},
+		Restores: map[string]*RestoreData{"backups/inventory.json": {
+			Source: map[string][]SourceOffset{"inventory-postgres-source": {{Key: []byte(`["inventory-postgres-source",{"server":"dbserver1"}]`),
+				Partition: mustMap(`{"server":"dbserver1"}`), Offset: mustMap(`{"lsn":36965000,"txId":640}`)}}},
+			Sink: map[string][]SinkPartition{"orders-sink": {{Topic: "orders", Partition: 0, Committed: 5, LogStart: 0, LogEnd: 100}}},
+		}},
 		Connectors: []ConnectorObservation{{
 			Address: "connector.inventory", Name: "inventory-postgres-source", Cluster: "prod", ConnectURL: "http://connect:8083",
 			WorkerVersion: "3.8.0", Exists: true, Type: Source, Class: "io.debezium.connector.postgresql.PostgresConnector",

@@ -57,6 +57,7 @@ func (pl *Planner) Plan(ctx context.Context, cfg *config.Config, opts Options) (
 		}
 	}
 	p.Operations, p.Checks = Compute(cfg, in)
+	p.Timestamps, p.Restores = recordedLookups(selected, in)
 	if err := pl.planReconcile(ctx, cfg, opts, p); err != nil {
 		return nil, err
 	}
@@ -70,6 +71,40 @@ func (pl *Planner) Plan(ctx context.Context, cfg *config.Config, opts Options) (
 	}
 	p.Checks = append(o.checks, p.Checks...)
 	return p, nil
+}
+
+// recordedLookups returns what the plan records of in besides the
+// connectors: the to_timestamp lookups, and of each restore file what it
+// holds for the connectors restored from it (a backup may hold others,
+// which the plan has no business carrying).
+func recordedLookups(selected []*config.Offsets, in Inputs) (map[TimestampKey]int64, map[string]*RestoreData) {
+	var ts map[TimestampKey]int64
+	if len(in.Timestamps) > 0 {
+		ts = in.Timestamps
+	}
+	var restores map[string]*RestoreData
+	for _, blk := range selected {
+		data := in.Restores[blk.Restore]
+		if blk.Kind != config.OpRestore || data == nil {
+			continue
+		}
+		if restores == nil {
+			restores = map[string]*RestoreData{}
+		}
+		r := restores[blk.Restore]
+		if r == nil {
+			r = &RestoreData{Source: map[string][]SourceOffset{}, Sink: map[string][]SinkPartition{}}
+			restores[blk.Restore] = r
+		}
+		name := blk.Connector.ConnectorName
+		if so, ok := data.Source[name]; ok {
+			r.Source[name] = so
+		}
+		if sk, ok := data.Sink[name]; ok {
+			r.Sink[name] = sk
+		}
+	}
+	return ts, restores
 }
 
 func (pl *Planner) validate(codec string, partition, offset offsets.Map, previous *offsets.Map) error {

@@ -3,6 +3,7 @@ package plan_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,14 @@ INSERT INTO d.customers VALUES (77, 'ghost@example.com', NULL, '2026-01-01', 'c'
 
 func planReconcile(t *testing.T, url, block string) *plan.Plan {
 	t.Helper()
+	p, _, _ := planReconcileWith(t, url, block)
+	return p
+}
+
+// planReconcileWith plans block and returns the plan with the configuration
+// and the planner that made it.
+func planReconcileWith(t *testing.T, url, block string) (*plan.Plan, *config.Config, *plan.Planner) {
+	t.Helper()
 	dir := t.TempDir()
 	hcl := `database "source" { url = env("SRC_URL") }
 database "sink"   { url = env("SINK_URL") }
@@ -64,7 +73,7 @@ database "sink"   { url = env("SINK_URL") }
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	return p
+	return p, cfg, pl
 }
 
 const customersBlock = `reconcile "customers" {
@@ -160,5 +169,57 @@ func TestPlanReconcileRefusesBadInput(t *testing.T) {
 `)
 	if !p.HasErrors() || p.Operations[0].Status != plan.StatusBlocked || !strings.Contains(p.Checks[0].Message, "no primary key") {
 		t.Fatalf("plan of a table without a key: %+v %+v", p.Operations, p.Checks)
+	}
+}
+
+// TestVerifyReconcile: a reconcile operation's differences are observed
+// data, but what the configuration decides of it (repair, delete_extra,
+// max_changes, its status) is computed again, and an edit is refused.
+func TestVerifyReconcile(t *testing.T) {
+	url := pgtest.NewDB(t)
+	pgtest.Exec(t, url, reconcileTables)
+	upsert := strings.Replace(customersBlock, "%d", "100", 1)
+	for _, tc := range []struct {
+		name, block string
+		edit        func(op *plan.Operation)
+		want        string
+	}{
+		{"as planned", upsert, func(*plan.Operation) {}, ""},
+		{"as planned, blocked", strings.Replace(customersBlock, "%d", "3", 1), func(*plan.Operation) {}, ""},
+		{"delete_extra", upsert, func(op *plan.Operation) { op.Reconcile.DeleteExtra = false },
+			"reconcile.customers: delete_extra is false in the plan, the configuration says true"},
+		{"repair", upsert, func(op *plan.Operation) { op.Reconcile.Repair = plan.RepairSnapshotSignal },
+			`reconcile.customers: repair is "snapshot_signal" in the plan, the configuration says "upsert"`},
+		{"max_changes", upsert, func(op *plan.Operation) { op.Reconcile.MaxChanges = 5 },
+			"reconcile.customers: max_changes is 5 in the plan, the configuration says 100"},
+		{"block hash", upsert, func(op *plan.Operation) { op.BlockHash = "sha256:00" },
+			`reconcile.customers: block_hash is "sha256:00" in the plan`},
+		{"over max_changes made a change", strings.Replace(customersBlock, "%d", "3", 1), func(op *plan.Operation) { op.Status = plan.StatusChange },
+			"reconcile.customers: status is change in the plan, the configuration says blocked"},
+		{"no drift made a change", upsert, func(op *plan.Operation) {
+			d := op.Reconcile
+			d.Missing, d.Extra, d.Mismatched, d.SinkChecksum = nil, nil, nil, d.SourceChecksum
+		}, "reconcile.customers: status is change in the plan, the configuration says no_change"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, cfg, pl := planReconcileWith(t, url, tc.block)
+			tc.edit(&p.Operations[0])
+			data, err := plan.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := plan.Read("plan.json", bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = pl.Verify(cfg, back, nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Verify of the plan as made: %v", err)
+			case tc.want == "":
+			case err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, plan.ErrNotFromConfig):
+				t.Fatalf("Verify = %v, want ErrNotFromConfig containing %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -1,7 +1,9 @@
 package plan_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,6 +160,14 @@ func mustMap(s string) offsets.Map {
 
 func (w *planWorld) plan(t *testing.T, body string) *plan.Plan {
 	t.Helper()
+	p, _, _ := w.planWith(t, body)
+	return p
+}
+
+// planWith plans body and returns the plan with the configuration and the
+// planner that made it.
+func (w *planWorld) planWith(t *testing.T, body string) (*plan.Plan, *config.Config, *plan.Planner) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(w.hclHead+body), 0o644); err != nil {
 		t.Fatal(err)
@@ -172,7 +182,7 @@ func (w *planWorld) plan(t *testing.T, body string) *plan.Plan {
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	return p
+	return p, cfg, pl
 }
 
 var hashRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
@@ -292,7 +302,21 @@ offsets "too_far" {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := w.plan(t, strings.ReplaceAll(tc.body, "BACKUP", w.backup))
+			p, cfg, pl := w.planWith(t, strings.ReplaceAll(tc.body, "BACKUP", w.backup))
+			// What the plan file records is enough to compute its
+			// operations again from the configuration.
+			data, err := plan.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Hash = "" // the renderings below are of a plan not saved
+			back, err := plan.Read("plan.json", bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pl.Verify(cfg, back, nil); err != nil {
+				t.Fatalf("Verify of the plan as saved: %v", err)
+			}
 			var txt, md, js strings.Builder
 			if err := render.Text(&txt, p, render.Options{}); err != nil {
 				t.Fatal(err)
@@ -306,6 +330,126 @@ offsets "too_far" {
 			goldens.Assert(t, "text", []byte(w.normalize(txt.String())))
 			goldens.Assert(t, "markdown", []byte(w.normalize(md.String())))
 			goldens.Assert(t, "json", []byte(w.normalize(js.String())))
+		})
+	}
+}
+
+// TestVerifyRefusesEditedPlans: a plan whose operations are not what the
+// configuration makes of the plan's own observations is refused, naming the
+// first difference; a plan from another configuration names both hashes.
+func TestVerifyRefusesEditedPlans(t *testing.T) {
+	w := newPlanWorld(t)
+	body := `
+offsets "replay" {
+  connector = connector.orders_sink
+  reason    = "INC-4711: the SMT dropped records"
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [0]
+    to_offset  = 50
+  }
+
+  sink_partition {
+    topic        = "orders"
+    partitions   = [1]
+    to_timestamp = "2026-11-20T10:30:00Z"
+  }
+}
+
+offsets "rewind_inventory" {
+  connector = connector.inventory
+  reason    = "INC-4713: replay the inventory changes"
+
+  source_partition {
+    partition = { server = "dbserver1" }
+    offset    = { lsn = lsn("16/B3700000"), lsn_proc = lsn("16/B3700000"), lsn_commit = lsn("16/B3700000") }
+    merge     = true
+  }
+}
+
+offsets "too_far" {
+  connector = connector.orders_sink
+  reason    = "INC-4714: beyond the log end"
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [2]
+    to_offset  = 150
+  }
+}
+`
+	for _, tc := range []struct {
+		name string
+		edit func(p *plan.Plan)
+		want string
+	}{
+		{"as planned", func(*plan.Plan) {}, ""},
+		{"after offset", func(p *plan.Plan) { p.Operations[0].Changes[0].Sink.After = 55 },
+			"offsets.replay: change 1 (orders[0]): after is 55 in the plan, the configuration makes 50"},
+		{"after and counts", func(p *plan.Plan) {
+			sc := p.Operations[0].Changes[0].Sink
+			sc.After, sc.Replays = 70, 10
+		}, "offsets.replay: change 1 (orders[0]): after is 70 in the plan, the configuration makes 50"},
+		{"rollback", func(p *plan.Plan) { p.Operations[0].Changes[1].Sink.Rollback = 0 },
+			"offsets.replay: change 2 (orders[1]): rollback is 0 in the plan, the configuration makes 90"},
+		{"timestamp target", func(p *plan.Plan) {
+			p.Operations[0].Changes[1].Sink.After = 20
+		}, "offsets.replay: change 2 (orders[1]): after is 20 in the plan, the configuration makes 30"},
+		{"source offset", func(p *plan.Plan) {
+			m := mustMap(`{"lsn":1,"lsn_proc":1,"lsn_commit":1,"txId":812345,"ts_usec":1718000000123456,"messageType":"COMMIT"}`)
+			p.Operations[1].Changes[0].Source.After = &m
+		}, `offsets.rewind_inventory: change 1 (source partition {"server":"dbserver1"}): after is {"lsn":1,`},
+		{"blocked made a change", func(p *plan.Plan) {
+			p.Operations[2].Status = plan.StatusChange
+			p.Checks = nil
+		}, `offsets.too_far: status is change in the plan, the configuration makes blocked`},
+		{"error check removed", func(p *plan.Plan) {
+			var kept []plan.Check
+			for _, c := range p.Checks {
+				if c.Severity != plan.SeverityError {
+					kept = append(kept, c)
+				}
+			}
+			p.Checks = kept
+		}, `offsets.too_far: the configuration makes the error check above_log_end`},
+		{"reason", func(p *plan.Plan) { p.Operations[0].Reason = "INC-9999" },
+			`offsets.replay: reason is "INC-9999" in the plan, the configuration makes "INC-4711: the SMT dropped records"`},
+		{"operation added", func(p *plan.Plan) {
+			op := p.Operations[0]
+			op.Address, op.Name = "offsets.extra", "extra"
+			p.Operations = append(p.Operations, op)
+		}, "the plan holds operation offsets.extra, which the configuration does not make"},
+		{"operation removed", func(p *plan.Plan) { p.Operations = p.Operations[1:] },
+			"operation 1 of the plan is offsets.rewind_inventory, the configuration makes offsets.replay there"},
+		{"change removed", func(p *plan.Plan) { p.Operations[0].Changes = p.Operations[0].Changes[:1] },
+			"offsets.replay: the number of changes is 1 in the plan, the configuration makes 2"},
+		{"another configuration", func(p *plan.Plan) { p.ConfigHash = "sha256:0123" },
+			"the plan was made from configuration sha256:0123; the configuration now is sha256:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, cfg, pl := w.planWith(t, body)
+			tc.edit(p)
+			data, err := plan.Marshal(p) // a hand edit recomputes the hash
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := plan.Read("plan.json", bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = pl.Verify(cfg, back, nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Verify of the plan as made: %v", err)
+			case tc.want == "":
+			case err == nil || !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("Verify = %v, want an error containing %q", err, tc.want)
+			case tc.name == "another configuration" && !errors.Is(err, plan.ErrConfigMismatch):
+				t.Fatalf("not ErrConfigMismatch: %v", err)
+			case tc.name != "another configuration" && !errors.Is(err, plan.ErrNotFromConfig):
+				t.Fatalf("not ErrNotFromConfig: %v", err)
+			}
 		})
 	}
 }

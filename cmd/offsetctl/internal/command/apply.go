@@ -105,7 +105,9 @@ from the configuration, show it, and ask for "yes" before executing it (-auto-ap
 skips the question).
 
 Before anything is written, apply checks the plan file's hash, the configuration's hash,
-the state's lineage and serial, and then observes every connector again: when an offset,
+the state's lineage and serial, computes the plan's operations again from the
+configuration and what the plan observed (a plan file edited by hand is refused, even with
+its hash recomputed), and then observes every connector again: when an offset,
 a connector's state or its configuration moved since the plan, it refuses and shows what
 moved. Then, per operation: it records the before-images in the state, stops the
 connector and waits for its tasks to stop, changes the offsets (PATCH /offsets on Kafka
@@ -264,8 +266,16 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	host, _ := os.Hostname()
 	var events []apply.Event
 	progress := &progressRenderer{w: streams.Err}
+	var checkPlan func(*state.State) error
+	if saved && p.FromConfig() {
+		// The hash proves the file is whole, not that it came from this
+		// configuration: compute its operations again and compare.
+		checkPlan = func(st *state.State) error {
+			return s.planner.Verify(s.cfg, p, appliedBefore(st, p.Hash))
+		}
+	}
 	a, err := apply.New(apply.Options{
-		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host,
+		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host, CheckPlan: checkPlan,
 		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch), Parallel: o.parallelism,
 		Observer: apply.ObserverFunc(func(e apply.Event) {
 			if g.JSON {
@@ -314,6 +324,10 @@ func applyHint(err error) error {
 		return withHint(err, fmt.Sprintf("offsetctl state show %d shows every step and its result.", oe.Serial))
 	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged):
 		return withHint(err, "Make a new plan (offsetctl plan -out FILE), review it, and apply that.")
+	case errors.Is(err, apply.ErrAlreadyApplied):
+		return withHint(err, "offsetctl state history shows what was applied, by whom and when; offsetctl plan shows what is left to do.")
+	case errors.Is(err, plan.ErrNotFromConfig):
+		return withHint(err, "The plan file was edited after offsetctl plan wrote it, or was made by another offsetctl: nothing was changed.\nMake a new plan from the configuration (offsetctl plan -out FILE), review it, and apply that.")
 	case errors.Is(err, apply.ErrUnfinished):
 		return withHint(err, "offsetctl state show SERIAL shows how far it got.")
 	}

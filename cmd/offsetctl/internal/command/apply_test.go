@@ -1,7 +1,10 @@
 package command
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +25,7 @@ import (
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
@@ -391,7 +395,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		return p
 	}
 	tampered := write("tampered.json", strings.Replace(string(data), `"after": 10`, `"after": 11`, 1))
-	future := write("future.json", strings.Replace(string(data), `"format_version": 1`, `"format_version": 7`, 1))
+	future := write("future.json", strings.Replace(string(data), `"format_version": 2`, `"format_version": 7`, 1))
 	for _, tc := range []struct {
 		name, file, want string
 		before           func()
@@ -427,4 +431,163 @@ func TestApplyRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rehashPlan gives an edited plan file the hash of its new content, as an
+// operator editing it by hand would: the hash is sha256 over the compact
+// JSON with an empty hash field (pkg/plan/file.go).
+func rehashPlan(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var h struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(data, &h); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(data), "<>&") {
+		t.Fatal("rehashPlan does not escape <, > and & as encoding/json does")
+	}
+	blank := strings.Replace(string(data), `"hash": "`+h.Hash+`"`, `"hash": ""`, 1)
+	var canon bytes.Buffer
+	if err := json.Compact(&canon, []byte(blank)); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(canon.Bytes())
+	return []byte(strings.Replace(string(data), h.Hash, "sha256:"+hex.EncodeToString(sum[:]), 1))
+}
+
+// A plan file edited by hand, its hash recomputed, is refused: apply computes
+// the operations again from the configuration and the plan's observations.
+// Nothing changes: not the offsets, not the state.
+func TestApplyRefusesAHandEditedPlan(t *testing.T) {
+	w := startInertWorld(t)
+	planFile := filepath.Join(w.dir, "plan.json")
+	if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// orders[0]: 50 → 10 replays 40; make it 50 → 5, replaying 45, and
+	// the summary 95 records instead of 90.
+	edited := string(data)
+	for _, r := range [][2]string{
+		{`"after": 10,`, `"after": 5,`},
+		{`"replays": 40,`, `"replays": 45,`},
+		{`"records_replayed": 90,`, `"records_replayed": 95,`},
+	} {
+		if !strings.Contains(edited, r[0]) {
+			t.Fatalf("the plan file has no %s:\n%s", r[0], data)
+		}
+		edited = strings.Replace(edited, r[0], r[1], 1)
+	}
+	if err := os.WriteFile(planFile, rehashPlan(t, []byte(edited)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The file is whole: its hash matches its content.
+	if p, err := plan.ReadFile(planFile); err != nil || p.Operations[0].Changes[0].Sink.After != 5 {
+		t.Fatalf("the edited plan does not read: %v", err)
+	}
+	code, out, errOut := w.cli(t, "", "apply", planFile)
+	want := "offsets.replay: change 1 (orders[0]): after is 5 in the plan, the configuration makes 10"
+	if code != ExitError || !strings.Contains(errOut, want) || !strings.Contains(errOut, "offsetctl plan -out FILE") {
+		t.Fatalf("apply of the edited plan: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("changed: %s", got)
+	}
+	for _, f := range []string{w.st, w.st + ".journal"} {
+		if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("apply of the edited plan wrote %s: %v", f, err)
+		}
+	}
+}
+
+// A plan made from another configuration is refused, naming both hashes and
+// the fix.
+func TestApplyRefusesAPlanOfAnotherConfiguration(t *testing.T) {
+	w := startInertWorld(t)
+	planFile := filepath.Join(w.dir, "plan.json")
+	if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	w.writeConfig(t, strings.Replace(inertOffsetsHCL, "to_offset  = 10", "to_offset  = 20", 1))
+	code, out, errOut := w.cli(t, "", "apply", planFile)
+	want := "the plan was made from configuration sha256:HASH; the configuration now is sha256:HASH"
+	if code != ExitError || !strings.Contains(errOut, want) || !strings.Contains(errOut, "Make a new plan") {
+		t.Fatalf("apply: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+	}
+	if got := w.committed(t); got != "50 60 70 RUNNING" {
+		t.Fatalf("changed: %s", got)
+	}
+}
+
+// A saved plan applied again after the state moved on is refused because it
+// was applied already, saying by which operation, who and when — not because
+// it "was made against another state".
+func TestApplySavedPlanTwice(t *testing.T) {
+	t.Run("another plan file of the same configuration applied it", func(t *testing.T) {
+		w := startInertWorld(t)
+		p1 := filepath.Join(w.dir, "plan.json")
+		if code, out, errOut := w.cli(t, "", "plan", "-out", p1); code != 0 {
+			t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+		}
+		// The same plan made a minute later (by CI, say): same operations,
+		// another hash.
+		data, err := os.ReadFile(p1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2 := filepath.Join(w.dir, "plan-ci.json")
+		later := strings.Replace(string(data), `"created_at": "2026-11-20T14:30:00Z"`, `"created_at": "2026-11-20T14:31:00Z"`, 1)
+		if err := os.WriteFile(p2, rehashPlan(t, []byte(later)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errOut := w.cli(t, "", "apply", p2); code != 0 {
+			t.Fatalf("apply %s: %d\n%s\n%s", p2, code, out, errOut)
+		}
+		code, out, errOut := w.cli(t, "", "apply", p1)
+		for _, want := range []string{
+			"Error: the plan was applied already: offsets.replay was applied as operation 1 by tester@",
+			" at 2026-11-20T14:30:00Z from another plan file of the same block (plan ",
+			"the plan was made against no state (none existed then), and the state (lineage UUID) is at serial ",
+			"offsetctl state history shows what was applied",
+		} {
+			if code != ExitError || !strings.Contains(errOut, want) {
+				t.Fatalf("apply again: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+			}
+		}
+		if strings.Contains(errOut, "another state") {
+			t.Fatalf("apply again gives the wrong reason:\n%s", errOut)
+		}
+		if got := w.committed(t); got != "10 10 70 RUNNING" {
+			t.Fatalf("changed: %s", got)
+		}
+	})
+	t.Run("applied and rolled back since", func(t *testing.T) {
+		w := startInertWorld(t)
+		planFile := filepath.Join(w.dir, "plan.json")
+		if code, out, errOut := w.cli(t, "", "plan", "-out", planFile); code != 0 {
+			t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+		}
+		if code, out, errOut := w.cli(t, "", "apply", planFile); code != 0 {
+			t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+		}
+		if code, out, errOut := w.cli(t, "", "rollback", "-auto-approve"); code != 0 {
+			t.Fatalf("rollback: %d\n%s\n%s", code, out, errOut)
+		}
+		code, out, errOut := w.cli(t, "", "apply", planFile)
+		for _, want := range []string{
+			"Error: the plan was applied already: offsets.replay was applied as operation 1 by tester@",
+			", and rolled back since by operation 2; the plan was made at state serial 0, the state is at serial ",
+		} {
+			if code != ExitError || !strings.Contains(errOut, want) {
+				t.Fatalf("apply again: %d, want exit 1 and %q\n%s\n%s", code, want, out, errOut)
+			}
+		}
+		if got := w.committed(t); got != "50 60 70 RUNNING" {
+			t.Fatalf("changed: %s", got)
+		}
+	})
 }

@@ -82,6 +82,28 @@ func appliedLookup(s *state.State) func(name string) (uint64, string, bool) {
 	}
 }
 
+// appliedBefore is appliedLookup of the state as it was when the plan with
+// hash planHash was made: apply admits a state that moved since only by
+// earlier attempts of that same plan, so leaving their operations out gives
+// the state planning saw.
+func appliedBefore(s *state.State, planHash string) func(name string) (uint64, string, bool) {
+	if s == nil {
+		return nil
+	}
+	return func(name string) (uint64, string, bool) {
+		for i := len(s.Operations) - 1; i >= 0; i-- {
+			op := &s.Operations[i]
+			if op.PlanHash == planHash {
+				continue
+			}
+			if op.Name == name && (op.Kind == state.KindOffsets || op.Kind == state.KindReconcile) && op.Status == state.StatusApplied {
+				return op.Serial, op.BlockHash, true
+			}
+		}
+		return 0, "", false
+	}
+}
+
 type planOptions struct {
 	deps     *Deps
 	g        *globalOptions
