@@ -23,9 +23,9 @@ type PlanInfo struct {
 // RollbackCandidate picks the operation `offsetctl rollback` undoes: serial
 // when not 0, else the most recent operation called name when name is set,
 // else the most recent unfinished operation (in_progress, needs_rollback),
-// else the most recent applied operation that is not itself a rollback (a
-// rollback is undone only when named, so two rollbacks in a row do not flip
-// the offsets back).
+// else the most recent applied (or incomplete) operation that is not itself
+// a rollback (a rollback is undone only when named, so two rollbacks in a
+// row do not flip the offsets back).
 func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Operation, error) {
 	var op *state.Operation
 	var ok bool
