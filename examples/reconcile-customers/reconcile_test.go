@@ -156,6 +156,12 @@ func (w *world) plan(cfg *config.Config, b state.Backend) *plan.Plan {
 
 func (w *world) apply(cfg *config.Config, b state.Backend, p *plan.Plan, events *[]apply.Event) error {
 	w.t.Helper()
+	_, err := w.applyResult(cfg, b, p, events)
+	return err
+}
+
+func (w *world) applyResult(cfg *config.Config, b state.Backend, p *plan.Plan, events *[]apply.Event) (*apply.Result, error) {
+	w.t.Helper()
 	a, err := apply.New(apply.Options{Backend: b, Clients: w.cl, Observe: w.planner().Observe, Who: "example", Host: "test",
 		PollInterval: 50 * time.Millisecond, WaitTimeout: 30 * time.Second,
 		Observer: apply.ObserverFunc(func(e apply.Event) {
@@ -171,8 +177,7 @@ func (w *world) apply(cfg *config.Config, b state.Backend, p *plan.Plan, events 
 		w.t.Fatal(err)
 	}
 	defer b.Unlock(w.ctx, id)
-	_, err = a.Apply(w.ctx, p, cfg, id)
-	return err
+	return a.Apply(w.ctx, p, cfg, id)
 }
 
 // dump is the sink table, every row's text in key order.
@@ -306,5 +311,63 @@ reconcile "customers" {
 	rep := report(evs)
 	if rep == nil || rep.Signals != 1 || !rep.Converged || !rep.TableEqual {
 		t.Fatalf("repair: %+v", rep)
+	}
+}
+
+// repair = "snapshot_signal" with an extra sink row: the signals re-emit the
+// missing and mismatched rows, but a snapshot cannot delete a row (and
+// delete_extra does nothing with snapshot_signal). The extra row stays, so
+// the repair is not verified: apply records it as incomplete and says which
+// row still differs, by key.
+func TestReconcileCustomersSnapshotSignalExtraRows(t *testing.T) {
+	w := startWorld(t)
+	w.drift() // leaves the extra row 9001 in the sink
+	cfg := w.config(`database "source" { url = env("SOURCE_DATABASE_URL") }
+database "sink"   { url = env("SINK_DATABASE_URL") }
+reconcile "customers" {
+  source              = database.source
+  sink                = database.sink
+  table               = "public.customers"
+  timestamp_precision = "ms"
+  repair              = "snapshot_signal"
+  delete_extra        = true
+  signal_table        = "` + w.pipe.SignalTableName() + `"
+  reason              = "INC-4711"
+}
+`)
+	b := local.New(w.state)
+	p := w.plan(cfg, b)
+	if d := p.Operations[0].Reconcile; len(d.Missing) != 7 || len(d.Mismatched) != 1 || len(d.Extra) != 1 {
+		t.Fatalf("planned: %+v", d)
+	}
+	var evs []apply.Event
+	res, err := w.applyResult(cfg, b, p, &evs)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if len(res.Operations) != 1 || res.Operations[0].Status != state.StatusIncomplete {
+		t.Fatalf("result: %+v", res.Operations)
+	}
+	rep := report(evs)
+	if rep == nil || rep.Signals != 1 || !rep.Converged || rep.TableEqual || rep.Complete() || rep.Remaining == nil ||
+		rep.Remaining.Extra != 1 || rep.Remaining.Missing != 0 || rep.Remaining.Mismatched != 0 || len(rep.Remaining.ExtraKeys) != 1 || rep.Remaining.ExtraKeys[0].String() != "9001" {
+		t.Fatalf("repair: %+v", rep)
+	}
+	want := `the sink still differs from the source in 1 row: 1 extra (key 9001), which a snapshot signal cannot delete (delete_extra does nothing with repair = "snapshot_signal")`
+	if !strings.Contains(res.Operations[0].Incomplete, want) || strings.Contains(res.Operations[0].Incomplete, "orphan@") {
+		t.Fatalf("incomplete: %q", res.Operations[0].Incomplete)
+	}
+	st, err := b.Read(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _ := st.BySerial(1)
+	if op.Status != state.StatusIncomplete || !strings.Contains(op.Error, want) {
+		t.Fatalf("state: %s %q", op.Status, op.Error)
+	}
+	// The signals wrote no sink row of their own: there is nothing to put back.
+	_, err = apply.RollbackPlan(w.ctx, cfg, st, []*state.Operation{op}, w.planner().Observe, apply.PlanInfo{OffsetctlVersion: "example", Now: time.Now()})
+	if !errors.Is(err, apply.ErrNothingToRollback) {
+		t.Fatalf("rollback of a snapshot_signal repair = %v", err)
 	}
 }

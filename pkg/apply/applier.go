@@ -159,6 +159,21 @@ type OperationResult struct {
 	Serial                   uint64
 	Status                   state.Status
 	Partitions               int
+	// Incomplete, for a repair recorded as incomplete (written, but the
+	// sink still differs), says what still differs: counts and keys.
+	Incomplete string
+}
+
+// Incomplete returns the operations recorded as incomplete: they ran and
+// what they wrote stays, but their verification found the goal not reached.
+func (r *Result) Incomplete() []OperationResult {
+	var out []OperationResult
+	for _, op := range r.Operations {
+		if op.Status == state.StatusIncomplete {
+			out = append(out, op)
+		}
+	}
+	return out
 }
 
 // Apply executes p, made from cfg, under the state lock lockID (held by the

@@ -73,10 +73,21 @@
 // finish or roll back.
 //
 // Rollback is the same path: [RollbackCandidate] picks the operation (the
-// last unfinished one, else the last applied one that is not itself a
-// rollback), [RollbackPlan] builds a plan of kind rollback (address
+// last unfinished one, else the last applied or incomplete one that is not
+// itself a rollback), [RollbackPlan] builds a plan of kind rollback (address
 // rollback.N) that sets the before-images, and Apply executes it with every
 // check above; on success the undone operation is marked rolled_back.
+//
+// # Incomplete repairs
+//
+// A repair whose repaired keys converged while the whole-table checksums
+// still differ (planned rows that moved since the plan and were left alone
+// as stale, extra rows kept, drift outside the plan) is not a failure and
+// is not rolled back, but it is not verified either: the tables are compared
+// again row by row, the RepairReport carries what still differs (counts and
+// keys) and the operation is recorded as incomplete. Apply goes on with the
+// next operation and returns no error; [Result.Incomplete] lists such
+// operations.
 // [RestorePlan] builds the same kind of plan from an offsets backup file.
 //
 // A process that dies mid-apply leaves an in_progress operation. The next

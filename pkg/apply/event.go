@@ -112,7 +112,8 @@ type Warning struct {
 	Message              string
 }
 
-// OperationFinished: an operation ended with Status (applied, failed or
+// OperationFinished: an operation ended with Status (applied, incomplete —
+// a repair that ran but left the sink different —, failed or
 // needs_rollback).
 type OperationFinished struct {
 	Operation string

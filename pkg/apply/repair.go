@@ -45,9 +45,36 @@ type RepairReport struct {
 	SourceSum, SinkSum   reconcile.Checksum
 	Elapsed              time.Duration
 	BeforeImagesRecorded int
+	// Remaining, when the whole-table checksums still differ after the
+	// repair, is what the tables were compared again and found different
+	// (counts and keys, never row values); nil when they are equal. Such a
+	// repair is recorded as incomplete, and Incomplete says what still
+	// differs, worded for the operator.
+	Remaining  *RepairRemaining
+	Incomplete string
 }
 
 func (RepairReport) isEvent() {}
+
+// RepairRemaining is what still differs after a repair: exact counts, and
+// the first keys of each kind (at most remainingKeys each).
+type RepairRemaining struct {
+	Missing, Extra, Mismatched             int64
+	MissingKeys, ExtraKeys, MismatchedKeys []reconcile.Key
+	// Err, when not empty, says why the rows could not be compared again
+	// (the counts are then unknown: zero).
+	Err string
+}
+
+// remainingKeys is how many keys of each kind RepairRemaining keeps.
+const remainingKeys = 10
+
+// Total is the number of rows that still differ.
+func (r *RepairRemaining) Total() int64 { return r.Missing + r.Extra + r.Mismatched }
+
+// Complete says whether the repair reached its goal: every repaired key
+// and the whole-table checksums equal (the apply summary says "verified").
+func (r RepairReport) Complete() bool { return r.Converged && r.TableEqual }
 
 // isRepair says whether op is a reconcile operation or the rollback of one
 // (a rollback with no connector).
@@ -258,6 +285,12 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	if err != nil {
 		return r.failRepair(ctx, res, blk, d, StepRepair, err, written)
 	}
+	switch d.Repair {
+	case plan.RepairUpsert:
+		res.Partitions = int(report.Inserted + report.Updated + report.Deleted) // what was written, not what was planned
+	case plan.RepairSnapshotSignal:
+		res.Partitions = len(repaired)
+	}
 
 	var v *reconcile.Verification
 	err = r.step(ctx, StepVerify, target, func() (string, bool, error) {
@@ -291,29 +324,136 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 			return "report only; the tables differ: " + sums, false, nil
 		}
 		if !v.TableEqual() {
-			a.emit(Warning{Operation: op.Address, Message: fmt.Sprintf("the repaired rows are equal, but the tables still differ (%s): rows outside the plan drifted, or stale rows were left; plan again", sums)})
-			return fmt.Sprintf("%d rows equal; tables still differ: %s", v.Keys, sums), false, nil
+			// The repaired rows are equal, the tables are not: say which
+			// rows still differ, and why where the repair knows.
+			report.Remaining = remaining(ctx, sc.Conn(), dc.Conn(), spec)
+			report.Incomplete = incompleteText(d, report)
+			return fmt.Sprintf("NOT VERIFIED: %d repaired rows equal, but the tables still differ (%s): %s", v.Keys, sums, report.Incomplete), false, nil
 		}
 		return fmt.Sprintf("%d rows equal; checksums equal: %s", v.Keys, sums), false, nil
 	})
 	if err != nil {
 		return r.failRepair(ctx, res, blk, d, StepVerify, err, written)
 	}
+	status := state.StatusApplied
+	if report.Incomplete != "" {
+		// What was written is right and stays (offsetctl rollback undoes
+		// it); the repair did not reach its goal, and the state says so.
+		status = state.StatusIncomplete
+		res.Incomplete = report.Incomplete
+	}
 	err = r.step(ctx, StepRecord, target, func() (string, bool, error) {
 		finished := a.opts.Now()
-		j.update(r.serial, func(sop *state.Operation) { sop.Status, sop.Finished = state.StatusApplied, finished })
-		return "applied", false, nil
+		j.update(r.serial, func(sop *state.Operation) {
+			sop.Status, sop.Finished = status, finished
+			if status == state.StatusIncomplete {
+				sop.Error = "the repair is incomplete: " + report.Incomplete
+			}
+		})
+		return string(status), false, nil
 	})
 	if err != nil && !isCrash(err) {
-		return res, fmt.Errorf("%s: the sink was repaired and verified, but recording it in the state failed: %w; the state shows the operation in progress: run offsetctl rollback -serial %d to undo it", op.Address, err, r.serial)
+		what := "repaired and verified"
+		if status == state.StatusIncomplete {
+			what = "repaired (incompletely: " + report.Incomplete + ")"
+		}
+		return res, fmt.Errorf("%s: the sink was %s, but recording it in the state failed: %w; the state shows the operation in progress: run offsetctl rollback -serial %d to undo it", op.Address, what, err, r.serial)
 	}
 	if err != nil {
 		return res, err
 	}
 	a.emit(report)
-	res.Status = state.StatusApplied
-	a.emit(OperationFinished{Operation: op.Address, Serial: r.serial, Status: state.StatusApplied})
+	res.Status = status
+	a.emit(OperationFinished{Operation: op.Address, Serial: r.serial, Status: status})
 	return res, nil
+}
+
+// remaining compares the tables again, row by row, after a repair left
+// their checksums different: counts and the first keys of each kind.
+func remaining(ctx context.Context, src, dst *pgx.Conn, spec reconcile.Spec) *RepairRemaining {
+	spec.Mode = reconcile.ModeRows
+	spec.MaxKeys = remainingKeys
+	spec.ShowValues = false
+	cr, err := reconcile.Compare(ctx, src, dst, spec)
+	if err != nil {
+		return &RepairRemaining{Err: err.Error()}
+	}
+	keys := func(ds []reconcile.Diff) []reconcile.Key {
+		var out []reconcile.Key
+		for _, d := range ds {
+			out = append(out, d.Key)
+		}
+		return out
+	}
+	return &RepairRemaining{Missing: cr.MissingCount, Extra: cr.ExtraCount, Mismatched: cr.MismatchedCount,
+		MissingKeys: keys(cr.Missing), ExtraKeys: keys(cr.Extra), MismatchedKeys: keys(cr.Mismatched)}
+}
+
+// incompleteText says, for the operator, what a repair left different and
+// why where it knows: rows that moved since the plan (stale), extra rows it
+// could not or was not allowed to delete. Keys and counts only.
+func incompleteText(d *plan.ReconcileDiff, rep RepairReport) string {
+	var parts []string
+	rem := rep.Remaining
+	switch {
+	case rem == nil:
+	case rem.Err != "":
+		parts = append(parts, "the sink still differs from the source (comparing the rows again failed: "+rem.Err+")")
+	case rem.Total() == 0:
+		// Rows changed while they were compared: the checksums said
+		// different, the rows say equal.
+		parts = append(parts, "the whole-table checksums differ, but comparing the rows again found none different (the tables are changing)")
+	default:
+		var kinds []string
+		add := func(n int64, kind string, ks []reconcile.Key, why string) {
+			if n == 0 {
+				return
+			}
+			t := fmt.Sprintf("%d %s (%s %s)", n, kind, pluralWord(int(n), "key", "keys"), keysText(ks, n))
+			if why != "" {
+				t += ", " + why
+			}
+			kinds = append(kinds, t)
+		}
+		add(rem.Missing, "missing", rem.MissingKeys, "")
+		extraWhy := ""
+		switch {
+		case d.Repair == plan.RepairSnapshotSignal:
+			extraWhy = "which a snapshot signal cannot delete"
+			if d.DeleteExtra {
+				extraWhy += " (delete_extra does nothing with repair = \"snapshot_signal\")"
+			}
+		case !d.DeleteExtra:
+			extraWhy = "kept: delete_extra is false"
+		}
+		add(rem.Extra, "extra", rem.ExtraKeys, extraWhy)
+		add(rem.Mismatched, "mismatched", rem.MismatchedKeys, "")
+		parts = append(parts, fmt.Sprintf("the sink still differs from the source in %d %s: %s", rem.Total(), pluralWord(int(rem.Total()), "row", "rows"), strings.Join(kinds, "; ")))
+	}
+	if len(rep.Stale) > 0 {
+		parts = append(parts, fmt.Sprintf("%d planned %s moved since the plan and %s left alone (stale): %s",
+			len(rep.Stale), pluralWord(len(rep.Stale), "row", "rows"), pluralWord(len(rep.Stale), "was", "were"), staleList(rep.Stale)))
+	}
+	parts = append(parts, "make a new plan to repair what is left")
+	return strings.Join(parts, "; ")
+}
+
+func keysText(ks []reconcile.Key, n int64) string {
+	parts := make([]string, 0, len(ks)+1)
+	for _, k := range ks {
+		parts = append(parts, k.String())
+	}
+	if more := n - int64(len(ks)); more > 0 {
+		parts = append(parts, fmt.Sprintf("… %d more", more))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // failRepair puts back the before-images a failed repair recorded and
@@ -574,7 +714,7 @@ func repairRollbackPlan(cfg *config.Config, st *state.State, targets []*state.Op
 				rows++
 			}
 		}
-		if rows == 0 && t.Status == state.StatusApplied {
+		if rows == 0 && (t.Status == state.StatusApplied || t.Status == state.StatusIncomplete) {
 			return nil, true, fmt.Errorf("%w: operation %d (%s) wrote no sink rows (a snapshot_signal or report-only repair, or no drift left): there is nothing to put back", ErrNothingToRollback, t.Serial, t.Name)
 		}
 		ops = append(ops, plan.Operation{Address: fmt.Sprintf("rollback.%d", t.Serial), Name: "rollback of " + t.Name, Kind: plan.KindRollback,

@@ -267,34 +267,111 @@ func testRepairApplyVerifyRollback(t *testing.T, sinkParams string) {
 	}
 }
 
-func TestRepairApplyStaleSourceRow(t *testing.T) {
-	ctx := context.Background()
-	w := newDBWorld(t)
-	cfg := w.config(reconcileHCL("upsert", ""))
-	b := w.backend()
-	p := w.plan(cfg, b)
-	// Between plan and apply the source row 9 changes.
-	pgtest.Exec(t, w.url, "UPDATE s.customers SET email = 'newer@example.com' WHERE id = 9")
-	var evs []apply.Event
-	if _, err := w.applier(b, nil, &evs).Apply(ctx, p, cfg, dbLock(t, b)); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	var rep apply.RepairReport
-	var warned bool
-	for _, e := range evs {
-		switch e := e.(type) {
-		case apply.RepairReport:
-			rep = e
-		case apply.Warning:
-			warned = warned || strings.Contains(e.Message, "tables still differ")
-		}
-	}
-	if len(rep.Stale) != 1 || rep.Stale[0].Key.String() != "9" || rep.Stale[0].Why != "the source row changed" || !warned {
-		t.Fatalf("stale report: %+v, warned %v", rep.Stale, warned)
-	}
-	var email string
-	if err := pgtest.Conn(t, w.url).QueryRow(ctx, "SELECT email FROM d.customers WHERE id = 9").Scan(&email); err != nil || email != "changed@example.com" {
-		t.Fatalf("the stale row was written: %q %v", email, err)
+// A planned row that moves between plan and apply is left alone (stale):
+// the sink then still differs, so the repair is not verified. It is
+// recorded as incomplete (not applied, not failed), says what still
+// differs (counts and keys, no row values), keeps what it wrote, and
+// offsetctl rollback undoes it.
+func TestRepairApplyStaleIsIncomplete(t *testing.T) {
+	for _, tc := range []struct {
+		name, move, why, still string
+		values                 []string // row values the output must not hold
+	}{
+		{
+			name:   "source row changed",
+			move:   "UPDATE s.customers SET email = 'newer@example.com' WHERE id = 9",
+			why:    "9 (mismatched: the source row changed)",
+			still:  "the sink still differs from the source in 1 row: 1 mismatched (key 9)",
+			values: []string{"newer@example.com", "changed@example.com"},
+		},
+		{
+			name:   "sink row changed",
+			move:   "INSERT INTO d.customers VALUES (4, 'late@example.com', 'active', '2026-01-01', 'c')",
+			why:    "4 (missing: a sink row with this key appeared)",
+			still:  "the sink still differs from the source in 1 row: 1 mismatched (key 4)",
+			values: []string{"late@example.com", "user4@example.com"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			w := newDBWorld(t)
+			cfg := w.config(reconcileHCL("upsert", "  delete_extra = true\n"))
+			b := w.backend()
+			p := w.plan(cfg, b)
+			pgtest.Exec(t, w.url, tc.move)
+			moved := w.dump()
+			var evs []apply.Event
+			res, err := w.applier(b, nil, &evs).Apply(ctx, p, cfg, dbLock(t, b))
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			if len(res.Operations) != 1 || res.Operations[0].Status != state.StatusIncomplete || len(res.Incomplete()) != 1 || res.Operations[0].Partitions != 6 {
+				t.Fatalf("result: %+v", res.Operations)
+			}
+			msg := res.Operations[0].Incomplete
+			for _, want := range []string{tc.still, "1 planned row moved since the plan and was left alone (stale): " + tc.why, "make a new plan"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("incomplete says %q, lacks %q", msg, want)
+				}
+			}
+			var rep *apply.RepairReport
+			var finished []state.Status
+			for _, e := range evs {
+				switch e := e.(type) {
+				case apply.RepairReport:
+					rep = &e
+				case apply.OperationFinished:
+					finished = append(finished, e.Status)
+				}
+			}
+			if rep == nil || rep.Complete() || rep.TableEqual || !rep.Converged || rep.Remaining == nil || rep.Remaining.Mismatched != 1 || rep.Remaining.Total() != 1 || rep.Incomplete != msg {
+				t.Fatalf("repair report: %+v", rep)
+			}
+			if len(finished) != 1 || finished[0] != state.StatusIncomplete {
+				t.Fatalf("operation finished %v", finished)
+			}
+			st := readState(t, b)
+			op, _ := st.BySerial(1)
+			var steps []string
+			for _, s := range op.Steps {
+				steps = append(steps, s.Name+": "+s.Message)
+			}
+			all := strings.Join(steps, "\n")
+			if op.Status != state.StatusIncomplete || !strings.Contains(op.Error, tc.still) || !strings.Contains(all, "verify: NOT VERIFIED: 6 repaired rows equal, but the tables still differ") {
+				t.Fatalf("recorded: %s %q\n%s", op.Status, op.Error, all)
+			}
+			for _, v := range tc.values {
+				if strings.Contains(msg+op.Error+all, v) {
+					t.Fatalf("a row value (%s) reached the output or the state's messages", v)
+				}
+			}
+			// What was written stays; the stale row was not overwritten.
+			if w.dump() == moved {
+				t.Fatal("nothing was written")
+			}
+			// Not applied: a new plan proposes the repair of what is left.
+			if np := w.plan(cfg, b); np.Operations[0].Status != plan.StatusChange || len(np.Operations[0].Reconcile.Mismatched) != 1 {
+				t.Fatalf("plan after an incomplete repair: %s %+v", np.Operations[0].Status, np.Operations[0].Reconcile)
+			}
+			// offsetctl rollback undoes it: the sink is as before the apply.
+			target, err := apply.RollbackCandidate(st, 0, "")
+			if err != nil || target.Serial != 1 {
+				t.Fatalf("rollback candidate: %+v %v", target, err)
+			}
+			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{OffsetctlVersion: "test", Now: time.Now()})
+			if err != nil {
+				t.Fatalf("rollback plan: %v", err)
+			}
+			if _, err := w.applier(b, nil, nil).Apply(ctx, rp, cfg, dbLock(t, b)); err != nil {
+				t.Fatalf("rollback: %v", err)
+			}
+			if got := w.dump(); got != moved {
+				t.Fatalf("after rollback the sink is not as it was before the apply:\n--- before\n%s\n--- after\n%s", moved, got)
+			}
+			if got := statuses(readState(t, b)); got != "1 reconcile rolled_back by 2; 2 rollback applied" {
+				t.Fatalf("state: %s", got)
+			}
+		})
 	}
 }
 

@@ -23,9 +23,9 @@ type PlanInfo struct {
 // RollbackCandidate picks the operation `offsetctl rollback` undoes: serial
 // when not 0, else the most recent operation called name when name is set,
 // else the most recent unfinished operation (in_progress, needs_rollback),
-// else the most recent applied operation that is not itself a rollback (a
-// rollback is undone only when named, so two rollbacks in a row do not flip
-// the offsets back).
+// else the most recent applied (or incomplete) operation that is not itself
+// a rollback (a rollback is undone only when named, so two rollbacks in a
+// row do not flip the offsets back).
 func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Operation, error) {
 	var op *state.Operation
 	var ok bool
@@ -50,7 +50,7 @@ func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Oper
 		// named, so that running rollback twice does not flip back.
 		for i := len(st.Operations) - 1; i >= 0; i-- {
 			o := &st.Operations[i]
-			if o.Status == state.StatusApplied && o.Kind != state.KindRollback {
+			if (o.Status == state.StatusApplied || o.Status == state.StatusIncomplete) && o.Kind != state.KindRollback {
 				return o, nil
 			}
 		}
@@ -67,7 +67,7 @@ func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Oper
 }
 
 func undoable(s state.Status) bool {
-	return s == state.StatusApplied || s == state.StatusInProgress || s == state.StatusNeedsRollback
+	return s == state.StatusApplied || s == state.StatusIncomplete || s == state.StatusInProgress || s == state.StatusNeedsRollback
 }
 
 // RollbackPlan builds the plan that puts back the before-images of the

@@ -267,7 +267,7 @@ func (p *Plan) Summarize() Summary {
 		s.Operations++
 		if r := op.Reconcile; r != nil && r.Repair != "none" {
 			s.Rows += int64(len(r.Missing) + len(r.Mismatched))
-			if r.DeleteExtra {
+			if r.DeleteExtra && r.Repair == RepairUpsert { // a snapshot signal deletes nothing
 				s.Rows += int64(len(r.Extra))
 			}
 		}

@@ -272,8 +272,11 @@ func (pl *Planner) observeReconcile(ctx context.Context, blk *config.Reconcile) 
 		why := "delete_extra is false"
 		if repair == RepairSnapshotSignal {
 			why = "a snapshot signal cannot delete rows"
+			if blk.DeleteExtra {
+				why += " (delete_extra does nothing with repair = \"snapshot_signal\")"
+			}
 		}
-		checks = append(checks, check(SeverityWarning, "extra_rows_kept", "%s extra sink rows stay: %s", Thousands(int64(len(d.Extra))), why))
+		checks = append(checks, check(SeverityWarning, "extra_rows_kept", "%s extra sink rows stay: %s; the tables will still differ, so apply will record the repair as incomplete (exit code 4)", Thousands(int64(len(d.Extra))), why))
 	}
 	if repair == RepairSnapshotSignal && blk.SignalTable == "" {
 		op.Status = StatusBlocked

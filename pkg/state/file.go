@@ -11,10 +11,25 @@ import (
 	"sync"
 )
 
-// FormatVersion is the newest state file format this offsetctl reads and the
-// one it writes. Version 2 added the xmin of row after-images (which version
-// 1 recorded as whole rows); it reads version 1 as it is.
-const FormatVersion = 2
+// FormatVersion is the newest state file format this offsetctl reads. Version
+// 2 added the xmin of row after-images (which version 1 recorded as whole
+// rows); version 3 the operation status incomplete. It writes version 3 only
+// for a state that holds an incomplete operation, and version 2 otherwise,
+// so that an older offsetctl keeps reading every state it can understand
+// and refuses the others with "upgrade offsetctl"; it reads versions 1 and
+// 2 as they are.
+const FormatVersion = 3
+
+// writtenVersion is the format_version Encode writes for s: the oldest
+// that can hold it, never below 2.
+func writtenVersion(s *State) int {
+	for i := range s.Operations {
+		if s.Operations[i].Status == StatusIncomplete {
+			return 3
+		}
+	}
+	return 2
+}
 
 // ErrUnreadable is wrapped by Decode's errors for a state file that is not a
 // well-formed offsetctl state: truncated or corrupt JSON, a missing or
@@ -311,7 +326,7 @@ func Decode(data []byte) (*State, error) {
 		return nil, err
 	}
 	switch version {
-	case 1, 2:
+	case 1, 2, 3:
 		return decodeV1(data, version)
 	default:
 		return nil, &VersionError{Found: version, Writer: writer}

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// stateV1 is format_versions 1 and 2 of the state file (2 added the xmin of
-// row images). Its shape is the file's contract: change it only with a new
+// stateV1 is format_versions 1, 2 and 3 of the state file (2 added the xmin
+// of row images, 3 the status incomplete). Its shape is the file's contract: change it only with a new
 // format version and an upgrade.
 type stateV1 struct {
 	FormatVersion    int           `json:"format_version"`
@@ -125,7 +125,7 @@ func parseTime(what, s string) (time.Time, error) {
 // images is false (Encode writes them itself).
 func toV1(s *State, offsetctlVersion string, images bool) *stateV1 {
 	w := &stateV1{
-		FormatVersion:    FormatVersion,
+		FormatVersion:    writtenVersion(s),
 		OffsetctlVersion: offsetctlVersion,
 		Lineage:          s.Lineage,
 		Serial:           s.Serial,
@@ -208,6 +208,9 @@ func fromV1(w *stateV1, version int) (*State, error) {
 		op, err := operationFromV1(&w.Operations[i])
 		if err != nil {
 			return nil, fmt.Errorf("operation %d: %w", i+1, err)
+		}
+		if version < 3 && op.Status == StatusIncomplete {
+			return nil, fmt.Errorf("operation %d: status %q came with format_version 3, and this file says %d: the file was edited", i+1, op.Status, version)
 		}
 		if version < 2 {
 			for _, im := range append(slices.Clip(op.BeforeImages), op.After...) {

@@ -45,12 +45,21 @@ const (
 	// StatusNeedsRollback: a step failed after changes were made and the
 	// automatic rollback failed too; an operator must run offsetctl rollback.
 	StatusNeedsRollback Status = "needs_rollback"
+	// StatusIncomplete: every step ran and what was written stays, but the
+	// verification found the goal not reached: a repair after which the
+	// sink still differs from the source (rows that moved since the plan
+	// and were left alone as stale, extra rows a snapshot signal cannot
+	// delete, rows outside the plan that drifted). Error says what still
+	// differs (counts and keys). It is neither applied (plan proposes the
+	// block again) nor unfinished (it blocks nothing); its before-images
+	// let offsetctl rollback undo it. Came with state format_version 3.
+	StatusIncomplete Status = "incomplete"
 )
 
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusInProgress, StatusApplied, StatusFailed, StatusRolledBack, StatusNeedsRollback:
+	case StatusInProgress, StatusApplied, StatusFailed, StatusRolledBack, StatusNeedsRollback, StatusIncomplete:
 		return true
 	}
 	return false
@@ -105,7 +114,8 @@ type Operation struct {
 	After []Image
 
 	// Error is the first error that failed the operation, worded for the
-	// operator; empty unless the status is failed or needs_rollback.
+	// operator; for an incomplete one, what still differs. Empty unless the
+	// status is failed, needs_rollback or incomplete.
 	Error string
 }
 

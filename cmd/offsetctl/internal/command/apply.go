@@ -18,6 +18,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/reconcile"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
@@ -122,7 +123,12 @@ are still as planned (rows that moved since the plan are reported as stale, not 
 recording each transaction's before-images in the state before it commits; "snapshot_signal"
 inserts Debezium execute-snapshot signals and waits for the rows; "none" only reports.
 Then the repaired keys and the whole-table checksums are compared again: a repair that
-does not converge fails and names the keys.
+does not converge fails and names the keys. A repair whose keys converged while the
+tables still differ (rows that moved since the plan and were left alone, extra rows
+kept because delete_extra is false or a snapshot signal cannot delete them, drift
+outside the plan) is not verified: what it wrote stays, the state records it as
+incomplete, the summary says what still differs (counts and keys, never row values),
+and apply exits 4. Make a new plan to repair what is left; offsetctl rollback undoes it.
 
 On any failure the before-images are put back and verified, the connector's state is
 restored, the state records what happened, and apply exits 1 with the story. If apply
@@ -296,11 +302,20 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		if applyErr != nil {
 			return &exitError{code: ExitError}
 		}
-		return nil
+		return incompleteExit(res)
 	}
 	writeApplySummary(streams.Out, res, applyErr)
 	if applyErr != nil {
 		return applyHint(applyErr)
+	}
+	return incompleteExit(res)
+}
+
+// incompleteExit is ExitIncomplete when an operation ran but was not
+// verified (a repair that left the sink different), else nil.
+func incompleteExit(res *apply.Result) error {
+	if res != nil && len(res.Incomplete()) > 0 {
+		return &exitError{code: ExitIncomplete}
 	}
 	return nil
 }
@@ -342,7 +357,7 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 	applied, partitions, rows := 0, 0, 0
 	var serials []uint64
 	for _, op := range res.Operations {
-		if op.Status == state.StatusApplied {
+		if op.Status == state.StatusApplied || op.Status == state.StatusIncomplete {
 			applied++
 			if op.Connector == "" {
 				rows += op.Partitions // a repair counts rows
@@ -362,7 +377,21 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 	if len(res.Recovered) > 0 {
 		fmt.Fprintf(w, "\nUndone first: %s, left unfinished by an earlier run of this plan.\n", serialList(res.Recovered))
 	}
+	incomplete := res.Incomplete()
 	switch {
+	case err == nil && len(incomplete) > 0:
+		fmt.Fprintf(w, "\nApply incomplete! %s ran, %s changed, but %s NOT verified: the sink still differs.\n",
+			plural(applied, "operation", "operations"), changed, plural(len(incomplete), "operation is", "operations are"))
+		for _, op := range incomplete {
+			fmt.Fprintf(w, "  operation %d (%s): %s\n", op.Serial, op.Address, op.Incomplete)
+		}
+		var inc []uint64
+		for _, op := range incomplete {
+			inc = append(inc, op.Serial)
+		}
+		n := inc[0]
+		fmt.Fprintf(w, "Recorded in the state as %s; incomplete: %s (offsetctl state show %d). What was written stays: make a new plan to repair what is left, or undo it with offsetctl rollback -serial %d.\n",
+			serialList(serials), serialList(inc), n, n)
 	case err == nil && len(res.Operations) == 0:
 		fmt.Fprintln(w, "\nApply complete! Nothing to do: every operation of the plan is applied already.")
 	case err == nil:
@@ -446,6 +475,29 @@ type eventJSON struct {
 	Status     string `json:"status,omitempty"`
 	StateAfter string `json:"state_after,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// Remaining is, in a repair_report of an incomplete repair, what
+	// still differs: counts and keys, never row values.
+	Remaining *remainingJSON `json:"remaining,omitempty"`
+}
+
+type remainingJSON struct {
+	Missing        int64    `json:"missing"`
+	Extra          int64    `json:"extra"`
+	Mismatched     int64    `json:"mismatched"`
+	Stale          int      `json:"stale"`
+	MissingKeys    []string `json:"missing_keys,omitempty"`
+	ExtraKeys      []string `json:"extra_keys,omitempty"`
+	MismatchedKeys []string `json:"mismatched_keys,omitempty"`
+	StaleKeys      []string `json:"stale_keys,omitempty"`
+	Error          string   `json:"error,omitempty"`
+}
+
+func keyStrings(ks []reconcile.Key) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, k.String())
+	}
+	return out
 }
 
 func eventRecord(e apply.Event) eventJSON {
@@ -480,12 +532,27 @@ func eventRecord(e apply.Event) eventJSON {
 		return eventJSON{Type: "operation_finished", Operation: e.Operation, Serial: e.Serial, Status: string(e.Status), Error: errText(e.Err)}
 	case apply.RepairReport:
 		status := "converged"
-		if !e.Converged || !e.TableEqual {
+		var rem *remainingJSON
+		switch {
+		case e.Incomplete != "":
+			status = "incomplete"
+			rem = &remainingJSON{Stale: len(e.Stale)}
+			for _, s := range e.Stale {
+				rem.StaleKeys = append(rem.StaleKeys, s.Key.String())
+			}
+			if r := e.Remaining; r != nil {
+				rem.Missing, rem.Extra, rem.Mismatched, rem.Error = r.Missing, r.Extra, r.Mismatched, r.Err
+				rem.MissingKeys, rem.ExtraKeys, rem.MismatchedKeys = keyStrings(r.MissingKeys), keyStrings(r.ExtraKeys), keyStrings(r.MismatchedKeys)
+			}
+		case !e.Complete():
 			status = "not_converged"
 		}
-		return eventJSON{Type: "repair_report", Operation: e.Operation, Status: status, Message: fmt.Sprintf(
-			"%d inserted, %d updated, %d deleted, %d already repaired, %d signals, %d stale; %d keys verified, table checksums equal: %v",
-			e.Inserted, e.Updated, e.Deleted, e.Already, e.Signals, len(e.Stale), e.Verified, e.TableEqual)}
+		msg := fmt.Sprintf("%d inserted, %d updated, %d deleted, %d already repaired, %d signals, %d stale; %d keys verified, table checksums equal: %v",
+			e.Inserted, e.Updated, e.Deleted, e.Already, e.Signals, len(e.Stale), e.Verified, e.TableEqual)
+		if e.Incomplete != "" {
+			msg += "; NOT VERIFIED: " + e.Incomplete
+		}
+		return eventJSON{Type: "repair_report", Operation: e.Operation, Status: status, Message: msg, Remaining: rem}
 	}
 	return eventJSON{Type: "unknown"}
 }
@@ -512,7 +579,12 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 		Serial     uint64 `json:"serial"`
 		Status     string `json:"status"`
 		Partitions int    `json:"partitions"`
+		// Incomplete says what an incomplete repair left different.
+		Incomplete string `json:"incomplete,omitempty"`
 	}
+	// ok is true only when every operation was applied and verified;
+	// incomplete lists the serials of the operations that ran but were
+	// not verified (exit code 4).
 	sum := struct {
 		Type       string   `json:"type"`
 		OK         bool     `json:"ok"`
@@ -520,12 +592,17 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 		Serial     uint64   `json:"serial"`
 		Operations []opJSON `json:"operations"`
 		Recovered  []uint64 `json:"recovered,omitempty"`
+		Incomplete []uint64 `json:"incomplete,omitempty"`
 		Error      string   `json:"error,omitempty"`
 	}{Type: "summary", OK: applyErr == nil, Operations: []opJSON{}}
 	if res != nil {
 		sum.Lineage, sum.Serial, sum.Recovered = res.Lineage, res.Serial, res.Recovered
 		for _, op := range res.Operations {
-			sum.Operations = append(sum.Operations, opJSON{op.Address, op.Serial, string(op.Status), op.Partitions})
+			sum.Operations = append(sum.Operations, opJSON{op.Address, op.Serial, string(op.Status), op.Partitions, op.Incomplete})
+			if op.Status == state.StatusIncomplete {
+				sum.Incomplete = append(sum.Incomplete, op.Serial)
+				sum.OK = false
+			}
 		}
 	}
 	if applyErr != nil {

@@ -12,6 +12,16 @@ const (
 	ExitOK      = 0 // success; nothing to do; no drift
 	ExitError   = 1 // any error, refusal or bad input
 	ExitChanges = 2 // plan -detailed-exitcode: changes present; diff: drift found
+	// ExitUnformatted (3) is in fmtcmd.go: fmt -check found unformatted files.
+
+	// ExitIncomplete: apply (and offsets restore) ran every operation, but a
+	// repair's verification found the sink still different from the source
+	// (rows that moved since the plan, extra rows kept, drift outside the
+	// plan): what it wrote stays and the state records the operation as
+	// incomplete. Not 0, because the promise was not kept; not 1, because
+	// nothing failed and nothing was rolled back: CI can tell "repair
+	// incomplete, plan again" from "error".
+	ExitIncomplete = 4
 )
 
 // exitError carries an exit code other than ExitError through cobra, for

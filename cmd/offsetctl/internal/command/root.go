@@ -88,7 +88,9 @@ Kafka Connect connectors, and reconciliation of a sink that drifted from its sou
 Nothing changes without a reviewed plan, and every plan carries its way back.
 
 Exit codes: 0 success (no changes, no drift); 1 error or refusal; 2 changes present
-(plan -detailed-exitcode) or drift found (diff).
+(plan -detailed-exitcode) or drift found (diff); 3 fmt -check found unformatted files;
+4 apply ran, but a repair left the sink different from its source (recorded as
+incomplete: plan again, or roll it back).
 
 Flags may be written with one dash or two (-out, --out), as Terraform accepts them.`,
 		SilenceUsage:  true,

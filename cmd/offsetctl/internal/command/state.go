@@ -310,7 +310,7 @@ func showSummary(out, errOut io.Writer, where string, s *state.State, holder *st
 		counts[op.Status]++
 	}
 	var parts []string
-	for _, st := range []state.Status{state.StatusApplied, state.StatusRolledBack, state.StatusFailed, state.StatusNeedsRollback, state.StatusInProgress} {
+	for _, st := range []state.Status{state.StatusApplied, state.StatusIncomplete, state.StatusRolledBack, state.StatusFailed, state.StatusNeedsRollback, state.StatusInProgress} {
 		if counts[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[st], strings.ReplaceAll(string(st), "_", " ")))
 		}
@@ -481,7 +481,7 @@ type historyEvent struct {
 	Serial  uint64    `json:"serial"`
 	Name    string    `json:"name"`
 	Kind    string    `json:"kind"`
-	Event   string    `json:"event"` // started, applied, failed, needs_rollback, rolled_back, unfinished
+	Event   string    `json:"event"` // started, applied, incomplete, failed, needs_rollback, rolled_back, unfinished
 	Who     string    `json:"who,omitempty"`
 	Host    string    `json:"host,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
@@ -521,6 +521,8 @@ func historyOf(s *state.State) []historyEvent {
 				end.Related = op.RollbackOf
 				end.text = fmt.Sprintf("applied: operation %d is rolled back", op.RollbackOf)
 			}
+		case state.StatusIncomplete:
+			end.Event, end.Error, end.text = "incomplete", op.Error, "applied, NOT verified"
 		case state.StatusFailed:
 			end.Event, end.Error, end.text = "failed", op.Error, "failed, nothing left changed"
 		case state.StatusNeedsRollback:

@@ -28,6 +28,10 @@ func runStateCmd(t *testing.T, tty bool, stdin string, args ...string) (int, str
 
 const fixtureState = "testdata/state/offsetctl.state.json"
 
+// incompleteState holds a repair recorded as incomplete (state
+// format_version 3).
+const incompleteState = "testdata/state/incomplete.state.json"
+
 func TestStateCommands(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -53,6 +57,11 @@ func TestStateCommands(t *testing.T) {
 		{"damaged state", []string{"state", "list", "--state", "testdata/state/damaged/offsetctl.state.json"}, ExitError},
 		{"newer state format", []string{"state", "show", "--state", "testdata/state/future.state.json"}, ExitError},
 		{"too many arguments", []string{"state", "show", "1", "2", "--state", fixtureState}, ExitError},
+		{"list incomplete", []string{"state", "list", "--state", incompleteState}, ExitOK},
+		{"show incomplete summary", []string{"state", "show", "--state", incompleteState}, ExitOK},
+		{"show incomplete operation", []string{"state", "show", "1", "--state", incompleteState}, ExitOK},
+		{"history incomplete", []string{"state", "history", "--state", incompleteState}, ExitOK},
+		{"history incomplete json", []string{"state", "history", "-json", "--state", incompleteState}, ExitOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
