@@ -49,11 +49,11 @@
 // Former states: RUNNING (and UNASSIGNED/RESTARTING, whose target state is
 // started) is resumed and waited for until every task runs, then watched for
 // Options.RunningWatch in case a task fails on its new offsets. PAUSED is
-// resumed the same way, so that a bad offset shows now rather than at the
-// operator's next resume, and then paused again: records may flow for that
-// short while — the price of knowing the connector starts. STOPPED is left
-// STOPPED. FAILED is left STOPPED, with a Warning: resume it when the cause is
-// fixed.
+// paused straight from STOPPED and never resumed, so no task consumes in
+// between (an operator who paused a connector holds its replay until they
+// resume it; a bad offset shows then, not during apply): the restore-state
+// step says so. STOPPED is left STOPPED. FAILED is left STOPPED, with a
+// Warning: resume it when the cause is fixed.
 //
 // # Failure and rollback
 //

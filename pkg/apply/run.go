@@ -340,6 +340,9 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if warn != "" {
 			a.emit(Warning{Operation: op.Address, Connector: c.name, Message: warn})
 		}
+		if sa == string(connect.StatePaused) {
+			return fmt.Sprintf("connector %q left PAUSED, as it was: not resumed, so not watched; the new offsets take effect (a rewind replays) when you resume it", c.name), false, nil
+		}
 		return "connector " + sa, false, nil
 	})
 	if err != nil {

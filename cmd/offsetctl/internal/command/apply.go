@@ -111,8 +111,9 @@ moved. Then, per operation: it records the before-images in the state, stops the
 connector and waits for its tasks to stop, changes the offsets (PATCH /offsets on Kafka
 Connect 3.6+; the offsets topic or the consumer group on 3.5), reads them back and
 compares them exactly with the plan, and returns the connector to its former state
-(RUNNING and PAUSED connectors are resumed until their tasks run; PAUSED ones are then
-paused again; STOPPED stays STOPPED; FAILED is left STOPPED).
+(RUNNING connectors are resumed and watched until their tasks run; PAUSED ones are paused
+again without running in between, so a replay starts only when you resume them, and they
+are not watched; STOPPED stays STOPPED; FAILED is left STOPPED).
 
 A reconcile block's repair = "upsert" reads the planned rows from the source and writes
 the sink in transactions of at most 5,000 rows that touch only rows whose source and sink
