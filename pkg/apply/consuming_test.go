@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -138,5 +139,64 @@ func TestApplyLeavesPausedConnectorPausedWithoutRunning(t *testing.T) {
 			t.Fatalf("after resume the sink never consumed the replay: %v", w.sinkOffsets(cs.name))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The operator's report: apply was killed while it watched the resumed
+// sink, which had consumed the three replayed records and committed the
+// offset it had before the rewind. The live offsets now equal the
+// before-images, but the journal says the write was verified and the
+// connector resumed: apply of the same plan records the operation as
+// applied and does not rewind (and replay) a second time.
+func TestApplyAfterKillDuringWatchDoesNotReplayTwice(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cs := newConsumingSink(t, ctx)
+	w := cs.w
+	cfg := cs.rewindConfig()
+	b := w.backend()
+	id := lock(t, b)
+	p := w.plan(cfg, b)
+	if p.HasErrors() || !p.HasChanges() {
+		t.Fatalf("plan: changes %v, checks %+v", p.HasChanges(), p.Checks)
+	}
+	if _, err := w.applier(b, crashAt(apply.StepRestoreState), nil).Apply(ctx, p, cfg, id); !errors.Is(err, errCrash) {
+		t.Fatalf("apply killed during the watch: %v", err)
+	}
+	b.Close()
+	// The resumed sink consumes the replay and commits where it was.
+	for w.sinkOffsets(cs.name)[cs.key] != cs.committed {
+		if ctx.Err() != nil {
+			t.Fatalf("the sink never consumed the replay: %v", w.sinkOffsets(cs.name))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	b2 := w.backend()
+	id2 := lock(t, b2)
+	var events []apply.Event
+	res, err := w.applier(b2, nil, &events).Apply(ctx, p, cfg, id2)
+	if err != nil {
+		t.Fatalf("apply of the same plan after the kill: %v", err)
+	}
+	if len(res.Recovered) != 1 || len(res.Operations) != 0 {
+		t.Fatalf("result: recovered %v, operations %+v (the operation was applied again)", res.Recovered, res.Operations)
+	}
+	st := readState(t, b2)
+	if got := statuses(st); got != "1 offsets applied" {
+		t.Fatalf("state: %s, want 1 offsets applied", got)
+	}
+	if story := recoverStory(st.Operations[0]); !strings.Contains(story, "found it applied (the journal records the offsets written and verified and the connector being resumed") {
+		t.Errorf("recover step says %q", story)
+	}
+	if got := w.proxy.calls("PATCH /connectors/" + cs.name + "/offsets"); len(got) != 1 {
+		t.Errorf("offsets written %d times, want once: %v", len(got), got)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := w.sinkOffsets(cs.name)[cs.key]; got != cs.committed {
+		t.Errorf("committed offset %d, want %d", got, cs.committed)
+	}
+	if got := w.connectorState(cs.name); got != "RUNNING" {
+		t.Errorf("connector %s, want RUNNING", got)
 	}
 }

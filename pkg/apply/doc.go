@@ -42,9 +42,11 @@
 //  7. record: mark the operation applied.
 //
 // The state is written when the journal is made, before offsets are
-// written, and with the final status; the other steps are recorded with the
-// next write. A later run does not trust the journal for how far an
-// operation got: it reads the offsets and the connector's state.
+// written (the intent) and after (the result), before the connector is
+// returned to its state (after which it may consume and move the offsets on),
+// and with the final status; the other steps are recorded with the next
+// write. A later run does not trust the journal's last step for how far an
+// operation got: it reads the live offsets.
 //
 // Former states: RUNNING (and UNASSIGNED/RESTARTING, whose target state is
 // started) is resumed and waited for until every task runs, then watched for
@@ -75,8 +77,12 @@
 // [RestorePlan] builds the same kind of plan from an offsets backup file.
 //
 // A process that dies mid-apply leaves an in_progress operation. The next
-// Apply of the same plan recovers it (before-images back, former state back,
-// status failed with the story) and then applies the plan again; Apply of any
+// Apply of the same plan settles it from its live offsets (recover.go):
+// found applied, it is recorded as applied, its connector returned to its
+// former state, and it is not applied again (a rewind would replay twice);
+// found not applied or partly applied, its before-images are put back, its
+// connector returned, it is recorded as failed with the story, and the plan
+// is applied again; found moved by someone else, Apply refuses. Apply of any
 // other plan refuses until `offsetctl rollback` (a plan from [RollbackPlan]
 // applied through the same path) has undone it. Options.Hook lets tests stop
 // the run after any step, abandoning everything the way kill -9 would.

@@ -173,13 +173,20 @@ func (j *journal) endStep(serial uint64, idx int, s Step, target string, start, 
 func (r *opRun) write(ctx context.Context) error { return r.j.write(ctx) }
 
 // persistAfter says which steps the state is written after: the journal
-// (before anything changes) and the final status. The start of an
-// alteration is written before it begins, and a failure's outcome when it
-// is known; the other steps are recorded with the next write, which keeps a
-// run of many connectors from waiting on the disk. A later run trusts the
-// world, not the journal, for how far an operation got.
+// (before anything changes), the alteration (its result) and the final
+// status. persistBefore says which are written before they begin: the
+// alteration (its intent) and restore-state (the connector may run from the
+// new offsets, after which they no longer show the operation). A failure's
+// outcome is written when it is known; the other steps are recorded with the
+// next write, which keeps a run of many connectors from waiting on the disk.
+// A later run reads the live offsets to see how far an operation got, and
+// the journal to know whether the connector may have run since.
 func persistAfter(s Step) bool {
-	return s == StepJournal || s == StepRecord
+	return s == StepJournal || s == StepAlter || s == StepRecord
+}
+
+func persistBefore(s Step) bool {
+	return s == StepAlter || s == StepRestoreState
 }
 
 // step runs one step: records it, runs fn, records the result, tells the
@@ -190,8 +197,8 @@ func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped
 	a.emit(StepStarted{Operation: r.op.Address, Connector: r.c.name, Step: s})
 	start := a.opts.Now()
 	idx := r.j.beginStep(r.serial, s, r.c.name, start)
-	if idx >= 0 && s == StepAlter {
-		// The journal must say an alteration may have begun.
+	if idx >= 0 && persistBefore(s) {
+		// The journal must say an alteration, or a resume, may have begun.
 		if err := r.write(ctx); err != nil {
 			return err
 		}

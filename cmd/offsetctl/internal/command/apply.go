@@ -125,8 +125,12 @@ does not converge fails and names the keys.
 
 On any failure the before-images are put back and verified, the connector's state is
 restored, the state records what happened, and apply exits 1 with the story. If apply
-is killed, the next apply of the same plan undoes the interrupted operation first;
-offsetctl rollback undoes it as well.
+is killed, the next apply of the same plan first reads the interrupted operation's live
+offsets and compares them with its before- and after-images: applied (or the connector
+was already being resumed) is recorded as applied and not done again; not applied, or
+partly applied (its before-images are put back), is recorded as failed and applied
+anew; offsets that match neither were moved by someone else, and apply refuses and
+names them. offsetctl rollback puts the before-images back in every case.
 
 A saved plan is applied with the configuration it was made from, read again from -chdir
 (to check its hash and to reach the clusters): give apply the same -var, -var-file or
@@ -402,7 +406,7 @@ func (r *progressRenderer) render(e apply.Event) {
 		}
 	case apply.Recovered:
 		if e.Err == nil {
-			fmt.Fprintf(w, "operation %d (%s): left unfinished by an earlier run; undone\n", e.Serial, e.Name)
+			fmt.Fprintf(w, "operation %d (%s): left unfinished by an earlier run; found %s: %s\n", e.Serial, e.Name, e.Outcome, e.Message)
 		}
 	case apply.Warning:
 		fmt.Fprintf(w, "%s: Warning: %s\n", e.Operation, e.Message)
@@ -460,7 +464,7 @@ func eventRecord(e apply.Event) eventJSON {
 	case apply.RolledBack:
 		return eventJSON{Type: "rolled_back", Operation: e.Operation, Connector: e.Connector, Partitions: n(e.Partitions), StateAfter: e.StateAfter, Error: errText(e.Err)}
 	case apply.Recovered:
-		return eventJSON{Type: "recovered", Serial: e.Serial, Operation: e.Name, Error: errText(e.Err)}
+		return eventJSON{Type: "recovered", Serial: e.Serial, Operation: e.Name, Status: e.Outcome, Message: e.Message, Error: errText(e.Err)}
 	case apply.Warning:
 		return eventJSON{Type: "warning", Operation: e.Operation, Connector: e.Connector, Message: e.Message}
 	case apply.OperationFinished:
