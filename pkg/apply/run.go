@@ -365,9 +365,13 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		})
 		if r.rollbackOf != 0 {
 			r.j.update(r.rollbackOf, func(t *state.Operation) {
+				interrupted := t.Status == state.StatusInProgress
 				t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
 				if t.Finished.IsZero() {
 					t.Finished = finished
+				}
+				if interrupted {
+					r.settleInterrupted(t, finished, stateAfter)
 				}
 			})
 		}
@@ -538,4 +542,35 @@ func readBack(ctx context.Context, c *conn, want []entry) ([]entry, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// settleInterrupted records on t, an operation a dead process left in
+// progress and that this rollback undid, what the rollback found before it
+// wrote (its re-observation of the live offsets, and the journal): an
+// operation found not applied is recorded as failed, not as rolled back,
+// so that the history does not claim it was ever applied.
+func (r *opRun) settleInterrupted(t *state.Operation, at time.Time, stateAfter string) {
+	before, err1 := fromImages(t.BeforeImages)
+	after, err2 := fromImages(t.After)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	last, resumed := journaled(t.Steps)
+	v := judge(before, after, currentEntries(r.now, after))
+	var story string
+	switch {
+	case v.kind == foundApplied || resumed:
+		story = fmt.Sprintf("interrupted after step %s (the process running it stopped); offsetctl rollback (operation %d) found it applied and put its before-images back", last, r.serial)
+		if v.kind == foundApplied {
+			story = fmt.Sprintf("interrupted after step %s (the process running it stopped); offsetctl rollback (operation %d) found it applied (%s) and put its before-images back", last, r.serial, v.detail)
+		}
+	case v.kind == foundNotApplied:
+		story = fmt.Sprintf("interrupted after step %s, before any offset was written (the live offsets equaled its before-images); offsetctl rollback (operation %d) returned the connector to %s", last, r.serial, orUnknownState(stateAfter))
+		t.Status, t.RolledBackBy, t.Error = state.StatusFailed, 0, story
+	case v.kind == foundPartly:
+		story = fmt.Sprintf("interrupted after step %s, partly applied (%s); offsetctl rollback (operation %d) put its before-images back", last, v.detail, r.serial)
+	default:
+		story = fmt.Sprintf("interrupted after step %s; offsetctl rollback (operation %d) found offsets that match neither its before- nor its after-images (%s) and put its before-images back over them", last, r.serial, strings.Join(v.moved, "; "))
+	}
+	t.Steps = append(t.Steps, state.Step{Name: string(StepRecover), Target: r.c.name, Status: state.StepDone, Started: at, Finished: at, Message: story})
 }
