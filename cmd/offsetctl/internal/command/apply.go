@@ -272,6 +272,7 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	a, err := apply.New(apply.Options{
 		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host,
 		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch), Parallel: o.parallelism,
+		Hook: stopHook(),
 		Observer: apply.ObserverFunc(func(e apply.Event) {
 			if g.JSON {
 				events = append(events, e)
