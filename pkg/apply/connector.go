@@ -394,14 +394,16 @@ func (c *conn) restoreState(ctx context.Context, former string) (string, string,
 	case connect.StateFailed:
 		return string(connect.StateStopped), fmt.Sprintf("connector %q was FAILED before this operation; it is left STOPPED: resume it (offsetctl does not) once the cause of the failure is fixed", c.name), nil
 	case connect.StatePaused:
-		if err := c.resumeAndWatch(ctx); err != nil {
-			return "", "", err
-		}
+		// Paused straight from STOPPED, never resumed: an operator who
+		// paused the connector holds what it would consume (the records
+		// a rewind replays) until they resume it. A worker generates task
+		// configurations only for a started connector, so a connector
+		// paused while STOPPED has no task that could consume or commit.
 		if err := c.cc.Pause(ctx, c.name); err != nil {
-			return string(connect.StateRunning), "", err
+			return string(connect.StateStopped), "", err
 		}
 		if _, err := c.cc.WaitForState(ctx, c.name, connect.StatePaused, c.waitOpts()); err != nil {
-			return string(connect.StateRunning), "", err
+			return string(connect.StateStopped), "", err
 		}
 		return string(connect.StatePaused), "", nil
 	default: // RUNNING, UNASSIGNED, RESTARTING: the target state is started

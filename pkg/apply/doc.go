@@ -47,18 +47,20 @@
 //  7. record: mark the operation applied.
 //
 // The state is written when the journal is made, before offsets are
-// written, and with the final status; the other steps are recorded with the
-// next write. A later run does not trust the journal for how far an
-// operation got: it reads the offsets and the connector's state.
+// written (the intent) and after (the result), before the connector is
+// returned to its state (after which it may consume and move the offsets on),
+// and with the final status; the other steps are recorded with the next
+// write. A later run does not trust the journal's last step for how far an
+// operation got: it reads the live offsets.
 //
 // Former states: RUNNING (and UNASSIGNED/RESTARTING, whose target state is
 // started) is resumed and waited for until every task runs, then watched for
 // Options.RunningWatch in case a task fails on its new offsets. PAUSED is
-// resumed the same way, so that a bad offset shows now rather than at the
-// operator's next resume, and then paused again: records may flow for that
-// short while — the price of knowing the connector starts. STOPPED is left
-// STOPPED. FAILED is left STOPPED, with a Warning: resume it when the cause is
-// fixed.
+// paused straight from STOPPED and never resumed, so no task consumes in
+// between (an operator who paused a connector holds its replay until they
+// resume it; a bad offset shows then, not during apply): the restore-state
+// step says so. STOPPED is left STOPPED. FAILED is left STOPPED, with a
+// Warning: resume it when the cause is fixed.
 //
 // # Failure and rollback
 //
@@ -91,8 +93,12 @@
 // [RestorePlan] builds the same kind of plan from an offsets backup file.
 //
 // A process that dies mid-apply leaves an in_progress operation. The next
-// Apply of the same plan recovers it (before-images back, former state back,
-// status failed with the story) and then applies the plan again; Apply of any
+// Apply of the same plan settles it from its live offsets (recover.go):
+// found applied, it is recorded as applied, its connector returned to its
+// former state, and it is not applied again (a rewind would replay twice);
+// found not applied or partly applied, its before-images are put back, its
+// connector returned, it is recorded as failed with the story, and the plan
+// is applied again; found moved by someone else, Apply refuses. Apply of any
 // other plan refuses until `offsetctl rollback` (a plan from [RollbackPlan]
 // applied through the same path) has undone it. Options.Hook lets tests stop
 // the run after any step, abandoning everything the way kill -9 would.

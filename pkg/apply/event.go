@@ -23,6 +23,9 @@ const (
 	// The steps of an automatic rollback or a recovery.
 	StepRestoreOffsets Step = "restore-offsets"
 	StepVerifyRestore  Step = "verify-restore"
+	// StepRecover records, on an operation a dead process left unfinished,
+	// what the next apply of its plan found and did.
+	StepRecover Step = "recover"
 )
 
 // Event is something apply did or saw. The set is sealed: OperationStarted,
@@ -98,12 +101,17 @@ type RolledBack struct {
 	Err        error
 }
 
-// Recovered: an operation that a dead process left in_progress was undone
-// before this apply went on.
+// Recovered: an operation that a dead process left in_progress was settled
+// before this apply went on, from what its live offsets showed: Outcome is
+// "applied" (recorded as applied, not done again), "not applied" or
+// "partly applied, undone" (the plan applies it again); Message tells the
+// story. Err says why it could not be settled.
 type Recovered struct {
-	Serial uint64
-	Name   string
-	Err    error
+	Serial  uint64
+	Name    string
+	Outcome string
+	Message string
+	Err     error
 }
 
 // Warning: something the operator should read; apply goes on.

@@ -138,8 +138,9 @@ func TestNoStopRefused(t *testing.T) {
 }
 
 // Killed after writing the offsets topic directly (3.5), the next apply of
-// the same plan puts the before-image back through the topic and applies
-// again; rollback then restores it exactly, key bytes and all.
+// the same plan reads the topic, finds the operation applied and records it
+// so (without writing again); rollback then restores the before-image
+// exactly, key bytes and all.
 func TestOldWorkerCrashAfterTopicWrite(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, "3.5")
@@ -173,11 +174,11 @@ func TestOldWorkerCrashAfterTopicWrite(t *testing.T) {
 		t.Fatalf("offsets: %s", got)
 	}
 	st := readState(t, b2)
-	if got := statuses(st); got != "1 offsets failed; 2 offsets applied" {
+	if got := statuses(st); got != "1 offsets applied" {
 		t.Fatalf("state: %s", got)
 	}
 	target, err := apply.RollbackCandidate(st, 0, "")
-	if err != nil || target.Serial != 2 {
+	if err != nil || target.Serial != 1 {
 		t.Fatalf("rollback candidate: %+v, %v", target, err)
 	}
 	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, apply.PlanInfo{})

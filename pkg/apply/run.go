@@ -173,13 +173,20 @@ func (j *journal) endStep(serial uint64, idx int, s Step, target string, start, 
 func (r *opRun) write(ctx context.Context) error { return r.j.write(ctx) }
 
 // persistAfter says which steps the state is written after: the journal
-// (before anything changes) and the final status. The start of an
-// alteration is written before it begins, and a failure's outcome when it
-// is known; the other steps are recorded with the next write, which keeps a
-// run of many connectors from waiting on the disk. A later run trusts the
-// world, not the journal, for how far an operation got.
+// (before anything changes), the alteration (its result) and the final
+// status. persistBefore says which are written before they begin: the
+// alteration (its intent) and restore-state (the connector may run from the
+// new offsets, after which they no longer show the operation). A failure's
+// outcome is written when it is known; the other steps are recorded with the
+// next write, which keeps a run of many connectors from waiting on the disk.
+// A later run reads the live offsets to see how far an operation got, and
+// the journal to know whether the connector may have run since.
 func persistAfter(s Step) bool {
-	return s == StepJournal || s == StepRecord
+	return s == StepJournal || s == StepAlter || s == StepRecord
+}
+
+func persistBefore(s Step) bool {
+	return s == StepAlter || s == StepRestoreState
 }
 
 // step runs one step: records it, runs fn, records the result, tells the
@@ -190,8 +197,8 @@ func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped
 	a.emit(StepStarted{Operation: r.op.Address, Connector: r.c.name, Step: s})
 	start := a.opts.Now()
 	idx := r.j.beginStep(r.serial, s, r.c.name, start)
-	if idx >= 0 && s == StepAlter {
-		// The journal must say an alteration may have begun.
+	if idx >= 0 && persistBefore(s) {
+		// The journal must say an alteration, or a resume, may have begun.
 		if err := r.write(ctx); err != nil {
 			return err
 		}
@@ -340,6 +347,9 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if warn != "" {
 			a.emit(Warning{Operation: op.Address, Connector: c.name, Message: warn})
 		}
+		if sa == string(connect.StatePaused) {
+			return fmt.Sprintf("connector %q left PAUSED, as it was: not resumed, so not watched; the new offsets take effect (a rewind replays) when you resume it", c.name), false, nil
+		}
 		return "connector " + sa, false, nil
 	})
 	if err != nil {
@@ -355,9 +365,13 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		})
 		if r.rollbackOf != 0 {
 			r.j.update(r.rollbackOf, func(t *state.Operation) {
+				interrupted := t.Status == state.StatusInProgress
 				t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
 				if t.Finished.IsZero() {
 					t.Finished = finished
+				}
+				if interrupted {
+					r.settleInterrupted(t, finished, stateAfter)
 				}
 			})
 		}
@@ -528,4 +542,35 @@ func readBack(ctx context.Context, c *conn, want []entry) ([]entry, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// settleInterrupted records on t, an operation a dead process left in
+// progress and that this rollback undid, what the rollback found before it
+// wrote (its re-observation of the live offsets, and the journal): an
+// operation found not applied is recorded as failed, not as rolled back,
+// so that the history does not claim it was ever applied.
+func (r *opRun) settleInterrupted(t *state.Operation, at time.Time, stateAfter string) {
+	before, err1 := fromImages(t.BeforeImages)
+	after, err2 := fromImages(t.After)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	last, resumed := journaled(t.Steps)
+	v := judge(before, after, currentEntries(r.now, after))
+	var story string
+	switch {
+	case v.kind == foundApplied || resumed:
+		story = fmt.Sprintf("interrupted after step %s (the process running it stopped); offsetctl rollback (operation %d) found it applied and put its before-images back", last, r.serial)
+		if v.kind == foundApplied {
+			story = fmt.Sprintf("interrupted after step %s (the process running it stopped); offsetctl rollback (operation %d) found it applied (%s) and put its before-images back", last, r.serial, v.detail)
+		}
+	case v.kind == foundNotApplied:
+		story = fmt.Sprintf("interrupted after step %s, before any offset was written (the live offsets equaled its before-images); offsetctl rollback (operation %d) returned the connector to %s", last, r.serial, orUnknownState(stateAfter))
+		t.Status, t.RolledBackBy, t.Error = state.StatusFailed, 0, story
+	case v.kind == foundPartly:
+		story = fmt.Sprintf("interrupted after step %s, partly applied (%s); offsetctl rollback (operation %d) put its before-images back", last, v.detail, r.serial)
+	default:
+		story = fmt.Sprintf("interrupted after step %s; offsetctl rollback (operation %d) found offsets that match neither its before- nor its after-images (%s) and put its before-images back over them", last, r.serial, strings.Join(v.moved, "; "))
+	}
+	t.Steps = append(t.Steps, state.Step{Name: string(StepRecover), Target: r.c.name, Status: state.StepDone, Started: at, Finished: at, Message: story})
 }

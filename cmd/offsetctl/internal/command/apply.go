@@ -114,8 +114,9 @@ moved. Then, per operation: it records the before-images in the state, stops the
 connector and waits for its tasks to stop, changes the offsets (PATCH /offsets on Kafka
 Connect 3.6+; the offsets topic or the consumer group on 3.5), reads them back and
 compares them exactly with the plan, and returns the connector to its former state
-(RUNNING and PAUSED connectors are resumed until their tasks run; PAUSED ones are then
-paused again; STOPPED stays STOPPED; FAILED is left STOPPED).
+(RUNNING connectors are resumed and watched until their tasks run; PAUSED ones are paused
+again without running in between, so a replay starts only when you resume them, and they
+are not watched; STOPPED stays STOPPED; FAILED is left STOPPED).
 
 A reconcile block's repair = "upsert" reads the planned rows from the source and writes
 the sink in transactions of at most 5,000 rows that touch only rows whose source and sink
@@ -132,8 +133,12 @@ and apply exits 4. Make a new plan to repair what is left; offsetctl rollback un
 
 On any failure the before-images are put back and verified, the connector's state is
 restored, the state records what happened, and apply exits 1 with the story. If apply
-is killed, the next apply of the same plan undoes the interrupted operation first;
-offsetctl rollback undoes it as well.
+is killed, the next apply of the same plan first reads the interrupted operation's live
+offsets and compares them with its before- and after-images: applied (or the connector
+was already being resumed) is recorded as applied and not done again; not applied, or
+partly applied (its before-images are put back), is recorded as failed and applied
+anew; offsets that match neither were moved by someone else, and apply refuses and
+names them. offsetctl rollback puts the before-images back in every case.
 
 A saved plan is applied with the configuration it was made from, read again from -chdir
 (to check its hash and to reach the clusters): give apply the same -var, -var-file or
@@ -283,6 +288,7 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	a, err := apply.New(apply.Options{
 		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host, CheckPlan: checkPlan,
 		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch), Parallel: o.parallelism,
+		Hook: stopHook(),
 		Observer: apply.ObserverFunc(func(e apply.Event) {
 			if g.JSON {
 				events = append(events, e)
@@ -444,7 +450,7 @@ func (r *progressRenderer) render(e apply.Event) {
 		}
 	case apply.Recovered:
 		if e.Err == nil {
-			fmt.Fprintf(w, "operation %d (%s): left unfinished by an earlier run; undone\n", e.Serial, e.Name)
+			fmt.Fprintf(w, "operation %d (%s): left unfinished by an earlier run; found %s: %s\n", e.Serial, e.Name, e.Outcome, e.Message)
 		}
 	case apply.Warning:
 		fmt.Fprintf(w, "%s: Warning: %s\n", e.Operation, e.Message)
@@ -525,7 +531,7 @@ func eventRecord(e apply.Event) eventJSON {
 	case apply.RolledBack:
 		return eventJSON{Type: "rolled_back", Operation: e.Operation, Connector: e.Connector, Partitions: n(e.Partitions), StateAfter: e.StateAfter, Error: errText(e.Err)}
 	case apply.Recovered:
-		return eventJSON{Type: "recovered", Serial: e.Serial, Operation: e.Name, Error: errText(e.Err)}
+		return eventJSON{Type: "recovered", Serial: e.Serial, Operation: e.Name, Status: e.Outcome, Message: e.Message, Error: errText(e.Err)}
 	case apply.Warning:
 		return eventJSON{Type: "warning", Operation: e.Operation, Connector: e.Connector, Message: e.Message}
 	case apply.OperationFinished:
