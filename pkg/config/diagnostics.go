@@ -13,11 +13,13 @@ import (
 //
 // Unlike HCL's writer used directly, it never prints the values of the
 // variables an expression refers to ("var.password is ..."): a variable may
-// hold a secret.
+// hold a secret; and it masks the passwords of URLs in the snippets and
+// messages (RedactSecrets).
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint, color bool) error {
 	if len(diags) == 0 {
 		return nil
 	}
+	files, diags = RedactSecrets(files, diags)
 	safe := make(hcl.Diagnostics, len(diags))
 	for i, d := range diags {
 		c := *d

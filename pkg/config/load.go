@@ -128,6 +128,9 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 			continue
 		}
 		cfg.Files[p] = f
+		if !diags.HasErrors() {
+			d.add(literalPasswordWarnings(f)...)
+		}
 		if diags.HasErrors() {
 			unreadable = true
 			continue // a file that does not parse is not decoded further

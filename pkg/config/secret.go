@@ -1,9 +1,17 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // secretMask is what a Secret prints instead of its value.
@@ -91,3 +99,115 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.St
 
 // MarshalText writes the mask, for encoders that prefer text.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Passwords written in configuration text: the password of a URL's userinfo
+// (scheme://user:PASSWORD@host) and the value of a libpq or query-string
+// password=VALUE. The groups are the passwords.
+var (
+	urlPasswordRE   = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.\-]*://[^\s/@:"'{}]*:([^\s/@"'{}]+)@`)
+	paramPasswordRE = regexp.MustCompile(`(?i)\bpassword=([^\s"'&(){}]+)`)
+)
+
+// passwordSpans returns the byte ranges of the passwords in text.
+func passwordSpans(text []byte) [][2]int {
+	var spans [][2]int
+	for _, re := range []*regexp.Regexp{urlPasswordRE, paramPasswordRE} {
+		for _, m := range re.FindAllSubmatchIndex(text, -1) {
+			spans = append(spans, [2]int{m[2], m[3]})
+		}
+	}
+	return spans
+}
+
+// redactText masks every password in text with as many '*' as it has bytes,
+// so that the lines, columns and byte offsets of diagnostics stay right. It
+// returns the masked text and the passwords it masked.
+func redactText(text []byte) ([]byte, []string) {
+	spans := passwordSpans(text)
+	if len(spans) == 0 {
+		return text, nil
+	}
+	out := bytes.Clone(text)
+	var found []string
+	for _, sp := range spans {
+		found = append(found, string(text[sp[0]:sp[1]]))
+		for i := sp[0]; i < sp[1]; i++ {
+			out[i] = '*'
+		}
+	}
+	return out, found
+}
+
+// RedactSecrets returns copies of files and diags with no password in them:
+// the passwords of URLs (and libpq password=VALUE) written in the files are
+// masked in the source text every snippet is cut from, and wherever a
+// diagnostic's summary or detail quotes them. Use it before printing
+// diagnostics in any form.
+func RedactSecrets(files map[string]*hcl.File, diags hcl.Diagnostics) (map[string]*hcl.File, hcl.Diagnostics) {
+	out := make(map[string]*hcl.File, len(files))
+	var secrets []string
+	for name, f := range files {
+		if f == nil {
+			out[name] = f
+			continue
+		}
+		masked, found := redactText(f.Bytes)
+		secrets = append(secrets, found...)
+		c := *f
+		c.Bytes = masked
+		out[name] = &c
+	}
+	safe := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Summary, c.Detail = scrubSecrets(c.Summary, secrets), scrubSecrets(c.Detail, secrets)
+		safe[i] = &c
+	}
+	return out, safe
+}
+
+func scrubSecrets(msg string, secrets []string) string {
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, "xxxxx")
+	}
+	// Passwords the files do not hold verbatim (a value read from the
+	// environment, quoted by a message): mask them by their shape.
+	spans := passwordSpans([]byte(msg))
+	slices.SortFunc(spans, func(a, b [2]int) int { return b[0] - a[0] })
+	for _, sp := range spans {
+		msg = msg[:sp[0]] + "xxxxx" + msg[sp[1]:]
+	}
+	return msg
+}
+
+// literalPasswordWarnings warns about every password written literally in a
+// URL (or a libpq password=VALUE) in the string literals of a configuration
+// file: configuration files are meant for git.
+func literalPasswordWarnings(f *hcl.File) hcl.Diagnostics {
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || lit.Val.IsNull() || !lit.Val.IsKnown() || lit.Val.Type() != cty.String {
+			return nil
+		}
+		if len(passwordSpans([]byte(lit.Val.AsString()))) == 0 {
+			return nil
+		}
+		rng := lit.SrcRange
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Password written in the configuration",
+			Detail: "This string holds a password (shown masked here), and configuration files are meant for git. " +
+				"Read the whole URL from the environment with env(\"NAME\") (url = env(\"SINK_DATABASE_URL\")), " +
+				"or, for PostgreSQL, leave the password out of the URL and give it through a password file " +
+				"(libpq's ~/.pgpass, PGPASSFILE or passfile=) or PGPASSWORD.",
+			Subject: &rng,
+		})
+		return nil
+	})
+	return diags
+}

@@ -83,7 +83,7 @@ func TestSecretsInConfig(t *testing.T) {
 		{"token", bearer.Token, "token-from-default-s3cret", "variable token (default)"},
 		{"sasl password via local", cfg.Kafka("prod").SASL.Password, "kafka-s3cret", "env KAFKA_PASSWORD"},
 		{"database url", cfg.Database("source").URL, testEnv["SOURCE_DATABASE_URL"], "env SOURCE_DATABASE_URL"},
-		{"database url template", cfg.Database("sink").URL, "postgres://app:connect-s3cret@sink/db?sslmode=require&password=x", "expression"},
+		{"database url template", cfg.Database("sink").URL, "postgres://app:connect-s3cret@sink/db?sslmode=require&application_name=x", "expression"},
 	}
 	for _, tt := range tests {
 		if tt.s.Value() != tt.wantValue || tt.s.Source() != tt.wantSource {

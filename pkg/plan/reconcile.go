@@ -194,6 +194,14 @@ func (pl *Planner) observeReconcile(ctx context.Context, blk *config.Reconcile) 
 		spec.MaxKeys = int(min(blk.MaxChanges+1, 1<<30))
 	}
 	r, err := reconcile.ComparePools(ctx, src, dst, spec)
+	if errors.Is(err, reconcile.ErrSameTable) {
+		// Two database blocks whose URLs differ in text may still reach one
+		// database: comparing a table with itself would plan "no drift".
+		op.Status = StatusBlocked
+		return op, []Check{check(SeverityError, "same_table",
+			"%s and %s reach the same database of the same server: %v. Point %s's url at the sink database, or set sink_table to a different table",
+			blk.Source.Addr(), blk.Sink.Addr(), err, blk.Sink.Addr())}, nil
+	}
 	if err != nil {
 		var se *reconcile.SpecError
 		if errors.As(err, &se) || errors.Is(err, reconcile.ErrNotComparable) {

@@ -226,3 +226,55 @@ func TestVerifyReconcile(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanReconcileRefusesSameTable: two database blocks whose URLs reach
+// one database (here: both the same URL) and a block that names one table on
+// both sides — directly or through sink_table — plan no "no drift" but a
+// blocked operation with an error check. Two tables of one database are
+// planned as usual.
+func TestPlanReconcileRefusesSameTable(t *testing.T) {
+	url := pgtest.NewDB(t)
+	pgtest.Exec(t, url, reconcileTables)
+	tests := []struct {
+		name, tables string
+		wantBlocked  bool
+	}{
+		{"same table", `table = "s.customers"`, true},
+		{"same table spelled twice", `table = "s.customers"
+  sink_table = "\"s\".\"customers\""`, true},
+		{"sink_table is the table", `table = "s.customers"
+  sink_table = "s.customers"`, true},
+		{"two tables", `table = "s.customers"
+  sink_table = "d.customers"
+  ignore_columns = ["__op"]
+  timestamp_precision = "ms"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := planReconcile(t, url, `reconcile "customers" {
+  source = database.source
+  sink   = database.sink
+  `+tt.tables+`
+  repair = "upsert"
+  reason = "INC-4711: check the sink"
+}
+`)
+			if !tt.wantBlocked {
+				for _, c := range p.Checks {
+					if c.Code == "same_table" {
+						t.Fatalf("refused two tables: %+v", c)
+					}
+				}
+				return
+			}
+			if !p.HasErrors() || p.Operations[0].Status != plan.StatusBlocked || len(p.Checks) == 0 || p.Checks[0].Code != "same_table" {
+				t.Fatalf("want a blocked operation with a same_table check: %+v %+v", p.Operations, p.Checks)
+			}
+			for _, w := range []string{"database.source and database.sink reach the same database", "the same table s.customers", "Point database.sink's url at the sink database"} {
+				if !strings.Contains(p.Checks[0].Message, w) {
+					t.Errorf("check message does not contain %q: %s", w, p.Checks[0].Message)
+				}
+			}
+		})
+	}
+}

@@ -149,6 +149,10 @@ func (e *engine) open(ctx context.Context, src, dst *pgx.Conn) (*side, *side, er
 			x.queries++
 		}
 	}
+	// Last, so that a bad spec is reported as such first.
+	if err := refuseSameTable(ctx, s, d); err != nil {
+		return s, d, err
+	}
 	e.total = 2 * max(s.tbl.Estimate, d.tbl.Estimate, 0)
 	return s, d, nil
 }
@@ -884,4 +888,64 @@ func ComparePools(ctx context.Context, src, dst *pgxpool.Pool, spec Spec) (*Resu
 	}
 	defer b.Release()
 	return Compare(ctx, a.Conn(), b.Conn(), spec)
+}
+
+// dbIdentity says which database of which running server a session is in:
+// the cluster's system identifier (NULL where this user may not read it),
+// the postmaster's start time (a copy of the cluster — a standby, a restored
+// backup — shares the system identifier but not the start time) and the
+// database's oid. Connection strings cannot tell: one server has many
+// names (a socket, localhost, an address, a service file, PG* variables).
+type dbIdentity struct {
+	system   *string
+	started  string
+	database uint32
+}
+
+func identify(ctx context.Context, x *side) (dbIdentity, error) {
+	var id dbIdentity
+	x.queries++
+	err := x.tx.QueryRow(ctx, `SELECT CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
+				THEN (SELECT system_identifier::text FROM pg_control_system()) END,
+			pg_postmaster_start_time()::text,
+			(SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&id.system, &id.started, &id.database)
+	if err != nil {
+		return id, fmt.Errorf("identifying the %s database: %w", x.name, err)
+	}
+	return id, nil
+}
+
+// same says whether two identities are one database of one server.
+func (a dbIdentity) same(b dbIdentity) bool {
+	if a.system != nil && b.system != nil && *a.system != *b.system {
+		return false
+	}
+	return a.started == b.started && a.database == b.database
+}
+
+// refuseSameTable returns an error wrapping ErrSameTable when the two sides
+// are one table of one database. Two tables of one database (say
+// public.customers and sink.customers) are fine.
+func refuseSameTable(ctx context.Context, s, d *side) error {
+	if s.tbl.OID != d.tbl.OID {
+		return nil
+	}
+	var si, di dbIdentity
+	err := both(ctx, s, d, func(ctx context.Context, x *side) error {
+		id, err := identify(ctx, x)
+		if x == s {
+			si = id
+		} else {
+			di = id
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !si.same(di) {
+		return nil
+	}
+	return fmt.Errorf("%w %s of one database (the two connections reach the same server and database, oid %d): comparing a table with itself never finds drift; name the sink database, or a sink table that differs",
+		ErrSameTable, s.tbl.Name, si.database)
 }

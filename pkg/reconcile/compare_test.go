@@ -439,8 +439,11 @@ func TestCompareSettle(t *testing.T) {
 
 func TestCompareErrors(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewDB(t)
-	pgtest.Exec(t, url, `CREATE TABLE ok (id int PRIMARY KEY, v text);
+	// The sink is a copy in a second database: a table compared with itself
+	// is refused (see TestCompareSameTable).
+	url, sink := pgtest.NewDB(t), pgtest.NewDB(t)
+	for _, u := range []string{url, sink} {
+		pgtest.Exec(t, u, `CREATE TABLE ok (id int PRIMARY KEY, v text);
 		CREATE TABLE nokey (id int, v text);
 		CREATE TABLE other (id int PRIMARY KEY, v int);
 		CREATE TABLE dup (id int, v text); INSERT INTO dup VALUES (1, 'a'), (1, 'b');
@@ -448,6 +451,7 @@ func TestCompareErrors(t *testing.T) {
 		CREATE TABLE fl (f float8 PRIMARY KEY);
 		CREATE SEQUENCE x;
 		INSERT INTO ok VALUES (1, 'a')`)
+	}
 	cases := []struct {
 		name    string
 		spec    Spec
@@ -478,7 +482,7 @@ func TestCompareErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Compare(ctx, pgtest.Conn(t, url), pgtest.Conn(t, url), c.spec)
+			_, err := Compare(ctx, pgtest.Conn(t, url), pgtest.Conn(t, sink), c.spec)
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, c.wantErr)
 			}
@@ -491,6 +495,61 @@ func TestCompareErrors(t *testing.T) {
 	conn := pgtest.Conn(t, url)
 	if _, err := Compare(ctx, conn, conn, Spec{Table: "ok"}); err == nil || !strings.Contains(err.Error(), "two distinct connections") {
 		t.Errorf("same connection: %v", err)
+	}
+}
+
+// TestCompareSameTable: a table compared with itself — the two connections
+// reach one database of one server, however they are spelled — is refused,
+// in every mode; two tables of one database, and one name in two databases,
+// are compared.
+func TestCompareSameTable(t *testing.T) {
+	ctx := context.Background()
+	url, other := pgtest.NewDB(t), pgtest.NewDB(t)
+	for _, u := range []string{url, other} {
+		pgtest.Exec(t, u, `CREATE SCHEMA s; CREATE TABLE public.t (id int PRIMARY KEY, v text); CREATE TABLE s.t (id int PRIMARY KEY, v text);
+			INSERT INTO public.t VALUES (1, 'a'), (2, 'b'); INSERT INTO s.t VALUES (1, 'a')`)
+	}
+	// The same database spelled differently: keywords instead of a URL,
+	// and a search_path that finds the table without its schema.
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spelled := fmt.Sprintf("host=%s port=%d user=%s dbname=%s options='-c search_path=public'", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+	if cfg.Password != "" {
+		spelled += " password=" + cfg.Password
+	}
+	cases := []struct {
+		name      string
+		sink      string
+		spec      Spec
+		wantSame  bool
+		wantDrift bool
+	}{
+		{"same table, rows", url, Spec{Table: "t"}, true, false},
+		{"same table, counts", url, Spec{Table: "t", Mode: ModeCounts}, true, false},
+		{"same table, checksum", url, Spec{Table: "t", Mode: ModeChecksum}, true, false},
+		{"same table named twice", url, Spec{Table: "t", SinkTable: "public.t"}, true, false},
+		{"same table, spelled differently", spelled, Spec{Table: "public.t", SinkTable: "t"}, true, false},
+		{"two tables of one database", url, Spec{Table: "public.t", SinkTable: "s.t"}, false, true},
+		{"one name in two databases", other, Spec{Table: "t"}, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := Compare(ctx, pgtest.Conn(t, url), pgtest.Conn(t, c.sink), c.spec)
+			if c.wantSame {
+				if !errors.Is(err, ErrSameTable) || !strings.Contains(err.Error(), "public.t") || !strings.Contains(err.Error(), "name the sink database") {
+					t.Fatalf("err = %v, want ErrSameTable naming public.t and the fix", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Drift() != c.wantDrift {
+				t.Errorf("drift %v, want %v", r.Drift(), c.wantDrift)
+			}
+		})
 	}
 }
 

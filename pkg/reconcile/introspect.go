@@ -96,6 +96,7 @@ func (c column) tsDigits() int {
 
 // table is one side's table as introspected.
 type table struct {
+	OID      uint32    // pg_class.oid, to tell whether two names are one table
 	Name     TableName // resolved: schema always set
 	Ident    string    // quoted, qualified identifier for SQL text
 	Cols     []column
@@ -142,7 +143,7 @@ func introspect(ctx context.Context, q pgx.Tx, name TableName, side string) (*ta
 	default:
 		return nil, fmt.Errorf("%s relation %s is not a table, view or materialized view", side, name)
 	}
-	t := &table{Name: TableName{Schema: schema, Name: relname}, Estimate: int64(estimate)}
+	t := &table{OID: oid, Name: TableName{Schema: schema, Name: relname}, Estimate: int64(estimate)}
 	t.Ident = pgx.Identifier{schema, relname}.Sanitize()
 	rows, err := q.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod),
 			coalesce(bt.typname, t.typname), CASE WHEN t.typtype = 'd' THEN coalesce(bt.typtype::text, 'b') ELSE t.typtype::text END,

@@ -156,6 +156,10 @@ func specErr(field, format string, args ...any) error {
 // no key, a column on one side only, incompatible column types.
 var ErrNotComparable = errors.New("tables cannot be compared")
 
+// ErrSameTable is wrapped by the error of a comparison whose source and sink
+// are one table of one database: such a comparison could never find drift.
+var ErrSameTable = errors.New("the source and the sink are the same table")
+
 // Validate checks what can be checked without a database.
 func (s *Spec) Validate() error {
 	if strings.TrimSpace(s.Table) == "" {

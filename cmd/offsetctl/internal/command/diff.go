@@ -74,7 +74,10 @@ data.
 Each side is read in one read-only, repeatable-read transaction (application_name offsetctl)
 with a statement and a lock timeout, so diff never blocks writers; --rate-limit slows it down
 further. Connections: --source and --sink take a URL or a libpq keyword string (service=NAME
-works); by default OFFSETCTL_SOURCE_URL and OFFSETCTL_SINK_URL, then the libpq PG* variables.
+works). The source defaults to OFFSETCTL_SOURCE_URL, then to the libpq PG* variables; the sink
+must be named, with --sink or OFFSETCTL_SINK_URL (the PG* variables fill in only what its string
+leaves out). diff refuses to compare a table with itself: when both connections reach the same
+database of the same server (told by the server, not by the URL), give a different --sink-table.
 
 Exit status: 0 no drift, 2 drift found, 1 error.`,
 		Example: `  offsetctl diff --source postgres://ro@src/shop --sink postgres://ro@sink/shop --table customers
@@ -95,7 +98,7 @@ Exit status: 0 no drift, 2 drift found, 1 error.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Source, "source", "", "source database URL or libpq string (env OFFSETCTL_SOURCE_URL, then PG* variables)")
-	f.StringVar(&o.Sink, "sink", "", "sink database URL or libpq string (env OFFSETCTL_SINK_URL, then PG* variables)")
+	f.StringVar(&o.Sink, "sink", "", "sink database URL or libpq string (required: this or env OFFSETCTL_SINK_URL; never the PG* variables alone)")
 	f.StringArrayVar(&o.Tables, "table", nil, "source table, [SCHEMA.]NAME (repeatable)")
 	f.StringArrayVar(&o.SinkTables, "sink-table", nil, "sink table of the --table in the same position (default: the same name)")
 	f.StringSliceVar(&o.Key, "key", nil, "key columns, comma-separated (default: the source table's primary key)")
@@ -202,6 +205,12 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 	}
 	srcDSN := diffFirstNonEmpty(o.Source, deps.Getenv("OFFSETCTL_SOURCE_URL"))
 	dstDSN := diffFirstNonEmpty(o.Sink, deps.Getenv("OFFSETCTL_SINK_URL"))
+	if strings.TrimSpace(dstDSN) == "" {
+		// The PG* variables would make the sink the source's database: a
+		// comparison that always finds no drift.
+		return withHint(errors.New("no sink database: neither --sink nor OFFSETCTL_SINK_URL is set"),
+			"Name the sink with --sink postgres://USER@HOST:PORT/DATABASE (or a libpq string such as service=NAME), or export OFFSETCTL_SINK_URL. The PG* variables are used for the source only, so that the sink is never silently the source's database.")
+	}
 	src, err := diffConnectPG(ctx, "source", srcDSN, g.Timeout)
 	if err != nil {
 		return err
@@ -227,6 +236,8 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 			switch {
 			case errors.As(err, &se):
 				return withHint(err, "Check "+diffFlagMessage(&reconcile.SpecError{Field: se.Field})+"; the filter runs on both sides, read-only.")
+			case errors.Is(err, reconcile.ErrSameTable):
+				return withHint(err, "Check --sink (or OFFSETCTL_SINK_URL): it reaches the source's database. To compare two tables of one database, give --sink-table.")
 			case errors.Is(err, reconcile.ErrNotComparable):
 				return withHint(err, "Choose the key with --key, leave columns out with --ignore, or map renamed columns with --columns SOURCE=SINK.")
 			}

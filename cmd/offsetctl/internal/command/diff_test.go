@@ -3,10 +3,13 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
@@ -161,6 +164,58 @@ func TestDiffErrors(t *testing.T) {
 			}
 			if out != "" {
 				t.Errorf("stdout not empty on error: %s", out)
+			}
+		})
+	}
+}
+
+// TestDiffSinkIsNeverTheSource: the sink is never defaulted (the PG*
+// variables would make it the source's database), and a source and sink
+// that reach one table of one database — however they are spelled — are
+// refused rather than reported as "No drift".
+func TestDiffSinkIsNeverTheSource(t *testing.T) {
+	src, dst := diffFixture(t)
+	cfg, err := pgx.ParseConfig(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The source's database in libpq keywords rather than a URL.
+	srcKeywords := fmt.Sprintf("host=%s port=%d user=%s dbname=%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+	tests := []struct {
+		name       string
+		pgDatabase string // PGDATABASE for the process, as an operator's shell would have it
+		env        map[string]string
+		args       []string
+		wantCode   int
+		wantErr    []string
+	}{
+		{"PG variables only", cfg.Database, nil, []string{"--table", "customers"}, ExitError,
+			[]string{"no sink database: neither --sink nor OFFSETCTL_SINK_URL is set", "Name the sink with --sink"}},
+		{"source named, sink not", "", nil, []string{"--source", src, "--table", "orders"}, ExitError,
+			[]string{"no sink database", "OFFSETCTL_SINK_URL"}},
+		{"sink is the source", "", nil, []string{"--source", src, "--sink", src, "--table", "orders"}, ExitError,
+			[]string{"the source and the sink are the same table public.orders of one database", "Check --sink (or OFFSETCTL_SINK_URL)", "--sink-table"}},
+		{"sink is the source, spelled differently", cfg.Database, map[string]string{"OFFSETCTL_SINK_URL": srcKeywords}, []string{"--table", "customers", "--sink-table", "public.customers"}, ExitError,
+			[]string{"the source and the sink are the same table public.customers of one database"}},
+		{"two tables of one database", "", nil, []string{"--source", dst, "--sink", dst, "--mode", "counts", "--table", "sink.customers", "--sink-table", "public.customers"}, ExitChanges, nil},
+		{"sink from the environment", cfg.Database, map[string]string{"OFFSETCTL_SINK_URL": dst}, []string{"--table", "orders"}, ExitOK, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.pgDatabase != "" {
+				t.Setenv("PGDATABASE", tt.pgDatabase)
+			}
+			code, out, errOut := runDiff(t, tt.env, false, append([]string{"diff"}, tt.args...)...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errOut)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr does not contain %q:\n%s", w, errOut)
+				}
+			}
+			if tt.wantCode == ExitError && (out != "" || strings.Contains(errOut, "Usage:")) {
+				t.Errorf("stdout or usage on a refusal:\n%s\n%s", out, errOut)
 			}
 		})
 	}

@@ -40,10 +40,15 @@ running holder it names the process to stop instead.`,
   offsetctl force-unlock -force 6f1c2c4e-8d3b-4c1a-9e55-2b7f0c9d1a40`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return forceUnlockRun(cmd.Context(), o, resolveState(deps, cmd, &o.loc), args[0])
+			b, err := configState(deps, cmd, &o.loc)
+			if err != nil {
+				return err
+			}
+			return forceUnlockRun(cmd.Context(), o, b, args[0])
 		},
 	}
 	addStateFlag(cmd, &o.loc)
+	addStateConfigFlags(cmd, &o.loc)
 	cmd.Flags().BoolVar(&o.force, "force", false, "do not ask for confirmation")
 	return cmd
 }

@@ -41,6 +41,16 @@ func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Co
 				loc.path = cfg.Path(sb.Path)
 			}
 		case "postgres":
+			if sb.URL.IsZero() {
+				// pgstate would fall back to the PG* variables: some other
+				// database, silently.
+				at := sb.DeclRange
+				if r, ok := sb.Ranges["url"]; ok {
+					at = r
+				}
+				return nil, withHint(fmt.Errorf("the url of the state \"postgres\" block (%s) has no value", at),
+					"Set what its url reads (for env(\"NAME\"): export NAME=postgres://USER@HOST/DATABASE), or name the state with --state.")
+			}
 			opts := []pgstate.Option{pgstate.WithVersion(Version), pgstate.WithClock(deps.Now)}
 			if sb.Schema != "" {
 				opts = append(opts, pgstate.WithSchema(sb.Schema))
@@ -52,7 +62,7 @@ func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Co
 			return b, nil
 		}
 	}
-	return resolveState(deps, cmd, loc), nil
+	return resolveState(deps, loc)
 }
 
 // readStateRef reads the state for planning: its lineage and serial, and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -17,40 +18,118 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
+	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
 )
 
 // stateOutputVersion is the format_version of the -json outputs of the state
 // commands (not of the state file, which has its own).
 const stateOutputVersion = 1
 
-// stateLocation says where the state lives: --state, a local file.
+// stateLocation says where the state lives.
 //
-// The commands that read the configuration (plan, apply) let its
-// `offsetctl { state "local" { path = ... } }` block set the path when
-// --state is not given (stateFor in plan.go). The state inspection commands
-// and force-unlock read no configuration: --state or offsetctl.state.json in
-// the current directory. A "postgres" block will map to pkg/state/pgstate
-// here, in resolveState.
+// --state names it outright: a local file, or the postgres:// URL of the
+// PostgreSQL backend. Without --state, every command that uses the state
+// follows the configuration's `offsetctl { state "local" { path } }` or
+// `state "postgres" { url }` block (stateFor in plan.go), as Terraform's
+// state commands follow the backend: plan and apply read the configuration
+// anyway; the state commands and force-unlock read it from -chdir for its
+// state block only (configState). Without a configuration, or without a
+// state block, the state is offsetctl.state.json in the current directory.
 type stateLocation struct {
 	path string // --state
+
+	// The configuration of the state commands and force-unlock (plan and
+	// apply have their own configOptions).
+	chdir string
+	in    configInputs
 }
 
 // addStateFlag binds --state on cmd.
 func addStateFlag(cmd *cobra.Command, loc *stateLocation) {
-	cmd.PersistentFlags().StringVar(&loc.path, "state", local.DefaultPath, "the state file (plan and apply default to the configuration's offsetctl { state \"local\" { path } })")
+	cmd.PersistentFlags().StringVar(&loc.path, "state", local.DefaultPath, "the state: a local file, or a postgres:// URL (without it: the configuration's offsetctl { state } block, else the default file)")
 }
 
-// resolveState opens the state backend named by loc.
-func resolveState(deps *Deps, cmd *cobra.Command, loc *stateLocation) state.Backend {
-	return local.New(loc.path, local.WithVersion(Version), local.WithClock(deps.Now))
+// addStateConfigFlags binds -chdir, -var and -var-file on a command that
+// reads the configuration only for its state block.
+func addStateConfigFlags(cmd *cobra.Command, loc *stateLocation) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&loc.chdir, "chdir", ".", "the directory holding the configuration (*.hcl) whose offsetctl { state } block names the state")
+	f.StringArrayVar(&loc.in.Vars, "var", nil, "set a variable the state block uses, NAME=VALUE (repeatable)")
+	f.StringArrayVar(&loc.in.VarFiles, "var-file", nil, "read variable values from an HCL or .json file (repeatable)")
 }
 
-// describeBackend names the state for messages.
+// isPostgresURL says whether --state names the PostgreSQL backend.
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// resolveState opens the state backend named by loc.path: the PostgreSQL
+// backend for a postgres:// URL, else the local file.
+func resolveState(deps *Deps, loc *stateLocation) (state.Backend, error) {
+	if isPostgresURL(loc.path) {
+		b, err := pgstate.New(loc.path, pgstate.WithVersion(Version), pgstate.WithClock(deps.Now))
+		if err != nil {
+			return nil, withHint(fmt.Errorf("--state: %w", err), "Give --state as postgres://USER@HOST:PORT/DATABASE, with the password in PGPASSWORD or ~/.pgpass rather than on the command line.")
+		}
+		return b, nil
+	}
+	return local.New(loc.path, local.WithVersion(Version), local.WithClock(deps.Now)), nil
+}
+
+// configState opens the state of the state commands and force-unlock:
+// --state when given; else, when -chdir holds a configuration, its state
+// block (or the default file when it has none); else the default file.
+func configState(deps *Deps, cmd *cobra.Command, loc *stateLocation) (state.Backend, error) {
+	if f := cmd.Flags().Lookup("state"); f != nil && f.Changed {
+		return resolveState(deps, loc)
+	}
+	if !hasConfigFiles(loc.chdir) {
+		return resolveState(deps, loc)
+	}
+	// Unknown values are allowed (as validate allows them): these commands
+	// need the state block only, not the variables of the operations.
+	cfg, _, err := loadConfig(deps, loc.chdir, loc.in, true)
+	if err != nil {
+		return nil, err
+	}
+	return stateFor(deps, cmd, loc, cfg)
+}
+
+// hasConfigFiles says whether dir holds a configuration (*.hcl files, as
+// config.Load reads them).
+func hasConfigFiles(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && !strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".hcl") {
+			return true
+		}
+	}
+	return false
+}
+
+// describeBackend names the state for messages, never with a password.
 func describeBackend(b state.Backend) string {
-	if lb, ok := b.(*local.Backend); ok {
-		return lb.Path()
+	switch b := b.(type) {
+	case *local.Backend:
+		return redactPath(b.Path())
+	case *pgstate.Backend:
+		return b.Where()
 	}
 	return "the state"
+}
+
+// redactPath hides a password in a path that is really a URL (a mistyped
+// --state scheme lands in the local backend).
+func redactPath(p string) string {
+	if u, err := url.Parse(p); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+	}
+	return p
 }
 
 type stateOptions struct {
@@ -72,18 +151,27 @@ steps and their results, and the before-images it overwrote, which rollback rest
   offsetctl state history         the chronological log, failures and rollbacks included
 
 These commands only read the state; they take no lock. With -json they print a document
-with its own format_version.`,
+with its own format_version.
+
+The state is the one plan and apply use: --state (a local file or a postgres:// URL) when
+given, else the offsetctl { state } block of the configuration in -chdir (default: the
+current directory), else offsetctl.state.json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	addStateFlag(cmd, &o.loc)
+	addStateConfigFlags(cmd, &o.loc)
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "list",
 			Short: "List the operations recorded in the state",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return stateListRun(cmd.Context(), o, resolveState(deps, cmd, &o.loc))
+				b, err := configState(deps, cmd, &o.loc)
+				if err != nil {
+					return err
+				}
+				return stateListRun(cmd.Context(), o, b)
 			},
 		},
 		&cobra.Command{
@@ -100,7 +188,11 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
   offsetctl state show replay_after_smt_fix -json`,
 			Args: cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return stateShowRun(cmd.Context(), o, resolveState(deps, cmd, &o.loc), args)
+				b, err := configState(deps, cmd, &o.loc)
+				if err != nil {
+					return err
+				}
+				return stateShowRun(cmd.Context(), o, b, args)
 			},
 		},
 		&cobra.Command{
@@ -108,7 +200,11 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
 			Short: "Print the chronological log of operations, failures and rollbacks included",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return stateHistoryRun(cmd.Context(), o, resolveState(deps, cmd, &o.loc))
+				b, err := configState(deps, cmd, &o.loc)
+				if err != nil {
+					return err
+				}
+				return stateHistoryRun(cmd.Context(), o, b)
 			},
 		},
 	)

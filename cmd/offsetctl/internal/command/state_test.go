@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +12,10 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/internal/iostreams"
+	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
+	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
 )
 
 // runStateCmd runs offsetctl like runCmd, with stdin optionally a terminal.
@@ -219,4 +222,212 @@ func TestLockState(t *testing.T) {
 		t.Fatalf("lockState after unlock: %v", err)
 	}
 	b.Unlock(ctx, id2)
+}
+
+// runStateEnv runs offsetctl with env as its environment.
+func runStateEnv(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	s, _, out, errOut := iostreams.Test()
+	deps := &Deps{Streams: s, Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }}
+	code := run(context.Background(), deps, append([]string{}, args...))
+	return code, out.String(), errOut.String()
+}
+
+// TestStateCommandsFollowTheConfiguration: state list, show and history and
+// force-unlock use the state the configuration's offsetctl { state } block
+// names — a local file at its path, or the PostgreSQL backend — as plan and
+// apply do; --state overrides it; without a configuration the default file
+// is used; no password is ever printed.
+func TestStateCommandsFollowTheConfiguration(t *testing.T) {
+	ctx := context.Background()
+	fixture, err := local.New(fixtureState).Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixture written anew, by the local backend and by the PostgreSQL
+	// backend alike (a first write: serial 1).
+	fixture.Serial = 0
+	written := filepath.Join(t.TempDir(), "written.state.json")
+	writeState(t, local.New(written, local.WithVersion(Version)), fixture)
+	want := map[string]string{}
+	for _, sub := range []string{"list", "show", "history"} {
+		code, out, errOut := runStateCmd(t, false, "", "state", sub, "--state", written)
+		if code != 0 {
+			t.Fatalf("state %s of the fixture: exit %d\n%s", sub, code, errOut)
+		}
+		want[sub] = out
+	}
+
+	// A local state at a configured path (relative to the configuration).
+	localDir := writeConfig(t, `offsetctl {
+  state "local" { path = "states/prod.state.json" }
+}
+`)
+	data, err := os.ReadFile(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(localDir, "states"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(localDir, "states", "prod.state.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// A PostgreSQL state, its URL read with env() as the configuration
+	// should.
+	pgURL := pgtest.NewDB(t)
+	pgb, err := pgstate.New(pgURL, pgstate.WithVersion(Version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture.Serial = 0 // the local backend's Write counted it up
+	writeState(t, pgb, fixture)
+	pgDir := writeConfig(t, `offsetctl {
+  state "postgres" { url = env("STATE_DATABASE_URL") }
+}
+`)
+	pgEnv := map[string]string{"STATE_DATABASE_URL": pgURL}
+
+	// state show names the state on its first line; the rest is the same.
+	where := func(out string) (string, string) {
+		first, rest, _ := strings.Cut(out, "\n")
+		if !strings.HasPrefix(first, "State:") {
+			return "", out
+		}
+		return strings.TrimSpace(strings.TrimPrefix(first, "State:")), rest
+	}
+	_, wantShow := where(want["show"])
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, dir string
+		env       map[string]string
+		where     string
+	}{
+		{"local backend at the configured path", localDir, nil, filepath.Join(localDir, "states", "prod.state.json")},
+		{"postgres backend", pgDir, pgEnv, "postgres://" + u.Host + u.Path + " offsetctl.default"},
+	} {
+		for _, sub := range []string{"list", "show", "history"} {
+			t.Run(tt.name+"/"+sub, func(t *testing.T) {
+				code, out, errOut := runStateEnv(t, tt.env, "state", sub, "-chdir", tt.dir)
+				if sub == "show" {
+					var at string
+					at, out = where(out)
+					if at != tt.where {
+						t.Errorf("state show names %q, want %q", at, tt.where)
+					}
+				}
+				wantOut := want[sub]
+				if sub == "show" {
+					wantOut = wantShow
+				}
+				if code != 0 || out != wantOut {
+					t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, out, wantOut, errOut)
+				}
+			})
+		}
+	}
+
+	// In the configuration's directory, without -chdir, as an operator runs it.
+	t.Run("working directory", func(t *testing.T) {
+		t.Chdir(localDir)
+		code, out, errOut := runStateCmd(t, false, "", "state", "list")
+		if code != 0 || out != want["list"] {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+	})
+
+	// --state overrides the configuration.
+	t.Run("--state overrides", func(t *testing.T) {
+		empty := filepath.Join(t.TempDir(), "other.json")
+		code, out, errOut := runStateEnv(t, pgEnv, "state", "list", "-chdir", pgDir, "--state", empty)
+		if code != 0 || out != "" || !strings.Contains(errOut, "No state at "+empty) {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+	})
+
+	// Without a configuration: the default local file, as before.
+	t.Run("no configuration", func(t *testing.T) {
+		code, out, errOut := runStateCmd(t, false, "", "state", "list", "-chdir", t.TempDir())
+		if code != 0 || out != "" || errOut != "No state at offsetctl.state.json: nothing has been applied with it yet.\n" {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+	})
+
+	// A postgres block whose url is not set is an error, never the PG*
+	// variables' database.
+	t.Run("postgres url not set", func(t *testing.T) {
+		code, out, errOut := runStateEnv(t, nil, "state", "list", "-chdir", pgDir)
+		if code != ExitError || out != "" || !strings.Contains(errOut, `the url of the state "postgres" block (`+filepath.Join(pgDir, "main.hcl")+`:2,`) || !strings.Contains(errOut, "has no value") || !strings.Contains(errOut, "--state") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+	})
+
+	// force-unlock follows the configuration too.
+	t.Run("force-unlock", func(t *testing.T) {
+		dir := writeConfig(t, `offsetctl {
+  state "local" { path = "prod.state.json" }
+}
+`)
+		holder := local.New(filepath.Join(dir, "prod.state.json"))
+		if _, err := holder.Lock(ctx, state.LockInfo{ID: "L-1", Who: "alice", Operation: "apply"}); err != nil {
+			t.Fatal(err)
+		}
+		holder.Close() // the holder died
+		code, out, errOut := runStateCmd(t, false, "", "force-unlock", "-chdir", dir, "L-1")
+		if code != 0 || !strings.Contains(out, "Cleared the lock information left by L-1") || !strings.Contains(out, filepath.Join(dir, "prod.state.json")) {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		pgLocker, err := pgstate.New(pgURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pgLocker.Close()
+		if _, err := pgLocker.Lock(ctx, state.LockInfo{ID: "L-2", Who: "bob", Operation: "apply"}); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut = runStateEnv(t, pgEnv, "force-unlock", "-chdir", pgDir, "-force", "L-wrong")
+		if code != ExitError || !strings.Contains(errOut, "L-2") {
+			t.Errorf("force-unlock of the postgres state with a wrong id: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+	})
+
+	// A password in --state is never printed back.
+	t.Run("no password printed", func(t *testing.T) {
+		u, err := url.Parse(pgURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(u.User.Username(), "hunter2-s3cret")
+		down := *u
+		down.Host = "127.0.0.1:1" // nothing listens there
+		for _, arg := range []string{u.String(), down.String(), "postgress://me:hunter2-s3cret@db/x"} {
+			for _, sub := range [][]string{{"state", "list"}, {"state", "show"}, {"state", "history"}, {"force-unlock", "-force", "L-9"}} {
+				code, out, errOut := runStateCmd(t, false, "", append(sub, "--state", arg)...)
+				if strings.Contains(out+errOut, "hunter2-s3cret") {
+					t.Errorf("%v --state %s printed the password (exit %d):\n%s%s", sub, redactPath(arg), code, out, errOut)
+				}
+			}
+		}
+	})
+}
+
+// writeState writes s as the first state of b, under its lock.
+func writeState(t *testing.T, b state.Backend, s *state.State) {
+	t.Helper()
+	ctx := context.Background()
+	defer b.Close()
+	id, err := b.Lock(ctx, state.LockInfo{Operation: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Write(ctx, s, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unlock(ctx, id); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -248,6 +248,8 @@ type posJSON struct {
 
 func writeValidateJSON(w io.Writer, cfg *config.Config, diags hcl.Diagnostics) error {
 	out := validateJSON{FormatVersion: 1, Valid: !diags.HasErrors(), Diagnostics: []diagnosticJSON{}}
+	// No password reaches the output, in a snippet or a message.
+	files, diags := config.RedactSecrets(cfg.Files, diags)
 	for _, d := range diags {
 		dj := diagnosticJSON{Summary: d.Summary, Detail: d.Detail, Severity: "warning"}
 		if d.Severity == hcl.DiagError {
@@ -262,7 +264,7 @@ func writeValidateJSON(w io.Writer, cfg *config.Config, diags hcl.Diagnostics) e
 				Start:    posJSON{s.Start.Line, s.Start.Column, s.Start.Byte},
 				End:      posJSON{s.End.Line, s.End.Column, s.End.Byte},
 			}
-			if f := cfg.Files[s.Filename]; f != nil && s.Start.Byte <= len(f.Bytes) {
+			if f := files[s.Filename]; f != nil && s.Start.Byte <= len(f.Bytes) {
 				src := string(f.Bytes)
 				start := strings.LastIndexByte(src[:s.Start.Byte], '\n') + 1
 				line := src[start:]

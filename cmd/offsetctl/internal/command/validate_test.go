@@ -181,3 +181,48 @@ func TestUnifiedDiff(t *testing.T) {
 		t.Errorf("from empty:\n%s", got)
 	}
 }
+
+// TestConfigPasswordsNeverPrinted: a password written in a URL of the
+// configuration is warned about (validate still passes) and never printed:
+// not in the snippets of validate, validate -json, plan or apply, whatever
+// the diagnostic on its line.
+func TestConfigPasswordsNeverPrinted(t *testing.T) {
+	const pwLine = `database "sink" { url = "postgres://app:hunter2-s3cret@db/shop" }`
+	valid := writeConfig(t, pwLine+"\n")
+	broken := writeConfig(t, pwLine+"}\n")
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string // in stdout+stderr
+	}{
+		{"validate warns", []string{"validate", valid}, ExitOK,
+			[]string{"Warning: Password written in the configuration", `url = "postgres://app:**************@db/shop"`, `env("NAME")`, "PGPASSWORD", "The configuration is valid"}},
+		{"validate -json warns", []string{"validate", "-json", valid}, ExitOK,
+			[]string{`"severity": "warning"`, `"summary": "Password written in the configuration"`, `postgres://app:**************@db/shop`}},
+		{"validate, error on the line", []string{"validate", broken}, ExitError,
+			[]string{"Error: ", `postgres://app:**************@db/shop" }}`}},
+		{"validate -json, error on the line", []string{"validate", "-json", broken}, ExitError,
+			[]string{`"severity": "error"`, `postgres://app:**************@db/shop`}},
+		{"plan, error on the line", []string{"plan", "-chdir", broken}, ExitError,
+			[]string{`postgres://app:**************@db/shop" }}`}},
+		{"apply, error on the line", []string{"apply", "-auto-approve", "-chdir", broken}, ExitError,
+			[]string{`postgres://app:**************@db/shop" }}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, nil, "", tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errOut)
+			}
+			if strings.Contains(out+errOut, "hunter2") {
+				t.Errorf("the password is printed:\nstdout:\n%s\nstderr:\n%s", out, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("output does not contain %q:\nstdout:\n%s\nstderr:\n%s", w, out, errOut)
+				}
+			}
+		})
+	}
+}

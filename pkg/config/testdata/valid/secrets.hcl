@@ -52,4 +52,4 @@ kafka "prod" {
 }
 
 database "source" { url = env("SOURCE_DATABASE_URL") }
-database "sink" { url = "postgres://app:${env("CONNECT_PASSWORD")}@sink/db?sslmode=require&password=x" }
+database "sink" { url = "postgres://app:${env("CONNECT_PASSWORD")}@sink/db?sslmode=require&application_name=x" }
