@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -381,3 +382,35 @@ func find[T any](list []T, name string, key func(T) string) T {
 	var zero T
 	return zero
 }
+
+// TargetAddresses are the addresses plan -target accepts: every offsets,
+// connector and reconcile block's, in declaration order.
+func (c *Config) TargetAddresses() []string {
+	var out []string
+	for _, o := range c.Offsets {
+		out = append(out, o.Addr())
+	}
+	for _, k := range c.Connectors {
+		out = append(out, k.Addr())
+	}
+	for _, r := range c.Reconciles {
+		out = append(out, r.Addr())
+	}
+	return out
+}
+
+// CheckTarget returns an error when addr names no offsets, connector or
+// reconcile block, with the closest address as a suggestion.
+func (c *Config) CheckTarget(addr string) error {
+	names := c.TargetAddresses()
+	for _, n := range names {
+		if n == addr {
+			return nil
+		}
+	}
+	return fmt.Errorf("-target %s matches no offsets, connector or reconcile block in the configuration.%s", addr, Suggest(addr, names))
+}
+
+// Suggest returns ` Did you mean "x"?` for the name in names closest to
+// given (at most 2 edits away), or "" when none is that close.
+func Suggest(given string, names []string) string { return suggestion(given, names) }

@@ -134,6 +134,13 @@ func planRun(cmd *cobra.Command, o *planOptions) error {
 	if err != nil {
 		return err
 	}
+	// A -target that names nothing is a typo: say so, with the closest
+	// address, before observing anything (and before a "No changes").
+	for _, t := range o.targets {
+		if err := cfg.CheckTarget(t); err != nil {
+			return withHint(err, "-target takes offsets.NAME, connector.NAME or reconcile.NAME, as the *.hcl files in "+o.cfg.chdir+" declare them.")
+		}
+	}
 	backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
 	if err != nil {
 		return err

@@ -398,9 +398,17 @@ offsets "second" {
 	if len(doc.Operations) != 1 || doc.Operations[0].Address != "offsets.second" || len(doc.Targets) != 1 {
 		t.Fatalf("plan -target offsets.second planned %+v", doc)
 	}
-	code, out, errOut = runCLI(t, dir, "plan", "-state", state, "-target", "offsets.third")
-	if code != ExitError || !strings.Contains(out, "-target offsets.third matches no offsets or connector block") {
-		t.Fatalf("unknown target: exit %d\n%s\n%s", code, out, errOut)
+	// A -target that names nothing is an error alone: no "No changes" beside
+	// it, and the closest address when one is close.
+	for _, tc := range []struct{ target, want string }{
+		{"offsets.third", "Error: -target offsets.third matches no offsets, connector or reconcile block in the configuration.\n"},
+		{"connector.snik", `Error: -target connector.snik matches no offsets, connector or reconcile block in the configuration. Did you mean "connector.sink"?`},
+		{"offsets.secnod", `Did you mean "offsets.second"?`},
+	} {
+		code, out, errOut = runCLI(t, dir, "plan", "-state", state, "-target", tc.target)
+		if code != ExitError || out != "" || !strings.Contains(errOut, tc.want) || strings.Contains(out+errOut, "No changes") {
+			t.Errorf("unknown target %s: exit %d\nstdout:\n%s\nstderr:\n%s", tc.target, code, out, errOut)
+		}
 	}
 	if code, _, _ := runCLI(t, "", "validate", "-chdir", dir); code != 0 {
 		t.Fatalf("validate -chdir: exit %d", code)
