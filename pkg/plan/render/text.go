@@ -67,8 +67,11 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 	for _, c := range p.Connectors {
 		conns[c.Address] = c
 	}
-	changing, offsetsOps, reconcileOps := 0, 0, 0
+	changing, offsetsOps, reconcileOps, undoOps := 0, 0, 0, 0
 	for _, op := range p.Operations {
+		if op.Kind == plan.KindRollback || op.Kind == plan.KindRestore {
+			undoOps++
+		}
 		if op.Status == plan.StatusChange || op.Status == plan.StatusBlocked {
 			changing++
 		}
@@ -81,6 +84,9 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 	if changing == 0 {
 		what := "The offsets already match the configuration."
 		switch {
+		case undoOps > 0 && undoOps == len(p.Operations):
+			// A rollback or restore plan: nothing in the configuration to match.
+			what = "What the rollback or restore would put back is already in place."
 		case reconcileOps > 0 && offsetsOps == 0:
 			what = "The sink tables already match their sources."
 		case reconcileOps > 0:
