@@ -223,6 +223,11 @@ type Offsets struct {
 	// AcknowledgeResnapshot is acknowledge_resnapshot: required by reset and
 	// by a source_partition whose offset is null.
 	AcknowledgeResnapshot bool
+	// AcknowledgeCrossFormatCopy is acknowledge_cross_format_copy: required
+	// by the planner for a copy_from between source connectors whose
+	// offsets have different formats (codecs), which cannot mean the same
+	// position.
+	AcknowledgeCrossFormatCopy bool
 
 	SinkPartitions   []*SinkPartition   // Kind == OpSinkPartitions
 	SourcePartitions []*SourcePartition // Kind == OpSourcePartitions

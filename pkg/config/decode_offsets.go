@@ -17,7 +17,7 @@ import (
 var offsetsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "connector", Required: true}, {Name: "reason"},
-		{Name: "allow_skip_records"}, {Name: "acknowledge_resnapshot"},
+		{Name: "allow_skip_records"}, {Name: "acknowledge_resnapshot"}, {Name: "acknowledge_cross_format_copy"},
 		{Name: "restore"}, {Name: "copy_from"}, {Name: "reset"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "sink_partition"}, {Type: "source_partition"}},
@@ -64,6 +64,11 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 		// Unknown in validate: do not report it missing. A Partial Config
 		// is for diagnostics only.
 		o.AcknowledgeResnapshot = true
+	}
+
+	o.AcknowledgeCrossFormatCopy, _ = d.boolean(attrs["acknowledge_cross_format_copy"])
+	if attrs["acknowledge_cross_format_copy"] != nil && d.lastUnknown {
+		o.AcknowledgeCrossFormatCopy = true
 	}
 
 	// Which operation is it? Exactly one kind.
