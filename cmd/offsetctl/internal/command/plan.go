@@ -103,8 +103,11 @@ blocks name (their state, config and offsets; each sink partition's log start an
 and show what apply would do: per partition before → after, the records replayed or
 skipped, the safety checks, and the rollback plan.
 
-Planning only reads. Save the plan with -out and commit it for review; offsetctl apply
-FILE executes exactly that plan, after checking that nothing moved since.
+Planning only reads. Save the plan with -out and commit it for review (a plan holds
+offsets, keys and row hashes, never row values); offsetctl apply FILE executes exactly
+that plan, after checking that nothing moved since. The state is another matter: it
+holds the rows a repair overwrote, so it stays out of git (mode 0600 locally; a team
+uses state "postgres").
 
 Exit codes: 0 success, 1 error or a plan that cannot be applied; with
 -detailed-exitcode, 0 means no changes and 2 means changes are present.`,

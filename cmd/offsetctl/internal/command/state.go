@@ -72,7 +72,11 @@ steps and their results, and the before-images it overwrote, which rollback rest
   offsetctl state history         the chronological log, failures and rollbacks included
 
 These commands only read the state; they take no lock. With -json they print a document
-with its own format_version.`,
+with its own format_version.
+
+The state holds the before-images of repairs: whole sink rows, personal data included.
+Keep it out of git and tickets (the local file is created with mode 0600; a team keeps it
+in PostgreSQL with state "postgres", readable by the roles granted on its schema).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
