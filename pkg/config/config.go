@@ -75,10 +75,15 @@ type Variable struct {
 	DeclRange   hcl.Range
 }
 
+// newSettings returns the settings of a configuration without an offsetctl
+// block, the defaults the block overrides.
+func newSettings() *Settings { return &Settings{RequireReason: true} }
+
 // Settings is the offsetctl block.
 type Settings struct {
 	// RequireReason makes the reason attribute mandatory on offsets blocks
-	// and on reconcile blocks that repair.
+	// and on reconcile blocks that repair. It defaults to true: a safety
+	// tool asks why unless told not to (require_reason = false).
 	RequireReason bool
 	// RequiredApprovals is the number of approvals an apply needs (0: none).
 	RequiredApprovals int

@@ -151,7 +151,7 @@ func (d *decoder) decodeReason(b *hcl.Block, a *hcl.Attribute, dst *string) {
 		given = *dst != "" || len(d.diags) > before || d.lastUnknown
 	}
 	if d.cfg.Settings.RequireReason && !given {
-		d.errorf(b.DefRange, "Missing reason", "The offsetctl block sets require_reason = true, so this %s block needs a reason: say why the change is made, for the reviewers, the plan and the state (reason = \"...\").", b.Type)
+		d.errorf(b.DefRange, "Missing reason", "This %s block needs a reason (require_reason is true, the default): say why the change is made, for the reviewers, the plan and the state (reason = \"...\"). Only a configuration that never needs one sets require_reason = false in its offsetctl block.", b.Type)
 	}
 }
 

@@ -105,7 +105,7 @@ func TestComputeSink(t *testing.T) {
 			wantStatus: StatusChange, wantChange: "1500→1234 r266 s0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  "+strings.ReplaceAll(tc.block, `\n`, "\n")+"\n}\n")
+			cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  reason    = \"test\"\n  "+strings.ReplaceAll(tc.block, `\n`, "\n")+"\n}\n")
 			ts := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixMilli()
 			future := time.Date(2027, 11, 20, 10, 0, 0, 0, time.UTC).UnixMilli()
 			ops, checks := Compute(cfg, Inputs{Connectors: observed(), Now: time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC),
@@ -182,7 +182,7 @@ func TestComputeSource(t *testing.T) {
   }`, wantStatus: StatusBlocked, wantCheck: "lsn must be an integer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.src\n  "+tc.block+"\n}\n")
+			cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.src\n  reason    = \"test\"\n  "+tc.block+"\n}\n")
 			validate := func(codec string, p, o offsets.Map, prev *offsets.Map) error {
 				if v, ok := o.Get("lsn"); ok {
 					if _, ok := v.Int64(); !ok {
@@ -216,7 +216,7 @@ func TestComputeSource(t *testing.T) {
 }
 
 func TestComputeAlreadyApplied(t *testing.T) {
-	cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  sink_partition {\n    topic = \"orders\"\n    partitions = [0]\n    to_offset = 1200\n  }\n}\n")
+	cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  reason    = \"test\"\n  sink_partition {\n    topic = \"orders\"\n    partitions = [0]\n    to_offset = 1200\n  }\n}\n")
 	hash := cfg.Offsets[0].Hash
 	ops, _ := Compute(cfg, Inputs{Connectors: observed(), Applied: func(name string) (uint64, string, bool) { return 7, hash, name == "op" }})
 	if ops[0].Status != StatusAlreadyApplied || ops[0].AppliedSerial != 7 {
@@ -231,7 +231,7 @@ func TestComputeAlreadyApplied(t *testing.T) {
 // A to_offset one past the committed offset skips a record like skip does,
 // but only a skip block acknowledges it by itself.
 func TestComputeOnlySkipBlocksAcknowledgeThemselves(t *testing.T) {
-	cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  sink_partition {\n    topic = \"orders\"\n    partitions = [0]\n    to_offset = 1501\n  }\n}\n")
+	cfg := loadConfig(t, "offsets \"op\" {\n  connector = connector.sink\n  reason    = \"test\"\n  sink_partition {\n    topic = \"orders\"\n    partitions = [0]\n    to_offset = 1501\n  }\n}\n")
 	ops, checks := Compute(cfg, Inputs{Connectors: observed()})
 	if ops[0].Status != StatusBlocked || len(checks) == 0 || checks[0].Code != "skip_not_acknowledged" {
 		t.Fatalf("to_offset committed+1 without allow_skip_records: %+v %+v", ops[0].Status, checks)
@@ -250,6 +250,7 @@ connector "mysql" {
 }
 offsets "move" {
   connector = connector.src
+  reason    = "test"
   copy_from = connector.mysql
 %s}
 `

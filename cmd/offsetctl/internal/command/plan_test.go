@@ -235,7 +235,7 @@ func TestPlanRefusesWhatWouldLoseData(t *testing.T) {
   }`, topic), "allow_skip_records"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeConfig(t, w.hcl()+"offsets \"op\" {\n  connector = connector.sink\n  "+tc.block+"\n}\n")
+			dir := writeConfig(t, w.hcl()+"offsets \"op\" {\n  connector = connector.sink\n  reason    = \"test\"\n  "+tc.block+"\n}\n")
 			planFile := filepath.Join(t.TempDir(), "plan.json")
 			code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-state", filepath.Join(t.TempDir(), "state.json"))
 			if code != ExitError {
@@ -267,6 +267,7 @@ func TestPlanOnOldWorkersSaysHowItWillWrite(t *testing.T) {
 			dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
 offsets "rewind_sink" {
   connector = connector.sink
+reason    = "test"
 
   sink_partition {
     topic      = %q
@@ -277,6 +278,7 @@ offsets "rewind_sink" {
 
 offsets "source_txid" {
   connector = connector.source
+reason    = "test"
 
   source_partition {
     partition = { server = %q }
@@ -329,6 +331,7 @@ func TestPlanFileHoldsNoSecrets(t *testing.T) {
 	dir := writeConfig(t, hcl+fmt.Sprintf(`
 offsets "rewind" {
   connector = connector.sink
+reason    = "test"
 
   sink_partition {
     topic      = %q
@@ -363,6 +366,7 @@ func TestPlanTarget(t *testing.T) {
 	dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
 offsets "first" {
   connector = connector.sink
+reason    = "test"
 
   sink_partition {
     topic      = %[1]q
@@ -373,6 +377,7 @@ offsets "first" {
 
 offsets "second" {
   connector = connector.sink
+reason    = "test"
 
   sink_partition {
     topic      = %[1]q
