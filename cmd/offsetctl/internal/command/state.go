@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -588,20 +587,14 @@ func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
 
 // lockState takes the state lock for operation ("apply", "rollback", …),
 // waiting at most timeout (0: one attempt). The holder is recorded as the
-// operating-system user (USER, else USERNAME, else LOGNAME) on this host. A
+// user on this host, as operator names them. A
 // refused lock returns the backend's *state.LockError, which names the
 // holder, with a hint. The caller unlocks with b.Unlock(ctx, id).
 func lockState(ctx context.Context, deps *Deps, b state.Backend, operation string, timeout time.Duration) (string, error) {
 	if timeout < 0 {
 		return "", flagErrorf("-lock-timeout must not be negative, got %s", timeout)
 	}
-	who := ""
-	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
-		if who = deps.Getenv(k); who != "" {
-			break
-		}
-	}
-	host, _ := os.Hostname()
+	who, host := operator(deps)
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	id, err := b.Lock(lctx, state.LockInfo{Operation: operation, Who: who, Host: host, Version: Version, Created: deps.Now()})
