@@ -63,3 +63,21 @@ func TestDocsKeepTheStateOutOfGit(t *testing.T) {
 		}
 	}
 }
+
+// The CLI opens the databases of reconcile blocks itself: no README may say
+// it cannot.
+func TestDocsDoNotDenyTheCLIOpensDatabases(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("reconcile-customers", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(string(b)), " ")
+	for _, stale := range []string{"opens these databases only once", "until then the test below"} {
+		if strings.Contains(flat, stale) {
+			t.Errorf("reconcile-customers/README.md still says %q: the CLI opens the databases (TestReconcileThroughTheCLI)", stale)
+		}
+	}
+	if !strings.Contains(flat, "$ offsetctl plan -out customers.plan") {
+		t.Errorf("reconcile-customers/README.md does not show the CLI run")
+	}
+}
