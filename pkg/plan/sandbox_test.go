@@ -246,7 +246,7 @@ offsets "align_with_restored_sink" {
 		{"source_merge", `
 offsets "rewind_inventory" {
   connector = connector.inventory
-reason    = "test"
+  reason    = "test"
 
   source_partition {
     partition = { server = "dbserver1" }
@@ -280,7 +280,7 @@ offsets "reset_inventory" {
 		{"refused", `
 offsets "too_far" {
   connector = connector.orders_sink
-reason    = "test"
+  reason    = "test"
 
   sink_partition {
     topic      = "orders"

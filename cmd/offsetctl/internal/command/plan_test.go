@@ -267,7 +267,7 @@ func TestPlanOnOldWorkersSaysHowItWillWrite(t *testing.T) {
 			dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
 offsets "rewind_sink" {
   connector = connector.sink
-reason    = "test"
+  reason    = "test"
 
   sink_partition {
     topic      = %q
@@ -278,7 +278,7 @@ reason    = "test"
 
 offsets "source_txid" {
   connector = connector.source
-reason    = "test"
+  reason    = "test"
 
   source_partition {
     partition = { server = %q }
@@ -331,7 +331,7 @@ func TestPlanFileHoldsNoSecrets(t *testing.T) {
 	dir := writeConfig(t, hcl+fmt.Sprintf(`
 offsets "rewind" {
   connector = connector.sink
-reason    = "test"
+  reason    = "test"
 
   sink_partition {
     topic      = %q
@@ -366,7 +366,7 @@ func TestPlanTarget(t *testing.T) {
 	dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
 offsets "first" {
   connector = connector.sink
-reason    = "test"
+  reason    = "test"
 
   sink_partition {
     topic      = %[1]q
@@ -377,7 +377,7 @@ reason    = "test"
 
 offsets "second" {
   connector = connector.sink
-reason    = "test"
+  reason    = "test"
 
   sink_partition {
     topic      = %[1]q
