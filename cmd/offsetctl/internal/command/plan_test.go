@@ -261,8 +261,12 @@ func TestPlanOnOldWorkersSaysHowItWillWrite(t *testing.T) {
 	} {
 		t.Run(tc.version, func(t *testing.T) {
 			w := startWorld(t, tc.version, 10)
-			if err := waitSourceOffsets(context.Background(), w.sb.ConnectURL(), w.pipe.SourceConnector()); err != nil && tc.version != "3.4" {
-				t.Fatal(err)
+			// 3.4 has no GET /offsets to wait on: waiting there only ran
+			// into the 20 s timeout (the 3.4 case needs no source offset).
+			if tc.version != "3.4" {
+				if err := waitSourceOffsets(context.Background(), w.sb.ConnectURL(), w.pipe.SourceConnector()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
 offsets "rewind_sink" {
