@@ -115,7 +115,12 @@ func (c *computer) operation(blk *config.Offsets) {
 	obs := c.in.Connectors[blk.Connector.Addr()]
 	if obs == nil || !obs.Exists {
 		name := blk.Connector.ConnectorName
-		c.check(SeverityError, "connector_missing", addr, fmt.Sprintf("connector %q does not exist on %s: create it (it may be created STOPPED) before changing its offsets", name, blk.Connector.Connect.Addr()))
+		var others []string
+		if obs != nil {
+			others = obs.OtherNames
+		}
+		c.check(SeverityError, "connector_missing", addr, fmt.Sprintf("connector %q does not exist on %s: create it (it may be created STOPPED) before changing its offsets, or fix the name in %s.%s",
+			name, blk.Connector.Connect.Addr(), blk.Connector.Addr(), config.Suggest(name, others)))
 		op.Status = StatusBlocked
 		c.ops = append(c.ops, op)
 		return

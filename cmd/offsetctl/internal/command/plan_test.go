@@ -422,4 +422,25 @@ offsets "second" {
 	if code, _, _ := runCLI(t, "", "validate", "-chdir", dir); code != 0 {
 		t.Fatalf("validate -chdir: exit %d", code)
 	}
+
+	// A connector block whose name the worker does not know: the plan names
+	// the closest connector the worker has.
+	sink := w.pipe.SinkConnector()
+	typo := sink[:len(sink)-2] + sink[len(sink)-1:] + sink[len(sink)-2:len(sink)-1]
+	misspelt := writeConfig(t, strings.Replace(w.hcl(), fmt.Sprintf("name    = %q", sink), fmt.Sprintf("name    = %q", typo), 1)+fmt.Sprintf(`
+offsets "first" {
+  connector = connector.sink
+  reason    = "test"
+
+  sink_partition {
+    topic      = %[1]q
+    partitions = [0]
+    to_offset  = 5
+  }
+}
+`, w.pipe.Topic()))
+	code, out, errOut = runCLI(t, misspelt, "plan", "-state", state)
+	if want := fmt.Sprintf("connector %q does not exist on connect.sandbox: create it (it may be created STOPPED) before changing its offsets, or fix the name in connector.sink. Did you mean %q?", typo, sink); code != ExitError || !strings.Contains(out, want) {
+		t.Errorf("misspelt connector name: exit %d, want %q\nstdout:\n%s\nstderr:\n%s", code, want, out, errOut)
+	}
 }
