@@ -17,6 +17,9 @@ test: ensure-postgres
 	$(GO) vet $(PKGS)
 	$(GO) run ./internal/tools/withpg -- $(GO) test -count=1 -timeout 9m $(PKGS)
 
+# go test -short: leaves out the real Kafka/Connect/Debezium tier
+# (internal/realstack.Get), the examples' runbook replays and the
+# large-table comparisons; the rest is the same as make test.
 test-short: ensure-postgres
 	$(GO) run ./internal/tools/withpg -- $(GO) test -short -count=1 $(PKGS)
 

@@ -53,6 +53,9 @@ func scenarios() []scenario {
 func TestRunbook(t *testing.T) {
 	scs := scenarios()
 	checkFolders(t, scs)
+	if testing.Short() {
+		t.Skip("-short (make test-short): the runbook replays (a sandbox and the offsetctl binary per scenario) run in make test")
+	}
 	bin := buildCLI(t)
 	for _, sc := range scs {
 		t.Run(sc.dir, func(t *testing.T) {

@@ -123,6 +123,7 @@ connector "c%03d" {
 }
 offsets "rewind%03d" {
   connector = connector.c%03d
+  reason    = "bench"
   sink_partition {
     topic      = "orders"
     partitions = [0]

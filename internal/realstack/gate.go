@@ -13,6 +13,11 @@ import (
 // EnableEnv names the variable that turns the real tier on outside CI.
 const EnableEnv = "OFFSETCTL_REALSTACK"
 
+// ShortSkip is why a real-stack test skips under go test -short (make
+// test-short): starting Kafka, Connect and Debezium takes minutes. It wins
+// over OFFSETCTL_REALSTACK=1 and CI=true: -short asks for the quick tiers.
+const ShortSkip = "real-stack test skipped: -short (make test-short) leaves the real Kafka/Connect/Debezium tier to make test"
+
 // startLimit bounds Start inside tests (the first run also fetches).
 const startLimit = 6 * time.Minute
 
@@ -80,6 +85,9 @@ func Run(m *testing.M) int {
 // the tier is enabled but cannot run here or did not start.
 func Get(t testing.TB) *Stack {
 	t.Helper()
+	if testing.Short() {
+		t.Skip(ShortSkip)
+	}
 	if ok, why := Enabled(os.Getenv, Available); !ok {
 		t.Skip(why)
 	}

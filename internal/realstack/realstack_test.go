@@ -260,3 +260,24 @@ func TestNewClusterID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// Under -short (make test-short) the real tier is left out even when it is
+// asked for: Get skips before looking for Java. PATH and JAVA_HOME are
+// emptied so that, were it not to skip, it would fail here rather than start
+// a stack.
+func TestGetSkipsUnderShort(t *testing.T) {
+	if !testing.Short() {
+		t.Skip("checks go test -short; make test-short runs it")
+	}
+	t.Setenv(EnableEnv, "1")
+	t.Setenv("PATH", "")
+	t.Setenv("JAVA_HOME", "")
+	skipped := false
+	t.Run("get", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		Get(t)
+	})
+	if !skipped {
+		t.Fatal("Get did not skip under -short")
+	}
+}

@@ -34,6 +34,7 @@ connector "c%d" {
 }
 offsets "move%d" {
   connector = connector.c%d
+  reason    = "test"
   sink_partition {
     topic      = "orders"
     partitions = [0]

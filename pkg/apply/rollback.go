@@ -134,13 +134,8 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 			}
 		}
 		if target.Status == state.StatusApplied {
-			written, err := fromImages(target.After)
-			if err == nil {
-				cur := currentEntries(obs, written)
-				for _, m := range diffEntries(written, cur) {
-					checks = append(checks, plan.Check{Severity: plan.SeverityWarning, Code: "moved_since_apply", Operation: op.Address,
-						Message: fmt.Sprintf("the connector ran since operation %d: %s; the rollback overwrites the newer offset", target.Serial, m)})
-				}
+			if written, err := fromImages(target.After); err == nil {
+				checks = append(checks, movedSinceApply(obs, target.Serial, op.Address, written, want)...)
 			}
 		}
 		if !hasChange(op.Changes) && target.Status == state.StatusApplied {
@@ -150,6 +145,33 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 		ops = append(ops, op)
 	}
 	return assemble(cfg, st, obsList, ops, checks, info)
+}
+
+// movedSinceApply says, for each partition whose offset moved since the
+// operation serial wrote it (the connector ran), what the rollback does with
+// the newer offset: overwrite it with the before-image (a warning), or leave
+// it, when the connector already moved it back to the before-image (ok: the
+// rollback has nothing to write there, and must not claim it overwrites).
+func movedSinceApply(obs *plan.ConnectorObservation, serial uint64, addr string, written, before []entry) []plan.Check {
+	var out []plan.Check
+	cur := currentEntries(obs, written)
+	for i, w := range written {
+		c := cur[i]
+		if w.sameValue(c) {
+			continue
+		}
+		b := lookupEntry(before, w)
+		if b.sameValue(c) {
+			out = append(out, plan.Check{Severity: plan.SeverityOK, Code: "moved_since_apply", Operation: addr,
+				Message: fmt.Sprintf("the connector ran since operation %d: %s is at %s again, its offset before that operation (operation %d wrote %s): the rollback leaves it as it is",
+					serial, w, c.value(), serial, w.value())})
+			continue
+		}
+		out = append(out, plan.Check{Severity: plan.SeverityWarning, Code: "moved_since_apply", Operation: addr,
+			Message: fmt.Sprintf("the connector ran since operation %d: %s is at %s, not at the %s that operation wrote; the rollback overwrites %s with %s, its offset before that operation",
+				serial, w, c.value(), w.value(), c.value(), b.value())})
+	}
+	return out
 }
 
 // RestorePlan builds the plan that restores the connectors of a backup file:

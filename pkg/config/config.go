@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -74,10 +75,15 @@ type Variable struct {
 	DeclRange   hcl.Range
 }
 
+// newSettings returns the settings of a configuration without an offsetctl
+// block, the defaults the block overrides.
+func newSettings() *Settings { return &Settings{RequireReason: true} }
+
 // Settings is the offsetctl block.
 type Settings struct {
 	// RequireReason makes the reason attribute mandatory on offsets blocks
-	// and on reconcile blocks that repair.
+	// and on reconcile blocks that repair. It defaults to true: a safety
+	// tool asks why unless told not to (require_reason = false).
 	RequireReason bool
 	// RequiredApprovals is the number of approvals an apply needs (0: none).
 	RequiredApprovals int
@@ -222,6 +228,11 @@ type Offsets struct {
 	// AcknowledgeResnapshot is acknowledge_resnapshot: required by reset and
 	// by a source_partition whose offset is null.
 	AcknowledgeResnapshot bool
+	// AcknowledgeCrossFormatCopy is acknowledge_cross_format_copy: required
+	// by the planner for a copy_from between source connectors whose
+	// offsets have different formats (codecs), which cannot mean the same
+	// position.
+	AcknowledgeCrossFormatCopy bool
 
 	SinkPartitions   []*SinkPartition   // Kind == OpSinkPartitions
 	SourcePartitions []*SourcePartition // Kind == OpSourcePartitions
@@ -381,3 +392,35 @@ func find[T any](list []T, name string, key func(T) string) T {
 	var zero T
 	return zero
 }
+
+// TargetAddresses are the addresses plan -target accepts: every offsets,
+// connector and reconcile block's, in declaration order.
+func (c *Config) TargetAddresses() []string {
+	var out []string
+	for _, o := range c.Offsets {
+		out = append(out, o.Addr())
+	}
+	for _, k := range c.Connectors {
+		out = append(out, k.Addr())
+	}
+	for _, r := range c.Reconciles {
+		out = append(out, r.Addr())
+	}
+	return out
+}
+
+// CheckTarget returns an error when addr names no offsets, connector or
+// reconcile block, with the closest address as a suggestion.
+func (c *Config) CheckTarget(addr string) error {
+	names := c.TargetAddresses()
+	for _, n := range names {
+		if n == addr {
+			return nil
+		}
+	}
+	return fmt.Errorf("-target %s matches no offsets, connector or reconcile block in the configuration.%s", addr, Suggest(addr, names))
+}
+
+// Suggest returns ` Did you mean "x"?` for the name in names closest to
+// given (at most 2 edits away), or "" when none is that close.
+func Suggest(given string, names []string) string { return suggestion(given, names) }

@@ -147,3 +147,56 @@ func TestLoadSources(t *testing.T) {
 		t.Errorf("Path = %q", cfg.Path("x.json"))
 	}
 }
+
+// require_reason defaults to true: a safety tool asks why unless told not
+// to. Only require_reason = false lets a block go without a reason.
+func TestRequireReasonDefaultsToTrue(t *testing.T) {
+	const blocks = `connect "prod" { url = "http://connect:8083" }
+connector "c" {
+  connect = connect.prod
+  name    = "c"
+}
+database "src" { url = "postgres://src" }
+database "dst" { url = "postgres://dst" }
+offsets "rewind" {
+  connector = connector.c
+  sink_partition {
+    topic     = "orders"
+    to_offset = 1
+  }
+}
+reconcile "customers" {
+  source = database.src
+  sink   = database.dst
+  table  = "public.customers"
+  repair = "upsert"
+}
+`
+	for _, tt := range []struct {
+		name, settings string
+		wantMissing    int
+	}{
+		{"no offsetctl block", "", 2},
+		{"offsetctl block without require_reason", "offsetctl {\n  required_approvals = 1\n}\n", 2},
+		{"require_reason = true", "offsetctl {\n  require_reason = true\n}\n", 2},
+		{"require_reason = false", "offsetctl {\n  require_reason = false\n}\n", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, diags := LoadSources("/etc/offsetctl", map[string][]byte{"main.hcl": []byte(tt.settings + blocks)}, Options{})
+			missing := 0
+			for _, d := range diags {
+				if d.Summary == "Missing reason" {
+					missing++
+				} else {
+					t.Errorf("unexpected diagnostic: %s", d.Error())
+				}
+			}
+			if missing != tt.wantMissing {
+				t.Errorf("%d Missing reason diagnostics, want %d: %v", missing, tt.wantMissing, diags)
+			}
+			if cfg != nil && cfg.Settings.RequireReason != (tt.wantMissing > 0) {
+				t.Errorf("Settings.RequireReason = %v", cfg.Settings.RequireReason)
+			}
+		})
+	}
+}

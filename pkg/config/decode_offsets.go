@@ -17,7 +17,7 @@ import (
 var offsetsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "connector", Required: true}, {Name: "reason"},
-		{Name: "allow_skip_records"}, {Name: "acknowledge_resnapshot"},
+		{Name: "allow_skip_records"}, {Name: "acknowledge_resnapshot"}, {Name: "acknowledge_cross_format_copy"},
 		{Name: "restore"}, {Name: "copy_from"}, {Name: "reset"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "sink_partition"}, {Type: "source_partition"}},
@@ -64,6 +64,11 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 		// Unknown in validate: do not report it missing. A Partial Config
 		// is for diagnostics only.
 		o.AcknowledgeResnapshot = true
+	}
+
+	o.AcknowledgeCrossFormatCopy, _ = d.boolean(attrs["acknowledge_cross_format_copy"])
+	if attrs["acknowledge_cross_format_copy"] != nil && d.lastUnknown {
+		o.AcknowledgeCrossFormatCopy = true
 	}
 
 	// Which operation is it? Exactly one kind.
@@ -146,7 +151,7 @@ func (d *decoder) decodeReason(b *hcl.Block, a *hcl.Attribute, dst *string) {
 		given = *dst != "" || len(d.diags) > before || d.lastUnknown
 	}
 	if d.cfg.Settings.RequireReason && !given {
-		d.errorf(b.DefRange, "Missing reason", "The offsetctl block sets require_reason = true, so this %s block needs a reason: say why the change is made, for the reviewers, the plan and the state (reason = \"...\").", b.Type)
+		d.errorf(b.DefRange, "Missing reason", "This %s block needs a reason (require_reason is true, the default): say why the change is made, for the reviewers, the plan and the state (reason = \"...\"). Only a configuration that never needs one sets require_reason = false in its offsetctl block.", b.Type)
 	}
 }
 

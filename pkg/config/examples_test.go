@@ -2,25 +2,22 @@ package config
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 )
 
 // TestExamples validates every runbook scenario of examples/ as offsetctl
-// validate does: without secrets or variable values.
+// validate does: without secrets or variable values. Examples that vanish
+// (moved, renamed, a glob gone wrong) fail it: they are documentation the
+// README points to, not an optional extra.
 func TestExamples(t *testing.T) {
-	files, err := filepath.Glob("../../examples/*/*.hcl")
+	dirs, err := exampleDirs("../../examples")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirs := map[string]bool{}
-	for _, f := range files {
-		dirs[filepath.Dir(f)] = true
-	}
-	if len(dirs) == 0 {
-		t.Skip("no examples/*/*.hcl yet")
-	}
-	for dir := range dirs {
+	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			cfg, diags := Load(dir, Options{AllowUnknown: true})
 			if diags.HasErrors() {
@@ -29,5 +26,50 @@ func TestExamples(t *testing.T) {
 				t.Errorf("examples/%s does not validate:\n%s", filepath.Base(dir), buf.String())
 			}
 		})
+	}
+}
+
+// exampleDirs returns the scenario folders of root (each folder of it), and
+// an error when there are none or a folder holds no *.hcl.
+func exampleDirs(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("reading the examples: %w", err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		files, err := filepath.Glob(filepath.Join(dir, "*.hcl"))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s holds no *.hcl: every example folder is a configuration", dir)
+		}
+		dirs = append(dirs, dir)
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("no example folders in %s: the examples are gone", root)
+	}
+	return dirs, nil
+}
+
+func TestExampleDirsRefusesNoExamples(t *testing.T) {
+	empty := t.TempDir()
+	noHCL := t.TempDir()
+	if err := os.Mkdir(filepath.Join(noHCL, "skip-poison-pill"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, root string }{
+		{"no folder", filepath.Join(empty, "nope")},
+		{"empty folder", empty},
+		{"a folder without hcl", noHCL},
+	} {
+		if dirs, err := exampleDirs(tc.root); err == nil {
+			t.Errorf("%s: exampleDirs = %v, want an error", tc.name, dirs)
+		}
 	}
 }

@@ -106,6 +106,7 @@ connector "inv" {
 }
 offsets "rewind" {
   connector = connector.inv
+  reason    = "test"
   source_partition {
     partition = { server = "dbserver1" }
     offset    = { lsn = lsn("FFFFFFFF/FFFFFFFF"), txId = 649, lsn_proc = lsn("0/2360E30"), ts_usec = epoch_micros("2026-11-20T10:00:00.123456Z") }

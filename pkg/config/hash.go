@@ -27,13 +27,19 @@ func computeHashes(c *Config) {
 			if o.Connector != nil {
 				connector = o.Connector.Name
 			}
-			return map[string]any{
+			v := map[string]any{
 				"operation":              offsetsOpView(o),
 				"connector":              connector,
 				"reason":                 o.Reason,
 				"allow_skip_records":     o.AllowSkipRecords,
 				"acknowledge_resnapshot": o.AcknowledgeResnapshot,
 			}
+			if o.AcknowledgeCrossFormatCopy {
+				// Only when given, so that the hashes of configurations
+				// written before it existed do not change.
+				v["acknowledge_cross_format_copy"] = true
+			}
+			return v
 		}),
 		"reconcile": byName(c.Reconciles, func(x *Reconcile) string { return x.Name }, reconcileView),
 	}

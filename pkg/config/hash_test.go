@@ -26,6 +26,7 @@ offsets "replay" {
 
 offsets "skip" {
   connector = connector.orders_sink
+  reason    = "test"
   sink_partition {
     topic      = "orders"
     partitions = [3]

@@ -40,7 +40,7 @@ type Options struct {
 // no errors.
 func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
-		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}}
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: newSettings()}
 		return cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Not a directory",
@@ -49,7 +49,7 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}}
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: newSettings()}
 		return cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read the configuration directory",
@@ -65,7 +65,7 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 		names = append(names, n)
 	}
 	if len(names) == 0 {
-		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}}
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: newSettings()}
 		return cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No configuration files",
@@ -93,7 +93,7 @@ func LoadFiles(dir string, names []string, opts Options) (*Config, hcl.Diagnosti
 		sources[p] = src
 	}
 	if diags.HasErrors() {
-		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}}
+		cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: newSettings()}
 		return cfg, diags
 	}
 	return LoadSources(dir, sources, opts)
@@ -107,7 +107,7 @@ func LoadSources(dir string, sources map[string][]byte, opts Options) (*Config, 
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
 	}
-	cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: &Settings{}, Locals: map[string]cty.Value{}}
+	cfg := &Config{Dir: dir, Files: map[string]*hcl.File{}, Settings: newSettings(), Locals: map[string]cty.Value{}}
 	d := &decoder{
 		cfg:        cfg,
 		opts:       opts,

@@ -34,6 +34,9 @@ type Inputs struct {
 	// Targets limit planning to these addresses (offsets.NAME); empty plans
 	// everything.
 	Targets []string
+	// Now is when the plan is made: a to_timestamp after it is in the
+	// future. Zero leaves that check out.
+	Now time.Time
 }
 
 // TimestampKey names one to_timestamp lookup.
@@ -52,7 +55,7 @@ type RestoreData struct {
 // Compute turns the configuration's offsets blocks and the observations into
 // operations and checks. It changes nothing and reads nothing.
 func Compute(cfg *config.Config, in Inputs) ([]Operation, []Check) {
-	c := &computer{in: in, skipBlocks: map[string]int64{}}
+	c := &computer{in: in, skipBlocks: map[string]int64{}, skipCauses: map[string][]string{}, refusedSkips: map[string]int64{}}
 	targets := map[string]bool{}
 	for _, t := range in.Targets {
 		targets[t] = true
@@ -78,6 +81,13 @@ type computer struct {
 	// skipBlocks counts, per operation address, the records that skip
 	// targets name (one per partition): a skip block acknowledges them.
 	skipBlocks map[string]int64
+	// skipCauses say, per operation address, which targets skip records
+	// and how many, for the skip acknowledgement's message.
+	skipCauses map[string][]string
+	// refusedSkips counts, per operation address, skipped records of
+	// partitions already refused for a better reason (a to_timestamp in
+	// the future): the acknowledgement check leaves them out.
+	refusedSkips map[string]int64
 }
 
 func (c *computer) check(sev Severity, code, op, msg string) {
@@ -105,7 +115,12 @@ func (c *computer) operation(blk *config.Offsets) {
 	obs := c.in.Connectors[blk.Connector.Addr()]
 	if obs == nil || !obs.Exists {
 		name := blk.Connector.ConnectorName
-		c.check(SeverityError, "connector_missing", addr, fmt.Sprintf("connector %q does not exist on %s: create it (it may be created STOPPED) before changing its offsets", name, blk.Connector.Connect.Addr()))
+		var others []string
+		if obs != nil {
+			others = obs.OtherNames
+		}
+		c.check(SeverityError, "connector_missing", addr, fmt.Sprintf("connector %q does not exist on %s: create it (it may be created STOPPED) before changing its offsets, or fix the name in %s.%s",
+			name, blk.Connector.Connect.Addr(), blk.Connector.Addr(), config.Suggest(name, others)))
 		op.Status = StatusBlocked
 		c.ops = append(c.ops, op)
 		return
@@ -164,7 +179,8 @@ func (c *computer) skipAcknowledgement(op *Operation) {
 		}
 	}
 	named := c.skipBlocks[op.Address]
-	if skips == 0 {
+	skips -= c.refusedSkips[op.Address]
+	if skips <= 0 {
 		return
 	}
 	allowed := op.AllowSkipRecords
@@ -176,8 +192,11 @@ func (c *computer) skipAcknowledgement(op *Operation) {
 			c.check(SeverityError, "skip_not_acknowledged", op.Address, fmt.Sprintf(
 				"this change skips %s records that the sink will never receive: add allow_skip_records = %d to the block to acknowledge it", Thousands(skips), skips))
 		} else {
+			// Say what skips (the targets, per partition), not a guess at
+			// why the number differs from the one acknowledged.
 			c.check(SeverityError, "skip_over_acknowledged", op.Address, fmt.Sprintf(
-				"this change skips %s records but allow_skip_records = %d: the log moved on since you wrote it; check the plan and raise it to %d if that is intended", Thousands(skips), op.AllowSkipRecords, skips))
+				"this change skips %s records, more than allow_skip_records = %d acknowledges (%s): raise allow_skip_records to %d if the sink may never receive them, or skip fewer",
+				Thousands(skips), op.AllowSkipRecords, strings.Join(c.skipCauses[op.Address], "; "), skips))
 		}
 	}
 }
@@ -226,8 +245,12 @@ func (c *computer) sinkPartitions(op *Operation, blk *config.Offsets, obs *Conne
 			if !ok {
 				continue
 			}
-			op.Changes = append(op.Changes, sinkChange(*cur, after))
+			ch := sinkChange(*cur, after)
+			op.Changes = append(op.Changes, ch)
 			c.sinkRange(op, id, *cur, after)
+			if ch.Sink.Skips > 0 {
+				c.skipCause(op, sp, id, *ch.Sink)
+			}
 		}
 	}
 }
@@ -268,6 +291,49 @@ func (c *computer) sinkTarget(op *Operation, sp *config.SinkPartition, cur SinkP
 	}
 	c.check(SeverityError, "no_target", op.Address, fmt.Sprintf("%s has no target", id))
 	return 0, false
+}
+
+// skipCause records why a sink partition's change skips records, and
+// refuses a to_timestamp in the future: it resolves to the log end, which
+// skips everything not yet consumed, almost always by a typo (the year, the
+// zone); to_latest says that on purpose.
+func (c *computer) skipCause(op *Operation, sp *config.SinkPartition, id string, sc SinkChange) {
+	from := "the committed offset " + fmt.Sprint(sc.Before)
+	if sc.Before < 0 {
+		from = fmt.Sprintf("the log start %d (nothing committed)", sc.LogStart)
+	}
+	t := sp.Target
+	var cause string
+	switch t.Kind {
+	case config.TargetShift:
+		cause = fmt.Sprintf("%s: shift_by = %d skips %s", id, t.Shift, records(sc.Skips))
+	case config.TargetOffset:
+		cause = fmt.Sprintf("%s: to_offset = %d skips %s after %s", id, t.Offset, records(sc.Skips), from)
+	case config.TargetLatest:
+		cause = fmt.Sprintf("%s: to_latest skips %s to the log end %d", id, records(sc.Skips), sc.LogEnd)
+	case config.TargetSkip:
+		cause = fmt.Sprintf("%s: skip = %d skips 1 record, acknowledged by the skip block itself", id, t.Offset)
+	case config.TargetTimestamp:
+		ts := t.Timestamp.UTC().Format(time.RFC3339)
+		if !c.in.Now.IsZero() && t.Timestamp.After(c.in.Now) {
+			c.refusedSkips[op.Address] += sc.Skips
+			c.check(SeverityError, "timestamp_in_future", op.Address, fmt.Sprintf(
+				"%s: to_timestamp = %q is in the future (the plan was made at %s): it resolves to the log end %d, which skips %s after %s; check the date and the time zone, or use to_latest to skip to the end on purpose",
+				id, ts, c.in.Now.UTC().Format(time.RFC3339), sc.After, records(sc.Skips), from))
+			return
+		}
+		cause = fmt.Sprintf("%s: to_timestamp = %q resolves to offset %d, which skips %s after %s", id, ts, sc.After, records(sc.Skips), from)
+	default:
+		cause = fmt.Sprintf("%s: the target %d skips %s after %s", id, sc.After, records(sc.Skips), from)
+	}
+	c.skipCauses[op.Address] = append(c.skipCauses[op.Address], cause)
+}
+
+func records(n int64) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return Thousands(n) + " records"
 }
 
 func offsetWord(n int64) string {
@@ -431,11 +497,28 @@ func (c *computer) copyFrom(op *Operation, blk *config.Offsets, obs *ConnectorOb
 		c.check(SeverityError, "copy_from_type", op.Address, fmt.Sprintf("cannot copy the offsets of %s connector %q to %s connector %q", from.Type, from.Name, obs.Type, obs.Name))
 		return
 	}
-	if from.Class != obs.Class {
+	switch {
+	case obs.Type == Source && knownCodec(from.Codec) && knownCodec(obs.Codec) && from.Codec != obs.Codec:
+		// A Debezium MySQL binlog position copied onto a Debezium
+		// PostgreSQL connector (say) names no position there: the
+		// connector would fail on it, or worse, start somewhere.
+		msg := fmt.Sprintf("%q (%s) keeps %s offsets but %q (%s) reads %s offsets: copied, they cannot mean the same position",
+			from.Name, from.Class, from.Codec, obs.Name, obs.Class, obs.Codec)
+		if !blk.AcknowledgeCrossFormatCopy {
+			c.check(SeverityError, "copy_from_format", op.Address, msg+
+				"; copy from a connector of the same kind, or, if the target really reads these offsets, add acknowledge_cross_format_copy = true to the block")
+			return
+		}
+		c.check(SeverityWarning, "copy_from_format", op.Address, msg+" (acknowledged with acknowledge_cross_format_copy = true)")
+	case from.Class != obs.Class:
 		c.check(SeverityWarning, "copy_from_class", op.Address, fmt.Sprintf("%q runs %s but %q runs %s: check that the offsets mean the same to both", from.Name, from.Class, obs.Name, obs.Class))
 	}
 	c.copyOffsets(op, obs, from.Source, from.Sink, fmt.Sprintf("connector %q", from.Name))
 }
+
+// knownCodec is a codec that knows what its offsets mean: not "generic"
+// (any class offsetctl has no codec for), not none.
+func knownCodec(name string) bool { return name != "" && name != "generic" }
 
 // copyOffsets makes obs's offsets those of src (source) or sink: every
 // partition present there is set; partitions obs has beyond them are left

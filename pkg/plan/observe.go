@@ -102,6 +102,9 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 	}
 	info, err := ci.client.Connector(ctx, cb.ConnectorName)
 	if connect.IsNotFound(err) {
+		// For the message's "did you mean"; a worker that cannot list its
+		// connectors leaves it out.
+		obs.OtherNames, _ = ci.client.ListConnectors(ctx)
 		o.cache[cb.Addr()] = obs
 		return obs, nil
 	}

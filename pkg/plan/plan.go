@@ -93,6 +93,9 @@ type ConnectorObservation struct {
 	Group         string        // the sink's consumer group
 	Source        []SourceOffset
 	Sink          []SinkPartition
+	// OtherNames are the connectors the worker has, read only when this one
+	// does not exist, for a "did you mean"; not saved in the plan file.
+	OtherNames []string
 }
 
 // SourceOffset is one source partition's stored offset.

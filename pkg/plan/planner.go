@@ -46,7 +46,7 @@ func (pl *Planner) Plan(ctx context.Context, cfg *config.Config, opts Options) (
 	selected := selectOffsets(cfg, opts.Targets)
 	o := &observer{pl: pl, cfg: cfg, cache: map[string]*ConnectorObservation{}, clusters: map[string]*clusterInfo{}}
 	in := Inputs{Connectors: map[string]*ConnectorObservation{}, Timestamps: map[TimestampKey]int64{},
-		Restores: map[string]*RestoreData{}, Applied: opts.Applied, Targets: opts.Targets}
+		Restores: map[string]*RestoreData{}, Applied: opts.Applied, Targets: opts.Targets, Now: now()}
 	if pl.Codecs != nil {
 		in.Validate = pl.validate
 		in.Notes = pl.notes

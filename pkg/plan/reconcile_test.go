@@ -122,6 +122,7 @@ func TestPlanReconcileGoldens(t *testing.T) {
   where               = "id > 10 AND id < 50"
   repair              = "upsert"
   by                  = "hour:updated_at"
+  reason              = "test"
 }
 `},
 	}
@@ -168,6 +169,7 @@ func TestPlanReconcileRefusesBadInput(t *testing.T) {
   table  = "a"
   sink_table = "b"
   repair = "upsert"
+  reason = "test"
 }
 `)
 	if !p.HasErrors() || p.Operations[0].Status != plan.StatusBlocked || !strings.Contains(p.Checks[0].Message, "no primary key") {

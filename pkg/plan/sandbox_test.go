@@ -232,6 +232,7 @@ offsets "skip_poison_pill" {
 		{"sink_to_latest", `
 offsets "jump" {
   connector          = connector.orders_sink
+  reason             = "test"
   allow_skip_records = 130
 
   sink_partition {
@@ -255,6 +256,7 @@ offsets "align_with_restored_sink" {
 		{"source_merge", `
 offsets "rewind_inventory" {
   connector = connector.inventory
+  reason    = "test"
 
   source_partition {
     partition = { server = "dbserver1" }
@@ -266,18 +268,21 @@ offsets "rewind_inventory" {
 		{"source_restore", `
 offsets "restore_inventory" {
   connector = connector.inventory
+  reason    = "test"
   restore   = "BACKUP"
 }
 `},
 		{"copy_from", `
 offsets "move_inventory" {
   connector = connector.inventory_v2
+  reason    = "test"
   copy_from = connector.inventory
 }
 `},
 		{"source_reset", `
 offsets "reset_inventory" {
   connector              = connector.inventory
+  reason                 = "test"
   reset                  = true
   acknowledge_resnapshot = true
 }
@@ -285,6 +290,7 @@ offsets "reset_inventory" {
 		{"refused", `
 offsets "too_far" {
   connector = connector.orders_sink
+  reason    = "test"
 
   sink_partition {
     topic      = "orders"

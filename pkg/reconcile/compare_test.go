@@ -246,6 +246,9 @@ func TestCompareCorrectness(t *testing.T) {
 // TestCompareStrategies drives the cell search through each of its paths on
 // a table big enough to have many cells.
 func TestCompareStrategies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short (make test-short): sixteen tables of 20,000 rows; make test runs it")
+	}
 	url := pgtest.NewDB(t)
 	cases := []struct {
 		pgCase

@@ -154,3 +154,47 @@ func TestColorOnlyWhenAsked(t *testing.T) {
 		t.Fatal("colour escapes wrong")
 	}
 }
+
+// Source offsets show as their connector's codec shows them: a Debezium
+// PostgreSQL LSN as X/Y (with its decimal value) in text and Markdown; the
+// JSON rendering, like the plan file, keeps the exact number.
+func TestSourceOffsetsShowAsTheCodecShowsThem(t *testing.T) {
+	for _, tc := range []struct {
+		codec    string
+		want     []string // in text and Markdown
+		wantJSON string
+	}{
+		{codec: "debezium-postgres", want: []string{`"lsn": 0/1000000 (16,777,216)`, `"lsn": 16/B374D848 (97,500,059,720)`, `"txId": 812345`},
+			wantJSON: `"lsn": 16777216`},
+		{codec: "generic", want: []string{`"lsn": 16777216`, `"lsn": 97500059720`}, wantJSON: `"lsn": 16777216`},
+	} {
+		t.Run(tc.codec, func(t *testing.T) {
+			p := base()
+			p.Connectors[1].Codec = tc.codec
+			op := sourceRewind()
+			op.Changes[0].Source.After = m(`{"lsn":16777216,"lsn_proc":16777216,"lsn_commit":16777216,"txId":649,"ts_usec":1718000000123456}`)
+			p.Operations = []plan.Operation{op}
+			var txt, md, js bytes.Buffer
+			if err := Text(&txt, p, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := Markdown(&md, p, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := JSON(&js, p); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(txt.String(), w) {
+					t.Errorf("text lacks %q:\n%s", w, txt.String())
+				}
+				if !strings.Contains(md.String(), w) {
+					t.Errorf("Markdown lacks %q:\n%s", w, md.String())
+				}
+			}
+			if !strings.Contains(js.String(), tc.wantJSON) {
+				t.Errorf("JSON lacks the exact %q:\n%s", tc.wantJSON, js.String())
+			}
+		})
+	}
+}

@@ -67,8 +67,11 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 	for _, c := range p.Connectors {
 		conns[c.Address] = c
 	}
-	changing, offsetsOps, reconcileOps := 0, 0, 0
+	changing, offsetsOps, reconcileOps, undoOps := 0, 0, 0, 0
 	for _, op := range p.Operations {
+		if op.Kind == plan.KindRollback || op.Kind == plan.KindRestore {
+			undoOps++
+		}
 		if op.Status == plan.StatusChange || op.Status == plan.StatusBlocked {
 			changing++
 		}
@@ -81,6 +84,9 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 	if changing == 0 {
 		what := "The offsets already match the configuration."
 		switch {
+		case undoOps > 0 && undoOps == len(p.Operations):
+			// A rollback or restore plan: nothing in the configuration to match.
+			what = "What the rollback or restore would put back is already in place."
 		case reconcileOps > 0 && offsetsOps == 0:
 			what = "The sink tables already match their sources."
 		case reconcileOps > 0:
@@ -216,7 +222,7 @@ func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c pla
 		case ch.Sink != nil:
 			writeSinkChange(b, pt, ch.Action, *ch.Sink, false)
 		case ch.Source != nil:
-			writeSourceChange(b, pt, ch.Action, ch.Source.Partition, ch.Source.Before, ch.Source.After)
+			writeSourceChange(b, pt, ch.Action, c.Codec, ch.Source.Partition, ch.Source.Before, ch.Source.After)
 		}
 	}
 	if len(op.Changes) == 0 && op.Kind == plan.KindRollback {
@@ -260,9 +266,9 @@ func writeSinkChange(b *strings.Builder, pt painter, a plan.Action, s plan.SinkC
 
 func partitionText(m offsets.Map) string { return m.String() }
 
-func writeSourceChange(b *strings.Builder, pt painter, a plan.Action, part offsets.Map, before, after *offsets.Map) {
+func writeSourceChange(b *strings.Builder, pt painter, a plan.Action, codec string, part offsets.Map, before, after *offsets.Map) {
 	fmt.Fprintf(b, "      %s source partition %s\n", pt.sym(a), partitionText(part))
-	for _, line := range jsonDiff(before, after) {
+	for _, line := range jsonDiff(codec, before, after) {
 		switch line[0] {
 		case '-':
 			b.WriteString("          " + pt.red(line) + "\n")
@@ -274,30 +280,61 @@ func writeSourceChange(b *strings.Builder, pt painter, a plan.Action, part offse
 	}
 }
 
-// prettyLines renders an offset one field per line, keys in their order.
-func prettyLines(m *offsets.Map) string {
+// prettyLines renders an offset one field per line, keys in their order,
+// each value as the connector's codec shows it (a Debezium PostgreSQL LSN as
+// X/Y with its decimal value, a ts_usec as a time); the JSON rendering and
+// the plan file keep the exact stored values.
+func prettyLines(codec string, m *offsets.Map) string {
 	if m == nil {
 		return "null\n"
 	}
 	var b strings.Builder
 	b.WriteString("{\n")
+	shown := codecText(codec, *m)
 	fs := m.Fields()
 	for i, f := range fs {
 		comma := ","
 		if i == len(fs)-1 {
 			comma = ""
 		}
-		fmt.Fprintf(&b, "  %q: %s%s\n", f.Key, f.Value.JSON(), comma)
+		v, ok := shown[f.Key]
+		if !ok {
+			v = string(f.Value.JSON())
+		}
+		fmt.Fprintf(&b, "  %q: %s%s\n", f.Key, v, comma)
 	}
 	b.WriteString("}\n")
 	return b.String()
 }
 
+// codecText returns the offset fields that the codec named codec shows
+// otherwise than as raw JSON, by key. An unknown or generic codec shows
+// none.
+func codecText(codec string, m offsets.Map) map[string]string {
+	if codec == "" || codec == "generic" {
+		return nil
+	}
+	c, err := offsets.NewRegistry().Choose("", codec)
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, f := range c.Decode(offsets.NewMap(), m) {
+		if f.Partition || !f.Known {
+			continue
+		}
+		if v, ok := m.Get(f.Key); ok && f.Text != string(v.JSON()) && f.Text != v.String() {
+			out[f.Key] = f.Text
+		}
+	}
+	return out
+}
+
 // jsonDiff returns the line diff of two offsets, each line prefixed with
 // "- ", "+ " or "  ".
-func jsonDiff(before, after *offsets.Map) []string {
+func jsonDiff(codec string, before, after *offsets.Map) []string {
 	dmp := diffmatchpatch.New()
-	a, c, lines := dmp.DiffLinesToChars(prettyLines(before), prettyLines(after))
+	a, c, lines := dmp.DiffLinesToChars(prettyLines(codec, before), prettyLines(codec, after))
 	diffs := dmp.DiffCharsToLines(dmp.DiffMain(a, c, false), lines)
 	var out []string
 	for _, d := range diffs {
@@ -335,7 +372,7 @@ func writeRollbackText(b *strings.Builder, pt painter, op plan.Operation, c plan
 			} else if ch.Source.After == nil {
 				ra = plan.ActionCreate
 			}
-			writeSourceChange(b, pt, ra, ch.Source.Partition, ch.Source.After, ch.Source.Rollback)
+			writeSourceChange(b, pt, ra, c.Codec, ch.Source.Partition, ch.Source.After, ch.Source.Rollback)
 		}
 	}
 	b.WriteString("    }\n")

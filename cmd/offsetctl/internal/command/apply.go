@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/user"
 	"strings"
 	"time"
@@ -270,11 +269,10 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		}
 		fmt.Fprintln(streams.Err)
 	}
-	who := currentUser(deps)
+	who, host := operator(deps)
 	if _, err := approvals(deps, o, s.cfg, who); err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
 	var events []apply.Event
 	progress := &progressRenderer{w: streams.Err}
 	var checkPlan func(*state.State) error

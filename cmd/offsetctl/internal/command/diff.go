@@ -69,7 +69,7 @@ Modes:
 Rows are compared by value: timestamps in UTC at the coarser precision of the two columns (or
 --timestamp-precision), numerics by value (1.0 = 1.00), json by content; NULL, '' and 'NULL'
 are all different. Keys are shown; row values only with --show-values, as they may be personal
-data.
+data (not with --markdown, whose report goes to tickets and pull requests).
 
 Each side is read in one read-only, repeatable-read transaction (application_name offsetctl)
 with a statement and a lock timeout, so diff never blocks writers; --rate-limit slows it down
@@ -129,6 +129,11 @@ func (o *diffOptions) validate(g *globalOptions) error {
 	}
 	if g.JSON && o.Markdown {
 		return flagErrorf("-json and --markdown cannot be combined")
+	}
+	if o.ShowValues && o.Markdown {
+		// Markdown is for tickets and pull requests, where row values
+		// (personal data) do not belong; it lists keys only.
+		return flagErrorf("--show-values cannot be combined with --markdown: the Markdown report is for tickets and pull requests and lists keys only; drop --markdown to see the values in the terminal (or -json to keep them in a file)")
 	}
 	mode := reconcile.Mode(o.Mode)
 	var part *reconcile.Partition

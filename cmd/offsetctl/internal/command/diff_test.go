@@ -137,6 +137,8 @@ func TestDiffErrors(t *testing.T) {
 		{"too many workers", []string{"diff", "--source", src, "--sink", dst, "--table", "a", "--parallel", "5000"}, []string{"--parallel: at most 1024 parallel workers per side"}, true},
 		{"where with semicolon", []string{"diff", "--source", src, "--sink", dst, "--table", "orders", "--where", "true; DROP TABLE orders"}, []string{"--where: ';' is not allowed"}, true},
 		{"json and markdown", []string{"diff", "-json", "--markdown", "--table", "orders"}, []string{"cannot be combined"}, true},
+		{"show-values and markdown", []string{"diff", "--source", src, "--sink", dst, "--show-values", "--markdown", "--table", "orders"},
+			[]string{"--show-values cannot be combined with --markdown", "drop --markdown to see the values"}, true},
 		{"unreachable", []string{"diff", "--source", unreachable, "--sink", dst, "--table", "orders"}, []string{"connecting to the source database nobody@127.0.0.1:1/", "Check --source"}, false},
 		{"unparseable URL", []string{"diff", "--source", "postgres://nobody:hunter2-s3cret@localhost:notaport/db", "--sink", dst, "--table", "orders"}, []string{"the source connection string is not valid", "Give --source as"}, false},
 		{"missing table", []string{"diff", "--source", src, "--sink", dst, "--table", "nope"}, []string{"comparing nope: source table nope does not exist"}, false},

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
@@ -121,7 +122,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 		ci, err := c.Connector(ctx, name)
 		if err != nil {
 			if connect.IsNotFound(err) {
-				return withHint(fmt.Errorf("connector %q does not exist on %s", name, c.URL()), "offsetctl connectors lists the connectors there.")
+				return withHint(fmt.Errorf("connector %q does not exist on %s.%s", name, c.URL(), closestConnector(ctx, c, name)), "offsetctl connectors lists the connectors there.")
 			}
 			return err
 		}
@@ -395,7 +396,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 		ci, err := c.Connector(ctx, name)
 		if err != nil {
 			if connect.IsNotFound(err) {
-				return withHint(fmt.Errorf("connector %q does not exist on %s", name, c.URL()), "offsetctl connectors lists the connectors there.")
+				return withHint(fmt.Errorf("connector %q does not exist on %s.%s", name, c.URL(), closestConnector(ctx, c, name)), "offsetctl connectors lists the connectors there.")
 			}
 			return err
 		}
@@ -436,4 +437,15 @@ func pluralWord(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// closestConnector returns ` Did you mean "x"?` for the connector on c whose
+// name is closest to name, or "" when none is close or the list cannot be
+// read (the error that brought us here says enough).
+func closestConnector(ctx context.Context, c *connect.Client, name string) string {
+	names, err := c.ListConnectors(ctx)
+	if err != nil {
+		return ""
+	}
+	return config.Suggest(name, names)
 }

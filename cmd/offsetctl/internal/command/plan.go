@@ -135,8 +135,11 @@ blocks name (their state, config and offsets; each sink partition's log start an
 and show what apply would do: per partition before → after, the records replayed or
 skipped, the safety checks, and the rollback plan.
 
-Planning only reads. Save the plan with -out and commit it for review; offsetctl apply
-FILE executes exactly that plan, after checking that nothing moved since.
+Planning only reads. Save the plan with -out and commit it for review (a plan holds
+offsets, keys and row hashes, never row values); offsetctl apply FILE executes exactly
+that plan, after checking that nothing moved since. The state is another matter: it
+holds the rows a repair overwrote, so it stays out of git (mode 0600 locally; a team
+uses state "postgres").
 
 Exit codes: 0 success, 1 error or a plan that cannot be applied; with
 -detailed-exitcode, 0 means no changes and 2 means changes are present.`,
@@ -165,6 +168,13 @@ func planRun(cmd *cobra.Command, o *planOptions) error {
 	cfg, _, err := loadConfig(o.deps, o.cfg.chdir, o.cfg.in, false)
 	if err != nil {
 		return err
+	}
+	// A -target that names nothing is a typo: say so, with the closest
+	// address, before observing anything (and before a "No changes").
+	for _, t := range o.targets {
+		if err := cfg.CheckTarget(t); err != nil {
+			return withHint(err, "-target takes offsets.NAME, connector.NAME or reconcile.NAME, as the *.hcl files in "+o.cfg.chdir+" declare them.")
+		}
 	}
 	backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
 	if err != nil {

@@ -155,7 +155,11 @@ with its own format_version.
 
 The state is the one plan and apply use: --state (a local file or a postgres:// URL) when
 given, else the offsetctl { state } block of the configuration in -chdir (default: the
-current directory), else offsetctl.state.json.`,
+current directory), else offsetctl.state.json.
+
+The state holds the before-images of repairs: whole sink rows, personal data included.
+Keep it out of git and tickets (the local file is created with mode 0600; a team keeps it
+in PostgreSQL with state "postgres", readable by the roles granted on its schema).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
@@ -682,20 +686,14 @@ func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
 
 // lockState takes the state lock for operation ("apply", "rollback", …),
 // waiting at most timeout (0: one attempt). The holder is recorded as the
-// operating-system user (USER, else USERNAME, else LOGNAME) on this host. A
+// user on this host, as operator names them. A
 // refused lock returns the backend's *state.LockError, which names the
 // holder, with a hint. The caller unlocks with b.Unlock(ctx, id).
 func lockState(ctx context.Context, deps *Deps, b state.Backend, operation string, timeout time.Duration) (string, error) {
 	if timeout < 0 {
 		return "", flagErrorf("-lock-timeout must not be negative, got %s", timeout)
 	}
-	who := ""
-	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
-		if who = deps.Getenv(k); who != "" {
-			break
-		}
-	}
-	host, _ := os.Hostname()
+	who, host := operator(deps)
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	id, err := b.Lock(lctx, state.LockInfo{Operation: operation, Who: who, Host: host, Version: Version, Created: deps.Now()})

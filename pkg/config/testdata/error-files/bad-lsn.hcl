@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "rewind" {
   connector = connector.orders_sink
+  reason    = "test"
   source_partition {
     partition = { server = "dbserver1" }
     offset    = { lsn = lsn("0/2360G30") } # ERROR: Invalid function argument

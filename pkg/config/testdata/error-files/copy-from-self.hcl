@@ -9,5 +9,6 @@ connector "orders_sink" {
 
 offsets "copy" {
   connector = connector.orders_sink
+  reason    = "test"
   copy_from = connector.orders_sink # ERROR: Invalid copy source
 }

@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "replay" {
   connector = connector.orders_sink
+  reason    = "test"
   sink_partition {
     topic      = "orders"
     partitions = [0, 1, 0] # ERROR: Duplicate partition

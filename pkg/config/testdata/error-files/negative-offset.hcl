@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "replay" {
   connector = connector.orders_sink
+  reason    = "test"
   sink_partition {
     topic     = "orders"
     to_offset = -1 # ERROR: Invalid value

@@ -6,6 +6,7 @@ reconcile "bad_repair" {
   sink   = database.sink
   table  = "public.customers"
   repair = "upsrt" # ERROR: Invalid repair mode
+  reason = "test"
 }
 
 reconcile "no_signal_table" {
@@ -13,6 +14,7 @@ reconcile "no_signal_table" {
   sink   = database.sink
   table  = "public.customers"
   repair = "snapshot_signal" # ERROR: Missing signal table
+  reason = "test"
 }
 
 reconcile "bad_by" {

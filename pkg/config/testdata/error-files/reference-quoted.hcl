@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "replay" {
   connector = "orders_sink" # ERROR: Invalid reference
+  reason    = "test"
   sink_partition {
     topic       = "orders"
     to_earliest = true

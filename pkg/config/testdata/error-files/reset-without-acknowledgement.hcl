@@ -9,5 +9,6 @@ connector "orders_sink" {
 
 offsets "reset" {
   connector = connector.orders_sink
+  reason    = "test"
   reset     = true # ERROR: Missing re-snapshot acknowledgement
 }

@@ -9,5 +9,6 @@ connector "orders_sink" {
 
 offsets "restore" {
   connector = connector.orders_sink
+  reason    = "test"
   restore   = file("backups/orders.json") # ERROR: Invalid restore value
 }

@@ -16,6 +16,7 @@ connector "orders_sink" {
 
 offsets "replay" {
   connector = connector.orders # ERROR: Reference to undeclared connector block
+  reason    = "test"
   sink_partition {
     topic     = "orders"
     to_offset = 1.5 # ERROR: Invalid value

@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "jump" {
   connector = connector.orders_sink
+  reason    = "test"
   sink_partition {
     topic    = "orders"
     shift_by = 500 # ERROR: Missing skip acknowledgement

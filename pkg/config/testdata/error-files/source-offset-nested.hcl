@@ -9,6 +9,7 @@ connector "inventory" {
 
 offsets "rewind" {
   connector = connector.inventory
+  reason    = "test"
   source_partition {
     partition = { server = "dbserver1" }
     offset    = { lsn = 1, nested = { a = 1 } } # ERROR: Invalid value

@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "forget" {
   connector = connector.orders_sink
+  reason    = "test"
   source_partition {
     partition = { server = "dbserver1" }
     offset    = null # ERROR: Missing re-snapshot acknowledgement

@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "rewind" {
   connector = connector.orders_sink
+  reason    = "test"
   source_partition {
     partition = "dbserver1" # ERROR: Incorrect attribute value type
     offset    = { lsn = 1 }

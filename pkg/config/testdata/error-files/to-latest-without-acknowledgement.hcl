@@ -9,6 +9,7 @@ connector "orders_sink" {
 
 offsets "jump" {
   connector = connector.orders_sink
+  reason    = "test"
   sink_partition {
     topic     = "orders"
     to_latest = true # ERROR: Missing skip acknowledgement

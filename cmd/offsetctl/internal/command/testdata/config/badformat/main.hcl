@@ -16,6 +16,7 @@ connector "inventory" {
 
 offsets "rewind" {
   connector = connector.inventory
+  reason    = "test"
   source_partition {
     partition = { server = "dbserver1" }
     offset    = { lsn = "0/2360E30", txId = 649 }
