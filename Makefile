@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/offsetctl
 PKGS  := ./...
 
-.PHONY: all build test test-short demo bench fmt vet lint golden ensure-postgres clean
+.PHONY: all build test test-short demo bench fmt vet lint golden ensure-postgres ensure-openssh clean
 
 all: build
 
@@ -13,14 +13,14 @@ build:
 
 # Installs Debian's PostgreSQL server package when its binaries are missing
 # (as root), then runs every test with one throwaway cluster for the run.
-test: ensure-postgres
+test: ensure-postgres ensure-openssh
 	$(GO) vet $(PKGS)
 	$(GO) run ./internal/tools/withpg -- $(GO) test -count=1 -timeout 9m $(PKGS)
 
 # go test -short: leaves out the real Kafka/Connect/Debezium tier
 # (internal/realstack.Get), the examples' runbook replays and the
 # large-table comparisons; the rest is the same as make test.
-test-short: ensure-postgres
+test-short: ensure-postgres ensure-openssh
 	$(GO) run ./internal/tools/withpg -- $(GO) test -short -count=1 $(PKGS)
 
 demo: ensure-postgres build
@@ -42,6 +42,9 @@ golden:
 
 ensure-postgres:
 	@bash scripts/ensure-postgres.sh
+
+ensure-openssh:
+	@bash scripts/ensure-openssh.sh
 
 clean:
 	rm -rf bin
