@@ -249,3 +249,15 @@ func lookup(allowed *AllowedSigners, key ssh.PublicKey, now time.Time) (*Signer,
 	}
 	return nil, why
 }
+
+// SignedBy reports whether sigs hold a signature of planHash by key.
+func SignedBy(planHash string, sigs []Signature, key ssh.PublicKey) bool {
+	fp := ssh.FingerprintSHA256(key)
+	for _, s := range sigs {
+		if s.Fingerprint() == fp && s.sig.Namespace == Namespace &&
+			sshsig.Verify(bytes.NewReader(Message(planHash)), s.sig, s.sig.PublicKey, s.sig.HashAlgorithm, Namespace) == nil {
+			return true
+		}
+	}
+	return false
+}

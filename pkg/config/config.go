@@ -87,6 +87,12 @@ type Settings struct {
 	RequireReason bool
 	// RequiredApprovals is the number of approvals an apply needs (0: none).
 	RequiredApprovals int
+	// AllowedSigners is the allowed_signers file (git's and ssh-keygen's
+	// format) that approvals are verified against, as written (see
+	// Config.Path); "" when approvals are names given on the command line,
+	// unverified.
+	AllowedSigners      string
+	AllowedSignersRange hcl.Range
 	// State is where the state is kept; nil when not configured.
 	State     *StateBackend
 	DeclRange hcl.Range // zero when there is no offsetctl block

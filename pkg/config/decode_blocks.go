@@ -10,7 +10,7 @@ import (
 )
 
 var settingsSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "require_reason"}, {Name: "required_approvals"}},
+	Attributes: []hcl.AttributeSchema{{Name: "require_reason"}, {Name: "required_approvals"}, {Name: "allowed_signers"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "state", LabelNames: []string{"type"}}},
 }
 
@@ -29,6 +29,10 @@ func (d *decoder) decodeSettings(blocks []*hcl.Block) {
 		}
 		if v, ok := d.integer(content.Attributes["required_approvals"], 0, 100); ok {
 			s.RequiredApprovals = int(v)
+		}
+		if v, ok := d.nonEmpty(content.Attributes["allowed_signers"]); ok {
+			s.AllowedSigners = v
+			s.AllowedSignersRange = content.Attributes["allowed_signers"].Expr.Range()
 		}
 		for j, sb := range content.Blocks {
 			if j > 0 {

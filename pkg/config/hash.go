@@ -81,6 +81,9 @@ func tlsView(t *TLS) any {
 
 func settingsView(s *Settings) any {
 	v := map[string]any{"require_reason": s.RequireReason, "required_approvals": s.RequiredApprovals}
+	if s.AllowedSigners != "" {
+		v["allowed_signers"] = s.AllowedSigners
+	}
 	if s.State != nil {
 		v["state"] = map[string]any{"type": s.State.Type, "path": s.State.Path, "url": secretView(s.State.URL), "schema": s.State.Schema}
 	}

@@ -125,6 +125,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newValidateCmd(deps, g),
 		newFmtCmd(deps, g),
 		newPlanCmd(deps, g),
+		newApproveCmd(deps, g),
 		newApplyCmd(deps, g),
 		newRollbackCmd(deps, g),
 		newShowCmd(deps, g),
