@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,11 @@ type Options struct {
 	NewID func() (string, error)
 	// Who and Host are recorded on every operation.
 	Who, Host string
+	// Approvals are the names given as approvers, unverified;
+	// VerifiedApprovals the approvals whose signatures were verified. Both
+	// are recorded on every operation the plan runs.
+	Approvals         []string
+	VerifiedApprovals []state.Approval
 	// GracePeriod is the worker's task.shutdown.graceful.timeout.ms: how
 	// long to wait after a stop before trusting that no task still writes.
 	// Zero means DefaultGracePeriod; negative means no wait.
@@ -585,4 +591,12 @@ func connectorByName(cfg *config.Config, name, cluster string) *config.Connector
 		}
 	}
 	return nil
+}
+
+// begin records op as begun in st, with who runs it and who approved it.
+func (a *Applier) begin(st *state.State, op state.Operation) *state.Operation {
+	op.Who, op.Host, op.Started = a.opts.Who, a.opts.Host, a.opts.Now()
+	op.Approvals = slices.Clone(a.opts.Approvals)
+	op.VerifiedApprovals = slices.Clone(a.opts.VerifiedApprovals)
+	return st.Begin(op)
 }

@@ -186,8 +186,8 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	target := d.SinkTable
 	err = r.step(ctx, StepJournal, target, func() (string, bool, error) {
 		sop := state.Operation{Name: op.Name, Kind: state.KindReconcile, PlanHash: p.Hash, ConfigHash: p.ConfigHash, BlockHash: op.BlockHash,
-			Who: a.opts.Who, Host: a.opts.Host, Started: a.opts.Now(), Reason: op.Reason}
-		j.with(func(st *state.State) { r.serial = st.Begin(sop).Serial })
+			Reason: op.Reason}
+		j.with(func(st *state.State) { r.serial = a.begin(st, sop).Serial })
 		res.Serial = r.serial
 		a.emit(OperationStarted{Operation: op.Address, Serial: r.serial, Changes: res.Partitions})
 		return fmt.Sprintf("operation %d: repair %s of %s (+%d ~%d -%d rows planned)", r.serial, d.Repair, d.SinkTable, ins, upd, del), false, nil
@@ -606,8 +606,8 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 	r := &repairRun{a: a, p: p, j: j, op: op, cfg: cfg}
 	err := r.step(ctx, StepJournal, "", func() (string, bool, error) {
 		sop := state.Operation{Name: op.Name, Kind: state.KindRollback, PlanHash: p.Hash, ConfigHash: p.ConfigHash,
-			Who: a.opts.Who, Host: a.opts.Host, Started: a.opts.Now(), Reason: op.Reason, RollbackOf: n}
-		j.with(func(st *state.State) { r.serial = st.Begin(sop).Serial })
+			Reason: op.Reason, RollbackOf: n}
+		j.with(func(st *state.State) { r.serial = a.begin(st, sop).Serial })
 		res.Serial = r.serial
 		a.emit(OperationStarted{Operation: op.Address, Serial: r.serial, Changes: len(imgs)})
 		return fmt.Sprintf("operation %d: put back %d row before-image(s) of operation %d", r.serial, len(imgs), n), false, nil

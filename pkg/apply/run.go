@@ -239,7 +239,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 	err := r.step(ctx, StepJournal, func() (string, bool, error) {
 		sop := state.Operation{
 			Name: op.Name, Kind: stateKind(op.Kind), PlanHash: r.p.Hash, ConfigHash: r.p.ConfigHash, BlockHash: op.BlockHash,
-			Who: a.opts.Who, Host: a.opts.Host, Started: a.opts.Now(), Reason: op.Reason, RollbackOf: r.rollbackOf,
+			Reason: op.Reason, RollbackOf: r.rollbackOf,
 			Connectors:   []state.Connector{{Name: c.name, ConnectCluster: c.cluster, StateBefore: r.former, ConfigHash: r.obs.ConfigHash}},
 			BeforeImages: images(r.before, c.name, c.cluster, c.group),
 			After:        images(r.after, c.name, c.cluster, c.group),
@@ -249,7 +249,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 			return "", false, fmt.Errorf("backing up the offsets of %s before changing them: %w", c.name, berr)
 		}
 		r.j.with(func(st *state.State) {
-			r.serial = st.Begin(sop).Serial
+			r.serial = a.begin(st, sop).Serial
 			_, berr = st.AddBackup(r.serial, a.opts.Now(), c.name, c.cluster, backup)
 		})
 		if berr != nil {

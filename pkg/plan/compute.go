@@ -71,7 +71,22 @@ func Compute(cfg *config.Config, in Inputs) ([]Operation, []Check) {
 			c.check(SeverityError, "unknown_target", "", fmt.Sprintf("-target %s matches no offsets or connector block", t))
 		}
 	}
+	c.approvals(cfg.Settings)
 	return c.ops, c.checks
+}
+
+// approvals says how apply will count the approvals the configuration
+// requires: signatures it verifies, or names nobody verifies.
+func (c *computer) approvals(s *config.Settings) {
+	switch {
+	case s.RequiredApprovals == 0:
+	case s.AllowedSigners == "":
+		c.check(SeverityWarning, "unverified_approvals", "", fmt.Sprintf(
+			"required_approvals = %d is counted from names given to apply (--approved-by), which nothing verifies: set offsetctl { allowed_signers = \"FILE\" } so that apply counts reviewers' SSH signatures of this plan (offsetctl approve PLANFILE)", s.RequiredApprovals))
+	default:
+		c.check(SeverityOK, "signed_approvals", "", fmt.Sprintf(
+			"apply needs %d approval(s) signed by distinct reviewers listed in %s, not the one applying: offsetctl approve PLANFILE (or ssh-keygen -Y sign -n offsetctl-plan)", s.RequiredApprovals, s.AllowedSigners))
+	}
 }
 
 type computer struct {

@@ -13,8 +13,9 @@ import (
 
 // FormatVersion is the newest state file format this offsetctl reads. Version
 // 2 added the xmin of row after-images (which version 1 recorded as whole
-// rows); version 3 the operation status incomplete. It writes version 3 only
-// for a state that holds an incomplete operation, and version 2 otherwise,
+// rows); version 3 the operation status incomplete and verified approvals. It
+// writes version 3 only for a state that holds one of them, and version 2
+// otherwise,
 // so that an older offsetctl keeps reading every state it can understand
 // and refuses the others with "upgrade offsetctl"; it reads versions 1 and
 // 2 as they are.
@@ -24,7 +25,7 @@ const FormatVersion = 3
 // that can hold it, never below 2.
 func writtenVersion(s *State) int {
 	for i := range s.Operations {
-		if s.Operations[i].Status == StatusIncomplete {
+		if s.Operations[i].Status == StatusIncomplete || len(s.Operations[i].VerifiedApprovals) > 0 {
 			return 3
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,6 +36,7 @@ type operationV1 struct {
 	Finished     string        `json:"finished,omitempty"`
 	Reason       string        `json:"reason,omitempty"`
 	Approvals    []string      `json:"approvals,omitempty"`
+	Verified     []approvalV1  `json:"verified_approvals,omitempty"`
 	RollbackOf   uint64        `json:"rollback_of,omitempty"`
 	RolledBackBy uint64        `json:"rolled_back_by,omitempty"`
 	Connectors   []connectorV1 `json:"connectors,omitempty"`
@@ -42,6 +44,11 @@ type operationV1 struct {
 	BeforeImages []imageV1     `json:"before_images"`
 	After        []imageV1     `json:"after,omitempty"`
 	Error        string        `json:"error,omitempty"`
+}
+
+type approvalV1 struct {
+	Principals string `json:"principals"`
+	Key        string `json:"key"`
 }
 
 type connectorV1 struct {
@@ -167,6 +174,9 @@ func operationToV1(op *Operation, images bool) operationV1 {
 		o.Approvals = slices.Clone(op.Approvals)
 		slices.Sort(o.Approvals)
 	}
+	for _, a := range op.VerifiedApprovals {
+		o.Verified = append(o.Verified, approvalV1{Principals: a.Principals, Key: a.Fingerprint})
+	}
 	for _, c := range op.Connectors {
 		o.Connectors = append(o.Connectors, connectorV1(c))
 	}
@@ -212,6 +222,9 @@ func fromV1(w *stateV1, version int) (*State, error) {
 		if version < 3 && op.Status == StatusIncomplete {
 			return nil, fmt.Errorf("operation %d: status %q came with format_version 3, and this file says %d: the file was edited", i+1, op.Status, version)
 		}
+		if version < 3 && len(op.VerifiedApprovals) > 0 {
+			return nil, fmt.Errorf("operation %d: verified_approvals came with format_version 3, and this file says %d: the file was edited", i+1, version)
+		}
 		if version < 2 {
 			for _, im := range append(slices.Clip(op.BeforeImages), op.After...) {
 				if im.Row != nil && im.Row.Xmin != "" {
@@ -252,6 +265,12 @@ func operationFromV1(o *operationV1) (Operation, error) {
 	}
 	if op.Finished, err = parseTime("finished", o.Finished); err != nil {
 		return op, err
+	}
+	for i, a := range o.Verified {
+		if a.Principals == "" || !strings.HasPrefix(a.Key, "SHA256:") {
+			return op, fmt.Errorf("verified approval %d: needs principals and a key fingerprint (SHA256:…)", i+1)
+		}
+		op.VerifiedApprovals = append(op.VerifiedApprovals, Approval{Principals: a.Principals, Fingerprint: a.Key})
 	}
 	for _, c := range o.Connectors {
 		op.Connectors = append(op.Connectors, Connector(c))

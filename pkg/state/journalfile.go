@@ -62,6 +62,7 @@ func Snapshot(s *State) *Written {
 	w := &Written{s: &c, ops: make([]writtenOp, len(s.Operations))}
 	for i, op := range s.Operations {
 		op.Approvals = slices.Clone(op.Approvals)
+		op.VerifiedApprovals = slices.Clone(op.VerifiedApprovals)
 		op.Connectors = slices.Clone(op.Connectors)
 		op.Steps = slices.Clone(op.Steps)
 		op.BeforeImages, op.After = slices.Clip(op.BeforeImages), slices.Clip(op.After)

@@ -90,9 +90,13 @@ type Operation struct {
 	// final status was written (zero while in progress).
 	Started, Finished time.Time
 	// Reason is the block's or operator's stated reason; Approvals the
-	// identities that approved the plan (kept sorted).
+	// names given as approvers (--approved-by), which nothing verified
+	// (kept sorted).
 	Reason    string
 	Approvals []string
+	// VerifiedApprovals are the approvals whose signatures apply verified
+	// against the configuration's allowed_signers, one per principal.
+	VerifiedApprovals []Approval
 
 	// RollbackOf is, for a rollback, the serial of the operation it undoes.
 	RollbackOf uint64
@@ -217,4 +221,11 @@ type RowImage struct {
 	// the row has another version since. Empty for a row the repair
 	// deleted (expected absent).
 	Xmin string
+}
+
+// Approval is a verified approval: a signature over the plan's hash by a key
+// that the allowed_signers file lists for Principals.
+type Approval struct {
+	Principals  string
+	Fingerprint string // the key's SHA256 fingerprint
 }

@@ -37,6 +37,9 @@ type changeOptions struct {
 	watch       time.Duration
 	parallelism int
 	approvedBy  []string
+	// planFile is the saved plan being applied ("" when the plan is made
+	// on the spot): its approvals are beside it.
+	planFile string
 }
 
 func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
@@ -49,30 +52,7 @@ func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
 	f.DurationVar(&o.waitTimeout, "wait-timeout", apply.DefaultWaitTimeout, "how long to wait for a connector to stop or to run again")
 	f.IntVar(&o.parallelism, "parallelism", 1, "how many connectors to work on at a time (each connector's operations stay in order; after a failure no new one starts)")
 	f.DurationVar(&o.watch, "running-watch", apply.DefaultRunningWatch, "how long a resumed connector is watched for a task failing on its new offsets (0: not watched)")
-	f.StringArrayVar(&o.approvedBy, "approved-by", nil, "who approved the change (repeatable; also OFFSETCTL_APPROVED_BY, comma-separated): checked against the configuration's required_approvals")
-}
-
-// approvals returns the distinct approvers named by --approved-by and
-// OFFSETCTL_APPROVED_BY, without the person applying (nobody approves their
-// own change), and refuses when the configuration asks for more.
-func approvals(deps *Deps, o *changeOptions, cfg *config.Config, who string) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	names := append([]string(nil), o.approvedBy...)
-	names = append(names, strings.Split(deps.Getenv("OFFSETCTL_APPROVED_BY"), ",")...)
-	for _, n := range names {
-		n = strings.TrimSpace(n)
-		if n == "" || seen[n] || n == who {
-			continue
-		}
-		seen[n] = true
-		out = append(out, n)
-	}
-	if need := cfg.Settings.RequiredApprovals; len(out) < need {
-		return nil, withHint(fmt.Errorf("the configuration requires %d approval(s) (offsetctl { required_approvals = %d }) and %d were given; nothing was changed", need, need, len(out)),
-			"Name the reviewers who approved the plan's pull request with --approved-by NAME (or OFFSETCTL_APPROVED_BY in CI); the one applying does not count.")
-	}
-	return out, nil
+	f.StringArrayVar(&o.approvedBy, "approved-by", nil, "who approved the change, recorded as unverified (repeatable; also OFFSETCTL_APPROVED_BY, comma-separated); only where the configuration sets no allowed_signers, which makes approvals verified signatures (offsetctl approve)")
 }
 
 // currentUser names who applies: $USER (or USERNAME, LOGNAME), else the
@@ -141,8 +121,15 @@ names them. offsetctl rollback puts the before-images back in every case.
 
 A saved plan is applied with the configuration it was made from, read again from -chdir
 (to check its hash and to reach the clusters): give apply the same -var, -var-file or
-OFFSETCTL_VAR_ values the plan was made with. --approved-by (or OFFSETCTL_APPROVED_BY)
-names the reviewers when the configuration sets required_approvals.
+OFFSETCTL_VAR_ values the plan was made with.
+
+Approvals: where the configuration sets required_approvals and allowed_signers, apply
+counts the signatures in PLANFILE.approvals (offsetctl approve, or ssh-keygen -Y sign -n
+offsetctl-plan) that verify for the plan's hash by keys the allowed_signers file lists,
+one per principal, never the one applying ($USER, or a key in their SSH agent), and says
+why it did not count each other one; the state records the verified approvers. Without
+allowed_signers, --approved-by (or OFFSETCTL_APPROVED_BY) names the reviewers, and the
+state records them as unverified.
 
 Progress goes to stderr, the summary to stdout; with -json, stdout is a stream of JSON
 events starting with a version record (without PLANFILE, -json needs -auto-approve).`,
@@ -167,6 +154,7 @@ events starting with a version record (without PLANFILE, -json needs -auto-appro
 
 func applyRun(cmd *cobra.Command, o *applyOptions, file string) error {
 	var saved *plan.Plan
+	o.chg.planFile = file
 	if file != "" {
 		// Refuse a damaged or edited plan before touching anything else.
 		p, err := plan.ReadFile(file)
@@ -270,7 +258,8 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		fmt.Fprintln(streams.Err)
 	}
 	who, host := operator(deps)
-	if _, err := approvals(deps, o, s.cfg, who); err != nil {
+	approved, err := checkApprovals(deps, o, s.cfg, p, saved, who)
+	if err != nil {
 		return err
 	}
 	var events []apply.Event
@@ -285,6 +274,7 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	}
 	a, err := apply.New(apply.Options{
 		Backend: s.backend, Clients: s.clients, Observe: s.planner.Observe, Now: deps.Now, Who: who, Host: host, CheckPlan: checkPlan,
+		Approvals: approved.names, VerifiedApprovals: approved.verified,
 		GracePeriod: nonZero(o.grace), WaitTimeout: o.waitTimeout, RunningWatch: nonZero(o.watch), Parallel: o.parallelism,
 		Hook: stopHook(),
 		Observer: apply.ObserverFunc(func(e apply.Event) {

@@ -474,7 +474,7 @@ func showOperation(out io.Writer, s *state.State, op *state.Operation) error {
 	}
 	field("By", whoAt(op.Who, op.Host))
 	field("Reason", op.Reason)
-	field("Approvals", strings.Join(op.Approvals, ", "))
+	field("Approvals", approvalsText(op))
 	field("Plan hash", op.PlanHash)
 	field("Config hash", op.ConfigHash)
 	field("Block hash", op.BlockHash)
@@ -701,4 +701,16 @@ func lockState(ctx context.Context, deps *Deps, b state.Backend, operation strin
 		return "", withHint(err, "Wait for the holder with -lock-timeout (for example -lock-timeout 5m), or see the holder with: offsetctl state show")
 	}
 	return id, err
+}
+
+// approvalsText says who approved op and whether that was verified.
+func approvalsText(op *state.Operation) string {
+	var parts []string
+	for _, a := range op.VerifiedApprovals {
+		parts = append(parts, fmt.Sprintf("%s (signature verified, key %s)", a.Principals, a.Fingerprint))
+	}
+	if len(op.Approvals) > 0 {
+		parts = append(parts, strings.Join(op.Approvals, ", ")+" (unverified: named with --approved-by)")
+	}
+	return strings.Join(parts, "; ")
 }
