@@ -157,11 +157,13 @@ func runCIComment(cmd *cobra.Command, deps *Deps, g *globalOptions, o *ciComment
 		marker, what = applyMarker(o.t.key), "apply result"
 		hash := ""
 		if o.planFile != "" {
-			p, err := plan.ReadFile(o.planFile)
-			if err != nil {
-				return err
+			// The result is posted even when the plan file is not the
+			// reviewed one (then apply did not run): say so, go on.
+			if p, err := plan.ReadFile(o.planFile); err != nil {
+				fmt.Fprintf(deps.Streams.Err, "Warning: the result comment names no plan hash: %v\n", err)
+			} else {
+				hash = p.Hash
 			}
-			hash = p.Hash
 		}
 		sum, ran, err := readApplyResult(o.applyResult)
 		if err != nil {
