@@ -15,6 +15,7 @@ import (
 	"github.com/offsetctl/offsetctl/internal/forge/forgetest"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -295,5 +296,134 @@ func TestApplySummaryNamesStalePlan(t *testing.T) {
 	sum, ran, err := readApplyResult(path)
 	if err != nil || !ran || sum.ErrorKind != "stale_plan" || sum.OK {
 		t.Fatalf("summary %+v, ran %v, err %v; want error_kind stale_plan", sum, ran, err)
+	}
+}
+
+// TestCITeamPath walks the team path on the sandbox, as the action runs
+// it: plan and comment; the world moves before the merge, so apply refuses
+// the stale plan, changes nothing and the result comment says what changed;
+// a new plan updates the same comment; the merge job reads the reviewed
+// hash back through the API, checks the plan file, applies it and updates
+// the result comment. One plan comment and one result comment throughout.
+func TestCITeamPath(t *testing.T) {
+	w := startInertWorld(t)
+	gh := forgetest.NewGitHub("acme/cdc", 12, ciGitHubToken)
+	defer gh.Close()
+	env := githubEnv(t, gh)
+	env["USER"] = "ci"
+	cli := func(args ...string) (int, string, string) {
+		t.Helper()
+		if args[0] == "plan" || args[0] == "apply" {
+			args = append(args, "-chdir", w.dir, "-state", w.st)
+		}
+		if args[0] == "apply" {
+			args = append(args, "-grace-period", "50ms", "-running-watch", "100ms")
+		}
+		return runCI(t, env, args...)
+	}
+	must := func(code int, out, errOut string) string {
+		t.Helper()
+		if code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		return out
+	}
+	applyTo := func(planFile string) (int, string) {
+		t.Helper()
+		code, out, _ := cli("apply", "-json", "-auto-approve", "-lock-timeout", "5s", planFile)
+		result := filepath.Join(w.dir, "apply.jsonl")
+		if err := os.WriteFile(result, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		must(cli("ci", "comment", "-apply-result", result, "-plan", planFile, "-exit-code", fmt.Sprint(code)))
+		return code, result
+	}
+	comment := func(marker string) string {
+		t.Helper()
+		var found []string
+		for _, n := range gh.Notes() {
+			if strings.HasPrefix(n.Body, marker) {
+				found = append(found, n.Body)
+			}
+		}
+		if len(found) != 1 {
+			t.Fatalf("%d comments start with %s, want 1", len(found), marker)
+		}
+		return found[0]
+	}
+
+	// The pull request: plan, comment.
+	first := filepath.Join(w.dir, "plan.json")
+	must(cli("plan", "-out", first))
+	must(cli("ci", "comment", "-plan", first))
+
+	// Before the merge, someone pauses the connector.
+	cc, _ := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	if err := cc.Pause(context.Background(), "orders-sink"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.WaitForState(context.Background(), "orders-sink", connect.StatePaused, connect.WaitOptions{Interval: 10 * time.Millisecond, Timeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	reviewed := must(cli("ci", "reviewed-plan"))
+	hash := strings.TrimPrefix(strings.SplitN(reviewed, "\n", 2)[0], "hash=")
+	must(cli("ci", "verify-plan", first, "-hash", hash))
+	if code, _ := applyTo(first); code != ExitError {
+		t.Fatalf("apply of the stale plan: exit %d, want %d", code, ExitError)
+	}
+	refused := comment(applyMarker("default"))
+	for _, want := range []string{"### offsetctl apply: ⛔ refused: the plan is stale", "Nothing was changed", "connector.orders", "PAUSED", "exit code 1"} {
+		if !strings.Contains(refused, want) {
+			t.Errorf("the result comment does not say %q:\n%s", want, refused)
+		}
+	}
+	goldens.Assert(t, "result_refused", []byte(w.normalize(refused)))
+	if got := w.committed(t); got != "50 60 70 PAUSED" {
+		t.Fatalf("the refused apply changed something: %s", got)
+	}
+
+	// Plan again (a new push): the same comment now shows the new plan.
+	if err := cc.Resume(context.Background(), "orders-sink"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.WaitForState(context.Background(), "orders-sink", connect.StateRunning, connect.WaitOptions{Interval: 10 * time.Millisecond, Timeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	// The author also moves the target in the new push.
+	w.writeConfig(t, strings.Replace(inertOffsetsHCL, "to_offset  = 10", "to_offset  = 20", 1))
+	second := filepath.Join(w.dir, "plan2.json")
+	must(cli("plan", "-out", second))
+	if out := must(cli("ci", "comment", "-plan", second)); !strings.HasPrefix(out, "Updated the plan comment") {
+		t.Errorf("the second plan did not update the comment: %s", out)
+	}
+	p2, err := plan.ReadFile(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := comment(planMarker("default")); !strings.Contains(body, "**Plan hash** `"+p2.Hash+"`") {
+		t.Errorf("the plan comment does not show the new plan's hash")
+	}
+
+	// The merge job: the old plan file is refused, the reviewed one applied.
+	if code, _, errOut := cli("ci", "verify-plan", first); code != ExitError || !strings.Contains(errOut, "it is not the reviewed plan; nothing was applied") {
+		t.Errorf("verify-plan of the superseded plan: exit %d, %s", code, errOut)
+	}
+	must(cli("ci", "verify-plan", second))
+	if code, _ := applyTo(second); code != 0 {
+		t.Fatalf("apply of the reviewed plan: exit %d", code)
+	}
+	applied := comment(applyMarker("default"))
+	for _, want := range []string{"### offsetctl apply: ✅ applied", "Plan `" + p2.Hash + "`", "| `offsets.replay` |", "exit code 0"} {
+		if !strings.Contains(applied, want) {
+			t.Errorf("the result comment does not say %q:\n%s", want, applied)
+		}
+	}
+	goldens.Assert(t, "result_applied", []byte(w.normalize(applied)))
+	goldens.Assert(t, "plan_comment", []byte(w.normalize(comment(planMarker("default")))))
+	if got := w.committed(t); got != "20 20 70 RUNNING" {
+		t.Errorf("after apply: %s", got)
+	}
+	if n := len(gh.Notes()); n != 2 {
+		t.Errorf("%d comments on the pull request, want 2 (the plan, the result)", n)
 	}
 }
