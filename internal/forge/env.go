@@ -45,7 +45,9 @@ func Detect(getenv func(string) string) (Kind, error) {
 // CI's variables: GITHUB_TOKEN (or GH_TOKEN), GITHUB_API_URL,
 // GITHUB_REPOSITORY and the pull request of GITHUB_EVENT_PATH; GITLAB_TOKEN
 // (or CI_JOB_TOKEN), CI_API_V4_URL, CI_PROJECT_ID, CI_PROJECT_URL and
-// CI_MERGE_REQUEST_IID (after a merge, the merge request of CI_COMMIT_SHA).
+// CI_MERGE_REQUEST_IID (after a merge, the merge request of CI_COMMIT_SHA);
+// OFFSETCTL_COMMENT_AUTHOR names the identity offsetctl comments as when
+// the API cannot tell (a GitHub App's installation token: "APP[bot]").
 func FromEnv(ctx context.Context, getenv func(string) string, t Target, opts Options) (Forge, error) {
 	kind := t.Kind
 	if kind == KindAuto {
@@ -68,7 +70,8 @@ func FromEnv(ctx context.Context, getenv func(string) string, t Target, opts Opt
 		if token == "" {
 			token = getenv("GH_TOKEN")
 		}
-		return NewGitHub(GitHubConfig{APIURL: getenv("GITHUB_API_URL"), Repo: getenv("GITHUB_REPOSITORY"), Number: n, Token: token}, opts)
+		return NewGitHub(GitHubConfig{APIURL: getenv("GITHUB_API_URL"), Repo: getenv("GITHUB_REPOSITORY"), Number: n, Token: token,
+			Author: getenv("OFFSETCTL_COMMENT_AUTHOR")}, opts)
 	case KindGitLab:
 		token := getenv("GITLAB_TOKEN")
 		if token == "" {
@@ -83,7 +86,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, t Target, opts Opt
 			n = v
 		}
 		l, err := NewGitLab(GitLabConfig{APIURL: getenv("CI_API_V4_URL"), Project: getenv("CI_PROJECT_ID"), MR: n,
-			ProjectURL: getenv("CI_PROJECT_URL"), Token: token, JobToken: getenv("CI_JOB_TOKEN")}, opts)
+			ProjectURL: getenv("CI_PROJECT_URL"), Token: token, JobToken: getenv("CI_JOB_TOKEN"), Author: getenv("OFFSETCTL_COMMENT_AUTHOR")}, opts)
 		if err != nil {
 			return nil, err
 		}

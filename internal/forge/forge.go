@@ -11,6 +11,8 @@ type Comment struct {
 	Body string
 	// URL is the comment's address in the web interface, when known.
 	URL string
+	// Author is the login (GitHub) or username (GitLab) that wrote it.
+	Author string
 }
 
 // Forge is a pull request (GitHub) or merge request (GitLab) that offsetctl
@@ -19,8 +21,10 @@ type Forge interface {
 	// Where names the pull or merge request for the operator, e.g.
 	// "GitHub pull request acme/cdc#12".
 	Where() string
-	// FindComment returns the first comment whose body starts with marker,
-	// or nil when there is none.
+	// FindComment returns the first comment whose body starts with marker
+	// and that was written by the identity offsetctl comments as (so that
+	// nobody else's comment is taken for offsetctl's), or nil when there is
+	// none.
 	FindComment(ctx context.Context, marker string) (*Comment, error)
 	// UpsertComment updates the comment that starts with marker to body
 	// (which must start with marker), or creates it. It returns the

@@ -81,7 +81,7 @@ func TestGitHub(t *testing.T) {
 			srv.ReadOnly = tc.readOnly
 			for i := 0; i < tc.seed; i++ {
 				if tc.ours && i == tc.seed-20 {
-					srv.Seed(marker + "\nold plan")
+					srv.SeedAs("github-actions[bot]", marker+"\nold plan")
 					continue
 				}
 				srv.Seed(fmt.Sprintf("comment %d mentions offsetctl:plan but not at the start", i))
@@ -95,7 +95,7 @@ func TestGitHub(t *testing.T) {
 				number = tc.number
 			}
 			var sl sleeps
-			f, err := forge.NewGitHub(forge.GitHubConfig{APIURL: srv.URL(), Repo: "acme/cdc", Number: number, Token: token}, sl.opts())
+			f, err := forge.NewGitHub(forge.GitHubConfig{APIURL: srv.URL(), Repo: "acme/cdc", Number: number, Token: token, Author: "github-actions[bot]"}, sl.opts())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestGitLab(t *testing.T) {
 			srv.NoLinkHeader, srv.Forbidden = tc.noLink, tc.forbidden
 			for i := 0; i < tc.seed; i++ {
 				if tc.ours && i == tc.seed-10 {
-					srv.Seed(marker + "\nold plan")
+					srv.SeedAs("project_42_bot", marker+"\nold plan")
 					continue
 				}
 				srv.Seed(fmt.Sprintf("note %d", i))
@@ -227,7 +227,7 @@ func TestGitLab(t *testing.T) {
 				project = tc.project
 			}
 			var sl sleeps
-			f, err := forge.NewGitLab(forge.GitLabConfig{APIURL: srv.URL(), Project: project, MR: 7, ProjectURL: "https://gitlab.example/acme/cdc", Token: token, JobToken: tc.jobToken}, sl.opts())
+			f, err := forge.NewGitLab(forge.GitLabConfig{APIURL: srv.URL(), Project: project, MR: 7, ProjectURL: "https://gitlab.example/acme/cdc", Token: token, JobToken: tc.jobToken, Author: "project_42_bot"}, sl.opts())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -346,5 +346,65 @@ func TestRateLimitErrorIsTyped(t *testing.T) {
 	var rl *forge.RateLimitError
 	if !errors.As(err, &rl) {
 		t.Fatalf("error %v, want a RateLimitError", err)
+	}
+}
+
+// TestOnlyOurCommentIsOurs: a comment that starts with offsetctl's marker
+// but was written by someone else is neither updated nor read as the
+// reviewed plan. The identity comes from GET /user, or for GITHUB_TOKEN
+// (which may not read /user) is github-actions[bot].
+func TestOnlyOurCommentIsOurs(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) (forge.Forge, func() []forgetest.Note, func())
+		bot  string
+	}{
+		{"github installation token", func(t *testing.T) (forge.Forge, func() []forgetest.Note, func()) {
+			srv := forgetest.NewGitHub("acme/cdc", 12, ghToken)
+			srv.SeedAs("mallory", marker+"\n<!-- offsetctl:meta {\"hash\":\"sha256:evil\"} -->")
+			f, err := forge.NewGitHub(forge.GitHubConfig{APIURL: srv.URL(), Repo: "acme/cdc", Number: 12, Token: ghToken}, forge.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f, srv.Notes, srv.Close
+		}, "github-actions[bot]"},
+		{"github personal token", func(t *testing.T) (forge.Forge, func() []forgetest.Note, func()) {
+			srv := forgetest.NewGitHub("acme/cdc", 12, ghToken)
+			srv.UserLogin, srv.BotLogin = "cdc-bot", "cdc-bot"
+			srv.SeedAs("github-actions[bot]", marker+"\nsomeone else's workflow")
+			f, err := forge.NewGitHub(forge.GitHubConfig{APIURL: srv.URL(), Repo: "acme/cdc", Number: 12, Token: ghToken}, forge.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f, srv.Notes, srv.Close
+		}, "cdc-bot"},
+		{"gitlab", func(t *testing.T) (forge.Forge, func() []forgetest.Note, func()) {
+			srv := forgetest.NewGitLab("42", 7, glToken)
+			srv.SeedAs("mallory", marker+"\nfake")
+			f, err := forge.NewGitLab(forge.GitLabConfig{APIURL: srv.URL(), Project: "42", MR: 7, Token: glToken}, forge.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f, srv.Notes, srv.Close
+		}, "project_42_bot"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, notes, stop := tc.open(t)
+			defer stop()
+			if c, err := f.FindComment(ctx, marker); err != nil || c != nil {
+				t.Fatalf("found %+v (%v), want none: the only marked comment is someone else's", c, err)
+			}
+			if _, created, err := f.UpsertComment(ctx, marker, marker+"\nours"); err != nil || !created {
+				t.Fatalf("upsert: created %v, %v", created, err)
+			}
+			c, err := f.FindComment(ctx, marker)
+			if err != nil || c == nil || c.Body != marker+"\nours" || c.Author != tc.bot {
+				t.Fatalf("found %+v (%v), want ours by %s", c, err, tc.bot)
+			}
+			if n := notes(); len(n) != 2 || n[0].Body == marker+"\nours" {
+				t.Errorf("the other comment was changed: %+v", n)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +16,10 @@ type GitHubConfig struct {
 	Repo   string // GITHUB_REPOSITORY: owner/name
 	Number int    // the pull request's number
 	Token  string // GITHUB_TOKEN; never printed
+	// Author is the login offsetctl's comments are written as; only its
+	// comments are found. Empty: asked with GET /user, and when the token
+	// may not ask (GITHUB_TOKEN, an installation token), github-actions[bot].
+	Author string
 }
 
 // GitHub comments on a pull request through the issues comments API
@@ -110,9 +115,41 @@ type githubComment struct {
 	ID      int64  `json:"id"`
 	Body    string `json:"body"`
 	HTMLURL string `json:"html_url"`
+	User    struct {
+		Login string `json:"login"`
+	} `json:"user"`
 }
 
-func (c githubComment) comment() *Comment { return &Comment{ID: c.ID, Body: c.Body, URL: c.HTMLURL} }
+func (c githubComment) comment() *Comment {
+	return &Comment{ID: c.ID, Body: c.Body, URL: c.HTMLURL, Author: c.User.Login}
+}
+
+// actionsBot is the login GITHUB_TOKEN's comments are written as.
+const actionsBot = "github-actions[bot]"
+
+// author is the login offsetctl comments as.
+func (g *GitHub) author(ctx context.Context) (string, error) {
+	if g.cfg.Author != "" {
+		return g.cfg.Author, nil
+	}
+	var u struct {
+		Login string `json:"login"`
+	}
+	_, err := g.svc.do(ctx, http.MethodGet, g.svc.base.String()+"/user", nil, &u)
+	var ae *APIError
+	switch {
+	case err == nil && u.Login != "":
+		g.cfg.Author = u.Login
+	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+		// An installation token (GITHUB_TOKEN) may not read /user.
+		g.cfg.Author = actionsBot
+	case err != nil:
+		return "", err
+	default:
+		return "", fmt.Errorf("GitHub API: GET /user gave no login; set OFFSETCTL_COMMENT_AUTHOR to the login offsetctl comments as")
+	}
+	return g.cfg.Author, nil
+}
 
 func (g *GitHub) repoPath() string {
 	owner, name, _ := strings.Cut(g.cfg.Repo, "/")
@@ -122,6 +159,10 @@ func (g *GitHub) repoPath() string {
 // FindComment pages through the pull request's comments (100 a page,
 // following the Link header's rel="next").
 func (g *GitHub) FindComment(ctx context.Context, marker string) (*Comment, error) {
+	author, err := g.author(ctx)
+	if err != nil {
+		return nil, err
+	}
 	next := fmt.Sprintf("%s%s/issues/%d/comments?per_page=100", g.svc.base.String(), g.repoPath(), g.cfg.Number)
 	for page := 0; next != "" && page < 1000; page++ {
 		var cs []githubComment
@@ -130,7 +171,7 @@ func (g *GitHub) FindComment(ctx context.Context, marker string) (*Comment, erro
 			return nil, err
 		}
 		for _, c := range cs {
-			if hasMarker(c.Body, marker) {
+			if hasMarker(c.Body, marker) && c.User.Login == author {
 				return c.comment(), nil
 			}
 		}

@@ -21,6 +21,9 @@ type GitLabConfig struct {
 	// used only when Token is empty. Never printed.
 	Token    string
 	JobToken string
+	// Author is the username offsetctl's notes are written as; only its
+	// notes are found. Empty: asked with GET /user (with Token).
+	Author string
 }
 
 // GitLab writes notes on a merge request:
@@ -108,10 +111,32 @@ type gitlabNote struct {
 	ID     int64  `json:"id"`
 	Body   string `json:"body"`
 	System bool   `json:"system"`
+	Author struct {
+		Username string `json:"username"`
+	} `json:"author"`
+}
+
+// author is the username offsetctl writes notes as ("" with only a job
+// token, which cannot write notes anyway).
+func (l *GitLab) author(ctx context.Context) (string, error) {
+	if l.cfg.Author != "" || l.cfg.Token == "" {
+		return l.cfg.Author, nil
+	}
+	var u struct {
+		Username string `json:"username"`
+	}
+	if _, err := l.svc.do(ctx, http.MethodGet, l.svc.base.String()+"/user", nil, &u); err != nil {
+		return "", err
+	}
+	if u.Username == "" {
+		return "", fmt.Errorf("GitLab API: GET /user gave no username; set OFFSETCTL_COMMENT_AUTHOR to the user offsetctl writes notes as")
+	}
+	l.cfg.Author = u.Username
+	return u.Username, nil
 }
 
 func (l *GitLab) note(n gitlabNote) *Comment {
-	c := &Comment{ID: n.ID, Body: n.Body}
+	c := &Comment{ID: n.ID, Body: n.Body, Author: n.Author.Username}
 	if l.cfg.ProjectURL != "" {
 		c.URL = fmt.Sprintf("%s/-/merge_requests/%d#note_%d", strings.TrimRight(l.cfg.ProjectURL, "/"), l.cfg.MR, n.ID)
 	}
@@ -133,6 +158,10 @@ func (l *GitLab) FindComment(ctx context.Context, marker string) (*Comment, erro
 	if l.cfg.MR <= 0 {
 		return nil, fmt.Errorf("no merge request: CI_MERGE_REQUEST_IID is set only in merge request pipelines; pass -mr IID")
 	}
+	author, err := l.author(ctx)
+	if err != nil {
+		return nil, err
+	}
 	first := l.notesURL() + "?per_page=100&sort=asc&order_by=created_at"
 	next := first
 	for page := 0; next != "" && page < 1000; page++ {
@@ -142,7 +171,7 @@ func (l *GitLab) FindComment(ctx context.Context, marker string) (*Comment, erro
 			return nil, err
 		}
 		for _, n := range ns {
-			if !n.System && hasMarker(n.Body, marker) {
+			if !n.System && hasMarker(n.Body, marker) && (author == "" || n.Author.Username == author) {
 				return l.note(n), nil
 			}
 		}

@@ -33,6 +33,7 @@ type Note struct {
 	ID     int64
 	Body   string
 	System bool // GitLab system notes ("added 1 commit")
+	Author string
 }
 
 // base is what both servers share: notes, canned answers, a request log.
@@ -52,14 +53,19 @@ func (b *base) Queue(a ...Answer) {
 	b.answers = append(b.answers, a...)
 }
 
-// Seed adds notes as if others had written them.
+// Seed adds notes as if a reviewer ("alice") had written them.
 func (b *base) Seed(bodies ...string) {
+	for _, body := range bodies {
+		b.SeedAs("alice", body)
+	}
+}
+
+// SeedAs adds a note written by author.
+func (b *base) SeedAs(author, body string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, body := range bodies {
-		b.nextID++
-		b.notes = append(b.notes, Note{ID: 1000 + b.nextID, Body: body})
-	}
+	b.nextID++
+	b.notes = append(b.notes, Note{ID: 1000 + b.nextID, Body: body, Author: author})
 }
 
 // SeedSystem adds a GitLab system note.

@@ -29,11 +29,17 @@ type GitHub struct {
 	// ReadOnly makes writes answer 403, as for a token without
 	// pull-requests: write.
 	ReadOnly bool
+	// UserLogin is what GET /user answers for the token; empty: 403, as
+	// for GITHUB_TOKEN (an installation token may not read /user).
+	UserLogin string
+	// BotLogin is the author of the comments the token writes
+	// (github-actions[bot] for GITHUB_TOKEN).
+	BotLogin string
 }
 
 // NewGitHub starts a server for pull request number of repo, accepting token.
 func NewGitHub(repo string, number int, token string) *GitHub {
-	g := &GitHub{Repo: repo, Number: number, Token: token}
+	g := &GitHub{Repo: repo, Number: number, Token: token, BotLogin: "github-actions[bot]"}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	return g
 }
@@ -74,7 +80,7 @@ func (g *GitHub) comment(n Note) map[string]any {
 		"id": n.ID, "node_id": fmt.Sprintf("IC_%d", n.ID), "body": n.Body,
 		"url":        fmt.Sprintf("%s/repos/%s/issues/comments/%d", g.Server.URL, g.Repo, n.ID),
 		"html_url":   fmt.Sprintf("https://github.com/%s/pull/%d#issuecomment-%d", g.Repo, g.Number, n.ID),
-		"user":       map[string]any{"login": "github-actions[bot]", "type": "Bot"},
+		"user":       map[string]any{"login": n.Author, "type": "User"},
 		"created_at": "2026-11-20T14:30:00Z", "updated_at": "2026-11-20T14:30:00Z", "author_association": "NONE",
 	}
 }
@@ -93,6 +99,14 @@ func (g *GitHub) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Header.Get("Authorization") != "Bearer "+g.Token && r.Header.Get("Authorization") != "token "+g.Token {
 		ghError(w, http.StatusUnauthorized, "Bad credentials")
+		return
+	}
+	if r.URL.Path == "/user" && r.Method == http.MethodGet {
+		if g.UserLogin == "" {
+			ghError(w, http.StatusForbidden, "Resource not accessible by integration")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"login": g.UserLogin, "id": 1, "type": "User"})
 		return
 	}
 	if m := ghList.FindStringSubmatch(r.URL.Path); m != nil {
@@ -175,7 +189,7 @@ func (g *GitHub) write(w http.ResponseWriter, r *http.Request, id int64) {
 	}
 	if id == 0 {
 		g.nextID++
-		n := Note{ID: 1000 + g.nextID, Body: *in.Body}
+		n := Note{ID: 1000 + g.nextID, Body: *in.Body, Author: g.BotLogin}
 		g.notes = append(g.notes, n)
 		w.Header().Set("Location", fmt.Sprintf("%s/repos/%s/issues/comments/%d", g.Server.URL, g.Repo, n.ID))
 		writeJSON(w, http.StatusCreated, g.comment(n))

@@ -33,11 +33,14 @@ type GitLab struct {
 	// NoLinkHeader leaves out the Link header (only X-Next-Page), as
 	// GitLab does on some endpoints.
 	NoLinkHeader bool
+	// BotUsername is the token's user (GET /user) and the author of the
+	// notes it writes.
+	BotUsername string
 }
 
 // NewGitLab starts a server for merge request mr of project, accepting token.
 func NewGitLab(project string, mr int, token string) *GitLab {
-	l := &GitLab{Project: project, MR: mr, Token: token, Merged: map[string]int{}}
+	l := &GitLab{Project: project, MR: mr, Token: token, Merged: map[string]int{}, BotUsername: "project_" + project + "_bot"}
 	l.Server = httptest.NewServer(http.HandlerFunc(l.serve))
 	return l
 }
@@ -69,7 +72,7 @@ func glError(w http.ResponseWriter, status int, msg string) {
 
 func (l *GitLab) note(n Note) map[string]any {
 	return map[string]any{"id": n.ID, "type": nil, "body": n.Body, "attachment": nil,
-		"author":     map[string]any{"id": 1, "username": "project_1_bot", "name": "offsetctl bot"},
+		"author":     map[string]any{"id": 1, "username": n.Author, "name": n.Author},
 		"created_at": "2026-11-20T14:30:00.000Z", "updated_at": "2026-11-20T14:30:00.000Z",
 		"system": n.System, "noteable_id": 77, "noteable_type": "MergeRequest", "noteable_iid": l.MR,
 		"resolvable": false, "confidential": false, "internal": false}
@@ -91,6 +94,10 @@ func (l *GitLab) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Header.Get("PRIVATE-TOKEN") != l.Token && r.Header.Get("Authorization") != "Bearer "+l.Token {
 		glError(w, http.StatusUnauthorized, "401 Unauthorized")
+		return
+	}
+	if path == "/api/v4/user" && r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, map[string]any{"id": 99, "username": l.BotUsername, "name": "offsetctl", "bot": true})
 		return
 	}
 	if m := glCommits.FindStringSubmatch(path); m != nil && r.Method == http.MethodGet {
@@ -199,7 +206,7 @@ func (l *GitLab) write(w http.ResponseWriter, r *http.Request, id int64) {
 	}
 	if id == 0 {
 		l.nextID++
-		n := Note{ID: 1000 + l.nextID, Body: *in.Body}
+		n := Note{ID: 1000 + l.nextID, Body: *in.Body, Author: l.BotUsername}
 		l.notes = append(l.notes, n)
 		writeJSON(w, http.StatusCreated, l.note(n))
 		return

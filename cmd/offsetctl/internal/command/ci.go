@@ -67,7 +67,11 @@ plan; and post apply's result.
 Tokens are read from the environment and never printed: GITHUB_TOKEN (with GITHUB_API_URL,
 GITHUB_REPOSITORY and GITHUB_EVENT_PATH as GitHub Actions sets them), or GITLAB_TOKEN, a
 project access token with the api scope (CI_JOB_TOKEN cannot write notes), with
-CI_API_V4_URL, CI_PROJECT_ID and CI_MERGE_REQUEST_IID as GitLab CI sets them.`,
+CI_API_V4_URL, CI_PROJECT_ID and CI_MERGE_REQUEST_IID as GitLab CI sets them.
+
+Only comments written by offsetctl's own identity are found (the token's user; for
+GITHUB_TOKEN github-actions[bot]; OFFSETCTL_COMMENT_AUTHOR names it for a GitHub App's
+token): a comment someone else starts with the marker is never updated nor read.`,
 	}
 	cmd.AddCommand(newCICommentCmd(deps, g), newCIReviewedPlanCmd(deps, g), newCIVerifyPlanCmd(deps, g))
 	return cmd
