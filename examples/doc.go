@@ -11,6 +11,7 @@
 //	align-with-restored-sink/     c) replay from the time of a restored sink backup
 //	move-connector/               d) move a source connector without a re-snapshot
 //	restore-after-bad-edit/       e) the rollback drill: restore a backup after a bad edit
+//	ci/                           the team path: plan in the pull request, apply on merge (its own package and test)
 //
 // Run them with go test ./examples (PostgreSQL is needed, as for every test
 // of the project: make test provides it); -transcripts writes each

@@ -34,6 +34,8 @@ func TestDependencyRules(t *testing.T) {
 		{"pkg/reconcile", []string{"pkg/config", "pkg/plan", "pkg/apply", "pkg/state", "pkg/connect", "pkg/offsets"}},
 		{"pkg/plan", []string{"pkg/apply", "pkg/state"}},
 		{"pkg/state", []string{"pkg/config", "pkg/connect", "pkg/offsets", "pkg/reconcile", "pkg/plan", "pkg/apply"}},
+		// The pull-request clients know comments, not plans.
+		{"internal/forge", []string{"pkg/config", "pkg/connect", "pkg/offsets", "pkg/reconcile", "pkg/plan", "pkg/apply", "pkg/state"}},
 	} {
 		t.Run(tc.pkg, func(t *testing.T) {
 			for _, d := range deps(t, tc.pkg) {

@@ -588,6 +588,9 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 		Recovered  []uint64 `json:"recovered,omitempty"`
 		Incomplete []uint64 `json:"incomplete,omitempty"`
 		Error      string   `json:"error,omitempty"`
+		// ErrorKind names a refusal a CI job acts on: "stale_plan" (the
+		// world moved since the plan; nothing was changed).
+		ErrorKind string `json:"error_kind,omitempty"`
 	}{Type: "summary", OK: applyErr == nil, Operations: []opJSON{}}
 	if res != nil {
 		sum.Lineage, sum.Serial, sum.Recovered = res.Lineage, res.Serial, res.Recovered
@@ -601,6 +604,9 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 	}
 	if applyErr != nil {
 		sum.Error = applyErr.Error()
+		if errors.Is(applyErr, apply.ErrStalePlan) {
+			sum.ErrorKind = "stale_plan"
+		}
 	}
 	return enc.Encode(sum)
 }

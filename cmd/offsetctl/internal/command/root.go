@@ -133,6 +133,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newStateCmd(deps, g),
 		newForceUnlockCmd(deps, g),
 		newSandboxCmd(deps, g),
+		newCICmd(deps, g),
 	)
 	refuseUnknownSubcommands(root)
 	return root, g
