@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/offsetctl/offsetctl/pkg/approval"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -262,28 +263,18 @@ func TestGitLabSchemaCatches(t *testing.T) {
 }
 
 // TestExampleConfiguration: the example's configuration loads (with its
-// environment unknown, as offsetctl validate loads it), and every offsets
-// block has a reason.
-//
-// allowed_signers is offsetctl approve's attribute, built on another
-// branch: until it is merged the line is left out of the copy loaded here.
+// environment unknown, as offsetctl validate loads it), requires one
+// approval, and names the allowed signers file beside it, which parses.
 func TestExampleConfiguration(t *testing.T) {
-	data, err := os.ReadFile("offsets/main.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kept []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "allowed_signers") {
-			kept = append(kept, line)
-		}
-	}
-	cfg, diags := config.LoadSources("offsets", map[string][]byte{"main.hcl": []byte(strings.Join(kept, "\n"))}, config.Options{AllowUnknown: true})
+	cfg, diags := config.Load("offsets", config.Options{AllowUnknown: true})
 	if diags.HasErrors() {
 		t.Fatalf("examples/ci/offsets/main.hcl: %s", diags.Error())
 	}
 	if cfg.Settings.RequiredApprovals != 1 {
 		t.Errorf("required_approvals %d, want 1", cfg.Settings.RequiredApprovals)
+	}
+	if _, err := approval.ReadAllowedSigners(cfg.Path(cfg.Settings.AllowedSigners)); err != nil {
+		t.Error(err)
 	}
 	if _, err := os.Stat("allowed_signers"); err != nil {
 		t.Error(err)

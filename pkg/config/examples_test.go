@@ -46,10 +46,26 @@ func exampleDirs(root string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("%s holds no *.hcl: every example folder is a configuration", dir)
+		if len(files) > 0 {
+			dirs = append(dirs, dir)
+			continue
 		}
-		dirs = append(dirs, dir)
+		// A folder that lays out a repository (examples/ci) keeps its
+		// configurations one level down.
+		nested, err := filepath.Glob(filepath.Join(dir, "*", "*.hcl"))
+		if err != nil {
+			return nil, err
+		}
+		if len(nested) == 0 {
+			return nil, fmt.Errorf("%s holds no *.hcl, nor do its folders: every example folder is a configuration", dir)
+		}
+		seen := map[string]bool{}
+		for _, f := range nested {
+			if d := filepath.Dir(f); !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, d)
+			}
+		}
 	}
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("no example folders in %s: the examples are gone", root)
