@@ -6,6 +6,7 @@
 #
 #   FUZZTIME=30s bash scripts/fuzz.sh            # every target
 #   FUZZTIME=1h  bash scripts/fuzz.sh FuzzBackup # the targets named
+#   FUZZFLAGS="-parallel 1" ...                  # more go test flags
 #
 # A failure is reported and the loop goes on; the exit status is 1 when any
 # target failed. A failing input is written by go test to the package's
@@ -26,7 +27,7 @@ while IFS=: read -r file target; do
   pkg="./$(dirname "$file")"
   echo "== $target ($pkg) for $FUZZTIME"
   ran=$((ran + 1))
-  if ! "$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"; then
+  if ! "$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" ${FUZZFLAGS:-} "$pkg"; then
     failed+=("$target ($pkg)")
   fi
 done < <(grep -r -o -E --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' . |
