@@ -823,3 +823,12 @@ func (b *Backend) Rekey(ctx context.Context, lockID string) (uint64, error) {
 	}
 	return s.Serial, nil
 }
+
+// KeyID is the ID of the key the state is sealed with, "" when it is stored
+// in the clear.
+func (b *Backend) KeyID() string {
+	if b.keys == nil {
+		return ""
+	}
+	return b.keys.KeyID()
+}

@@ -705,3 +705,12 @@ func (b *Backend) Rekey(ctx context.Context, lockID string) (uint64, error) {
 	}
 	return serial, nil
 }
+
+// KeyID is the ID of the key the state is sealed with, "" when it is stored
+// in the clear.
+func (b *Backend) KeyID() string {
+	if b.keys == nil {
+		return ""
+	}
+	return b.keys.KeyID()
+}
