@@ -123,3 +123,48 @@ func reseal(data []byte) []byte {
 	}
 	return out
 }
+
+// FuzzSealed: whatever bytes are given as an encrypted state or journal,
+// opening them gives the plaintext or an error, never a panic; what is
+// sealed opens to the very bytes sealed.
+func FuzzSealed(f *testing.F) {
+	k, err := NewKeyring(nil, bytes.Repeat([]byte{5}, KeySize))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, data := range stateSeeds(f)[:3] {
+		sealedState, err := k.Seal(data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(sealedState)
+	}
+	golden, err := os.ReadFile("testdata/TestJournalRoundTrip/journal.golden")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, line := range bytes.SplitAfter(golden, []byte("\n"))[:2] {
+		rec, err := k.SealRecord(line)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec)
+	}
+	f.Add([]byte(`{"encrypted":"offsetctl-state","format_version":1,"cipher":"AES-256-GCM","key_id":"x","nonce":"","ciphertext":""}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, keys := range []*Keyring{nil, k, k.AcceptingPlaintext()} {
+			if plain, err := keys.Open(data, "state"); err == nil && keys != nil && IsEncrypted(data) {
+				again, err := k.Seal(plain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if back, err := k.Open(again, "state"); err != nil || !bytes.Equal(back, plain) {
+					t.Fatalf("sealed %q opens to %q, %v", plain, back, err)
+				}
+			}
+			_, _ = DecodeSealed(data, keys)
+			_, _ = keys.OpenJournal(data)
+			_, _ = keys.OpenJournal(reseal(data))
+		}
+	})
+}
