@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/offsetctl/offsetctl/pkg/apply"
@@ -18,18 +19,26 @@ import (
 // is), writes the point to the file OFFSETCTL_TEST_STOP_FILE, and waits
 // there: for the test's SIGKILL, or for a SIGINT or SIGTERM, after which it
 // lets the run go on as a signal arriving at that point finds it (main's own
-// handler has cancelled the run's context by then).
+// handler has cancelled the run's context by then). OFFSETCTL_TEST_STOP_NTH
+// (default 1) stops at that occurrence of the step (repair-batch 2: inside
+// the second batch).
 func stopHook() func(apply.Point) error {
 	at, file := os.Getenv("OFFSETCTL_TEST_STOP_AT"), os.Getenv("OFFSETCTL_TEST_STOP_FILE")
 	if at == "" || file == "" {
 		return nil
 	}
-	stopped := false
+	nth, err := strconv.Atoi(os.Getenv("OFFSETCTL_TEST_STOP_NTH"))
+	if err != nil || nth < 1 {
+		nth = 1
+	}
+	seen := 0
 	return func(p apply.Point) error {
-		if string(p.Step) != at || stopped {
+		if string(p.Step) != at {
 			return nil
 		}
-		stopped = true
+		if seen++; seen != nth {
+			return nil
+		}
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)
