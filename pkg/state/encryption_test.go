@@ -226,3 +226,39 @@ func mustEncode(t *testing.T, s *State) []byte {
 	}
 	return b
 }
+
+// TestSealedFormatIsStable: with a fixed nonce the sealed state file and
+// journal record are golden, byte for byte: their format is a contract,
+// and a file sealed by this version opens with this version's reader.
+func TestSealedFormatIsStable(t *testing.T) {
+	s := New("00000000-0000-4000-8000-000000000001")
+	s.Serial = 1
+	k, err := NewKeyring(bytes.NewReader(bytes.Repeat([]byte{0xAB}, 1024)), testKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := EncodeSealed(s, "test", k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := Snapshot(s)
+	journalSteps[0](s)
+	s.Serial++
+	rec, _, _, err := AppendRecord(w, s, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedRec, err := k.SealRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldens.Assert(t, "state.json", data)
+	goldens.Assert(t, "journal", sealedRec)
+	back, err := DecodeSealed(data, mustKeyring(t, testKey(1)))
+	if err != nil || back.Lineage != s.Lineage {
+		t.Fatalf("the golden state does not open: %v", err)
+	}
+	if opened, err := mustKeyring(t, testKey(1)).OpenJournal(sealedRec); err != nil || !bytes.Equal(opened, rec) {
+		t.Fatalf("the golden record does not open: %v", err)
+	}
+}
