@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/offsetctl
 PKGS  := ./...
 
-.PHONY: all build test test-short demo bench fmt vet lint golden ensure-postgres ensure-openssh clean
+.PHONY: all build test test-short fuzz demo bench fmt vet lint golden ensure-postgres ensure-openssh clean
 
 all: build
 
@@ -16,6 +16,12 @@ build:
 test: ensure-postgres ensure-openssh
 	$(GO) vet $(PKGS)
 	$(GO) run ./internal/tools/withpg -- $(GO) test -count=1 -timeout 9m $(PKGS)
+
+# Runs every fuzz target for FUZZTIME each (default 10m); `make test` runs
+# their seed corpora only. FUZZ="FuzzBackup FuzzPlanFile" picks targets.
+FUZZTIME ?= 10m
+fuzz: ensure-postgres
+	FUZZTIME=$(FUZZTIME) $(GO) run ./internal/tools/withpg -- bash scripts/fuzz.sh $(FUZZ)
 
 # go test -short: leaves out the real Kafka/Connect/Debezium tier
 # (internal/realstack.Get), the examples' runbook replays and the

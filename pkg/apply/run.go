@@ -356,8 +356,12 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		return r.fail(ctx, res, StepRestoreState, err)
 	}
 
-	// 7. record
-	err = r.step(ctx, StepRecord, func() (string, bool, error) {
+	// 7. record. The operation is done: recording it is not abandoned
+	// when the run is interrupted (SIGINT, SIGTERM) now, or the state
+	// would show in progress what is applied and running.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.RollbackTimeout)
+	defer cancel()
+	err = r.step(rctx, StepRecord, func() (string, bool, error) {
 		finished := a.opts.Now()
 		r.j.update(r.serial, func(sop *state.Operation) {
 			sop.Status, sop.Finished = state.StatusApplied, finished

@@ -108,9 +108,29 @@ type StateBackend struct {
 	URL Secret
 	// Schema is the PostgreSQL schema of the postgres backend ("" for the
 	// backend's default).
-	Schema    string
+	Schema string
+	// Encryption, when set, encrypts the state at rest.
+	Encryption *StateEncryption
+	DeclRange  hcl.Range
+	Ranges     map[string]hcl.Range
+}
+
+// StateEncryption is the encryption block of a state block: where the key
+// comes from, and while rotating, where the previous key comes from.
+type StateEncryption struct {
+	Key       KeySource
+	Previous  *KeySource // nil when not rotating
 	DeclRange hcl.Range
 	Ranges    map[string]hcl.Range
+}
+
+// KeySource is one of: the key itself (key = env("...")), a file holding it
+// (key_file, as written: see Config.Path), or a command that prints it
+// (key_command, run without a shell).
+type KeySource struct {
+	Key     Secret
+	File    string
+	Command []string
 }
 
 // TLS holds the TLS settings of a connect or kafka block. Paths are as

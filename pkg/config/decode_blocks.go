@@ -45,8 +45,13 @@ func (d *decoder) decodeSettings(blocks []*hcl.Block) {
 }
 
 var (
-	localStateSchema    = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}}
-	postgresStateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "schema"}}}
+	stateBlocks         = []hcl.BlockHeaderSchema{{Type: "encryption"}}
+	localStateSchema    = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}, Blocks: stateBlocks}
+	postgresStateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "schema"}}, Blocks: stateBlocks}
+	encryptionSchema    = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "key"}, {Name: "key_file"}, {Name: "key_command"},
+		{Name: "previous_key"}, {Name: "previous_key_file"}, {Name: "previous_key_command"},
+	}}
 )
 
 func (d *decoder) decodeState(b *hcl.Block) *StateBackend {
@@ -73,7 +78,57 @@ func (d *decoder) decodeState(b *hcl.Block) *StateBackend {
 	if v, ok := d.nonEmpty(content.Attributes["schema"]); ok {
 		st.Schema = v
 	}
+	for i, eb := range content.Blocks {
+		if i > 0 {
+			d.errorf(eb.DefRange, "Duplicate encryption block", "The state's encryption was already given at %s; there can be only one.", at(content.Blocks[0].DefRange, eb.DefRange))
+			continue
+		}
+		st.Encryption = d.decodeEncryption(eb)
+	}
 	return st
+}
+
+// decodeEncryption reads a state's encryption block: one source of the key
+// (key, key_file or key_command) and, while rotating, at most one source of
+// the previous key.
+func (d *decoder) decodeEncryption(b *hcl.Block) *StateEncryption {
+	content, diags := b.Body.Content(encryptionSchema)
+	d.add(diags...)
+	e := &StateEncryption{DeclRange: b.DefRange, Ranges: rangesOf(content.Attributes)}
+	source := func(prefix string) (KeySource, int) {
+		var ks KeySource
+		n := 0
+		if a := content.Attributes[prefix+"key"]; a != nil {
+			n++
+			ks.Key, _ = d.secret(a)
+		}
+		if a := content.Attributes[prefix+"key_file"]; a != nil {
+			n++
+			ks.File, _ = d.nonEmpty(a)
+		}
+		if a := content.Attributes[prefix+"key_command"]; a != nil {
+			n++
+			if argv, ok := d.strings(a); ok {
+				if len(argv) == 0 || argv[0] == "" {
+					d.errorf(a.Expr.Range(), "Invalid key command", "%skey_command is the command and its arguments, as a list of strings: [\"vault\", \"kv\", \"get\", \"-field=key\", \"secret/offsetctl\"]; it must not be empty.", prefix)
+				} else {
+					ks.Command = argv
+				}
+			}
+		}
+		return ks, n
+	}
+	var n int
+	e.Key, n = source("")
+	if n != 1 {
+		d.errorf(b.DefRange, "Invalid encryption block", "The state's encryption block needs exactly one of key, key_file or key_command (found %d).", n)
+	}
+	if prev, n := source("previous_"); n > 1 {
+		d.errorf(b.DefRange, "Invalid encryption block", "Give at most one of previous_key, previous_key_file or previous_key_command (found %d).", n)
+	} else if n == 1 {
+		e.Previous = &prev
+	}
+	return e
 }
 
 var tlsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{

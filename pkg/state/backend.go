@@ -179,3 +179,12 @@ func RefuseUnlock(where string, holder *LockInfo, id, holderKind string) error {
 	}
 	return fmt.Errorf("unlocking state: %w", &LockError{Holder: holder, Err: fmt.Errorf("the lock is held by another %s, which must unlock it itself", holderKind)})
 }
+
+// Rekeyer is a backend whose state can be encrypted (both backends are):
+// Rekey writes the stored state again, under the lock lockID, sealed with
+// the current key of its keyring, its journal folded in and the previous
+// version it keeps re-sealed too, at the same serial. It returns that
+// serial.
+type Rekeyer interface {
+	Rekey(ctx context.Context, lockID string) (uint64, error)
+}

@@ -320,8 +320,14 @@ func indentTo(dst, src []byte, depth int) []byte {
 // Decode parses state file bytes. It reads the format_version first and
 // refuses a newer one with a *VersionError; it then decodes the current
 // version strictly (unknown fields refused) and checks the document's
-// invariants. Other refusals wrap ErrUnreadable.
+// invariants. A sealed (encrypted) document is refused with an
+// *EncryptionError (DecodeSealed opens it). Other refusals wrap
+// ErrUnreadable.
 func Decode(data []byte) (*State, error) {
+	if env := sniffSealed(data); env != nil {
+		_, err := open(nil, env, kindState, "state")
+		return nil, err
+	}
 	version, writer, err := sniffVersion(data)
 	if err != nil {
 		return nil, err

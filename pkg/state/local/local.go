@@ -31,6 +31,9 @@ type Backend struct {
 	newID   func() (string, error)
 	version string
 	pid     int
+	// keys seal the state file, its previous version and each journal
+	// record; nil stores them in the clear.
+	keys *state.Keyring
 
 	mu   sync.Mutex
 	held *heldLock // the lock this Backend holds, if any
@@ -114,6 +117,13 @@ func WithIDGenerator(f func() (string, error)) Option {
 // in lock information.
 func WithVersion(v string) Option { return optionFunc(func(b *Backend) { b.version = v }) }
 
+// WithEncryption seals the state file, the previous version kept beside it
+// and each journal record with keys (see state.Keyring); a state stored in
+// the clear is then refused, unless keys accept plaintext.
+func WithEncryption(keys *state.Keyring) Option {
+	return optionFunc(func(b *Backend) { b.keys = keys })
+}
+
 // New returns a Backend for the state file at path. Nothing is touched until
 // a method is called.
 func New(path string, opts ...Option) *Backend {
@@ -180,7 +190,7 @@ func (b *Backend) readOnce() (*state.State, *writtenFile, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading state: %w", err)
 	}
-	s, err := state.Decode(data)
+	s, err := state.DecodeSealed(data, b.keys)
 	if err != nil {
 		if errors.Is(err, state.ErrUnreadable) {
 			if _, statErr := os.Stat(b.BackupPath()); statErr == nil {
@@ -195,6 +205,10 @@ func (b *Backend) readOnce() (*state.State, *writtenFile, error) {
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading state %s: its journal: %w", b.path, err)
+	}
+	jdata, err = b.keys.OpenJournal(jdata)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading state %s: its journal %s: %w", b.path, b.JournalPath(), err)
 	}
 	whole, used, err := state.ReplayJournal(s, jdata)
 	if errors.Is(err, state.ErrUnreadable) {
@@ -270,6 +284,9 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 			return fmt.Errorf("writing state %s: %w", b.path, err)
 		}
 		if ok {
+			if rec, err = b.keys.SealRecord(rec); err != nil {
+				return fmt.Errorf("writing state %s: %w", b.path, err)
+			}
 			ji, err := b.appendJournal(rec, cur.journal == nil)
 			if err != nil {
 				return fmt.Errorf("writing state %s: appending to its journal %s: %w", b.path, b.JournalPath(), err)
@@ -290,7 +307,7 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 // there is one, and removes the journal, which the file now includes. b.mu
 // is held.
 func (b *Backend) writeWhole(s *state.State, exists bool) error {
-	data, err := state.Encode(s, b.version)
+	data, err := state.EncodeSealed(s, b.version, b.keys)
 	if err != nil {
 		return fmt.Errorf("writing state %s: %w", b.path, err)
 	}
@@ -751,4 +768,67 @@ func readInfo(f *os.File) (*state.LockInfo, error) {
 		info.Created = t
 	}
 	return info, nil
+}
+
+// Rekey writes the state again, under the lock lockID, sealed with the
+// current key of the Backend's keyring: the state file (its journal folded
+// in, at the same serial: nothing in it changes) and the previous version
+// kept as .backup. The Backend must have been made WithEncryption with a
+// keyring that opens what is stored (its previous keys, or plaintext for a
+// state stored in the clear). It returns the serial written.
+func (b *Backend) Rekey(ctx context.Context, lockID string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if b.keys == nil {
+		return 0, errors.New("re-encrypting the state: no key is configured")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.checkHeld(ctx, lockID); err != nil {
+		return 0, fmt.Errorf("re-encrypting state %s: %w", b.path, err)
+	}
+	s, _, err := b.read()
+	if err != nil {
+		return 0, err
+	}
+	b.written = nil
+	if prev, err := os.ReadFile(b.BackupPath()); err == nil {
+		plain, err := b.keys.Open(prev, "previous version of the state ("+b.BackupPath()+")")
+		if err != nil {
+			return 0, fmt.Errorf("re-encrypting state %s: %w", b.path, err)
+		}
+		sealed, err := b.keys.Seal(plain)
+		if err != nil {
+			return 0, err
+		}
+		if err := b.writeAtomic(b.BackupPath(), sealed); err != nil {
+			return 0, fmt.Errorf("re-encrypting %s: %w", b.BackupPath(), err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("re-encrypting state %s: %w", b.path, err)
+	}
+	data, err := state.EncodeSealed(s, b.version, b.keys)
+	if err != nil {
+		return 0, fmt.Errorf("re-encrypting state %s: %w", b.path, err)
+	}
+	if err := b.writeAtomic(b.path, data); err != nil {
+		return 0, fmt.Errorf("re-encrypting state %s: %w", b.path, err)
+	}
+	if err := os.Remove(b.JournalPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("re-encrypting state %s: removing its journal, now folded in: %w", b.path, err)
+	}
+	if err := syncDir(filepath.Dir(b.path)); err != nil {
+		return 0, err
+	}
+	return s.Serial, nil
+}
+
+// KeyID is the ID of the key the state is sealed with, "" when it is stored
+// in the clear.
+func (b *Backend) KeyID() string {
+	if b.keys == nil {
+		return ""
+	}
+	return b.keys.KeyID()
 }

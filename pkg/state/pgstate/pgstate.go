@@ -32,6 +32,9 @@ type Backend struct {
 	now     func() time.Time
 	newID   func() (string, error)
 	version string
+	// keys seal the document, the previous one and each journal record;
+	// nil stores them in the clear.
+	keys *state.Keyring
 
 	mu   sync.Mutex
 	held *heldLock
@@ -67,6 +70,13 @@ func WithClock(now func() time.Time) Option { return optionFunc(func(b *Backend)
 // WithIDGenerator sets how lock IDs are made when LockInfo.ID is empty.
 func WithIDGenerator(f func() (string, error)) Option {
 	return optionFunc(func(b *Backend) { b.newID = f })
+}
+
+// WithEncryption seals the state document, the previous one kept beside it
+// and each journal record with keys (see state.Keyring); a state stored in
+// the clear is then refused, unless keys accept plaintext.
+func WithEncryption(keys *state.Keyring) Option {
+	return optionFunc(func(b *Backend) { b.keys = keys })
 }
 
 // WithVersion sets the offsetctl version recorded as the state's writer.
@@ -199,7 +209,7 @@ func (b *Backend) load(ctx context.Context, tx pgx.Tx) (*state.State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading state %s: %w", b.where, err)
 	}
-	s, err := state.Decode([]byte(doc))
+	s, err := state.DecodeSealed([]byte(doc), b.keys)
 	if err != nil {
 		if errors.Is(err, state.ErrUnreadable) {
 			return nil, fmt.Errorf("reading state %s: %w; the previous version is kept in the column previous of %s", b.where, err, b.table("states"))
@@ -222,6 +232,9 @@ func (b *Backend) load(ctx context.Context, tx pgx.Tx) (*state.State, error) {
 	}
 	if len(journal) == 0 {
 		return s, nil
+	}
+	if journal, err = b.keys.OpenJournal(journal); err != nil {
+		return nil, fmt.Errorf("reading state %s: its journal (table %s): %w", b.where, b.table("journal"), err)
 	}
 	// Each record is written whole by one transaction, and the document
 	// and its records are replaced together: every byte must be used.
@@ -266,10 +279,12 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 	}
 	var data []byte
 	if !ok {
-		if data, err = state.Encode(&next, b.version); err != nil {
+		if data, err = state.EncodeSealed(&next, b.version, b.keys); err != nil {
 			return fmt.Errorf("writing state %s: %w", b.where, err)
 		}
 		written = state.Snapshot(&next)
+	} else if rec, err = b.keys.SealRecord(rec); err != nil {
+		return fmt.Errorf("writing state %s: %w", b.where, err)
 	}
 	b.written = nil
 	err = pgx.BeginFunc(ctx, b.held.conn, func(tx pgx.Tx) error {
@@ -350,7 +365,7 @@ func (b *Backend) fold(ctx context.Context, conn *pgx.Conn) error {
 		} else if st, err = b.load(ctx, tx); err != nil {
 			return err
 		}
-		data, err := state.Encode(st, b.version)
+		data, err := state.EncodeSealed(st, b.version, b.keys)
 		if err != nil {
 			return err
 		}
@@ -627,4 +642,75 @@ func (b *Backend) Close() error {
 	defer cancel()
 	h.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
 	return h.conn.Close(ctx)
+}
+
+// Rekey writes the state again, under the lock lockID, sealed with the
+// current key of the Backend's keyring: the document (its journal folded
+// in, at the same serial: nothing in it changes) and the previous document.
+// The Backend must have been made WithEncryption with a keyring that opens
+// what is stored (its previous keys, or plaintext for a state stored in the
+// clear). It returns the serial written.
+func (b *Backend) Rekey(ctx context.Context, lockID string) (uint64, error) {
+	if b.keys == nil {
+		return 0, errors.New("re-encrypting the state: no key is configured")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil || b.held.info.ID != lockID {
+		return 0, fmt.Errorf("re-encrypting state %s: %w: lock it first", b.where, state.ErrNotLocked)
+	}
+	var serial uint64
+	err := pgx.BeginFunc(ctx, b.held.conn, func(tx pgx.Tx) error {
+		var previous *string
+		err := tx.QueryRow(ctx, `SELECT previous FROM `+b.table("states")+` WHERE name = $1 FOR UPDATE`, b.name).Scan(&previous)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w", state.ErrNoState)
+		}
+		if err != nil {
+			return err
+		}
+		st, err := b.load(ctx, tx)
+		if err != nil {
+			return err
+		}
+		data, err := state.EncodeSealed(st, b.version, b.keys)
+		if err != nil {
+			return err
+		}
+		var prev any
+		if previous != nil {
+			plain, err := b.keys.Open([]byte(*previous), "previous document of the state")
+			if err != nil {
+				return err
+			}
+			sealed, err := b.keys.Seal(plain)
+			if err != nil {
+				return err
+			}
+			prev = string(sealed)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE `+b.table("states")+` SET document = $2, previous = $3, updated_at = now() WHERE name = $1`,
+			b.name, string(data), prev); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM `+b.table("journal")+` WHERE name = $1`, b.name); err != nil {
+			return err
+		}
+		serial = st.Serial
+		return nil
+	})
+	b.written = nil
+	if err != nil {
+		return 0, fmt.Errorf("re-encrypting state %s: %w", b.where, err)
+	}
+	return serial, nil
+}
+
+// KeyID is the ID of the key the state is sealed with, "" when it is stored
+// in the clear.
+func (b *Backend) KeyID() string {
+	if b.keys == nil {
+		return ""
+	}
+	return b.keys.KeyID()
 }

@@ -1,6 +1,7 @@
 package pgstate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,63 @@ func TestPostgres(t *testing.T) {
 	t.Run("StatesDoNotShareALock", func(t *testing.T) { testStatesDoNotShareALock(t, url, schema()) })
 	t.Run("WritesUnderALockAreJournalled", func(t *testing.T) { testWritesUnderALockAreJournalled(t, url, schema()) })
 	t.Run("ReadsASchemaWithoutAJournalTable", func(t *testing.T) { testReadsASchemaWithoutAJournalTable(t, url, schema()) })
+	t.Run("Encryption", func(t *testing.T) {
+		statetest.RunEncryption(t, func(t *testing.T) (func(*state.Keyring) state.Backend, func() []byte) {
+			s := schema()
+			return func(keys *state.Keyring) state.Backend {
+					if keys != nil {
+						return open(t, url, s, WithEncryption(keys))
+					}
+					return open(t, url, s)
+				}, func() []byte {
+					b := open(t, url, s)
+					var all []byte
+					for _, q := range []string{
+						`SELECT document || E'\n' || coalesce(previous, '') FROM ` + b.table("states"),
+						`SELECT record FROM ` + b.table("journal") + ` ORDER BY serial`,
+					} {
+						rows, err := pgxQuery(t, url, q)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, r := range rows {
+							all = append(append(all, r...), '\n')
+						}
+					}
+					return all
+				}
+		})
+	})
+	t.Run("ConformanceEncrypted", func(t *testing.T) {
+		keys, err := state.NewKeyring(nil, bytes.Repeat([]byte{9}, state.KeySize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		statetest.Run(t, func(t *testing.T) func() state.Backend {
+			s := schema()
+			return func() state.Backend { return open(t, url, s, WithEncryption(keys)) }
+		})
+	})
+}
+
+// pgxQuery returns the first column of every row of q as bytes.
+func pgxQuery(t *testing.T, url, q string) ([][]byte, error) {
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		out = append(out, append([]byte(nil), rows.RawValues()[0]...))
+	}
+	return out, rows.Err()
 }
 
 // testReadsASchemaWithoutAJournalTable: a schema made before the journal

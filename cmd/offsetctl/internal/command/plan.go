@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,17 @@ func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Co
 	if f := cmd.Flags().Lookup("state"); f != nil {
 		given = f.Changed
 	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	keys, err := stateKeys(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if keys != nil && loc.acceptPlaintext {
+		keys = keys.AcceptingPlaintext()
+	}
 	if !given && cfg != nil && cfg.Settings.State != nil {
 		sb := cfg.Settings.State
 		switch sb.Type {
@@ -52,6 +64,9 @@ func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Co
 					"Set what its url reads (for env(\"NAME\"): export NAME=postgres://USER@HOST/DATABASE), or name the state with --state.")
 			}
 			opts := []pgstate.Option{pgstate.WithVersion(Version), pgstate.WithClock(deps.Now)}
+			if keys != nil {
+				opts = append(opts, pgstate.WithEncryption(keys))
+			}
 			if sb.Schema != "" {
 				opts = append(opts, pgstate.WithSchema(sb.Schema))
 			}
@@ -62,7 +77,7 @@ func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Co
 			return b, nil
 		}
 	}
-	return resolveState(deps, loc)
+	return resolveState(deps, loc, keys)
 }
 
 // readStateRef reads the state for planning: its lineage and serial, and

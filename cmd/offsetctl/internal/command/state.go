@@ -42,6 +42,10 @@ type stateLocation struct {
 	// apply have their own configOptions).
 	chdir string
 	in    configInputs
+
+	// acceptPlaintext lets the configured keys read a state stored in the
+	// clear (offsetctl state rotate-key, which encrypts it).
+	acceptPlaintext bool
 }
 
 // addStateFlag binds --state on cmd.
@@ -65,26 +69,40 @@ func isPostgresURL(s string) bool {
 
 // resolveState opens the state backend named by loc.path: the PostgreSQL
 // backend for a postgres:// URL, else the local file.
-func resolveState(deps *Deps, loc *stateLocation) (state.Backend, error) {
+func resolveState(deps *Deps, loc *stateLocation, keys *state.Keyring) (state.Backend, error) {
 	if isPostgresURL(loc.path) {
-		b, err := pgstate.New(loc.path, pgstate.WithVersion(Version), pgstate.WithClock(deps.Now))
+		opts := []pgstate.Option{pgstate.WithVersion(Version), pgstate.WithClock(deps.Now)}
+		if keys != nil {
+			opts = append(opts, pgstate.WithEncryption(keys))
+		}
+		b, err := pgstate.New(loc.path, opts...)
 		if err != nil {
 			return nil, withHint(fmt.Errorf("--state: %w", err), "Give --state as postgres://USER@HOST:PORT/DATABASE, with the password in PGPASSWORD or ~/.pgpass rather than on the command line.")
 		}
 		return b, nil
 	}
-	return local.New(loc.path, local.WithVersion(Version), local.WithClock(deps.Now)), nil
+	opts := []local.Option{local.WithVersion(Version), local.WithClock(deps.Now)}
+	if keys != nil {
+		opts = append(opts, local.WithEncryption(keys))
+	}
+	return local.New(loc.path, opts...), nil
 }
 
 // configState opens the state of the state commands and force-unlock:
 // --state when given; else, when -chdir holds a configuration, its state
 // block (or the default file when it has none); else the default file.
 func configState(deps *Deps, cmd *cobra.Command, loc *stateLocation) (state.Backend, error) {
-	if f := cmd.Flags().Lookup("state"); f != nil && f.Changed {
-		return resolveState(deps, loc)
-	}
 	if !hasConfigFiles(loc.chdir) {
-		return resolveState(deps, loc)
+		return resolveState(deps, loc, nil)
+	}
+	if f := cmd.Flags().Lookup("state"); f != nil && f.Changed {
+		// --state names the state; the configuration, when it loads,
+		// still says how it is encrypted.
+		cfg, _, err := loadConfig(deps, loc.chdir, loc.in, true)
+		if err != nil {
+			return resolveState(deps, loc, nil)
+		}
+		return stateFor(deps, cmd, loc, cfg)
 	}
 	// Unknown values are allowed (as validate allows them): these commands
 	// need the state block only, not the variables of the operations.
@@ -199,6 +217,7 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
 				return stateShowRun(cmd.Context(), o, b, args)
 			},
 		},
+		newRotateKeyCmd(deps, o),
 		&cobra.Command{
 			Use:   "history",
 			Short: "Print the chronological log of operations, failures and rollbacks included",
@@ -713,4 +732,60 @@ func approvalsText(op *state.Operation) string {
 		parts = append(parts, strings.Join(op.Approvals, ", ")+" (unverified: named with --approved-by)")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// newRotateKeyCmd is offsetctl state rotate-key.
+func newRotateKeyCmd(deps *Deps, o *stateOptions) *cobra.Command {
+	var lockTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Encrypt the state with the configured key: the state, its journal and its previous version",
+		Long: `Write the state again, under the state lock, encrypted with the key of the encryption block
+of the configuration's offsetctl { state } block: the state (its journal folded in), and the
+previous version the backend keeps (.backup beside a local state file; the column previous
+in PostgreSQL). Nothing in the state changes, not even its serial.
+
+To encrypt a state stored in the clear: add the encryption block, then run this command
+(until then, offsetctl refuses to read the state in the clear, so as not to keep it so).
+
+To rotate the key: set the new key as key and the old one as previous_key (or
+previous_key_file, previous_key_command), run this command, then remove previous_key.`,
+		Example: `  offsetctl state rotate-key
+  offsetctl state rotate-key -lock-timeout 2m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.loc.acceptPlaintext = true
+			b, err := configState(deps, cmd, &o.loc)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			return rotateKeyRun(cmd.Context(), deps, b, lockTimeout)
+		},
+	}
+	addLockTimeoutFlag(cmd, &lockTimeout)
+	return cmd
+}
+
+func rotateKeyRun(ctx context.Context, deps *Deps, b state.Backend, lockTimeout time.Duration) error {
+	rk, ok := b.(state.Rekeyer)
+	if !ok {
+		return fmt.Errorf("the state %s cannot be encrypted", describeBackend(b))
+	}
+	id, err := lockState(ctx, deps, b, "rotate-key", lockTimeout)
+	if err != nil {
+		return err
+	}
+	serial, rerr := rk.Rekey(ctx, id)
+	if uerr := b.Unlock(context.WithoutCancel(ctx), id); rerr == nil && uerr != nil {
+		rerr = uerr
+	}
+	if rerr != nil {
+		if strings.Contains(rerr.Error(), "no key is configured") {
+			return withHint(rerr, "Add an encryption block to the configuration's offsetctl { state } block, for example: encryption { key = env(\"OFFSETCTL_STATE_KEY\") }")
+		}
+		return rerr
+	}
+	fmt.Fprintf(deps.Streams.Out, "State %s (serial %d) is encrypted with key %s: the state, its journal (folded in) and its previous version.\n", describeBackend(b), serial, keyIDOf(b))
+	return nil
 }
