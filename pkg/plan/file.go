@@ -347,7 +347,7 @@ func toWire(p *Plan) *planV1 {
 		Summary: summaryV1{Operations: s.Operations, Unchanged: s.Unchanged, Blocked: s.Blocked, Partitions: s.Partitions, Deletes: s.Deletes, Rows: s.Rows,
 			Replays: s.Replays, Skips: s.Skips, Errors: s.Errors, Warnings: s.Warnings, HighestRisk: riskName(s.HighestRisk)},
 		Policy: policyToWire(p.Policy),
-		Hash: p.Hash,
+		Hash:   p.Hash,
 	}
 	for _, c := range p.Connectors {
 		cw := connectorV1{Address: c.Address, Name: c.Name, Cluster: c.Cluster, ConnectURL: c.ConnectURL,
