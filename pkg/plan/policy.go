@@ -257,10 +257,12 @@ type ApplyDecision struct {
 // windows at the apply's own time. A plan made inside a window and applied
 // outside it is refused, unless overridden where the window allows it; the
 // override adds its approvals to what apply needs. The command calls it
-// before counting approvals.
+// before counting approvals. Rollback and restore plans are not held.
 func CheckPolicyAtApply(cfg *config.Config, p *Plan, now time.Time, override string) (ApplyDecision, error) {
 	var d ApplyDecision
-	if len(cfg.Policies) == 0 || !p.HasChanges() {
+	// A rollback or restore plan (made from the state or a backup) is the
+	// way back: policies neither bound nor hold it.
+	if len(cfg.Policies) == 0 || !p.HasChanges() || !p.FromConfig() {
 		return d, nil
 	}
 	ops := append([]Operation(nil), p.Operations...)

@@ -334,3 +334,36 @@ func diffRisks(want, got []Risk) string {
 	}
 	return ""
 }
+
+// AssessRisks gives the risk classes to the operations of a plan that was
+// not computed from the configuration (a rollback or restore plan, built
+// from the state or a backup), which carry none yet; the operations of a
+// configuration's plan have theirs from Compute. Policies neither bound
+// nor hold such plans (CheckPolicyAtApply), but their renderings name the
+// risk like any other. Call it on a plan just built, never on one read from
+// a file.
+func (pl *Planner) AssessRisks(p *Plan) {
+	codecs := map[string]string{}
+	for _, c := range p.Connectors {
+		codecs[c.Address] = c.Codec
+	}
+	var direction func(string, offsets.Map, *offsets.Map, *offsets.Map) Direction
+	if pl.Codecs != nil {
+		direction = pl.direction
+	}
+	changed := false
+	for i := range p.Operations {
+		op := &p.Operations[i]
+		if op.Kind != KindRollback && op.Kind != KindRestore || op.Reconcile != nil || len(op.Risks) > 0 ||
+			(op.Status != StatusChange && op.Status != StatusBlocked) {
+			continue
+		}
+		op.Risks = offsetsRisks(op, nil, codecs[op.Connector], direction)
+		changed = changed || len(op.Risks) > 0
+	}
+	if changed && p.Hash != "" {
+		// A freshly built plan is hashed when built (never one read from
+		// a file: its risks come with it): hash it again with its risks.
+		_, _ = Marshal(p)
+	}
+}
