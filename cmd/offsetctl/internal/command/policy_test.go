@@ -54,7 +54,7 @@ offsets "rewind" {
 `, w.pipe.Topic()))
 	state := filepath.Join(t.TempDir(), "state.json")
 	planFile := filepath.Join(t.TempDir(), "plan.json")
-	inside := time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC)   // Friday 15:30 in Berlin
+	inside := time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC)  // Friday 15:30 in Berlin
 	outside := time.Date(2026, 11, 20, 19, 30, 0, 0, time.UTC) // Friday 20:30 in Berlin
 	code, out, errOut := runCLIAt(t, inside, dir, "plan", "-out", planFile, "-state", state)
 	if code != 0 || !strings.Contains(out, "highest risk: replay") || !strings.Contains(out, "# risk: replay: 5 records replayed on 1 partition") ||
