@@ -12,6 +12,7 @@ require (
 
 require (
 	github.com/hiddeco/sshsig v0.2.0 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 // test only: checks the plan files against the published JSON Schema
 	golang.org/x/crypto v0.59.0 // indirect
 )
 
