@@ -35,7 +35,7 @@ func rewindAfterTransformFix(w *world) {
 	r = w.must(0, "plan", "-out", "replay.plan")
 	w.contains("plan", r.out, "40 → 20  (replays 20 records)", "Plan: 1 operation to apply", "20 → 40")
 	r = w.must(0, "show", "-markdown", "replay.plan")
-	w.contains("show -markdown", r.out, "| `offsets.replay_after_smt_fix` | `customers-sink` | change | 1 | 20 | 0 |")
+	w.contains("show -markdown", r.out, "| `offsets.replay_after_smt_fix` | `customers-sink` | change | `replay` | 1 | 20 | 0 |")
 
 	r = w.must(0, "apply", "replay.plan")
 	w.contains("apply", r.out, "Apply complete! 1 operation applied, 1 partition changed and verified.")

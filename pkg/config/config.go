@@ -36,6 +36,9 @@ type Config struct {
 	Connectors []*Connector
 	Offsets    []*Offsets
 	Reconciles []*Reconcile
+	// Policies are the policy blocks, in declaration order (a policy may
+	// live in its own file of the directory, owned by a platform team).
+	Policies []*Policy
 
 	// Hash is a deterministic content hash of the whole configuration
 	// ("sha256:<hex>"): of the decoded values, not of the text, so comments

@@ -43,6 +43,11 @@ func computeHashes(c *Config) {
 		}),
 		"reconcile": byName(c.Reconciles, func(x *Reconcile) string { return x.Name }, reconcileView),
 	}
+	if len(c.Policies) > 0 {
+		// Only when there are policies, so that the hashes of
+		// configurations without one do not change.
+		view["policy"] = byName(c.Policies, func(x *Policy) string { return x.Name }, policyView)
+	}
 	c.Hash = hashOf(view)
 }
 

@@ -165,6 +165,7 @@ var topSchema = &hcl.BodySchema{
 		{Type: "connector", LabelNames: []string{"name"}},
 		{Type: "offsets", LabelNames: []string{"name"}},
 		{Type: "reconcile", LabelNames: []string{"name"}},
+		{Type: "policy", LabelNames: []string{"name"}},
 	},
 }
 
@@ -213,7 +214,7 @@ func (d *decoder) decode(blocks []*hcl.Block) {
 
 	// Pass 3: the names of every named block, so that references resolve
 	// whatever the order of declaration.
-	for _, kind := range []string{"connect", "kafka", "database", "connector", "offsets", "reconcile"} {
+	for _, kind := range []string{"connect", "kafka", "database", "connector", "offsets", "reconcile", "policy"} {
 		seen := map[string]hcl.Range{}
 		var kept []*hcl.Block
 		for _, b := range byType[kind] {
@@ -265,6 +266,9 @@ func (d *decoder) decode(blocks []*hcl.Block) {
 		if r := d.decodeReconcile(b); r != nil {
 			d.cfg.Reconciles = append(d.cfg.Reconciles, r)
 		}
+	}
+	for _, b := range byType["policy"] {
+		d.cfg.Policies = append(d.cfg.Policies, d.decodePolicy(b))
 	}
 }
 

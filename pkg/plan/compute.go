@@ -31,6 +31,9 @@ type Inputs struct {
 	// Notes returns the codec's safety notes for a source change; they
 	// become warnings. Nil gives none.
 	Notes func(codec string, partition offsets.Map, before, after *offsets.Map) []string
+	// Direction tells whether a source change replays or skips, by the
+	// codec (the risk class); nil makes every source move unknown.
+	Direction func(codec string, partition offsets.Map, before, after *offsets.Map) Direction
 	// Targets limit planning to these addresses (offsets.NAME); empty plans
 	// everything.
 	Targets []string
@@ -55,7 +58,8 @@ type RestoreData struct {
 // Compute turns the configuration's offsets blocks and the observations into
 // operations and checks. It changes nothing and reads nothing.
 func Compute(cfg *config.Config, in Inputs) ([]Operation, []Check) {
-	c := &computer{in: in, skipBlocks: map[string]int64{}, skipCauses: map[string][]string{}, refusedSkips: map[string]int64{}}
+	c := &computer{in: in, skipBlocks: map[string]int64{}, skipCauses: map[string][]string{}, refusedSkips: map[string]int64{},
+		latest: map[string]map[string]bool{}}
 	targets := map[string]bool{}
 	for _, t := range in.Targets {
 		targets[t] = true
@@ -103,6 +107,9 @@ type computer struct {
 	// partitions already refused for a better reason (a to_timestamp in
 	// the future): the acknowledgement check leaves them out.
 	refusedSkips map[string]int64
+	// latest names, per operation address, the partitions ("topic[n]")
+	// a to_latest target moves: their skips are jump_to_latest.
+	latest map[string]map[string]bool
 }
 
 func (c *computer) check(sev Severity, code, op, msg string) {
@@ -170,6 +177,9 @@ func (c *computer) operation(blk *config.Offsets) {
 	}
 	if op.Status == StatusChange && !hasRealChange(op.Changes) {
 		op.Status = StatusNoChange
+	}
+	if op.Status == StatusChange || op.Status == StatusBlocked {
+		op.Risks = offsetsRisks(&op, c.latest[addr], obs.Codec, c.in.Direction)
 	}
 	c.ops = append(c.ops, op)
 }
@@ -262,6 +272,12 @@ func (c *computer) sinkPartitions(op *Operation, blk *config.Offsets, obs *Conne
 			}
 			ch := sinkChange(*cur, after)
 			op.Changes = append(op.Changes, ch)
+			if sp.Target.Kind == config.TargetLatest {
+				if c.latest[op.Address] == nil {
+					c.latest[op.Address] = map[string]bool{}
+				}
+				c.latest[op.Address][id] = true
+			}
 			c.sinkRange(op, id, *cur, after)
 			if ch.Sink.Skips > 0 {
 				c.skipCause(op, sp, id, *ch.Sink)

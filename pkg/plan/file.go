@@ -19,8 +19,12 @@ import (
 // FormatVersion is the plan file format this offsetctl writes and reads.
 // Version 2 added timestamp_lookups and restore_files (what Compute read
 // besides the connectors), so that apply can compute a saved plan's
-// operations again; a version 1 file lacks them and is refused.
-const FormatVersion = 2
+// operations again; a version 1 file lacks them and is refused. Version 3
+// added each operation's risks, the summary's highest_risk and the policy
+// result; a version 2 file has no risk classes for policies to judge and
+// is refused. The published JSON Schema of version 3 is
+// schema/plan.v3.schema.json.
+const FormatVersion = 3
 
 // ErrHashMismatch means the plan file's content does not match its hash: it
 // was edited by hand or damaged.
@@ -163,6 +167,7 @@ type planV1 struct {
 	Restores         []restoreV2   `json:"restore_files"`
 	Operations       []operationV1 `json:"operations"`
 	Checks           []checkV1     `json:"checks"`
+	Policy           *policyV3     `json:"policy"`
 	Summary          summaryV1     `json:"summary"`
 	Hash             string        `json:"hash"`
 }
@@ -242,6 +247,33 @@ type operationV1 struct {
 	AppliedSerial    uint64       `json:"applied_serial,omitempty"`
 	Changes          []changeV1   `json:"changes"`
 	Reconcile        *reconcileV1 `json:"reconcile,omitempty"`
+	Risks            []riskV3     `json:"risks"`
+}
+
+// riskV3 is one risk class of an operation.
+type riskV3 struct {
+	Class      string            `json:"class"`
+	Records    int64             `json:"records"`
+	Partitions []riskPartitionV3 `json:"partitions"`
+	Rows       *riskRowsV3       `json:"rows,omitempty"`
+}
+
+type riskPartitionV3 struct {
+	Partition string `json:"partition"`
+	Records   int64  `json:"records"`
+}
+
+type riskRowsV3 struct {
+	Insert int64 `json:"insert"`
+	Update int64 `json:"update"`
+	Delete int64 `json:"delete"`
+}
+
+// policyV3 is what the configuration's policies decided.
+type policyV3 struct {
+	Policies  []string `json:"policies"`
+	Approvals int      `json:"approvals_required"`
+	Because   []string `json:"because"`
 }
 
 type changeV1 struct {
@@ -288,6 +320,9 @@ type summaryV1 struct {
 	Skips      int64 `json:"records_skipped"`
 	Errors     int   `json:"errors"`
 	Warnings   int   `json:"warnings"`
+	// HighestRisk is the highest risk class of the operations, "none"
+	// when they have none.
+	HighestRisk string `json:"highest_risk"`
 }
 
 // key bytes travel as text when they are valid UTF-8 JSON (they always are
@@ -310,8 +345,9 @@ func toWire(p *Plan) *planV1 {
 		Operations:       []operationV1{},
 		Checks:           []checkV1{},
 		Summary: summaryV1{Operations: s.Operations, Unchanged: s.Unchanged, Blocked: s.Blocked, Partitions: s.Partitions, Deletes: s.Deletes, Rows: s.Rows,
-			Replays: s.Replays, Skips: s.Skips, Errors: s.Errors, Warnings: s.Warnings},
-		Hash: p.Hash,
+			Replays: s.Replays, Skips: s.Skips, Errors: s.Errors, Warnings: s.Warnings, HighestRisk: riskName(s.HighestRisk)},
+		Policy: policyToWire(p.Policy),
+		Hash:   p.Hash,
 	}
 	for _, c := range p.Connectors {
 		cw := connectorV1{Address: c.Address, Name: c.Name, Cluster: c.Cluster, ConnectURL: c.ConnectURL,
@@ -331,7 +367,7 @@ func toWire(p *Plan) *planV1 {
 		ow := operationV1{Address: op.Address, Name: op.Name, Kind: string(op.Kind), Connector: op.Connector,
 			Reason: op.Reason, BlockHash: op.BlockHash, Status: string(op.Status), Method: string(op.Method),
 			AllowSkipRecords: op.AllowSkipRecords, AppliedSerial: op.AppliedSerial, Changes: []changeV1{},
-			Reconcile: reconcileToWire(op.Reconcile)}
+			Reconcile: reconcileToWire(op.Reconcile), Risks: risksToWire(op.Risks)}
 		for _, ch := range op.Changes {
 			cw := changeV1{Action: string(ch.Action)}
 			if ch.Sink != nil {
@@ -396,6 +432,9 @@ func fromWire(w *planV1) (*Plan, error) {
 			return nil, err
 		}
 		op.Reconcile = rd
+		if op.Risks, err = risksFromWire(ow.Address, ow.Risks); err != nil {
+			return nil, err
+		}
 		for _, cw := range ow.Changes {
 			ch := Change{Action: Action(cw.Action)}
 			if cw.Sink != nil {
@@ -418,6 +457,9 @@ func fromWire(w *planV1) (*Plan, error) {
 	}
 	for _, cw := range w.Checks {
 		p.Checks = append(p.Checks, Check{Severity: Severity(cw.Severity), Code: cw.Code, Operation: cw.Operation, Message: cw.Message})
+	}
+	if w.Policy != nil {
+		p.Policy = &PolicyResult{Policies: w.Policy.Policies, Approvals: w.Policy.Approvals, Because: w.Policy.Because}
 	}
 	return p, nil
 }
@@ -522,4 +564,51 @@ func lookupsFromWire(w *planV1, p *Plan) error {
 		p.Restores[rw.File] = d
 	}
 	return nil
+}
+
+func riskName(c RiskClass) string {
+	if c == "" {
+		return "none"
+	}
+	return string(c)
+}
+
+func risksToWire(rs []Risk) []riskV3 {
+	out := []riskV3{}
+	for _, r := range rs {
+		rw := riskV3{Class: string(r.Class), Records: r.Records, Partitions: []riskPartitionV3{}}
+		for _, p := range r.Partitions {
+			rw.Partitions = append(rw.Partitions, riskPartitionV3(p))
+		}
+		if r.Rows != nil {
+			rw.Rows = &riskRowsV3{Insert: r.Rows.Insert, Update: r.Rows.Update, Delete: r.Rows.Delete}
+		}
+		out = append(out, rw)
+	}
+	return out
+}
+
+func risksFromWire(addr string, ws []riskV3) ([]Risk, error) {
+	var out []Risk
+	for _, rw := range ws {
+		if RiskRank(RiskClass(rw.Class)) == 0 {
+			return nil, fmt.Errorf("operation %s has the risk class %q, which this offsetctl does not know", addr, rw.Class)
+		}
+		r := Risk{Class: RiskClass(rw.Class), Records: rw.Records}
+		for _, p := range rw.Partitions {
+			r.Partitions = append(r.Partitions, RiskPartition(p))
+		}
+		if rw.Rows != nil {
+			r.Rows = &RiskRows{Insert: rw.Rows.Insert, Update: rw.Rows.Update, Delete: rw.Rows.Delete}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func policyToWire(r *PolicyResult) *policyV3 {
+	if r == nil {
+		return nil
+	}
+	return &policyV3{Policies: nonNil(r.Policies), Approvals: r.Approvals, Because: nonNil(r.Because)}
 }

@@ -68,12 +68,15 @@ func TestPlanFileRefusals(t *testing.T) {
 	}{
 		{"tampered offset", strings.Replace(string(good), "36965936", "36965937", 1), "modified after it was written"},
 		{"tampered reason", strings.Replace(string(good), `"INC-1"`, `"INC-2"`, 1), "modified after it was written"},
-		{"future version", strings.Replace(string(good), `"format_version": 2`, `"format_version": 3`, 1), "format_version 3 (written by offsetctl 0.1.0-test)"},
+		{"future version", strings.Replace(string(good), `"format_version": 3`, `"format_version": 4`, 1), "format_version 4 (written by offsetctl 0.1.0-test)"},
 		// Version 1 did not record the lookups apply needs to compute the
 		// operations again.
-		{"version 1", strings.Replace(string(good), `"format_version": 2`, `"format_version": 1`, 1), "has plan format_version 1 (written by offsetctl 0.1.0-test); this offsetctl reads format_version 2"},
-		{"no version", strings.Replace(string(good), `"format_version": 2,`, ``, 1), "has no format_version"},
-		{"unknown field", strings.Replace(string(good), `"format_version": 2,`, `"format_version": 2, "surprise": true,`, 1), "unknown field"},
+		{"version 1", strings.Replace(string(good), `"format_version": 3`, `"format_version": 1`, 1), "has plan format_version 1 (written by offsetctl 0.1.0-test); this offsetctl reads format_version 3"},
+		// Version 2 had no risk classes for policies to judge.
+		{"version 2", strings.Replace(string(good), `"format_version": 3`, `"format_version": 2`, 1), "has plan format_version 2 (written by offsetctl 0.1.0-test); this offsetctl reads format_version 3"},
+		{"no version", strings.Replace(string(good), `"format_version": 3,`, ``, 1), "has no format_version"},
+		{"unknown field", strings.Replace(string(good), `"format_version": 3,`, `"format_version": 3, "surprise": true,`, 1), "unknown field"},
+		{"unknown risk class", rehash(t, strings.Replace(string(good), `"class": "replay"`, `"class": "meh"`, 1)), `the risk class "meh", which this offsetctl does not know`},
 		{"timestamp lookup twice", rehash(t, strings.Replace(string(good), `"timestamp_lookups": [`, `"timestamp_lookups": [{"topic": "orders", "partition": 0, "at_ms": 1763632800000, "offset": 31},`, 1)), "timestamp_lookups holds orders[0] at 1763632800000 twice"},
 		{"truncated", string(good[:len(good)/2]), "not JSON"},
 		{"empty", "", "not JSON"},
@@ -132,4 +135,28 @@ func hashOf(t *testing.T, data string) string {
 		t.Fatal(err)
 	}
 	return h.Hash
+}
+
+// Risks and the policy result survive the round trip exactly.
+func TestPlanFileKeepsRisksAndPolicy(t *testing.T) {
+	p := fixturePlan()
+	data, err := Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read("plan.json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Operations {
+		if d := diffRisks(p.Operations[i].Risks, back.Operations[i].Risks); d != "" {
+			t.Errorf("%s: %s", p.Operations[i].Address, d)
+		}
+	}
+	if d := diffPolicy(p.Policy, back.Policy); d != "" {
+		t.Error(d)
+	}
+	if back.HighestRisk() != RiskSkip || !strings.Contains(string(data), `"highest_risk": "skip"`) {
+		t.Errorf("highest risk %q in\n%s", back.HighestRisk(), data)
+	}
 }

@@ -38,6 +38,9 @@ type Plan struct {
 	Operations []Operation
 	// Checks are the safety checks and their verdicts.
 	Checks []Check
+	// Policy is what the configuration's policy blocks decided (nil when
+	// it has none); their verdicts are among Checks.
+	Policy *PolicyResult
 	// Hash is the hash over the plan's canonical content, set by Write and
 	// verified by Read. Empty for a plan that was never saved.
 	Hash string
@@ -157,6 +160,9 @@ type Operation struct {
 	// Reconcile is what a reconcile block observed and will repair (nil
 	// for other kinds).
 	Reconcile *ReconcileDiff
+	// Risks are the risk classes of the operation's changes, highest first
+	// (none for an operation that changes nothing); see risk.go.
+	Risks []Risk
 }
 
 // Action is what a change does to one partition.
@@ -253,11 +259,13 @@ type Summary struct {
 	Skips      int64
 	Errors     int
 	Warnings   int
+	// HighestRisk is the highest risk class of the operations ("" none).
+	HighestRisk RiskClass
 }
 
 // Summarize counts the plan's changes and checks.
 func (p *Plan) Summarize() Summary {
-	var s Summary
+	s := Summary{HighestRisk: p.HighestRisk()}
 	for _, op := range p.Operations {
 		switch op.Status {
 		case StatusBlocked:

@@ -49,11 +49,14 @@ func fixturePlan() *Plan {
 				After:     ptr(mustMap(`{"lsn":36965936,"txId":649}`)),
 				Rollback:  ptr(mustMap(`{"lsn":9223372036854775807,"txId":649}`)),
 			}}},
+			Risks: []Risk{{Class: RiskReplay, Records: -1, Partitions: []RiskPartition{{Partition: `{"server":"dbserver1"}`, Records: -1}}}},
 		}, {
 			Address: "offsets.skip", Name: "skip", Kind: KindOffsets, Connector: "connector.sink", Status: StatusChange,
 			Method: MethodGroup, AllowSkipRecords: 1,
 			Changes: []Change{{Action: ActionUpdate, Sink: &SinkChange{Topic: "t", Partition: 3, Before: 99812, After: 99813, Rollback: 99812, LogStart: 0, LogEnd: 120000, Skips: 1}}},
+			Risks:   []Risk{{Class: RiskSkip, Records: 1, Partitions: []RiskPartition{{Partition: "t[3]", Records: 1}}}},
 		}},
 		Checks: []Check{{Severity: SeverityWarning, Code: "slot", Operation: "offsets.rewind_inventory", Message: "below the slot"}},
+		Policy: &PolicyResult{Policies: []string{"policy.platform"}, Approvals: 2, Because: []string{"policy.platform asks 2 for skip (offsets.skip)"}},
 	}
 }

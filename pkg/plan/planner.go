@@ -50,6 +50,7 @@ func (pl *Planner) Plan(ctx context.Context, cfg *config.Config, opts Options) (
 	if pl.Codecs != nil {
 		in.Validate = pl.validate
 		in.Notes = pl.notes
+		in.Direction = pl.direction
 	}
 	for _, blk := range selected {
 		if err := o.observeFor(ctx, blk, &in); err != nil {
@@ -70,6 +71,8 @@ func (pl *Planner) Plan(ctx context.Context, cfg *config.Config, opts Options) (
 		p.Connectors = append(p.Connectors, *in.Connectors[a])
 	}
 	p.Checks = append(o.checks, p.Checks...)
+	policy, checks := evaluatePolicy(cfg.Policies, p.Operations, p.CreatedAt)
+	p.Policy, p.Checks = policy, append(p.Checks, checks...)
 	return p, nil
 }
 
@@ -113,6 +116,14 @@ func (pl *Planner) validate(codec string, partition, offset offsets.Map, previou
 		return nil
 	}
 	return c.Validate(partition, offset, previous)
+}
+
+func (pl *Planner) direction(codec string, partition offsets.Map, before, after *offsets.Map) Direction {
+	c, ok := pl.Codecs.Lookup(codec)
+	if !ok {
+		return DirectionUnknown
+	}
+	return codecDirection(c, partition, before, after)
 }
 
 func (pl *Planner) notes(codec string, partition offsets.Map, before, after *offsets.Map) []string {

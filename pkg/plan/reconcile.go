@@ -135,6 +135,7 @@ func (pl *Planner) planReconcile(ctx context.Context, cfg *config.Config, opts O
 		if err != nil {
 			return fmt.Errorf("observing %s: %w", blk.Addr(), err)
 		}
+		op.Risks = reconcileRisks(op)
 		p.Operations = append(p.Operations, *op)
 		p.Checks = append(p.Checks, checks...)
 	}

@@ -241,6 +241,48 @@ offsets "jump" {
   }
 }
 `},
+		// A platform team's policy over a pull request's plan: the Markdown
+		// golden is what the PR comment shows.
+		{"policy", `
+policy "platform" {
+  max_records_skipped  = 100
+  allow_jump_to_latest = false
+  approvals = {
+    replay = 1
+    skip   = 2
+  }
+  change_window {
+    days               = ["mon", "tue", "wed", "thu", "fri"]
+    hours              = "09:00-17:00"
+    time_zone          = "Europe/Berlin"
+    effect             = "deny"
+    override_approvals = 1
+  }
+}
+
+offsets "skip_poison_pill" {
+  connector = connector.orders_sink
+  reason    = "INC-4712: record 80 of partition 0 cannot be parsed"
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [0]
+    skip       = 80
+  }
+}
+
+offsets "jump" {
+  connector          = connector.orders_sink
+  reason             = "INC-4713: drop the backlog of partition 1"
+  allow_skip_records = 10
+
+  sink_partition {
+    topic      = "orders"
+    partitions = [1]
+    to_latest  = true
+  }
+}
+`},
 		{"sink_to_timestamp", `
 offsets "align_with_restored_sink" {
   connector = connector.orders_sink

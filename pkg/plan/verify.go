@@ -57,12 +57,26 @@ func (pl *Planner) Verify(cfg *config.Config, p *Plan, applied func(name string)
 	if pl.Codecs != nil {
 		in.Validate = pl.validate
 		in.Notes = pl.notes
+		in.Direction = pl.direction
 	}
 	ops, checks := Compute(cfg, in)
 	checks = dropReconcileTargetChecks(cfg, checks)
 	reconciles := selectReconcile(cfg, p.Targets)
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrNotFromConfig, fmt.Sprintf(format, args...))
+	}
+	// The policies judge the operations as the configuration makes them
+	// (the reconcile operations as planned: their risks are checked against
+	// their data below), at the time the plan was made.
+	all := append([]Operation(nil), ops...)
+	if len(p.Operations) > len(ops) {
+		all = append(all, p.Operations[len(ops):]...)
+	}
+	policy, policyChecks := evaluatePolicy(cfg.Policies, all, p.CreatedAt)
+	copy(ops, all)
+	checks = append(checks, policyChecks...)
+	if d := diffPolicy(policy, p.Policy); d != "" {
+		return fmt.Errorf("%w: %s", ErrNotFromConfig, d)
 	}
 	n := len(ops) + len(reconciles)
 	for i := 0; i < max(n, len(p.Operations)); i++ {
@@ -144,6 +158,9 @@ func diffOperation(want, got *Operation) string {
 	}
 	if got.Reconcile != nil {
 		return "it holds reconcile data, but it is an offsets operation"
+	}
+	if d := diffRisks(want.Risks, got.Risks); d != "" {
+		return d
 	}
 	for i := range want.Changes {
 		if d := diffChange(&want.Changes[i], &got.Changes[i]); d != "" {
@@ -288,8 +305,10 @@ func checkReconcile(blk *config.Reconcile, got *Operation) string {
 	// A plan that holds more differences than it may is blocked by
 	// planning too (too_many_differences): blocked never runs, so a
 	// blocked status is always consistent.
-	if got.Status == StatusBlocked {
-		return ""
+	if got.Status != StatusBlocked {
+		if s := field("status", want, got.Status); s != "" {
+			return s
+		}
 	}
-	return field("status", want, got.Status)
+	return diffRisks(reconcileRisks(got), got.Risks)
 }

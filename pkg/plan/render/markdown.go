@@ -32,6 +32,7 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 	if s.Errors > 0 {
 		head.WriteString("> [!CAUTION]\n> This plan cannot be applied: it has errors (see Checks).\n\n")
 	}
+	head.WriteString(markdownRisks(p))
 	var rows []string
 	for _, op := range p.Operations {
 		n, rep, skip := 0, int64(0), int64(0)
@@ -45,8 +46,16 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 				skip += ch.Sink.Skips
 			}
 		}
-		rows = append(rows, fmt.Sprintf("| `%s` | `%s` | %s | %d | %s | %s |\n", op.Address, mdEscape(conns[op.Connector].Name),
-			strings.ReplaceAll(string(op.Status), "_", " "), n, group(rep), group(skip)))
+		risk := "—"
+		if len(op.Risks) > 0 {
+			var cs []string
+			for _, r := range op.Risks {
+				cs = append(cs, "`"+string(r.Class)+"`")
+			}
+			risk = strings.Join(cs, " ")
+		}
+		rows = append(rows, fmt.Sprintf("| `%s` | `%s` | %s | %s | %d | %s | %s |\n", op.Address, mdEscape(conns[op.Connector].Name),
+			strings.ReplaceAll(string(op.Status), "_", " "), risk, n, group(rep), group(skip)))
 	}
 	var sections []string
 	for _, op := range p.Operations {
@@ -56,9 +65,15 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 			op.Address, mdEscape(opSummary(op)), diffMarkers(strings.TrimLeft(b.String(), "\n"))))
 	}
 	var checks strings.Builder
-	if len(p.Checks) > 0 {
+	var shownChecks []plan.Check
+	for _, c := range sortedChecks(p.Checks) {
+		if p.Policy == nil || !strings.HasPrefix(c.Code, "policy_") { // else in the Policy section
+			shownChecks = append(shownChecks, c)
+		}
+	}
+	if len(shownChecks) > 0 {
 		checks.WriteString("\n#### Checks\n\n")
-		for _, c := range sortedChecks(p.Checks) {
+		for _, c := range shownChecks {
 			where := ""
 			if c.Operation != "" {
 				where = "`" + c.Operation + "`: "
@@ -92,7 +107,7 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 	budget -= len(checkText)
 	var table strings.Builder
 	if len(rows) > 0 {
-		table.WriteString("| operation | connector | status | partitions | replayed | skipped |\n|---|---|---|---|---:|---:|\n")
+		table.WriteString("| operation | connector | status | risk | partitions | replayed | skipped |\n|---|---|---|---|---|---:|---:|\n")
 		shown := 0
 		for _, r := range rows {
 			if table.Len()+len(r) > budget/2 {
@@ -102,7 +117,7 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 			shown++
 		}
 		if shown < len(rows) {
-			fmt.Fprintf(&table, "| … %d more operations | | | | | |\n", len(rows)-shown)
+			fmt.Fprintf(&table, "| … %d more operations | | | | | | |\n", len(rows)-shown)
 		}
 		table.WriteString("\n")
 	}
@@ -205,4 +220,51 @@ func JSON(w io.Writer, p *plan.Plan) error {
 	}
 	_, err = w.Write(data)
 	return err
+}
+
+// markdownRisks is the risk and policy section of a pull-request comment:
+// each changing operation's risk classes with what they cost, then the
+// policies' verdicts and the approvals apply will need.
+func markdownRisks(p *plan.Plan) string {
+	var risks strings.Builder
+	for _, op := range p.Operations {
+		if op.Status != plan.StatusChange && op.Status != plan.StatusBlocked {
+			continue
+		}
+		for _, r := range op.Risks {
+			class, text, _ := strings.Cut(r.String(), ": ")
+			fmt.Fprintf(&risks, "- `%s` **%s**: %s\n", op.Address, class, mdEscape(text))
+		}
+	}
+	var b strings.Builder
+	if risks.Len() > 0 {
+		b.WriteString("#### Risk\n\n" + risks.String() + "\n")
+	}
+	if r := p.Policy; r != nil {
+		b.WriteString("#### Policy\n\n")
+		var names []string
+		for _, n := range r.Policies {
+			names = append(names, "`"+n+"`")
+		}
+		fmt.Fprintf(&b, "Evaluated: %s.", strings.Join(names, ", "))
+		if r.Approvals > 0 {
+			fmt.Fprintf(&b, " Apply needs **%d signed approval(s)**: %s.", r.Approvals, mdEscape(strings.Join(r.Because, "; ")))
+		} else {
+			b.WriteString(" No approvals asked for this plan's risk classes.")
+		}
+		b.WriteString("\n\n")
+		for _, c := range sortedChecks(p.Checks) {
+			if !strings.HasPrefix(c.Code, "policy_") || c.Code == "policy_approvals" {
+				continue
+			}
+			where := ""
+			if c.Operation != "" {
+				where = "`" + c.Operation + "`: "
+			}
+			icon := map[plan.Severity]string{plan.SeverityError: "❌ **refused**", plan.SeverityWarning: "⚠️", plan.SeverityOK: "✅"}[c.Severity]
+			fmt.Fprintf(&b, "- %s %s%s\n", icon, where, mdEscape(c.Message))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

@@ -19,6 +19,7 @@ func writeReconcileText(b *strings.Builder, pt painter, op plan.Operation) {
 	if op.Reason != "" {
 		fmt.Fprintf(b, "  %s\n", pt.dim("# reason: "+op.Reason))
 	}
+	writeRisks(b, pt, op)
 	fmt.Fprintf(b, "  %s\n", pt.dim(fmt.Sprintf("# source %s rows (checksum %s), sink %s rows (checksum %s)",
 		group(d.SourceRows), d.SourceChecksum.Hex(), group(d.SinkRows), d.SinkChecksum.Hex())))
 	if d.By != "" {

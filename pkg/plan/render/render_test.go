@@ -45,13 +45,16 @@ func sinkRewind() plan.Operation {
 			{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 0, Before: 15000, After: 12000, Rollback: 15000, LogStart: 0, LogEnd: 15020, Replays: 3000}},
 			{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 1, Before: 14800, After: 11900, Rollback: 14800, LogStart: 100, LogEnd: 14800, Replays: 2900}},
 			{Action: plan.ActionNoOp, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 2, Before: 12100, After: 12100, Rollback: 12100, LogStart: 0, LogEnd: 12100}},
-		}}
+		},
+		Risks: []plan.Risk{{Class: plan.RiskReplay, Records: 5900, Partitions: []plan.RiskPartition{
+			{Partition: "dbserver1.public.orders[0]", Records: 3000}, {Partition: "dbserver1.public.orders[1]", Records: 2900}}}}}
 }
 
 func skip() plan.Operation {
 	return plan.Operation{Address: "offsets.skip_poison_pill", Name: "skip_poison_pill", Kind: plan.KindOffsets,
 		Connector: "connector.orders_sink", Status: plan.StatusChange, Method: plan.MethodREST, AllowSkipRecords: 1,
-		Changes: []plan.Change{{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 3, Before: 99812, After: 99813, Rollback: 99812, LogEnd: 120000, Skips: 1}}}}
+		Changes: []plan.Change{{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 3, Before: 99812, After: 99813, Rollback: 99812, LogEnd: 120000, Skips: 1}}},
+		Risks:   []plan.Risk{{Class: plan.RiskSkip, Records: 1, Partitions: []plan.RiskPartition{{Partition: "dbserver1.public.orders[3]", Records: 1}}}}}
 }
 
 func sourceRewind() plan.Operation {
@@ -62,14 +65,30 @@ func sourceRewind() plan.Operation {
 			Before:    m(`{"lsn":97500059720,"lsn_proc":97500059720,"lsn_commit":97500059720,"txId":812345,"ts_usec":1718000000123456}`),
 			After:     m(`{"lsn":36965936,"lsn_proc":36965936,"lsn_commit":36965936,"txId":649,"ts_usec":1718000000123456}`),
 			Rollback:  m(`{"lsn":97500059720,"lsn_proc":97500059720,"lsn_commit":97500059720,"txId":812345,"ts_usec":1718000000123456}`),
-		}}}}
+		}}},
+		Risks: []plan.Risk{
+			{Class: plan.RiskReplay, Records: -1, Partitions: []plan.RiskPartition{{Partition: `{"server":"dbserver1"}`, Records: -1}}},
+			{Class: plan.RiskTopicWrite, Partitions: []plan.RiskPartition{{Partition: `{"server":"dbserver1"}`}}},
+		}}
 }
 
 func sourceReset() plan.Operation {
 	return plan.Operation{Address: "offsets.reset_inventory", Name: "reset_inventory", Kind: plan.KindOffsets,
 		Connector: "connector.inventory", Status: plan.StatusChange, Method: plan.MethodTopic, AllowSkipRecords: -1,
 		Changes: []plan.Change{{Action: plan.ActionDelete, Source: &plan.SourceChange{
-			Partition: *m(`{"server":"dbserver1"}`), Before: m(`{"lsn":97500059720,"txId":812345}`), Rollback: m(`{"lsn":97500059720,"txId":812345}`)}}}}
+			Partition: *m(`{"server":"dbserver1"}`), Before: m(`{"lsn":97500059720,"txId":812345}`), Rollback: m(`{"lsn":97500059720,"txId":812345}`)}}},
+		Risks: []plan.Risk{
+			{Class: plan.RiskResnapshot, Partitions: []plan.RiskPartition{{Partition: `{"server":"dbserver1"}`}}},
+			{Class: plan.RiskTopicWrite, Partitions: []plan.RiskPartition{{Partition: `{"server":"dbserver1"}`}}},
+		}}
+}
+
+// toLatest jumps a sink partition to the log end.
+func toLatest() plan.Operation {
+	return plan.Operation{Address: "offsets.drop_backlog", Name: "drop_backlog", Kind: plan.KindOffsets,
+		Connector: "connector.orders_sink", Reason: "INC-4800: the backlog is obsolete", Status: plan.StatusChange, Method: plan.MethodREST, AllowSkipRecords: 20000,
+		Changes: []plan.Change{{Action: plan.ActionUpdate, Sink: &plan.SinkChange{Topic: "dbserver1.public.orders", Partition: 4, Before: 100000, After: 118000, Rollback: 100000, LogEnd: 118000, Skips: 18000}}},
+		Risks:   []plan.Risk{{Class: plan.RiskJumpToLatest, Records: 18000, Partitions: []plan.RiskPartition{{Partition: "dbserver1.public.orders[4]", Records: 18000}}}}}
 }
 
 func TestRenderings(t *testing.T) {
@@ -93,6 +112,23 @@ func TestRenderings(t *testing.T) {
 			p.Checks = []plan.Check{
 				{Severity: plan.SeverityOK, Code: "connector_exists", Message: "connector orders-jdbc-sink exists"},
 				{Severity: plan.SeverityError, Code: "skip_precondition", Operation: "offsets.skip_poison_pill", Message: "skip = 99812 expects the committed offset of dbserver1.public.orders[3] to be 99812, but it is 99815"},
+			}
+		},
+		// What a pull request shows under a platform team's policy: risk
+		// classes, the approvals they need, a bound broken, the window.
+		"policy": func(p *plan.Plan) {
+			blocked := toLatest()
+			blocked.Status = plan.StatusBlocked
+			p.Operations = []plan.Operation{sinkRewind(), skip(), blocked}
+			p.Policy = &plan.PolicyResult{Policies: []string{"policy.platform"}, Approvals: 2, Because: []string{
+				"policy.platform asks 1 for replay (offsets.replay_after_smt_fix)",
+				"policy.platform asks 2 for skip (offsets.skip_poison_pill)",
+				"policy.platform asks 2 for jump_to_latest (offsets.drop_backlog)"}}
+			p.Checks = []plan.Check{
+				{Severity: plan.SeverityError, Code: "policy_max_records_skipped", Operation: "offsets.drop_backlog", Message: "policy.platform allows at most 1,000 skipped records per operation (max_records_skipped), and this operation skips 18,000: skip fewer, split the operation, or ask the policy's owners"},
+				{Severity: plan.SeverityError, Code: "policy_jump_to_latest", Operation: "offsets.drop_backlog", Message: "policy.platform does not allow jump_to_latest changes (allow_jump_to_latest = false): jump_to_latest: 18,000 records skipped to the log end on 1 partition; an unbounded data gap if the log end moves"},
+				{Severity: plan.SeverityWarning, Code: "policy_window", Message: "policy.platform: the plan was made at 2026-11-20T14:30:00Z, inside the denied window mon,tue,wed,thu,fri 09:00-17:00 Europe/Berlin; apply refuses at such a time unless overridden with apply -override-window REASON, which needs 1 signed approval(s)"},
+				{Severity: plan.SeverityWarning, Code: "policy_approvals", Message: "apply needs 2 signed approval(s) by policy: policy.platform asks 1 for replay (offsets.replay_after_smt_fix); policy.platform asks 2 for skip (offsets.skip_poison_pill); policy.platform asks 2 for jump_to_latest (offsets.drop_backlog)"},
 			}
 		},
 		"mixed": func(p *plan.Plan) {

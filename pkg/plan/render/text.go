@@ -116,6 +116,9 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 			}
 		}
 	}
+	if line := policyLine(p); line != "" {
+		b.WriteString("\n" + line + "\n")
+	}
 	s := p.Summarize()
 	b.WriteString("\n" + pt.bold(summaryLine(s)) + "\n")
 	if s.Errors > 0 {
@@ -145,11 +148,15 @@ func summaryLine(s plan.Summary) string {
 	if s.Rows > 0 {
 		rows = fmt.Sprintf("%s %s to repair; ", group(s.Rows), plural(int(min(s.Rows, 2)), "sink row", "sink rows"))
 	}
-	return fmt.Sprintf("Plan: %d %s to apply%s, %d unchanged; %s%d %s to change (%d to delete); %s replayed, %s skipped; %d %s, %d %s.",
+	risk := "none"
+	if s.HighestRisk != "" {
+		risk = string(s.HighestRisk)
+	}
+	return fmt.Sprintf("Plan: %d %s to apply%s, %d unchanged; %s%d %s to change (%d to delete); %s replayed, %s skipped; %d %s, %d %s; highest risk: %s.",
 		s.Operations, plural(s.Operations, "operation", "operations"), blocked, s.Unchanged, rows,
 		s.Partitions, plural(s.Partitions, "partition", "partitions"), s.Deletes,
 		records(s.Replays), records(s.Skips),
-		s.Errors, plural(s.Errors, "error", "errors"), s.Warnings, plural(s.Warnings, "warning", "warnings"))
+		s.Errors, plural(s.Errors, "error", "errors"), s.Warnings, plural(s.Warnings, "warning", "warnings"), risk)
 }
 
 func records(n int64) string {
@@ -196,6 +203,7 @@ func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c pla
 	if op.Reason != "" {
 		fmt.Fprintf(b, "  %s\n", pt.dim("# reason: "+op.Reason))
 	}
+	writeRisks(b, pt, op)
 	switch op.Status {
 	case plan.StatusAlreadyApplied:
 		fmt.Fprintf(b, "    %s\n", pt.dim(fmt.Sprintf("already applied (state serial %d), no change", op.AppliedSerial)))
@@ -392,4 +400,30 @@ func hasRealChange(chs []plan.Change) bool {
 		}
 	}
 	return false
+}
+
+// writeRisks writes an operation's risk classes, one line each, highest
+// first.
+func writeRisks(b *strings.Builder, pt painter, op plan.Operation) {
+	for _, r := range op.Risks {
+		line := "# risk: " + r.String()
+		if plan.RiskRank(r.Class) >= plan.RiskRank(plan.RiskSinkReset) {
+			fmt.Fprintf(b, "  %s\n", pt.yellow(line))
+			continue
+		}
+		fmt.Fprintf(b, "  %s\n", pt.dim(line))
+	}
+}
+
+// policyLine says which policies judged the plan and the approvals they
+// ask; "" without policies.
+func policyLine(p *plan.Plan) string {
+	r := p.Policy
+	if r == nil {
+		return ""
+	}
+	if r.Approvals == 0 {
+		return fmt.Sprintf("Policy (%s): no approvals asked for this plan's risk classes.", strings.Join(r.Policies, ", "))
+	}
+	return fmt.Sprintf("Policy (%s): apply needs %d signed approval(s): %s.", strings.Join(r.Policies, ", "), r.Approvals, strings.Join(r.Because, "; "))
 }

@@ -40,6 +40,10 @@ type changeOptions struct {
 	// planFile is the saved plan being applied ("" when the plan is made
 	// on the spot): its approvals are beside it.
 	planFile string
+	// overrideWindow is the reason given to -override-window: apply at a
+	// time a policy's change window forbids, with the approvals the window
+	// asks for an override.
+	overrideWindow string
 }
 
 func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
@@ -52,6 +56,7 @@ func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
 	f.DurationVar(&o.waitTimeout, "wait-timeout", apply.DefaultWaitTimeout, "how long to wait for a connector to stop or to run again")
 	f.IntVar(&o.parallelism, "parallelism", 1, "how many connectors to work on at a time (each connector's operations stay in order; after a failure no new one starts)")
 	f.DurationVar(&o.watch, "running-watch", apply.DefaultRunningWatch, "how long a resumed connector is watched for a task failing on its new offsets (0: not watched)")
+	f.StringVar(&o.overrideWindow, "override-window", "", "apply at a time a policy's change_window forbids, for this reason; it needs the signed approvals the window's override_approvals asks (a window without it cannot be overridden)")
 	f.StringArrayVar(&o.approvedBy, "approved-by", nil, "who approved the change, recorded as unverified (repeatable; also OFFSETCTL_APPROVED_BY, comma-separated); only where the configuration sets no allowed_signers, which makes approvals verified signatures (offsetctl approve)")
 }
 
@@ -226,6 +231,9 @@ func runChange(cmd *cobra.Command, deps *Deps, g *globalOptions, o *changeOption
 // (for review, then offsetctl apply FILE).
 func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *changeOptions, s *changeSession, p *plan.Plan, saved bool, out string) error {
 	streams := deps.Streams
+	if !saved {
+		s.planner.AssessRisks(p) // a rollback or restore plan's risk classes
+	}
 	if !saved && !g.JSON {
 		if err := renderPlan(deps, &globalOptions{}, p, false); err != nil {
 			return err
@@ -248,6 +256,17 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		fmt.Fprintln(streams.Out, "\nNo changes. Nothing to apply.")
 		return nil
 	}
+	// Policies again, at the apply's own time: a plan made inside a change
+	// window and applied outside it is refused unless overridden, and the
+	// approvals the plan's risk classes (or an override) need are counted
+	// below.
+	decision, err := plan.CheckPolicyAtApply(s.cfg, p, deps.Now(), o.overrideWindow)
+	if err != nil {
+		return withHint(err, "Policies are policy blocks of the configuration (offsetctl validate lists them); their owners decide what they allow.")
+	}
+	for _, ov := range decision.Overridden {
+		fmt.Fprintf(streams.Err, "Change window overridden: %s.\n", ov)
+	}
 	if !saved && !o.autoApprove {
 		fmt.Fprint(streams.Err, "\nDo you want to perform these actions?\n  offsetctl will change the offsets above, as shown.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
 		answer, _ := bufio.NewReader(streams.In).ReadString('\n')
@@ -258,7 +277,7 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		fmt.Fprintln(streams.Err)
 	}
 	who, host := operator(deps)
-	approved, err := checkApprovals(deps, o, s.cfg, p, saved, who)
+	approved, err := checkApprovals(deps, o, s.cfg, p, saved, who, decision)
 	if err != nil {
 		return err
 	}

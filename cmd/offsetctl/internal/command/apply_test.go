@@ -395,7 +395,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		return p
 	}
 	tampered := write("tampered.json", strings.Replace(string(data), `"after": 10`, `"after": 11`, 1))
-	future := write("future.json", strings.Replace(string(data), `"format_version": 2`, `"format_version": 7`, 1))
+	future := write("future.json", strings.Replace(string(data), fmt.Sprintf(`"format_version": %d`, plan.FormatVersion), `"format_version": 7`, 1))
 	for _, tc := range []struct {
 		name, file, want string
 		before           func()

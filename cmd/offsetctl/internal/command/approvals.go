@@ -28,8 +28,16 @@ type approvedBy struct {
 // the plan's hash, one per principal, never the one applying: who, or a
 // key in their SSH agent. Without it they are the names given with
 // --approved-by and OFFSETCTL_APPROVED_BY, which nothing verifies.
-func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Plan, saved bool, who string) (approvedBy, error) {
-	need := cfg.Settings.RequiredApprovals
+//
+// The number needed is the greater of offsetctl { required_approvals } and
+// what the policies ask (policy, from plan.CheckPolicyAtApply): for the
+// plan's risk classes, and for overriding a change window.
+func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Plan, saved bool, who string, policy plan.ApplyDecision) (approvedBy, error) {
+	need := max(cfg.Settings.RequiredApprovals, policy.Approvals)
+	why := fmt.Sprintf("offsetctl { required_approvals = %d }", cfg.Settings.RequiredApprovals)
+	if policy.Approvals > cfg.Settings.RequiredApprovals {
+		why = "by policy: " + strings.Join(policy.Because, "; ")
+	}
 	named := approverNames(deps, o)
 	if cfg.Settings.AllowedSigners == "" {
 		var out []string
@@ -39,7 +47,7 @@ func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Pl
 			}
 		}
 		if len(out) < need {
-			return approvedBy{}, withHint(fmt.Errorf("the configuration requires %d approval(s) (offsetctl { required_approvals = %d }) and %d were given; nothing was changed", need, need, len(out)),
+			return approvedBy{}, withHint(fmt.Errorf("the configuration requires %d approval(s) (%s) and %d were given; nothing was changed", need, why, len(out)),
 				"Name the reviewers who approved the plan's pull request with --approved-by NAME (or OFFSETCTL_APPROVED_BY in CI); the one applying does not count.\nTo make approvals verifiable, set offsetctl { allowed_signers = \"FILE\" } and have reviewers run offsetctl approve PLANFILE.")
 		}
 		if len(out) > 0 {
@@ -55,7 +63,7 @@ func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Pl
 		if need == 0 {
 			return approvedBy{}, nil
 		}
-		return approvedBy{}, withHint(fmt.Errorf("the configuration requires %d signed approval(s), and approvals are signatures of a saved plan; nothing was changed", need),
+		return approvedBy{}, withHint(fmt.Errorf("the configuration requires %d signed approval(s) (%s), and approvals are signatures of a saved plan; nothing was changed", need, why),
 			"Save the plan (offsetctl plan -out plan.json, or rollback -out), have reviewers run offsetctl approve plan.json, then run offsetctl apply plan.json.")
 	}
 	allowedPath := cfg.Path(cfg.Settings.AllowedSigners)
@@ -97,7 +105,7 @@ func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Pl
 		}
 	}
 	if len(res.Approvers) < need {
-		return approvedBy{}, withHint(fmt.Errorf("the configuration requires %d signed approval(s) (offsetctl { required_approvals = %d }) and %d verified for plan %s; nothing was changed", need, need, len(res.Approvers), p.Hash),
+		return approvedBy{}, withHint(fmt.Errorf("the configuration requires %d signed approval(s) (%s) and %d verified for plan %s; nothing was changed", need, why, len(res.Approvers), p.Hash),
 			fmt.Sprintf("Reviewers whose keys are in %s approve with: offsetctl approve %s (or ssh-keygen -Y sign -n offsetctl-plan); the one applying does not count.", allowedPath, o.planFile))
 	}
 	return out, nil

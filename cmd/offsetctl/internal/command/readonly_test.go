@@ -372,6 +372,7 @@ func TestReadOnlyShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	planVersion := fmt.Sprintf(`"format_version": %d`, plan.FormatVersion)
 	variant := func(name string, edit func(string) string) string {
 		t.Helper()
 		s := edit(string(data))
@@ -386,11 +387,11 @@ func TestReadOnlyShow(t *testing.T) {
 	}
 	tampered := variant("tampered.json", func(s string) string { return strings.Replace(s, `"after": 15`, `"after": 0`, 1) })
 	future := variant("future.json", func(s string) string {
-		return strings.Replace(s, `"format_version": 2`, `"format_version": 99`, 1)
+		return strings.Replace(s, planVersion, `"format_version": 99`, 1)
 	})
-	noVersion := variant("noversion.json", func(s string) string { return strings.Replace(s, `"format_version": 2,`, ``, 1) })
+	noVersion := variant("noversion.json", func(s string) string { return strings.Replace(s, planVersion+",", ``, 1) })
 	unknownField := variant("unknownfield.json", func(s string) string {
-		return strings.Replace(s, `"format_version": 2,`, `"format_version": 2, "surprise": true,`, 1)
+		return strings.Replace(s, planVersion+",", planVersion+`, "surprise": true,`, 1)
 	})
 	truncated := variant("truncated.json", func(s string) string { return s[:len(s)/2] })
 	notJSON := variant("notjson.json", func(string) string { return "offsets \"x\" {\n}\n" })
@@ -415,11 +416,11 @@ func TestReadOnlyShow(t *testing.T) {
 		{name: "tampered", args: []string{"show", tampered}, wantCode: ExitError,
 			wantErr: []string{tampered + ": the plan file was modified after it was written", "make a new plan with offsetctl plan -out"}},
 		{name: "future_format", args: []string{"show", future}, wantCode: ExitError,
-			wantErr: []string{future + " has plan format_version 99 (written by offsetctl 0.1.0-test); this offsetctl reads format_version 2"}},
+			wantErr: []string{future + " has plan format_version 99 (written by offsetctl 0.1.0-test); this offsetctl reads format_version " + fmt.Sprint(plan.FormatVersion)}},
 		{name: "no_format_version", args: []string{"show", noVersion}, wantCode: ExitError,
 			wantErr: []string{noVersion + " is not an offsetctl plan file: it has no format_version"}},
 		{name: "unknown_field", args: []string{"show", unknownField}, wantCode: ExitError,
-			wantErr: []string{unknownField + " is not a valid plan file of format_version 2", "surprise"}},
+			wantErr: []string{unknownField + " is not a valid plan file of format_version " + fmt.Sprint(plan.FormatVersion), "surprise"}},
 		{name: "truncated", args: []string{"show", truncated}, wantCode: ExitError,
 			wantErr: []string{truncated + " is not a valid plan file", "make a new one with offsetctl plan -out"}},
 		{name: "not_json", args: []string{"show", notJSON}, wantCode: ExitError,

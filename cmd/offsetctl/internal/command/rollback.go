@@ -98,6 +98,7 @@ func runChangeOut(cmd *cobra.Command, deps *Deps, g *globalOptions, o *changeOpt
 		if err != nil {
 			return nil, false, err
 		}
+		s.planner.AssessRisks(p)
 		if out != "" {
 			return p, false, errSaveOnly
 		}
