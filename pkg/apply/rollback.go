@@ -152,24 +152,24 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 // the newer offset: overwrite it with the before-image (a warning), or leave
 // it, when the connector already moved it back to the before-image (ok: the
 // rollback has nothing to write there, and must not claim it overwrites).
-func movedSinceApply(obs *plan.ConnectorObservation, serial uint64, addr string, written, before []entry) []plan.Check {
+func movedSinceApply(obs *plan.ConnectorObservation, serial uint64, addr string, written, before []offsets.Position) []plan.Check {
 	var out []plan.Check
 	cur := currentEntries(obs, written)
 	for i, w := range written {
 		c := cur[i]
-		if w.sameValue(c) {
+		if w.SameValue(c) {
 			continue
 		}
-		b := lookupEntry(before, w)
-		if b.sameValue(c) {
+		b := offsets.Lookup(before, w)
+		if b.SameValue(c) {
 			out = append(out, plan.Check{Severity: plan.SeverityOK, Code: "moved_since_apply", Operation: addr,
 				Message: fmt.Sprintf("the connector ran since operation %d: %s is at %s again, its offset before that operation (operation %d wrote %s): the rollback leaves it as it is",
-					serial, w, c.value(), serial, w.value())})
+					serial, w, c.Value(), serial, w.Value())})
 			continue
 		}
 		out = append(out, plan.Check{Severity: plan.SeverityWarning, Code: "moved_since_apply", Operation: addr,
 			Message: fmt.Sprintf("the connector ran since operation %d: %s is at %s, not at the %s that operation wrote; the rollback overwrites %s with %s, its offset before that operation",
-				serial, w, c.value(), w.value(), c.value(), b.value())})
+				serial, w, c.Value(), w.Value(), c.Value(), b.Value())})
 	}
 	return out
 }
@@ -203,17 +203,17 @@ func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *of
 		if err != nil {
 			return nil, err
 		}
-		var want []entry
+		var want []offsets.Position
 		switch bc.Type {
 		case offsets.ConnectorTypeSink:
 			for _, so := range bc.Sink {
 				if so.Committed >= 0 {
-					want = append(want, entry{sink: true, topic: so.Topic, partition: so.Partition, committed: so.Committed})
+					want = append(want, offsets.Position{Sink: true, Topic: so.Topic, Partition: so.Partition, Committed: so.Committed})
 				}
 			}
 		default:
 			for _, so := range bc.Source {
-				want = append(want, entry{key: so.Key, part: so.Partition, offset: so.Offset})
+				want = append(want, offsets.Position{Key: so.Key, SourcePartition: so.Partition, Offset: so.Offset})
 			}
 		}
 		if (bc.Type == offsets.ConnectorTypeSink) != (obs.Type == plan.Sink) {
@@ -230,7 +230,7 @@ func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *of
 		for _, cur := range obs.Source {
 			found := false
 			for _, w := range want {
-				found = found || w.part.Equal(cur.Partition)
+				found = found || w.SourcePartition.Equal(cur.Partition)
 			}
 			if !found {
 				checks = append(checks, plan.Check{Severity: plan.SeverityWarning, Code: "partition_not_in_backup", Operation: addr,
@@ -281,72 +281,72 @@ func hasChange(chs []plan.Change) bool {
 }
 
 // currentEntries returns obs's offsets for the partitions of want.
-func currentEntries(obs *plan.ConnectorObservation, want []entry) []entry {
-	var all []entry
+func currentEntries(obs *plan.ConnectorObservation, want []offsets.Position) []offsets.Position {
+	var all []offsets.Position
 	for _, sp := range obs.Sink {
-		all = append(all, entry{sink: true, topic: sp.Topic, partition: sp.Partition, committed: sp.Committed})
+		all = append(all, offsets.Position{Sink: true, Topic: sp.Topic, Partition: sp.Partition, Committed: sp.Committed})
 	}
 	for _, so := range obs.Source {
 		off := so.Offset
-		all = append(all, entry{key: so.Key, part: so.Partition, offset: &off})
+		all = append(all, offsets.Position{Key: so.Key, SourcePartition: so.Partition, Offset: &off})
 	}
-	out := make([]entry, 0, len(want))
+	out := make([]offsets.Position, 0, len(want))
 	for _, w := range want {
-		out = append(out, lookupEntry(all, w))
+		out = append(out, offsets.Lookup(all, w))
 	}
 	return out
 }
 
 // changesTo makes the changes that set obs's partitions to want.
-func changesTo(obs *plan.ConnectorObservation, want []entry) []plan.Change {
+func changesTo(obs *plan.ConnectorObservation, want []offsets.Position) []plan.Change {
 	cur := currentEntries(obs, want)
 	var out []plan.Change
 	for i, w := range want {
 		c := cur[i]
-		if w.sink {
+		if w.Sink {
 			var sp plan.SinkPartition
 			for _, s := range obs.Sink {
-				if s.Topic == w.topic && s.Partition == w.partition {
+				if s.Topic == w.Topic && s.Partition == w.Partition {
 					sp = s
 				}
 			}
-			sc := &plan.SinkChange{Topic: w.topic, Partition: w.partition, Before: c.committed, After: w.committed, Rollback: c.committed, LogStart: sp.LogStart, LogEnd: sp.LogEnd}
-			from := c.committed
+			sc := &plan.SinkChange{Topic: w.Topic, Partition: w.Partition, Before: c.Committed, After: w.Committed, Rollback: c.Committed, LogStart: sp.LogStart, LogEnd: sp.LogEnd}
+			from := c.Committed
 			if from < 0 {
 				from = sp.LogStart
 			}
-			if w.committed >= 0 && w.committed < from {
-				sc.Replays = from - w.committed
-			} else if w.committed > from {
-				sc.Skips = w.committed - from
+			if w.Committed >= 0 && w.Committed < from {
+				sc.Replays = from - w.Committed
+			} else if w.Committed > from {
+				sc.Skips = w.Committed - from
 			}
 			action := plan.ActionUpdate
 			switch {
-			case c.committed == w.committed:
+			case c.Committed == w.Committed:
 				action = plan.ActionNoOp
-			case w.committed < 0:
+			case w.Committed < 0:
 				action = plan.ActionDelete
-			case c.committed < 0:
+			case c.Committed < 0:
 				action = plan.ActionCreate
 			}
 			out = append(out, plan.Change{Action: action, Sink: sc})
 			continue
 		}
-		key := w.key
-		if len(c.key) > 0 {
-			key = c.key
+		key := w.Key
+		if len(c.Key) > 0 {
+			key = c.Key
 		}
 		if len(key) == 0 {
-			key = offsets.EncodeKey(obs.Name, w.part.JavaOrder())
+			key = offsets.EncodeKey(obs.Name, w.SourcePartition.JavaOrder())
 		}
-		sc := &plan.SourceChange{Key: key, Partition: w.part, Before: c.offset, After: w.offset, Rollback: c.offset}
+		sc := &plan.SourceChange{Key: key, Partition: w.SourcePartition, Before: c.Offset, After: w.Offset, Rollback: c.Offset}
 		action := plan.ActionUpdate
 		switch {
-		case c.offset == nil && w.offset == nil, c.offset != nil && w.offset != nil && c.offset.Equal(*w.offset):
+		case c.Offset == nil && w.Offset == nil, c.Offset != nil && w.Offset != nil && c.Offset.Equal(*w.Offset):
 			action = plan.ActionNoOp
-		case c.offset == nil:
+		case c.Offset == nil:
 			action = plan.ActionCreate
-		case w.offset == nil:
+		case w.Offset == nil:
 			action = plan.ActionDelete
 		}
 		out = append(out, plan.Change{Action: action, Sink: nil, Source: sc})

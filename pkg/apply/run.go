@@ -10,6 +10,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -27,8 +28,8 @@ type opRun struct {
 
 	former     string // the connector's state to return to
 	rollbackOf uint64 // the operation a rollback undoes, 0 if none
-	before     []entry
-	after      []entry
+	before     []offsets.Position
+	after      []offsets.Position
 
 	stopped      bool // the connector was stopped (or may be)
 	alterStarted bool // offsets may have been written
@@ -290,7 +291,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if err != nil {
 			return "", false, err
 		}
-		if moved := diffEntries(r.before, cur); len(moved) > 0 {
+		if moved := offsets.Differences(r.before, cur); len(moved) > 0 {
 			return "", false, fmt.Errorf("%w: the offsets of %q moved while it stopped (its tasks committed once more): %s",
 				ErrStalePlan, c.name, strings.Join(moved, "; "))
 		}
@@ -306,7 +307,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if len(r.after) == 0 {
 			return "nothing to write", true, nil
 		}
-		if err := c.write(ctx, r.after); err != nil {
+		if err := c.store.Write(ctx, r.after); err != nil {
 			return "", false, fmt.Errorf("writing the offsets of %q via %s: %w", c.name, c.method, err)
 		}
 		a.emit(OffsetsAltered{Operation: op.Address, Connector: c.name, Via: c.method, Partitions: len(r.after)})
@@ -322,7 +323,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if err != nil {
 			return "", false, fmt.Errorf("reading the offsets of %q back: %w", c.name, err)
 		}
-		if diff := diffEntries(r.after, got); len(diff) > 0 {
+		if diff := offsets.Differences(r.after, got); len(diff) > 0 {
 			return "", false, fmt.Errorf("the offsets of %q read back differ from the plan: %s", c.name, strings.Join(diff, "; "))
 		}
 		a.emit(Verified{Operation: op.Address, Connector: c.name, Partitions: len(r.after)})
@@ -430,12 +431,12 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 // converge puts want back (when offsets may have changed) and returns the
 // connector to former, recording the steps in the journal. It returns the
 // state the connector is left in.
-func (r *opRun) converge(ctx context.Context, want []entry, former string, offsetsMayDiffer, mayBeStopped bool) (string, error) {
+func (r *opRun) converge(ctx context.Context, want []offsets.Position, former string, offsetsMayDiffer, mayBeStopped bool) (string, error) {
 	c := r.c
 	if offsetsMayDiffer && len(want) > 0 {
 		var same bool
 		err := r.step(ctx, StepRestoreOffsets, func() (string, bool, error) {
-			if cur, err := c.read(ctx, want); err == nil && len(diffEntries(want, cur)) == 0 {
+			if cur, err := c.store.Read(ctx, want); err == nil && len(offsets.Differences(want, cur)) == 0 {
 				same = true
 				return "the before-images are in place", true, nil
 			}
@@ -446,7 +447,7 @@ func (r *opRun) converge(ctx context.Context, want []entry, former string, offse
 			if _, err := c.settle(ctx, want); err != nil {
 				return "", false, err
 			}
-			if err := c.write(ctx, want); err != nil {
+			if err := c.store.Write(ctx, want); err != nil {
 				return "", false, fmt.Errorf("writing the before-images of %q: %w", c.name, err)
 			}
 			return fmt.Sprintf("%d before-image(s) written", len(want)), false, nil
@@ -460,7 +461,7 @@ func (r *opRun) converge(ctx context.Context, want []entry, former string, offse
 				if err != nil {
 					return "", false, fmt.Errorf("reading the before-images of %q back: %w", c.name, err)
 				}
-				if diff := diffEntries(want, got); len(diff) > 0 {
+				if diff := offsets.Differences(want, got); len(diff) > 0 {
 					return "", false, fmt.Errorf("the before-images of %q read back differ: %s", c.name, strings.Join(diff, "; "))
 				}
 				return fmt.Sprintf("%d before-image(s) read back exactly", len(want)), false, nil
@@ -529,11 +530,11 @@ const verifyPatience = 5 * time.Second
 
 // readBack reads want's partitions, retrying while they differ from want,
 // for at most verifyPatience; it returns the last read.
-func readBack(ctx context.Context, c *conn, want []entry) ([]entry, error) {
+func readBack(ctx context.Context, c *conn, want []offsets.Position) ([]offsets.Position, error) {
 	deadline := time.Now().Add(verifyPatience)
 	for {
-		got, err := c.read(ctx, want)
-		if err != nil || len(diffEntries(want, got)) == 0 || time.Now().After(deadline) {
+		got, err := c.store.Read(ctx, want)
+		if err != nil || len(offsets.Differences(want, got)) == 0 || time.Now().After(deadline) {
 			return got, err
 		}
 		select {
