@@ -10,7 +10,9 @@ import (
 // as strings are accepted, as Kafka Connect accepts them: plan and apply's
 // verification read the same answer the same way.
 func TestParseREST(t *testing.T) {
-	raw := func(p, o string) RESTOffset { return RESTOffset{Partition: json.RawMessage(p), Offset: json.RawMessage(o)} }
+	raw := func(p, o string) RESTOffset {
+		return RESTOffset{Partition: json.RawMessage(p), Offset: json.RawMessage(o)}
+	}
 	for _, tc := range []struct {
 		name    string
 		sink    bool
