@@ -2,7 +2,6 @@ package apply
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
@@ -51,33 +50,4 @@ func images(es []offsets.Position, name, cluster, group string) []state.Image {
 		out = append(out, img)
 	}
 	return out
-}
-
-// fromImages turns state images back into positions; row images are refused
-// (reconcile repairs are not undone here).
-func fromImages(imgs []state.Image) ([]offsets.Position, error) {
-	var out []offsets.Position
-	for i, img := range imgs {
-		switch {
-		case img.Sink != nil:
-			out = append(out, offsets.Position{Sink: true, Topic: img.Sink.Topic, Partition: img.Sink.Partition, Committed: img.Sink.Offset})
-		case img.Source != nil:
-			part, err := offsets.ParseMap(img.Source.Partition)
-			if err != nil {
-				return nil, fmt.Errorf("before-image %d: the source partition is not an offset map: %w", i+1, err)
-			}
-			e := offsets.Position{Key: img.Source.Key, SourcePartition: part}
-			if len(img.Source.Offset) > 0 && string(img.Source.Offset) != "null" {
-				off, err := offsets.ParseMap(img.Source.Offset)
-				if err != nil {
-					return nil, fmt.Errorf("before-image %d: the source offset is not an offset map: %w", i+1, err)
-				}
-				e.Offset = &off
-			}
-			out = append(out, e)
-		default:
-			return nil, fmt.Errorf("before-image %d is a row image: undoing reconcile repairs is not supported by apply", i+1)
-		}
-	}
-	return out, nil
 }

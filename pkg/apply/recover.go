@@ -53,7 +53,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	if blk == nil {
 		return fail(fmt.Errorf("connector %q on connect.%s is not in the configuration", sc.Name, sc.ConnectCluster))
 	}
-	want, err := fromImages(u.BeforeImages)
+	want, err := plan.ImagePositions(u.BeforeImages)
 	if err != nil {
 		return fail(err)
 	}
@@ -69,7 +69,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	}
 	// The recovery is recorded on the interrupted operation itself.
 	r := &opRun{a: a, j: j, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, c: c, serial: serial, former: sc.StateBefore}
-	after, err := fromImages(u.After)
+	after, err := plan.ImagePositions(u.After)
 	if err != nil {
 		return fail(err)
 	}

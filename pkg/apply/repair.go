@@ -689,38 +689,3 @@ func (a *Applier) recoverRepair(ctx context.Context, j *journal, cfg *config.Con
 func isRepairState(op *state.Operation) bool {
 	return op.Kind == state.KindReconcile || (op.Kind == state.KindRollback && len(op.Connectors) == 0)
 }
-
-// repairRollbackPlan builds the rollback plan of reconcile operations: one
-// rollback.N operation each, with no connector. ok is false when the
-// targets are not all reconcile operations.
-func repairRollbackPlan(cfg *config.Config, st *state.State, targets []*state.Operation, info PlanInfo) (*plan.Plan, bool, error) {
-	n := 0
-	for _, t := range targets {
-		if t.Kind == state.KindReconcile {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil, false, nil
-	}
-	if n != len(targets) {
-		return nil, true, errors.New("roll back repairs (reconcile operations) and offset changes separately")
-	}
-	var ops []plan.Operation
-	for _, t := range targets {
-		rows := 0
-		for _, im := range t.BeforeImages {
-			if im.Row != nil {
-				rows++
-			}
-		}
-		if rows == 0 && (t.Status == state.StatusApplied || t.Status == state.StatusIncomplete) {
-			return nil, true, fmt.Errorf("%w: operation %d (%s) wrote no sink rows (a snapshot_signal or report-only repair, or no drift left): there is nothing to put back", ErrNothingToRollback, t.Serial, t.Name)
-		}
-		ops = append(ops, plan.Operation{Address: fmt.Sprintf("rollback.%d", t.Serial), Name: "rollback of " + t.Name, Kind: plan.KindRollback,
-			Reason: fmt.Sprintf("roll back operation %d (%s, %s): put back %d sink row(s) from their before-images", t.Serial, t.Name, t.Status, rows),
-			Status: plan.StatusChange, AllowSkipRecords: -1})
-	}
-	p, err := assemble(cfg, st, nil, ops, nil, info)
-	return p, true, err
-}

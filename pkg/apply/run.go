@@ -551,13 +551,13 @@ func readBack(ctx context.Context, c *conn, want []offsets.Position) ([]offsets.
 // operation found not applied is recorded as failed, not as rolled back,
 // so that the history does not claim it was ever applied.
 func (r *opRun) settleInterrupted(t *state.Operation, at time.Time, stateAfter string) {
-	before, err1 := fromImages(t.BeforeImages)
-	after, err2 := fromImages(t.After)
+	before, err1 := plan.ImagePositions(t.BeforeImages)
+	after, err2 := plan.ImagePositions(t.After)
 	if err1 != nil || err2 != nil {
 		return
 	}
 	last, resumed := journaled(t.Steps)
-	v := judge(before, after, currentEntries(r.now, after))
+	v := judge(before, after, r.now.Positions(after))
 	var story string
 	switch {
 	case v.kind == foundApplied || resumed:

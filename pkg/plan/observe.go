@@ -355,6 +355,11 @@ func readRestore(path string) (*RestoreData, error) {
 	if err != nil {
 		return nil, err
 	}
+	return restoreData(b), nil
+}
+
+// restoreData is what a backup restores, per connector name.
+func restoreData(b *offsets.Backup) *RestoreData {
 	data := &RestoreData{Source: map[string][]SourceOffset{}, Sink: map[string][]SinkPartition{}}
 	for _, c := range b.Connectors {
 		for _, so := range c.Source {
@@ -367,5 +372,5 @@ func readRestore(path string) (*RestoreData, error) {
 			data.Sink[c.Name] = append(data.Sink[c.Name], SinkPartition{Topic: sk.Topic, Partition: sk.Partition, Committed: sk.Committed, LogStart: sk.LogStart, LogEnd: sk.LogEnd})
 		}
 	}
-	return data, nil
+	return data
 }

@@ -1,7 +1,8 @@
-package apply
+package plan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -10,12 +11,20 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
-	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
-// PlanInfo is what a built plan records about its making.
-type PlanInfo struct {
+// ErrNothingToRollback: the operation named has nothing a rollback could
+// restore.
+var ErrNothingToRollback = errors.New("nothing to roll back")
+
+// ObserveFunc observes the connectors at addrs (connector.NAME) as planning
+// does; (*Planner).Observe has this signature. Rollback and restore plans
+// observe through it; apply's staleness check re-observes through it.
+type ObserveFunc func(ctx context.Context, cfg *config.Config, addrs []string) (map[string]*ConnectorObservation, error)
+
+// BuildInfo is what a built plan records about its making.
+type BuildInfo struct {
 	OffsetctlVersion string
 	Now              time.Time
 }
@@ -76,7 +85,7 @@ func undoable(s state.Status) bool {
 // targets must touch distinct connectors. When the offsets moved since a
 // target wrote them (the connector ran), a warning check says what the
 // rollback overwrites. It is applied like any plan, with the same checks.
-func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targets []*state.Operation, observe ObserveFunc, info PlanInfo) (*plan.Plan, error) {
+func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targets []*state.Operation, observe ObserveFunc, info BuildInfo) (*Plan, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("%w: no operation given", ErrNothingToRollback)
 	}
@@ -91,7 +100,7 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 			return nil, fmt.Errorf("operation %d touched %d connectors; rollback handles operations of one connector", target.Serial, len(target.Connectors))
 		}
 		sc := target.Connectors[0]
-		blk := connectorByName(cfg, sc.Name, sc.ConnectCluster)
+		blk := connectorNamed(cfg, sc.Name, sc.ConnectCluster)
 		if blk == nil {
 			return nil, fmt.Errorf("operation %d changed connector %q on connect.%s, which the configuration no longer declares: add its connector block back to roll it back", target.Serial, sc.Name, sc.ConnectCluster)
 		}
@@ -106,45 +115,45 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 	if err != nil {
 		return nil, fmt.Errorf("observing %s: %w", strings.Join(addrs, ", "), err)
 	}
-	var obsList []plan.ConnectorObservation
-	var ops []plan.Operation
-	var checks []plan.Check
+	var obsList []ConnectorObservation
+	var ops []Operation
+	var checks []Check
 	for i, target := range targets {
 		blk := blocks[i]
 		obs := observed[blk.Addr()]
 		if obs == nil || !obs.Exists {
 			return nil, fmt.Errorf("connector %q (%s) does not exist on %s: create it (STOPPED) before rolling back its offsets", blk.ConnectorName, blk.Addr(), blk.Connect.Addr())
 		}
-		want, err := fromImages(target.BeforeImages)
+		want, err := ImagePositions(target.BeforeImages)
 		if err != nil {
 			return nil, fmt.Errorf("operation %d: %w", target.Serial, err)
 		}
-		op := plan.Operation{
-			Address: fmt.Sprintf("rollback.%d", target.Serial), Name: "rollback of " + target.Name, Kind: plan.KindRollback,
+		op := Operation{
+			Address: fmt.Sprintf("rollback.%d", target.Serial), Name: "rollback of " + target.Name, Kind: KindRollback,
 			Connector: blk.Addr(), Reason: fmt.Sprintf("roll back operation %d (%s, %s)", target.Serial, target.Name, target.Status),
-			Status: plan.StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1,
+			Status: StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1,
 		}
 		op.Changes = changesTo(obs, want)
 		for _, ch := range op.Changes {
-			if ch.Action == plan.ActionDelete && ch.Source != nil {
+			if ch.Action == ActionDelete && ch.Source != nil {
 				// The operation created this partition's offset (copy_from
 				// onto a new connector, say): undoing it deletes the offset.
-				checks = append(checks, plan.Check{Severity: plan.SeverityWarning, Code: "rollback_deletes_offset", Operation: op.Address,
+				checks = append(checks, Check{Severity: SeverityWarning, Code: "rollback_deletes_offset", Operation: op.Address,
 					Message: fmt.Sprintf("partition %s had no offset before operation %d: the rollback deletes it, so %q starts over (a new snapshot, per its snapshot.mode) when it next runs", ch.Source.Partition, target.Serial, obs.Name)})
 			}
 		}
 		if target.Status == state.StatusApplied {
-			if written, err := fromImages(target.After); err == nil {
+			if written, err := ImagePositions(target.After); err == nil {
 				checks = append(checks, movedSinceApply(obs, target.Serial, op.Address, written, want)...)
 			}
 		}
 		if !hasChange(op.Changes) && target.Status == state.StatusApplied {
-			op.Status = plan.StatusNoChange
+			op.Status = StatusNoChange
 		}
 		obsList = append(obsList, *obs)
 		ops = append(ops, op)
 	}
-	return assemble(cfg, st, obsList, ops, checks, info)
+	return assemble(cfg, st, obsList, ops, checks, info, nil)
 }
 
 // movedSinceApply says, for each partition whose offset moved since the
@@ -152,9 +161,9 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 // the newer offset: overwrite it with the before-image (a warning), or leave
 // it, when the connector already moved it back to the before-image (ok: the
 // rollback has nothing to write there, and must not claim it overwrites).
-func movedSinceApply(obs *plan.ConnectorObservation, serial uint64, addr string, written, before []offsets.Position) []plan.Check {
-	var out []plan.Check
-	cur := currentEntries(obs, written)
+func movedSinceApply(obs *ConnectorObservation, serial uint64, addr string, written, before []offsets.Position) []Check {
+	var out []Check
+	cur := obs.Positions(written)
 	for i, w := range written {
 		c := cur[i]
 		if w.SameValue(c) {
@@ -162,12 +171,12 @@ func movedSinceApply(obs *plan.ConnectorObservation, serial uint64, addr string,
 		}
 		b := offsets.Lookup(before, w)
 		if b.SameValue(c) {
-			out = append(out, plan.Check{Severity: plan.SeverityOK, Code: "moved_since_apply", Operation: addr,
+			out = append(out, Check{Severity: SeverityOK, Code: "moved_since_apply", Operation: addr,
 				Message: fmt.Sprintf("the connector ran since operation %d: %s is at %s again, its offset before that operation (operation %d wrote %s): the rollback leaves it as it is",
 					serial, w, c.Value(), serial, w.Value())})
 			continue
 		}
-		out = append(out, plan.Check{Severity: plan.SeverityWarning, Code: "moved_since_apply", Operation: addr,
+		out = append(out, Check{Severity: SeverityWarning, Code: "moved_since_apply", Operation: addr,
 			Message: fmt.Sprintf("the connector ran since operation %d: %s is at %s, not at the %s that operation wrote; the rollback overwrites %s with %s, its offset before that operation",
 				serial, w, c.Value(), w.Value(), c.Value(), b.Value())})
 	}
@@ -179,10 +188,10 @@ func movedSinceApply(obs *plan.ConnectorObservation, serial uint64, addr string,
 // declares (others are named in a warning check). Every partition the backup
 // holds is set to its backed-up offset; partitions it does not hold are left
 // as they are (a warning names them).
-func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *offsets.Backup, file string, observe ObserveFunc, info PlanInfo) (*plan.Plan, error) {
-	var obsList []plan.ConnectorObservation
-	var ops []plan.Operation
-	var checks []plan.Check
+func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *offsets.Backup, file string, observe ObserveFunc, info BuildInfo) (*Plan, error) {
+	var obsList []ConnectorObservation
+	var ops []Operation
+	var checks []Check
 	for _, bc := range b.Connectors {
 		var blk *config.Connector
 		n := 0
@@ -192,7 +201,7 @@ func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *of
 			}
 		}
 		if n == 0 {
-			checks = append(checks, plan.Check{Severity: plan.SeverityWarning, Code: "not_configured",
+			checks = append(checks, Check{Severity: SeverityWarning, Code: "not_configured",
 				Message: fmt.Sprintf("the backup holds connector %q, which no connector block declares: it is not restored", bc.Name)})
 			continue
 		}
@@ -216,16 +225,16 @@ func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *of
 				want = append(want, offsets.Position{Key: so.Key, SourcePartition: so.Partition, Offset: so.Offset})
 			}
 		}
-		if (bc.Type == offsets.ConnectorTypeSink) != (obs.Type == plan.Sink) {
+		if (bc.Type == offsets.ConnectorTypeSink) != (obs.Type == Sink) {
 			return nil, fmt.Errorf("the backup holds %q as a %s connector, but it is a %s connector now", bc.Name, bc.Type, obs.Type)
 		}
 		addr := fmt.Sprintf("restore.%s", blk.Name)
-		op := plan.Operation{Address: addr, Name: fmt.Sprintf("restore %s from %s", blk.Name, filepath.Base(file)), Kind: plan.KindRestore,
+		op := Operation{Address: addr, Name: fmt.Sprintf("restore %s from %s", blk.Name, filepath.Base(file)), Kind: KindRestore,
 			Connector: blk.Addr(), Reason: fmt.Sprintf("restore the offsets of %q from the backup %s taken %s", bc.Name, file, b.TakenAt.UTC().Format(time.RFC3339)),
-			Status: plan.StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1}
+			Status: StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1}
 		op.Changes = changesTo(obs, want)
 		if !hasChange(op.Changes) {
-			op.Status = plan.StatusNoChange
+			op.Status = StatusNoChange
 		}
 		for _, cur := range obs.Source {
 			found := false
@@ -233,7 +242,7 @@ func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *of
 				found = found || w.SourcePartition.Equal(cur.Partition)
 			}
 			if !found {
-				checks = append(checks, plan.Check{Severity: plan.SeverityWarning, Code: "partition_not_in_backup", Operation: addr,
+				checks = append(checks, Check{Severity: SeverityWarning, Code: "partition_not_in_backup", Operation: addr,
 					Message: fmt.Sprintf("source partition %s has an offset now but none in the backup: it is left as it is", cur.Partition)})
 			}
 		}
@@ -243,10 +252,12 @@ func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *of
 	if len(ops) == 0 {
 		return nil, fmt.Errorf("%w: the backup %s holds no connector the configuration declares", ErrNothingToRollback, file)
 	}
-	return assemble(cfg, st, obsList, ops, checks, info)
+	// The plan names the backup it restores, so that apply of the saved
+	// plan can compute it again from that file (VerifyBuilt).
+	return assemble(cfg, st, obsList, ops, checks, info, map[string]*RestoreData{file: restoreData(b)})
 }
 
-func observeOne(ctx context.Context, cfg *config.Config, blk *config.Connector, observe ObserveFunc) (*plan.ConnectorObservation, error) {
+func observeOne(ctx context.Context, cfg *config.Config, blk *config.Connector, observe ObserveFunc) (*ConnectorObservation, error) {
 	got, err := observe(ctx, cfg, []string{blk.Addr()})
 	if err != nil {
 		return nil, fmt.Errorf("observing %s: %w", blk.Addr(), err)
@@ -258,30 +269,31 @@ func observeOne(ctx context.Context, cfg *config.Config, blk *config.Connector, 
 	return obs, nil
 }
 
-func assemble(cfg *config.Config, st *state.State, obs []plan.ConnectorObservation, ops []plan.Operation, checks []plan.Check, info PlanInfo) (*plan.Plan, error) {
+func assemble(cfg *config.Config, st *state.State, obs []ConnectorObservation, ops []Operation, checks []Check, info BuildInfo, restores map[string]*RestoreData) (*Plan, error) {
 	sort.Slice(obs, func(i, j int) bool { return obs[i].Address < obs[j].Address })
-	p := &plan.Plan{OffsetctlVersion: info.OffsetctlVersion, CreatedAt: info.Now.UTC(), ConfigHash: cfg.Hash,
-		Connectors: obs, Operations: ops, Checks: checks}
+	p := &Plan{OffsetctlVersion: info.OffsetctlVersion, CreatedAt: info.Now.UTC(), ConfigHash: cfg.Hash,
+		Connectors: obs, Operations: ops, Checks: checks, Restores: restores}
 	if st != nil {
-		p.State = plan.StateRef{Lineage: st.Lineage, Serial: st.Serial}
+		p.State = StateRef{Lineage: st.Lineage, Serial: st.Serial}
 	}
-	if _, err := plan.Marshal(p); err != nil {
+	if _, err := Marshal(p); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func hasChange(chs []plan.Change) bool {
+func hasChange(chs []Change) bool {
 	for _, ch := range chs {
-		if ch.Action != plan.ActionNoOp {
+		if ch.Action != ActionNoOp {
 			return true
 		}
 	}
 	return false
 }
 
-// currentEntries returns obs's offsets for the partitions of want.
-func currentEntries(obs *plan.ConnectorObservation, want []offsets.Position) []offsets.Position {
+// Positions returns the observed offsets of the partitions of want, in
+// want's order (none for a partition not observed).
+func (obs *ConnectorObservation) Positions(want []offsets.Position) []offsets.Position {
 	var all []offsets.Position
 	for _, sp := range obs.Sink {
 		all = append(all, offsets.Position{Sink: true, Topic: sp.Topic, Partition: sp.Partition, Committed: sp.Committed})
@@ -298,19 +310,19 @@ func currentEntries(obs *plan.ConnectorObservation, want []offsets.Position) []o
 }
 
 // changesTo makes the changes that set obs's partitions to want.
-func changesTo(obs *plan.ConnectorObservation, want []offsets.Position) []plan.Change {
-	cur := currentEntries(obs, want)
-	var out []plan.Change
+func changesTo(obs *ConnectorObservation, want []offsets.Position) []Change {
+	cur := obs.Positions(want)
+	var out []Change
 	for i, w := range want {
 		c := cur[i]
 		if w.Sink {
-			var sp plan.SinkPartition
+			var sp SinkPartition
 			for _, s := range obs.Sink {
 				if s.Topic == w.Topic && s.Partition == w.Partition {
 					sp = s
 				}
 			}
-			sc := &plan.SinkChange{Topic: w.Topic, Partition: w.Partition, Before: c.Committed, After: w.Committed, Rollback: c.Committed, LogStart: sp.LogStart, LogEnd: sp.LogEnd}
+			sc := &SinkChange{Topic: w.Topic, Partition: w.Partition, Before: c.Committed, After: w.Committed, Rollback: c.Committed, LogStart: sp.LogStart, LogEnd: sp.LogEnd}
 			from := c.Committed
 			if from < 0 {
 				from = sp.LogStart
@@ -320,16 +332,16 @@ func changesTo(obs *plan.ConnectorObservation, want []offsets.Position) []plan.C
 			} else if w.Committed > from {
 				sc.Skips = w.Committed - from
 			}
-			action := plan.ActionUpdate
+			action := ActionUpdate
 			switch {
 			case c.Committed == w.Committed:
-				action = plan.ActionNoOp
+				action = ActionNoOp
 			case w.Committed < 0:
-				action = plan.ActionDelete
+				action = ActionDelete
 			case c.Committed < 0:
-				action = plan.ActionCreate
+				action = ActionCreate
 			}
-			out = append(out, plan.Change{Action: action, Sink: sc})
+			out = append(out, Change{Action: action, Sink: sc})
 			continue
 		}
 		key := w.Key
@@ -339,17 +351,92 @@ func changesTo(obs *plan.ConnectorObservation, want []offsets.Position) []plan.C
 		if len(key) == 0 {
 			key = offsets.EncodeKey(obs.Name, w.SourcePartition.JavaOrder())
 		}
-		sc := &plan.SourceChange{Key: key, Partition: w.SourcePartition, Before: c.Offset, After: w.Offset, Rollback: c.Offset}
-		action := plan.ActionUpdate
+		sc := &SourceChange{Key: key, Partition: w.SourcePartition, Before: c.Offset, After: w.Offset, Rollback: c.Offset}
+		action := ActionUpdate
 		switch {
 		case c.Offset == nil && w.Offset == nil, c.Offset != nil && w.Offset != nil && c.Offset.Equal(*w.Offset):
-			action = plan.ActionNoOp
+			action = ActionNoOp
 		case c.Offset == nil:
-			action = plan.ActionCreate
+			action = ActionCreate
 		case w.Offset == nil:
-			action = plan.ActionDelete
+			action = ActionDelete
 		}
-		out = append(out, plan.Change{Action: action, Sink: nil, Source: sc})
+		out = append(out, Change{Action: action, Sink: nil, Source: sc})
 	}
 	return out
+}
+
+// repairRollbackPlan builds the rollback plan of reconcile operations: one
+// rollback.N operation each, with no connector. ok is false when the
+// targets are not all reconcile operations.
+func repairRollbackPlan(cfg *config.Config, st *state.State, targets []*state.Operation, info BuildInfo) (*Plan, bool, error) {
+	n := 0
+	for _, t := range targets {
+		if t.Kind == state.KindReconcile {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, false, nil
+	}
+	if n != len(targets) {
+		return nil, true, errors.New("roll back repairs (reconcile operations) and offset changes separately")
+	}
+	var ops []Operation
+	for _, t := range targets {
+		rows := 0
+		for _, im := range t.BeforeImages {
+			if im.Row != nil {
+				rows++
+			}
+		}
+		if rows == 0 && (t.Status == state.StatusApplied || t.Status == state.StatusIncomplete) {
+			return nil, true, fmt.Errorf("%w: operation %d (%s) wrote no sink rows (a snapshot_signal or report-only repair, or no drift left): there is nothing to put back", ErrNothingToRollback, t.Serial, t.Name)
+		}
+		ops = append(ops, Operation{Address: fmt.Sprintf("rollback.%d", t.Serial), Name: "rollback of " + t.Name, Kind: KindRollback,
+			Reason: fmt.Sprintf("roll back operation %d (%s, %s): put back %d sink row(s) from their before-images", t.Serial, t.Name, t.Status, rows),
+			Status: StatusChange, AllowSkipRecords: -1})
+	}
+	p, err := assemble(cfg, st, nil, ops, nil, info, nil)
+	return p, true, err
+}
+
+// fromImages turns state images back into positions; row images are refused
+// (reconcile repairs are not undone here).
+func ImagePositions(imgs []state.Image) ([]offsets.Position, error) {
+	var out []offsets.Position
+	for i, img := range imgs {
+		switch {
+		case img.Sink != nil:
+			out = append(out, offsets.Position{Sink: true, Topic: img.Sink.Topic, Partition: img.Sink.Partition, Committed: img.Sink.Offset})
+		case img.Source != nil:
+			part, err := offsets.ParseMap(img.Source.Partition)
+			if err != nil {
+				return nil, fmt.Errorf("before-image %d: the source partition is not an offset map: %w", i+1, err)
+			}
+			e := offsets.Position{Key: img.Source.Key, SourcePartition: part}
+			if len(img.Source.Offset) > 0 && string(img.Source.Offset) != "null" {
+				off, err := offsets.ParseMap(img.Source.Offset)
+				if err != nil {
+					return nil, fmt.Errorf("before-image %d: the source offset is not an offset map: %w", i+1, err)
+				}
+				e.Offset = &off
+			}
+			out = append(out, e)
+		default:
+			return nil, fmt.Errorf("before-image %d is a row image: undoing reconcile repairs is not supported by apply", i+1)
+		}
+	}
+	return out, nil
+}
+
+// connectorNamed finds the connector block of a connector name on a connect
+// block (any connect block when cluster is "").
+func connectorNamed(cfg *config.Config, name, cluster string) *config.Connector {
+	for _, c := range cfg.Connectors {
+		if c.ConnectorName == name && (cluster == "" || c.Connect.Name == cluster) {
+			return c
+		}
+	}
+	return nil
 }

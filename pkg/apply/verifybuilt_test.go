@@ -1,0 +1,109 @@
+package apply_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// TestApplyVerifiesSavedRollbackPlans: a rollback plan saved to a file (as
+// offsetctl rollback -out does) is computed again from the state at apply; a
+// file edited by hand, its hash recomputed, is refused before anything is
+// written, and the unedited one applies.
+func TestApplyVerifiesSavedRollbackPlans(t *testing.T) {
+	ctx := context.Background()
+	w := sinkWorld(t, "")
+	cfg := w.config(sinkHCL)
+	b := w.backend()
+	id := lock(t, b)
+	if _, err := w.applier(b, nil, nil).Apply(ctx, w.plan(cfg, b), cfg, id); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	st := readState(t, b)
+	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, plan.BuildInfo{OffsetctlVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(w.dir, "rollback.json")
+	if err := plan.WriteFile(file, rp); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		edit    func(p *plan.Plan)
+		wantErr string
+	}{
+		{"offset changed", func(p *plan.Plan) { p.Operations[0].Changes[0].Sink.After = 0 },
+			"rollback.1: change 1 (orders[0]): after is 0 in the plan, the configuration makes 50"},
+		{"relabelled", func(p *plan.Plan) { p.Operations[0].Address, p.Operations[0].Name = "rollback.7", "rollback of x" },
+			"rollback.7 rolls back operation 7, which the state does not have"},
+		{"reason changed", func(p *plan.Plan) { p.Operations[0].Reason = "nothing to see" },
+			`reason is "nothing to see" in the plan`},
+		{"made a restore", func(p *plan.Plan) {
+			p.Operations[0].Kind = plan.KindRestore
+			p.Operations[0].Address = "restore.orders"
+		},
+			"names the one backup file it restores; this one names 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := plan.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(p)
+			edited := filepath.Join(t.TempDir(), "edited.json")
+			if err := plan.WriteFile(edited, p); err != nil { // recomputes the hash
+				t.Fatal(err)
+			}
+			p, err = plan.ReadFile(edited)
+			if err != nil {
+				t.Fatalf("the edited file, its hash recomputed, does not read: %v", err)
+			}
+			_, err = verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id)
+			if !errors.Is(err, plan.ErrNotFromConfig) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("apply of the edited rollback plan: %v, want ErrNotFromConfig with %q", err, tc.wantErr)
+			}
+			if got := statuses(readState(t, b)); got != "1 offsets applied" {
+				t.Fatalf("state after the refusal: %s", got)
+			}
+			if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 10 {
+				t.Fatalf("offsets after the refusal: %v", got)
+			}
+		})
+	}
+
+	p, err := plan.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id); err != nil {
+		t.Fatalf("apply of the saved rollback plan: %v", err)
+	}
+	if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 50 || got["orders[1]"] != 60 {
+		t.Fatalf("offsets after the rollback: %v", got)
+	}
+}
+
+// verifyingApplier is w.applier with the check the apply command makes of
+// a saved plan built from the state or a backup.
+func verifyingApplier(t *testing.T, w *world, b state.Backend, cfg *config.Config, p *plan.Plan) *apply.Applier {
+	t.Helper()
+	a, err := apply.New(apply.Options{
+		Backend: b, Clients: w.clients, Observe: w.observe, Who: "tester", Host: "testhost",
+		GracePeriod: testGrace, PollInterval: 10 * time.Millisecond, WaitTimeout: 10 * time.Second, RunningWatch: -1,
+		CheckPlan: func(st *state.State) error { return plan.VerifyBuilt(context.Background(), cfg, p, st) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
