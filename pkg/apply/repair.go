@@ -93,46 +93,13 @@ type repairRun struct {
 	images int
 }
 
-// step runs one step of a repair, recording it like opRun.step does.
+// step runs one step of a repair (stepRunner.run); target names the table.
 func (r *repairRun) step(ctx context.Context, s Step, target string, fn func() (string, bool, error)) error {
-	a := r.a
-	a.emit(StepStarted{Operation: r.op.Address, Step: s})
-	start := a.opts.Now()
-	idx := r.j.beginStep(r.serial, s, target, start)
-	if idx >= 0 && (s == StepRepair || s == StepRestoreRows) {
-		// The journal must say that writes may have begun.
-		if err := r.j.write(ctx); err != nil {
-			return err
-		}
-	}
-	msg, skipped, err := fn()
-	end := a.opts.Now()
-	r.j.endStep(r.serial, idx, s, target, start, end, msg, skipped, err)
-	if err != nil {
-		if !isCrash(err) {
-			a.emit(StepFailed{Operation: r.op.Address, Step: s, Err: err})
-		}
-		return err
-	}
-	if r.serial != 0 && persistAfter(s) {
-		if err := r.j.write(ctx); err != nil {
-			return err
-		}
-	}
-	a.emit(StepDone{Operation: r.op.Address, Step: s, Message: msg, Skipped: skipped, Elapsed: end.Sub(start)})
-	return r.hook(s)
+	return stepRunner{a: r.a, j: r.j, serial: &r.serial, operation: r.op.Address}.run(ctx, s, target, fn)
 }
 
-func (r *repairRun) hook(s Step) error {
-	if r.a.opts.Hook == nil {
-		return nil
-	}
-	pt := Point{Operation: r.op.Address, Step: s}
-	if err := r.a.opts.Hook(pt); err != nil {
-		return &CrashError{Point: pt, Err: err}
-	}
-	return nil
-}
+// hook calls Options.Hook at a point inside a step (a repair batch).
+func (r *repairRun) hook(s Step) error { return r.a.hook(Point{Operation: r.op.Address, Step: s}) }
 
 // databases opens the source and sink of a reconcile block and takes one
 // connection from each (release gives them back), and returns the sink's
@@ -345,7 +312,7 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	err = r.step(ctx, StepRecord, target, func() (string, bool, error) {
 		finished := a.opts.Now()
 		j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished = status, finished
+			sop.Finish(status, finished, nil)
 			if status == state.StatusIncomplete {
 				sop.Error = "the repair is incomplete: " + report.Incomplete
 			}
@@ -482,7 +449,7 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 	a.emit(RolledBack{Operation: r.op.Address, Partitions: len(imgs), Err: oe.RollbackErr})
 	finished := a.opts.Now()
 	r.j.update(r.serial, func(sop *state.Operation) {
-		sop.Status, sop.Finished, sop.Error = oe.Status, finished, cause.Error()
+		sop.Finish(oe.Status, finished, cause)
 		if oe.RollbackErr != nil {
 			sop.Error += "; the automatic rollback failed: " + oe.RollbackErr.Error()
 		}
@@ -622,7 +589,7 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 		oe := &OperationError{Operation: op.Address, Serial: r.serial, Step: StepRestoreRows, Err: err, Status: state.StatusFailed}
 		finished := a.opts.Now()
 		j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished, sop.Error = state.StatusFailed, finished, err.Error()
+			sop.Finish(state.StatusFailed, finished, err)
 		})
 		if werr := j.write(context.WithoutCancel(ctx)); werr != nil {
 			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v", oe, werr)
@@ -633,13 +600,16 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 	}
 	err = r.step(ctx, StepRecord, "", func() (string, bool, error) {
 		finished := a.opts.Now()
-		j.update(r.serial, func(sop *state.Operation) { sop.Status, sop.Finished = state.StatusApplied, finished })
-		j.update(n, func(t *state.Operation) {
-			t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
-			if t.Finished.IsZero() {
-				t.Finished = finished
+		var rerr error
+		j.with(func(st *state.State) {
+			if sop, ok := st.BySerial(r.serial); ok {
+				sop.Finish(state.StatusApplied, finished, nil)
 			}
+			rerr = st.RecordRollback(n, r.serial, finished)
 		})
+		if rerr != nil {
+			return "", false, rerr
+		}
 		return "applied", false, nil
 	})
 	if err != nil {

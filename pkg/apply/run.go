@@ -144,7 +144,7 @@ func (j *journal) write(ctx context.Context) error { return j.writeUpTo(ctx, j.c
 func (j *journal) beginStep(serial uint64, s Step, target string, start time.Time) int {
 	idx := -1
 	j.update(serial, func(op *state.Operation) {
-		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Status: state.StepInProgress, Started: start})
+		op.StartStep(string(s), target, start)
 		idx = len(op.Steps) - 1
 	})
 	return idx
@@ -158,72 +158,17 @@ func (j *journal) endStep(serial uint64, idx int, s Step, target string, start, 
 			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Started: start})
 			idx = len(op.Steps) - 1
 		}
-		stp := &op.Steps[idx]
-		stp.Finished, stp.Message = end, msg
-		switch {
-		case err != nil:
-			stp.Status, stp.Error = state.StepFailed, err.Error()
-		case skipped:
-			stp.Status = state.StepSkipped
-		default:
-			stp.Status = state.StepDone
+		if skipped && err == nil {
+			op.Steps[idx].Skip(end, msg)
+		} else {
+			op.Steps[idx].End(end, msg, err)
 		}
 	})
 }
 
-func (r *opRun) write(ctx context.Context) error { return r.j.write(ctx) }
-
-// persistAfter says which steps the state is written after: the journal
-// (before anything changes), the alteration (its result) and the final
-// status. persistBefore says which are written before they begin: the
-// alteration (its intent) and restore-state (the connector may run from the
-// new offsets, after which they no longer show the operation). A failure's
-// outcome is written when it is known; the other steps are recorded with the
-// next write, which keeps a run of many connectors from waiting on the disk.
-// A later run reads the live offsets to see how far an operation got, and
-// the journal to know whether the connector may have run since.
-func persistAfter(s Step) bool {
-	return s == StepJournal || s == StepAlter || s == StepRecord
-}
-
-func persistBefore(s Step) bool {
-	return s == StepAlter || s == StepRestoreState
-}
-
-// step runs one step: records it, runs fn, records the result, tells the
-// observer and calls the hook. A *CrashError from the hook must be returned
-// as it is, without cleanup.
+// step runs one step of the operation on its connector (stepRunner.run).
 func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped bool, err error)) error {
-	a := r.a
-	a.emit(StepStarted{Operation: r.op.Address, Connector: r.c.name, Step: s})
-	start := a.opts.Now()
-	idx := r.j.beginStep(r.serial, s, r.c.name, start)
-	if idx >= 0 && persistBefore(s) {
-		// The journal must say an alteration, or a resume, may have begun.
-		if err := r.write(ctx); err != nil {
-			return err
-		}
-	}
-	msg, skipped, err := fn()
-	end := a.opts.Now()
-	r.j.endStep(r.serial, idx, s, r.c.name, start, end, msg, skipped, err)
-	if err != nil {
-		a.emit(StepFailed{Operation: r.op.Address, Connector: r.c.name, Step: s, Err: err})
-		return err
-	}
-	if r.serial != 0 && persistAfter(s) {
-		if err := r.write(ctx); err != nil {
-			return err
-		}
-	}
-	a.emit(StepDone{Operation: r.op.Address, Connector: r.c.name, Step: s, Message: msg, Skipped: skipped, Elapsed: end.Sub(start)})
-	if a.opts.Hook != nil {
-		pt := Point{Operation: r.op.Address, Connector: r.c.name, Step: s}
-		if herr := a.opts.Hook(pt); herr != nil {
-			return &CrashError{Point: pt, Err: herr}
-		}
-	}
-	return nil
+	return stepRunner{a: r.a, j: r.j, serial: &r.serial, operation: r.op.Address, connector: r.c.name}.run(ctx, s, r.c.name, fn)
 }
 
 func isCrash(err error) bool {
@@ -361,20 +306,21 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 	err = r.step(ctx, StepRecord, func() (string, bool, error) {
 		finished := a.opts.Now()
 		r.j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished = state.StatusApplied, finished
+			sop.Finish(state.StatusApplied, finished, nil)
 			sop.Connectors[0].StateAfter = stateAfter
 		})
 		if r.rollbackOf != 0 {
-			r.j.update(r.rollbackOf, func(t *state.Operation) {
-				interrupted := t.Status == state.StatusInProgress
-				t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
-				if t.Finished.IsZero() {
-					t.Finished = finished
-				}
-				if interrupted {
+			var rerr error
+			r.j.with(func(st *state.State) {
+				t, ok := st.BySerial(r.rollbackOf)
+				interrupted := ok && t.Status == state.StatusInProgress
+				if rerr = st.RecordRollback(r.rollbackOf, r.serial, finished); rerr == nil && interrupted {
 					r.settleInterrupted(t, finished, stateAfter)
 				}
 			})
+			if rerr != nil {
+				return "", false, rerr
+			}
 		}
 		return "applied", false, nil
 	})
@@ -412,14 +358,13 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 	if r.serial != 0 {
 		finished := a.opts.Now()
 		r.j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished = oe.Status, finished
-			sop.Error = cause.Error()
+			sop.Finish(oe.Status, finished, cause)
 			if rbErr != nil {
 				sop.Error += "; the automatic rollback failed: " + rbErr.Error()
 			}
 			sop.Connectors[0].StateAfter = stateAfter
 		})
-		if err := r.write(rctx); err != nil {
+		if err := r.j.write(rctx); err != nil {
 			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (the state still shows operation %d in progress: run offsetctl rollback -serial %d)", oe, err, r.serial, r.serial)
 		}
 	}
