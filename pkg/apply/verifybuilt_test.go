@@ -10,6 +10,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -106,4 +107,30 @@ func verifyingApplier(t *testing.T, w *world, b state.Backend, cfg *config.Confi
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestStateBackupIsAnOffsetsBackup: the backup apply journals before a
+// change is in the one backup format, the one offsetctl offsets backup
+// writes and offsets restore reads.
+func TestStateBackupIsAnOffsetsBackup(t *testing.T) {
+	ctx := context.Background()
+	w := sinkWorld(t, "")
+	cfg := w.config(sinkHCL)
+	b := w.backend()
+	id := lock(t, b)
+	if _, err := w.applier(b, nil, nil).Apply(ctx, w.plan(cfg, b), cfg, id); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	st := readState(t, b)
+	if len(st.Backups) != 1 {
+		t.Fatalf("backups: %+v", st.Backups)
+	}
+	bk, err := offsets.UnmarshalBackup(st.Backups[0].Content)
+	if err != nil {
+		t.Fatalf("the state's backup is not an offsets backup: %v", err)
+	}
+	c := bk.Connectors[0]
+	if c.Name != "orders-sink" || c.Type != offsets.ConnectorTypeSink || c.Group != "connect-orders-sink" || len(c.Sink) != 3 || c.Sink[0].Committed != 50 || c.Sink[2].Committed != 70 {
+		t.Fatalf("backup: %+v", c)
+	}
 }
