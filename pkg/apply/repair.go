@@ -166,141 +166,31 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 		return res, err
 	}
 	report := RepairReport{Operation: op.Address}
-	spec := d.Spec()
-	var repaired []reconcile.Key
-	written := false
+	work := &repairWork{blk: blk, d: d, spec: d.Spec(), src: sc.Conn(), dst: dc.Conn(), sinkPool: sinkPool, report: &report}
+	// The repair step, by mode (repair_modes.go); "none" only reports.
 	err = r.step(ctx, StepRepair, target, func() (string, bool, error) {
 		switch d.Repair {
 		case plan.RepairUpsert:
-			written = true
-			// A second sink connection lets a batch write while the one
-			// before it still writes or commits; without one (the pool is
-			// full, or the server refuses it) the batches take turns.
-			var second *pgx.Conn
-			if st := sinkPool.Stat(); st.MaxConns() > st.AcquiredConns() {
-				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				dc2, err := sinkPool.Acquire(actx)
-				cancel()
-				if err == nil {
-					defer dc2.Release()
-					second = dc2.Conn()
-				}
-			}
-			rr, err := reconcile.Repair(ctx, sc.Conn(), dc.Conn(), spec, d.Set(), reconcile.RepairOptions{
-				DeleteExtra: d.DeleteExtra, SecondSink: second,
-				Images: func(ctx context.Context, _ int, ims []reconcile.RowImage) error {
-					j.update(r.serial, func(sop *state.Operation) {
-						for _, im := range ims {
-							sop.BeforeImages = append(sop.BeforeImages, state.Image{Row: &state.RowImage{
-								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Row: im.Row}})
-						}
-					})
-					r.images += len(ims)
-					return j.write(ctx)
-				},
-				After: func(_ context.Context, _ int, ims []reconcile.RowImage) error {
-					j.update(r.serial, func(sop *state.Operation) {
-						for _, im := range ims {
-							sop.After = append(sop.After, state.Image{Row: &state.RowImage{
-								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Xmin: im.Xmin}})
-						}
-					})
-					return nil
-				},
-				BeforeCommit: func(int) error { return r.hook(StepRepairBatch) },
-			})
-			if rr != nil {
-				report.Inserted, report.Updated, report.Deleted, report.Already = rr.Inserted, rr.Updated, rr.Deleted, rr.Already
-				report.Stale = rr.Stale
-				repaired = rr.Repaired
-			}
-			if err != nil {
-				return "", false, err
-			}
-			msg := fmt.Sprintf("%d inserted, %d updated, %d deleted in %d batch(es)", rr.Inserted, rr.Updated, rr.Deleted, rr.Batches)
-			if rr.Already > 0 {
-				msg += fmt.Sprintf(", %d already repaired", rr.Already)
-			}
-			if len(rr.Stale) > 0 {
-				msg += fmt.Sprintf("; %d stale (changed since the plan, not written): %s", len(rr.Stale), staleList(rr.Stale))
-			}
-			return msg, false, nil
+			return r.upsert(ctx, work)
 		case plan.RepairSnapshotSignal:
-			var keys []reconcile.Key
-			for _, l := range [][]reconcile.Diff{d.Missing, d.Mismatched} {
-				for _, df := range l {
-					keys = append(keys, df.Key)
-				}
-			}
-			prefix := fmt.Sprintf("offsetctl-%s-%d", strings.TrimPrefix(short(p.Hash), "sha256:"), r.serial)
-			sigs, err := reconcile.SnapshotSignals(d.Table, d.KeyColumns, keys, 0, prefix)
-			if err != nil {
-				return "", false, err
-			}
-			n, err := reconcile.SendSignals(ctx, sc.Conn(), d.SignalTable, sigs)
-			if err != nil {
-				return "", false, err
-			}
-			report.Signals = n
-			repaired = keys
-			return fmt.Sprintf("%d execute-snapshot signal(s) for %d keys inserted into %s", n, len(keys), d.SignalTable), false, nil
-		default:
-			return "report only (repair = none)", true, nil
+			return r.signal(ctx, work)
 		}
+		return "report only (repair = none)", true, nil
 	})
 	report.BeforeImagesRecorded = r.images
 	if err != nil {
-		return r.failRepair(ctx, res, blk, d, StepRepair, err, written)
+		return r.failRepair(ctx, res, blk, d, StepRepair, err, work.written)
 	}
 	switch d.Repair {
 	case plan.RepairUpsert:
 		res.Partitions = int(report.Inserted + report.Updated + report.Deleted) // what was written, not what was planned
 	case plan.RepairSnapshotSignal:
-		res.Partitions = len(repaired)
+		res.Partitions = len(work.repaired)
 	}
 
-	var v *reconcile.Verification
-	err = r.step(ctx, StepVerify, target, func() (string, bool, error) {
-		deadline := a.opts.Now().Add(a.opts.WaitTimeout)
-		for {
-			var err error
-			v, err = reconcile.Verify(ctx, sc.Conn(), dc.Conn(), spec, repaired)
-			if err != nil {
-				return "", false, fmt.Errorf("comparing the repaired rows again: %w", err)
-			}
-			// Signals are processed by the pipeline: wait for the rows.
-			if v.Converged() || d.Repair != plan.RepairSnapshotSignal || a.opts.Now().After(deadline) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return "", false, ctx.Err()
-			case <-time.After(a.opts.PollInterval):
-			}
-		}
-		report.Verified, report.Converged, report.TableEqual = v.Keys, v.Converged(), v.TableEqual()
-		report.SourceSum, report.SinkSum = v.SourceChecksum, v.SinkChecksum
-		sums := fmt.Sprintf("source %s, sink %s", v.SourceChecksum, v.SinkChecksum)
-		if !v.Converged() {
-			return "", false, fmt.Errorf("%d of %d repaired rows still differ (keys %s); whole table: %s", len(v.Differing), v.Keys, keyList(v.Differing), sums)
-		}
-		if d.Repair == plan.RepairNone {
-			if v.TableEqual() {
-				return "report only; the tables are equal now: " + sums, false, nil
-			}
-			return "report only; the tables differ: " + sums, false, nil
-		}
-		if !v.TableEqual() {
-			// The repaired rows are equal, the tables are not: say which
-			// rows still differ, and why where the repair knows.
-			report.Remaining = remaining(ctx, sc.Conn(), dc.Conn(), spec)
-			report.Incomplete = incompleteText(d, report)
-			return fmt.Sprintf("NOT VERIFIED: %d repaired rows equal, but the tables still differ (%s): %s", v.Keys, sums, report.Incomplete), false, nil
-		}
-		return fmt.Sprintf("%d rows equal; checksums equal: %s", v.Keys, sums), false, nil
-	})
+	err = r.step(ctx, StepVerify, target, func() (string, bool, error) { return r.verify(ctx, work) })
 	if err != nil {
-		return r.failRepair(ctx, res, blk, d, StepVerify, err, written)
+		return r.failRepair(ctx, res, blk, d, StepVerify, err, work.written)
 	}
 	status := state.StatusApplied
 	if report.Incomplete != "" {
