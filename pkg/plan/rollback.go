@@ -187,8 +187,11 @@ func movedSinceApply(obs *ConnectorObservation, serial uint64, addr string, writ
 // one restore operation per connector of the backup that the configuration
 // declares (others are named in a warning check). Every partition the backup
 // holds is set to its backed-up offset; partitions it does not hold are left
-// as they are (a warning names them).
+// as they are (a warning names them). The plan names the backup file in its
+// restore_files, with what it holds for the connectors restored, so that
+// VerifyBuilt can compute it again from that file.
 func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *offsets.Backup, file string, observe ObserveFunc, info BuildInfo) (*Plan, error) {
+	restored := map[string]bool{}
 	var obsList []ConnectorObservation
 	var ops []Operation
 	var checks []Check
@@ -248,13 +251,25 @@ func RestorePlan(ctx context.Context, cfg *config.Config, st *state.State, b *of
 		}
 		obsList = append(obsList, *obs)
 		ops = append(ops, op)
+		restored[bc.Name] = true
 	}
 	if len(ops) == 0 {
 		return nil, fmt.Errorf("%w: the backup %s holds no connector the configuration declares", ErrNothingToRollback, file)
 	}
 	// The plan names the backup it restores, so that apply of the saved
 	// plan can compute it again from that file (VerifyBuilt).
-	return assemble(cfg, st, obsList, ops, checks, info, map[string]*RestoreData{file: restoreData(b)})
+	data := restoreData(b)
+	for name := range data.Source {
+		if !restored[name] {
+			delete(data.Source, name)
+		}
+	}
+	for name := range data.Sink {
+		if !restored[name] {
+			delete(data.Sink, name)
+		}
+	}
+	return assemble(cfg, st, obsList, ops, checks, info, map[string]*RestoreData{file: data})
 }
 
 func observeOne(ctx context.Context, cfg *config.Config, blk *config.Connector, observe ObserveFunc) (*ConnectorObservation, error) {
