@@ -134,3 +134,76 @@ func TestStateBackupIsAnOffsetsBackup(t *testing.T) {
 		t.Fatalf("backup: %+v", c)
 	}
 }
+
+// TestApplyVerifiesSavedRestorePlans: a restore plan saved to a file (as
+// offsetctl offsets restore -out does) names its backup file and is computed
+// again from it at apply: an edited plan is refused, and so is a plan whose
+// backup is gone; the unedited one applies.
+func TestApplyVerifiesSavedRestorePlans(t *testing.T) {
+	ctx := context.Background()
+	w := sinkWorld(t, "")
+	cfg := w.config(sinkHCL)
+	b := w.backend()
+	id := lock(t, b)
+	backup := filepath.Join(w.dir, "backup.json")
+	bk := &offsets.Backup{TakenAt: time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC), Connectors: []offsets.BackupConnector{{
+		Name: "orders-sink", Type: offsets.ConnectorTypeSink, Class: sinkClass, Group: "connect-orders-sink",
+		Sink: []offsets.SinkOffset{{Topic: "orders", Partition: 0, Committed: 5, LogStart: 0, LogEnd: 100}, {Topic: "orders", Partition: 1, Committed: 6, LogStart: 0, LogEnd: 100}},
+	}}}
+	if err := offsets.WriteBackup(backup, bk); err != nil {
+		t.Fatal(err)
+	}
+	rp, err := plan.RestorePlan(ctx, cfg, nil, bk, backup, w.observe, plan.BuildInfo{OffsetctlVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rp.Restores) != 1 || rp.Restores[backup] == nil {
+		t.Fatalf("the restore plan does not name its backup: %+v", rp.Restores)
+	}
+	file := filepath.Join(w.dir, "restore.json")
+	if err := plan.WriteFile(file, rp); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		edit    func(p *plan.Plan)
+		wantErr string
+	}{
+		{"offset changed", func(p *plan.Plan) { p.Operations[0].Changes[0].Sink.After = 0 }, "after is 0 in the plan"},
+		{"backup gone", func(p *plan.Plan) {
+			p.Restores = map[string]*plan.RestoreData{filepath.Join(w.dir, "gone.json"): p.Restores[backup]}
+		}, "gone.json, which cannot be read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := plan.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(p)
+			edited := filepath.Join(t.TempDir(), "edited.json")
+			if err := plan.WriteFile(edited, p); err != nil { // recomputes the hash
+				t.Fatal(err)
+			}
+			if p, err = plan.ReadFile(edited); err != nil {
+				t.Fatal(err)
+			}
+			_, err = verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id)
+			if !errors.Is(err, plan.ErrNotFromConfig) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("apply of the edited restore plan: %v, want ErrNotFromConfig with %q", err, tc.wantErr)
+			}
+			if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 50 {
+				t.Fatalf("offsets after the refusal: %v", got)
+			}
+		})
+	}
+	p, err := plan.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id); err != nil {
+		t.Fatalf("apply of the saved restore plan: %v", err)
+	}
+	if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 5 || got["orders[1]"] != 6 || got["orders[2]"] != 70 {
+		t.Fatalf("offsets after the restore: %v", got)
+	}
+}
