@@ -21,22 +21,13 @@ import (
 // written, and the unedited one applies.
 func TestApplyVerifiesSavedRollbackPlans(t *testing.T) {
 	ctx := context.Background()
-	w := sinkWorld(t, "")
-	cfg := w.config(sinkHCL)
-	b := w.backend()
-	id := lock(t, b)
-	if _, err := w.applier(b, nil, nil).Apply(ctx, w.plan(cfg, b), cfg, id); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
+	w, cfg, b, id := appliedSinkWorld(t)
 	st := readState(t, b)
 	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, plan.BuildInfo{OffsetctlVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(w.dir, "rollback.json")
-	if err := plan.WriteFile(file, rp); err != nil {
-		t.Fatal(err)
-	}
+	file := savePlan(t, w, "rollback.json", rp)
 
 	for _, tc := range []struct {
 		name    string
@@ -56,20 +47,7 @@ func TestApplyVerifiesSavedRollbackPlans(t *testing.T) {
 			"names the one backup file it restores; this one names 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := plan.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.edit(p)
-			edited := filepath.Join(t.TempDir(), "edited.json")
-			if err := plan.WriteFile(edited, p); err != nil { // recomputes the hash
-				t.Fatal(err)
-			}
-			p, err = plan.ReadFile(edited)
-			if err != nil {
-				t.Fatalf("the edited file, its hash recomputed, does not read: %v", err)
-			}
-			_, err = verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id)
+			err := applyEdited(ctx, t, w, b, cfg, id, file, tc.edit)
 			if !errors.Is(err, plan.ErrNotFromConfig) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("apply of the edited rollback plan: %v, want ErrNotFromConfig with %q", err, tc.wantErr)
 			}
@@ -82,16 +60,57 @@ func TestApplyVerifiesSavedRollbackPlans(t *testing.T) {
 		})
 	}
 
-	p, err := plan.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id); err != nil {
+	if err := applyEdited(ctx, t, w, b, cfg, id, file, func(*plan.Plan) {}); err != nil {
 		t.Fatalf("apply of the saved rollback plan: %v", err)
 	}
 	if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 50 || got["orders[1]"] != 60 {
 		t.Fatalf("offsets after the rollback: %v", got)
 	}
+}
+
+// appliedSinkWorld is sinkWorld with sinkHCL's replay applied (operation 1)
+// and the state locked.
+func appliedSinkWorld(t *testing.T) (*world, *config.Config, state.Backend, string) {
+	t.Helper()
+	w := sinkWorld(t, "")
+	cfg := w.config(sinkHCL)
+	b := w.backend()
+	id := lock(t, b)
+	if _, err := w.applier(b, nil, nil).Apply(context.Background(), w.plan(cfg, b), cfg, id); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return w, cfg, b, id
+}
+
+// savePlan writes p to name in w's directory and returns the path.
+func savePlan(t *testing.T, w *world, name string, p *plan.Plan) string {
+	t.Helper()
+	file := filepath.Join(w.dir, name)
+	if err := plan.WriteFile(file, p); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// applyEdited applies the plan saved in file after edit changed it and the
+// file was written again (its hash recomputed, as a careful hand would), with
+// the check the apply command makes of saved rollback and restore plans.
+func applyEdited(ctx context.Context, t *testing.T, w *world, b state.Backend, cfg *config.Config, id, file string, edit func(*plan.Plan)) error {
+	t.Helper()
+	p, err := plan.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(p)
+	edited := filepath.Join(t.TempDir(), "edited.json")
+	if err := plan.WriteFile(edited, p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = plan.ReadFile(edited); err != nil {
+		t.Fatalf("the edited file, its hash recomputed, does not read: %v", err)
+	}
+	_, err = verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id)
+	return err
 }
 
 // verifyingApplier is w.applier with the check the apply command makes of
@@ -113,14 +132,7 @@ func verifyingApplier(t *testing.T, w *world, b state.Backend, cfg *config.Confi
 // change is in the one backup format, the one offsetctl offsets backup
 // writes and offsets restore reads.
 func TestStateBackupIsAnOffsetsBackup(t *testing.T) {
-	ctx := context.Background()
-	w := sinkWorld(t, "")
-	cfg := w.config(sinkHCL)
-	b := w.backend()
-	id := lock(t, b)
-	if _, err := w.applier(b, nil, nil).Apply(ctx, w.plan(cfg, b), cfg, id); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
+	_, _, b, _ := appliedSinkWorld(t)
 	st := readState(t, b)
 	if len(st.Backups) != 1 {
 		t.Fatalf("backups: %+v", st.Backups)
@@ -160,10 +172,7 @@ func TestApplyVerifiesSavedRestorePlans(t *testing.T) {
 	if len(rp.Restores) != 1 || rp.Restores[backup] == nil {
 		t.Fatalf("the restore plan does not name its backup: %+v", rp.Restores)
 	}
-	file := filepath.Join(w.dir, "restore.json")
-	if err := plan.WriteFile(file, rp); err != nil {
-		t.Fatal(err)
-	}
+	file := savePlan(t, w, "restore.json", rp)
 	for _, tc := range []struct {
 		name    string
 		edit    func(p *plan.Plan)
@@ -175,19 +184,7 @@ func TestApplyVerifiesSavedRestorePlans(t *testing.T) {
 		}, "gone.json, which cannot be read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := plan.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.edit(p)
-			edited := filepath.Join(t.TempDir(), "edited.json")
-			if err := plan.WriteFile(edited, p); err != nil { // recomputes the hash
-				t.Fatal(err)
-			}
-			if p, err = plan.ReadFile(edited); err != nil {
-				t.Fatal(err)
-			}
-			_, err = verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id)
+			err := applyEdited(ctx, t, w, b, cfg, id, file, tc.edit)
 			if !errors.Is(err, plan.ErrNotFromConfig) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("apply of the edited restore plan: %v, want ErrNotFromConfig with %q", err, tc.wantErr)
 			}
@@ -196,11 +193,7 @@ func TestApplyVerifiesSavedRestorePlans(t *testing.T) {
 			}
 		})
 	}
-	p, err := plan.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := verifyingApplier(t, w, b, cfg, p).Apply(ctx, p, cfg, id); err != nil {
+	if err := applyEdited(ctx, t, w, b, cfg, id, file, func(*plan.Plan) {}); err != nil {
 		t.Fatalf("apply of the saved restore plan: %v", err)
 	}
 	if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 5 || got["orders[1]"] != 6 || got["orders[2]"] != 70 {
