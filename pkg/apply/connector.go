@@ -46,13 +46,7 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 		c.group = offsets.SinkGroupID(c.name, blk.Group, nil)
 	}
 	if method == "" {
-		method = plan.MethodREST
-		if !caps.Supports(connect.FeatureAlterOffsets) {
-			method = plan.MethodTopic
-			if typ == plan.Sink {
-				method = plan.MethodGroup
-			}
-		}
+		_, method = offsets.Paths(typ == plan.Sink, true, caps.Supports(connect.FeatureAlterOffsets))
 	}
 	c.method = method
 	if !caps.Supports(connect.FeatureStop) {

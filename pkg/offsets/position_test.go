@@ -58,3 +58,24 @@ func TestParseREST(t *testing.T) {
 		})
 	}
 }
+
+func TestPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		sink, canRead, canWrite bool
+		read, write             Method
+	}{
+		{"source on 3.6+", false, true, true, ViaREST, ViaREST},
+		{"source on 3.5", false, true, false, ViaREST, ViaTopic},
+		{"source before 3.5", false, false, false, ViaTopic, ViaTopic},
+		{"sink on 3.6+", true, true, true, ViaREST, ViaREST},
+		{"sink on 3.5", true, true, false, ViaREST, ViaGroup},
+		{"sink before 3.5", true, false, false, ViaGroup, ViaGroup},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r, w := Paths(tc.sink, tc.canRead, tc.canWrite); r != tc.read || w != tc.write {
+				t.Errorf("Paths = %s, %s; want %s, %s", r, w, tc.read, tc.write)
+			}
+		})
+	}
+}

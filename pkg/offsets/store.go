@@ -23,6 +23,25 @@ const (
 	ViaGroup Method = "consumer_group"
 )
 
+// Paths returns the paths a connector's offsets are read and written by on
+// a worker: Kafka Connect's REST API where the worker can (canRead: GET
+// /offsets, 3.5+; canWrite: PATCH /offsets, 3.6+), else the offsets topic
+// for a source connector and the consumer group for a sink connector.
+func Paths(sink, canRead, canWrite bool) (read, write Method) {
+	direct := ViaTopic
+	if sink {
+		direct = ViaGroup
+	}
+	read, write = ViaREST, ViaREST
+	if !canRead {
+		read = direct
+	}
+	if !canWrite {
+		write = direct
+	}
+	return read, write
+}
+
 // DefaultOffsetsTopic is Kafka Connect's default offset.storage.topic.
 const DefaultOffsetsTopic = "connect-offsets"
 

@@ -139,28 +139,14 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 			obs.Type = ConnectorType(st.Type)
 		}
 	}
-	canRead := ci.version.AtLeast(3, 5)
-	canWrite := ci.version.AtLeast(3, 6)
+	// GET /offsets is Kafka Connect 3.5+, PATCH 3.6+.
+	obs.ReadVia, obs.WriteVia = offsets.Paths(obs.Type == Sink, ci.version.AtLeast(3, 5), ci.version.AtLeast(3, 6))
 	switch obs.Type {
 	case Source:
-		obs.ReadVia, obs.WriteVia = MethodREST, MethodREST
-		if !canWrite {
-			obs.WriteVia = MethodTopic
-		}
-		if !canRead {
-			obs.ReadVia = MethodTopic
-		}
 		if err := o.sourceOffsets(ctx, ci, cb, obs, info.Config); err != nil {
 			return nil, err
 		}
 	case Sink:
-		obs.ReadVia, obs.WriteVia = MethodREST, MethodREST
-		if !canWrite {
-			obs.WriteVia = MethodGroup
-		}
-		if !canRead {
-			obs.ReadVia = MethodGroup
-		}
 		if err := o.sinkOffsets(ctx, ci, cb, obs, info.Config, topics); err != nil {
 			return nil, err
 		}
