@@ -192,7 +192,7 @@ offsets "rewind%03d" {
 	for i := range st.Operations {
 		targets = append(targets, &st.Operations[i])
 	}
-	rp, err := apply.RollbackPlan(ctx, cfg, st, targets, pl.Observe, apply.PlanInfo{OffsetctlVersion: "bench", Now: time.Now()})
+	rp, err := plan.RollbackPlan(ctx, cfg, st, targets, pl.Observe, plan.BuildInfo{OffsetctlVersion: "bench", Now: time.Now()})
 	if err != nil {
 		return err
 	}

@@ -244,11 +244,11 @@ func TestReconcileCustomers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target, err := apply.RollbackCandidate(st, 0, "")
+	target, err := plan.RollbackCandidate(st, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := apply.RollbackPlan(w.ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{OffsetctlVersion: "example", Now: time.Now()})
+	rp, err := plan.RollbackPlan(w.ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, plan.BuildInfo{OffsetctlVersion: "example", Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ reconcile "customers" {
 		t.Fatalf("state: %s %q", op.Status, op.Error)
 	}
 	// The signals wrote no sink row of their own: there is nothing to put back.
-	_, err = apply.RollbackPlan(w.ctx, cfg, st, []*state.Operation{op}, w.planner().Observe, apply.PlanInfo{OffsetctlVersion: "example", Now: time.Now()})
+	_, err = plan.RollbackPlan(w.ctx, cfg, st, []*state.Operation{op}, w.planner().Observe, plan.BuildInfo{OffsetctlVersion: "example", Now: time.Now()})
 	if !errors.Is(err, apply.ErrNothingToRollback) {
 		t.Fatalf("rollback of a snapshot_signal repair = %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,10 +18,9 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
-// ObserveFunc observes the connectors at addrs (connector.NAME) as planning
-// does; (*plan.Planner).Observe has this signature. Apply compares what it
-// returns with what the plan observed.
-type ObserveFunc func(ctx context.Context, cfg *config.Config, addrs []string) (map[string]*plan.ConnectorObservation, error)
+// ObserveFunc is plan.ObserveFunc: apply re-observes through it and compares
+// what it returns with what the plan observed.
+type ObserveFunc = plan.ObserveFunc
 
 // Point says where a run is, for Options.Hook.
 type Point struct {
@@ -554,16 +552,7 @@ func findObservation(p *plan.Plan, addr string) *plan.ConnectorObservation {
 
 // RollbackTarget returns the state serial a rollback operation undoes (its
 // address is rollback.N).
-func RollbackTarget(op *plan.Operation) (uint64, bool) {
-	if op.Kind != plan.KindRollback {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(strings.TrimPrefix(op.Address, "rollback."), 10, 64)
-	if err != nil || !strings.HasPrefix(op.Address, "rollback.") {
-		return 0, false
-	}
-	return n, true
-}
+func RollbackTarget(op *plan.Operation) (uint64, bool) { return op.RollbackOf() }
 
 func stateKind(k plan.OperationKind) state.Kind {
 	switch k {

@@ -103,7 +103,7 @@ func TestApplyAndRollbackSink(t *testing.T) {
 	}
 
 	// Roll it back.
-	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{OffsetctlVersion: "test"})
+	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, plan.BuildInfo{OffsetctlVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestApplyAndRollbackSink(t *testing.T) {
 	if got := statuses(readState(t, b)); got != "1 offsets rolled_back by 2; 2 rollback applied" {
 		t.Fatalf("state after rollback: %s", got)
 	}
-	if _, err := apply.RollbackCandidate(readState(t, b), 1, ""); !errors.Is(err, apply.ErrNothingToRollback) {
+	if _, err := plan.RollbackCandidate(readState(t, b), 1, ""); !errors.Is(err, apply.ErrNothingToRollback) {
 		t.Fatalf("rolling back a rolled-back operation: %v", err)
 	}
 }
@@ -203,7 +203,7 @@ func TestApplySourceFormerStates(t *testing.T) {
 				t.Fatalf("state %s, want %s", got, tc.want)
 			}
 			st := readState(t, b)
-			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{})
+			rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, plan.BuildInfo{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,13 +2,11 @@ package apply
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
@@ -25,10 +23,10 @@ type conn struct {
 	typ     plan.ConnectorType
 	method  plan.Method
 	group   string
-	topic   string // the offsets topic
 	blk     *config.Connector
 	cc      *connect.Client
 	caps    connect.Capabilities
+	store   *offsets.Writer // the connector's offsets, by method
 	kcl     *kgo.Client
 }
 
@@ -45,16 +43,10 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 	}
 	c := &conn{a: a, name: blk.ConnectorName, cluster: blk.Connect.Name, typ: typ, blk: blk, cc: cc, caps: caps, group: group}
 	if c.group == "" && typ == plan.Sink {
-		c.group = offsets.SinkGroupID(c.name, map[string]string{"consumer.override.group.id": blk.Group})
+		c.group = offsets.SinkGroupID(c.name, blk.Group, nil)
 	}
 	if method == "" {
-		method = plan.MethodREST
-		if !caps.Supports(connect.FeatureAlterOffsets) {
-			method = plan.MethodTopic
-			if typ == plan.Sink {
-				method = plan.MethodGroup
-			}
-		}
+		_, method = offsets.Paths(typ == plan.Sink, true, caps.Supports(connect.FeatureAlterOffsets))
 	}
 	c.method = method
 	if !caps.Supports(connect.FeatureStop) {
@@ -73,12 +65,8 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 	default:
 		return nil, fmt.Errorf("%w: the plan writes the offsets of %q via %q, which this offsetctl does not know", ErrUnsupported, c.name, method)
 	}
-	if blk.Kafka != nil {
-		c.topic = blk.Kafka.OffsetsTopic
-		if c.topic == "" {
-			c.topic = "connect-offsets"
-		}
-	}
+	loc := plan.OffsetsLocation(blk, &plan.ConnectorObservation{Type: typ, Group: c.group}, method)
+	c.store = offsets.NewWriter(loc, restWriter{plan.RESTOffsets(cc), cc}, c.kafka)
 	return c, nil
 }
 
@@ -95,216 +83,6 @@ func (c *conn) kafka() (*kgo.Client, error) {
 	}
 	c.kcl = cl
 	return cl, nil
-}
-
-// read returns the current offsets of the partitions of want, through the
-// store the connector's offsets are written to.
-func (c *conn) read(ctx context.Context, want []entry) ([]entry, error) {
-	out := make([]entry, 0, len(want))
-	switch c.method {
-	case plan.MethodREST:
-		got, err := c.cc.Offsets(ctx, c.name)
-		if err != nil {
-			return nil, err
-		}
-		all, err := restEntries(got, c.typ)
-		if err != nil {
-			return nil, fmt.Errorf("reading the offsets of %q: %w", c.name, err)
-		}
-		for _, w := range want {
-			out = append(out, lookupEntry(all, w))
-		}
-	case plan.MethodTopic:
-		cl, err := c.kafka()
-		if err != nil {
-			return nil, err
-		}
-		snap, err := offsets.ReadTopic(ctx, cl, c.topic)
-		if err != nil {
-			return nil, fmt.Errorf("reading the offsets of %q from topic %s: %w", c.name, c.topic, err)
-		}
-		for _, w := range want {
-			e := w
-			e.offset = nil
-			if r, ok := snap.Find(c.name, w.part); ok {
-				off := r.Offset
-				e.offset, e.key = &off, r.Key
-			}
-			out = append(out, e)
-		}
-	case plan.MethodGroup:
-		g, err := c.readGroup(ctx, want)
-		if err != nil {
-			return nil, err
-		}
-		for _, w := range want {
-			e := w
-			e.committed = -1
-			if o, ok := g.Lookup(w.topic, w.partition); ok {
-				e.committed = o.Committed
-			}
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-
-func (c *conn) readGroup(ctx context.Context, want []entry) (*offsets.SinkGroup, error) {
-	cl, err := c.kafka()
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var topics []string
-	for _, w := range want {
-		if !seen[w.topic] {
-			seen[w.topic] = true
-			topics = append(topics, w.topic)
-		}
-	}
-	return offsets.ReadSinkGroup(ctx, kadm.NewClient(cl), c.group, topics)
-}
-
-// restEntries parses GET /offsets.
-func restEntries(got connect.ConnectorOffsets, typ plan.ConnectorType) ([]entry, error) {
-	var out []entry
-	for _, o := range got.Offsets {
-		if typ == plan.Sink {
-			var p struct {
-				Topic     string `json:"kafka_topic"`
-				Partition int32  `json:"kafka_partition"`
-			}
-			if err := json.Unmarshal(o.Partition, &p); err != nil {
-				return nil, fmt.Errorf("sink partition %s: %w", o.Partition, err)
-			}
-			e := entry{sink: true, topic: p.Topic, partition: p.Partition, committed: -1}
-			if len(o.Offset) > 0 && string(o.Offset) != "null" {
-				var v struct {
-					Offset *int64 `json:"kafka_offset"`
-				}
-				if err := json.Unmarshal(o.Offset, &v); err != nil || v.Offset == nil {
-					return nil, fmt.Errorf("sink offset %s of %s[%d] has no integer kafka_offset", o.Offset, p.Topic, p.Partition)
-				}
-				e.committed = *v.Offset
-			}
-			out = append(out, e)
-			continue
-		}
-		part, err := offsets.ParseMap(o.Partition)
-		if err != nil {
-			return nil, fmt.Errorf("source partition %s: %w", o.Partition, err)
-		}
-		e := entry{part: part}
-		if len(o.Offset) > 0 && string(o.Offset) != "null" {
-			off, err := offsets.ParseMap(o.Offset)
-			if err != nil {
-				return nil, fmt.Errorf("source offset of %s: %w", part, err)
-			}
-			e.offset = &off
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-// restBody builds the PATCH /offsets body: sink partitions as
-// {"kafka_topic","kafka_partition"} → {"kafka_offset"}, source partitions and
-// offsets exactly as planned; a deleted offset is null.
-func restBody(es []entry) connect.ConnectorOffsets {
-	body := connect.ConnectorOffsets{Offsets: make([]connect.ConnectorOffset, 0, len(es))}
-	for _, e := range es {
-		var o connect.ConnectorOffset
-		if e.sink {
-			p, _ := json.Marshal(struct {
-				Topic     string `json:"kafka_topic"`
-				Partition int32  `json:"kafka_partition"`
-			}{e.topic, e.partition})
-			o.Partition = p
-			o.Offset = json.RawMessage("null")
-			if e.committed >= 0 {
-				o.Offset = json.RawMessage(fmt.Sprintf(`{"kafka_offset":%d}`, e.committed))
-			}
-		} else {
-			o.Partition = json.RawMessage(e.part.JSON())
-			o.Offset = json.RawMessage("null")
-			if e.offset != nil {
-				o.Offset = json.RawMessage(e.offset.JSON())
-			}
-		}
-		body.Offsets = append(body.Offsets, o)
-	}
-	return body
-}
-
-// maxAlterAttempts bounds the attempts of a write whose outcome was unknown
-// (a Connect "request timed out" or a lost connection).
-const maxAlterAttempts = 3
-
-// write sets the offsets of es. The connector must be stopped with no task
-// left (the caller made sure). A write whose outcome is unknown is checked
-// by reading back before it is tried again.
-func (c *conn) write(ctx context.Context, es []entry) error {
-	if len(es) == 0 {
-		return nil
-	}
-	switch c.method {
-	case plan.MethodREST:
-		body := restBody(es)
-		var err error
-		for attempt := 1; attempt <= maxAlterAttempts; attempt++ {
-			_, err = c.cc.AlterOffsets(ctx, c.name, body)
-			if err == nil || !outcomeUnknown(err) || ctx.Err() != nil {
-				return err
-			}
-			got, rerr := c.read(ctx, es)
-			if rerr == nil && len(diffEntries(es, got)) == 0 {
-				return nil
-			}
-		}
-		return err
-	case plan.MethodTopic:
-		cl, err := c.kafka()
-		if err != nil {
-			return err
-		}
-		snap, err := offsets.ReadTopic(ctx, cl, c.topic)
-		if err != nil {
-			return fmt.Errorf("reading topic %s before writing the offsets of %q: %w", c.topic, c.name, err)
-		}
-		changes := make([]offsets.SourceChange, 0, len(es))
-		for _, e := range es {
-			if e.offset == nil {
-				if _, ok := snap.Find(c.name, e.part); !ok {
-					continue // nothing stored: already deleted
-				}
-			}
-			changes = append(changes, offsets.SourceChange{Partition: e.part, Offset: e.offset})
-		}
-		_, err = offsets.WriteSource(ctx, cl, snap, c.name, changes)
-		return err
-	case plan.MethodGroup:
-		cl, err := c.kafka()
-		if err != nil {
-			return err
-		}
-		changes := make([]offsets.SinkChange, 0, len(es))
-		for _, e := range es {
-			ch := offsets.SinkChange{Topic: e.topic, Partition: e.partition}
-			if e.committed >= 0 {
-				n := e.committed
-				ch.Offset = &n
-			}
-			changes = append(changes, ch)
-		}
-		return offsets.CommitSinkGroup(ctx, kadm.NewClient(cl), c.group, changes)
-	}
-	return fmt.Errorf("unknown write method %q", c.method)
-}
-
-// outcomeUnknown: the request may or may not have been acted upon.
-func outcomeUnknown(err error) bool {
-	var te *connect.TransportError
-	return connect.IsRequestTimeout(err) || errors.As(err, &te)
 }
 
 // status returns the connector's current state ("" and the error when it
@@ -340,8 +118,8 @@ func (c *conn) stop(ctx context.Context) (bool, error) {
 // checks a sink's consumer group has no members, and reads the offsets
 // before and after the wait: a difference means a task still commits.
 // It returns the offsets read last.
-func (c *conn) settle(ctx context.Context, want []entry) ([]entry, error) {
-	first, err := c.read(ctx, want)
+func (c *conn) settle(ctx context.Context, want []offsets.Position) ([]offsets.Position, error) {
+	first, err := c.store.Read(ctx, want)
 	if err != nil {
 		return nil, err
 	}
@@ -353,11 +131,11 @@ func (c *conn) settle(ctx context.Context, want []entry) ([]entry, error) {
 			return nil, err
 		}
 	}
-	second, err := c.read(ctx, want)
+	second, err := c.store.Read(ctx, want)
 	if err != nil {
 		return nil, err
 	}
-	if moved := diffEntries(first, second); len(moved) > 0 {
+	if moved := offsets.Differences(first, second); len(moved) > 0 {
 		return nil, fmt.Errorf("a task of %q still commits offsets after the connector was stopped (a zombie task that outlived task.shutdown.graceful.timeout.ms): %s; nothing was written: restart the worker that runs it, then apply again",
 			c.name, strings.Join(moved, "; "))
 	}
@@ -366,18 +144,18 @@ func (c *conn) settle(ctx context.Context, want []entry) ([]entry, error) {
 
 // waitNoMembers waits up to the grace period for the sink's consumer group
 // to have no members.
-func (c *conn) waitNoMembers(ctx context.Context, want []entry) error {
+func (c *conn) waitNoMembers(ctx context.Context, want []offsets.Position) error {
 	deadline := time.Now().Add(c.a.opts.GracePeriod)
 	for {
-		g, err := c.readGroup(ctx, want)
+		members, err := c.store.Members(ctx, want)
 		if err != nil {
 			return err
 		}
-		if len(g.Members) == 0 {
+		if len(members) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w (zombie sink tasks of %q are still consuming after the stop)", &offsets.GroupNotEmptyError{Group: g.Group, Members: g.Members}, c.name)
+			return fmt.Errorf("%w (zombie sink tasks of %q are still consuming after the stop)", &offsets.GroupNotEmptyError{Group: c.group, Members: members}, c.name)
 		}
 		if err := sleepCtx(ctx, c.a.opts.PollInterval); err != nil {
 			return err
@@ -446,4 +224,28 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// restWriter is the offset store's view of a Kafka Connect client when it
+// writes: PATCH /connectors/{name}/offsets, and which errors leave a write's
+// outcome unknown.
+type restWriter struct {
+	offsets.RESTReader
+	cc *connect.Client
+}
+
+func (w restWriter) AlterOffsets(ctx context.Context, name string, body []offsets.RESTOffset) error {
+	req := connect.ConnectorOffsets{Offsets: make([]connect.ConnectorOffset, 0, len(body))}
+	for _, o := range body {
+		req.Offsets = append(req.Offsets, connect.ConnectorOffset{Partition: o.Partition, Offset: o.Offset})
+	}
+	_, err := w.cc.AlterOffsets(ctx, name, req)
+	return err
+}
+
+// OutcomeUnknown: the request may or may not have been acted upon (a
+// Connect "request timed out" or a lost connection).
+func (restWriter) OutcomeUnknown(err error) bool {
+	var te *connect.TransportError
+	return connect.IsRequestTimeout(err) || errors.As(err, &te)
 }

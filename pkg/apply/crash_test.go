@@ -9,6 +9,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
@@ -95,11 +96,11 @@ func TestCrashAfterEveryStep(t *testing.T) {
 						t.Fatalf("offsets written %d times: %v", len(got), got)
 					}
 				case "rollback":
-					target, err := apply.RollbackCandidate(crashed, 0, "")
+					target, err := plan.RollbackCandidate(crashed, 0, "")
 					if err != nil {
 						t.Fatal(err)
 					}
-					rp, err := apply.RollbackPlan(ctx, cfg, crashed, []*state.Operation{target}, w.observe, apply.PlanInfo{})
+					rp, err := plan.RollbackPlan(ctx, cfg, crashed, []*state.Operation{target}, w.observe, plan.BuildInfo{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -218,11 +219,11 @@ func TestRecoveryDecidesFromLiveOffsets(t *testing.T) {
 			case "apply":
 				_, err = w.applier(b2, nil, &events).Apply(ctx, p, cfg, id2)
 			case "rollback":
-				target, terr := apply.RollbackCandidate(crashed, 0, "")
+				target, terr := plan.RollbackCandidate(crashed, 0, "")
 				if terr != nil {
 					t.Fatal(terr)
 				}
-				rp, perr := apply.RollbackPlan(ctx, cfg, crashed, []*state.Operation{target}, w.observe, apply.PlanInfo{})
+				rp, perr := plan.RollbackPlan(ctx, cfg, crashed, []*state.Operation{target}, w.observe, plan.BuildInfo{})
 				if perr != nil {
 					t.Fatal(perr)
 				}

@@ -74,11 +74,15 @@
 // order); after a failure no new operation starts, and those in flight
 // finish or roll back.
 //
-// Rollback is the same path: [RollbackCandidate] picks the operation (the
-// last unfinished one, else the last applied or incomplete one that is not
-// itself a rollback), [RollbackPlan] builds a plan of kind rollback (address
-// rollback.N) that sets the before-images, and Apply executes it with every
-// check above; on success the undone operation is marked rolled_back.
+// Rollback is the same path: [plan.RollbackCandidate] picks the operation
+// (the last unfinished one, else the last applied or incomplete one that is
+// not itself a rollback), [plan.RollbackPlan] builds a plan of kind rollback
+// (address rollback.N) that sets the before-images, and Apply executes it
+// with every check above; on success the undone operation is marked
+// rolled_back. [plan.RestorePlan] builds the same kind of plan from an
+// offsets backup file. Apply plans nothing itself: a saved rollback or
+// restore plan is computed again by [plan.Planner.VerifyBuilt], which the command
+// passes in as Options.CheckPlan.
 //
 // # Incomplete repairs
 //
@@ -90,7 +94,6 @@
 // keys) and the operation is recorded as incomplete. Apply goes on with the
 // next operation and returns no error; [Result.Incomplete] lists such
 // operations.
-// [RestorePlan] builds the same kind of plan from an offsets backup file.
 //
 // A process that dies mid-apply leaves an in_progress operation. The next
 // Apply of the same plan settles it from its live offsets (recover.go):
@@ -99,7 +102,7 @@
 // found not applied or partly applied, its before-images are put back, its
 // connector returned, it is recorded as failed with the story, and the plan
 // is applied again; found moved by someone else, Apply refuses. Apply of any
-// other plan refuses until `offsetctl rollback` (a plan from [RollbackPlan]
+// other plan refuses until `offsetctl rollback` (a plan from [plan.RollbackPlan]
 // applied through the same path) has undone it. Options.Hook lets tests stop
 // the run after any step, abandoning everything the way kill -9 would.
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
@@ -33,9 +34,9 @@ var (
 	ErrUnfinished = errors.New("the state has an unfinished operation")
 	// ErrUnsupported: the worker cannot do what the plan needs safely.
 	ErrUnsupported = errors.New("the Kafka Connect worker cannot do this safely")
-	// ErrNothingToRollback: the operation named has nothing a rollback could
-	// restore.
-	ErrNothingToRollback = errors.New("nothing to roll back")
+	// ErrNothingToRollback is plan.ErrNothingToRollback, kept for callers
+	// that test apply's errors: rollback plans are made by pkg/plan.
+	ErrNothingToRollback = plan.ErrNothingToRollback
 )
 
 // Move is one thing that changed since the plan was made.

@@ -28,9 +28,41 @@ const (
 	StepRecover Step = "recover"
 )
 
-// Event is something apply did or saw. The set is sealed: OperationStarted,
-// StepStarted, StepDone, StepFailed, OffsetsAltered, Verified, RolledBack,
-// Recovered, Warning, OperationFinished.
+// Event is something apply did or saw. The set is sealed; every event and
+// what it means:
+//
+//   - OperationStarted: an operation of the plan was journaled in the state
+//     (its serial) and begins; nothing of it is changed yet.
+//   - StepStarted: a step of an operation begins (journal, stop, settle,
+//     alter, verify, restore-state, record; repair, restore-rows for a
+//     repair; restore-offsets, verify-restore for an automatic rollback).
+//   - StepDone: the step finished, or was skipped (nothing to do), with a
+//     message for the operator and how long it took.
+//   - StepFailed: the step failed with Err; what was changed is put back (a
+//     RolledBack follows) and the operation ends failed or needs_rollback.
+//     Not sent when Options.Hook abandoned the run (a *CrashError).
+//   - OffsetsAltered: a connector's offsets were written, by the path Via
+//     (REST, offsets topic, consumer group); Verified follows once read back.
+//   - Verified: the offsets read back equal what was written.
+//   - RepairReport: what a repair wrote (inserted, updated, deleted, rows
+//     already repaired, stale rows left alone, signals sent) and what its
+//     verification found (keys converged, whole-table checksums, what still
+//     differs when it is incomplete).
+//   - RolledBack: after a failure, the before-images were put back (Err
+//     nil) or could not be (Err says why, and the state says
+//     needs_rollback); StateAfter is the connector's state as left.
+//   - Recovered: an operation a dead process left in_progress was settled
+//     before this apply went on (Outcome, Message), or could not be (Err).
+//   - Warning: something the operator should read; apply goes on.
+//   - OperationFinished: an operation ended with Status: applied,
+//     incomplete (a repair that ran but left the sink different), failed
+//     (nothing left changed) or needs_rollback (changes may be left: run
+//     offsetctl rollback).
+//
+// For one operation the order is OperationStarted, then per step
+// StepStarted and StepDone or StepFailed (with OffsetsAltered, Verified or
+// RepairReport inside the steps that produce them), then RolledBack after a
+// failure, then OperationFinished.
 type Event interface{ isEvent() }
 
 // Observer receives apply's events, one at a time, in the order they

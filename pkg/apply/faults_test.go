@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
@@ -133,11 +134,11 @@ func TestConnectUnreachable(t *testing.T) {
 			if _, err := w.applier(b, nil, nil).Apply(ctx, w.plan(cfg, b), cfg, id); !errors.Is(err, apply.ErrUnfinished) {
 				t.Fatalf("apply of a new plan over an unfinished operation: %v", err)
 			}
-			target, err := apply.RollbackCandidate(st, 0, "")
+			target, err := plan.RollbackCandidate(st, 0, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, apply.PlanInfo{})
+			rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, plan.BuildInfo{})
 			if err != nil {
 				t.Fatal(err)
 			}

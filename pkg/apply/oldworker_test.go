@@ -11,6 +11,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
@@ -63,7 +64,7 @@ func TestOldWorkerDirectWrites(t *testing.T) {
 			t.Fatalf("PATCH on 3.5: %v", calls)
 		}
 		st := readState(t, b)
-		rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{})
+		rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, plan.BuildInfo{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,11 +178,11 @@ func TestOldWorkerCrashAfterTopicWrite(t *testing.T) {
 	if got := statuses(st); got != "1 offsets applied" {
 		t.Fatalf("state: %s", got)
 	}
-	target, err := apply.RollbackCandidate(st, 0, "")
+	target, err := plan.RollbackCandidate(st, 0, "")
 	if err != nil || target.Serial != 1 {
 		t.Fatalf("rollback candidate: %+v, %v", target, err)
 	}
-	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, apply.PlanInfo{})
+	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, plan.BuildInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}

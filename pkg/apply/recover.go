@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -52,7 +53,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	if blk == nil {
 		return fail(fmt.Errorf("connector %q on connect.%s is not in the configuration", sc.Name, sc.ConnectCluster))
 	}
-	want, err := fromImages(u.BeforeImages)
+	want, err := plan.ImagePositions(u.BeforeImages)
 	if err != nil {
 		return fail(err)
 	}
@@ -68,7 +69,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	}
 	// The recovery is recorded on the interrupted operation itself.
 	r := &opRun{a: a, j: j, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, c: c, serial: serial, former: sc.StateBefore}
-	after, err := fromImages(u.After)
+	after, err := plan.ImagePositions(u.After)
 	if err != nil {
 		return fail(err)
 	}
@@ -77,7 +78,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	// What the world says: the journal may lag it by a step (the process
 	// can die after a write and before its record), so the live offsets
 	// decide, compared with the operation's before- and after-images.
-	live, err := c.read(ctx, after)
+	live, err := c.store.Read(ctx, after)
 	if err != nil {
 		return fail(fmt.Errorf("reading the live offsets of %q to see how far it got: %w", c.name, err))
 	}
@@ -206,14 +207,14 @@ type verdict struct {
 // applied when every partition holds its after-image, not applied when
 // every one holds its before-image, partly when each holds one or the
 // other, neither when any holds something else.
-func judge(before, after, live []entry) verdict {
+func judge(before, after, live []offsets.Position) verdict {
 	var v verdict
 	nAfter, nBefore := 0, 0
 	for _, a := range after {
-		l := lookupEntry(live, a)
-		b := lookupEntry(before, a)
-		v.live = append(v.live, fmt.Sprintf("%s %s", a, l.value()))
-		isAfter, isBefore := a.sameValue(l), b.sameValue(l)
+		l := offsets.Lookup(live, a)
+		b := offsets.Lookup(before, a)
+		v.live = append(v.live, fmt.Sprintf("%s %s", a, l.Value()))
+		isAfter, isBefore := a.SameValue(l), b.SameValue(l)
 		switch {
 		case isAfter && isBefore: // the operation did not change it
 			nAfter++
@@ -223,7 +224,7 @@ func judge(before, after, live []entry) verdict {
 		case isBefore:
 			nBefore++
 		default:
-			v.moved = append(v.moved, fmt.Sprintf("%s is %s (before-image %s, after-image %s)", a, l.value(), b.value(), a.value()))
+			v.moved = append(v.moved, fmt.Sprintf("%s is %s (before-image %s, after-image %s)", a, l.Value(), b.Value(), a.Value()))
 		}
 	}
 	n := len(after)

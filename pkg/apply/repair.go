@@ -93,46 +93,13 @@ type repairRun struct {
 	images int
 }
 
-// step runs one step of a repair, recording it like opRun.step does.
+// step runs one step of a repair (stepRunner.run); target names the table.
 func (r *repairRun) step(ctx context.Context, s Step, target string, fn func() (string, bool, error)) error {
-	a := r.a
-	a.emit(StepStarted{Operation: r.op.Address, Step: s})
-	start := a.opts.Now()
-	idx := r.j.beginStep(r.serial, s, target, start)
-	if idx >= 0 && (s == StepRepair || s == StepRestoreRows) {
-		// The journal must say that writes may have begun.
-		if err := r.j.write(ctx); err != nil {
-			return err
-		}
-	}
-	msg, skipped, err := fn()
-	end := a.opts.Now()
-	r.j.endStep(r.serial, idx, s, target, start, end, msg, skipped, err)
-	if err != nil {
-		if !isCrash(err) {
-			a.emit(StepFailed{Operation: r.op.Address, Step: s, Err: err})
-		}
-		return err
-	}
-	if r.serial != 0 && persistAfter(s) {
-		if err := r.j.write(ctx); err != nil {
-			return err
-		}
-	}
-	a.emit(StepDone{Operation: r.op.Address, Step: s, Message: msg, Skipped: skipped, Elapsed: end.Sub(start)})
-	return r.hook(s)
+	return stepRunner{a: r.a, j: r.j, serial: &r.serial, operation: r.op.Address}.run(ctx, s, target, fn)
 }
 
-func (r *repairRun) hook(s Step) error {
-	if r.a.opts.Hook == nil {
-		return nil
-	}
-	pt := Point{Operation: r.op.Address, Step: s}
-	if err := r.a.opts.Hook(pt); err != nil {
-		return &CrashError{Point: pt, Err: err}
-	}
-	return nil
-}
+// hook calls Options.Hook at a point inside a step (a repair batch).
+func (r *repairRun) hook(s Step) error { return r.a.hook(Point{Operation: r.op.Address, Step: s}) }
 
 // databases opens the source and sink of a reconcile block and takes one
 // connection from each (release gives them back), and returns the sink's
@@ -199,141 +166,31 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 		return res, err
 	}
 	report := RepairReport{Operation: op.Address}
-	spec := d.Spec()
-	var repaired []reconcile.Key
-	written := false
+	work := &repairWork{blk: blk, d: d, spec: d.Spec(), src: sc.Conn(), dst: dc.Conn(), sinkPool: sinkPool, report: &report}
+	// The repair step, by mode (repair_modes.go); "none" only reports.
 	err = r.step(ctx, StepRepair, target, func() (string, bool, error) {
 		switch d.Repair {
 		case plan.RepairUpsert:
-			written = true
-			// A second sink connection lets a batch write while the one
-			// before it still writes or commits; without one (the pool is
-			// full, or the server refuses it) the batches take turns.
-			var second *pgx.Conn
-			if st := sinkPool.Stat(); st.MaxConns() > st.AcquiredConns() {
-				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				dc2, err := sinkPool.Acquire(actx)
-				cancel()
-				if err == nil {
-					defer dc2.Release()
-					second = dc2.Conn()
-				}
-			}
-			rr, err := reconcile.Repair(ctx, sc.Conn(), dc.Conn(), spec, d.Set(), reconcile.RepairOptions{
-				DeleteExtra: d.DeleteExtra, SecondSink: second,
-				Images: func(ctx context.Context, _ int, ims []reconcile.RowImage) error {
-					j.update(r.serial, func(sop *state.Operation) {
-						for _, im := range ims {
-							sop.BeforeImages = append(sop.BeforeImages, state.Image{Row: &state.RowImage{
-								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Row: im.Row}})
-						}
-					})
-					r.images += len(ims)
-					return j.write(ctx)
-				},
-				After: func(_ context.Context, _ int, ims []reconcile.RowImage) error {
-					j.update(r.serial, func(sop *state.Operation) {
-						for _, im := range ims {
-							sop.After = append(sop.After, state.Image{Row: &state.RowImage{
-								Database: blk.Sink.Name, Table: d.SinkTable, Key: im.KeyJSON, Xmin: im.Xmin}})
-						}
-					})
-					return nil
-				},
-				BeforeCommit: func(int) error { return r.hook(StepRepairBatch) },
-			})
-			if rr != nil {
-				report.Inserted, report.Updated, report.Deleted, report.Already = rr.Inserted, rr.Updated, rr.Deleted, rr.Already
-				report.Stale = rr.Stale
-				repaired = rr.Repaired
-			}
-			if err != nil {
-				return "", false, err
-			}
-			msg := fmt.Sprintf("%d inserted, %d updated, %d deleted in %d batch(es)", rr.Inserted, rr.Updated, rr.Deleted, rr.Batches)
-			if rr.Already > 0 {
-				msg += fmt.Sprintf(", %d already repaired", rr.Already)
-			}
-			if len(rr.Stale) > 0 {
-				msg += fmt.Sprintf("; %d stale (changed since the plan, not written): %s", len(rr.Stale), staleList(rr.Stale))
-			}
-			return msg, false, nil
+			return r.upsert(ctx, work)
 		case plan.RepairSnapshotSignal:
-			var keys []reconcile.Key
-			for _, l := range [][]reconcile.Diff{d.Missing, d.Mismatched} {
-				for _, df := range l {
-					keys = append(keys, df.Key)
-				}
-			}
-			prefix := fmt.Sprintf("offsetctl-%s-%d", strings.TrimPrefix(short(p.Hash), "sha256:"), r.serial)
-			sigs, err := reconcile.SnapshotSignals(d.Table, d.KeyColumns, keys, 0, prefix)
-			if err != nil {
-				return "", false, err
-			}
-			n, err := reconcile.SendSignals(ctx, sc.Conn(), d.SignalTable, sigs)
-			if err != nil {
-				return "", false, err
-			}
-			report.Signals = n
-			repaired = keys
-			return fmt.Sprintf("%d execute-snapshot signal(s) for %d keys inserted into %s", n, len(keys), d.SignalTable), false, nil
-		default:
-			return "report only (repair = none)", true, nil
+			return r.signal(ctx, work)
 		}
+		return "report only (repair = none)", true, nil
 	})
 	report.BeforeImagesRecorded = r.images
 	if err != nil {
-		return r.failRepair(ctx, res, blk, d, StepRepair, err, written)
+		return r.failRepair(ctx, res, blk, d, StepRepair, err, work.written)
 	}
 	switch d.Repair {
 	case plan.RepairUpsert:
 		res.Partitions = int(report.Inserted + report.Updated + report.Deleted) // what was written, not what was planned
 	case plan.RepairSnapshotSignal:
-		res.Partitions = len(repaired)
+		res.Partitions = len(work.repaired)
 	}
 
-	var v *reconcile.Verification
-	err = r.step(ctx, StepVerify, target, func() (string, bool, error) {
-		deadline := a.opts.Now().Add(a.opts.WaitTimeout)
-		for {
-			var err error
-			v, err = reconcile.Verify(ctx, sc.Conn(), dc.Conn(), spec, repaired)
-			if err != nil {
-				return "", false, fmt.Errorf("comparing the repaired rows again: %w", err)
-			}
-			// Signals are processed by the pipeline: wait for the rows.
-			if v.Converged() || d.Repair != plan.RepairSnapshotSignal || a.opts.Now().After(deadline) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return "", false, ctx.Err()
-			case <-time.After(a.opts.PollInterval):
-			}
-		}
-		report.Verified, report.Converged, report.TableEqual = v.Keys, v.Converged(), v.TableEqual()
-		report.SourceSum, report.SinkSum = v.SourceChecksum, v.SinkChecksum
-		sums := fmt.Sprintf("source %s, sink %s", v.SourceChecksum, v.SinkChecksum)
-		if !v.Converged() {
-			return "", false, fmt.Errorf("%d of %d repaired rows still differ (keys %s); whole table: %s", len(v.Differing), v.Keys, keyList(v.Differing), sums)
-		}
-		if d.Repair == plan.RepairNone {
-			if v.TableEqual() {
-				return "report only; the tables are equal now: " + sums, false, nil
-			}
-			return "report only; the tables differ: " + sums, false, nil
-		}
-		if !v.TableEqual() {
-			// The repaired rows are equal, the tables are not: say which
-			// rows still differ, and why where the repair knows.
-			report.Remaining = remaining(ctx, sc.Conn(), dc.Conn(), spec)
-			report.Incomplete = incompleteText(d, report)
-			return fmt.Sprintf("NOT VERIFIED: %d repaired rows equal, but the tables still differ (%s): %s", v.Keys, sums, report.Incomplete), false, nil
-		}
-		return fmt.Sprintf("%d rows equal; checksums equal: %s", v.Keys, sums), false, nil
-	})
+	err = r.step(ctx, StepVerify, target, func() (string, bool, error) { return r.verify(ctx, work) })
 	if err != nil {
-		return r.failRepair(ctx, res, blk, d, StepVerify, err, written)
+		return r.failRepair(ctx, res, blk, d, StepVerify, err, work.written)
 	}
 	status := state.StatusApplied
 	if report.Incomplete != "" {
@@ -345,7 +202,7 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	err = r.step(ctx, StepRecord, target, func() (string, bool, error) {
 		finished := a.opts.Now()
 		j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished = status, finished
+			sop.Finish(status, finished, nil)
 			if status == state.StatusIncomplete {
 				sop.Error = "the repair is incomplete: " + report.Incomplete
 			}
@@ -482,7 +339,7 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 	a.emit(RolledBack{Operation: r.op.Address, Partitions: len(imgs), Err: oe.RollbackErr})
 	finished := a.opts.Now()
 	r.j.update(r.serial, func(sop *state.Operation) {
-		sop.Status, sop.Finished, sop.Error = oe.Status, finished, cause.Error()
+		sop.Finish(oe.Status, finished, cause)
 		if oe.RollbackErr != nil {
 			sop.Error += "; the automatic rollback failed: " + oe.RollbackErr.Error()
 		}
@@ -622,7 +479,7 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 		oe := &OperationError{Operation: op.Address, Serial: r.serial, Step: StepRestoreRows, Err: err, Status: state.StatusFailed}
 		finished := a.opts.Now()
 		j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished, sop.Error = state.StatusFailed, finished, err.Error()
+			sop.Finish(state.StatusFailed, finished, err)
 		})
 		if werr := j.write(context.WithoutCancel(ctx)); werr != nil {
 			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v", oe, werr)
@@ -633,13 +490,16 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 	}
 	err = r.step(ctx, StepRecord, "", func() (string, bool, error) {
 		finished := a.opts.Now()
-		j.update(r.serial, func(sop *state.Operation) { sop.Status, sop.Finished = state.StatusApplied, finished })
-		j.update(n, func(t *state.Operation) {
-			t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
-			if t.Finished.IsZero() {
-				t.Finished = finished
+		var rerr error
+		j.with(func(st *state.State) {
+			if sop, ok := st.BySerial(r.serial); ok {
+				sop.Finish(state.StatusApplied, finished, nil)
 			}
+			rerr = st.RecordRollback(n, r.serial, finished)
 		})
+		if rerr != nil {
+			return "", false, rerr
+		}
 		return "applied", false, nil
 	})
 	if err != nil {
@@ -688,39 +548,4 @@ func (a *Applier) recoverRepair(ctx context.Context, j *journal, cfg *config.Con
 // of one (it touched no connector).
 func isRepairState(op *state.Operation) bool {
 	return op.Kind == state.KindReconcile || (op.Kind == state.KindRollback && len(op.Connectors) == 0)
-}
-
-// repairRollbackPlan builds the rollback plan of reconcile operations: one
-// rollback.N operation each, with no connector. ok is false when the
-// targets are not all reconcile operations.
-func repairRollbackPlan(cfg *config.Config, st *state.State, targets []*state.Operation, info PlanInfo) (*plan.Plan, bool, error) {
-	n := 0
-	for _, t := range targets {
-		if t.Kind == state.KindReconcile {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil, false, nil
-	}
-	if n != len(targets) {
-		return nil, true, errors.New("roll back repairs (reconcile operations) and offset changes separately")
-	}
-	var ops []plan.Operation
-	for _, t := range targets {
-		rows := 0
-		for _, im := range t.BeforeImages {
-			if im.Row != nil {
-				rows++
-			}
-		}
-		if rows == 0 && (t.Status == state.StatusApplied || t.Status == state.StatusIncomplete) {
-			return nil, true, fmt.Errorf("%w: operation %d (%s) wrote no sink rows (a snapshot_signal or report-only repair, or no drift left): there is nothing to put back", ErrNothingToRollback, t.Serial, t.Name)
-		}
-		ops = append(ops, plan.Operation{Address: fmt.Sprintf("rollback.%d", t.Serial), Name: "rollback of " + t.Name, Kind: plan.KindRollback,
-			Reason: fmt.Sprintf("roll back operation %d (%s, %s): put back %d sink row(s) from their before-images", t.Serial, t.Name, t.Status, rows),
-			Status: plan.StatusChange, AllowSkipRecords: -1})
-	}
-	p, err := assemble(cfg, st, nil, ops, nil, info)
-	return p, true, err
 }

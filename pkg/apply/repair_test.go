@@ -248,11 +248,11 @@ func testRepairApplyVerifyRollback(t *testing.T, sinkParams string) {
 	}
 
 	// Rollback: the sink is byte for byte what it was.
-	target, err := apply.RollbackCandidate(st, 0, "")
+	target, err := plan.RollbackCandidate(st, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{OffsetctlVersion: "test", Now: time.Now()})
+	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, plan.BuildInfo{OffsetctlVersion: "test", Now: time.Now()})
 	if err != nil {
 		t.Fatalf("rollback plan: %v", err)
 	}
@@ -354,11 +354,11 @@ func TestRepairApplyStaleIsIncomplete(t *testing.T) {
 				t.Fatalf("plan after an incomplete repair: %s %+v", np.Operations[0].Status, np.Operations[0].Reconcile)
 			}
 			// offsetctl rollback undoes it: the sink is as before the apply.
-			target, err := apply.RollbackCandidate(st, 0, "")
+			target, err := plan.RollbackCandidate(st, 0, "")
 			if err != nil || target.Serial != 1 {
 				t.Fatalf("rollback candidate: %+v %v", target, err)
 			}
-			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{OffsetctlVersion: "test", Now: time.Now()})
+			rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, plan.BuildInfo{OffsetctlVersion: "test", Now: time.Now()})
 			if err != nil {
 				t.Fatalf("rollback plan: %v", err)
 			}
@@ -514,7 +514,7 @@ func TestRepairApplyReportOnly(t *testing.T) {
 	if op.Status != state.StatusApplied || !strings.Contains(strings.Join(msgs, "\n"), "verify: report only; the tables differ: source 100:") {
 		t.Fatalf("recorded: %s %v", op.Status, msgs)
 	}
-	_, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{op}, w.planner().Observe, apply.PlanInfo{Now: time.Now()})
+	_, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{op}, w.planner().Observe, plan.BuildInfo{Now: time.Now()})
 	if !errors.Is(err, apply.ErrNothingToRollback) {
 		t.Fatalf("rollback of a report-only repair = %v", err)
 	}
@@ -543,7 +543,7 @@ func TestRepairRollbackRefusesChangedRows(t *testing.T) {
 			t.Fatalf("after-image %+v: want the xmin of the written row version (or nothing, deleted), not the row", im.Row)
 		}
 	}
-	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{Now: time.Now()})
+	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.planner().Observe, plan.BuildInfo{Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

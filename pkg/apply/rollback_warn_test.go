@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/plan/render"
@@ -26,7 +25,7 @@ func TestRollbackWarnsWhenItDeletesAnOffset(t *testing.T) {
 		t.Fatalf("apply: %v", err)
 	}
 	st := readState(t, b)
-	rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{})
+	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, plan.BuildInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +68,7 @@ func TestRollbackSaysWhatItDoesWithNewerOffsets(t *testing.T) {
 			}
 			w.setOffsets("orders-source", `{"offsets":[{"partition":{"table":"orders"},"offset":`+tc.now+`}]}`, connect.StateStopped)
 			st := readState(t, b)
-			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, apply.PlanInfo{})
+			rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{&st.Operations[0]}, w.observe, plan.BuildInfo{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -27,8 +28,8 @@ type opRun struct {
 
 	former     string // the connector's state to return to
 	rollbackOf uint64 // the operation a rollback undoes, 0 if none
-	before     []entry
-	after      []entry
+	before     []offsets.Position
+	after      []offsets.Position
 
 	stopped      bool // the connector was stopped (or may be)
 	alterStarted bool // offsets may have been written
@@ -143,7 +144,7 @@ func (j *journal) write(ctx context.Context) error { return j.writeUpTo(ctx, j.c
 func (j *journal) beginStep(serial uint64, s Step, target string, start time.Time) int {
 	idx := -1
 	j.update(serial, func(op *state.Operation) {
-		op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Status: state.StepInProgress, Started: start})
+		op.StartStep(string(s), target, start)
 		idx = len(op.Steps) - 1
 	})
 	return idx
@@ -157,72 +158,17 @@ func (j *journal) endStep(serial uint64, idx int, s Step, target string, start, 
 			op.Steps = append(op.Steps, state.Step{Name: string(s), Target: target, Started: start})
 			idx = len(op.Steps) - 1
 		}
-		stp := &op.Steps[idx]
-		stp.Finished, stp.Message = end, msg
-		switch {
-		case err != nil:
-			stp.Status, stp.Error = state.StepFailed, err.Error()
-		case skipped:
-			stp.Status = state.StepSkipped
-		default:
-			stp.Status = state.StepDone
+		if skipped && err == nil {
+			op.Steps[idx].Skip(end, msg)
+		} else {
+			op.Steps[idx].End(end, msg, err)
 		}
 	})
 }
 
-func (r *opRun) write(ctx context.Context) error { return r.j.write(ctx) }
-
-// persistAfter says which steps the state is written after: the journal
-// (before anything changes), the alteration (its result) and the final
-// status. persistBefore says which are written before they begin: the
-// alteration (its intent) and restore-state (the connector may run from the
-// new offsets, after which they no longer show the operation). A failure's
-// outcome is written when it is known; the other steps are recorded with the
-// next write, which keeps a run of many connectors from waiting on the disk.
-// A later run reads the live offsets to see how far an operation got, and
-// the journal to know whether the connector may have run since.
-func persistAfter(s Step) bool {
-	return s == StepJournal || s == StepAlter || s == StepRecord
-}
-
-func persistBefore(s Step) bool {
-	return s == StepAlter || s == StepRestoreState
-}
-
-// step runs one step: records it, runs fn, records the result, tells the
-// observer and calls the hook. A *CrashError from the hook must be returned
-// as it is, without cleanup.
+// step runs one step of the operation on its connector (stepRunner.run).
 func (r *opRun) step(ctx context.Context, s Step, fn func() (msg string, skipped bool, err error)) error {
-	a := r.a
-	a.emit(StepStarted{Operation: r.op.Address, Connector: r.c.name, Step: s})
-	start := a.opts.Now()
-	idx := r.j.beginStep(r.serial, s, r.c.name, start)
-	if idx >= 0 && persistBefore(s) {
-		// The journal must say an alteration, or a resume, may have begun.
-		if err := r.write(ctx); err != nil {
-			return err
-		}
-	}
-	msg, skipped, err := fn()
-	end := a.opts.Now()
-	r.j.endStep(r.serial, idx, s, r.c.name, start, end, msg, skipped, err)
-	if err != nil {
-		a.emit(StepFailed{Operation: r.op.Address, Connector: r.c.name, Step: s, Err: err})
-		return err
-	}
-	if r.serial != 0 && persistAfter(s) {
-		if err := r.write(ctx); err != nil {
-			return err
-		}
-	}
-	a.emit(StepDone{Operation: r.op.Address, Connector: r.c.name, Step: s, Message: msg, Skipped: skipped, Elapsed: end.Sub(start)})
-	if a.opts.Hook != nil {
-		pt := Point{Operation: r.op.Address, Connector: r.c.name, Step: s}
-		if herr := a.opts.Hook(pt); herr != nil {
-			return &CrashError{Point: pt, Err: herr}
-		}
-	}
-	return nil
+	return stepRunner{a: r.a, j: r.j, serial: &r.serial, operation: r.op.Address, connector: r.c.name}.run(ctx, s, r.c.name, fn)
 }
 
 func isCrash(err error) bool {
@@ -290,7 +236,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if err != nil {
 			return "", false, err
 		}
-		if moved := diffEntries(r.before, cur); len(moved) > 0 {
+		if moved := offsets.Differences(r.before, cur); len(moved) > 0 {
 			return "", false, fmt.Errorf("%w: the offsets of %q moved while it stopped (its tasks committed once more): %s",
 				ErrStalePlan, c.name, strings.Join(moved, "; "))
 		}
@@ -306,7 +252,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if len(r.after) == 0 {
 			return "nothing to write", true, nil
 		}
-		if err := c.write(ctx, r.after); err != nil {
+		if err := c.store.Write(ctx, r.after); err != nil {
 			return "", false, fmt.Errorf("writing the offsets of %q via %s: %w", c.name, c.method, err)
 		}
 		a.emit(OffsetsAltered{Operation: op.Address, Connector: c.name, Via: c.method, Partitions: len(r.after)})
@@ -322,7 +268,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if err != nil {
 			return "", false, fmt.Errorf("reading the offsets of %q back: %w", c.name, err)
 		}
-		if diff := diffEntries(r.after, got); len(diff) > 0 {
+		if diff := offsets.Differences(r.after, got); len(diff) > 0 {
 			return "", false, fmt.Errorf("the offsets of %q read back differ from the plan: %s", c.name, strings.Join(diff, "; "))
 		}
 		a.emit(Verified{Operation: op.Address, Connector: c.name, Partitions: len(r.after)})
@@ -364,20 +310,21 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 	err = r.step(rctx, StepRecord, func() (string, bool, error) {
 		finished := a.opts.Now()
 		r.j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished = state.StatusApplied, finished
+			sop.Finish(state.StatusApplied, finished, nil)
 			sop.Connectors[0].StateAfter = stateAfter
 		})
 		if r.rollbackOf != 0 {
-			r.j.update(r.rollbackOf, func(t *state.Operation) {
-				interrupted := t.Status == state.StatusInProgress
-				t.Status, t.RolledBackBy = state.StatusRolledBack, r.serial
-				if t.Finished.IsZero() {
-					t.Finished = finished
-				}
-				if interrupted {
+			var rerr error
+			r.j.with(func(st *state.State) {
+				t, ok := st.BySerial(r.rollbackOf)
+				interrupted := ok && t.Status == state.StatusInProgress
+				if rerr = st.RecordRollback(r.rollbackOf, r.serial, finished); rerr == nil && interrupted {
 					r.settleInterrupted(t, finished, stateAfter)
 				}
 			})
+			if rerr != nil {
+				return "", false, rerr
+			}
 		}
 		return "applied", false, nil
 	})
@@ -415,14 +362,13 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 	if r.serial != 0 {
 		finished := a.opts.Now()
 		r.j.update(r.serial, func(sop *state.Operation) {
-			sop.Status, sop.Finished = oe.Status, finished
-			sop.Error = cause.Error()
+			sop.Finish(oe.Status, finished, cause)
 			if rbErr != nil {
 				sop.Error += "; the automatic rollback failed: " + rbErr.Error()
 			}
 			sop.Connectors[0].StateAfter = stateAfter
 		})
-		if err := r.write(rctx); err != nil {
+		if err := r.j.write(rctx); err != nil {
 			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (the state still shows operation %d in progress: run offsetctl rollback -serial %d)", oe, err, r.serial, r.serial)
 		}
 	}
@@ -434,12 +380,12 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 // converge puts want back (when offsets may have changed) and returns the
 // connector to former, recording the steps in the journal. It returns the
 // state the connector is left in.
-func (r *opRun) converge(ctx context.Context, want []entry, former string, offsetsMayDiffer, mayBeStopped bool) (string, error) {
+func (r *opRun) converge(ctx context.Context, want []offsets.Position, former string, offsetsMayDiffer, mayBeStopped bool) (string, error) {
 	c := r.c
 	if offsetsMayDiffer && len(want) > 0 {
 		var same bool
 		err := r.step(ctx, StepRestoreOffsets, func() (string, bool, error) {
-			if cur, err := c.read(ctx, want); err == nil && len(diffEntries(want, cur)) == 0 {
+			if cur, err := c.store.Read(ctx, want); err == nil && len(offsets.Differences(want, cur)) == 0 {
 				same = true
 				return "the before-images are in place", true, nil
 			}
@@ -450,7 +396,7 @@ func (r *opRun) converge(ctx context.Context, want []entry, former string, offse
 			if _, err := c.settle(ctx, want); err != nil {
 				return "", false, err
 			}
-			if err := c.write(ctx, want); err != nil {
+			if err := c.store.Write(ctx, want); err != nil {
 				return "", false, fmt.Errorf("writing the before-images of %q: %w", c.name, err)
 			}
 			return fmt.Sprintf("%d before-image(s) written", len(want)), false, nil
@@ -464,7 +410,7 @@ func (r *opRun) converge(ctx context.Context, want []entry, former string, offse
 				if err != nil {
 					return "", false, fmt.Errorf("reading the before-images of %q back: %w", c.name, err)
 				}
-				if diff := diffEntries(want, got); len(diff) > 0 {
+				if diff := offsets.Differences(want, got); len(diff) > 0 {
 					return "", false, fmt.Errorf("the before-images of %q read back differ: %s", c.name, strings.Join(diff, "; "))
 				}
 				return fmt.Sprintf("%d before-image(s) read back exactly", len(want)), false, nil
@@ -533,11 +479,11 @@ const verifyPatience = 5 * time.Second
 
 // readBack reads want's partitions, retrying while they differ from want,
 // for at most verifyPatience; it returns the last read.
-func readBack(ctx context.Context, c *conn, want []entry) ([]entry, error) {
+func readBack(ctx context.Context, c *conn, want []offsets.Position) ([]offsets.Position, error) {
 	deadline := time.Now().Add(verifyPatience)
 	for {
-		got, err := c.read(ctx, want)
-		if err != nil || len(diffEntries(want, got)) == 0 || time.Now().After(deadline) {
+		got, err := c.store.Read(ctx, want)
+		if err != nil || len(offsets.Differences(want, got)) == 0 || time.Now().After(deadline) {
 			return got, err
 		}
 		select {
@@ -554,13 +500,13 @@ func readBack(ctx context.Context, c *conn, want []entry) ([]entry, error) {
 // operation found not applied is recorded as failed, not as rolled back,
 // so that the history does not claim it was ever applied.
 func (r *opRun) settleInterrupted(t *state.Operation, at time.Time, stateAfter string) {
-	before, err1 := fromImages(t.BeforeImages)
-	after, err2 := fromImages(t.After)
+	before, err1 := plan.ImagePositions(t.BeforeImages)
+	after, err2 := plan.ImagePositions(t.After)
 	if err1 != nil || err2 != nil {
 		return
 	}
 	last, resumed := journaled(t.Steps)
-	v := judge(before, after, currentEntries(r.now, after))
+	v := judge(before, after, r.now.Positions(after))
 	var story string
 	switch {
 	case v.kind == foundApplied || resumed:

@@ -55,7 +55,9 @@ type BackupSourceOffset struct {
 	Partition Map
 	// Offset is the value, exactly; nil for a deleted partition.
 	Offset *Map
-	// TopicPartition and TopicOffset say where the record was read.
+	// TopicPartition and TopicOffset say where the record was read; both
+	// are -1 for an offset not read from the offsets topic (through Kafka
+	// Connect's REST API), whose Key is then built the Java way (EncodeKey).
 	TopicPartition int32
 	TopicOffset    int64
 }
@@ -174,7 +176,7 @@ func (o BackupSourceOffset) validate(connector string) error {
 	if !partition.Equal(o.Partition) {
 		return fmt.Errorf("key %s holds partition %s, the entry says %s", quoteBytes(o.Key), partition, o.Partition)
 	}
-	if o.TopicPartition < 0 || o.TopicOffset < 0 {
+	if notRead := o.TopicPartition == -1 && o.TopicOffset == -1; !notRead && (o.TopicPartition < 0 || o.TopicOffset < 0) {
 		return fmt.Errorf("key %s: read position partition %d offset %d is invalid", quoteBytes(o.Key), o.TopicPartition, o.TopicOffset)
 	}
 	return nil

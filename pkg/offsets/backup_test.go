@@ -180,6 +180,7 @@ func TestBackupRefusesInvalidContentOnWrite(t *testing.T) {
 			b.Connectors[1].Source[0].Partition = mustMap(t, `{"server":"elsewhere"}`)
 		}, "holds partition"},
 		{"sink without group", func(b *Backup) { b.Connectors[0].Group = "" }, "consumer group of a sink connector is missing"},
+		{"half a read position", func(b *Backup) { b.Connectors[1].Source[0].TopicPartition = -1 }, "read position partition -1 offset 42 is invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := sampleBackup(t)
@@ -233,5 +234,29 @@ func TestWriteExclusive(t *testing.T) {
 	}
 	if b, err := ReadBackup(path); err != nil || b.ConnectClusterID != "kc-abc" {
 		t.Fatalf("read = %+v %v", b, err)
+	}
+}
+
+// TestBackupOfOffsetsReadThroughREST: an offset not read from the offsets
+// topic (apply's state backups of connectors read through REST) has read
+// position -1/-1 and a key built the Java way; it round-trips.
+func TestBackupOfOffsetsReadThroughREST(t *testing.T) {
+	part := mustMap(t, `{"server":"dbserver1"}`)
+	off := mustMap(t, `{"lsn":18446744073709551615,"txId":649}`)
+	b := &Backup{TakenAt: time.Date(2026, 11, 21, 8, 0, 1, 0, time.UTC), Connectors: []BackupConnector{{
+		Name: "inventory", Type: ConnectorTypeSource, Class: "io.debezium.connector.postgresql.PostgresConnector",
+		Source: []BackupSourceOffset{{Key: EncodeKey("inventory", part.JavaOrder()), Connector: "inventory", Partition: part, Offset: &off, TopicPartition: -1, TopicOffset: -1}},
+	}}}
+	data, err := MarshalBackup(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalBackup(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := got.Connectors[0].Source[0]
+	if o.TopicPartition != -1 || o.TopicOffset != -1 || !o.Offset.Equal(off) || string(o.Key) != `["inventory",{"server":"dbserver1"}]` {
+		t.Fatalf("read back %+v", o)
 	}
 }

@@ -16,8 +16,26 @@
 // value per raw key bytes, as the worker does; the topic writer reuses existing
 // key bytes verbatim and builds new ones the Java way.
 //
-// Sink connectors keep their position in a consumer group (connect-<name> by
-// default); the sink store reads and commits it through kadm.
+// Sink connectors keep their position in a consumer group (SinkGroupID, the
+// one naming rule: a declared group, else consumer.override.group.id, else
+// connect-<name>); the sink store reads and commits it through kadm.
+//
+// # The offset store
+//
+// Every command reads and writes a connector's offsets through one API: a
+// Location says where they live and by which path (ViaREST, ViaTopic,
+// ViaGroup); a Reader reads them by that path or any other (Kafka Connect's
+// GET /offsets, parsed once by ParseREST; the offsets topic; the consumer
+// group with log bounds), and a Writer, which only apply holds, also writes
+// them (PATCH /offsets with a read-back when the outcome is unknown, the
+// offsets topic with Java-identical keys, the consumer group) — planning
+// gets a Reader only. A Position is one partition's offset as the store
+// reads and writes it. The store takes small interfaces (RESTReader,
+// RESTWriter) for Kafka Connect and a function for the franz-go client, so
+// that this package imports no Kafka Connect client.
+//
+// Backups, of `offsetctl offsets backup` and of apply's state, have one
+// format (MarshalBackup, UnmarshalBackup): versioned, checksummed, exact.
 //
 // Codecs, one file each and gathered in an explicit Registry, know the offset
 // formats of particular connectors (Debezium PostgreSQL, MySQL, SQL Server,

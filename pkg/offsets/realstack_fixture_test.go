@@ -134,7 +134,7 @@ func TestRealSinkGroup(t *testing.T) {
 	if err := json.Unmarshal(data, &fx); err != nil || fx.FormatVersion != 1 || len(fx.Committed) == 0 {
 		t.Fatalf("fixture: %v %+v", err, fx)
 	}
-	if got := SinkGroupID("jdbc-customers", map[string]string{"connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector"}); got != fx.Group {
+	if got := SinkGroupID("jdbc-customers", "", map[string]string{"connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector"}); got != fx.Group {
 		t.Fatalf("SinkGroupID = %s, the real worker used %s", got, fx.Group)
 	}
 	cl := newKafka(t, kfake.SeedTopics(1, fx.Committed[0].Topic))

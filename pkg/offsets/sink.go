@@ -11,17 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// SinkGroupID returns the consumer group a sink connector commits to: the
-// connector config's consumer.override.group.id when set, else
-// connect-<name> (Kafka Connect's SinkUtils.consumerGroupId). A worker-level
-// consumer.group.id, which would override both, is not visible here.
-func SinkGroupID(name string, config map[string]string) string {
-	if g := config["consumer.override.group.id"]; g != "" {
-		return g
-	}
-	return "connect-" + name
-}
-
 // SinkOffset is the position of a sink connector in one topic-partition.
 type SinkOffset struct {
 	Topic     string

@@ -33,11 +33,23 @@ func newSinkKafka(t *testing.T) (*kgo.Client, *kadm.Client) {
 }
 
 func TestSinkGroupID(t *testing.T) {
-	if g := SinkGroupID("jdbc", nil); g != "connect-jdbc" {
-		t.Errorf("default = %s", g)
-	}
-	if g := SinkGroupID("jdbc", map[string]string{"consumer.override.group.id": "custom"}); g != "custom" {
-		t.Errorf("override = %s", g)
+	override := map[string]string{"consumer.override.group.id": "custom"}
+	for _, tc := range []struct {
+		name     string
+		declared string
+		config   map[string]string
+		want     string
+	}{
+		{"default", "", nil, "connect-jdbc"},
+		{"consumer override", "", override, "custom"},
+		{"declared wins", "declared", override, "declared"},
+		{"declared without config", "declared", nil, "declared"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if g := SinkGroupID("jdbc", tc.declared, tc.config); g != tc.want {
+				t.Errorf("SinkGroupID = %s, want %s", g, tc.want)
+			}
+		})
 	}
 }
 

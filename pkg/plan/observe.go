@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
@@ -138,28 +139,14 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 			obs.Type = ConnectorType(st.Type)
 		}
 	}
-	canRead := ci.version.AtLeast(3, 5)
-	canWrite := ci.version.AtLeast(3, 6)
+	// GET /offsets is Kafka Connect 3.5+, PATCH 3.6+.
+	obs.ReadVia, obs.WriteVia = offsets.Paths(obs.Type == Sink, ci.version.AtLeast(3, 5), ci.version.AtLeast(3, 6))
 	switch obs.Type {
 	case Source:
-		obs.ReadVia, obs.WriteVia = MethodREST, MethodREST
-		if !canWrite {
-			obs.WriteVia = MethodTopic
-		}
-		if !canRead {
-			obs.ReadVia = MethodTopic
-		}
 		if err := o.sourceOffsets(ctx, ci, cb, obs, info.Config); err != nil {
 			return nil, err
 		}
 	case Sink:
-		obs.ReadVia, obs.WriteVia = MethodREST, MethodREST
-		if !canWrite {
-			obs.WriteVia = MethodGroup
-		}
-		if !canRead {
-			obs.ReadVia = MethodGroup
-		}
 		if err := o.sinkOffsets(ctx, ci, cb, obs, info.Config, topics); err != nil {
 			return nil, err
 		}
@@ -191,44 +178,33 @@ func noOffsetsAPI(v connect.Version, obs *ConnectorObservation) string {
 }
 
 func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) error {
+	loc := OffsetsLocation(cb, obs, obs.ReadVia)
 	if obs.ReadVia == MethodREST {
-		got, err := ci.client.Offsets(ctx, cb.ConnectorName)
+		got, err := offsets.NewReader(loc, RESTOffsets(ci.client), nil).REST(ctx)
 		if err != nil {
 			return err
 		}
-		for _, co := range got.Offsets {
-			part, err := offsets.ParseMap(co.Partition)
-			if err != nil {
-				return fmt.Errorf("kafka connect returned a partition offsetctl cannot read exactly: %w", err)
+		for _, p := range got {
+			if p.Offset != nil {
+				obs.Source = append(obs.Source, SourceOffset{Partition: p.SourcePartition, Offset: *p.Offset})
 			}
-			if len(co.Offset) == 0 || string(co.Offset) == "null" {
-				continue
-			}
-			off, err := offsets.ParseMap(co.Offset)
-			if err != nil {
-				return fmt.Errorf("kafka connect returned an offset offsetctl cannot read exactly for %s: %w", part, err)
-			}
-			obs.Source = append(obs.Source, SourceOffset{Partition: part, Offset: off})
 		}
 	}
 	if obs.ReadVia == MethodTopic || obs.WriteVia == MethodTopic {
 		if cb.Kafka == nil {
 			return fmt.Errorf("Kafka Connect %s cannot change offsets over REST (3.6+), so offsetctl uses the offsets topic: give %s a kafka block", ci.info.Version, cb.Addr())
 		}
-		topic := cb.Kafka.OffsetsTopic
+		loc.OffsetsTopic = cb.Kafka.OffsetsTopic
 		if t := cfg["offsets.storage.topic"]; t != "" {
-			topic = t
+			loc.OffsetsTopic = t
 			o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "own_offsets_topic", Message: fmt.Sprintf(
 				"connector %q keeps its offsets in its own topic %q (offsets.storage.topic): offsetctl reads and writes that topic", obs.Name, t)})
 		}
-		kc, err := o.pl.Clients.Kafka(cb.Kafka)
+		snap, err := offsets.NewReader(loc, nil, o.kafka(cb.Kafka)).Topic(ctx)
 		if err != nil {
 			return err
 		}
-		snap, err := offsets.ReadTopic(ctx, kc, topic)
-		if err != nil {
-			return err
-		}
+		topic := loc.OffsetsTopic
 		if n := len(snap.Invalid); n > 0 {
 			first := snap.Invalid[0]
 			o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "invalid_offset_records", Message: fmt.Sprintf(
@@ -255,19 +231,13 @@ func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *confi
 	return nil
 }
 
-// sinkGroup is the consumer group a sink connector commits to.
-func sinkGroup(cb *config.Connector, cfg map[string]string) string {
-	switch {
-	case cb.Group != "":
-		return cb.Group
-	case cfg["consumer.override.group.id"] != "":
-		return cfg["consumer.override.group.id"]
-	}
-	return "connect-" + cb.ConnectorName
+// kafka returns the offset store's access to the cluster of a kafka block.
+func (o *observer) kafka(k *config.Kafka) offsets.KafkaFunc {
+	return func() (*kgo.Client, error) { return o.pl.Clients.Kafka(k) }
 }
 
 func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string, blockTopics []string) error {
-	obs.Group = sinkGroup(cb, cfg)
+	obs.Group = offsets.SinkGroupID(cb.ConnectorName, cb.Group, cfg)
 	if cb.Kafka == nil {
 		return fmt.Errorf("sink connector %q needs a kafka block: offsetctl reads each partition's log start and end from Kafka to check targets", cb.ConnectorName)
 	}
@@ -305,7 +275,8 @@ func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.
 		names = append(names, t)
 	}
 	sort.Strings(names)
-	grp, err := offsets.ReadSinkGroup(ctx, adm, obs.Group, names)
+	rd := offsets.NewReader(OffsetsLocation(cb, obs, obs.ReadVia), RESTOffsets(ci.client), o.kafka(cb.Kafka))
+	grp, err := rd.Group(ctx, names)
 	if err != nil {
 		return err
 	}
@@ -313,21 +284,13 @@ func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.
 		obs.Sink = append(obs.Sink, SinkPartition{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogStart: so.LogStart, LogEnd: so.LogEnd})
 	}
 	if obs.ReadVia == MethodREST {
-		got, err := ci.client.Offsets(ctx, cb.ConnectorName)
-		if err != nil {
-			return err
-		}
-		rest, err := sinkOffsetsFromREST(got)
+		rest, err := rd.REST(ctx)
 		if err != nil {
 			return err
 		}
 		for i := range obs.Sink {
-			k := fmt.Sprintf("%s/%d", obs.Sink[i].Topic, obs.Sink[i].Partition)
-			if v, ok := rest[k]; ok {
-				obs.Sink[i].Committed = v
-			} else {
-				obs.Sink[i].Committed = -1
-			}
+			sp := &obs.Sink[i]
+			sp.Committed = offsets.Lookup(rest, offsets.Position{Sink: true, Topic: sp.Topic, Partition: sp.Partition}).Committed
 		}
 	}
 	sort.Slice(obs.Sink, func(i, j int) bool {
@@ -337,22 +300,6 @@ func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.
 		return obs.Sink[i].Partition < obs.Sink[j].Partition
 	})
 	return nil
-}
-
-// sinkOffsetsFromREST reads a sink connector's GET /offsets answer into
-// committed offsets by "topic/partition".
-func sinkOffsetsFromREST(got connect.ConnectorOffsets) (map[string]int64, error) {
-	out := map[string]int64{}
-	for _, co := range got.Offsets {
-		topic, part, off, has, err := offsets.ParseSinkREST(co.Partition, co.Offset)
-		if err != nil {
-			return nil, err
-		}
-		if has {
-			out[fmt.Sprintf("%s/%d", topic, part)] = off
-		}
-	}
-	return out, nil
 }
 
 func (o *observer) timestamps(ctx context.Context, k *config.Kafka, sp *config.SinkPartition, in *Inputs) error {
@@ -394,6 +341,11 @@ func readRestore(path string) (*RestoreData, error) {
 	if err != nil {
 		return nil, err
 	}
+	return restoreData(b), nil
+}
+
+// restoreData is what a backup restores, per connector name.
+func restoreData(b *offsets.Backup) *RestoreData {
 	data := &RestoreData{Source: map[string][]SourceOffset{}, Sink: map[string][]SinkPartition{}}
 	for _, c := range b.Connectors {
 		for _, so := range c.Source {
@@ -406,5 +358,5 @@ func readRestore(path string) (*RestoreData, error) {
 			data.Sink[c.Name] = append(data.Sink[c.Name], SinkPartition{Topic: sk.Topic, Partition: sk.Partition, Committed: sk.Committed, LogStart: sk.LogStart, LogEnd: sk.LogEnd})
 		}
 	}
-	return data, nil
+	return data
 }

@@ -61,19 +61,20 @@ const (
 	Sink   ConnectorType = "sink"
 )
 
-// Method is how offsets are read or written for a connector.
-type Method string
+// Method is how offsets are read or written for a connector: the path of
+// the offset store (offsets.Method).
+type Method = offsets.Method
 
 // The methods.
 const (
 	// MethodREST uses Kafka Connect's offsets endpoints (3.6+ for writes).
-	MethodREST Method = "rest"
+	MethodREST = offsets.ViaREST
 	// MethodTopic writes the offsets topic directly (source connectors on
 	// workers older than 3.6).
-	MethodTopic Method = "topic"
+	MethodTopic = offsets.ViaTopic
 	// MethodGroup commits to the sink connector's consumer group directly
 	// (sink connectors on workers older than 3.6).
-	MethodGroup Method = "consumer_group"
+	MethodGroup = offsets.ViaGroup
 )
 
 // ConnectorObservation is what planning saw of one connector.

@@ -1,12 +1,15 @@
 package plan
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
 // ErrNotFromConfig means a saved plan's operations are not what the
@@ -61,13 +64,9 @@ func (pl *Planner) Verify(cfg *config.Config, p *Plan, applied func(name string)
 	}
 	ops, checks := Compute(cfg, in)
 	checks = dropReconcileTargetChecks(cfg, checks)
-	reconciles := selectReconcile(cfg, p.Targets)
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrNotFromConfig, fmt.Sprintf(format, args...))
-	}
 	// The policies judge the operations as the configuration makes them
 	// (the reconcile operations as planned: their risks are checked against
-	// their data below), at the time the plan was made.
+	// their data in sameOperations), at the time the plan was made.
 	all := append([]Operation(nil), ops...)
 	if len(p.Operations) > len(ops) {
 		all = append(all, p.Operations[len(ops):]...)
@@ -77,6 +76,16 @@ func (pl *Planner) Verify(cfg *config.Config, p *Plan, applied func(name string)
 	checks = append(checks, policyChecks...)
 	if d := diffPolicy(policy, p.Policy); d != "" {
 		return fmt.Errorf("%w: %s", ErrNotFromConfig, d)
+	}
+	return sameOperations(p, ops, selectReconcile(cfg, p.Targets), checks)
+}
+
+// sameOperations refuses p unless it holds exactly ops (then one operation
+// per block of reconciles, checked by checkReconcile) and every check of
+// checks, naming the first difference.
+func sameOperations(p *Plan, ops []Operation, reconciles []*config.Reconcile, checks []Check) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrNotFromConfig, fmt.Sprintf(format, args...))
 	}
 	n := len(ops) + len(reconciles)
 	for i := 0; i < max(n, len(p.Operations)); i++ {
@@ -311,4 +320,94 @@ func checkReconcile(blk *config.Reconcile, got *Operation) string {
 		}
 	}
 	return diffRisks(reconcileRisks(got), got.Risks)
+}
+
+// VerifyBuilt computes again a saved plan that was built from the state or a
+// backup rather than from the configuration (FromConfig is false: offsetctl
+// rollback -out, offsetctl offsets restore -out) and refuses one whose
+// operations or checks differ, naming the first difference
+// (ErrNotFromConfig): a rollback plan from st, the target operations'
+// before-images; a restore plan from the backup file it names, read again
+// and its checksum verified. Both are computed with the connectors the plan
+// observed, as Verify does: apply's staleness check compares those with the
+// live world. st is the state apply read, which has the lineage and serial
+// the plan was made against.
+func (pl *Planner) VerifyBuilt(ctx context.Context, cfg *config.Config, p *Plan, st *state.State) error {
+	if cfg.Hash != p.ConfigHash {
+		return fmt.Errorf("%w: the plan was made from configuration %s; the configuration now is %s", ErrConfigMismatch, orNone(p.ConfigHash), orNone(cfg.Hash))
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrNotFromConfig, fmt.Sprintf(format, args...))
+	}
+	if len(p.Operations) == 0 {
+		return fail("the plan holds no operation")
+	}
+	observed := func(_ context.Context, _ *config.Config, addrs []string) (map[string]*ConnectorObservation, error) {
+		out := map[string]*ConnectorObservation{}
+		for _, a := range addrs {
+			for i := range p.Connectors {
+				if p.Connectors[i].Address == a {
+					c := p.Connectors[i]
+					out[a] = &c
+				}
+			}
+		}
+		return out, nil
+	}
+	info := BuildInfo{OffsetctlVersion: p.OffsetctlVersion, Now: p.CreatedAt}
+	var want *Plan
+	var err error
+	switch p.Operations[0].Kind {
+	case KindRollback:
+		if st == nil {
+			return fail("it rolls back operations of a state, and there is no state")
+		}
+		var targets []*state.Operation
+		for i := range p.Operations {
+			op := &p.Operations[i]
+			n, ok := op.RollbackOf()
+			if !ok {
+				return fail("operation %d of the plan is %s, in a rollback plan whose operations are all rollback.N", i+1, op.Address)
+			}
+			t, ok := st.BySerial(n)
+			if !ok {
+				return fail("%s rolls back operation %d, which the state does not have", op.Address, n)
+			}
+			targets = append(targets, t)
+		}
+		want, err = RollbackPlan(ctx, cfg, st, targets, observed, info)
+	case KindRestore:
+		if len(p.Restores) != 1 {
+			return fail("a restore plan names the one backup file it restores; this one names %d", len(p.Restores))
+		}
+		var file string
+		for f := range p.Restores {
+			file = f
+		}
+		b, rerr := offsets.ReadBackup(file)
+		if rerr != nil {
+			return fmt.Errorf("%w: the plan restores the backup %s, which cannot be read to compute the plan again: %w", ErrNotFromConfig, file, rerr)
+		}
+		want, err = RestorePlan(ctx, cfg, st, b, file, observed, info)
+	default:
+		return fail("operation %s is of kind %s: only rollback and restore plans are built from the state or a backup", p.Operations[0].Address, p.Operations[0].Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: computing the plan again: %w", ErrNotFromConfig, err)
+	}
+	pl.AssessRisks(want)
+	return sameOperations(p, want.Operations, nil, want.Checks)
+}
+
+// RollbackOf returns the state serial a rollback operation undoes (its
+// address is rollback.N).
+func (op *Operation) RollbackOf() (uint64, bool) {
+	if op.Kind != KindRollback || !strings.HasPrefix(op.Address, "rollback.") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(op.Address, "rollback."), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }

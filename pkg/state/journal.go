@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// The helpers below keep an Operation's journal the way apply and rollback
-// must: begin with the before-images (State.Begin), write, then record each
-// step as it starts and ends, writing after each, and finish with the final
-// status. They change only the in-memory State; the caller writes it.
+// The helpers below keep an Operation's journal; apply keeps every
+// operation's journal with them: begin with the before-images
+// (State.Begin), write, then record each step as it starts and ends, and
+// finish with the final status (and, for a rollback, RecordRollback). They
+// change only the in-memory State; the caller writes it.
 
 // StartStep appends a step in progress and returns it, valid until the next
 // StartStep on op.
@@ -27,6 +28,11 @@ func (st *Step) End(at time.Time, message string, err error) {
 	}
 }
 
+// Skip records the step as skipped, with message saying why.
+func (st *Step) Skip(at time.Time, message string) {
+	st.Finished, st.Message, st.Status = at, message, StepSkipped
+}
+
 // Finish records the operation's final status (applied, failed or
 // needs_rollback) and, for a failure, its error.
 func (op *Operation) Finish(status Status, at time.Time, err error) {
@@ -37,8 +43,9 @@ func (op *Operation) Finish(status Status, at time.Time, err error) {
 }
 
 // RecordRollback marks operation of as rolled back by the rollback operation
-// by, once that rollback has applied.
-func (s *State) RecordRollback(of, by uint64) error {
+// by, once that rollback has applied at at; an operation that never finished
+// (it was interrupted) is finished at at.
+func (s *State) RecordRollback(of, by uint64, at time.Time) error {
 	target, ok := s.BySerial(of)
 	if !ok {
 		return fmt.Errorf("recording a rollback: no operation %d", of)
@@ -48,5 +55,8 @@ func (s *State) RecordRollback(of, by uint64) error {
 		return fmt.Errorf("recording a rollback: operation %d is not a rollback of %d", by, of)
 	}
 	target.Status, target.RolledBackBy = StatusRolledBack, by
+	if target.Finished.IsZero() {
+		target.Finished = at
+	}
 	return nil
 }

@@ -41,7 +41,7 @@ func TestJournal(t *testing.T) {
 	orig.Finish(StatusNeedsRollback, t0.Add(time.Minute), errors.New("interrupted"))
 	rb := later.Begin(Operation{Name: "rollback of skip", Kind: KindRollback, RollbackOf: 1, Started: t0.Add(time.Hour), BeforeImages: orig.BeforeImages})
 	rb.Finish(StatusApplied, t0.Add(time.Hour+time.Second), nil)
-	if err := later.RecordRollback(1, rb.Serial); err != nil {
+	if err := later.RecordRollback(1, rb.Serial, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if op, _ := later.BySerial(1); op.Status != StatusRolledBack || op.RolledBackBy != 2 || op.Error != "interrupted" {
@@ -50,10 +50,10 @@ func TestJournal(t *testing.T) {
 	if len(later.Unfinished()) != 0 {
 		t.Errorf("still unfinished after the rollback")
 	}
-	if err := later.RecordRollback(2, 1); err == nil {
+	if err := later.RecordRollback(2, 1, t0); err == nil {
 		t.Errorf("RecordRollback accepted an operation that is not a rollback")
 	}
-	if err := later.RecordRollback(9, 2); err == nil {
+	if err := later.RecordRollback(9, 2, t0); err == nil {
 		t.Errorf("RecordRollback accepted a missing operation")
 	}
 	if _, err := Encode(later, "v"); err != nil {

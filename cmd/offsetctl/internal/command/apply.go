@@ -284,11 +284,18 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	var events []apply.Event
 	progress := &progressRenderer{w: streams.Err}
 	var checkPlan func(*state.State) error
-	if saved && p.FromConfig() {
+	switch {
+	case saved && p.FromConfig():
 		// The hash proves the file is whole, not that it came from this
 		// configuration: compute its operations again and compare.
 		checkPlan = func(st *state.State) error {
 			return s.planner.Verify(s.cfg, p, appliedBefore(st, p.Hash))
+		}
+	case saved:
+		// A rollback or restore plan: compute it again from the state or
+		// the backup file it names.
+		checkPlan = func(st *state.State) error {
+			return s.planner.VerifyBuilt(ctx, s.cfg, p, st)
 		}
 	}
 	a, err := apply.New(apply.Options{

@@ -374,17 +374,13 @@ func sinkCommitted(ctx context.Context, sb *sandbox.Sandbox, pipe *sandbox.Pipel
 	if err != nil {
 		return 0, err
 	}
-	got, err := c.Offsets(ctx, pipe.SinkConnector())
+	got, err := readREST(ctx, c, pipe.SinkConnector(), true)
 	if err != nil {
 		return 0, err
 	}
-	for _, co := range got.Offsets {
-		sv, ok, err := sinkView(co)
-		if err != nil {
-			return 0, err
-		}
-		if ok && sv.Partition == 0 {
-			return sv.Committed, nil
+	for _, p := range got {
+		if p.Committed >= 0 && p.Partition == 0 {
+			return p.Committed, nil
 		}
 	}
 	return 0, fmt.Errorf("the sink %s has no committed offset", pipe.SinkConnector())

@@ -19,6 +19,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 )
 
 func newOffsetsCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -155,23 +156,14 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 					return withHint(fmt.Errorf("Kafka Connect %s has no GET /offsets (3.5+)", info.Version), "Set --bootstrap-servers to read the offsets topic instead.")
 				}
 				v.ReadVia = "Kafka Connect REST API"
-				got, err := c.Offsets(ctx, name)
+				got, err := readREST(ctx, c, name, false)
 				if err != nil {
 					return err
 				}
-				for _, co := range got.Offsets {
-					if len(co.Offset) == 0 || string(co.Offset) == "null" {
-						continue
+				for _, p := range got {
+					if p.Offset != nil {
+						v.Source = append(v.Source, sourceOffsetView{Partition: p.SourcePartition, Offset: *p.Offset})
 					}
-					p, err := offsets.ParseMap(co.Partition)
-					if err != nil {
-						return fmt.Errorf("connector %s: partition from Kafka Connect: %w", name, err)
-					}
-					off, err := offsets.ParseMap(co.Offset)
-					if err != nil {
-						return fmt.Errorf("connector %s: offset from Kafka Connect: %w", name, err)
-					}
-					v.Source = append(v.Source, sourceOffsetView{Partition: p, Offset: off})
 				}
 				sort.Slice(v.Source, func(i, j int) bool { return v.Source[i].Partition.String() < v.Source[j].Partition.String() })
 			}
@@ -179,7 +171,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 				v.decoded = append(v.decoded, codec.Decode(s.Partition, s.Offset))
 			}
 		case connect.TypeSink:
-			v.Group = offsets.SinkGroupID(name, ci.Config)
+			v.Group = offsets.SinkGroupID(name, "", ci.Config)
 			if adm != nil {
 				v.ReadVia = "Kafka"
 				grp, err := offsets.ReadSinkGroup(ctx, adm, v.Group, splitTopics(ci.Config["topics"]))
@@ -194,17 +186,13 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 					return withHint(fmt.Errorf("Kafka Connect %s has no GET /offsets (3.5+)", info.Version), "Set --bootstrap-servers to read the consumer group instead.")
 				}
 				v.ReadVia = "the Kafka Connect REST API"
-				got, err := c.Offsets(ctx, name)
+				got, err := readREST(ctx, c, name, true)
 				if err != nil {
 					return err
 				}
-				for _, co := range got.Offsets {
-					sv, ok, err := sinkView(co)
-					if err != nil {
-						return fmt.Errorf("connector %s: %w", name, err)
-					}
-					if ok {
-						v.Sink = append(v.Sink, sv)
+				for _, p := range got {
+					if p.Committed >= 0 {
+						v.Sink = append(v.Sink, sinkOffsetView{Topic: p.Topic, Partition: p.Partition, Committed: p.Committed})
 					}
 				}
 				sort.Slice(v.Sink, func(i, j int) bool {
@@ -255,12 +243,18 @@ func splitTopics(s string) []string {
 	return out
 }
 
-func sinkView(co connect.ConnectorOffset) (sinkOffsetView, bool, error) {
-	topic, part, off, has, err := offsets.ParseSinkREST(co.Partition, co.Offset)
-	if err != nil || !has {
-		return sinkOffsetView{}, false, err
+// readREST reads a connector's offsets through Kafka Connect's GET
+// /offsets, parsed by the offset store's one parser.
+func readREST(ctx context.Context, c *connect.Client, name string, sink bool) ([]offsets.Position, error) {
+	got, err := plan.RESTOffsets(c).ReadOffsets(ctx, name)
+	if err != nil {
+		return nil, err
 	}
-	return sinkOffsetView{Topic: topic, Partition: part, Committed: off}, true, nil
+	ps, err := offsets.ParseREST(sink, got)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", name, err)
+	}
+	return ps, nil
 }
 
 func writeOffsetsText(out io.Writer, views []connectorOffsetsView) error {
@@ -407,7 +401,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 			b.Connectors = append(b.Connectors, offsets.SourceBackup(name, class, recs))
 			nSource += len(recs)
 		case connect.TypeSink:
-			grp, err := offsets.ReadSinkGroup(ctx, adm, offsets.SinkGroupID(name, ci.Config), splitTopics(ci.Config["topics"]))
+			grp, err := offsets.ReadSinkGroup(ctx, adm, offsets.SinkGroupID(name, "", ci.Config), splitTopics(ci.Config["topics"]))
 			if err != nil {
 				return o.g.kafkaError(err)
 			}

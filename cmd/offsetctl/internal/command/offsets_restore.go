@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 )
@@ -49,7 +48,7 @@ saved for review instead.`,
 				if err != nil {
 					return nil, err
 				}
-				return apply.RestorePlan(ctx, s.cfg, st, b, args[0], s.planner.Observe, apply.PlanInfo{OffsetctlVersion: Version, Now: deps.Now()})
+				return plan.RestorePlan(ctx, s.cfg, st, b, args[0], s.planner.Observe, plan.BuildInfo{OffsetctlVersion: Version, Now: deps.Now()})
 			})
 		},
 	}

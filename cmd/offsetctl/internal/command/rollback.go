@@ -77,12 +77,12 @@ func rollbackRun(cmd *cobra.Command, o *rollbackOptions, name string) error {
 		if err != nil {
 			return nil, err
 		}
-		target, err := apply.RollbackCandidate(st, o.serial, name)
+		target, err := plan.RollbackCandidate(st, o.serial, name)
 		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(o.deps.Streams.Err, "Rolling back operation %d (%s, %s).\n\n", target.Serial, target.Name, target.Status)
-		return apply.RollbackPlan(ctx, s.cfg, st, []*state.Operation{target}, s.planner.Observe, apply.PlanInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
+		return plan.RollbackPlan(ctx, s.cfg, st, []*state.Operation{target}, s.planner.Observe, plan.BuildInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
 	})
 }
 

@@ -1,0 +1,315 @@
+package offsets
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Method is the path a connector's offsets are read or written by.
+type Method string
+
+// The paths of the store.
+const (
+	// ViaREST uses Kafka Connect's offsets endpoints (GET 3.5+, PATCH 3.6+).
+	ViaREST Method = "rest"
+	// ViaTopic reads and writes the offsets topic directly (source
+	// connectors on workers without PATCH /offsets).
+	ViaTopic Method = "topic"
+	// ViaGroup reads and commits the sink connector's consumer group
+	// directly (sink connectors on workers without PATCH /offsets).
+	ViaGroup Method = "consumer_group"
+)
+
+// Paths returns the paths a connector's offsets are read and written by on
+// a worker: Kafka Connect's REST API where the worker can (canRead: GET
+// /offsets, 3.5+; canWrite: PATCH /offsets, 3.6+), else the offsets topic
+// for a source connector and the consumer group for a sink connector.
+func Paths(sink, canRead, canWrite bool) (read, write Method) {
+	direct := ViaTopic
+	if sink {
+		direct = ViaGroup
+	}
+	read, write = ViaREST, ViaREST
+	if !canRead {
+		read = direct
+	}
+	if !canWrite {
+		write = direct
+	}
+	return read, write
+}
+
+// DefaultOffsetsTopic is Kafka Connect's default offset.storage.topic.
+const DefaultOffsetsTopic = "connect-offsets"
+
+// SinkGroupID names the consumer group a sink connector commits to, the one
+// rule every command uses: the group declared for it (a connector block's
+// group) when set, else the connector config's consumer.override.group.id,
+// else connect-<name> (Kafka Connect's SinkUtils.consumerGroupId). A
+// worker-level consumer.group.id, which would override both, is not visible
+// here. config may be nil.
+func SinkGroupID(name, declared string, config map[string]string) string {
+	switch {
+	case declared != "":
+		return declared
+	case config["consumer.override.group.id"] != "":
+		return config["consumer.override.group.id"]
+	}
+	return "connect-" + name
+}
+
+// Location says where one connector's offsets live and by which path the
+// store reads and writes them.
+type Location struct {
+	// Connector is the connector's name in Kafka Connect.
+	Connector string
+	// Sink is true for a sink connector.
+	Sink bool
+	// Via is the path Read and Write take.
+	Via Method
+	// Group is a sink connector's consumer group (SinkGroupID).
+	Group string
+	// OffsetsTopic is a source connector's offsets topic
+	// (DefaultOffsetsTopic when empty).
+	OffsetsTopic string
+}
+
+func (l Location) topic() string {
+	if l.OffsetsTopic == "" {
+		return DefaultOffsetsTopic
+	}
+	return l.OffsetsTopic
+}
+
+// RESTReader is what the store needs of a Kafka Connect client to read:
+// GET /connectors/{name}/offsets, its elements' bytes exactly as sent.
+type RESTReader interface {
+	ReadOffsets(ctx context.Context, connector string) ([]RESTOffset, error)
+}
+
+// RESTWriter is what the store needs of a Kafka Connect client to write:
+// PATCH /connectors/{name}/offsets, and whether an error leaves the outcome
+// unknown (a timeout or a lost connection: the write may have happened).
+type RESTWriter interface {
+	RESTReader
+	AlterOffsets(ctx context.Context, connector string, body []RESTOffset) error
+	OutcomeUnknown(err error) bool
+}
+
+// KafkaFunc returns the Kafka client of the cluster the connector's offsets
+// topic or consumer group lives in; it is called only when a path needs it.
+type KafkaFunc func() (*kgo.Client, error)
+
+// Reader reads one connector's offsets by any path. It never writes.
+type Reader struct {
+	loc   Location
+	rest  RESTReader
+	kafka KafkaFunc
+}
+
+// NewReader returns the reader of the connector at loc. rest may be nil
+// when no path reads through REST; kafka may be nil when none reads Kafka.
+func NewReader(loc Location, rest RESTReader, kafka KafkaFunc) *Reader {
+	return &Reader{loc: loc, rest: rest, kafka: kafka}
+}
+
+// Location returns where the reader reads.
+func (r *Reader) Location() Location { return r.loc }
+
+func (r *Reader) client() (*kgo.Client, error) {
+	if r.kafka == nil {
+		return nil, fmt.Errorf("the offsets of connector %q are kept in Kafka, and no Kafka cluster is given", r.loc.Connector)
+	}
+	return r.kafka()
+}
+
+// REST returns every position Kafka Connect's GET /offsets lists, parsed
+// once (ParseREST); a partition with a null offset has no offset.
+func (r *Reader) REST(ctx context.Context) ([]Position, error) {
+	if r.rest == nil {
+		return nil, fmt.Errorf("reading the offsets of %q: no Kafka Connect client", r.loc.Connector)
+	}
+	got, err := r.rest.ReadOffsets(ctx, r.loc.Connector)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := ParseREST(r.loc.Sink, got)
+	if err != nil {
+		return nil, fmt.Errorf("reading the offsets of %q: %w", r.loc.Connector, err)
+	}
+	return ps, nil
+}
+
+// Topic reads the connector's offsets topic.
+func (r *Reader) Topic(ctx context.Context) (*TopicSnapshot, error) {
+	cl, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	return ReadTopic(ctx, cl, r.loc.topic())
+}
+
+// Group reads the sink connector's consumer group with the log bounds of
+// every partition of topics (see ReadSinkGroup).
+func (r *Reader) Group(ctx context.Context, topics []string) (*SinkGroup, error) {
+	cl, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	return ReadSinkGroup(ctx, kadm.NewClient(cl), r.loc.Group, topics)
+}
+
+// Read returns the current offsets of the partitions of want, in want's
+// order, by the location's path; a partition with no offset has none.
+func (r *Reader) Read(ctx context.Context, want []Position) ([]Position, error) {
+	out := make([]Position, 0, len(want))
+	switch r.loc.Via {
+	case ViaREST:
+		all, err := r.REST(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range want {
+			out = append(out, Lookup(all, w))
+		}
+	case ViaTopic:
+		snap, err := r.Topic(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the offsets of %q from topic %s: %w", r.loc.Connector, r.loc.topic(), err)
+		}
+		for _, w := range want {
+			p := w
+			p.Offset = nil
+			if rec, ok := snap.Find(r.loc.Connector, w.SourcePartition); ok {
+				off := rec.Offset
+				p.Offset, p.Key = &off, rec.Key
+			}
+			out = append(out, p)
+		}
+	case ViaGroup:
+		g, err := r.Group(ctx, topicsOf(want))
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range want {
+			p := w
+			p.Committed = -1
+			if o, ok := g.Lookup(w.Topic, w.Partition); ok {
+				p.Committed = o.Committed
+			}
+			out = append(out, p)
+		}
+	default:
+		return nil, fmt.Errorf("reading the offsets of %q: unknown path %q", r.loc.Connector, r.loc.Via)
+	}
+	return out, nil
+}
+
+// Members returns the members of the sink connector's consumer group.
+func (r *Reader) Members(ctx context.Context, want []Position) ([]string, error) {
+	g, err := r.Group(ctx, topicsOf(want))
+	if err != nil {
+		return nil, err
+	}
+	return g.Members, nil
+}
+
+func topicsOf(ps []Position) []string {
+	seen := map[string]bool{}
+	var topics []string
+	for _, p := range ps {
+		if p.Sink && !seen[p.Topic] {
+			seen[p.Topic] = true
+			topics = append(topics, p.Topic)
+		}
+	}
+	return topics
+}
+
+// MaxAlterAttempts bounds the attempts of a REST write whose outcome was
+// unknown (a Connect "request timed out" or a lost connection).
+const MaxAlterAttempts = 3
+
+// Writer reads and writes one connector's offsets. Only apply holds one.
+type Writer struct {
+	*Reader
+	rest RESTWriter
+}
+
+// NewWriter returns the writer of the connector at loc; rest may be nil
+// when the location's path is not REST.
+func NewWriter(loc Location, rest RESTWriter, kafka KafkaFunc) *Writer {
+	var rr RESTReader
+	if rest != nil {
+		rr = rest
+	}
+	return &Writer{Reader: NewReader(loc, rr, kafka), rest: rest}
+}
+
+// Write sets the offsets of ps by the location's path. The connector must
+// be stopped with no task left (the caller makes sure). A REST write whose
+// outcome is unknown is checked by reading back before it is tried again; a
+// write to the offsets topic or the consumer group reads back itself.
+func (w *Writer) Write(ctx context.Context, ps []Position) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	switch w.loc.Via {
+	case ViaREST:
+		if w.rest == nil {
+			return fmt.Errorf("writing the offsets of %q: no Kafka Connect client", w.loc.Connector)
+		}
+		body := RESTBody(ps)
+		var err error
+		for attempt := 1; attempt <= MaxAlterAttempts; attempt++ {
+			err = w.rest.AlterOffsets(ctx, w.loc.Connector, body)
+			if err == nil || !w.rest.OutcomeUnknown(err) || ctx.Err() != nil {
+				return err
+			}
+			got, rerr := w.Read(ctx, ps)
+			if rerr == nil && len(Differences(ps, got)) == 0 {
+				return nil
+			}
+		}
+		return err
+	case ViaTopic:
+		cl, err := w.client()
+		if err != nil {
+			return err
+		}
+		snap, err := ReadTopic(ctx, cl, w.loc.topic())
+		if err != nil {
+			return fmt.Errorf("reading topic %s before writing the offsets of %q: %w", w.loc.topic(), w.loc.Connector, err)
+		}
+		changes := make([]SourceChange, 0, len(ps))
+		for _, p := range ps {
+			if p.Offset == nil {
+				if _, ok := snap.Find(w.loc.Connector, p.SourcePartition); !ok {
+					continue // nothing stored: already deleted
+				}
+			}
+			changes = append(changes, SourceChange{Partition: p.SourcePartition, Offset: p.Offset})
+		}
+		_, err = WriteSource(ctx, cl, snap, w.loc.Connector, changes)
+		return err
+	case ViaGroup:
+		cl, err := w.client()
+		if err != nil {
+			return err
+		}
+		changes := make([]SinkChange, 0, len(ps))
+		for _, p := range ps {
+			ch := SinkChange{Topic: p.Topic, Partition: p.Partition}
+			if p.Committed >= 0 {
+				n := p.Committed
+				ch.Offset = &n
+			}
+			changes = append(changes, ch)
+		}
+		return CommitSinkGroup(ctx, kadm.NewClient(cl), w.loc.Group, changes)
+	}
+	return fmt.Errorf("writing the offsets of %q: unknown path %q", w.loc.Connector, w.loc.Via)
+}
