@@ -84,6 +84,9 @@ func settingsView(s *Settings) any {
 	if s.AllowedSigners != "" {
 		v["allowed_signers"] = s.AllowedSigners
 	}
+	if s.PlanMaxAge > 0 {
+		v["plan_max_age"] = s.PlanMaxAge.String()
+	}
 	if s.State != nil {
 		v["state"] = map[string]any{"type": s.State.Type, "path": s.State.Path, "url": secretView(s.State.URL), "schema": s.State.Schema}
 	}

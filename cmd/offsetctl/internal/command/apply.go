@@ -265,10 +265,17 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	var events []apply.Event
 	progress := &progressRenderer{w: streams.Err}
 	var checkPlan func(*state.State) error
-	if saved && p.FromConfig() {
-		// The hash proves the file is whole, not that it came from this
-		// configuration: compute its operations again and compare.
+	if saved {
 		checkPlan = func(st *state.State) error {
+			// A reviewed plan lasts plan_max_age, even when nothing moved.
+			if err := apply.CheckPlanAge(p, s.cfg, deps.Now()); err != nil {
+				return err
+			}
+			if !p.FromConfig() {
+				return nil
+			}
+			// The hash proves the file is whole, not that it came from this
+			// configuration: compute its operations again and compare.
 			return s.planner.Verify(s.cfg, p, appliedBefore(st, p.Hash))
 		}
 	}
@@ -331,7 +338,7 @@ func applyHint(err error) error {
 		return withHint(err, fmt.Sprintf("Once Kafka Connect is reachable again, run: offsetctl rollback -serial %d\n(offsetctl state show %d shows what was recorded).", oe.Serial, oe.Serial))
 	case errors.As(err, &oe):
 		return withHint(err, fmt.Sprintf("offsetctl state show %d shows every step and its result.", oe.Serial))
-	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged):
+	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged), errors.Is(err, apply.ErrPlanExpired):
 		return withHint(err, "Make a new plan (offsetctl plan -out FILE), review it, and apply that.")
 	case errors.Is(err, apply.ErrAlreadyApplied):
 		return withHint(err, "offsetctl state history shows what was applied, by whom and when; offsetctl plan shows what is left to do.")
@@ -589,7 +596,8 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 		Incomplete []uint64 `json:"incomplete,omitempty"`
 		Error      string   `json:"error,omitempty"`
 		// ErrorKind names a refusal a CI job acts on: "stale_plan" (the
-		// world moved since the plan; nothing was changed).
+		// world moved since the plan beyond its tolerance; nothing was
+		// changed), "plan_expired" (older than plan_max_age).
 		ErrorKind string `json:"error_kind,omitempty"`
 	}{Type: "summary", OK: applyErr == nil, Operations: []opJSON{}}
 	if res != nil {
@@ -604,8 +612,11 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 	}
 	if applyErr != nil {
 		sum.Error = applyErr.Error()
-		if errors.Is(applyErr, apply.ErrStalePlan) {
+		switch {
+		case errors.Is(applyErr, apply.ErrStalePlan):
 			sum.ErrorKind = "stale_plan"
+		case errors.Is(applyErr, apply.ErrPlanExpired):
+			sum.ErrorKind = "plan_expired"
 		}
 	}
 	return enc.Encode(sum)
