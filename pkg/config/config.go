@@ -254,6 +254,10 @@ type Offsets struct {
 	// offsets have different formats (codecs), which cannot mean the same
 	// position.
 	AcknowledgeCrossFormatCopy bool
+	// Tolerance is how far the operation's replay and skip counts may grow
+	// between the reviewed plan and apply (tolerance); nil when not given:
+	// by what the connector processed since the plan.
+	Tolerance *Tolerance
 
 	SinkPartitions   []*SinkPartition   // Kind == OpSinkPartitions
 	SourcePartitions []*SourcePartition // Kind == OpSourcePartitions

@@ -39,6 +39,9 @@ func computeHashes(c *Config) {
 				// written before it existed do not change.
 				v["acknowledge_cross_format_copy"] = true
 			}
+			if o.Tolerance != nil {
+				v["tolerance"] = toleranceView(o.Tolerance)
+			}
 			return v
 		}),
 		"reconcile": byName(c.Reconciles, func(x *Reconcile) string { return x.Name }, reconcileView),

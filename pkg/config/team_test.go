@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +50,69 @@ func TestPlanMaxAge(t *testing.T) {
 	}
 	if load("") != load("offsetctl {\n  require_reason = true\n}\n") {
 		t.Error("an offsetctl block with defaults changes the configuration's hash")
+	}
+}
+
+// tolerance = { replays = N, skips = N }: how far the risk may grow between
+// the reviewed plan and apply.
+func TestTolerance(t *testing.T) {
+	const head = `connect "prod" { url = "http://connect:8083" }
+connector "c" {
+  connect = connect.prod
+  name    = "c"
+}
+offsets "rewind" {
+  connector = connector.c
+  reason    = "INC-1"
+`
+	const tail = `  sink_partition {
+    topic     = "orders"
+    to_offset = 1
+  }
+}
+`
+	n := func(v int64) *int64 { return &v }
+	for _, tt := range []struct {
+		name, attr string
+		want       *Tolerance
+		diag       string // in the diagnostic's detail, "" for none
+	}{
+		{"not given", "", nil, ""},
+		{"both", "  tolerance = { replays = 1000, skips = 0 }\n", &Tolerance{Replays: n(1000), Skips: n(0)}, ""},
+		{"replays only", "  tolerance = { replays = 5 }\n", &Tolerance{Replays: n(5)}, ""},
+		{"empty", "  tolerance = {}\n", &Tolerance{}, ""},
+		{"unknown key", "  tolerance = { replay = 5 }\n", nil, `tolerance has no "replay": it takes replays and skips (whole numbers of records). Did you mean "replays"?`},
+		{"negative", "  tolerance = { skips = -1 }\n", nil, `"tolerance.skips" must be a whole number of at least 0`},
+		{"not a number", "  tolerance = { skips = \"all\" }\n", nil, "tolerance.skips must be a whole number"},
+		{"not an object", "  tolerance = 5\n", nil, "tolerance is an object"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, diags := LoadSources("/etc/offsetctl", map[string][]byte{"main.hcl": []byte(head + tt.attr + tail)}, Options{})
+			if tt.diag != "" {
+				if len(diags) != 1 || !strings.Contains(diags[0].Error(), tt.diag) {
+					t.Fatalf("diagnostics %v, want one with %q", diags, tt.diag)
+				}
+				return
+			}
+			if len(diags) > 0 {
+				t.Fatal(diags)
+			}
+			got := cfg.Offsets[0].Tolerance
+			str := func(t *Tolerance) string {
+				if t == nil {
+					return "nil"
+				}
+				f := func(p *int64) string {
+					if p == nil {
+						return "default"
+					}
+					return fmt.Sprint(*p)
+				}
+				return f(t.Replays) + "/" + f(t.Skips)
+			}
+			if str(got) != str(tt.want) {
+				t.Errorf("Tolerance = %s, want %s", str(got), str(tt.want))
+			}
+		})
 	}
 }
