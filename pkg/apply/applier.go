@@ -230,6 +230,7 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 			case u.PlanHash == p.Hash:
 				again = append(again, u)
 			case rollbacks[u.Serial]:
+			case !blocksPlan(&u, p): // another resource's (resources.go)
 			default:
 				blocking = append(blocking, u)
 			}
@@ -428,9 +429,10 @@ func (a *Applier) readState(ctx context.Context, p *plan.Plan) (*state.State, er
 }
 
 // checkSerial refuses a plan when the state was written since it was made,
-// unless every write since came from earlier attempts of this same plan.
+// unless every write since came from earlier attempts of this same plan, or
+// from operations of other resources (movedElsewhere).
 func checkSerial(st *state.State, p *plan.Plan) error {
-	if st == nil || st.Serial == p.State.Serial {
+	if st == nil || st.Serial == p.State.Serial || movedElsewhere(st, p) {
 		return nil
 	}
 	first := uint64(0)

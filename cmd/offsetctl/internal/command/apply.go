@@ -40,6 +40,9 @@ type changeOptions struct {
 	// planFile is the saved plan being applied ("" when the plan is made
 	// on the spot): its approvals are beside it.
 	planFile string
+	// resources are what the saved plan changes: a backend that locks per
+	// resource locks only them (nil: the whole state).
+	resources []string
 }
 
 func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
@@ -162,6 +165,7 @@ func applyRun(cmd *cobra.Command, o *applyOptions, file string) error {
 			return err
 		}
 		saved = p
+		o.chg.resources = apply.PlanResources(p)
 	}
 	return runChange(cmd, o.deps, o.g, &o.chg, "apply", func(ctx context.Context, s *changeSession) (*plan.Plan, bool, error) {
 		if saved != nil {
@@ -201,7 +205,7 @@ func runChange(cmd *cobra.Command, deps *Deps, g *globalOptions, o *changeOption
 		return err
 	}
 	defer backend.Close()
-	id, err := lockState(ctx, deps, backend, operation, o.lockTimeout)
+	id, err := lockResources(ctx, deps, backend, operation, o.lockTimeout, o.resources)
 	if err != nil {
 		return err
 	}
@@ -296,6 +300,7 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		return err
 	}
 	res, applyErr := a.Apply(ctx, p, s.cfg, s.lockID)
+	renumber(s.backend, res)
 	if g.JSON {
 		if err := writeEventStream(streams.Out, events, res, applyErr); err != nil {
 			return err
