@@ -73,6 +73,16 @@ func Merge(stored, base, mine *State, r *Renumbering) (*State, error) {
 		}
 		return -1
 	}
+	// Number the new operations first: references to them (a rollback's
+	// mark on the operation it undid) follow.
+	next := out.nextOperationSerial()
+	for _, op := range mine.Operations[len(base.Operations):] {
+		if n, ok := r.ops[op.Serial]; ok && find(n) >= 0 {
+			continue
+		}
+		r.ops[op.Serial] = next
+		next++
+	}
 	for i := range base.Operations {
 		if reflect.DeepEqual(base.Operations[i], mine.Operations[i]) {
 			continue
@@ -84,13 +94,10 @@ func Merge(stored, base, mine *State, r *Renumbering) (*State, error) {
 		out.Operations[j] = translate(mine.Operations[i])
 	}
 	for _, op := range mine.Operations[len(base.Operations):] {
-		if n, ok := r.ops[op.Serial]; ok {
-			if j := find(n); j >= 0 {
-				out.Operations[j] = translate(op)
-				continue
-			}
+		if j := find(r.ops[op.Serial]); j >= 0 {
+			out.Operations[j] = translate(op)
+			continue
 		}
-		r.ops[op.Serial] = out.nextOperationSerial()
 		out.Operations = append(out.Operations, translate(op))
 	}
 	for _, b := range mine.Backups[len(base.Backups):] {

@@ -528,6 +528,9 @@ func (b *Backend) ForceUnlock(ctx context.Context, id string) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	if done, err := b.forceUnlockResources(ctx, c, id); done || err != nil {
+		return err
+	}
 	row, err := b.lockRow(ctx, c)
 	if err != nil {
 		return fmt.Errorf("force-unlocking state %s: %w", b.where, err)

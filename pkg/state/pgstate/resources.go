@@ -386,3 +386,43 @@ func (b *Backend) unlockResources(ctx context.Context, h *heldLock, id string) e
 	}
 	return ferr
 }
+
+// forceUnlockResources releases the resource lock id whoever holds it: it
+// ends the holder's session when it is alive (which releases its advisory
+// locks) and deletes its rows. done is false when no resource lock has
+// that ID.
+func (b *Backend) forceUnlockResources(ctx context.Context, c *pgx.Conn, id string) (done bool, err error) {
+	row, err := b.resourceRow(ctx, c, `id = $2`, id)
+	if err != nil || row == nil {
+		return false, err
+	}
+	var alive bool
+	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`, row.PID).Scan(&alive); err != nil {
+		return true, fmt.Errorf("force-unlocking state %s: %w", b.where, err)
+	}
+	if alive {
+		var ok bool
+		if err := c.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, row.PID).Scan(&ok); err != nil || !ok {
+			return true, fmt.Errorf("force-unlocking state: %w", &state.LockError{Holder: row,
+				Err:  fmt.Errorf("could not end the holder's database session (pid %d): %v", row.PID, err),
+				Hint: "connect as the holder's role or one with pg_signal_backend, or stop the holder"})
+		}
+		for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
+			if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`, row.PID).Scan(&alive); err != nil {
+				return true, fmt.Errorf("force-unlocking state %s: %w", b.where, err)
+			}
+			if !alive {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return true, fmt.Errorf("force-unlocking state %s: the holder's session (pid %d) was told to end but is still there: %w", b.where, row.PID, ctx.Err())
+			case <-time.After(delay):
+			}
+		}
+	}
+	if _, err := c.Exec(ctx, `DELETE FROM `+b.table("resource_locks")+` WHERE name = $1 AND id = $2`, b.name, id); err != nil {
+		return true, fmt.Errorf("force-unlocking state %s: %w", b.where, err)
+	}
+	return true, nil
+}

@@ -157,6 +157,22 @@ func TestResourceLocks(t *testing.T) {
 	if err := c.Unlock(ctx, id); err != nil {
 		t.Fatal(err)
 	}
+
+	// A stuck holder of a resource lock is force-unlocked by its ID: its
+	// session ends, its rows go, and the resource is free.
+	stuck := open(t, url)
+	sid, err := stuck.LockResources(ctx, state.LockInfo{Who: "erin"}, []string{"connector X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := open(t, url).ForceUnlock(ctx, sid); err != nil {
+		t.Fatalf("force-unlock of a resource lock: %v", err)
+	}
+	fid, err := open(t, url).LockResources(ctx, state.LockInfo{Who: "frank"}, []string{"connector X"})
+	if err != nil {
+		t.Fatalf("a resource lock after force-unlock: %v", err)
+	}
+	_ = fid
 }
 
 func readState(t *testing.T, b *Backend) *state.State {
