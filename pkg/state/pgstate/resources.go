@@ -426,3 +426,15 @@ func (b *Backend) forceUnlockResources(ctx context.Context, c *pgx.Conn, id stri
 	}
 	return true, nil
 }
+
+// ResourceLockHolder returns the holder of the resource lock id, nil when
+// no resource lock has that ID (for force-unlock, which names one holder
+// among several).
+func (b *Backend) ResourceLockHolder(ctx context.Context, id string) (*state.LockInfo, error) {
+	c, err := b.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	return b.resourceRow(ctx, c, `id = $2`, id)
+}

@@ -19,6 +19,8 @@ import (
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/state"
+	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
 )
 
 // teamWorld is a sandbox with two inert sink connectors, orders-sink and
@@ -269,4 +271,42 @@ func TestParallelAppliesOnOneState(t *testing.T) {
 	if got := w.committed(t, "orders-sink"); got != 5 {
 		t.Fatalf("orders after the second rewind: %d", got)
 	}
+}
+
+// TestForceUnlockOfAResourceLock: force-unlock names the holder of the
+// resource lock given, among several, and frees its resources.
+func TestForceUnlockOfAResourceLock(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	var held []*pgstate.Backend
+	for _, h := range []struct{ id, who, res string }{{"R-1", "erin", "connector prod/a"}, {"R-2", "frank", "connector prod/b"}} {
+		b, err := pgstate.New(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		if _, err := b.LockResources(ctx, state.LockInfo{ID: h.id, Who: h.who, Host: "ci-9", Operation: "apply"}, []string{h.res}); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, b)
+	}
+	code, out, errOut := runStateCmd(t, false, "", "force-unlock", "-force", "R-2", "--state", url)
+	if code != ExitOK || !strings.Contains(out, "has been force-unlocked (lock ID R-2)") {
+		t.Fatalf("force-unlock R-2: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = runStateCmd(t, true, "no\n", "force-unlock", "R-1", "--state", url)
+	if code != ExitError || !strings.Contains(errOut, "It is locked by erin@ci-9") {
+		t.Errorf("force-unlock R-1 answered no: exit %d\n%s", code, errOut)
+	}
+	b, err := pgstate.New(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.LockResources(lctx, state.LockInfo{Who: "gina"}, []string{"connector prod/b"}); err != nil {
+		t.Fatalf("the force-unlocked resource is not free: %v", err)
+	}
+	_ = held
 }
