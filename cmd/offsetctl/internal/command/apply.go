@@ -88,12 +88,19 @@ from the configuration, show it, and ask for "yes" before executing it (-auto-ap
 skips the question).
 
 Before anything is written, apply checks the plan file's hash, the configuration's hash,
-the state's lineage and serial, computes the plan's operations again from the
-configuration and what the plan observed (a plan file edited by hand is refused, even with
-its hash recomputed), and then observes every connector again: when an offset,
-a connector's state or its configuration moved since the plan, it refuses and shows what
-moved. Then, per operation: it records the before-images in the state, stops the
-connector and waits for its tasks to stop, changes the offsets (PATCH /offsets on Kafka
+the plan's age (offsetctl { plan_max_age }, default 24h: an older plan is refused even when
+nothing moved), the state's lineage and serial (writes since by operations of other
+connectors do not count), computes the plan's operations again from the configuration and
+what the plan observed (a plan file edited by hand is refused, even with its hash
+recomputed), and then observes every connector again: when a connector's state or its
+configuration moved since the plan, it refuses and shows what moved. Offsets that moved
+(a RUNNING connector consumed on) refuse only when the operation, computed again from
+them, leaves what was reviewed: another absolute target, a precondition failing now, a
+risk class added, or replays or skips grown beyond the block's tolerance (default: by
+what the connector processed since the plan); the refusal shows reviewed vs now. Then,
+per operation: it records the operation in the state, stops the connector and waits for
+its tasks to stop, takes the offsets found then as the before-images (judged as above when
+they moved again), changes the offsets (PATCH /offsets on Kafka
 Connect 3.6+; the offsets topic or the consumer group on 3.5), reads them back and
 compares them exactly with the plan, and returns the connector to its former state
 (RUNNING connectors are resumed and watched until their tasks run; PAUSED ones are paused
@@ -121,6 +128,11 @@ was already being resumed) is recorded as applied and not done again; not applie
 partly applied (its before-images are put back), is recorded as failed and applied
 anew; offsets that match neither were moved by someone else, and apply refuses and
 names them. offsetctl rollback puts the before-images back in every case.
+
+Locks: with the PostgreSQL state, apply PLANFILE locks only the connectors and reconciled
+tables the plan changes, so plans of different connectors apply at the same time; an apply
+of a connector another apply holds waits -lock-timeout, then is refused naming the holder.
+The local state, and apply without PLANFILE, lock the whole state.
 
 A saved plan is applied with the configuration it was made from, read again from -chdir
 (to check its hash and to reach the clusters): give apply the same -var, -var-file or
