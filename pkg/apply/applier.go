@@ -228,6 +228,7 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 			case u.PlanHash == p.Hash:
 				again = append(again, u)
 			case rollbacks[u.Serial]:
+			case !blocksPlan(&u, p): // another resource's (resources.go)
 			default:
 				blocking = append(blocking, u)
 			}
@@ -426,9 +427,10 @@ func (a *Applier) readState(ctx context.Context, p *plan.Plan) (*state.State, er
 }
 
 // checkSerial refuses a plan when the state was written since it was made,
-// unless every write since came from earlier attempts of this same plan.
+// unless every write since came from earlier attempts of this same plan, or
+// from operations of other resources (movedElsewhere).
 func checkSerial(st *state.State, p *plan.Plan) error {
-	if st == nil || st.Serial == p.State.Serial {
+	if st == nil || st.Serial == p.State.Serial || movedElsewhere(st, p) {
 		return nil
 	}
 	first := uint64(0)
@@ -509,7 +511,8 @@ func appliedAlready(st *state.State, p *plan.Plan) string {
 }
 
 // reobserve observes the connectors the operations touch and refuses a
-// stale plan.
+// stale plan: one whose connectors changed, or whose operations, computed
+// again from the live positions, leave what was reviewed (judgeMoves).
 func (a *Applier) reobserve(ctx context.Context, p *plan.Plan, cfg *config.Config, todo []*plan.Operation) (map[string]*plan.ConnectorObservation, error) {
 	var addrs []string
 	seen := map[string]bool{}
@@ -527,13 +530,9 @@ func (a *Applier) reobserve(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	if err != nil {
 		return nil, fmt.Errorf("observing the connectors again before changing anything: %w", err)
 	}
-	var moves []Move
-	for _, addr := range addrs {
-		planned := findObservation(p, addr)
-		if planned == nil {
-			return nil, fmt.Errorf("the plan changes %s but holds no observation of it: it is damaged; make a new plan", addr)
-		}
-		moves = append(moves, compareObservations(planned, now[addr])...)
+	moves, err := judgeMoves(cfg, p, todo, addrs, now)
+	if err != nil {
+		return nil, err
 	}
 	if len(moves) > 0 {
 		return nil, &StaleError{Moves: moves}

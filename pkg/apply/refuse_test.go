@@ -58,15 +58,29 @@ func TestRefusals(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
+		// A live position that moves is judged against what was reviewed
+		// (tolerance_test.go): here the rewind to 10 became a skip.
 		{"stale offsets", func(t *testing.T) (*plan.Plan, string) {
 			removeState()
 			p := w.plan(cfg, w.backend())
+			w.setOffsets("orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":1},"offset":{"kafka_offset":5}}]}`, "RUNNING")
+			t.Cleanup(func() {
+				w.setOffsets("orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":1},"offset":{"kafka_offset":60}}]}`, "RUNNING")
+			})
+			return p, ""
+		}, apply.ErrStalePlan, "orders[1] committed offset was 60, is 5\n  connector.orders: offsets.replay: reviewed without the error skip_not_acknowledged; now the error skip_not_acknowledged: this change skips 5 records that the sink will never receive: add allow_skip_records = 5 to the block to acknowledge it\n  connector.orders: offsets.replay orders[1]: reviewed 60 → 10, replays 50 records; now 5 → 10, skips 5 records: it skips records, which the reviewed plan did not"},
+		{"skip whose expected offset moved", func(t *testing.T) (*plan.Plan, string) {
+			removeState()
+			skipCfg := w.config(strings.Replace(sinkHCL, "partitions = [0, 1]\n    to_offset  = 10", "partitions = [1]\n    skip       = 60", 1))
+			p := w.plan(skipCfg, w.backend())
+			*cfg = *skipCfg
+			t.Cleanup(func() { *cfg = *w.config(sinkHCL) })
 			w.setOffsets("orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":1},"offset":{"kafka_offset":61}}]}`, "RUNNING")
 			t.Cleanup(func() {
 				w.setOffsets("orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":1},"offset":{"kafka_offset":60}}]}`, "RUNNING")
 			})
 			return p, ""
-		}, apply.ErrStalePlan, "orders[1] committed offset was 60, is 61"},
+		}, apply.ErrStalePlan, "offsets.replay: reviewed without the error skip_precondition; now the error skip_precondition: skip = 60 expects the committed offset of orders[1] to be 60, but it is 61"},
 		{"stale connector state", func(t *testing.T) (*plan.Plan, string) {
 			removeState()
 			p := w.plan(cfg, w.backend())

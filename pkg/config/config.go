@@ -78,6 +78,18 @@ type Variable struct {
 	DeclRange   hcl.Range
 }
 
+// DefaultPlanMaxAge is how old a saved plan apply accepts when the
+// configuration sets no plan_max_age.
+const DefaultPlanMaxAge = 24 * time.Hour
+
+// MaxPlanAge returns plan_max_age, or DefaultPlanMaxAge when not given.
+func (s *Settings) MaxPlanAge() time.Duration {
+	if s == nil || s.PlanMaxAge <= 0 {
+		return DefaultPlanMaxAge
+	}
+	return s.PlanMaxAge
+}
+
 // newSettings returns the settings of a configuration without an offsetctl
 // block, the defaults the block overrides.
 func newSettings() *Settings { return &Settings{RequireReason: true} }
@@ -96,6 +108,9 @@ type Settings struct {
 	// unverified.
 	AllowedSigners      string
 	AllowedSignersRange hcl.Range
+	// PlanMaxAge is how old a saved plan apply accepts (plan_max_age);
+	// zero when not given: apply uses DefaultPlanMaxAge.
+	PlanMaxAge time.Duration
 	// State is where the state is kept; nil when not configured.
 	State     *StateBackend
 	DeclRange hcl.Range // zero when there is no offsetctl block
@@ -262,6 +277,10 @@ type Offsets struct {
 	// offsets have different formats (codecs), which cannot mean the same
 	// position.
 	AcknowledgeCrossFormatCopy bool
+	// Tolerance is how far the operation's replay and skip counts may grow
+	// between the reviewed plan and apply (tolerance); nil when not given:
+	// by what the connector processed since the plan.
+	Tolerance *Tolerance
 
 	SinkPartitions   []*SinkPartition   // Kind == OpSinkPartitions
 	SourcePartitions []*SourcePartition // Kind == OpSourcePartitions

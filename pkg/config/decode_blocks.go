@@ -10,7 +10,7 @@ import (
 )
 
 var settingsSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "require_reason"}, {Name: "required_approvals"}, {Name: "allowed_signers"}},
+	Attributes: []hcl.AttributeSchema{{Name: "require_reason"}, {Name: "required_approvals"}, {Name: "allowed_signers"}, {Name: "plan_max_age"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "state", LabelNames: []string{"type"}}},
 }
 
@@ -33,6 +33,9 @@ func (d *decoder) decodeSettings(blocks []*hcl.Block) {
 		if v, ok := d.nonEmpty(content.Attributes["allowed_signers"]); ok {
 			s.AllowedSigners = v
 			s.AllowedSignersRange = content.Attributes["allowed_signers"].Expr.Range()
+		}
+		if v, ok := d.duration(content.Attributes["plan_max_age"]); ok {
+			s.PlanMaxAge = v
 		}
 		for j, sb := range content.Blocks {
 			if j > 0 {

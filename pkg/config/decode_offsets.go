@@ -18,7 +18,7 @@ var offsetsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "connector", Required: true}, {Name: "reason"},
 		{Name: "allow_skip_records"}, {Name: "acknowledge_resnapshot"}, {Name: "acknowledge_cross_format_copy"},
-		{Name: "restore"}, {Name: "copy_from"}, {Name: "reset"},
+		{Name: "tolerance"}, {Name: "restore"}, {Name: "copy_from"}, {Name: "reset"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "sink_partition"}, {Type: "source_partition"}},
 }
@@ -59,6 +59,7 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 			o.AllowSkipRecords = &n
 		}
 	}
+	o.Tolerance = d.decodeTolerance(attrs["tolerance"])
 	o.AcknowledgeResnapshot, _ = d.boolean(attrs["acknowledge_resnapshot"])
 	if attrs["acknowledge_resnapshot"] != nil && d.lastUnknown {
 		// Unknown in validate: do not report it missing. A Partial Config

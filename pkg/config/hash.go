@@ -39,6 +39,9 @@ func computeHashes(c *Config) {
 				// written before it existed do not change.
 				v["acknowledge_cross_format_copy"] = true
 			}
+			if o.Tolerance != nil {
+				v["tolerance"] = toleranceView(o.Tolerance)
+			}
 			return v
 		}),
 		"reconcile": byName(c.Reconciles, func(x *Reconcile) string { return x.Name }, reconcileView),
@@ -88,6 +91,9 @@ func settingsView(s *Settings) any {
 	v := map[string]any{"require_reason": s.RequireReason, "required_approvals": s.RequiredApprovals}
 	if s.AllowedSigners != "" {
 		v["allowed_signers"] = s.AllowedSigners
+	}
+	if s.PlanMaxAge > 0 {
+		v["plan_max_age"] = s.PlanMaxAge.String()
 	}
 	if s.State != nil {
 		v["state"] = map[string]any{"type": s.State.Type, "path": s.State.Path, "url": secretView(s.State.URL), "schema": s.State.Schema}

@@ -188,3 +188,25 @@ func RefuseUnlock(where string, holder *LockInfo, id, holderKind string) error {
 type Rekeyer interface {
 	Rekey(ctx context.Context, lockID string) (uint64, error)
 }
+
+// ResourceLocker is a Locker that can also lock only the resources an
+// apply touches (connectors, reconciled tables, named by the caller)
+// instead of the whole state: two holders of different resources hold
+// their locks at the same time and write the one state without losing each
+// other's operations; a holder of a resource another holds waits, and is
+// refused naming that holder. A whole-state Lock excludes every resource
+// lock and the other way round.
+//
+// LockResources takes the lock of every resource (all or none) and returns
+// its ID, waiting until ctx is done like Lock; Unlock, Write and
+// ForceUnlock take that ID as they take Lock's. Under a resource lock,
+// Write stores the caller's own changes since its Read (operations begun,
+// changed, backups taken) on top of what other holders stored meanwhile
+// (see Merge); the caller's state keeps its own numbering, and the
+// backend's Renumbered says which stored serial an operation got.
+type ResourceLocker interface {
+	LockResources(ctx context.Context, info LockInfo, resources []string) (string, error)
+	// Renumbered returns the stored serial of the operation the caller's
+	// state numbers local (local itself unless another holder took it).
+	Renumbered(local uint64) uint64
+}

@@ -38,4 +38,10 @@
 // Unlock folds the journal into the document in one transaction before it
 // releases the lock; a holder that dies leaves its rows, which readers
 // replay and the next Unlock folds in.
+//
+// Per-resource locks (LockResources, state.ResourceLocker): an apply of a
+// reviewed plan locks only the connectors and reconciled tables it touches,
+// so applies of different resources run in parallel against one state; see
+// resources.go for the keys, the table resource_locks and how their writes
+// merge.
 package pgstate

@@ -46,6 +46,16 @@ type Backend struct {
 type heldLock struct {
 	conn *pgx.Conn
 	info state.LockInfo
+	// resources are the resources locked (sorted), nil for the whole
+	// state (see resources.go).
+	resources []string
+	// base is the state as the holder of a resource lock last read it
+	// (nil: no state), renum the numbers Merge gave its operations, and
+	// merged whether another holder's writes were merged in: from then on
+	// every write merges.
+	base   *state.State
+	renum  state.Renumbering
+	merged bool
 }
 
 var _ state.Backend = (*Backend)(nil)
@@ -164,6 +174,18 @@ func (b *Backend) ensureTables(ctx context.Context, c *pgx.Conn) error {
 				version   text NOT NULL DEFAULT '',
 				created   timestamptz NOT NULL
 			)`,
+			`CREATE TABLE IF NOT EXISTS ` + b.table("resource_locks") + ` (
+				name      text NOT NULL,
+				resource  text NOT NULL,
+				id        text NOT NULL,
+				operation text NOT NULL DEFAULT '',
+				who       text NOT NULL DEFAULT '',
+				host      text NOT NULL DEFAULT '',
+				pid       integer NOT NULL,
+				version   text NOT NULL DEFAULT '',
+				created   timestamptz NOT NULL,
+				PRIMARY KEY (name, resource)
+			)`,
 		}
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
@@ -192,6 +214,10 @@ func (b *Backend) Read(ctx context.Context) (*state.State, error) {
 	}
 	b.mu.Lock()
 	b.written = state.Snapshot(st)
+	if h := b.held; h != nil && h.resources != nil {
+		// The holder's numbering starts again from what it read.
+		h.base, h.renum, h.merged = state.Clone(st), state.Renumbering{}, false
+	}
 	b.mu.Unlock()
 	return st, nil
 }
@@ -268,6 +294,9 @@ func (b *Backend) Write(ctx context.Context, s *state.State, lockID string) erro
 	if b.held.info.ID != lockID {
 		info := b.held.info
 		return fmt.Errorf("writing state %s: %w", b.where, &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
+	}
+	if b.held.resources != nil {
+		return b.writeMerging(ctx, s, lockID)
 	}
 	next := *s
 	next.Serial = s.Serial + 1
@@ -475,6 +504,9 @@ func (b *Backend) Unlock(ctx context.Context, id string) error {
 		return fmt.Errorf("unlocking state: %w", &state.LockError{Holder: &info, Err: state.ErrWrongLockID})
 	}
 	h := b.held
+	if h.resources != nil {
+		return b.unlockResources(ctx, h, id)
+	}
 	// The journal goes into the document before the lock is released.
 	var ferr error
 	if err := b.fold(ctx, h.conn); err != nil {
@@ -511,6 +543,9 @@ func (b *Backend) ForceUnlock(ctx context.Context, id string) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	if done, err := b.forceUnlockResources(ctx, c, id); done || err != nil {
+		return err
+	}
 	row, err := b.lockRow(ctx, c)
 	if err != nil {
 		return fmt.Errorf("force-unlocking state %s: %w", b.where, err)
@@ -584,6 +619,12 @@ func (b *Backend) lockHolder(ctx context.Context) (*state.LockInfo, error) {
 		}
 		if row != nil && row.PID == pid {
 			return row, nil
+		}
+		// A holder of resource locks holds the state's key shared.
+		if rr, err := b.resourceRow(ctx, c, `pid = $2`, pid); err != nil {
+			return nil, err
+		} else if rr != nil {
+			return rr, nil
 		}
 		if attempt == 5 || ctx.Err() != nil {
 			return &state.LockInfo{PID: pid, Path: b.where}, nil

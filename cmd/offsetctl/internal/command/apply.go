@@ -44,6 +44,9 @@ type changeOptions struct {
 	// time a policy's change window forbids, with the approvals the window
 	// asks for an override.
 	overrideWindow string
+	// resources are what the saved plan changes: a backend that locks per
+	// resource locks only them (nil: the whole state).
+	resources []string
 }
 
 func addChangeFlags(cmd *cobra.Command, o *changeOptions) {
@@ -90,12 +93,19 @@ from the configuration, show it, and ask for "yes" before executing it (-auto-ap
 skips the question).
 
 Before anything is written, apply checks the plan file's hash, the configuration's hash,
-the state's lineage and serial, computes the plan's operations again from the
-configuration and what the plan observed (a plan file edited by hand is refused, even with
-its hash recomputed), and then observes every connector again: when an offset,
-a connector's state or its configuration moved since the plan, it refuses and shows what
-moved. Then, per operation: it records the before-images in the state, stops the
-connector and waits for its tasks to stop, changes the offsets (PATCH /offsets on Kafka
+the plan's age (offsetctl { plan_max_age }, default 24h: an older plan is refused even when
+nothing moved), the state's lineage and serial (writes since by operations of other
+connectors do not count), computes the plan's operations again from the configuration and
+what the plan observed (a plan file edited by hand is refused, even with its hash
+recomputed), and then observes every connector again: when a connector's state or its
+configuration moved since the plan, it refuses and shows what moved. Offsets that moved
+(a RUNNING connector consumed on) refuse only when the operation, computed again from
+them, leaves what was reviewed: another absolute target, a precondition failing now, a
+risk class added, or replays or skips grown beyond the block's tolerance (default: by
+what the connector processed since the plan); the refusal shows reviewed vs now. Then,
+per operation: it records the operation in the state, stops the connector and waits for
+its tasks to stop, takes the offsets found then as the before-images (judged as above when
+they moved again), changes the offsets (PATCH /offsets on Kafka
 Connect 3.6+; the offsets topic or the consumer group on 3.5), reads them back and
 compares them exactly with the plan, and returns the connector to its former state
 (RUNNING connectors are resumed and watched until their tasks run; PAUSED ones are paused
@@ -123,6 +133,11 @@ was already being resumed) is recorded as applied and not done again; not applie
 partly applied (its before-images are put back), is recorded as failed and applied
 anew; offsets that match neither were moved by someone else, and apply refuses and
 names them. offsetctl rollback puts the before-images back in every case.
+
+Locks: with the PostgreSQL state, apply PLANFILE locks only the connectors and reconciled
+tables the plan changes, so plans of different connectors apply at the same time; an apply
+of a connector another apply holds waits -lock-timeout, then is refused naming the holder.
+The local state, and apply without PLANFILE, lock the whole state.
 
 A saved plan is applied with the configuration it was made from, read again from -chdir
 (to check its hash and to reach the clusters): give apply the same -var, -var-file or
@@ -167,6 +182,7 @@ func applyRun(cmd *cobra.Command, o *applyOptions, file string) error {
 			return err
 		}
 		saved = p
+		o.chg.resources = apply.PlanResources(p)
 	}
 	return runChange(cmd, o.deps, o.g, &o.chg, "apply", func(ctx context.Context, s *changeSession) (*plan.Plan, bool, error) {
 		if saved != nil {
@@ -206,7 +222,7 @@ func runChange(cmd *cobra.Command, deps *Deps, g *globalOptions, o *changeOption
 		return err
 	}
 	defer backend.Close()
-	id, err := lockState(ctx, deps, backend, operation, o.lockTimeout)
+	id, err := lockResources(ctx, deps, backend, operation, o.lockTimeout, o.resources)
 	if err != nil {
 		return err
 	}
@@ -286,15 +302,22 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 	var checkPlan func(*state.State) error
 	switch {
 	case saved && p.FromConfig():
-		// The hash proves the file is whole, not that it came from this
-		// configuration: compute its operations again and compare.
 		checkPlan = func(st *state.State) error {
+			// A reviewed plan lasts plan_max_age, even when nothing moved.
+			if err := apply.CheckPlanAge(p, s.cfg, deps.Now()); err != nil {
+				return err
+			}
+			// The hash proves the file is whole, not that it came from this
+			// configuration: compute its operations again and compare.
 			return s.planner.Verify(s.cfg, p, appliedBefore(st, p.Hash))
 		}
 	case saved:
 		// A rollback or restore plan: compute it again from the state or
 		// the backup file it names.
 		checkPlan = func(st *state.State) error {
+			if err := apply.CheckPlanAge(p, s.cfg, deps.Now()); err != nil {
+				return err
+			}
 			return s.planner.VerifyBuilt(ctx, s.cfg, p, st)
 		}
 	}
@@ -315,6 +338,7 @@ func reviewAndApply(ctx context.Context, deps *Deps, g *globalOptions, o *change
 		return err
 	}
 	res, applyErr := a.Apply(ctx, p, s.cfg, s.lockID)
+	renumber(s.backend, res)
 	if g.JSON {
 		if err := writeEventStream(streams.Out, events, res, applyErr); err != nil {
 			return err
@@ -357,7 +381,7 @@ func applyHint(err error) error {
 		return withHint(err, fmt.Sprintf("Once Kafka Connect is reachable again, run: offsetctl rollback -serial %d\n(offsetctl state show %d shows what was recorded).", oe.Serial, oe.Serial))
 	case errors.As(err, &oe):
 		return withHint(err, fmt.Sprintf("offsetctl state show %d shows every step and its result.", oe.Serial))
-	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged):
+	case errors.Is(err, apply.ErrStalePlan), errors.Is(err, apply.ErrStateMoved), errors.Is(err, apply.ErrConfigChanged), errors.Is(err, apply.ErrPlanExpired):
 		return withHint(err, "Make a new plan (offsetctl plan -out FILE), review it, and apply that.")
 	case errors.Is(err, apply.ErrAlreadyApplied):
 		return withHint(err, "offsetctl state history shows what was applied, by whom and when; offsetctl plan shows what is left to do.")
@@ -615,7 +639,8 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 		Incomplete []uint64 `json:"incomplete,omitempty"`
 		Error      string   `json:"error,omitempty"`
 		// ErrorKind names a refusal a CI job acts on: "stale_plan" (the
-		// world moved since the plan; nothing was changed).
+		// world moved since the plan beyond its tolerance; nothing was
+		// changed), "plan_expired" (older than plan_max_age).
 		ErrorKind string `json:"error_kind,omitempty"`
 	}{Type: "summary", OK: applyErr == nil, Operations: []opJSON{}}
 	if res != nil {
@@ -630,8 +655,11 @@ func writeEventStream(w io.Writer, events []apply.Event, res *apply.Result, appl
 	}
 	if applyErr != nil {
 		sum.Error = applyErr.Error()
-		if errors.Is(applyErr, apply.ErrStalePlan) {
+		switch {
+		case errors.Is(applyErr, apply.ErrStalePlan):
 			sum.ErrorKind = "stale_plan"
+		case errors.Is(applyErr, apply.ErrPlanExpired):
+			sum.ErrorKind = "plan_expired"
 		}
 	}
 	return enc.Encode(sum)

@@ -213,6 +213,10 @@ func applyComment(key, planHash string, sum applyRecord, ran bool, exitCode int,
 		title = "⛔ refused: the plan is stale"
 		what = "Nothing was changed: the world moved between the review and the merge (below, what changed). " +
 			"Plan again against the world as it is now (a new pull request, an empty commit is enough: `git commit --allow-empty -m 'offsetctl: plan again'`), review and approve the new plan, and merge it."
+	case sum.ErrorKind == "plan_expired":
+		title = "⛔ refused: the plan expired"
+		what = "Nothing was changed: the reviewed plan is older than the configuration's `plan_max_age` (default 24 h). " +
+			"Plan again (a new pull request, an empty commit is enough), review and approve the new plan, and merge it."
 	case len(sum.Incomplete) > 0 && sum.Error == "":
 		title = "⚠️ applied, repair incomplete"
 		what = "Every operation ran, but a repair's verification found the sink still different from its source (exit code 4). What was written stays; plan again to see what still differs, or roll it back with `offsetctl rollback`."

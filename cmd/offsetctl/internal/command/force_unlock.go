@@ -61,6 +61,19 @@ func forceUnlockRun(ctx context.Context, o *forceUnlockOptions, b state.Backend,
 	if err != nil {
 		return err
 	}
+	// With per-resource locks (the PostgreSQL state) several applies hold
+	// locks at once: the one named by id is the holder.
+	if rh, ok := b.(interface {
+		ResourceLockHolder(context.Context, string) (*state.LockInfo, error)
+	}); ok {
+		h, err := rh.ResourceLockHolder(ctx, id)
+		if err != nil {
+			return err
+		}
+		if h != nil {
+			holder = h
+		}
+	}
 	if holder != nil {
 		if holder.ID != id {
 			return withHint(fmt.Errorf("force-unlock: %w", &state.LockError{Holder: holder, Err: state.ErrWrongLockID}),

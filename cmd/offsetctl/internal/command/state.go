@@ -151,9 +151,10 @@ func redactPath(p string) string {
 }
 
 type stateOptions struct {
-	deps *Deps
-	g    *globalOptions
-	loc  stateLocation
+	deps     *Deps
+	g        *globalOptions
+	loc      stateLocation
+	markdown bool // state history -markdown
 }
 
 func newStateCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -183,6 +184,35 @@ in PostgreSQL with state "postgres", readable by the roles granted on its schema
 	}
 	addStateFlag(cmd, &o.loc)
 	addStateConfigFlags(cmd, &o.loc)
+	historyCmd := &cobra.Command{
+		Use:   "history",
+		Short: "Print the chronological log of operations, failures and rollbacks included",
+		Long: `Print the chronological log of the state's operations: each start and end, failures
+and rollbacks included.
+
+With -json the document has the events and, under "operations", the audit of every
+operation: who applied it and on which host, when it started and finished, the plan
+hash and configuration hash, the reason, the verified approvers (principals and key
+fingerprints, as apply checked their signatures against allowed_signers), names given
+unverified with --approved-by, risk classes, the connectors, and the outcome. With
+-markdown the audit is a table for a ticket or a change record. Both state backends
+(local and postgres) answer the same.`,
+		Example: `  offsetctl state history
+  offsetctl state history -json
+  offsetctl state history -markdown > audit.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.markdown && o.g.JSON {
+				return flagErrorf("-json and -markdown exclude each other")
+			}
+			b, err := configState(deps, cmd, &o.loc)
+			if err != nil {
+				return err
+			}
+			return stateHistoryRun(cmd.Context(), o, b)
+		},
+	}
+	historyCmd.Flags().BoolVar(&o.markdown, "markdown", false, "print the audit of every operation as a Markdown table")
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "list",
@@ -218,18 +248,7 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
 			},
 		},
 		newRotateKeyCmd(deps, o),
-		&cobra.Command{
-			Use:   "history",
-			Short: "Print the chronological log of operations, failures and rollbacks included",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				b, err := configState(deps, cmd, &o.loc)
-				if err != nil {
-					return err
-				}
-				return stateHistoryRun(cmd.Context(), o, b)
-			},
-		},
+		historyCmd,
 	)
 	return cmd
 }
@@ -683,8 +702,17 @@ func stateHistoryRun(ctx context.Context, o *stateOptions, b state.Backend) erro
 		doc := struct {
 			FormatVersion int            `json:"format_version"`
 			Events        []historyEvent `json:"events"`
-		}{stateOutputVersion, append([]historyEvent{}, evs...)}
+			Operations    []auditRecord  `json:"operations"`
+		}{stateOutputVersion, append([]historyEvent{}, evs...), auditOf(s)}
 		return writeJSON(out, doc)
+	}
+	if o.markdown {
+		var lineage string
+		var serial uint64
+		if s != nil {
+			lineage, serial = s.Lineage, s.Serial
+		}
+		return renderAuditMarkdown(out, lineage, serial, auditOf(s))
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, ev := range evs {
