@@ -4,20 +4,21 @@ GO    ?= go
 BIN   := bin/offsetctl
 PKGS  := ./...
 
-.PHONY: all build test test-short demo bench fmt vet lint golden ensure-postgres clean
+.PHONY: all build test test-short demo bench fmt vet lint golden ensure-postgres ensure-mariadb clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/offsetctl
 
-# Installs Debian's PostgreSQL server package when its binaries are missing
-# (as root), then runs every test with one throwaway cluster for the run.
-test: ensure-postgres
+# Installs Debian's PostgreSQL and MariaDB server packages when their binaries
+# are missing (as root), then runs every test with one throwaway PostgreSQL
+# cluster for the run (and a throwaway MariaDB per test binary that needs one).
+test: ensure-postgres ensure-mariadb
 	$(GO) vet $(PKGS)
 	$(GO) run ./internal/tools/withpg -- $(GO) test -count=1 -timeout 9m $(PKGS)
 
-test-short: ensure-postgres
+test-short: ensure-postgres ensure-mariadb
 	$(GO) run ./internal/tools/withpg -- $(GO) test -short -count=1 $(PKGS)
 
 demo: ensure-postgres build
@@ -39,6 +40,9 @@ golden:
 
 ensure-postgres:
 	@bash scripts/ensure-postgres.sh
+
+ensure-mariadb:
+	@bash scripts/ensure-mariadb.sh
 
 clean:
 	rm -rf bin
