@@ -31,7 +31,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/offsetctl/offsetctl/internal/mariadbcluster"
-	"github.com/offsetctl/offsetctl/pkg/reconcile"
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 )
 
 // server is this test binary's one server, started on first use. It is the
@@ -68,7 +68,7 @@ func ServerURL(t testing.TB) string {
 	once.Do(func() {
 		if u := os.Getenv("OFFSETCTL_MARIADB_URL"); u != "" {
 			admin = u
-			if db, err := reconcile.OpenMySQL(context.Background(), u, reconcile.MySQLURLOptions{}); err != nil {
+			if db, err := mysqlurl.Open(context.Background(), u, mysqlurl.Options{}); err != nil {
 				setupErr = fmt.Errorf("the MariaDB named by OFFSETCTL_MARIADB_URL does not answer: %w (unset it to let the tests start a throwaway server)", err)
 			} else {
 				db.Close()
@@ -115,7 +115,7 @@ func NewDB(t testing.TB) string {
 
 func open(t testing.TB, u string) *sql.DB {
 	t.Helper()
-	cfg, err := reconcile.ParseMySQLURL(u, reconcile.MySQLURLOptions{})
+	cfg, err := mysqlurl.Parse(u, mysqlurl.Options{})
 	if err != nil {
 		t.Fatalf("mariadbtest: %v", err)
 	}
