@@ -94,12 +94,19 @@ var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
 // mysql:// URL. The database is dropped when the test ends.
 func NewDB(t testing.TB) string {
 	t.Helper()
-	base := ServerURL(t)
 	name := unsafeChars.ReplaceAllString(strings.ToLower(t.Name()), "_")
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	name = fmt.Sprintf("t_%s_%d_%d", name, os.Getpid(), counter.Add(1))
+	return NewNamedDB(t, fmt.Sprintf("t_%s_%d_%d", name, os.Getpid(), counter.Add(1)))
+}
+
+// NewNamedDB is NewDB with a name of the caller's choosing, for output that
+// shows it (goldens). It fails when the database exists: tests that use one
+// name must not run in parallel.
+func NewNamedDB(t testing.TB, name string) string {
+	t.Helper()
+	base := ServerURL(t)
 	db := open(t, base)
 	ctx := context.Background()
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {

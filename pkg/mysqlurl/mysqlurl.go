@@ -247,15 +247,21 @@ func Open(ctx context.Context, raw string, o Options) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	return OpenConfig(ctx, cfg, Redact(raw))
+}
+
+// OpenConfig is Open for a parsed configuration; where names the server in
+// errors (a redacted URL).
+func OpenConfig(ctx context.Context, cfg *mysql.Config, where string) (*sql.DB, error) {
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("the MariaDB/MySQL URL %s: %w", Redact(raw), err)
+		return nil, fmt.Errorf("the MariaDB/MySQL URL %s: %w", where, err)
 	}
 	db := sql.OpenDB(conn)
 	db.SetConnMaxIdleTime(time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connecting to MariaDB/MySQL at %s: %w (check the host, port, user and password)", Redact(raw), err)
+		return nil, fmt.Errorf("connecting to MariaDB/MySQL at %s: %w (check the host, port, user and password)", where, err)
 	}
 	return db, nil
 }
