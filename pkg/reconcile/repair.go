@@ -234,8 +234,34 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	}
 
 	w := newRepairWriter(e.m, d.sql, s.sql)
+	cols := append([]string{s.sql.rowHash}, w.srcRaw...)
+	fetchRows := func(ctx context.Context, batch []repairItem) (map[string]srcRow, error) {
+		keys := make([]Key, len(batch))
+		for i, it := range batch {
+			keys[i] = it.df.Key
+		}
+		rows := make(map[string]srcRow, len(batch))
+		nk := len(e.kinds)
+		k := make(Key, nk)
+		err := s.lookupRaw(ctx, keys, cols, true, func(raw [][]byte) {
+			for i := range nk {
+				k[i] = string(raw[i])
+			}
+			h, _ := strconv.ParseInt(string(raw[nk]), 10, 64)
+			rows[keyString(k)] = srcRow{hash: hashHex(h), vals: copyValues(raw[nk+1:])}
+		})
+		return rows, err
+	}
+	return runRepair(ctx, start, dst, src, d, w, items, need, batchSize, opts, res, fetchRows)
+}
+
+// runRepair writes items into the sink in batches (see Repair): fetchRows
+// reads the source rows of a batch, by canonical key, on the source's
+// connection, while the batch before it writes.
+func runRepair(ctx context.Context, start time.Time, dst *pgx.Conn, srcConn any, d *side, w *repairWriter, items []repairItem, need []string,
+	batchSize int, opts RepairOptions, res *RepairResult, fetchRows func(context.Context, []repairItem) (map[string]srcRow, error)) (*RepairResult, error) {
 	sessions := []*sinkSession{{conn: dst}}
-	if opts.SecondSink != nil && opts.SecondSink != dst && opts.SecondSink != src {
+	if opts.SecondSink != nil && opts.SecondSink != dst && any(opts.SecondSink) != srcConn {
 		sessions = append(sessions, &sinkSession{conn: opts.SecondSink})
 	}
 	defer func() {
@@ -253,24 +279,10 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 	for i, n := range batchSizes(len(items), batchSize) {
 		batches = append(batches, items[i:i+n])
 	}
-	cols := append([]string{s.sql.rowHash}, w.srcRaw...)
 	fetch := func(batch []repairItem) chan srcFetch {
 		ch := make(chan srcFetch, 1)
 		go func() {
-			keys := make([]Key, len(batch))
-			for i, it := range batch {
-				keys[i] = it.df.Key
-			}
-			rows := make(map[string]srcRow, len(batch))
-			nk := len(e.kinds)
-			k := make(Key, nk)
-			err := s.lookupRaw(ctx, keys, cols, true, func(raw [][]byte) {
-				for i := range nk {
-					k[i] = string(raw[i])
-				}
-				h, _ := strconv.ParseInt(string(raw[nk]), 10, 64)
-				rows[keyString(k)] = srcRow{hash: hashHex(h), vals: copyValues(raw[nk+1:])}
-			})
+			rows, err := fetchRows(ctx, batch)
 			ch <- srcFetch{rows, err}
 		}()
 		return ch

@@ -324,7 +324,8 @@ func (x *xengine) mapColumns() error {
 		}
 		dk := p.Dst
 		dk.Kind = sk
-		x.m.Pairs = append(x.m.Pairs, pair{Src: column{Name: p.Src.Name, Type: p.Src.ColumnType, Kind: sk}, Dst: dk, Key: p.Key, Digits: p.Digits})
+		x.m.Pairs = append(x.m.Pairs, pair{Src: column{Name: p.Src.Name, Type: p.Src.ColumnType, Kind: sk}, Dst: dk, Key: p.Key, Digits: p.Digits,
+			SrcExpr: p.SrcExpr, DstExpr: p.DstExpr})
 	}
 	x.m.Keys = x.keys
 	x.kinds = x.m.keyKinds()
