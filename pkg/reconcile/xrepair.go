@@ -262,3 +262,54 @@ func VerifyMySQL(ctx context.Context, src *sql.DB, dst *pgx.Conn, spec Spec, key
 	}
 	return v, nil
 }
+
+// SendSignalsMySQL is SendSignals for a MariaDB/MySQL source: the signals
+// go into Debezium's signalling table there (signalTable is TABLE in the
+// URL's database, or DATABASE.TABLE), in one transaction: all of them or
+// none; a signal whose id is already there is left as it is.
+func SendSignalsMySQL(ctx context.Context, src *sql.DB, signalTable string, signals []Signal) (int, error) {
+	name, err := ParseTableName(signalTable)
+	if err != nil {
+		return 0, fmt.Errorf("signal table %q: %w", signalTable, err)
+	}
+	conn, err := src.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("connecting to the source for the signals: %w", err)
+	}
+	defer conn.Close()
+	schema := name.Schema
+	if schema == "" {
+		var db sql.NullString
+		if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&db); err != nil || !db.Valid {
+			return 0, fmt.Errorf("signal table %s names no database and the source URL names none: write DATABASE.TABLE; nothing was sent", name)
+		}
+		schema = db.String
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME IN ('id', 'type', 'data')`, schema, name.Name).Scan(&n); err != nil {
+		return 0, fmt.Errorf("looking up the signal table %s.%s: %w", schema, name.Name, err)
+	}
+	if n != 3 {
+		return 0, fmt.Errorf("the signal table %s.%s does not exist on the source or lacks Debezium's columns id, type and data: create it as Debezium documents (id varchar(42) primary key, type varchar(32) not null, data varchar(2048)) and set the connector's signal.data.collection to it; nothing was sent", schema, name.Name)
+	}
+	ident := quoteMySQLIdent(schema, name.Name)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("starting a transaction on the source for the signals: %w", err)
+	}
+	defer tx.Rollback()
+	sent := 0
+	for _, s := range signals {
+		res, err := tx.ExecContext(ctx, "INSERT INTO "+ident+" (id, type, data) SELECT ?, ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM "+ident+" WHERE id = ?)", s.ID, s.Type, s.Data, s.ID)
+		if err != nil {
+			return 0, fmt.Errorf("inserting signal %s into %s.%s: %w; nothing was sent", s.ID, schema, name.Name, err)
+		}
+		k, _ := res.RowsAffected()
+		sent += int(k)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("committing the signals into %s.%s: %w", schema, name.Name, err)
+	}
+	return sent, nil
+}

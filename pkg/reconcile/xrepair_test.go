@@ -2,9 +2,12 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
@@ -72,5 +75,62 @@ func TestRepairMySQLVerifyRestore(t *testing.T) {
 	r3 := xcompare(t, my, pg, spec)
 	if got := [3][]string{keys(r3.Missing), keys(r3.Extra), keys(r3.Mismatched)}; !slices.Equal(got[0], want[0]) || !slices.Equal(got[1], want[1]) || !slices.Equal(got[2], want[2]) {
 		t.Errorf("after the rollback the drift is %v, want %v", got, want)
+	}
+}
+
+// Execute-snapshot signals for a MariaDB source go into the signalling
+// table there, once; their filters select exactly the keys on MariaDB.
+func TestSnapshotSignalsMySQL(t *testing.T) {
+	ctx := context.Background()
+	my := mariadbtest.NewDB(t)
+	mariadbtest.Exec(t, my, `CREATE TABLE debezium_signal (id varchar(42) primary key, type varchar(32) not null, data varchar(2048));
+		CREATE TABLE t (k varchar(20) primary key, v int);
+		INSERT INTO t VALUES ('a', 1), ('it''s', 2), ('back\\slash', 3), ('é', 4), ('other', 5)`)
+	db := openMySQL(t, my)
+	var dbName string
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	keys := []Key{{"a"}, {"it's"}, {`back\slash`}, {"é"}}
+	sigs, err := SnapshotSignalsMySQL(dbName+".t", []string{"k"}, keys, 3, "offsetctl-test")
+	if err != nil || len(sigs) != 2 {
+		t.Fatalf("signals %v, %v; want 2", sigs, err)
+	}
+	if _, err := SnapshotSignalsMySQL("t", []string{"k"}, keys, 0, "x"); err == nil {
+		t.Error("a table without its database: no error")
+	}
+	for range 2 {
+		n, err := SendSignalsMySQL(ctx, db, "debezium_signal", sigs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM debezium_signal").Scan(&rows); err != nil || rows != 2 {
+			t.Fatalf("%d signal rows (%v), want 2 (sent %d)", rows, err, n)
+		}
+	}
+	// Each filter, run on MariaDB as Debezium runs it, selects its keys.
+	var got int
+	for _, s := range sigs {
+		var data struct {
+			Conditions []struct {
+				Collection string `json:"data-collection"`
+				Filter     string `json:"filter"`
+			} `json:"additional-conditions"`
+		}
+		if err := json.Unmarshal([]byte(s.Data), &data); err != nil || len(data.Conditions) != 1 {
+			t.Fatalf("signal data %s: %v", s.Data, err)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM t WHERE "+data.Conditions[0].Filter).Scan(&n); err != nil {
+			t.Fatalf("filter %s: %v", data.Conditions[0].Filter, err)
+		}
+		got += n
+	}
+	if got != 4 {
+		t.Errorf("the filters select %d rows, want the 4 keys", got)
+	}
+	if _, err := SendSignalsMySQL(ctx, db, "nope", sigs); err == nil || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Errorf("a missing signal table: %v", err)
 	}
 }
