@@ -134,8 +134,8 @@ const (
 	classText      = "text"      // the characters, UTF-8 bytes
 	classBool      = "boolean"   // true | false
 	classDate      = "date"      // YYYY-MM-DD
-	classTimestamp = "timestamp" // YYYY-MM-DD HH:MM:SS.ffffff in UTC, rounded to the compared digits
-	classTime      = "time"      // HH:MM:SS.ffffff rounded to the compared digits
+	classTimestamp = "timestamp" // YYYY-MM-DD HH:MM:SS[.f...] in UTC, rounded to the compared digits, no trailing zeros
+	classTime      = "time"      // HH:MM:SS[.f...] rounded to the compared digits, no trailing zeros
 	classBinary    = "binary"    // lower-case hex of the bytes
 	classBits      = "bits"      // '0'/'1' per bit, declared width
 	classUUID      = "uuid"      // lower-case 8-4-4-4-12 hex
@@ -267,8 +267,8 @@ func makeXPair(sc myColumn, dc column, prec Precision) (xpair, error) {
 		}
 		// Zero dates ('0000-00-00') are written as NULL by Debezium.
 		p.Class = classDate
-		p.SrcExpr = "IF(MONTH(" + mi + ") = 0 OR DAYOFMONTH(" + mi + ") = 0, NULL, DATE_FORMAT(" + mi + ", '%Y-%m-%d'))"
-		p.DstExpr = "to_char(" + pi + ", 'YYYY-MM-DD')"
+		p.SrcExpr = "IF(MONTH(" + mi + ") = 0 OR DAYOFMONTH(" + mi + ") = 0, NULL, CAST(" + mi + " AS CHAR))"
+		p.DstExpr = pi + "::text"
 	case classTimestamp:
 		if dc.Kind != kindTimestamp {
 			return refuse("a DATETIME or TIMESTAMP compares with a timestamp or timestamptz column")
@@ -279,14 +279,12 @@ func makeXPair(sc myColumn, dc column, prec Precision) (xpair, error) {
 		}
 		// The session runs in UTC: TIMESTAMP columns read as UTC, and
 		// DATETIME columns are taken to hold UTC (as Debezium sends them).
-		// CAST rounds (TIME_ROUND_FRACTIONAL), as PostgreSQL rounds.
-		v := mi
-		if p.Digits < sc.Precision {
-			v = fmt.Sprintf("CAST(%s AS DATETIME(%d))", mi, p.Digits)
-		}
+		// CAST rounds (TIME_ROUND_FRACTIONAL), as PostgreSQL rounds. The
+		// text is PostgreSQL's own for a timestamp (ISO, fractional
+		// digits without trailing zeros), which it prints cheaply.
 		p.Class = classTimestamp
-		p.SrcExpr = "IF(MONTH(" + mi + ") = 0 OR DAYOFMONTH(" + mi + ") = 0, NULL, DATE_FORMAT(" + v + ", '%Y-%m-%d %H:%i:%s.%f'))"
-		p.DstExpr = "to_char(" + tsExpr(pi, dc, p.Digits) + ", 'YYYY-MM-DD HH24:MI:SS.US')"
+		p.SrcExpr = "IF(MONTH(" + mi + ") = 0 OR DAYOFMONTH(" + mi + ") = 0, NULL, " + trimFraction(mi, sc.Precision, p.Digits, "DATETIME") + ")"
+		p.DstExpr = tsExpr(pi, dc, p.Digits) + "::text"
 	case classTime:
 		if dc.Typname != "time" {
 			return refuse("a TIME compares with a time column")
@@ -299,13 +297,9 @@ func makeXPair(sc myColumn, dc column, prec Precision) (xpair, error) {
 		if prec != PrecisionAuto {
 			p.Digits = prec.digits()
 		}
-		v := mi
-		if p.Digits < sc.Precision {
-			v = fmt.Sprintf("CAST(%s AS TIME(%d))", mi, p.Digits)
-		}
 		p.Class = classTime
-		p.SrcExpr = "TIME_FORMAT(" + v + ", '%H:%i:%s.%f')"
-		p.DstExpr = fmt.Sprintf("to_char(%s::time(%d), 'HH24:MI:SS.US')", pi, p.Digits)
+		p.SrcExpr = trimFraction(mi, sc.Precision, p.Digits, "TIME")
+		p.DstExpr = fmt.Sprintf("%s::time(%d)::text", pi, p.Digits)
 	case classBinary:
 		if dc.Typname != "bytea" {
 			return refuse("binary types compare with a bytea column")
@@ -329,6 +323,20 @@ func makeXPair(sc myColumn, dc column, prec Precision) (xpair, error) {
 		p.Class, p.SrcExpr, p.DstExpr = classUUID, "CAST("+mi+" AS CHAR)", pi+"::text"
 	}
 	return p, nil
+}
+
+// trimFraction is the MariaDB/MySQL text of a DATETIME or TIME column of
+// precision have rounded to digits fractional digits, as PostgreSQL prints
+// it: no trailing zeros in the fraction, no '.' when it is all zeros.
+func trimFraction(mi string, have, digits int, typ string) string {
+	v := mi
+	if digits < have {
+		v = fmt.Sprintf("CAST(%s AS %s(%d))", mi, typ, digits)
+	}
+	if min(have, digits) == 0 {
+		return "CAST(" + v + " AS CHAR)" // printed without a fraction
+	}
+	return "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(" + v + " AS CHAR)))"
 }
 
 // isPGEnum says whether a PostgreSQL column is of an enum type (kindOf
@@ -406,20 +414,39 @@ func floatCanonPG(pi string) string {
 	return "CASE WHEN " + pi + " IN ('NaN', 'Infinity', '-Infinity') THEN " + pi + "::text ELSE " + floatCanon(t, pgFloatFuncs) + " END"
 }
 
+// The row's canonical text is the canonical texts of its columns joined
+// with ','. A text column (text, ENUM, SET, JSON: anything may be in it) is
+// framed as OCTET_LENGTH ':' TEXT; the other classes never hold a ',' and
+// go as they are. NULL is '-', which no canonical text of a non-text class
+// is, and which a framed text never is. So the joined text is unambiguous.
+
+// framed says whether a pair's canonical text is length-framed.
+func framed(p xpair) bool { return p.Class == classText }
+
 // pgRowCanon is the PostgreSQL expression of a row's canonical text.
-func pgRowCanon(exprs []string) string {
-	parts := make([]string, len(exprs))
-	for i, e := range exprs {
-		parts[i] = "coalesce(octet_length(" + e + ")::text || ':' || " + e + ", '-')"
+func pgRowCanon(pairs []xpair) string {
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		e := p.DstExpr
+		if framed(p) {
+			parts[i] = "coalesce(octet_length(" + e + ")::text || ':' || " + e + ", '-')"
+		} else {
+			parts[i] = "coalesce(" + e + ", '-')"
+		}
 	}
 	return strings.Join(parts, " || ',' || ")
 }
 
 // myRowCanon is the MariaDB/MySQL expression of a row's canonical text.
-func myRowCanon(exprs []string) string {
-	parts := make([]string, len(exprs))
-	for i, e := range exprs {
-		parts[i] = "COALESCE(CONCAT(OCTET_LENGTH(" + e + "), ':', " + e + "), '-')"
+func myRowCanon(pairs []xpair) string {
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		e := p.SrcExpr
+		if framed(p) {
+			parts[i] = "COALESCE(CONCAT(OCTET_LENGTH(" + e + "), ':', " + e + "), '-')"
+		} else {
+			parts[i] = "COALESCE(" + e + ", '-')"
+		}
 	}
 	return "CONCAT_WS(',', " + strings.Join(parts, ", ") + ")"
 }

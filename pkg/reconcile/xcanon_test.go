@@ -57,12 +57,12 @@ var xcases = []xcase{
 	{my: "set('a','b','c')", pg: "text", note: "SET: comma-separated labels", vals: []xval{{"'a,c'", "'a,c'", "a,c"}, {"'b'", "'b'", "b"}, {"''", "''", ""}}},
 	{my: "json", pg: "json", note: "JSON text as written (json keeps it)", vals: []xval{{`'{"a": 1, "b": [1, 2]}'`, `'{"a": 1, "b": [1, 2]}'`, `{"a": 1, "b": [1, 2]}`}, {`'{"b":1}'`, `'{"b":1}'`, `{"b":1}`}}},
 	{my: "date", pg: "date", note: "DATE", vals: []xval{{"'2024-02-29'", "'2024-02-29'", "2024-02-29"}, {"'1000-01-01'", "'1000-01-01'", "1000-01-01"}, {"'9999-12-31'", "'9999-12-31'", "9999-12-31"}, {"'0000-00-00'", "NULL", "NULL"}}},
-	{my: "datetime", pg: "timestamp(0)", note: "Timestamp", vals: []xval{{"'2024-01-01 10:00:00'", "'2024-01-01 10:00:00'", "2024-01-01 10:00:00.000000"}, {"'2024-01-01 10:00:01'", "'2024-01-01 10:00:01'", "2024-01-01 10:00:01.000000"}, {"'0000-00-00 00:00:00'", "NULL", "NULL"}}},
+	{my: "datetime", pg: "timestamp(0)", note: "Timestamp", vals: []xval{{"'2024-01-01 10:00:00'", "'2024-01-01 10:00:00'", "2024-01-01 10:00:00"}, {"'2024-01-01 10:00:01'", "'2024-01-01 10:00:01'", "2024-01-01 10:00:01"}, {"'0000-00-00 00:00:00'", "NULL", "NULL"}}},
 	{my: "datetime(6)", pg: "timestamp(6)", note: "MicroTimestamp", vals: []xval{{"'2024-01-01 10:00:00.123456'", "'2024-01-01 10:00:00.123456'", "2024-01-01 10:00:00.123456"}, {"'2024-01-01 10:00:00.000001'", "'2024-01-01 10:00:00.000001'", "2024-01-01 10:00:00.000001"}}},
-	{my: "datetime(6)", pg: "timestamp(3)", note: "MicroTimestamp into a millisecond sink: rounded as PostgreSQL rounds", vals: []xval{{"'2024-01-01 12:00:00.123500'", "'2024-01-01 12:00:00.1235'", "2024-01-01 12:00:00.124000"}, {"'2024-01-01 12:00:00.123449'", "'2024-01-01 12:00:00.123449'", "2024-01-01 12:00:00.123000"}, {"'2024-12-31 23:59:59.999600'", "'2024-12-31 23:59:59.9996'", "2025-01-01 00:00:00.000000"}}},
-	{my: "timestamp(3)", pg: "timestamptz(3)", note: "ZonedTimestamp (UTC)", vals: []xval{{"'2024-06-01 12:00:00.250'", "'2024-06-01 14:00:00.25+02'", "2024-06-01 12:00:00.250000"}, {"'2024-06-01 12:00:00.251'", "'2024-06-01 12:00:00.251+00'", "2024-06-01 12:00:00.251000"}}},
-	{my: "datetime", pg: "timestamptz", note: "Timestamp into timestamptz (UTC)", vals: []xval{{"'2024-01-01 00:00:00'", "'2024-01-01 00:00:00+00'", "2024-01-01 00:00:00.000000"}}},
-	{my: "time(3)", pg: "time(3)", note: "MicroTime", vals: []xval{{"'12:34:56.789'", "'12:34:56.789'", "12:34:56.789000"}, {"'00:00:00'", "'00:00:00'", "00:00:00.000000"}}},
+	{my: "datetime(6)", pg: "timestamp(3)", note: "MicroTimestamp into a millisecond sink: rounded as PostgreSQL rounds", vals: []xval{{"'2024-01-01 12:00:00.123500'", "'2024-01-01 12:00:00.1235'", "2024-01-01 12:00:00.124"}, {"'2024-01-01 12:00:00.123449'", "'2024-01-01 12:00:00.123449'", "2024-01-01 12:00:00.123"}, {"'2024-12-31 23:59:59.999600'", "'2024-12-31 23:59:59.9996'", "2025-01-01 00:00:00"}}},
+	{my: "timestamp(3)", pg: "timestamptz(3)", note: "ZonedTimestamp (UTC)", vals: []xval{{"'2024-06-01 12:00:00.250'", "'2024-06-01 14:00:00.25+02'", "2024-06-01 12:00:00.25"}, {"'2024-06-01 12:00:00.251'", "'2024-06-01 12:00:00.251+00'", "2024-06-01 12:00:00.251"}}},
+	{my: "datetime", pg: "timestamptz", note: "Timestamp into timestamptz (UTC)", vals: []xval{{"'2024-01-01 00:00:00'", "'2024-01-01 00:00:00+00'", "2024-01-01 00:00:00"}}},
+	{my: "time(3)", pg: "time(3)", note: "MicroTime", vals: []xval{{"'12:34:56.789'", "'12:34:56.789'", "12:34:56.789"}, {"'00:00:00'", "'00:00:00'", "00:00:00"}}},
 	{my: "binary(4)", pg: "bytea", note: "BYTES (BINARY is zero-padded on both sides)", vals: []xval{{"0x00010203", `'\x00010203'`, "00010203"}, {"'ab'", `'\x61620000'`, "61620000"}}},
 	{my: "varbinary(10)", pg: "bytea", note: "BYTES", vals: []xval{{"''", `'\x'`, ""}, {"0xff", `'\xff'`, "ff"}, {"NULL", "NULL", "NULL"}}},
 	{my: "blob", pg: "bytea", note: "BYTES", vals: []xval{{"0xdeadbeef", `'\xdeadbeef'`, "deadbeef"}}},
@@ -138,7 +138,7 @@ func TestCrossEngineTypePairs(t *testing.T) {
 				hash  uint64
 			}
 			mine := map[int]got{}
-			rows, err := xs.conn.QueryContext(ctx, "SELECT id, "+p.SrcExpr+", "+myXHash(myRowCanon([]string{p.SrcExpr}))+" FROM "+name)
+			rows, err := xs.conn.QueryContext(ctx, "SELECT id, "+p.SrcExpr+", "+myXHash(myRowCanon([]xpair{p}))+" FROM "+name)
 			if err != nil {
 				t.Fatalf("%v\nMariaDB expression: %s", err, p.SrcExpr)
 			}
@@ -153,7 +153,7 @@ func TestCrossEngineTypePairs(t *testing.T) {
 			if err := rows.Err(); err != nil {
 				t.Fatal(err)
 			}
-			prow, err := ps.tx.Query(ctx, "SELECT id, "+p.DstExpr+", "+pgXHash(pgRowCanon([]string{p.DstExpr}))+" FROM "+name)
+			prow, err := ps.tx.Query(ctx, "SELECT id, "+p.DstExpr+", "+pgXHash(pgRowCanon([]xpair{p}))+" FROM "+name)
 			if err != nil {
 				t.Fatalf("%v\nPostgreSQL expression: %s", err, p.DstExpr)
 			}

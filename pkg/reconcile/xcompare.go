@@ -172,8 +172,8 @@ func (x *xengine) open(ctx context.Context, src *sql.DB, dst *pgx.Conn) error {
 		x.myExprs = append(x.myExprs, p.SrcExpr)
 		x.pgExprs = append(x.pgExprs, p.DstExpr)
 	}
-	x.myHash = myXHash(myRowCanon(x.myExprs))
-	x.pgHash = pgXHash(pgRowCanon(x.pgExprs))
+	x.myHash = myXHash(myRowCanon(x.pairs))
+	x.pgHash = pgXHash(pgRowCanon(x.pairs))
 	return nil
 }
 
@@ -523,19 +523,11 @@ type xplan struct {
 }
 
 func (x *xengine) myKeyHash() string {
-	var ks []string
-	for _, p := range x.pairs[:x.keys] {
-		ks = append(ks, p.SrcExpr)
-	}
-	return "CAST(CONV(RIGHT(MD5(" + myRowCanon(ks) + "), 8), 16, 10) AS UNSIGNED)"
+	return "CAST(CONV(RIGHT(MD5(" + myRowCanon(x.pairs[:x.keys]) + "), 8), 16, 10) AS UNSIGNED)"
 }
 
 func (x *xengine) pgKeyHash() string {
-	var ks []string
-	for _, p := range x.pairs[:x.keys] {
-		ks = append(ks, p.DstExpr)
-	}
-	return "('x' || right(md5(" + pgRowCanon(ks) + "), 8))::bit(32)::int8"
+	return "('x' || right(md5(" + pgRowCanon(x.pairs[:x.keys]) + "), 8))::bit(32)::int8"
 }
 
 // cellExprs returns the cell expression of each side.
@@ -966,7 +958,7 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 				sel = append(sel, p.SrcExpr)
 			}
 			for _, p := range cols {
-				sel = append(sel, "LEFT(MD5("+myRowCanon([]string{p.SrcExpr})+"), 16)")
+				sel = append(sel, "LEFT(MD5("+myRowCanon([]xpair{p})+"), 16)")
 			}
 			var conds []string
 			var args []any
@@ -991,7 +983,7 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 				sel = append(sel, "("+p.DstExpr+")::text")
 			}
 			for _, p := range cols {
-				sel = append(sel, "left(md5("+pgRowCanon([]string{p.DstExpr})+"), 16)")
+				sel = append(sel, "left(md5("+pgRowCanon([]xpair{p})+"), 16)")
 			}
 			var arrs []any
 			var on []string
