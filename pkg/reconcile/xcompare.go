@@ -820,16 +820,33 @@ func (x *xengine) merge(ctx context.Context, r *Result, p *xplan) error {
 			}
 			return nil
 		}
-		for _, c := range chunks {
+		mine := chunks
+		if s == x.fs {
+			// MariaDB checks an OR of key ranges against every row it
+			// reads, even on a range plan: a few ranges go as such, many
+			// as the cell ids (a sorted IN list, one lookup per row)
+			// within the span of the ranges, in one query.
+			mine = []chunk{{}}
+		}
+		for _, c := range mine {
 			x.count()
 			if s == x.fs {
 				where, args := x.myWhere+myR, myArgs
-				if c.los != nil {
+				switch {
+				case los == nil:
+				case len(los) <= 64:
 					var ors []string
-					for i := range c.los {
-						ors = append(ors, fmt.Sprintf("(%s >= %d AND %s < %d)", mk, c.los[i], mk, c.his[i]))
+					for i := range los {
+						ors = append(ors, fmt.Sprintf("(%s >= %d AND %s < %d)", mk, los[i], mk, his[i]))
 					}
 					where += " AND (" + strings.Join(ors, " OR ") + ")"
+				default:
+					ids := make([]string, len(p.ids))
+					for i, id := range p.ids {
+						ids[i] = strconv.FormatInt(id, 10)
+					}
+					mc, _ := x.cellExprs(p)
+					where += fmt.Sprintf(" AND %s >= %d AND %s < %d AND %s IN (%s)", mk, los[0], mk, his[len(his)-1], mc, strings.Join(ids, ", "))
 				}
 				q := "SELECT " + strings.Join(mySel, ", ") + ", " + x.myHash + " FROM " + x.mt.Ident + " WHERE " + where + " ORDER BY " + strings.Join(myOrder, ", ")
 				rows, err := x.my.conn.QueryContext(ctx, q, args...)
