@@ -13,18 +13,18 @@ build:
 
 # Installs Debian's PostgreSQL and MariaDB server packages when their binaries
 # are missing (as root), then runs every test with one throwaway PostgreSQL
-# cluster for the run (and a throwaway MariaDB per test binary that needs one).
+# cluster and one throwaway MariaDB server for the run.
 test: ensure-postgres ensure-mariadb
 	$(GO) vet $(PKGS)
-	$(GO) run ./internal/tools/withpg -- $(GO) test -count=1 -timeout 9m $(PKGS)
+	$(GO) run ./internal/tools/withpg -- $(GO) run ./internal/tools/withmariadb -- $(GO) test -count=1 -timeout 9m $(PKGS)
 
 test-short: ensure-postgres ensure-mariadb
-	$(GO) run ./internal/tools/withpg -- $(GO) test -short -count=1 $(PKGS)
+	$(GO) run ./internal/tools/withpg -- $(GO) run ./internal/tools/withmariadb -- $(GO) test -short -count=1 $(PKGS)
 
 demo: ensure-postgres build
 	./$(BIN) demo
 
-bench: ensure-postgres build
+bench: ensure-postgres ensure-mariadb build
 	bash bench/run.sh
 
 fmt:
