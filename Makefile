@@ -4,18 +4,19 @@ GO    ?= go
 BIN   := bin/offsetctl
 PKGS  := ./...
 
-.PHONY: all build test test-short test-conftest fuzz demo bench fmt vet lint golden ensure-postgres ensure-openssh clean
+.PHONY: all build test test-short test-conftest fuzz demo bench fmt vet lint golden ensure-postgres ensure-openssh ensure-mariadb clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/offsetctl
 
-# Installs Debian's PostgreSQL server package when its binaries are missing
-# (as root), then runs every test with one throwaway cluster for the run.
-test: ensure-postgres ensure-openssh
+# Installs Debian's PostgreSQL, MariaDB and OpenSSH client packages when
+# their binaries are missing (as root), then runs every test with one
+# throwaway PostgreSQL cluster and one throwaway MariaDB server for the run.
+test: ensure-postgres ensure-openssh ensure-mariadb
 	$(GO) vet $(PKGS)
-	$(GO) run ./internal/tools/withpg -- $(GO) test -count=1 -timeout 9m $(PKGS)
+	$(GO) run ./internal/tools/withpg -- $(GO) run ./internal/tools/withmariadb -- $(GO) test -count=1 -timeout 9m $(PKGS)
 
 # Runs every fuzz target for FUZZTIME each (default 10m); `make test` runs
 # their seed corpora only. FUZZ="FuzzBackup FuzzPlanFile" picks targets.
@@ -26,8 +27,8 @@ fuzz: ensure-postgres
 # go test -short: leaves out the real Kafka/Connect/Debezium tier
 # (internal/realstack.Get), the examples' runbook replays and the
 # large-table comparisons; the rest is the same as make test.
-test-short: ensure-postgres ensure-openssh
-	$(GO) run ./internal/tools/withpg -- $(GO) test -short -count=1 $(PKGS)
+test-short: ensure-postgres ensure-openssh ensure-mariadb
+	$(GO) run ./internal/tools/withpg -- $(GO) run ./internal/tools/withmariadb -- $(GO) test -short -count=1 $(PKGS)
 
 # The example Rego policy evaluated with OPA's Go API against plan files
 # (examples/conftest, a module of its own: OPA stays out of go.mod and out
@@ -38,7 +39,7 @@ test-conftest:
 demo: ensure-postgres build
 	./$(BIN) demo
 
-bench: ensure-postgres build
+bench: ensure-postgres ensure-mariadb build
 	bash bench/run.sh
 
 fmt:
@@ -57,6 +58,9 @@ ensure-postgres:
 
 ensure-openssh:
 	@bash scripts/ensure-openssh.sh
+
+ensure-mariadb:
+	@bash scripts/ensure-mariadb.sh
 
 clean:
 	rm -rf bin

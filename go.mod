@@ -3,6 +3,7 @@ module github.com/offsetctl/offsetctl
 go 1.26.0
 
 require (
+	github.com/go-sql-driver/mysql v1.11.0
 	github.com/hiddeco/sshsig v0.2.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/rhysd/actionlint v1.7.12
@@ -14,6 +15,8 @@ require (
 	golang.org/x/crypto v0.59.0
 	golang.org/x/term v0.48.0
 )
+
+require filippo.io/edwards25519 v1.2.0 // indirect
 
 require (
 	github.com/bmatcuk/doublestar/v4 v4.10.0 // indirect

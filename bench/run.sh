@@ -6,6 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 bash "$here/reconcile.sh"
+bash "$here/reconcile-mariadb.sh"
 bash "$here/offsets-topic.sh"
 bash "$here/plan.sh"
 bash "$here/apply.sh"

@@ -44,15 +44,20 @@ var (
 )
 
 // Main finds or starts the server, runs the tests and stops what it started.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m.Run)) }
+
+// Run is Main for a TestMain that needs other servers too: it finds or
+// starts the server, calls run (m.Run, or another helper's Run wrapping it),
+// stops what it started and returns run's exit code.
+func Run(run func() int) int {
 	ctx := context.Background()
 	var cluster *pgcluster.Cluster
 	server, cluster, setupErr = find(ctx)
-	code := m.Run()
+	code := run()
 	if cluster != nil {
 		cluster.Stop()
 	}
-	os.Exit(code)
+	return code
 }
 
 // ServerURL returns the admin URL of the server used by this test binary.

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -101,28 +102,84 @@ func (r *repairRun) step(ctx context.Context, s Step, target string, fn func() (
 // hook calls Options.Hook at a point inside a step (a repair batch).
 func (r *repairRun) hook(s Step) error { return r.a.hook(Point{Operation: r.op.Address, Step: s}) }
 
+// repairSource is the source of a reconcile block as a repair reads it: a
+// PostgreSQL connection (pg) or a MariaDB/MySQL pool (my).
+type repairSource struct {
+	pg *pgxpool.Conn
+	my *sql.DB
+}
+
+func (s *repairSource) release() {
+	if s.pg != nil {
+		s.pg.Release()
+	}
+}
+
 // databases opens the source and sink of a reconcile block and takes one
 // connection from each (release gives them back), and returns the sink's
 // pool, for a second connection.
-func (a *Applier) databases(ctx context.Context, cfg *config.Config, op *plan.Operation) (*config.Reconcile, *pgxpool.Conn, *pgxpool.Conn, *pgxpool.Pool, error) {
+func (a *Applier) databases(ctx context.Context, cfg *config.Config, op *plan.Operation) (*config.Reconcile, *repairSource, *pgxpool.Conn, *pgxpool.Pool, error) {
 	blk := cfg.ReconcileBlock(op.Name)
 	if blk == nil {
 		return nil, nil, nil, nil, fmt.Errorf("%s is not in the configuration: make a new plan", op.Address)
 	}
-	src, dst, err := plan.OpenReconcile(ctx, a.opts.Clients, blk)
+	dbs, err := plan.OpenReconcileDBs(ctx, a.opts.Clients, blk)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	sc, err := src.Acquire(ctx)
-	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
+	src := &repairSource{my: dbs.MySrc}
+	if dbs.Src != nil {
+		if src.pg, err = dbs.Src.Acquire(ctx); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
+		}
 	}
-	dc, err := dst.Acquire(ctx)
+	dc, err := dbs.Dst.Acquire(ctx)
 	if err != nil {
-		sc.Release()
+		src.release()
 		return nil, nil, nil, nil, fmt.Errorf("connecting to %s: %w", blk.Sink.Addr(), err)
 	}
-	return blk, sc, dc, dst, nil
+	return blk, src, dc, dbs.Dst, nil
+}
+
+// repair runs reconcile.Repair, or RepairMySQL for a MariaDB/MySQL source.
+func (s *repairSource) repair(ctx context.Context, dst *pgx.Conn, spec reconcile.Spec, set reconcile.RepairSet, opts reconcile.RepairOptions) (*reconcile.RepairResult, error) {
+	if s.my != nil {
+		return reconcile.RepairMySQL(ctx, s.my, dst, spec, set, opts)
+	}
+	return reconcile.Repair(ctx, s.pg.Conn(), dst, spec, set, opts)
+}
+
+// verify runs reconcile.Verify, or VerifyMySQL.
+func (s *repairSource) verify(ctx context.Context, dst *pgx.Conn, spec reconcile.Spec, keys []reconcile.Key) (*reconcile.Verification, error) {
+	if s.my != nil {
+		return reconcile.VerifyMySQL(ctx, s.my, dst, spec, keys)
+	}
+	return reconcile.Verify(ctx, s.pg.Conn(), dst, spec, keys)
+}
+
+// compare runs reconcile.Compare, or CompareMySQL.
+func (s *repairSource) compare(ctx context.Context, dst *pgx.Conn, spec reconcile.Spec) (*reconcile.Result, error) {
+	if s.my != nil {
+		return reconcile.CompareMySQL(ctx, s.my, dst, spec)
+	}
+	return reconcile.Compare(ctx, s.pg.Conn(), dst, spec)
+}
+
+// signal builds and sends the execute-snapshot signals of keys into the
+// source's signalling table.
+func (s *repairSource) signal(ctx context.Context, d *plan.ReconcileDiff, keys []reconcile.Key, prefix string) (int, error) {
+	if s.my != nil {
+		sigs, err := reconcile.SnapshotSignalsMySQL(d.Table, d.KeyColumns, keys, 0, prefix)
+		if err != nil {
+			return 0, err
+		}
+		return reconcile.SendSignalsMySQL(ctx, s.my, d.SignalTable, sigs)
+	}
+	sigs, err := reconcile.SnapshotSignals(d.Table, d.KeyColumns, keys, 0, prefix)
+	if err != nil {
+		return 0, err
+	}
+	return reconcile.SendSignals(ctx, s.pg.Conn(), d.SignalTable, sigs)
 }
 
 // runRepair applies a reconcile operation: journal, repair (batches, each
@@ -144,7 +201,7 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	if err != nil {
 		return res, fmt.Errorf("%s: %w; nothing was changed", op.Address, err)
 	}
-	defer sc.Release()
+	defer sc.release()
 	defer dc.Release()
 	if blk.Sink.Addr() != d.Sink || blk.Source.Addr() != d.Source {
 		return res, fmt.Errorf("%s: the plan repairs %s from %s, the configuration now names %s and %s: make a new plan; nothing was changed", op.Address, d.Sink, d.Source, blk.Sink.Addr(), blk.Source.Addr())
@@ -166,7 +223,7 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 		return res, err
 	}
 	report := RepairReport{Operation: op.Address}
-	work := &repairWork{blk: blk, d: d, spec: d.Spec(), src: sc.Conn(), dst: dc.Conn(), sinkPool: sinkPool, report: &report}
+	work := &repairWork{blk: blk, d: d, spec: d.Spec(), src: sc, dst: dc.Conn(), sinkPool: sinkPool, report: &report}
 	// The repair step, by mode (repair_modes.go); "none" only reports.
 	err = r.step(ctx, StepRepair, target, func() (string, bool, error) {
 		switch d.Repair {
@@ -227,11 +284,11 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 
 // remaining compares the tables again, row by row, after a repair left
 // their checksums different: counts and the first keys of each kind.
-func remaining(ctx context.Context, src, dst *pgx.Conn, spec reconcile.Spec) *RepairRemaining {
+func remaining(ctx context.Context, src *repairSource, dst *pgx.Conn, spec reconcile.Spec) *RepairRemaining {
 	spec.Mode = reconcile.ModeRows
 	spec.MaxKeys = remainingKeys
 	spec.ShowValues = false
-	cr, err := reconcile.Compare(ctx, src, dst, spec)
+	cr, err := src.compare(ctx, dst, spec)
 	if err != nil {
 		return &RepairRemaining{Err: err.Error()}
 	}

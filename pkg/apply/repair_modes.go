@@ -21,7 +21,8 @@ type repairWork struct {
 	blk      *config.Reconcile
 	d        *plan.ReconcileDiff
 	spec     reconcile.Spec
-	src, dst *pgx.Conn
+	src      *repairSource
+	dst      *pgx.Conn
 	sinkPool *pgxpool.Pool // for a second sink connection
 	report   *RepairReport
 
@@ -51,7 +52,7 @@ func (r *repairRun) upsert(ctx context.Context, w *repairWork) (string, bool, er
 			second = dc2.Conn()
 		}
 	}
-	rr, err := reconcile.Repair(ctx, w.src, w.dst, w.spec, d.Set(), reconcile.RepairOptions{
+	rr, err := w.src.repair(ctx, w.dst, w.spec, d.Set(), reconcile.RepairOptions{
 		DeleteExtra: d.DeleteExtra, SecondSink: second,
 		Images: func(ctx context.Context, _ int, ims []reconcile.RowImage) error {
 			j.update(r.serial, func(sop *state.Operation) {
@@ -105,11 +106,7 @@ func (r *repairRun) signal(ctx context.Context, w *repairWork) (string, bool, er
 		}
 	}
 	prefix := fmt.Sprintf("offsetctl-%s-%d", strings.TrimPrefix(short(r.p.Hash), "sha256:"), r.serial)
-	sigs, err := reconcile.SnapshotSignals(d.Table, d.KeyColumns, keys, 0, prefix)
-	if err != nil {
-		return "", false, err
-	}
-	n, err := reconcile.SendSignals(ctx, w.src, d.SignalTable, sigs)
+	n, err := w.src.signal(ctx, d, keys, prefix)
 	if err != nil {
 		return "", false, err
 	}
@@ -129,7 +126,7 @@ func (r *repairRun) verify(ctx context.Context, w *repairWork) (string, bool, er
 	deadline := a.opts.Now().Add(a.opts.WaitTimeout)
 	for {
 		var err error
-		v, err = reconcile.Verify(ctx, w.src, w.dst, w.spec, w.repaired)
+		v, err = w.src.verify(ctx, w.dst, w.spec, w.repaired)
 		if err != nil {
 			return "", false, fmt.Errorf("comparing the repaired rows again: %w", err)
 		}

@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
@@ -155,22 +157,69 @@ func selectReconcile(cfg *config.Config, targets []string) []*config.Reconcile {
 	return out
 }
 
-// OpenReconcile returns the source and sink pools of a reconcile block.
-func OpenReconcile(ctx context.Context, clients Clients, blk *config.Reconcile) (src, dst *pgxpool.Pool, err error) {
+// MySQLDatabaseClients opens the MariaDB/MySQL databases (mysql:// and
+// mariadb:// URLs) of reconcile blocks, which serve as sources only.
+type MySQLDatabaseClients interface {
+	// MySQLDatabase returns a pool for a database block whose url is a
+	// MariaDB/MySQL URL. The caller does not close it.
+	MySQLDatabase(ctx context.Context, d *config.Database) (*sql.DB, error)
+}
+
+// IsMySQL says whether a database block names a MariaDB or MySQL server.
+func IsMySQL(d *config.Database) bool { return d != nil && mysqlurl.Is(d.URL.Value()) }
+
+// ReconcileDBs are the opened databases of a reconcile block: the sink's
+// pool and the source's, a PostgreSQL pool (Src) or a MariaDB/MySQL one
+// (MySrc).
+type ReconcileDBs struct {
+	Src   *pgxpool.Pool
+	MySrc *sql.DB
+	Dst   *pgxpool.Pool
+}
+
+// OpenReconcileDBs opens the source and the sink of a reconcile block.
+func OpenReconcileDBs(ctx context.Context, clients Clients, blk *config.Reconcile) (*ReconcileDBs, error) {
 	dc, ok := clients.(DatabaseClients)
 	if !ok {
-		return nil, nil, errors.New("this offsetctl cannot open databases here (no database clients)")
+		return nil, errors.New("this offsetctl cannot open databases here (no database clients)")
 	}
 	if blk.Source == nil || blk.Sink == nil {
-		return nil, nil, fmt.Errorf("%s needs a source and a sink database", blk.Addr())
+		return nil, fmt.Errorf("%s needs a source and a sink database", blk.Addr())
 	}
-	if src, err = dc.Database(ctx, blk.Source); err != nil {
-		return nil, nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
+	if IsMySQL(blk.Sink) {
+		return nil, fmt.Errorf("%s is a MariaDB/MySQL database: a reconcile sink must be PostgreSQL (a MariaDB/MySQL database can be the source)", blk.Sink.Addr())
 	}
-	if dst, err = dc.Database(ctx, blk.Sink); err != nil {
-		return nil, nil, fmt.Errorf("connecting to %s: %w", blk.Sink.Addr(), err)
+	dbs := &ReconcileDBs{}
+	var err error
+	if IsMySQL(blk.Source) {
+		mc, ok := clients.(MySQLDatabaseClients)
+		if !ok {
+			return nil, fmt.Errorf("%s is a MariaDB/MySQL database, which this offsetctl cannot open here", blk.Source.Addr())
+		}
+		if dbs.MySrc, err = mc.MySQLDatabase(ctx, blk.Source); err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
+		}
+	} else if dbs.Src, err = dc.Database(ctx, blk.Source); err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", blk.Source.Addr(), err)
 	}
-	return src, dst, nil
+	if dbs.Dst, err = dc.Database(ctx, blk.Sink); err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", blk.Sink.Addr(), err)
+	}
+	return dbs, nil
+}
+
+// Compare compares the block's tables: reconcile.ComparePools, or
+// reconcile.CompareMySQL for a MariaDB/MySQL source.
+func (dbs *ReconcileDBs) Compare(ctx context.Context, spec reconcile.Spec) (*reconcile.Result, error) {
+	if dbs.MySrc == nil {
+		return reconcile.ComparePools(ctx, dbs.Src, dbs.Dst, spec)
+	}
+	c, err := dbs.Dst.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquiring a sink connection: %w", err)
+	}
+	defer c.Release()
+	return reconcile.CompareMySQL(ctx, dbs.MySrc, c.Conn(), spec)
 }
 
 func (pl *Planner) observeReconcile(ctx context.Context, blk *config.Reconcile) (*Operation, []Check, error) {
@@ -183,7 +232,7 @@ func (pl *Planner) observeReconcile(ctx context.Context, blk *config.Reconcile) 
 	check := func(sev Severity, code, format string, args ...any) Check {
 		return Check{Severity: sev, Code: code, Operation: op.Address, Message: fmt.Sprintf(format, args...)}
 	}
-	src, dst, err := OpenReconcile(ctx, pl.Clients, blk)
+	dbs, err := OpenReconcileDBs(ctx, pl.Clients, blk)
 	if err != nil {
 		op.Status = StatusBlocked
 		return op, []Check{check(SeverityError, "database_unavailable", "%v", err)}, nil
@@ -194,7 +243,7 @@ func (pl *Planner) observeReconcile(ctx context.Context, blk *config.Reconcile) 
 	if blk.MaxChanges > 0 {
 		spec.MaxKeys = int(min(blk.MaxChanges+1, 1<<30))
 	}
-	r, err := reconcile.ComparePools(ctx, src, dst, spec)
+	r, err := dbs.Compare(ctx, spec)
 	if errors.Is(err, reconcile.ErrSameTable) {
 		// Two database blocks whose URLs differ in text may still reach one
 		// database: comparing a table with itself would plan "no drift".
@@ -234,7 +283,7 @@ func (pl *Planner) observeReconcile(ctx context.Context, blk *config.Reconcile) 
 		// the block's time unit, so the review shows where the drift is.
 		ps := spec
 		ps.Mode, ps.Partition = reconcile.ModeChecksum, &reconcile.Partition{By: blk.By.Unit, Column: blk.By.Column}
-		pr, err := reconcile.ComparePools(ctx, src, dst, ps)
+		pr, err := dbs.Compare(ctx, ps)
 		if err != nil {
 			var se *reconcile.SpecError
 			if errors.As(err, &se) || errors.Is(err, reconcile.ErrNotComparable) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -12,10 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain gives the tests a PostgreSQL (pgtest) and, for the cross-engine
+// tests, a MariaDB started on first use (mariadbtest).
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(func() int { return mariadbtest.Run(m.Run) })) }
 
 // pgCase is one comparison on real PostgreSQL. Both tables live in one
 // database (schemas s and d) so a brute-force FULL OUTER JOIN can give the

@@ -1,6 +1,7 @@
 // Package reconcile compares a source table with a sink table in PostgreSQL
-// and finds the rows that drifted: missing in the sink, extra in the sink, or
-// present on both sides with different content (naming the columns that
+// (the source may also be MariaDB or MySQL) and finds the rows that drifted:
+// missing in the sink, extra in the sink, or present on both sides with
+// different content (naming the columns that
 // differ).
 //
 // The main entry point is Compare, which takes one connection per side and a
@@ -66,6 +67,20 @@
 // RestoreRows puts the before-images back (refusing rows written since),
 // Verify compares again. signal.go builds
 // Debezium execute-snapshot signals for repair = "snapshot_signal".
+//
+// # A MariaDB or MySQL source
+//
+// CompareMySQL, RepairMySQL and VerifyMySQL do the same with a MariaDB or
+// MySQL source (go-sql-driver/mysql, pkg/mysqlurl; one connection in START
+// TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY with max_statement_time)
+// and a PostgreSQL sink. The row hash is then computed from one canonical
+// text per value that both databases produce for equal data as Debezium's
+// JDBC sink writes it (xcanon.go: the type-pair table, tested on both
+// servers), framed and hashed with MD5, whose first 64 bits both engines
+// can compute; pairs without an exact canonical form are refused, naming the
+// column. Keys are ordered by value (integers, decimals) or by the UTF-8
+// bytes of their canonical text (everything else), never by a collation, so
+// the two key streams merge in one order.
 //
 // Non-goals: comparing tables without a unique, NOT NULL key, and comparing
 // values of unrelated types.

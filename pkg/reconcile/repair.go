@@ -229,10 +229,39 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 		}
 	}
 
-	pl := newRepairPipeline(newRepairWriter(e.m, d.sql, s.sql), s, len(e.kinds), opts, res, dst, src)
+	w := newRepairWriter(e.m, d.sql, s.sql)
+	cols := append([]string{s.sql.rowHash}, w.srcRaw...)
+	nk := len(e.kinds)
+	fetchRows := func(ctx context.Context, batch []repairItem) (map[string]srcRow, error) {
+		keys := make([]Key, len(batch))
+		for i, it := range batch {
+			keys[i] = it.df.Key
+		}
+		rows := make(map[string]srcRow, len(batch))
+		k := make(Key, nk)
+		err := s.lookupRaw(ctx, keys, cols, true, func(raw [][]byte) {
+			for i := range nk {
+				k[i] = string(raw[i])
+			}
+			h, _ := strconv.ParseInt(string(raw[nk]), 10, 64)
+			rows[keyString(k)] = srcRow{hash: hashHex(h), vals: copyValues(raw[nk+1:])}
+		})
+		return rows, err
+	}
+	return runRepair(ctx, start, dst, src, d, w, items, need, batchSize, opts, res, fetchRows)
+}
+
+// runRepair writes items into the sink in batches through a repairPipeline
+// (see Repair): fetchRows reads the source rows of a batch, by canonical
+// key, on the source's connection, while the batch before it writes.
+// srcConn is the source's connection when it is a PostgreSQL one, which is
+// never taken as a second sink session; nil otherwise.
+func runRepair(ctx context.Context, start time.Time, dst *pgx.Conn, srcConn *pgx.Conn, d *side, w *repairWriter, items []repairItem, need []string,
+	batchSize int, opts RepairOptions, res *RepairResult, fetchRows func(context.Context, []repairItem) (map[string]srcRow, error)) (*RepairResult, error) {
+	pl := newRepairPipeline(w, fetchRows, opts, res, dst, srcConn)
 	defer pl.close(ctx)
 	var refused error
-	err = pl.run(ctx, batchesOf(items, batchSize), func() error {
+	err := pl.run(ctx, batchesOf(items, batchSize), func() error {
 		refused = checkPrivileges(ctx, dst, d, need)
 		return refused
 	})

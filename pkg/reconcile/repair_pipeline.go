@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -19,13 +18,13 @@ import (
 // records the before-images of both at once (one write of the state
 // instead of two). Memory is bounded by the batches in flight.
 type repairPipeline struct {
-	w        *repairWriter
-	src      *side
-	cols     []string // the source columns read: row hash, then raw values
-	nk       int      // key columns
-	opts     RepairOptions
-	res      *RepairResult
-	sessions []*sinkSession
+	w *repairWriter
+	// fetchRows reads the source rows of a batch by canonical key (from
+	// PostgreSQL or from MariaDB/MySQL).
+	fetchRows func(context.Context, []repairItem) (map[string]srcRow, error)
+	opts      RepairOptions
+	res       *RepairResult
+	sessions  []*sinkSession
 
 	// free[i] holds a token while session i is free; chain is the outcome
 	// of the last batch started, which the next one waits for; failed is
@@ -38,12 +37,11 @@ type repairPipeline struct {
 
 // newRepairPipeline returns the pipeline writing on dst, and on
 // opts.SecondSink as well when it is a third connection.
-func newRepairPipeline(w *repairWriter, s *side, nk int, opts RepairOptions, res *RepairResult, dst, src *pgx.Conn) *repairPipeline {
-	p := &repairPipeline{w: w, src: s, nk: nk, opts: opts, res: res, sessions: []*sinkSession{{conn: dst}}}
+func newRepairPipeline(w *repairWriter, fetchRows func(context.Context, []repairItem) (map[string]srcRow, error), opts RepairOptions, res *RepairResult, dst, src *pgx.Conn) *repairPipeline {
+	p := &repairPipeline{w: w, fetchRows: fetchRows, opts: opts, res: res, sessions: []*sinkSession{{conn: dst}}}
 	if opts.SecondSink != nil && opts.SecondSink != dst && opts.SecondSink != src {
 		p.sessions = append(p.sessions, &sinkSession{conn: opts.SecondSink})
 	}
-	p.cols = append([]string{s.sql.rowHash}, w.srcRaw...)
 	p.free = make([]chan struct{}, len(p.sessions))
 	for i := range p.free {
 		p.free[i] = make(chan struct{}, 1)
@@ -75,19 +73,7 @@ func batchesOf(items []repairItem, size int) [][]repairItem {
 func (p *repairPipeline) fetch(ctx context.Context, batch []repairItem) chan srcFetch {
 	ch := make(chan srcFetch, 1)
 	go func() {
-		keys := make([]Key, len(batch))
-		for i, it := range batch {
-			keys[i] = it.df.Key
-		}
-		rows := make(map[string]srcRow, len(batch))
-		k := make(Key, p.nk)
-		err := p.src.lookupRaw(ctx, keys, p.cols, true, func(raw [][]byte) {
-			for i := range p.nk {
-				k[i] = string(raw[i])
-			}
-			h, _ := strconv.ParseInt(string(raw[p.nk]), 10, 64)
-			rows[keyString(k)] = srcRow{hash: hashHex(h), vals: copyValues(raw[p.nk+1:])}
-		})
+		rows, err := p.fetchRows(ctx, batch)
 		ch <- srcFetch{rows, err}
 	}()
 	return ch

@@ -30,6 +30,28 @@ type Signal struct {
 // signal ids ("<idPrefix>-1", "<idPrefix>-2", ...). The filters quote every
 // value as an SQL literal and every column as an identifier.
 func SnapshotSignals(table string, keyColumns []string, keys []Key, perSignal int, idPrefix string) ([]Signal, error) {
+	return snapshotSignals(table, keyColumns, keys, perSignal, idPrefix, func(c string) string { return pgx.Identifier{c}.Sanitize() }, literal)
+}
+
+// SnapshotSignalsMySQL is SnapshotSignals for a MariaDB/MySQL source (the
+// table is DATABASE.TABLE): the filters quote columns with backquotes and
+// values as MariaDB/MySQL string literals.
+func SnapshotSignalsMySQL(table string, keyColumns []string, keys []Key, perSignal int, idPrefix string) ([]Signal, error) {
+	if name, err := ParseTableName(table); err == nil && name.Schema == "" {
+		return nil, fmt.Errorf("signal for table %q: name the database too (DATABASE.TABLE), as Debezium's MariaDB and MySQL connectors name their tables", table)
+	}
+	return snapshotSignals(table, keyColumns, keys, perSignal, idPrefix, func(c string) string { return quoteMySQLIdent(c) }, mysqlLiteral)
+}
+
+// mysqlLiteral writes v as a MariaDB/MySQL string: a hex literal with the
+// utf8mb4 introducer, which means the same whatever the server's sql_mode
+// (NO_BACKSLASH_ESCAPES, ANSI_QUOTES) and whatever v holds, and takes the
+// column's collation in a comparison (a literal yields to a column).
+func mysqlLiteral(v string) string {
+	return fmt.Sprintf("_utf8mb4 X'%x'", v)
+}
+
+func snapshotSignals(table string, keyColumns []string, keys []Key, perSignal int, idPrefix string, ident, lit func(string) string) ([]Signal, error) {
 	name, err := ParseTableName(table)
 	if err != nil {
 		return nil, fmt.Errorf("signal for table %q: %w", table, err)
@@ -49,7 +71,7 @@ func SnapshotSignals(table string, keyColumns []string, keys []Key, perSignal in
 	collRE := regexpQuote(coll)
 	var cols []string
 	for _, c := range keyColumns {
-		cols = append(cols, pgx.Identifier{c}.Sanitize())
+		cols = append(cols, ident(c))
 	}
 	var out []Signal
 	for start := 0; start < len(keys); start += perSignal {
@@ -61,7 +83,7 @@ func SnapshotSignals(table string, keyColumns []string, keys []Key, perSignal in
 				if len(k) != 1 {
 					return nil, fmt.Errorf("key %s has %d values, the key has 1 column", k, len(k))
 				}
-				lits[i] = literal(k[0])
+				lits[i] = lit(k[0])
 			}
 			filter = cols[0] + " IN (" + strings.Join(lits, ", ") + ")"
 		} else {
@@ -72,7 +94,7 @@ func SnapshotSignals(table string, keyColumns []string, keys []Key, perSignal in
 				}
 				lits := make([]string, len(k))
 				for j, v := range k {
-					lits[j] = literal(v)
+					lits[j] = lit(v)
 				}
 				tuples[i] = "(" + strings.Join(lits, ", ") + ")"
 			}

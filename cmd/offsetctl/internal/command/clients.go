@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 )
 
@@ -30,10 +32,11 @@ type configClients struct {
 	connect map[string]*connect.Client
 	kafka   map[string]*kgo.Client
 	dbs     map[string]*pgxpool.Pool
+	mydbs   map[string]*sql.DB
 }
 
 func newConfigClients(cfg *config.Config, timeout time.Duration) *configClients {
-	return &configClients{cfg: cfg, timeout: timeout, connect: map[string]*connect.Client{}, kafka: map[string]*kgo.Client{}, dbs: map[string]*pgxpool.Pool{}}
+	return &configClients{cfg: cfg, timeout: timeout, connect: map[string]*connect.Client{}, kafka: map[string]*kgo.Client{}, dbs: map[string]*pgxpool.Pool{}, mydbs: map[string]*sql.DB{}}
 }
 
 // Connect returns the REST client of a connect block.
@@ -113,6 +116,9 @@ func (c *configClients) Database(ctx context.Context, d *config.Database) (*pgxp
 	if p := c.dbs[d.Name]; p != nil {
 		return p, nil
 	}
+	if mysqlurl.Is(d.URL.Value()) {
+		return nil, fmt.Errorf("%s (%s) is a MariaDB/MySQL database: it can serve as a reconcile source only", d.Addr(), d.URL.Redacted())
+	}
 	pcfg, err := pgxpool.ParseConfig(d.URL.Value())
 	if err != nil {
 		// pgx's parse errors can echo the connection string: say only where.
@@ -137,6 +143,29 @@ func (c *configClients) Database(ctx context.Context, d *config.Database) (*pgxp
 	return p, nil
 }
 
+// MySQLDatabase returns a pool on a database block's mysql:// or mariadb://
+// URL. It implements plan.MySQLDatabaseClients.
+func (c *configClients) MySQLDatabase(ctx context.Context, d *config.Database) (*sql.DB, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.mydbs[d.Name]; p != nil {
+		return p, nil
+	}
+	cfg, err := mysqlurl.Parse(d.URL.Value(), mysqlurl.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Addr(), err)
+	}
+	cfg.Timeout = c.timeout
+	pctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	p, err := mysqlurl.OpenConfig(pctx, cfg, d.URL.Redacted())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Addr(), err)
+	}
+	c.mydbs[d.Name] = p
+	return p, nil
+}
+
 // Close closes the Kafka clients and the database pools.
 func (c *configClients) Close() {
 	c.mu.Lock()
@@ -148,6 +177,10 @@ func (c *configClients) Close() {
 	for _, p := range c.dbs {
 		p.Close()
 	}
+	for _, p := range c.mydbs {
+		p.Close()
+	}
+	c.mydbs = map[string]*sql.DB{}
 	c.dbs = map[string]*pgxpool.Pool{}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
@@ -55,7 +57,7 @@ func newDiffCmdF(deps *Deps, g *globalOptions, runF func(context.Context, *diffO
 	o := &diffOptions{}
 	cmd := &cobra.Command{
 		Use:   "diff --source URL --sink URL --table TABLE [--table TABLE...]",
-		Short: "Compare source and sink tables in PostgreSQL: counts, checksums or rows",
+		Short: "Compare source and sink tables (PostgreSQL or MariaDB/MySQL source, PostgreSQL sink): counts, checksums or rows",
 		Long: `diff compares tables of a source database with their copies in a sink database, without
 a configuration file, and reports the drift.
 
@@ -79,8 +81,17 @@ must be named, with --sink or OFFSETCTL_SINK_URL (the PG* variables fill in only
 leaves out). diff refuses to compare a table with itself: when both connections reach the same
 database of the same server (told by the server, not by the URL), give a different --sink-table.
 
+A MariaDB or MySQL source is named by a mysql:// or mariadb:// URL (password from MYSQL_PWD,
+?password_file=PATH or ?password_env=NAME; ?ssl-mode=, ?socket=); it is read in one START
+TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY with a statement timeout, and compared with its
+PostgreSQL sink through one canonical text per value that both databases compute and hash, as
+Debezium's JDBC sink maps the types. Column pairs that cannot be compared exactly (JSON against
+jsonb, a DOUBLE against real) are refused by name. --settle, --show-values and --by range are
+not available with such a source yet.
+
 Exit status: 0 no drift, 2 drift found, 1 error.`,
 		Example: `  offsetctl diff --source postgres://ro@src/shop --sink postgres://ro@sink/shop --table customers
+  offsetctl diff --source "mysql://ro@mariadb/shop?password_env=SRC_PW" --sink postgres://ro@sink/shop --table customers
   offsetctl diff --mode counts --table customers --table orders --table order_lines
   offsetctl diff --table public.customers --sink-table sink.customers --ignore __op,__source_ts_ms \
       --timestamp-precision ms --where "updated_at >= '2026-11-01'" --settle 30s
@@ -216,11 +227,27 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 		return withHint(errors.New("no sink database: neither --sink nor OFFSETCTL_SINK_URL is set"),
 			"Name the sink with --sink postgres://USER@HOST:PORT/DATABASE (or a libpq string such as service=NAME), or export OFFSETCTL_SINK_URL. The PG* variables are used for the source only, so that the sink is never silently the source's database.")
 	}
-	src, err := diffConnectPG(ctx, "source", srcDSN, g.Timeout)
-	if err != nil {
-		return err
+	if mysqlurl.Is(dstDSN) {
+		return withHint(fmt.Errorf("the sink %s is a MariaDB/MySQL database: offsetctl compares a MariaDB/MySQL source only against a PostgreSQL sink", mysqlurl.Redact(dstDSN)),
+			"Give --sink as a postgres:// URL or a libpq string.")
 	}
-	defer src.Close(context.WithoutCancel(ctx))
+	// A MariaDB/MySQL source (mysql:// or mariadb://) is compared with
+	// CompareMySQL; a PostgreSQL one with Compare.
+	var mySrc *sql.DB
+	var src *pgx.Conn
+	if mysqlurl.Is(srcDSN) {
+		var err error
+		if mySrc, err = diffConnectMySQL(ctx, deps, srcDSN, g.Timeout); err != nil {
+			return err
+		}
+		defer mySrc.Close()
+	} else {
+		var err error
+		if src, err = diffConnectPG(ctx, "source", srcDSN, g.Timeout); err != nil {
+			return err
+		}
+		defer src.Close(context.WithoutCancel(ctx))
+	}
 	dst, err := diffConnectPG(ctx, "sink", dstDSN, g.Timeout)
 	if err != nil {
 		return err
@@ -233,7 +260,12 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 		if bar != nil {
 			spec.Progress = bar.update
 		}
-		r, err := reconcile.Compare(ctx, src, dst, spec)
+		var r *reconcile.Result
+		if mySrc != nil {
+			r, err = reconcile.CompareMySQL(ctx, mySrc, dst, spec)
+		} else {
+			r, err = reconcile.Compare(ctx, src, dst, spec)
+		}
 		bar.done()
 		if err != nil {
 			err = fmt.Errorf("comparing %s: %w", spec.Table, err)
@@ -300,6 +332,26 @@ func diffConnectPG(ctx context.Context, what, dsn string, timeout time.Duration)
 			"Check --"+what+" (or OFFSETCTL_"+strings.ToUpper(what)+"_URL, PG* variables), that the server is up, and that this user may connect.")
 	}
 	return conn, nil
+}
+
+// diffConnectMySQL opens a MariaDB/MySQL source (a pool from which the
+// comparison pins one connection). No password reaches an error message.
+func diffConnectMySQL(ctx context.Context, deps *Deps, dsn string, timeout time.Duration) (*sql.DB, error) {
+	o := mysqlurl.Options{Getenv: deps.Getenv}
+	cfg, err := mysqlurl.Parse(dsn, o)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("the source URL is not valid: %w", err),
+			"Give --source as mysql://USER@HOST:PORT/DATABASE (or mariadb://); put the password in MYSQL_PWD, or name a file with ?password_file=PATH or a variable with ?password_env=NAME, rather than on the command line.")
+	}
+	if timeout > 0 {
+		cfg.Timeout = timeout
+	}
+	db, err := mysqlurl.OpenConfig(ctx, cfg, mysqlurl.Redact(dsn))
+	if err != nil {
+		return nil, withHint(errors.New(diffScrubSecret(err.Error(), cfg.Passwd)),
+			"Check --source (or OFFSETCTL_SOURCE_URL), that the server is up, and that this user may connect and read the table.")
+	}
+	return db, nil
 }
 
 func diffPasswordOf(dsn string) string {

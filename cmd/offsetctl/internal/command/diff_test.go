@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +13,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/offsetctl/offsetctl/internal/iostreams"
+	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
 // TestMain gives this package's tests a PostgreSQL server (offsetctl diff
 // needs one). It is the package's only TestMain: other command tests that
 // need PostgreSQL can call pgtest.NewDB too.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// A MariaDB server is started on first use, for the diffs whose source is
+// MariaDB.
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(func() int { return mariadbtest.Run(m.Run) })) }
 
 // runDiff runs offsetctl with args; errTTY makes stderr a terminal.
 func runDiff(t *testing.T, env map[string]string, errTTY bool, args ...string) (int, string, string) {

@@ -1,0 +1,152 @@
+// Package mariadbtest gives tests a real MariaDB: a database of their own,
+// created for the test and dropped when it ends.
+//
+// Which server: the one OFFSETCTL_MARIADB_URL names (a mysql:// URL without
+// a database) when it is set; otherwise a throwaway server started from
+// Debian's mariadb-server package (internal/mariadbcluster) the first time a
+// test of the binary asks for a database, and stopped when the binary
+// exits. One server per test binary, and none for a binary whose selected
+// tests never ask.
+//
+// A package that uses mariadbtest calls Main from its TestMain (it may
+// combine it with pgtest's; see Run):
+//
+//	func TestMain(m *testing.M) { mariadbtest.Main(m) }
+//
+// Nothing is skipped silently: when no server can be had, the tests fail with
+// the command that fixes it.
+package mariadbtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/offsetctl/offsetctl/internal/mariadbcluster"
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
+)
+
+// server is this test binary's one server, started on first use. It is the
+// one piece of package state: a test binary has exactly one server.
+var (
+	once     sync.Once
+	admin    string // mysql:// URL without a database
+	setupErr error
+	cluster  *mariadbcluster.Cluster
+	mainRan  atomic.Bool
+	counter  atomic.Int64
+)
+
+// Main runs the tests and stops the server if one was started.
+func Main(m *testing.M) { os.Exit(Run(m.Run)) }
+
+// Run runs run (a TestMain's m.Run, or pgtest's wrapped one) and stops the
+// server afterwards; it returns run's exit code.
+func Run(run func() int) int {
+	mainRan.Store(true)
+	code := run()
+	if cluster != nil {
+		cluster.Stop()
+	}
+	return code
+}
+
+// ServerURL returns the admin URL (mysql://, no database) of the server.
+func ServerURL(t testing.TB) string {
+	t.Helper()
+	if !mainRan.Load() {
+		t.Fatal("mariadbtest: call mariadbtest.Main(m) (or Run) from this package's TestMain")
+	}
+	once.Do(func() {
+		if u := os.Getenv("OFFSETCTL_MARIADB_URL"); u != "" {
+			admin = u
+			if db, err := mysqlurl.Open(context.Background(), u, mysqlurl.Options{}); err != nil {
+				setupErr = fmt.Errorf("the MariaDB named by OFFSETCTL_MARIADB_URL does not answer: %w (unset it to let the tests start a throwaway server)", err)
+			} else {
+				db.Close()
+			}
+			return
+		}
+		cluster, setupErr = mariadbcluster.Start(context.Background(), mariadbcluster.Options{})
+		if setupErr != nil {
+			setupErr = fmt.Errorf("%w (make test installs the %s package when it runs as root: scripts/ensure-mariadb.sh)", setupErr, mariadbcluster.DebianPackage)
+			return
+		}
+		admin = cluster.URL("")
+	})
+	if setupErr != nil {
+		t.Fatalf("mariadbtest: no MariaDB for the tests: %v", setupErr)
+	}
+	return admin
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// NewDB creates an empty database (utf8mb4) for the test and returns its
+// mysql:// URL. The database is dropped when the test ends.
+func NewDB(t testing.TB) string {
+	t.Helper()
+	name := unsafeChars.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return NewNamedDB(t, fmt.Sprintf("t_%s_%d_%d", name, os.Getpid(), counter.Add(1)))
+}
+
+// NewNamedDB is NewDB with a name of the caller's choosing, for output that
+// shows it (goldens). It fails when the database exists: tests that use one
+// name must not run in parallel.
+func NewNamedDB(t testing.TB, name string) string {
+	t.Helper()
+	base := ServerURL(t)
+	db := open(t, base)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+		t.Fatalf("mariadbtest: creating database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+			t.Logf("mariadbtest: dropping %s: %v", name, err)
+		}
+	})
+	return strings.TrimSuffix(base, "/") + "/" + name
+}
+
+func open(t testing.TB, u string) *sql.DB {
+	t.Helper()
+	cfg, err := mysqlurl.Parse(u, mysqlurl.Options{})
+	if err != nil {
+		t.Fatalf("mariadbtest: %v", err)
+	}
+	cfg.MultiStatements = true
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatalf("mariadbtest: %v", err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// DB opens a pool on a mysql:// URL (statements may be several, separated
+// by ';'), closed when the test ends.
+func DB(t testing.TB, u string) *sql.DB {
+	t.Helper()
+	return open(t, u)
+}
+
+// Exec runs SQL statements on u and fails the test on error.
+func Exec(t testing.TB, u string, query string, args ...any) {
+	t.Helper()
+	if _, err := DB(t, u).ExecContext(context.Background(), query, args...); err != nil {
+		t.Fatalf("mariadbtest: %v\nSQL: %s", err, query)
+	}
+}

@@ -1,0 +1,181 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/offsetctl/offsetctl/internal/mariadbtest"
+	"github.com/offsetctl/offsetctl/internal/pgtest"
+)
+
+// xtables creates a MariaDB source table of n rows with a column of most
+// classes and its PostgreSQL sink as the JDBC sink would write it, equal.
+func xtables(t *testing.T, n int) (my, pg string) {
+	t.Helper()
+	my, pg = mariadbtest.NewDB(t), pgtest.NewDB(t)
+	mariadbtest.Exec(t, my, `SET time_zone = '+00:00';
+		CREATE TABLE customers (id bigint primary key, name varchar(100) character set utf8mb4 collate utf8mb4_unicode_ci, code char(4),
+			balance decimal(12,2), score double, active tinyint(1), created datetime(6), seen timestamp(3) NULL, born date, tier enum('gold','silver'), avatar blob);
+		INSERT INTO customers
+		SELECT seq, CONCAT('Name ', seq, IF(seq % 7 = 0, ' é', '')), LPAD(seq % 1000, 4, '0'), seq * 1.25, seq / 3e0, seq % 2,
+			TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL (seq % 1000) MICROSECOND,
+			IF(seq % 5 = 0, NULL, TIMESTAMP '2026-06-01 00:00:00' + INTERVAL seq MINUTE), DATE '2000-01-01' + INTERVAL (seq % 9000) DAY,
+			IF(seq % 3 = 0, 'gold', 'silver'), IF(seq % 11 = 0, NULL, UNHEX(MD5(seq)))
+		FROM seq_1_to_`+fmt.Sprint(n))
+	pgtest.Exec(t, pg, `CREATE TABLE customers (id bigint primary key, name text, code text, balance numeric(12,2), score double precision,
+			active smallint, created timestamp(6), seen timestamptz(3), born date, tier text, avatar bytea);
+		INSERT INTO customers
+		SELECT s, 'Name ' || s || CASE WHEN s % 7 = 0 THEN ' é' ELSE '' END, lpad((s % 1000)::text, 4, '0'), s * 1.25, s / 3.0::float8, s % 2,
+			timestamp '2026-01-01 00:00:00' + s * interval '1 second' + (s % 1000) * interval '1 microsecond',
+			CASE WHEN s % 5 = 0 THEN NULL ELSE timestamptz '2026-06-01 00:00:00+00' + s * interval '1 minute' END, date '2000-01-01' + (s % 9000),
+			CASE WHEN s % 3 = 0 THEN 'gold' ELSE 'silver' END, CASE WHEN s % 11 = 0 THEN NULL ELSE decode(md5(s::text), 'hex') END
+		FROM generate_series(1, `+fmt.Sprint(n)+`) s`)
+	return my, pg
+}
+
+func xcompare(t *testing.T, my, pg string, spec Spec) *Result {
+	t.Helper()
+	r, err := CompareMySQL(context.Background(), openMySQL(t, my), pgtest.Conn(t, pg), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func keys(ds []Diff) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Key.String())
+	}
+	return out
+}
+
+// Equal tables compare equal in every mode; drift injected in the sink is
+// found key by key, with the differing columns named.
+func TestCompareMySQLFindsDriftKeyByKey(t *testing.T) {
+	my, pg := xtables(t, 5000)
+	for _, mode := range []Mode{ModeCounts, ModeChecksum, ModeRows} {
+		r := xcompare(t, my, pg, Spec{Table: "customers", Mode: mode})
+		if r.Drift() || r.SourceRows != 5000 || r.SinkRows != 5000 {
+			t.Fatalf("%s: equal tables: drift %v, rows %d/%d; %+v", mode, r.Drift(), r.SourceRows, r.SinkRows, r)
+		}
+		if mode != ModeCounts && *r.SourceChecksum != *r.SinkChecksum {
+			t.Fatalf("%s: equal tables, checksums %s and %s", mode, r.SourceChecksum, r.SinkChecksum)
+		}
+	}
+	pgtest.Exec(t, pg, `DELETE FROM customers WHERE id IN (10, 2500);
+		INSERT INTO customers (id, name) VALUES (6001, 'extra');
+		UPDATE customers SET balance = balance + 0.01 WHERE id = 77;
+		UPDATE customers SET name = 'Name 300 ' WHERE id = 300;           -- a trailing space
+		UPDATE customers SET seen = seen + interval '1 millisecond' WHERE id = 401;
+		UPDATE customers SET avatar = NULL WHERE id = 402;
+		UPDATE customers SET tier = 'Gold' WHERE id = 3;                   -- case: the source collation would call it equal`)
+	for _, tc := range []struct {
+		name string
+		spec Spec
+	}{
+		{"cells", Spec{Table: "customers"}},
+		{"stream", Spec{Table: "customers", tune: &tuning{firstBits: 2}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := xcompare(t, my, pg, tc.spec)
+			if got, want := keys(r.Missing), []string{"10", "2500"}; !slices.Equal(got, want) {
+				t.Errorf("missing %v, want %v", got, want)
+			}
+			if got, want := keys(r.Extra), []string{"6001"}; !slices.Equal(got, want) {
+				t.Errorf("extra %v, want %v", got, want)
+			}
+			var mm []string
+			for _, d := range r.Mismatched {
+				mm = append(mm, d.Key.String()+":"+strings.Join(d.Columns, ","))
+			}
+			if want := []string{"3:tier", "77:balance", "300:name", "401:seen", "402:avatar"}; !slices.Equal(mm, want) {
+				t.Errorf("mismatched %v, want %v", mm, want)
+			}
+			if r.Stats.Strategy != tc.name {
+				t.Errorf("strategy %s, want %s", r.Stats.Strategy, tc.name)
+			}
+		})
+	}
+	t.Run("where, columns, ignore", func(t *testing.T) {
+		r := xcompare(t, my, pg, Spec{Table: "customers", Where: "id < 100", Ignore: []string{"balance", "tier"}})
+		if got := keys(r.Missing); !slices.Equal(got, []string{"10"}) || len(r.Extra) != 0 || len(r.Mismatched) != 0 {
+			t.Errorf("missing %v extra %v mismatched %v; want only 10 missing", got, keys(r.Extra), keys(r.Mismatched))
+		}
+		r = xcompare(t, my, pg, Spec{Table: "customers", Columns: []string{"seen"}})
+		if got := keys(r.Mismatched); !slices.Equal(got, []string{"401"}) {
+			t.Errorf("columns seen: mismatched %v, want [401]", got)
+		}
+		r = xcompare(t, my, pg, Spec{Table: "customers", Columns: []string{"seen"}, TimestampPrecision: PrecisionSecond})
+		if got := keys(r.Mismatched); len(got) != 0 {
+			t.Errorf("seen at second precision: mismatched %v, want none", got)
+		}
+	})
+	t.Run("partitions", func(t *testing.T) {
+		r := xcompare(t, my, pg, Spec{Table: "customers", Mode: ModeChecksum, Partition: &Partition{By: "day", Column: "created"}})
+		// The extra sink row has no created: its partition is NULL.
+		if len(r.Partitions) != 2 || r.Partitions[0].Partition != "2026-01-01" || r.Partitions[0].Equal() || r.Partitions[1].Partition != "NULL" || r.Partitions[1].Sink.Rows != 1 {
+			t.Errorf("partitions %+v; want 2026-01-01 (different) and NULL (one sink row)", r.Partitions)
+		}
+		r = xcompare(t, my, pg, Spec{Table: "customers", Mode: ModeChecksum, Where: "id < 3", Partition: &Partition{By: "month", Column: "born"}})
+		if len(r.Partitions) != 1 || r.Partitions[0].Partition != "2000-01" || !r.Partitions[0].Equal() {
+			t.Errorf("partitions %+v; want 2000-01, equal", r.Partitions)
+		}
+	})
+}
+
+// Text keys are ordered by their UTF-8 bytes on both sides, whatever the
+// source's collation: keys that a case- and accent-insensitive collation
+// would order differently (or call equal) merge exactly.
+func TestCompareMySQLTextKeysInByteOrder(t *testing.T) {
+	my, pg := mariadbtest.NewDB(t), pgtest.NewDB(t)
+	// Under utf8mb4_unicode_ci these sort 10, 9, _x, a, B, c, é, ñ, Z, 😀;
+	// as bytes 10, 9, B, Z, _x, a, c, é, ñ, 😀.
+	ks := []string{"a", "B", "c", "é", "Z", "ñ", "😀", "_x", "10", "9"}
+	var myv, pgv []string
+	for i, k := range ks {
+		myv = append(myv, fmt.Sprintf("('%s', %d)", k, i))
+		if k != "c" { // missing in the sink
+			v := i
+			if k == "ñ" {
+				v = 100 // mismatched
+			}
+			pgv = append(pgv, fmt.Sprintf("('%s', %d)", k, v))
+		}
+	}
+	pgv = append(pgv, "('C', 1)") // extra
+	mariadbtest.Exec(t, my, "CREATE TABLE t (k varchar(10) COLLATE utf8mb4_unicode_ci primary key, v int); INSERT INTO t VALUES "+strings.Join(myv, ", "))
+	pgtest.Exec(t, pg, `CREATE TABLE t (k text COLLATE "und-x-icu" primary key, v int); INSERT INTO t VALUES `+strings.Join(pgv, ", "))
+	for _, bits := range []int{1, 4} {
+		r := xcompare(t, my, pg, Spec{Table: "t", tune: &tuning{firstBits: bits}})
+		if got := keys(r.Missing); !slices.Equal(got, []string{"c"}) {
+			t.Errorf("missing %v, want [c]", got)
+		}
+		if got := keys(r.Extra); !slices.Equal(got, []string{"C"}) {
+			t.Errorf("extra %v, want [C]", got)
+		}
+		if got := keys(r.Mismatched); !slices.Equal(got, []string{`"ñ"`}) {
+			t.Errorf("mismatched %v, want [ñ]", got)
+		}
+	}
+}
+
+// Many differing cells, but not most: the MariaDB side reads them by cell
+// id within the span of their key ranges, the PostgreSQL side by key range.
+func TestCompareMySQLManyDifferingCells(t *testing.T) {
+	my, pg := xtables(t, 5000)
+	pgtest.Exec(t, pg, "UPDATE customers SET balance = balance + 1 WHERE id % 50 = 7")
+	r := xcompare(t, my, pg, Spec{Table: "customers", tune: &tuning{firstBits: 10}})
+	if r.MismatchedCount != 100 || r.MissingCount != 0 || r.ExtraCount != 0 || r.Stats.Strategy != "cells" || r.Stats.DiffCells != 100 {
+		t.Fatalf("mismatched %d, missing %d, extra %d, strategy %s, %d differing cells; want 100 mismatched in 100 cells",
+			r.MismatchedCount, r.MissingCount, r.ExtraCount, r.Stats.Strategy, r.Stats.DiffCells)
+	}
+	for i, d := range r.Mismatched {
+		if want := fmt.Sprint(7 + 50*i); d.Key[0] != want || !slices.Equal(d.Columns, []string{"balance"}) {
+			t.Fatalf("mismatched[%d] = %s %v, want %s [balance]", i, d.Key, d.Columns, want)
+		}
+	}
+}
