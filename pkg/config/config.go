@@ -347,8 +347,35 @@ type Reconcile struct {
 	SignalTable string
 	By          *PartitionSpec
 	Reason      string
-	DeclRange   hcl.Range
-	Ranges      map[string]hcl.Range
+	// Connectors are the pipeline's connectors that carry this table
+	// (source and sink): `offsetctl check` reports their state, failed
+	// tasks and lag with the table.
+	Connectors []*Connector
+	// Check holds the thresholds of `offsetctl check`; nil when the block
+	// has none (check then uses the defaults: checksum mode, no row may
+	// differ, no task may fail, no lag bound).
+	Check     *Check
+	DeclRange hcl.Range
+	Ranges    map[string]hcl.Range
+}
+
+// Check is a reconcile block's check block: how `offsetctl check` compares
+// the table and when it calls the result drift.
+type Check struct {
+	// Mode is "counts", "checksum" (the default) or "rows".
+	Mode string
+	// MaxRowsDifferent is how many rows may differ (missing, extra or
+	// mismatched; in counts mode the count difference) before the check
+	// fails; 0 means none may.
+	MaxRowsDifferent int64
+	// MaxLagRecords and MaxLagSeconds bound the lag of the block's
+	// connectors: records behind the end of the topic for a sink, seconds
+	// behind the source database for a source; nil means no bound.
+	MaxLagRecords, MaxLagSeconds *int64
+	// MaxFailedTasks is how many of the connectors' tasks may be FAILED; 0
+	// means none may.
+	MaxFailedTasks int64
+	DeclRange      hcl.Range
 }
 
 // Addr is the address, "reconcile.NAME".

@@ -130,6 +130,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newRollbackCmd(deps, g),
 		newShowCmd(deps, g),
 		newDiffCmd(deps, g),
+		newCheckCmd(deps, g),
 		newStateCmd(deps, g),
 		newForceUnlockCmd(deps, g),
 		newSandboxCmd(deps, g),

@@ -186,7 +186,7 @@ func TestSandboxUpStartsAlive(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 		})
-	if sinkAtReady != 40 {
+	if sinkAtReady < 40 { // the trickle may have added a few since
 		t.Errorf("sink rows when ready = %d, want the 40 seeded customers", sinkAtReady)
 	}
 	if newID <= 40 {
