@@ -34,7 +34,6 @@ func sampleCheckResult() *checkResult {
 	return r
 }
 
-
 func TestCheckViews(t *testing.T) {
 	r := sampleCheckResult()
 	if r.Verdict != checkError || r.exitCode() != ExitError {
