@@ -131,6 +131,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newShowCmd(deps, g),
 		newDiffCmd(deps, g),
 		newCheckCmd(deps, g),
+		newDrillCmd(deps, g),
 		newStateCmd(deps, g),
 		newForceUnlockCmd(deps, g),
 		newSandboxCmd(deps, g),
