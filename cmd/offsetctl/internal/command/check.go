@@ -18,6 +18,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
+	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
 // checkOptions are the flags of `offsetctl check`.
@@ -41,6 +42,8 @@ type checkOptions struct {
 	rateLimit     int
 	stmtTimeout   time.Duration
 	backupDir     string
+	record        bool
+	loc           stateLocation
 
 	// listening, when set (tests), receives the address --listen serves on.
 	listening func(addr string)
@@ -87,11 +90,13 @@ runs until interrupted.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
-			return checkRun(cmd.Context(), o)
+			return checkRun(cmd.Context(), cmd, o)
 		},
 	}
 	addConfigFlags(cmd, &o.cfg)
+	addStateFlag(cmd, &o.loc)
 	f := cmd.Flags()
+	f.BoolVar(&o.record, "record", false, "record the result in the state's history (kind check), as offsetctl readiness reads it")
 	f.StringVar(&o.mode, "mode", "", "counts, checksum or rows for every block (default: each block's check { mode }, else checksum)")
 	f.StringArrayVar(&o.tables, "table", nil, "check only the blocks whose table matches this pattern, like public.* (repeatable)")
 	f.StringArrayVar(&o.schemas, "schema", nil, "check only the blocks whose table is in this schema (repeatable)")
@@ -130,7 +135,7 @@ func (o *checkOptions) validate() error {
 	return nil
 }
 
-func checkRun(ctx context.Context, o *checkOptions) error {
+func checkRun(ctx context.Context, cmd *cobra.Command, o *checkOptions) error {
 	cfg, _, err := loadConfig(o.deps, o.cfg.chdir, o.cfg.in, false)
 	if err != nil {
 		return err
@@ -145,6 +150,16 @@ func checkRun(ctx context.Context, o *checkOptions) error {
 	r := checkOnce(ctx, o, cfg, blocks)
 	if err := checkPublish(ctx, o, r); err != nil {
 		return err
+	}
+	if o.record {
+		backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+		if err != nil {
+			return err
+		}
+		defer backend.Close()
+		if _, err := recordOperation(ctx, o.deps, backend, r.operation()); err != nil {
+			return err
+		}
 	}
 	var werr error
 	switch {
@@ -320,6 +335,34 @@ func pipelineLags(conns []checkConn) bool {
 		}
 	}
 	return false
+}
+
+// operation is the check as the state's history records it: one step per
+// table and connector with its verdict and counts, never row values.
+func (r *checkResult) operation() state.Operation {
+	op := state.Operation{Name: "check", Kind: state.KindCheck, Status: state.StatusApplied, Started: r.StartedAt,
+		Finished: r.StartedAt.Add(r.duration)}
+	if r.Verdict != checkHealthy && r.Verdict != checkInFlight {
+		op.Status, op.Error = state.StatusFailed, r.Verdict
+	}
+	step := func(name, target, verdict, msg string) {
+		st := state.StepDone
+		if verdict != checkHealthy && verdict != checkInFlight {
+			st = state.StepFailed
+		}
+		op.Steps = append(op.Steps, state.Step{Name: name, Target: target, Status: st, Started: r.StartedAt, Finished: op.Finished, Message: verdict + ": " + msg})
+	}
+	for _, t := range r.Tables {
+		msg := fmt.Sprintf("%s, %d rows different of %d allowed", t.Mode, t.RowsDifferent, t.MaxRowsDiff)
+		if t.Error != "" {
+			msg = t.Error
+		}
+		step("check table", t.Table, t.Verdict, msg)
+	}
+	for _, c := range r.Connectors {
+		step("check connector", c.Connector, c.Verdict, fmt.Sprintf("%s, %d of %d tasks failed, lag %s", c.State, c.FailedTasks, c.Tasks, c.lagText()))
+	}
+	return op
 }
 
 // checkPublish writes the metrics file and pushes to the Pushgateway.

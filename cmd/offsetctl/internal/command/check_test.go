@@ -122,7 +122,7 @@ func TestCheckListenOnTheSandbox(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- checkRun(ctx, o) }()
+	go func() { done <- checkRun(ctx, nil, o) }()
 	var url string
 	select {
 	case a := <-addr:
@@ -217,9 +217,13 @@ func TestCheckExitCodesAndTextfile(t *testing.T) {
 	w := startWorld(t, "3.8", 20)
 	dir := writeConfig(t, w.checkHCL("checksum", ""))
 	prom := filepath.Join(t.TempDir(), "offsetctl.prom")
-	code, out, errOut := runCLI(t, dir, "check", "--metrics-file", prom)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	code, out, errOut := runCLI(t, dir, "check", "--metrics-file", prom, "--record", "--state", stateFile)
 	if code != 0 || !strings.Contains(out, "offsetctl check: healthy") {
 		t.Fatalf("healthy check: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if st, err := os.ReadFile(stateFile); err != nil || !strings.Contains(string(st), `"kind": "check"`) || !strings.Contains(string(st), "healthy: checksum, 0 rows different") {
+		t.Errorf("--record: %v\n%s", err, st)
 	}
 	ctx := context.Background()
 	if err := w.pipe.SinkSetEmail(ctx, 5, "secret-personal@example.com"); err != nil {
