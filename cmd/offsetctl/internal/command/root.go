@@ -132,6 +132,7 @@ Flags may be written with one dash or two (-out, --out), as Terraform accepts th
 		newDiffCmd(deps, g),
 		newCheckCmd(deps, g),
 		newDrillCmd(deps, g),
+		newReadinessCmd(deps, g),
 		newStateCmd(deps, g),
 		newForceUnlockCmd(deps, g),
 		newSandboxCmd(deps, g),
