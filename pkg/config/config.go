@@ -239,6 +239,15 @@ type Offsets struct {
 	// offsets have different formats (codecs), which cannot mean the same
 	// position.
 	AcknowledgeCrossFormatCopy bool
+	// Acknowledge lists the operator's statements for the pre-flight
+	// checklist: "consumers_paused" (downstream consumers are paused for the
+	// change) or "replays_tolerated" (they tolerate the records a rewind
+	// replays).
+	Acknowledge []string
+	// ChangeWindow is the agreed change window (change_window =
+	// "START/END", RFC 3339), for the stakeholders' pre-flight item; nil
+	// when not given.
+	ChangeWindow *ChangeWindow
 
 	SinkPartitions   []*SinkPartition   // Kind == OpSinkPartitions
 	SourcePartitions []*SourcePartition // Kind == OpSourcePartitions
@@ -256,6 +265,25 @@ type Offsets struct {
 	DeclRange hcl.Range
 	Ranges    map[string]hcl.Range
 }
+
+// ChangeWindow is an agreed window for a change, in UTC.
+type ChangeWindow struct{ Start, End time.Time }
+
+// Acknowledges reports whether the offsets block states what.
+func (o *Offsets) Acknowledges(what string) bool {
+	for _, a := range o.Acknowledge {
+		if a == what {
+			return true
+		}
+	}
+	return false
+}
+
+// The statements acknowledge accepts.
+const (
+	AckConsumersPaused  = "consumers_paused"
+	AckReplaysTolerated = "replays_tolerated"
+)
 
 // Addr is the address of the operation, "offsets.NAME".
 func (o *Offsets) Addr() string { return "offsets." + o.Name }

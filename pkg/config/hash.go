@@ -39,6 +39,12 @@ func computeHashes(c *Config) {
 				// written before it existed do not change.
 				v["acknowledge_cross_format_copy"] = true
 			}
+			if len(o.Acknowledge) > 0 {
+				v["acknowledge"] = o.Acknowledge // only when given, as above
+			}
+			if o.ChangeWindow != nil {
+				v["change_window"] = []time.Time{o.ChangeWindow.Start, o.ChangeWindow.End}
+			}
 			return v
 		}),
 		"reconcile": byName(c.Reconciles, func(x *Reconcile) string { return x.Name }, reconcileView),

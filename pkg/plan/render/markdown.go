@@ -56,9 +56,9 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 			op.Address, mdEscape(opSummary(op)), diffMarkers(strings.TrimLeft(b.String(), "\n"))))
 	}
 	var checks strings.Builder
-	if len(p.Checks) > 0 {
+	if cs := withoutPreflight(p.Checks); len(cs) > 0 {
 		checks.WriteString("\n#### Checks\n\n")
-		for _, c := range sortedChecks(p.Checks) {
+		for _, c := range sortedChecks(cs) {
 			where := ""
 			if c.Operation != "" {
 				where = "`" + c.Operation + "`: "
@@ -66,6 +66,24 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 			icon := map[plan.Severity]string{plan.SeverityError: "❌ **error**", plan.SeverityWarning: "⚠️ **warning**", plan.SeverityOK: "✅"}[c.Severity]
 			fmt.Fprintf(&checks, "- %s %s%s\n", icon, where, mdEscape(c.Message))
 		}
+	}
+	first := true
+	for _, c := range p.Checks {
+		if !c.IsPreflight() {
+			continue
+		}
+		if first {
+			checks.WriteString("\n#### Pre-flight checklist\n\n")
+			first = false
+		}
+		box, where := "[ ]", ""
+		if c.Severity == plan.SeverityOK {
+			box = "[x]"
+		}
+		if c.Operation != "" {
+			where = "`" + c.Operation + "`: "
+		}
+		fmt.Fprintf(&checks, "- %s %s%s\n", box, where, mdEscape(c.Message))
 	}
 	var rollback strings.Builder
 	for _, op := range p.Operations {
