@@ -18,6 +18,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
+	"github.com/offsetctl/offsetctl/pkg/connect"
 )
 
 // checkHCL is the world's blocks plus a reconcile block tied to the
@@ -283,4 +284,46 @@ reconcile "other" {
 		t.Errorf("--schema/--table: exit %d\n%s", code, out)
 	}
 	_ = sandbox.ChangeTable
+}
+
+// TestCheckInFlight: rows the sink has not consumed yet (its connector is
+// stopped, so its group lags) are in flight, not drift: exit 0; with --settle
+// the table is compared again after the delay, by when the resumed sink has
+// caught up.
+func TestCheckInFlight(t *testing.T) {
+	w := startWorld(t, "3.8", 10)
+	dir := writeConfig(t, w.checkHCL("rows", ""))
+	ctx := context.Background()
+	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(ctx, w.pipe.SinkConnector()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitForState(ctx, w.pipe.SinkConnector(), connect.StateStopped, connect.WaitOptions{Timeout: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pipe.InsertN(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.pipe.WaitSourceCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, dir, "check")
+	if code != 0 || !strings.Contains(out, "in_flight") || !strings.Contains(out, "3 missing in the sink") {
+		t.Fatalf("paused sink: exit %d\n%s\n%s", code, out, errOut)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = c.Resume(context.Background(), w.pipe.SinkConnector())
+	}()
+	code, out, errOut = runCLI(t, dir, "check", "--settle", "3s", "-json")
+	var r checkResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("-json: %v\n%s", err, out)
+	}
+	if code != 0 || r.Tables[0].Verdict != checkHealthy || !r.Tables[0].Settled || r.Tables[0].Missing != 0 {
+		t.Errorf("after --settle: exit %d %+v\n%s", code, r.Tables[0], errOut)
+	}
 }
