@@ -17,6 +17,8 @@ import (
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
@@ -36,6 +38,7 @@ type drillOptions struct {
 	targetKafk string
 	useSandbox bool
 	rewind     int64
+	rehearsal  string
 	keep       bool
 	markdown   bool
 	noRecord   bool
@@ -50,9 +53,12 @@ func newDrillCmd(deps *Deps, g *globalOptions) *cobra.Command {
 configuration's connectors from production (GET only: production is never written),
 copies them into stopped shadow connectors (drill-NAME) on a rehearsal cluster — the
 embedded sandbox with --sandbox, or a staging Connect cluster named by a connect block
-with --target (Kafka Connect 3.7+: shadows are created STOPPED) — then applies a canned
-rehearsal (sinks rewound by --rewind records per partition, sources' offsets reset),
-rolls it back from the copy, and verifies that every offset is back byte for byte.
+with --target (Kafka Connect 3.7+: shadows are created STOPPED) — then applies a
+rehearsal to the shadows, rolls it back from the copy, and verifies that every offset
+is back byte for byte. The rehearsal (--rehearsal) is the configuration's own offsets
+blocks ("config": planned against production, which planning only reads, and their
+changes written to the shadows) or a canned one ("rewind": sinks rewound by --rewind
+records per partition, sources' offsets reset).
 
 It reports the time to recovery (the rollback and its verification) against the
 runbook's target of 5 minutes, and the whole drill against 15 minutes, and records the
@@ -76,6 +82,9 @@ did not pass, 1 error.`,
 			if o.rewind < 1 {
 				return flagErrorf("--rewind must be at least 1")
 			}
+			if o.rehearsal != "rewind" && o.rehearsal != "config" {
+				return flagErrorf("--rehearsal is config (the configuration's offsets blocks) or rewind, not %q", o.rehearsal)
+			}
 			return drillRun(cmd.Context(), cmd, o)
 		},
 	}
@@ -86,7 +95,8 @@ did not pass, 1 error.`,
 	f.StringVar(&o.target, "target", "", "the connect block of the staging cluster the shadows run on")
 	f.StringVar(&o.targetKafk, "target-kafka", "", "the kafka block of the staging cluster (creates the sink shadows' topics when missing)")
 	f.BoolVar(&o.useSandbox, "sandbox", false, "run the shadows on an embedded sandbox")
-	f.Int64Var(&o.rewind, "rewind", 100, "records each sink partition is rewound by in the rehearsal")
+	f.Int64Var(&o.rewind, "rewind", 100, "records each sink partition is rewound by in the canned rehearsal")
+	f.StringVar(&o.rehearsal, "rehearsal", "rewind", "the rehearsal: config (the configuration's offsets blocks) or rewind (canned)")
 	f.BoolVar(&o.keep, "keep", false, "keep the shadow connectors afterwards")
 	f.BoolVar(&o.markdown, "markdown", false, "print Markdown instead of text")
 	f.BoolVar(&o.noRecord, "no-record", false, "do not record the drill in the state")
@@ -211,7 +221,15 @@ func drillRun(ctx context.Context, cmd *cobra.Command, o *drillOptions) error {
 		}
 		return nil
 	})
-	if runErr == nil {
+	if runErr == nil && o.rehearsal == "config" {
+		var rehearsed []string
+		runErr = phase("rehearse the configuration's offsets blocks", func() error {
+			var err error
+			rehearsed, err = drillRehearseConfig(ctx, o, cfg, clients, target, shadows)
+			return err
+		})
+		r.Rehearsed = rehearsed
+	} else if runErr == nil {
 		runErr = phase("rehearse: rewind sinks, reset sources", func() error {
 			for _, s := range shadows {
 				if err := drillRehearse(ctx, target, s, o.rewind); err != nil {
@@ -411,6 +429,68 @@ func drillRehearse(ctx context.Context, target *connect.Client, s *drillShadow, 
 		return fmt.Errorf("rewinding %s: %w", name, err)
 	}
 	return nil
+}
+
+// drillRehearseConfig plans the configuration against production (planning
+// only reads) and writes the changes of its offsets operations on the
+// drilled connectors to their shadows. It returns the operations rehearsed.
+func drillRehearseConfig(ctx context.Context, o *drillOptions, cfg *config.Config, clients *configClients, target *connect.Client, shadows []*drillShadow) ([]string, error) {
+	byAddr := map[string]*drillShadow{}
+	for _, s := range shadows {
+		byAddr[s.block.Addr()] = s
+	}
+	var targets []string
+	for _, blk := range cfg.Offsets {
+		if blk.Connector != nil && byAddr[blk.Connector.Addr()] != nil {
+			targets = append(targets, blk.Addr())
+		}
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("the configuration has no offsets block for the drilled connectors: use --rehearsal rewind")
+	}
+	pl := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Now: o.deps.Now, Version: Version}
+	p, err := pl.Plan(ctx, cfg, plan.Options{Targets: targets})
+	if err != nil {
+		return nil, fmt.Errorf("planning the configuration's operations against production: %w", err)
+	}
+	var done []string
+	for _, op := range p.Operations {
+		s := byAddr[op.Connector]
+		if s == nil || op.Status != plan.StatusChange {
+			continue
+		}
+		var set connect.ConnectorOffsets
+		for _, ch := range op.Changes {
+			switch {
+			case ch.Action == plan.ActionNoOp:
+			case ch.Sink != nil:
+				part, _ := json.Marshal(map[string]any{"kafka_topic": ch.Sink.Topic, "kafka_partition": ch.Sink.Partition})
+				off := json.RawMessage("null")
+				if ch.Sink.After >= 0 {
+					off, _ = json.Marshal(map[string]int64{"kafka_offset": ch.Sink.After})
+				}
+				set.Offsets = append(set.Offsets, connect.ConnectorOffset{Partition: part, Offset: off})
+			case ch.Source != nil:
+				off := json.RawMessage("null")
+				if ch.Source.After != nil {
+					off = ch.Source.After.JSON()
+				}
+				set.Offsets = append(set.Offsets, connect.ConnectorOffset{Partition: ch.Source.Partition.JSON(), Offset: off})
+			}
+		}
+		if len(set.Offsets) == 0 {
+			continue
+		}
+		name := drillShadowName(s.block.ConnectorName)
+		if _, err := target.AlterOffsets(ctx, name, set); err != nil {
+			return done, fmt.Errorf("rehearsing %s on %s: %w", op.Address, name, err)
+		}
+		done = append(done, op.Address)
+	}
+	if len(done) == 0 {
+		return nil, errors.New("the configuration's offsets blocks change nothing on the drilled connectors (applied already, or blocked): use --rehearsal rewind")
+	}
+	return done, nil
 }
 
 // offsetsDiffer lists the partitions whose offset bytes in got are not those

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -87,6 +88,30 @@ func TestDrillOnTheSandbox(t *testing.T) {
 	code, _, errOut = runCLI(t, dir, "rollback", "--state", stateFile, "-auto-approve")
 	if code != ExitError || !strings.Contains(errOut, "no operation in the state is applied") {
 		t.Errorf("rollback after drills: exit %d\n%s", code, errOut)
+	}
+	// The configuration's own operation as the rehearsal: planned against
+	// production (read only), written to the shadow.
+	dir2 := writeConfig(t, w.hcl()+fmt.Sprintf(`
+offsets "replay" {
+  connector = connector.sink
+  reason    = "INC-1: replay"
+
+  sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = 10
+  }
+}
+`, w.pipe.Topic()))
+	code, out, errOut = runCLI(t, dir2, "drill", "--sandbox", "--rehearsal", "config", "--state", stateFile)
+	if code != 0 || !strings.Contains(out, "Rehearsed: offsets.replay") || !strings.Contains(out, "rehearse the configuration's offsets blocks") {
+		t.Errorf("config rehearsal: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := w.snapshot(t); !reflect.DeepEqual(got, before) {
+		t.Errorf("production changed by the config rehearsal:\nbefore %+v\nafter  %+v", before, got)
+	}
+	if got := offsetsTopicEnds(t, w); !reflect.DeepEqual(got, topicBefore) {
+		t.Errorf("production's offsets topic got records: %v → %v", topicBefore, got)
 	}
 	// A target that is production itself is refused.
 	code, _, errOut = runCLI(t, dir, "drill", "--target", "sandbox", "--state", stateFile)

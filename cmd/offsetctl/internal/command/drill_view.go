@@ -13,6 +13,7 @@ type drillResult struct {
 	FormatVersion        int              `json:"format_version"`
 	Target               string           `json:"target"`
 	Rewind               int64            `json:"rewind"`
+	Rehearsed            []string         `json:"rehearsed,omitempty"`
 	StartedAt            time.Time        `json:"started_at"`
 	Phases               []drillPhase     `json:"phases"`
 	Connectors           []drillConnector `json:"connectors"`
@@ -68,6 +69,9 @@ func (r *drillResult) decide() {
 func writeDrillText(w io.Writer, r *drillResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Drill on %s: %s\n\n", r.Target, r.Verdict)
+	if len(r.Rehearsed) > 0 {
+		fmt.Fprintf(&b, "Rehearsed: %s\n\n", strings.Join(r.Rehearsed, ", "))
+	}
 	for _, p := range r.Phases {
 		fmt.Fprintf(&b, "  %-40s %8.3f s", p.Name, p.Seconds)
 		if p.Error != "" {
