@@ -2,11 +2,16 @@ package command
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -74,4 +79,36 @@ func TestCheckViews(t *testing.T) {
 	goldens.Assert(t, "metrics", prom.Bytes())
 	// examples/monitoring's test holds its alert rules to these names.
 	goldens.Assert(t, "metric_names", []byte(strings.Join(names, "\n")+"\n"))
+}
+
+// TestCheckPush: --push-url sends the run's metrics to a Pushgateway (PUT
+// /metrics/job/offsetctl_check), decodable as Prometheus' exposition.
+func TestCheckPush(t *testing.T) {
+	type got struct {
+		method, path string
+		names        []string
+	}
+	ch := make(chan got, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g := got{method: r.Method, path: r.URL.Path}
+		dec := expfmt.NewDecoder(r.Body, expfmt.ResponseFormat(r.Header))
+		for {
+			var mf dto.MetricFamily
+			if err := dec.Decode(&mf); err != nil {
+				break
+			}
+			g.names = append(g.names, mf.GetName())
+		}
+		ch <- g
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	o := &checkOptions{pushURL: srv.URL}
+	if err := checkPublish(context.Background(), o, sampleCheckResult()); err != nil {
+		t.Fatal(err)
+	}
+	g := <-ch
+	if g.method != http.MethodPut || g.path != "/metrics/job/offsetctl_check" || !slices.Contains(g.names, "offsetctl_check_rows_different") {
+		t.Errorf("push: %s %s %v", g.method, g.path, g.names)
+	}
 }
