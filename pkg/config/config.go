@@ -281,6 +281,15 @@ type Offsets struct {
 	// between the reviewed plan and apply (tolerance); nil when not given:
 	// by what the connector processed since the plan.
 	Tolerance *Tolerance
+	// Acknowledge lists the operator's statements for the pre-flight
+	// checklist: "consumers_paused" (downstream consumers are paused for the
+	// change) or "replays_tolerated" (they tolerate the records a rewind
+	// replays).
+	Acknowledge []string
+	// AgreedWindow is the agreed change window (change_window =
+	// "START/END", RFC 3339), for the stakeholders' pre-flight item; nil
+	// when not given.
+	AgreedWindow *AgreedWindow
 
 	SinkPartitions   []*SinkPartition   // Kind == OpSinkPartitions
 	SourcePartitions []*SourcePartition // Kind == OpSourcePartitions
@@ -298,6 +307,27 @@ type Offsets struct {
 	DeclRange hcl.Range
 	Ranges    map[string]hcl.Range
 }
+
+// AgreedWindow is the window agreed with the stakeholders for one change
+// (an offsets block's change_window = "START/END"), in UTC; a policy's
+// change_window blocks (ChangeWindow) bound when any change may be applied.
+type AgreedWindow struct{ Start, End time.Time }
+
+// Acknowledges reports whether the offsets block states what.
+func (o *Offsets) Acknowledges(what string) bool {
+	for _, a := range o.Acknowledge {
+		if a == what {
+			return true
+		}
+	}
+	return false
+}
+
+// The statements acknowledge accepts.
+const (
+	AckConsumersPaused  = "consumers_paused"
+	AckReplaysTolerated = "replays_tolerated"
+)
 
 // Addr is the address of the operation, "offsets.NAME".
 func (o *Offsets) Addr() string { return "offsets." + o.Name }
@@ -389,8 +419,35 @@ type Reconcile struct {
 	SignalTable string
 	By          *PartitionSpec
 	Reason      string
-	DeclRange   hcl.Range
-	Ranges      map[string]hcl.Range
+	// Connectors are the pipeline's connectors that carry this table
+	// (source and sink): `offsetctl check` reports their state, failed
+	// tasks and lag with the table.
+	Connectors []*Connector
+	// Check holds the thresholds of `offsetctl check`; nil when the block
+	// has none (check then uses the defaults: checksum mode, no row may
+	// differ, no task may fail, no lag bound).
+	Check     *Check
+	DeclRange hcl.Range
+	Ranges    map[string]hcl.Range
+}
+
+// Check is a reconcile block's check block: how `offsetctl check` compares
+// the table and when it calls the result drift.
+type Check struct {
+	// Mode is "counts", "checksum" (the default) or "rows".
+	Mode string
+	// MaxRowsDifferent is how many rows may differ (missing, extra or
+	// mismatched; in counts mode the count difference) before the check
+	// fails; 0 means none may.
+	MaxRowsDifferent int64
+	// MaxLagRecords and MaxLagSeconds bound the lag of the block's
+	// connectors: records behind the end of the topic for a sink, seconds
+	// behind the source database for a source; nil means no bound.
+	MaxLagRecords, MaxLagSeconds *int64
+	// MaxFailedTasks is how many of the connectors' tasks may be FAILED; 0
+	// means none may.
+	MaxFailedTasks int64
+	DeclRange      hcl.Range
 }
 
 // Addr is the address, "reconcile.NAME".

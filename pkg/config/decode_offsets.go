@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -19,6 +20,7 @@ var offsetsSchema = &hcl.BodySchema{
 		{Name: "connector", Required: true}, {Name: "reason"},
 		{Name: "allow_skip_records"}, {Name: "acknowledge_resnapshot"}, {Name: "acknowledge_cross_format_copy"},
 		{Name: "tolerance"}, {Name: "restore"}, {Name: "copy_from"}, {Name: "reset"},
+		{Name: "acknowledge"}, {Name: "change_window"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "sink_partition"}, {Type: "source_partition"}},
 }
@@ -70,6 +72,30 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 	o.AcknowledgeCrossFormatCopy, _ = d.boolean(attrs["acknowledge_cross_format_copy"])
 	if attrs["acknowledge_cross_format_copy"] != nil && d.lastUnknown {
 		o.AcknowledgeCrossFormatCopy = true
+	}
+
+	if a := attrs["acknowledge"]; a != nil {
+		if list, ok := d.strings(a); ok {
+			for _, v := range list {
+				if v != AckConsumersPaused && v != AckReplaysTolerated {
+					d.errorf(a.Expr.Range(), "Invalid acknowledgement", "acknowledge lists %q (downstream consumers are paused for this change) or %q (they tolerate the records a rewind replays), not %q.", AckConsumersPaused, AckReplaysTolerated, v)
+					continue
+				}
+				o.Acknowledge = append(o.Acknowledge, v)
+			}
+		}
+	}
+	if a := attrs["change_window"]; a != nil {
+		if v, ok := d.str(a); ok && !d.lastUnknown {
+			from, to, found := strings.Cut(v, "/")
+			start, err1 := time.Parse(time.RFC3339, strings.TrimSpace(from))
+			end, err2 := time.Parse(time.RFC3339, strings.TrimSpace(to))
+			if !found || err1 != nil || err2 != nil || !end.After(start) {
+				d.errorf(a.Expr.Range(), "Invalid change window", "change_window is \"START/END\" in RFC 3339, END after START, like \"2026-11-21T02:00:00Z/2026-11-21T04:00:00Z\"; not %q.", v)
+			} else {
+				o.AgreedWindow = &AgreedWindow{Start: start.UTC(), End: end.UTC()}
+			}
+		}
 	}
 
 	// Which operation is it? Exactly one kind.

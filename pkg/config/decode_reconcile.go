@@ -13,7 +13,16 @@ var reconcileSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "timestamp_precision"}, {Name: "where"},
 	{Name: "repair"}, {Name: "delete_extra"}, {Name: "max_changes"},
 	{Name: "signal_table"}, {Name: "by"}, {Name: "reason"},
+	{Name: "connectors"},
+}, Blocks: []hcl.BlockHeaderSchema{{Type: "check"}}}
+
+var checkSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "mode"}, {Name: "max_rows_different"}, {Name: "max_lag_records"},
+	{Name: "max_lag_seconds"}, {Name: "max_failed_tasks"},
 }}
+
+// Check modes of a reconcile block's check block.
+var checkModes = []string{"counts", "checksum", "rows"}
 
 // Repair modes of a reconcile block.
 const (
@@ -97,6 +106,16 @@ func (d *decoder) decodeReconcile(b *hcl.Block) *Reconcile {
 			}
 		}
 	}
+	if a := attrs["connectors"]; a != nil {
+		r.Connectors = d.connectorList(a)
+	}
+	for i, cb := range content.Blocks.OfType("check") {
+		if i > 0 {
+			d.errorf(cb.DefRange, "Duplicate check block", "A reconcile block has at most one check block.")
+			continue
+		}
+		r.Check = d.decodeCheck(cb)
+	}
 	if r.Repair != RepairNone {
 		d.decodeReason(b, attrs["reason"], &r.Reason)
 	} else if a := attrs["reason"]; a != nil {
@@ -132,4 +151,56 @@ func (d *decoder) columnList(a *hcl.Attribute) []string {
 		seen[c] = true
 	}
 	return list
+}
+
+// connectorList reads a list of connector references, like
+// [connector.source, connector.sink].
+func (d *decoder) connectorList(a *hcl.Attribute) []*Connector {
+	exprs, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		d.errorf(a.Expr.Range(), "Invalid value", "connectors is a list of connector references, like [connector.source, connector.sink].")
+		return nil
+	}
+	var out []*Connector
+	for _, e := range exprs {
+		if n, ok := d.ref(&hcl.Attribute{Name: a.Name, Expr: e, Range: e.Range()}, "connector"); ok {
+			out = append(out, d.cfg.Connector(n))
+		}
+	}
+	return out
+}
+
+// decodeCheck reads a reconcile block's check block: what `offsetctl check`
+// runs and when it calls the result drift.
+func (d *decoder) decodeCheck(b *hcl.Block) *Check {
+	c := &Check{Mode: "checksum", DeclRange: b.DefRange}
+	content, diags := b.Body.Content(checkSchema)
+	d.add(diags...)
+	attrs := content.Attributes
+	if a := attrs["mode"]; a != nil {
+		if v, ok := d.str(a); ok {
+			valid := false
+			for _, m := range checkModes {
+				valid = valid || m == v
+			}
+			if !valid {
+				d.errorf(a.Expr.Range(), "Invalid check mode", "mode is \"counts\", \"checksum\" or \"rows\", not %q.%s", v, suggestion(v, checkModes))
+			} else {
+				c.Mode = v
+			}
+		}
+	}
+	if n, ok := d.integer(attrs["max_rows_different"], 0, maxInt64); ok {
+		c.MaxRowsDifferent = n
+	}
+	if n, ok := d.integer(attrs["max_lag_records"], 0, maxInt64); ok {
+		c.MaxLagRecords = &n
+	}
+	if n, ok := d.integer(attrs["max_lag_seconds"], 0, maxInt64); ok {
+		c.MaxLagSeconds = &n
+	}
+	if n, ok := d.integer(attrs["max_failed_tasks"], 0, maxInt64); ok {
+		c.MaxFailedTasks = n
+	}
+	return c
 }

@@ -42,6 +42,12 @@ func computeHashes(c *Config) {
 			if o.Tolerance != nil {
 				v["tolerance"] = toleranceView(o.Tolerance)
 			}
+			if len(o.Acknowledge) > 0 {
+				v["acknowledge"] = o.Acknowledge // only when given, as above
+			}
+			if o.AgreedWindow != nil {
+				v["change_window"] = []time.Time{o.AgreedWindow.Start, o.AgreedWindow.End}
+			}
 			return v
 		}),
 		"reconcile": byName(c.Reconciles, func(x *Reconcile) string { return x.Name }, reconcileView),

@@ -302,7 +302,9 @@ func (p *Plan) Summarize() Summary {
 		case SeverityError:
 			s.Errors++
 		case SeverityWarning:
-			s.Warnings++
+			if !c.IsPreflight() { // the checklist is shown, and counted, apart
+				s.Warnings++
+			}
 		}
 	}
 	return s

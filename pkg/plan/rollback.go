@@ -59,11 +59,14 @@ func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Oper
 		// named, so that running rollback twice does not flip back.
 		for i := len(st.Operations) - 1; i >= 0; i-- {
 			o := &st.Operations[i]
-			if (o.Status == state.StatusApplied || o.Status == state.StatusIncomplete) && o.Kind != state.KindRollback {
+			if (o.Status == state.StatusApplied || o.Status == state.StatusIncomplete) && o.Kind != state.KindRollback && !o.Kind.Record() {
 				return o, nil
 			}
 		}
 		return nil, fmt.Errorf("%w: no operation in the state is applied (and not rolled back) or unfinished", ErrNothingToRollback)
+	}
+	if op.Kind.Record() {
+		return nil, fmt.Errorf("%w: operation %d (%s) is a %s: a record of what was observed or rehearsed, which changed nothing to roll back", ErrNothingToRollback, op.Serial, op.Name, op.Kind)
 	}
 	if !undoable(op.Status) {
 		what := map[state.Status]string{

@@ -18,12 +18,18 @@ import (
 // otherwise,
 // so that an older offsetctl keeps reading every state it can understand
 // and refuses the others with "upgrade offsetctl"; it reads versions 1 and
-// 2 as they are.
-const FormatVersion = 3
+// 2 as they are. Version 4 added the operation kinds drill and check
+// (written only for a state that holds one).
+const FormatVersion = 4
 
 // writtenVersion is the format_version Encode writes for s: the oldest
 // that can hold it, never below 2.
 func writtenVersion(s *State) int {
+	for i := range s.Operations {
+		if s.Operations[i].Kind.Record() {
+			return 4
+		}
+	}
 	for i := range s.Operations {
 		if s.Operations[i].Status == StatusIncomplete || len(s.Operations[i].VerifiedApprovals) > 0 {
 			return 3
@@ -333,7 +339,7 @@ func Decode(data []byte) (*State, error) {
 		return nil, err
 	}
 	switch version {
-	case 1, 2, 3:
+	case 1, 2, 3, 4:
 		return decodeV1(data, version)
 	default:
 		return nil, &VersionError{Found: version, Writer: writer}

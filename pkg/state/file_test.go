@@ -80,7 +80,7 @@ func TestRefuse(t *testing.T) {
 		wantErr    string
 		unreadable bool // wraps ErrUnreadable; otherwise a *VersionError
 	}{
-		{"future_version.json", "state format_version 4 was written by offsetctl 0.9.0; this offsetctl reads format_version 3 at most: upgrade offsetctl", false},
+		{"future_version.json", "state format_version 5 was written by offsetctl 0.9.0; this offsetctl reads format_version 4 at most: upgrade offsetctl", false},
 		{"zero_version.json", "state format_version 0 (written by an unknown offsetctl version) is not a version offsetctl ever wrote", false},
 		{"missing_version.json", "it has no format_version, so it is not an offsetctl state file", true},
 		{"string_version.json", `format_version must be an integer, found "1"`, true},

@@ -222,6 +222,9 @@ func fromV1(w *stateV1, version int) (*State, error) {
 		if version < 3 && op.Status == StatusIncomplete {
 			return nil, fmt.Errorf("operation %d: status %q came with format_version 3, and this file says %d: the file was edited", i+1, op.Status, version)
 		}
+		if version < 4 && op.Kind.Record() {
+			return nil, fmt.Errorf("operation %d: kind %q came with format_version 4, and this file says %d: the file was edited", i+1, op.Kind, version)
+		}
 		if version < 3 && len(op.VerifiedApprovals) > 0 {
 			return nil, fmt.Errorf("operation %d: verified_approvals came with format_version 3, and this file says %d: the file was edited", i+1, version)
 		}

@@ -14,12 +14,25 @@ const (
 	KindReconcile Kind = "reconcile" // a reconcile block: repairs of a sink table
 	KindRollback  Kind = "rollback"  // the undoing of an earlier operation (RollbackOf)
 	KindRestore   Kind = "restore"   // offsets restored from a backup file or a Backup
+	// KindDrill is a rollback drill (`offsetctl drill`) on shadow connectors:
+	// its steps time the copy, the rehearsal, the rollback and the
+	// verification; it changed nothing a rollback could undo. Came with
+	// state format_version 4.
+	KindDrill Kind = "drill"
+	// KindCheck is a drift check (`offsetctl check --record`): one step per
+	// table and connector with its verdict; status applied when healthy,
+	// failed otherwise. Came with state format_version 4.
+	KindCheck Kind = "check"
 )
+
+// Record reports whether k is a record of something observed or rehearsed
+// (a drill, a check), not a change: nothing to roll back.
+func (k Kind) Record() bool { return k == KindDrill || k == KindCheck }
 
 // Valid reports whether k is one of the known kinds.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindOffsets, KindReconcile, KindRollback, KindRestore:
+	case KindOffsets, KindReconcile, KindRollback, KindRestore, KindDrill, KindCheck:
 		return true
 	}
 	return false

@@ -66,7 +66,7 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 	}
 	var checks strings.Builder
 	var shownChecks []plan.Check
-	for _, c := range sortedChecks(p.Checks) {
+	for _, c := range sortedChecks(withoutPreflight(p.Checks)) {
 		if p.Policy == nil || !strings.HasPrefix(c.Code, "policy_") { // else in the Policy section
 			shownChecks = append(shownChecks, c)
 		}
@@ -81,6 +81,24 @@ func Markdown(w io.Writer, p *plan.Plan, limit int) error {
 			icon := map[plan.Severity]string{plan.SeverityError: "❌ **error**", plan.SeverityWarning: "⚠️ **warning**", plan.SeverityOK: "✅"}[c.Severity]
 			fmt.Fprintf(&checks, "- %s %s%s\n", icon, where, mdEscape(c.Message))
 		}
+	}
+	first := true
+	for _, c := range p.Checks {
+		if !c.IsPreflight() {
+			continue
+		}
+		if first {
+			checks.WriteString("\n#### Pre-flight checklist\n\n")
+			first = false
+		}
+		box, where := "[ ]", ""
+		if c.Severity == plan.SeverityOK {
+			box = "[x]"
+		}
+		if c.Operation != "" {
+			where = "`" + c.Operation + "`: "
+		}
+		fmt.Fprintf(&checks, "- %s %s%s\n", box, where, mdEscape(c.Message))
 	}
 	var rollback strings.Builder
 	for _, op := range p.Operations {

@@ -99,9 +99,9 @@ func Text(w io.Writer, p *plan.Plan, opts Options) error {
 	for _, op := range p.Operations {
 		writeOperationText(&b, pt, op, conns[op.Connector])
 	}
-	if len(p.Checks) > 0 {
+	if checks := withoutPreflight(p.Checks); len(checks) > 0 {
 		b.WriteString("\nChecks:\n")
-		for _, c := range sortedChecks(p.Checks) {
+		for _, c := range sortedChecks(checks) {
 			where := ""
 			if c.Operation != "" {
 				where = c.Operation + ": "
@@ -384,6 +384,18 @@ func writeRollbackText(b *strings.Builder, pt painter, op plan.Operation, c plan
 		}
 	}
 	b.WriteString("    }\n")
+}
+
+// withoutPreflight leaves out the pre-flight checklist, which the Markdown
+// comment shows apart (and JSON holds among the checks).
+func withoutPreflight(cs []plan.Check) []plan.Check {
+	var out []plan.Check
+	for _, c := range cs {
+		if !c.IsPreflight() {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func sortedChecks(cs []plan.Check) []plan.Check {

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,8 +45,11 @@ type diffOptions struct {
 	LockTimeout        time.Duration
 	RateLimit          int
 	Parallel           int
+	Schemas, Excludes  []string
 
-	specs []reconcile.Spec // built from the flags by validate
+	specs    []reconcile.Spec // built from the flags by validate
+	template reconcile.Spec   // with --schema or a --table pattern: the spec of every table found
+	expand   bool             // the tables are found in the source after connecting
 }
 
 func newDiffCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -89,6 +94,11 @@ Debezium's JDBC sink maps the types. Column pairs that cannot be compared exactl
 jsonb, a DOUBLE against real) are refused by name. --settle, --show-values and --by range are
 not available with such a source yet.
 
+Many tables in one run: --table takes patterns (--table 'public.*'), --schema S compares
+every table of a source schema, --exclude leaves tables out; they are found in the source.
+A table that cannot be compared (missing on a side, no key) is reported with its reason
+and the others are still compared; the run then exits 1.
+
 Exit status: 0 no drift, 2 drift found, 1 error.`,
 		Example: `  offsetctl diff --source postgres://ro@src/shop --sink postgres://ro@sink/shop --table customers
   offsetctl diff --source "mysql://ro@mariadb/shop?password_env=SRC_PW" --sink postgres://ro@sink/shop --table customers
@@ -110,7 +120,7 @@ Exit status: 0 no drift, 2 drift found, 1 error.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Source, "source", "", "source database URL or libpq string (env OFFSETCTL_SOURCE_URL, then PG* variables)")
 	f.StringVar(&o.Sink, "sink", "", "sink database URL or libpq string (required: this or env OFFSETCTL_SINK_URL; never the PG* variables alone)")
-	f.StringArrayVar(&o.Tables, "table", nil, "source table, [SCHEMA.]NAME (repeatable)")
+	f.StringArrayVar(&o.Tables, "table", nil, "source table, [SCHEMA.]NAME, or a pattern like public.* (repeatable)")
 	f.StringArrayVar(&o.SinkTables, "sink-table", nil, "sink table of the --table in the same position (default: the same name)")
 	f.StringSliceVar(&o.Key, "key", nil, "key columns, comma-separated (default: the source table's primary key)")
 	f.StringSliceVar(&o.Columns, "columns", nil, "compare only these columns; SOURCE=SINK maps a renamed column")
@@ -126,14 +136,28 @@ Exit status: 0 no drift, 2 drift found, 1 error.`,
 	f.DurationVar(&o.StatementTimeout, "statement-timeout", 30*time.Minute, "statement_timeout of every query")
 	f.DurationVar(&o.LockTimeout, "lock-timeout", 5*time.Second, "lock_timeout of every query")
 	f.IntVar(&o.RateLimit, "rate-limit", 0, "maximum rows read per second on each side (0: no limit)")
+	f.StringArrayVar(&o.Schemas, "schema", nil, "compare every table of this source schema (repeatable)")
+	f.StringArrayVar(&o.Excludes, "exclude", nil, "leave out the tables matching this pattern, like public.audit_* (repeatable)")
 	f.IntVar(&o.Parallel, "parallel", 0, "parallel workers each side's queries may use besides their own backend (0: one core per database)")
 	return cmd
 }
 
 // validate checks the flags and builds one Spec per table, before any I/O.
 func (o *diffOptions) validate(g *globalOptions) error {
-	if len(o.Tables) == 0 {
-		return flagErrorf("at least one --table is required")
+	if len(o.Tables) == 0 && len(o.Schemas) == 0 {
+		return flagErrorf("at least one --table is required (or --schema)")
+	}
+	o.expand = len(o.Schemas) > 0 || len(o.Excludes) > 0
+	for _, t := range append(append([]string{}, o.Tables...), o.Excludes...) {
+		if strings.ContainsAny(t, "*?[") {
+			if _, err := path.Match(t, ""); err != nil {
+				return flagErrorf("the table pattern %q is not valid: %v", t, err)
+			}
+			o.expand = true
+		}
+	}
+	if o.expand && len(o.SinkTables) > 0 {
+		return flagErrorf("--sink-table names the sink table of each --table; it cannot be combined with --schema, --exclude or a --table pattern")
 	}
 	if len(o.SinkTables) > 0 && len(o.SinkTables) != len(o.Tables) {
 		return flagErrorf("%d --sink-table for %d --table: give one per --table, in the same order", len(o.SinkTables), len(o.Tables))
@@ -175,7 +199,11 @@ func (o *diffOptions) validate(g *globalOptions) error {
 		return flagErrorf("--rate-limit, --parallel and --settle cannot be negative; --statement-timeout and --lock-timeout must be positive")
 	}
 	o.specs = nil
-	for i, t := range o.Tables {
+	tables := o.Tables
+	if o.expand {
+		tables = []string{"public.offsetctl_pattern_placeholder"} // only to check the other flags
+	}
+	for i, t := range tables {
 		s := reconcile.Spec{
 			Table: t, Key: o.Key, Columns: o.Columns, Ignore: o.Ignore, Where: o.Where,
 			TimestampPrecision: reconcile.Precision(o.Precision), Mode: mode, Partition: part,
@@ -192,9 +220,79 @@ func (o *diffOptions) validate(g *globalOptions) error {
 			}
 			return flagErrorf("%v", err)
 		}
+		if o.expand {
+			s.Table = ""
+			o.template = s
+			break
+		}
 		o.specs = append(o.specs, s)
 	}
 	return nil
+}
+
+// expandTables lists the source's base tables that --table patterns and
+// --schema select and --exclude does not, sorted, and builds their specs.
+func (o *diffOptions) expandTables(ctx context.Context, src *pgx.Conn) error {
+	rows, err := src.Query(ctx, `SELECT table_schema || '.' || table_name FROM information_schema.tables
+WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("listing the source's tables: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("listing the source's tables: %w", err)
+	}
+	match := func(pattern, name string) bool {
+		ok, _ := path.Match(qualifiedTable(pattern), name)
+		return ok
+	}
+	o.specs = nil
+	for _, n := range names {
+		schema, _, _ := strings.Cut(n, ".")
+		keep := false
+		for _, t := range o.Tables {
+			keep = keep || match(t, n)
+		}
+		for _, sc := range o.Schemas {
+			keep = keep || sc == schema
+		}
+		for _, x := range o.Excludes {
+			if match(x, n) {
+				keep = false
+			}
+		}
+		if keep {
+			s := o.template
+			s.Table = n
+			o.specs = append(o.specs, s)
+		}
+	}
+	// A plain --table that matched nothing is still compared, so that its
+	// absence is reported.
+	for _, t := range o.Tables {
+		if strings.ContainsAny(t, "*?[") {
+			continue
+		}
+		found := false
+		for _, s := range o.specs {
+			found = found || s.Table == qualifiedTable(t)
+		}
+		if !found && !slices.ContainsFunc(o.Excludes, func(x string) bool { return match(x, qualifiedTable(t)) }) {
+			s := o.template
+			s.Table = t
+			o.specs = append(o.specs, s)
+		}
+	}
+	if len(o.specs) == 0 {
+		return withHint(errors.New("no source table matches --table, --schema and --exclude"), "Check the patterns: they match schema.table names of the source, like public.*.")
+	}
+	return nil
+}
+
+// diffFailure is a table that could not be compared.
+type diffFailure struct {
+	Table string `json:"table"`
+	Error string `json:"error"`
 }
 
 // diffFlagMessage words a spec error with the flag that carries the field.
@@ -254,7 +352,13 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 	}
 	defer dst.Close(context.WithoutCancel(ctx))
 
+	if o.expand {
+		if err := o.expandTables(ctx, src); err != nil {
+			return err
+		}
+	}
 	var results []*reconcile.Result
+	var failed []diffFailure
 	for _, spec := range o.specs {
 		bar := newDiffProgress(deps, spec.Table)
 		if bar != nil {
@@ -267,6 +371,11 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 			r, err = reconcile.Compare(ctx, src, dst, spec)
 		}
 		bar.done()
+		if err != nil && len(o.specs) > 1 && ctx.Err() == nil {
+			// One table that cannot be compared does not stop the others.
+			failed = append(failed, diffFailure{Table: spec.Table, Error: err.Error()})
+			continue
+		}
 		if err != nil {
 			err = fmt.Errorf("comparing %s: %w", spec.Table, err)
 			var se *reconcile.SpecError
@@ -286,14 +395,29 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 	var werr error
 	switch {
 	case g.JSON:
-		werr = writeDiffJSON(deps.Streams.Out, o, results)
+		werr = writeDiffJSON(deps.Streams.Out, o, results, failed)
 	case o.Markdown:
 		werr = writeDiffMarkdown(deps.Streams.Out, o, results)
+		if werr == nil && len(failed) > 0 {
+			fmt.Fprintf(deps.Streams.Out, "\n#### Not compared\n\n| table | reason |\n|---|---|\n")
+			for _, f := range failed {
+				fmt.Fprintf(deps.Streams.Out, "| %s | %s |\n", diffMdEscape(f.Table), diffMdEscape(f.Error))
+			}
+		}
 	default:
 		werr = writeDiffText(deps.Streams.Out, o, results, elapsed)
+		if werr == nil && len(failed) > 0 {
+			fmt.Fprintf(deps.Streams.Out, "\nNot compared:\n")
+			for _, f := range failed {
+				fmt.Fprintf(deps.Streams.Out, "  %s: %s\n", f.Table, f.Error)
+			}
+		}
 	}
 	if werr != nil {
 		return werr
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d tables could not be compared (listed above)", len(failed), len(o.specs))
 	}
 	for _, r := range results {
 		if r.Drift() {
@@ -426,14 +550,15 @@ type diffJSON struct {
 	Mode             string              `json:"mode"`
 	Drift            bool                `json:"drift"`
 	Filter           string              `json:"filter,omitempty"`
+	Failed           []diffFailure       `json:"failed,omitempty"`
 	Tables           []*reconcile.Result `json:"tables"`
 }
 
 // writeDiffJSON writes the report as encoding/json's indented encoding of
 // diffJSON would, but streamed: one differing row at a time, so that listing
 // a million keys does not hold their whole document in memory as well.
-func writeDiffJSON(w io.Writer, o *diffOptions, results []*reconcile.Result) error {
-	out := diffJSON{FormatVersion: diffFormatVersion, OffsetctlVersion: Version, Mode: o.Mode, Filter: o.Where, Tables: []*reconcile.Result{}}
+func writeDiffJSON(w io.Writer, o *diffOptions, results []*reconcile.Result, failed []diffFailure) error {
+	out := diffJSON{FormatVersion: diffFormatVersion, OffsetctlVersion: Version, Mode: o.Mode, Filter: o.Where, Failed: failed, Tables: []*reconcile.Result{}}
 	for _, r := range results {
 		out.Drift = out.Drift || r.Drift()
 	}

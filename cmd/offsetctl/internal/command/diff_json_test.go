@@ -44,7 +44,7 @@ func TestDiffJSONStreamedEqualsEncodingJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got bytes.Buffer
-			if err := writeDiffJSON(&got, o, results); err != nil {
+			if err := writeDiffJSON(&got, o, results, nil); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != want.String() {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -33,7 +34,7 @@ Source offsets come from Kafka Connect's GET /offsets (3.5+) or, with
 connector's consumer group, with each partition's log start and end.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newOffsetsShowCmd(deps, g), newOffsetsBackupCmd(deps, g), newOffsetsRestoreCmd(deps, g))
+	cmd.AddCommand(newOffsetsShowCmd(deps, g), newOffsetsBackupCmd(deps, g), newOffsetsRestoreCmd(deps, g), newOffsetsVerifyCmd(deps, g))
 	return cmd
 }
 
@@ -312,16 +313,19 @@ func writeOffsetsText(out io.Writer, views []connectorOffsetsView) error {
 }
 
 type offsetsBackupOptions struct {
-	deps *Deps
-	g    *globalOptions
-	out  string
-	all  bool
+	deps       *Deps
+	g          *globalOptions
+	out        string
+	all        bool
+	dir        string
+	keep       int
+	keepWithin string
 }
 
 func newOffsetsBackupCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	o := &offsetsBackupOptions{deps: deps, g: g}
 	cmd := &cobra.Command{
-		Use:   "backup [CONNECTOR... | --all] -o FILE",
+		Use:   "backup [CONNECTOR... | --all] (-o FILE | --dir DIR [--keep N | --keep-within D])",
 		Short: "Save connectors' offsets, exactly, to a versioned and checksummed backup file",
 		Long: `Save the offsets of the named connectors (or of every connector with --all) to FILE:
 for source connectors every offsets-topic record exactly as stored (key bytes, value,
@@ -330,12 +334,40 @@ group's committed offset per partition with the log start and end.
 
 The file carries a format_version and a checksum; restoring it later (an offsets block
 with restore = "FILE", or offsetctl offsets restore) verifies both. An existing FILE is
-never overwritten. Needs --bootstrap-servers: the exact key bytes live in Kafka.`,
+never overwritten. Needs --bootstrap-servers: the exact key bytes live in Kafka.
+
+For a schedule (the runbook wants hourly backups), --dir DIR writes
+DIR/offsets-YYYYMMDDTHHMMSSZ.json (UTC) and then prunes the older scheduled backups of
+DIR: --keep N keeps the newest N, --keep-within D those taken within D (like 7d, 36h).
+Only files named so are ever pruned, and never the one just written. offsetctl check
+--backup-dir DIR reports the age of the newest one; offsetctl offsets verify checks one.`,
 		Example: `  offsetctl offsets backup --all -o backups/offsets-$(date -u +%Y%m%dT%H%M%SZ).json
-  offsetctl offsets backup inventory-source orders-sink -o pre-surgery.json`,
+  offsetctl offsets backup inventory-source orders-sink -o pre-surgery.json
+  offsetctl offsets backup --all --dir /var/lib/offsetctl/backups --keep-within 7d`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.out == "" {
-				return flagErrorf("-o FILE is required")
+			if (o.out == "") == (o.dir == "") {
+				return flagErrorf("-o FILE is required, or --dir DIR for a scheduled backup (one of them)")
+			}
+			if o.dir == "" && (o.keep != 0 || o.keepWithin != "") {
+				return flagErrorf("--keep and --keep-within prune the scheduled backups of --dir; give --dir")
+			}
+			var within time.Duration
+			if o.keepWithin != "" {
+				d, err := parseRetention(o.keepWithin)
+				if err != nil {
+					return flagErrorf("--keep-within %q: %v", o.keepWithin, err)
+				}
+				within = d
+			}
+			if o.keep < 0 || (o.keep > 0 && o.keepWithin != "") {
+				return flagErrorf("--keep is a positive number, and --keep and --keep-within cannot be combined")
+			}
+			if o.dir != "" {
+				o.out = filepath.Join(o.dir, "offsets-"+o.deps.Now().UTC().Format(backupNameLayout)+".json")
+				if err := offsetsBackupRun(cmd.Context(), o, args); err != nil {
+					return err
+				}
+				return pruneBackups(o.deps, o.dir, o.out, o.keep, within)
 			}
 			if o.all == (len(args) > 0) {
 				return flagErrorf("name the connectors to back up, or give --all (not both)")
@@ -345,6 +377,9 @@ never overwritten. Needs --bootstrap-servers: the exact key bytes live in Kafka.
 	}
 	cmd.Flags().StringVarP(&o.out, "output", "o", "", "the backup file to create (never overwritten)")
 	cmd.Flags().BoolVar(&o.all, "all", false, "back up every connector of the cluster")
+	cmd.Flags().StringVar(&o.dir, "dir", "", "write a timestamped backup into this directory (for a schedule)")
+	cmd.Flags().IntVar(&o.keep, "keep", 0, "with --dir: keep the newest N scheduled backups, delete the older ones")
+	cmd.Flags().StringVar(&o.keepWithin, "keep-within", "", "with --dir: keep the scheduled backups taken within this long (7d, 36h), delete the older ones")
 	return cmd
 }
 

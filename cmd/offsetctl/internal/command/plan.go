@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -207,6 +208,7 @@ func planRun(cmd *cobra.Command, o *planOptions) error {
 	if err != nil {
 		return err
 	}
+	p.Checks = append(p.Checks, plan.Preflight(cfg, p, preflightInputs(st, o.deps.Now()))...)
 	notes := o.deps.Streams.Out
 	if o.g.JSON || o.markdown {
 		notes = o.deps.Streams.Err
@@ -233,4 +235,14 @@ func planRun(cmd *cobra.Command, o *planOptions) error {
 
 func writeSavedNote(w io.Writer, path string, p *plan.Plan) {
 	fmt.Fprintf(w, "\nSaved the plan to %s (hash %s).\nReview it (offsetctl show -markdown %s for the pull request), then run:\n    offsetctl apply %s\n", path, p.Hash, path, path)
+}
+
+// preflightInputs reads the last recorded drift check from the state for the
+// plan's pre-flight checklist.
+func preflightInputs(st *state.State, now time.Time) plan.PreflightInputs {
+	in := plan.PreflightInputs{Now: now}
+	if op := lastOp(st, state.KindCheck); op != nil {
+		in.LastCheck, in.LastCheckHealthy = op.Started, op.Status == state.StatusApplied
+	}
+	return in
 }

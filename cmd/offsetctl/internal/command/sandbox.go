@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
@@ -33,6 +34,8 @@ type sandboxUpOptions struct {
 	connectAddr    string
 	kafkaPort      int
 	real           bool
+	rows           int
+	rate           float64
 
 	// ready, when set (tests), receives the running sandbox once the
 	// environment lines are printed.
@@ -60,6 +63,16 @@ chosen Kafka Connect release does, and — unless --pipeline=false — a small C
 pipeline: a Debezium-shaped PostgreSQL source streaming public.customers to a topic,
 and a JDBC-shaped sink upserting it into a second database.
 
+The pipeline starts alive: public.customers gets --rows customers (its id has a
+default, so "INSERT INTO customers (email) VALUES ('me@example.com')" works), the
+source's initial snapshot streams them to the sink before the environment lines are
+printed, and a trickle of about --rate changes a second (inserts, status updates, a
+few deletes) keeps going, so "offsetctl offsets show" and a first "plan" have
+something real to show. Debezium's signalling table public.debezium_signal is there
+and named in the source's signal.data.collection, so a reconcile block with
+repair = "snapshot_signal" and signal_table = "public.debezium_signal" works as is.
+--rows 0 --rate 0 starts the pipeline empty and still.
+
 The environment lines to export are printed on standard output, everything else on
 standard error, so "offsetctl sandbox up > sandbox.env &" followed by
 "source sandbox.env" points the other commands at it. Ctrl-C stops it; all state is
@@ -72,6 +85,7 @@ needs Java 17+, Maven (to fetch the pinned jars once into test/realstack/.cache)
 this repository's checkout as the working directory.`,
 		Example: `  offsetctl sandbox up
   offsetctl sandbox up --connect-version 3.5 --pipeline=false
+  offsetctl sandbox up --rows 100000 --rate 20
   offsetctl sandbox up --postgres postgres://postgres@localhost:5432/postgres > sandbox.env &
   offsetctl sandbox up --real > realstack.env &`,
 		Args: cobra.NoArgs,
@@ -79,10 +93,14 @@ this repository's checkout as the working directory.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			if o.real {
-				if cmd.Flags().Changed("connect-version") || cmd.Flags().Changed("postgres") || cmd.Flags().Changed("pipeline") {
-					return flagErrorf("--real runs Kafka 4.3 with its own PostgreSQL and pipeline: --connect-version, --postgres and --pipeline do not apply")
+				if cmd.Flags().Changed("connect-version") || cmd.Flags().Changed("postgres") || cmd.Flags().Changed("pipeline") ||
+					cmd.Flags().Changed("rows") || cmd.Flags().Changed("rate") {
+					return flagErrorf("--real runs Kafka 4.3 with its own PostgreSQL and pipeline: --connect-version, --postgres, --pipeline, --rows and --rate do not apply")
 				}
 				return sandboxUpRealRun(ctx, o)
+			}
+			if o.rows < 0 || o.rate < 0 {
+				return flagErrorf("--rows and --rate cannot be negative")
 			}
 			return sandboxUpRun(ctx, o)
 		},
@@ -93,6 +111,8 @@ this repository's checkout as the working directory.`,
 	f.StringVar(&o.postgres, "postgres", "", "PostgreSQL server URL for the pipeline's databases (created there as "+sandboxSourceDB+" and "+sandboxSinkDB+"); default: a throwaway cluster")
 	f.StringVar(&o.connectAddr, "connect-addr", "127.0.0.1:0", "address of the Kafka Connect REST listener")
 	f.IntVar(&o.kafkaPort, "kafka-port", 0, "loopback port of the Kafka broker (0: any free port)")
+	f.IntVar(&o.rows, "rows", 1000, "customers in the source table when the pipeline starts (an existing table on --postgres is kept)")
+	f.Float64Var(&o.rate, "rate", 1, "changes a second the pipeline's trickle makes to the source table (0: none)")
 	f.BoolVar(&o.real, "real", false, "start real Kafka, Kafka Connect and Debezium (Java 17+ and Maven; run from the repository)")
 	return cmd
 }
@@ -154,9 +174,30 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 	env.set("OFFSETCTL_BOOTSTRAP_SERVERS", strings.Join(sb.BootstrapServers(), ","))
 	env.set("OFFSETCTL_OFFSETS_TOPIC", sb.OffsetsTopic())
 	if o.pipeline {
-		p, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: sourceURL, SinkDB: sinkURL, SnapshotMode: "initial"})
+		p, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: sourceURL, SinkDB: sinkURL, SnapshotMode: "initial",
+			SeedRows: o.rows, Signals: true})
 		if err != nil {
 			return fmt.Errorf("starting the sandbox pipeline: %w", err)
+		}
+		if o.rows > 0 {
+			logf("streaming the %d seeded customers to the sink ...", o.rows)
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			err := p.WaitSinkCaughtUp(wctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("waiting for the seeded customers to reach the sink: %w", err)
+			}
+		}
+		if o.rate > 0 {
+			tctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			defer func() { cancel(); <-done }()
+			go func() {
+				defer close(done)
+				if err := p.Trickle(tctx, o.rate, uint64(time.Now().UnixNano())); err != nil {
+					logf("the trickle of changes stopped: %v", err)
+				}
+			}()
 		}
 		env.SourceConnector, env.SinkConnector, env.Topic = p.SourceConnector(), p.SinkConnector(), p.Topic()
 		for _, kv := range pgEnv {
@@ -174,6 +215,7 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 	if o.pipeline {
 		logf("pipeline: public.customers → %s → %s → %s → public.customers (sink group connect-%s)",
 			env.SourceConnector, env.Topic, env.SinkConnector, env.SinkConnector)
+		logf("source table: %d seeded customers, about %g changes a second; signalling table public.debezium_signal", o.rows, o.rate)
 		if strings.Contains(o.postgres, "@") && hasPassword(o.postgres) {
 			logf("the database URLs above leave the password out: export PGPASSWORD to use them")
 		}

@@ -128,3 +128,80 @@ func TestShellQuoteAndPasswordRemoval(t *testing.T) {
 		t.Errorf("withoutPassword kept the secret or lost the rest: %s", got)
 	}
 }
+
+func TestSandboxUpStartsAlive(t *testing.T) {
+	admin := pgtest.ServerURL(t)
+	dropSandboxDBs := func() {
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		for _, db := range []string{sandboxSourceDB, sandboxSinkDB} {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+		}
+	}
+	dropSandboxDBs()
+	t.Cleanup(dropSandboxDBs)
+	ctx := context.Background()
+	var sinkAtReady, changesAfter, signalTables int
+	var newID int64
+	var signalCollection string
+	_, errOut := runSandboxUp(t, &sandboxUpOptions{connectVersion: "3.8", pipeline: true, postgres: admin, rows: 40, rate: 50},
+		func(sb *sandbox.Sandbox) {
+			srcURL, err := ensureDatabase(ctx, admin, sandboxSourceDB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sinkURL, err := ensureDatabase(ctx, admin, sandboxSinkDB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, sink := pgtest.Conn(t, srcURL), pgtest.Conn(t, sinkURL)
+			if err := sink.QueryRow(ctx, "SELECT count(*) FROM public.customers").Scan(&sinkAtReady); err != nil {
+				t.Fatal(err)
+			}
+			// A newcomer's first insert needs no id.
+			if err := src.QueryRow(ctx, "INSERT INTO public.customers (email) VALUES ('me@example.com') RETURNING id").Scan(&newID); err != nil {
+				t.Fatalf("an insert without an id: %v", err)
+			}
+			if err := src.QueryRow(ctx, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'debezium_signal' AND column_name IN ('id', 'type', 'data')").Scan(&signalTables); err != nil {
+				t.Fatal(err)
+			}
+			var cfg map[string]string
+			if err := json.Unmarshal([]byte(getBody(t, sb.ConnectURL()+"/connectors/customers-source/config")), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			signalCollection = cfg["signal.data.collection"]
+			// The trickle goes on: the change table grows past the seed.
+			deadline := time.Now().Add(20 * time.Second)
+			for time.Now().Before(deadline) {
+				if err := src.QueryRow(ctx, "SELECT count(*) FROM public."+sandbox.ChangeTable).Scan(&changesAfter); err != nil {
+					t.Fatal(err)
+				}
+				if changesAfter > 40+1+5 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	if sinkAtReady < 40 { // the trickle may have added a few since
+		t.Errorf("sink rows when ready = %d, want the 40 seeded customers", sinkAtReady)
+	}
+	if newID <= 40 {
+		t.Errorf("insert without an id got id %d, want one past the seeded 40", newID)
+	}
+	if signalTables != 3 {
+		t.Errorf("public.debezium_signal has %d of the columns id, type, data", signalTables)
+	}
+	if signalCollection != "public.debezium_signal" {
+		t.Errorf("source signal.data.collection = %q", signalCollection)
+	}
+	if changesAfter <= 46 {
+		t.Errorf("change table has %d rows after the trickle ran, want more than the seed and one insert", changesAfter)
+	}
+	if !strings.Contains(errOut, "40 seeded customers") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+}

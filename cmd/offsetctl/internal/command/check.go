@@ -1,0 +1,435 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/push"
+	"github.com/spf13/cobra"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/reconcile"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// checkOptions are the flags of `offsetctl check`.
+type checkOptions struct {
+	deps *Deps
+	g    *globalOptions
+	cfg  configOptions
+
+	mode          string
+	tables        []string
+	schemas       []string
+	excludes      []string
+	settle        time.Duration
+	markdown      bool
+	metricsFile   string
+	pushURL       string
+	listen        string
+	interval      time.Duration
+	jitter        float64
+	maxConcurrent int
+	rateLimit     int
+	stmtTimeout   time.Duration
+	backupDir     string
+	record        bool
+	loc           stateLocation
+
+	// listening, when set (tests), receives the address --listen serves on.
+	listening func(addr string)
+	// checked, when set (tests), receives each finished run in --listen mode.
+	checked func(*checkResult)
+}
+
+func newCheckCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &checkOptions{deps: deps, g: g}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Detect drift on a schedule: compare the reconcile blocks' tables, check their connectors, export metrics",
+		Long: `check runs the configuration's reconcile blocks as a drift detector and reports, for
+each table, whether the sink still holds what the source holds, and for the connectors a
+block names (connectors = [...]), their state, failed tasks and lag: a sink's group lag
+per partition, and for a Debezium PostgreSQL source with a source_database, how far its
+stored LSN is behind pg_current_wal_lsn(). It changes nothing.
+
+Each reconcile block's check { } block sets the mode (counts, checksum — the default —
+or rows) and its thresholds: max_rows_different, max_lag_records, max_lag_seconds,
+max_failed_tasks. When a block names its connectors, rows that differ while the sink
+has not yet consumed everything on its topic are reported as in flight, not drift; with
+--settle the table is compared again after that delay.
+
+Tables are compared one after the other (--max-concurrent to allow more), each side in
+one read-only, repeatable-read transaction on one backend per database, with
+--rate-limit rows a second at most: a check never piles load on a database. A table
+that cannot be checked (missing, no key) is reported and the others go on; the run
+then exits 1.
+
+Metrics (Prometheus): --metrics-file FILE writes them atomically for node_exporter's
+textfile collector; --push-url sends them to a Pushgateway; --listen ADDR serves
+/metrics and checks again every --interval (with --jitter), never two runs at once.
+Metrics carry table names and counts, never row values.
+
+Exit status: 0 healthy, 2 drift or a threshold crossed, 1 error. With --listen, check
+runs until interrupted.`,
+		Example: `  offsetctl check
+  offsetctl check --mode counts --schema public --metrics-file /var/lib/node_exporter/textfile/offsetctl.prom
+  offsetctl check --table 'public.*' --exclude public.audit_log --markdown
+  offsetctl check --listen :9464 --interval 15m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return checkRun(cmd.Context(), cmd, o)
+		},
+	}
+	addConfigFlags(cmd, &o.cfg)
+	addStateFlag(cmd, &o.loc)
+	f := cmd.Flags()
+	f.BoolVar(&o.record, "record", false, "record the result in the state's history (kind check), as offsetctl readiness reads it")
+	f.StringVar(&o.mode, "mode", "", "counts, checksum or rows for every block (default: each block's check { mode }, else checksum)")
+	f.StringArrayVar(&o.tables, "table", nil, "check only the blocks whose table matches this pattern, like public.* (repeatable)")
+	f.StringArrayVar(&o.schemas, "schema", nil, "check only the blocks whose table is in this schema (repeatable)")
+	f.StringArrayVar(&o.excludes, "exclude", nil, "leave out the blocks whose table matches this pattern (repeatable)")
+	f.DurationVar(&o.settle, "settle", 0, "compare in-flight tables again after this delay before reporting them")
+	f.BoolVar(&o.markdown, "markdown", false, "print Markdown instead of text")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write the metrics to this file atomically (node_exporter textfile collector: *.prom)")
+	f.StringVar(&o.pushURL, "push-url", "", "push the metrics to this Prometheus Pushgateway (job offsetctl_check)")
+	f.StringVar(&o.listen, "listen", "", "serve /metrics on this address and check every --interval until interrupted")
+	f.DurationVar(&o.interval, "interval", 15*time.Minute, "with --listen: time between two checks")
+	f.Float64Var(&o.jitter, "jitter", 0.1, "with --listen: spread each interval by up to this fraction, at random")
+	f.IntVar(&o.maxConcurrent, "max-concurrent", 1, "tables compared at the same time")
+	f.IntVar(&o.rateLimit, "rate-limit", 0, "maximum rows read per second on each side (0: no limit)")
+	f.DurationVar(&o.stmtTimeout, "statement-timeout", 30*time.Minute, "statement_timeout of every comparison query")
+	f.StringVar(&o.backupDir, "backup-dir", "", "report the age of the newest offsets backup in this directory (offsetctl offsets backup --dir)")
+	return cmd
+}
+
+func (o *checkOptions) validate() error {
+	switch o.mode {
+	case "", "counts", "checksum", "rows":
+	default:
+		return flagErrorf("--mode is counts, checksum or rows, not %q", o.mode)
+	}
+	if o.g.JSON && o.markdown {
+		return flagErrorf("-json and --markdown cannot be combined")
+	}
+	if o.maxConcurrent < 1 || o.rateLimit < 0 || o.settle < 0 || o.interval <= 0 || o.jitter < 0 || o.jitter >= 1 {
+		return flagErrorf("--max-concurrent must be at least 1, --rate-limit and --settle not negative, --interval positive, --jitter in [0, 1)")
+	}
+	for _, p := range append(append([]string{}, o.tables...), o.excludes...) {
+		if _, err := path.Match(p, ""); err != nil {
+			return flagErrorf("the table pattern %q is not valid: %v", p, err)
+		}
+	}
+	return nil
+}
+
+func checkRun(ctx context.Context, cmd *cobra.Command, o *checkOptions) error {
+	cfg, _, err := loadConfig(o.deps, o.cfg.chdir, o.cfg.in, false)
+	if err != nil {
+		return err
+	}
+	blocks := o.selectBlocks(cfg)
+	if len(blocks) == 0 {
+		return withHint(errors.New("no reconcile block to check"), "check runs the configuration's reconcile blocks: declare one per table, or loosen --table, --schema and --exclude.")
+	}
+	if o.listen != "" {
+		return checkListen(ctx, o, cfg, blocks)
+	}
+	r := checkOnce(ctx, o, cfg, blocks)
+	if err := checkPublish(ctx, o, r); err != nil {
+		return err
+	}
+	if o.record {
+		backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+		if err != nil {
+			return err
+		}
+		defer backend.Close()
+		if _, err := recordOperation(ctx, o.deps, backend, r.operation()); err != nil {
+			return err
+		}
+	}
+	var werr error
+	switch {
+	case o.g.JSON:
+		werr = writeJSON(o.deps.Streams.Out, r)
+	case o.markdown:
+		werr = writeCheckMarkdown(o.deps.Streams.Out, r)
+	default:
+		werr = writeCheckText(o.deps.Streams.Out, r)
+	}
+	if werr != nil {
+		return werr
+	}
+	if c := r.exitCode(); c != ExitOK {
+		return &exitError{code: c}
+	}
+	return nil
+}
+
+// selectBlocks keeps the reconcile blocks --table, --schema and --exclude
+// let through, in declaration order.
+func (o *checkOptions) selectBlocks(cfg *config.Config) []*config.Reconcile {
+	var out []*config.Reconcile
+	for _, r := range cfg.Reconciles {
+		name := qualifiedTable(r.Table)
+		schema, _, _ := strings.Cut(name, ".")
+		keep := len(o.tables) == 0 && len(o.schemas) == 0
+		for _, p := range o.tables {
+			if ok, _ := path.Match(qualifiedTable(p), name); ok {
+				keep = true
+			}
+		}
+		for _, s := range o.schemas {
+			keep = keep || s == schema
+		}
+		for _, p := range o.excludes {
+			if ok, _ := path.Match(qualifiedTable(p), name); ok {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// qualifiedTable adds the public schema to an unqualified table name.
+func qualifiedTable(t string) string {
+	if strings.Contains(t, ".") {
+		return t
+	}
+	return "public." + t
+}
+
+// checkOnce runs every block once: its table, then its connectors. It never
+// fails as a whole: what could not be checked is in the result.
+func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config, blocks []*config.Reconcile) *checkResult {
+	start := o.deps.Now()
+	clients := newConfigClients(cfg, o.g.Timeout)
+	defer clients.Close()
+	obs := &checkObserver{clients: clients, now: o.deps.Now}
+	r := &checkResult{FormatVersion: checkFormatVersion, OffsetctlVersion: Version, StartedAt: start.UTC(), Tables: make([]checkTable, len(blocks))}
+	sem := make(chan struct{}, o.maxConcurrent)
+	var wg sync.WaitGroup
+	conns := make([][]checkConn, len(blocks))
+	for i, b := range blocks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r.Tables[i], conns[i] = o.checkBlock(ctx, obs, b)
+		}()
+	}
+	wg.Wait()
+	for _, c := range conns {
+		r.Connectors = append(r.Connectors, c...)
+	}
+	if o.backupDir != "" {
+		r.Backup = newestBackup(o.backupDir, o.deps.Now())
+	}
+	r.duration = o.deps.Now().Sub(start)
+	r.DurationSeconds = r.duration.Seconds()
+	r.summarize()
+	return r
+}
+
+// checkBlock compares one block's table and checks its connectors; rows
+// that differ while the sink still lags are in flight, compared again after
+// --settle.
+func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *config.Reconcile) (checkTable, []checkConn) {
+	chk := b.Check
+	if chk == nil {
+		chk = &config.Check{Mode: "checksum"}
+	}
+	mode := chk.Mode
+	if o.mode != "" {
+		mode = o.mode
+	}
+	t := checkTable{Block: b.Addr(), Table: b.Table, SinkTable: b.SinkTable, Mode: mode, MaxRowsDiff: chk.MaxRowsDifferent}
+	spec := reconcile.Spec{
+		Table: b.Table, SinkTable: b.SinkTable, Key: b.Key, Columns: b.Columns, Ignore: b.IgnoreColumns, Where: b.Where,
+		TimestampPrecision: reconcile.Precision(b.TimestampPrecision), Mode: reconcile.Mode(mode), MaxKeys: 1,
+		StatementTimeout: o.stmtTimeout, LockTimeout: 5 * time.Second, RateLimit: o.rateLimit,
+	}
+	compare := func() {
+		res, err := obs.compare(ctx, b, spec)
+		if err != nil {
+			t.Verdict, t.Error = checkError, err.Error()
+			return
+		}
+		t.fill(res)
+		t.Verdict = checkHealthy
+		if t.RowsDifferent > chk.MaxRowsDifferent {
+			t.Verdict = checkDrift
+		}
+	}
+	compare()
+	conns := obs.connectors(ctx, b, chk)
+	if t.Verdict == checkDrift && pipelineLags(conns) {
+		t.Verdict = checkInFlight
+		if o.settle > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(o.settle):
+				t.Settled = true
+				compare()
+				conns = obs.connectors(ctx, b, chk)
+				if t.Verdict == checkDrift && pipelineLags(conns) {
+					t.Verdict = checkInFlight
+				}
+			}
+		}
+	}
+	return t, conns
+}
+
+// fill copies a comparison's counts (never its rows) into the table's line.
+func (t *checkTable) fill(res *reconcile.Result) {
+	t.SourceRows, t.SinkRows = res.SourceRows, res.SinkRows
+	t.Missing, t.Extra, t.Mismatched = res.MissingCount, res.ExtraCount, res.MismatchedCount
+	t.RowsRead = res.Stats.RowsHashed + res.Stats.RowsStreamed
+	if res.Mode == reconcile.ModeCounts {
+		t.RowsRead = res.SourceRows + res.SinkRows // scanned by count(*)
+	}
+	t.Queries = res.Stats.Queries
+	t.DurationSeconds = res.Stats.Elapsed.Seconds()
+	countDiff := res.SourceRows - res.SinkRows
+	if countDiff < 0 {
+		countDiff = -countDiff
+	}
+	switch res.Mode {
+	case reconcile.ModeCounts:
+		t.RowsDifferent = countDiff
+	case reconcile.ModeChecksum:
+		t.ChecksumDiffers = res.Drift()
+		t.RowsDifferent = countDiff
+		if t.ChecksumDiffers && t.RowsDifferent == 0 {
+			t.RowsDifferent = 1 // equal counts, different content: at least one row
+		}
+	default:
+		t.RowsDifferent = res.MissingCount + res.ExtraCount + res.MismatchedCount
+	}
+}
+
+// pipelineLags says whether any sink connector of the block has records on
+// its topics that it has not yet committed: rows that differ may be in flight.
+func pipelineLags(conns []checkConn) bool {
+	for _, c := range conns {
+		if c.SinkLagRecords != nil && *c.SinkLagRecords > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// operation is the check as the state's history records it: one step per
+// table and connector with its verdict and counts, never row values.
+func (r *checkResult) operation() state.Operation {
+	op := state.Operation{Name: "check", Kind: state.KindCheck, Status: state.StatusApplied, Started: r.StartedAt,
+		Finished: r.StartedAt.Add(r.duration)}
+	if r.Verdict != checkHealthy && r.Verdict != checkInFlight {
+		op.Status, op.Error = state.StatusFailed, r.Verdict
+	}
+	step := func(name, target, verdict, msg string) {
+		st := state.StepDone
+		if verdict != checkHealthy && verdict != checkInFlight {
+			st = state.StepFailed
+		}
+		op.Steps = append(op.Steps, state.Step{Name: name, Target: target, Status: st, Started: r.StartedAt, Finished: op.Finished, Message: verdict + ": " + msg})
+	}
+	for _, t := range r.Tables {
+		msg := fmt.Sprintf("%s, %d rows different of %d allowed", t.Mode, t.RowsDifferent, t.MaxRowsDiff)
+		if t.Error != "" {
+			msg = t.Error
+		}
+		step("check table", t.Table, t.Verdict, msg)
+	}
+	for _, c := range r.Connectors {
+		step("check connector", c.Connector, c.Verdict, fmt.Sprintf("%s, %d of %d tasks failed, lag %s", c.State, c.FailedTasks, c.Tasks, c.lagText()))
+	}
+	return op
+}
+
+// checkPublish writes the metrics file and pushes to the Pushgateway.
+func checkPublish(ctx context.Context, o *checkOptions, r *checkResult) error {
+	if o.metricsFile == "" && o.pushURL == "" {
+		return nil
+	}
+	reg, err := checkRegistry(r)
+	if err != nil {
+		return err
+	}
+	if o.metricsFile != "" {
+		if err := writeMetricsFile(o.metricsFile, reg); err != nil {
+			return withHint(err, "Check that the directory of --metrics-file exists and is writable (node_exporter's --collector.textfile.directory).")
+		}
+	}
+	if o.pushURL != "" {
+		if err := push.New(o.pushURL, "offsetctl_check").Gatherer(reg).PushContext(ctx); err != nil {
+			return withHint(fmt.Errorf("pushing the check's metrics to %s: %w", o.pushURL, err), "Check --push-url: the Pushgateway's base URL, like http://pushgateway:9091.")
+		}
+	}
+	return nil
+}
+
+// checkListen serves /metrics and checks every interval (with jitter), one
+// run at a time, until ctx ends.
+func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config, blocks []*config.Reconcile) error {
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return withHint(fmt.Errorf("listening on %s: %w", o.listen, err), "Choose a free address with --listen, like :9464.")
+	}
+	latest := &latestGatherer{}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(latest, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown(context.WithoutCancel(ctx))
+	fmt.Fprintf(o.deps.Streams.Err, "serving /metrics on %s; checking %d tables every %s\n", ln.Addr(), len(blocks), o.interval)
+	if o.listening != nil {
+		o.listening(ln.Addr().String())
+	}
+	rnd := rand.New(rand.NewPCG(uint64(o.deps.Now().UnixNano()), 1))
+	for {
+		r := checkOnce(ctx, o, cfg, blocks)
+		if ctx.Err() != nil {
+			return nil
+		}
+		reg, err := checkRegistry(r)
+		if err != nil {
+			return err
+		}
+		latest.set(reg)
+		if err := checkPublish(ctx, o, r); err != nil {
+			fmt.Fprintf(o.deps.Streams.Err, "Warning: %v\n", err)
+		}
+		fmt.Fprintf(o.deps.Streams.Err, "%s check: %s in %s\n", r.StartedAt.Format(time.RFC3339), r.Verdict, fmtSeconds(r.DurationSeconds))
+		if o.checked != nil {
+			o.checked(r)
+		}
+		wait := o.interval
+		if o.jitter > 0 {
+			wait += time.Duration((rnd.Float64()*2 - 1) * o.jitter * float64(o.interval))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}

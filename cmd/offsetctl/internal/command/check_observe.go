@@ -1,0 +1,176 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/reconcile"
+)
+
+// checkObserver is the thin seam between `check` and the clients: it
+// compares a table with pkg/reconcile and reads a connector's state and
+// offsets with pkg/connect and pkg/offsets' read functions. It only reads.
+type checkObserver struct {
+	clients *configClients
+	now     func() time.Time
+}
+
+// compare runs the comparison engine on one backend per side.
+func (obs *checkObserver) compare(ctx context.Context, b *config.Reconcile, spec reconcile.Spec) (*reconcile.Result, error) {
+	if b.Source == nil || b.Sink == nil {
+		return nil, fmt.Errorf("%s names no source or sink database", b.Addr())
+	}
+	src, err := obs.clients.Database(ctx, b.Source)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", b.Source.Addr(), err)
+	}
+	dst, err := obs.clients.Database(ctx, b.Sink)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", b.Sink.Addr(), err)
+	}
+	res, err := reconcile.ComparePools(ctx, src, dst, spec)
+	if err != nil {
+		return nil, fmt.Errorf("comparing %s with %s: %w", b.Table, b.SinkTable, err)
+	}
+	return res, nil
+}
+
+// connectors checks the block's connectors against its thresholds.
+func (obs *checkObserver) connectors(ctx context.Context, b *config.Reconcile, chk *config.Check) []checkConn {
+	var out []checkConn
+	for _, k := range b.Connectors {
+		c := checkConn{Block: b.Addr(), Connector: k.ConnectorName, MaxFailedTasks: chk.MaxFailedTasks, Verdict: checkHealthy}
+		if err := obs.connector(ctx, k, chk, &c); err != nil {
+			c.Verdict, c.Error = checkError, err.Error()
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, chk *config.Check, c *checkConn) error {
+	cl, err := obs.clients.Connect(k.Connect)
+	if err != nil {
+		return err
+	}
+	st, err := cl.Status(ctx, k.ConnectorName)
+	if err != nil {
+		return fmt.Errorf("reading the status of %s: %w", k.ConnectorName, err)
+	}
+	c.Type, c.State, c.Tasks = string(st.Type), string(st.Connector.State), len(st.Tasks)
+	if st.Connector.State == connect.StateFailed {
+		c.FailedTasks++
+	}
+	for _, t := range st.Tasks {
+		if t.State == connect.StateFailed {
+			c.FailedTasks++
+		}
+	}
+	if int64(c.FailedTasks) > chk.MaxFailedTasks {
+		c.Verdict = checkLag
+		c.Problems = append(c.Problems, fmt.Sprintf("%d failed tasks (max_failed_tasks %d)", c.FailedTasks, chk.MaxFailedTasks))
+	}
+	cfg, err := cl.Config(ctx, k.ConnectorName)
+	if err != nil {
+		return fmt.Errorf("reading the config of %s: %w", k.ConnectorName, err)
+	}
+	switch st.Type {
+	case connect.TypeSink:
+		if k.Kafka == nil {
+			return nil // no lag without Kafka
+		}
+		kc, err := obs.clients.Kafka(k.Kafka)
+		if err != nil {
+			return err
+		}
+		grp, err := offsets.ReadSinkGroup(ctx, kadm.NewClient(kc), offsets.SinkGroupID(k.ConnectorName, k.Group, cfg), splitTopics(cfg["topics"]))
+		if err != nil {
+			return fmt.Errorf("reading the consumer group of %s: %w", k.ConnectorName, err)
+		}
+		var total int64
+		for _, so := range grp.Offsets {
+			if so.LogEnd < 0 {
+				continue
+			}
+			committed := so.Committed
+			if committed < 0 {
+				committed = so.LogStart
+			}
+			lag := max(so.LogEnd-committed, 0)
+			total += lag
+			c.SinkLag = append(c.SinkLag, checkSinkLag{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogEnd: so.LogEnd, Lag: lag})
+		}
+		c.SinkLagRecords, c.MaxLagRecords = &total, chk.MaxLagRecords
+		if chk.MaxLagRecords != nil && total > *chk.MaxLagRecords {
+			c.Verdict = checkLag
+			c.Problems = append(c.Problems, fmt.Sprintf("group lag %d records (max_lag_records %d)", total, *chk.MaxLagRecords))
+		}
+	case connect.TypeSource:
+		if k.SourceDatabase == nil {
+			return nil
+		}
+		lag, err := obs.sourceLag(ctx, k, cl)
+		if err != nil {
+			return err
+		}
+		if lag == nil {
+			return nil
+		}
+		c.SourceLag, c.MaxLagSeconds = lag, chk.MaxLagSeconds
+		if chk.MaxLagSeconds != nil && lag.Seconds > float64(*chk.MaxLagSeconds) {
+			c.Verdict = checkLag
+			c.Problems = append(c.Problems, fmt.Sprintf("%s behind the source (max_lag_seconds %d)", fmtSeconds(lag.Seconds), *chk.MaxLagSeconds))
+		}
+	}
+	return nil
+}
+
+// sourceLag compares a Debezium PostgreSQL source's stored lsn with the
+// source's pg_current_wal_lsn(); nil when the stored offset holds no lsn.
+func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl *connect.Client) (*checkSourceLag, error) {
+	got, err := cl.Offsets(ctx, k.ConnectorName)
+	if err != nil {
+		return nil, fmt.Errorf("reading the offsets of %s (GET /offsets, Kafka Connect 3.5+): %w", k.ConnectorName, err)
+	}
+	var lsn, tsUsec int64
+	found := false
+	for _, co := range got.Offsets {
+		if len(co.Offset) == 0 || string(co.Offset) == "null" {
+			continue
+		}
+		m, err := offsets.ParseMap(co.Offset)
+		if err != nil {
+			return nil, fmt.Errorf("the offset of %s: %w", k.ConnectorName, err)
+		}
+		if v, ok := m.Get("lsn"); ok {
+			if n, ok := v.Int64Lenient(); ok && n > lsn {
+				lsn, found = n, true
+				if t, ok := m.Get("ts_usec"); ok {
+					tsUsec, _ = t.Int64Lenient()
+				}
+			}
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	pool, err := obs.clients.Database(ctx, k.SourceDatabase)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", k.SourceDatabase.Addr(), err)
+	}
+	var current int64
+	if err := pool.QueryRow(ctx, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint").Scan(&current); err != nil {
+		return nil, fmt.Errorf("reading the current WAL position of %s: %w", k.SourceDatabase.Addr(), err)
+	}
+	out := &checkSourceLag{StoredLSN: uint64(lsn), CurrentLSN: uint64(current), Bytes: max(current-lsn, 0)}
+	if out.Bytes > 0 && tsUsec > 0 {
+		out.Seconds = max(obs.now().Sub(time.UnixMicro(tsUsec)).Seconds(), 0)
+	}
+	return out, nil
+}
