@@ -16,10 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
@@ -74,56 +74,65 @@ type PostgresObservation struct {
 	Publication   Publication
 }
 
-// ObservePostgres reads the slot and publication named from the database at
-// url, in one read-only session bounded by timeout.
-func ObservePostgres(ctx context.Context, url, slot, publication string, timeout time.Duration) (*PostgresObservation, error) {
+// Querier is what ObservePostgres reads through: a pgx connection or
+// transaction.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ObservePool reads the slot and publication named from the database of
+// pool, in one read-only transaction bounded by timeout (a statement
+// timeout too), with application_name offsetctl.
+func ObservePool(ctx context.Context, pool *pgxpool.Pool, slot, publication string, timeout time.Duration) (*PostgresObservation, error) {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the source database: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SELECT set_config('application_name', 'offsetctl', true), set_config('statement_timeout', $1, true)`,
+		strconv.FormatInt(timeout.Milliseconds(), 10)); err != nil {
+		return nil, fmt.Errorf("setting up the read-only session on the source database: %w", err)
+	}
+	return ObservePostgres(ctx, tx, slot, publication)
+}
+
+// ObservePostgres reads the slot and publication named (Debezium's
+// defaults when empty) through q.
+func ObservePostgres(ctx context.Context, q Querier, slot, publication string) (*PostgresObservation, error) {
 	if slot == "" {
 		slot = DefaultSlot
 	}
 	if publication == "" {
 		publication = DefaultPublication
 	}
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("the source database URL: %w", errors.New(redactErr(err)))
-	}
-	cfg.RuntimeParams["application_name"] = "offsetctl"
-	cfg.RuntimeParams["default_transaction_read_only"] = "on"
-	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
-	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > timeout {
-		cfg.ConnectTimeout = timeout
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the source database %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
 	obs := &PostgresObservation{}
 	var current string
-	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int,
+	if err := q.QueryRow(ctx, `SELECT current_setting('server_version_num')::int,
 		CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text, now()`).
 		Scan(&obs.ServerVersion, &current, &obs.ObservedAt); err != nil {
 		return nil, fmt.Errorf("reading the source database's WAL position: %w", err)
 	}
+	var err error
 	if obs.CurrentLSN, err = offsets.ParseLSN(current); err != nil {
 		return nil, fmt.Errorf("the source database's WAL position %q: %w", current, err)
 	}
 	obs.ObservedAt = obs.ObservedAt.UTC()
-	if err := readSlot(ctx, conn, obs, slot); err != nil {
+	if err := readSlot(ctx, q, obs, slot); err != nil {
 		return nil, err
 	}
-	if err := readPublication(ctx, conn, &obs.Publication, publication); err != nil {
+	if err := readPublication(ctx, q, &obs.Publication, publication); err != nil {
 		return nil, err
 	}
 	return obs, nil
 }
 
-func readSlot(ctx context.Context, conn *pgx.Conn, obs *PostgresObservation, name string) error {
+func readSlot(ctx context.Context, conn Querier, obs *PostgresObservation, name string) error {
 	s := &obs.Slot
 	s.Name = name
 	walCols := "NULL::text, NULL::bigint"
@@ -163,7 +172,7 @@ func readSlot(ctx context.Context, conn *pgx.Conn, obs *PostgresObservation, nam
 	return nil
 }
 
-func readPublication(ctx context.Context, conn *pgx.Conn, p *Publication, name string) error {
+func readPublication(ctx context.Context, conn Querier, p *Publication, name string) error {
 	p.Name = name
 	err := conn.QueryRow(ctx, `SELECT puballtables FROM pg_publication WHERE pubname = $1`, name).Scan(&p.AllTables)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -192,16 +201,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// redactErr keeps a URL parse error from echoing the URL (and its
-// password): pgx quotes the string it could not parse.
-func redactErr(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "cannot parse `"); i >= 0 {
-		if j := strings.Index(msg[i+len("cannot parse `"):], "`"); j >= 0 {
-			return msg[:i] + "cannot parse the URL" + msg[i+len("cannot parse `")+j+1:]
-		}
-	}
-	return msg
 }
