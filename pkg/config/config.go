@@ -327,6 +327,13 @@ func (o *Offsets) Acknowledges(what string) bool {
 const (
 	AckConsumersPaused  = "consumers_paused"
 	AckReplaysTolerated = "replays_tolerated"
+	// AckNoReplayBelowSlot accepts that a rewind of a Debezium PostgreSQL
+	// connector below its replication slot's confirmed_flush_lsn replays
+	// nothing below it (plan checks the slot through source_database).
+	AckNoReplayBelowSlot = "no_replay_below_slot"
+	// AckSchemaHistory accepts a binlog position before the first record of
+	// the connector's schema history.
+	AckSchemaHistory = "schema_history"
 )
 
 // Addr is the address of the operation, "offsets.NAME".

@@ -77,8 +77,8 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 	if a := attrs["acknowledge"]; a != nil {
 		if list, ok := d.strings(a); ok {
 			for _, v := range list {
-				if v != AckConsumersPaused && v != AckReplaysTolerated {
-					d.errorf(a.Expr.Range(), "Invalid acknowledgement", "acknowledge lists %q (downstream consumers are paused for this change) or %q (they tolerate the records a rewind replays), not %q.", AckConsumersPaused, AckReplaysTolerated, v)
+				if v != AckConsumersPaused && v != AckReplaysTolerated && v != AckNoReplayBelowSlot && v != AckSchemaHistory {
+					d.errorf(a.Expr.Range(), "Invalid acknowledgement", "acknowledge lists %q (downstream consumers are paused for this change), %q (they tolerate the records a rewind replays), %q (a rewind below the replication slot replays nothing below it) or %q (a position before the schema history's first record), not %q.", AckConsumersPaused, AckReplaysTolerated, AckNoReplayBelowSlot, AckSchemaHistory, v)
 					continue
 				}
 				o.Acknowledge = append(o.Acknowledge, v)

@@ -202,3 +202,13 @@ func (DebeziumPostgres) SafetyNotes(partition Map, previous, offset *Map) []Safe
 	}
 	return notes
 }
+
+// PostgresResumeLSN returns the LSN a Debezium PostgreSQL connector resumes
+// streaming from with offset m (lsn_proc, else lsn).
+func PostgresResumeLSN(m Map) (uint64, bool) {
+	resume, _, ok := postgresResume(m)
+	if !ok || resume < 0 {
+		return 0, false
+	}
+	return uint64(resume), true
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
 // Inputs is everything Compute needs besides the configuration: what was
@@ -163,6 +164,7 @@ func (c *computer) operation(blk *config.Offsets) {
 	}
 	c.skipAcknowledgement(&op)
 	c.safetyNotes(&op, obs)
+	c.sourceRetention(&op, blk, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"
@@ -650,6 +652,43 @@ func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
 		}
 		for _, n := range c.in.Notes(obs.Codec, ch.Source.Partition, ch.Source.Before, ch.Source.After) {
 			c.check(SeverityWarning, "codec_note", op.Address, n)
+		}
+	}
+}
+
+// sourceRetention weighs a Debezium PostgreSQL connector's source changes
+// against what its source database retains (the replication slot planning
+// read through source_database): a position the slot cannot stream from is
+// an error, one below what it confirmed replays nothing below it. Without a
+// source_database the plan says the slot was not checked.
+func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	if obs.Type != Source || obs.Codec != "debezium-postgres" || !hasRealChange(op.Changes) {
+		return
+	}
+	sd := obs.SourceDB
+	switch {
+	case sd == nil:
+		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
+			"the replication slot of connector %q was not checked (whether the new position is still in the WAL, and whether PostgreSQL will replay from it): add source_database = database.NAME to %s so that plan reads the slot", obs.Name, op.Connector))
+		return
+	case sd.Postgres == nil:
+		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
+			"the replication slot of connector %q was not checked: %s could not be read (%s)", obs.Name, sd.Database, sd.Error))
+		return
+	}
+	for _, ch := range op.Changes {
+		if ch.Source == nil || ch.Action == ActionNoOp {
+			continue
+		}
+		edit := sourcedb.PostgresEdit{ConnectorState: obs.State, FlushMode: sd.FlushMode, Tables: sd.Tables, Acknowledged: blk.Acknowledge}
+		if ch.Source.After != nil {
+			edit.Target, edit.HasTarget = offsets.PostgresResumeLSN(*ch.Source.After)
+		}
+		if ch.Source.Before != nil {
+			edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Source.Before)
+		}
+		for _, f := range sourcedb.JudgePostgres(sd.Postgres, edit) {
+			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
 	}
 }

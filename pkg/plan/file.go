@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
 // FormatVersion is the plan file format this offsetctl writes and reads.
@@ -196,6 +197,79 @@ type connectorV1 struct {
 	Group         string            `json:"group,omitempty"`
 	Source        []sourceOffsetV1  `json:"source_offsets,omitempty"`
 	Sink          []sinkPartitionV1 `json:"sink_offsets,omitempty"`
+	SourceDB      *sourceDBV3       `json:"source_database,omitempty"`
+}
+
+// sourceDBV3 is what planning read from a source connector's database. LSNs
+// are exact integers (the renderings show them as X/Y).
+type sourceDBV3 struct {
+	Database      string         `json:"database"`
+	Error         string         `json:"error,omitempty"`
+	FlushMode     string         `json:"lsn_flush_mode,omitempty"`
+	Tables        []string       `json:"tables"`
+	ObservedAt    string         `json:"observed_at,omitempty"`
+	ServerVersion int            `json:"server_version,omitempty"`
+	CurrentLSN    uint64         `json:"current_lsn,omitempty"`
+	Slot          *slotV3        `json:"slot,omitempty"`
+	Publication   *publicationV3 `json:"publication,omitempty"`
+}
+
+type slotV3 struct {
+	Name              string `json:"name"`
+	Exists            bool   `json:"exists"`
+	Plugin            string `json:"plugin"`
+	Database          string `json:"database"`
+	Active            bool   `json:"active"`
+	ActivePID         int32  `json:"active_pid"`
+	RestartLSN        uint64 `json:"restart_lsn"`
+	ConfirmedFlushLSN uint64 `json:"confirmed_flush_lsn"`
+	WALStatus         string `json:"wal_status"`
+	SafeWALSize       *int64 `json:"safe_wal_size"`
+}
+
+type publicationV3 struct {
+	Name      string   `json:"name"`
+	Exists    bool     `json:"exists"`
+	AllTables bool     `json:"all_tables"`
+	Tables    []string `json:"tables"`
+}
+
+func sourceDBToWire(sd *SourceDBObservation) *sourceDBV3 {
+	if sd == nil {
+		return nil
+	}
+	w := &sourceDBV3{Database: sd.Database, Error: sd.Error, FlushMode: sd.FlushMode, Tables: nonNil(sd.Tables)}
+	if pg := sd.Postgres; pg != nil {
+		w.ObservedAt, w.ServerVersion, w.CurrentLSN = pg.ObservedAt.UTC().Format(time.RFC3339Nano), pg.ServerVersion, pg.CurrentLSN
+		s := pg.Slot
+		w.Slot = &slotV3{Name: s.Name, Exists: s.Exists, Plugin: s.Plugin, Database: s.Database, Active: s.Active, ActivePID: s.ActivePID,
+			RestartLSN: s.RestartLSN, ConfirmedFlushLSN: s.ConfirmedFlushLSN, WALStatus: s.WALStatus, SafeWALSize: s.SafeWALSize}
+		w.Publication = &publicationV3{Name: pg.Publication.Name, Exists: pg.Publication.Exists, AllTables: pg.Publication.AllTables, Tables: nonNil(pg.Publication.Tables)}
+	}
+	return w
+}
+
+func sourceDBFromWire(addr string, w *sourceDBV3) (*SourceDBObservation, error) {
+	if w == nil {
+		return nil, nil
+	}
+	sd := &SourceDBObservation{Database: w.Database, Error: w.Error, FlushMode: w.FlushMode, Tables: w.Tables}
+	if (w.Slot == nil) != (w.Publication == nil) || (w.Slot == nil) == (w.Error == "") {
+		return nil, fmt.Errorf("connector %s: source_database holds either what was read (slot and publication) or the error that kept it from being read", addr)
+	}
+	if w.Slot == nil {
+		return sd, nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, w.ObservedAt)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: source_database observed_at %q is not an RFC 3339 time", addr, w.ObservedAt)
+	}
+	s := w.Slot
+	sd.Postgres = &sourcedb.PostgresObservation{ObservedAt: at, ServerVersion: w.ServerVersion, CurrentLSN: w.CurrentLSN,
+		Slot: sourcedb.PostgresSlot{Name: s.Name, Exists: s.Exists, Plugin: s.Plugin, Database: s.Database, Active: s.Active, ActivePID: s.ActivePID,
+			RestartLSN: s.RestartLSN, ConfirmedFlushLSN: s.ConfirmedFlushLSN, WALStatus: s.WALStatus, SafeWALSize: s.SafeWALSize},
+		Publication: sourcedb.Publication{Name: w.Publication.Name, Exists: w.Publication.Exists, AllTables: w.Publication.AllTables, Tables: w.Publication.Tables}}
+	return sd, nil
 }
 
 // timestampV2 is one to_timestamp lookup: the first offset of the partition
@@ -353,7 +427,7 @@ func toWire(p *Plan) *planV1 {
 		cw := connectorV1{Address: c.Address, Name: c.Name, Cluster: c.Cluster, ConnectURL: c.ConnectURL,
 			WorkerVersion: c.WorkerVersion, ClusterID: c.ClusterID, Exists: c.Exists, Type: string(c.Type), Class: c.Class,
 			Codec: c.Codec, State: c.State, TaskStates: nonNil(c.TaskStates), ConfigHash: c.ConfigHash,
-			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group}
+			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group, SourceDB: sourceDBToWire(c.SourceDB)}
 		for _, so := range c.Source {
 			off := so.Offset
 			cw.Source = append(cw.Source, sourceOffsetV1{Key: keyText(so.Key), Partition: so.Partition, Offset: &off})
@@ -408,6 +482,11 @@ func fromWire(w *planV1) (*Plan, error) {
 			WorkerVersion: cw.WorkerVersion, ClusterID: cw.ClusterID, Exists: cw.Exists, Type: ConnectorType(cw.Type),
 			Class: cw.Class, Codec: cw.Codec, State: cw.State, TaskStates: cw.TaskStates, ConfigHash: cw.ConfigHash,
 			ReadVia: Method(cw.ReadVia), WriteVia: Method(cw.WriteVia), Group: cw.Group}
+		sd, err := sourceDBFromWire(cw.Address, cw.SourceDB)
+		if err != nil {
+			return nil, err
+		}
+		c.SourceDB = sd
 		for _, so := range cw.Source {
 			o := SourceOffset{Partition: so.Partition}
 			if so.Key != "" {

@@ -6,11 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPlanFileRoundTrip(t *testing.T) {
@@ -158,5 +162,46 @@ func TestPlanFileKeepsRisksAndPolicy(t *testing.T) {
 	}
 	if back.HighestRisk() != RiskSkip || !strings.Contains(string(data), `"highest_risk": "skip"`) {
 		t.Errorf("highest risk %q in\n%s", back.HighestRisk(), data)
+	}
+}
+
+// TestPlanFileKeepsTheSourceDatabase: what planning read from a source
+// database (the slot, the publication, or the error that kept them from
+// being read) survives the file, is valid against the published schema, and
+// a file that holds neither or both is refused.
+func TestPlanFileKeepsTheSourceDatabase(t *testing.T) {
+	size := int64(1 << 30)
+	read := &SourceDBObservation{Database: "database.source", FlushMode: "manual", Tables: []string{"public.customers"},
+		Postgres: &sourcedb.PostgresObservation{ObservedAt: time.Date(2026, 11, 20, 14, 30, 0, 123000000, time.UTC), ServerVersion: 150018, CurrentLSN: 5000,
+			Slot:        sourcedb.PostgresSlot{Name: "debezium", Exists: true, Plugin: "pgoutput", Database: "shop", Active: true, ActivePID: 42, RestartLSN: 1000, ConfirmedFlushLSN: 2000, WALStatus: "reserved", SafeWALSize: &size},
+			Publication: sourcedb.Publication{Name: "dbz_publication", Exists: true, Tables: []string{"public.customers"}}}}
+	failed := &SourceDBObservation{Database: "database.source", Error: "connecting to the source database: connection refused"}
+	s := compileSchema(t)
+	for _, sd := range []*SourceDBObservation{read, failed} {
+		p := fixturePlan()
+		p.Connectors[0].SourceDB = sd
+		data, err := Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(decodeJSON(t, data)); err != nil {
+			t.Fatalf("schema: %v", err)
+		}
+		back, err := Read("plan.json", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(sd, back.Connectors[0].SourceDB, cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("round trip (-want +got):\n%s", d)
+		}
+	}
+	p := fixturePlan()
+	p.Connectors[0].SourceDB = &SourceDBObservation{Database: "database.source"}
+	data, err := Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "source_database holds either") {
+		t.Fatalf("a source_database with neither what was read nor an error: %v", err)
 	}
 }

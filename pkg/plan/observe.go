@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -13,6 +14,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
 // observer reads the world once per connector and cluster.
@@ -146,6 +148,7 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 		if err := o.sourceOffsets(ctx, ci, cb, obs, info.Config); err != nil {
 			return nil, err
 		}
+		o.sourceDatabase(ctx, cb, obs, info.Config)
 	case Sink:
 		if err := o.sinkOffsets(ctx, ci, cb, obs, info.Config, topics); err != nil {
 			return nil, err
@@ -359,4 +362,46 @@ func restoreData(b *offsets.Backup) *RestoreData {
 		}
 	}
 	return data
+}
+
+// sourceDatabase reads, for a Debezium PostgreSQL connector whose block names
+// a source_database, the replication slot and publication its offsets
+// depend on. It only reads, in one short read-only transaction; a source it
+// cannot read is recorded with the reason, and the plan says which checks it
+// could not make.
+func (o *observer) sourceDatabase(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
+	if obs.Codec != "debezium-postgres" || cb.SourceDatabase == nil {
+		return
+	}
+	sd := &SourceDBObservation{Database: cb.SourceDatabase.Addr(), FlushMode: cfg["lsn.flush.mode"], Tables: plainTables(cfg["table.include.list"])}
+	obs.SourceDB = sd
+	dc, ok := o.pl.Clients.(DatabaseClients)
+	if !ok {
+		sd.Error = "this offsetctl cannot open databases here"
+		return
+	}
+	pool, err := dc.Database(ctx, cb.SourceDatabase)
+	if err != nil {
+		sd.Error = err.Error()
+		return
+	}
+	pg, err := sourcedb.ObservePool(ctx, pool, cfg["slot.name"], cfg["publication.name"], 10*time.Second)
+	if err != nil {
+		sd.Error = err.Error()
+		return
+	}
+	sd.Postgres = pg
+}
+
+// plainTables returns the entries of a Debezium include list that name a
+// table rather than a pattern.
+func plainTables(list string) []string {
+	var out []string
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t != "" && !strings.ContainsAny(t, `\*+?[](){}|^$`) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
 // Plan is everything offsetctl intends to do, with what it observed and how
@@ -97,9 +98,29 @@ type ConnectorObservation struct {
 	Group         string        // the sink's consumer group
 	Source        []SourceOffset
 	Sink          []SinkPartition
+	// SourceDB is what planning read from the connector's own database
+	// (the connector block's source_database): nil when none is given or
+	// the connector's format has nothing to read there.
+	SourceDB *SourceDBObservation
 	// OtherNames are the connectors the worker has, read only when this one
 	// does not exist, for a "did you mean"; not saved in the plan file.
 	OtherNames []string
+}
+
+// SourceDBObservation is what planning read from a source connector's
+// database: for Debezium PostgreSQL, its replication slot and publication,
+// which say whether an offset edit can do what it seems to.
+type SourceDBObservation struct {
+	// Database is the database block's address.
+	Database string
+	// Postgres is what was read; nil when it could not be, and Error says
+	// why (the checks that need it are then warnings that say so).
+	Postgres *sourcedb.PostgresObservation
+	Error    string
+	// FlushMode is the connector's lsn.flush.mode; Tables the tables its
+	// table.include.list names (plain names only, not patterns).
+	FlushMode string
+	Tables    []string
 }
 
 // SourceOffset is one source partition's stored offset.
