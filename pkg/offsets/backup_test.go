@@ -221,17 +221,3 @@ func TestWriteBackupNeverOverwrites(t *testing.T) {
 		t.Fatal("write into a missing directory succeeded")
 	}
 }
-
-func TestWriteExclusive(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b.json")
-	data := mustMarshal(t, sampleBackup(t))
-	if err := writeExclusive(path, data); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeExclusive(path, []byte("other")); !errors.Is(err, os.ErrExist) {
-		t.Fatalf("second exclusive write = %v", err)
-	}
-	if b, err := ReadBackup(path); err != nil || b.ConnectClusterID != "kc-abc" {
-		t.Fatalf("read = %+v %v", b, err)
-	}
-}

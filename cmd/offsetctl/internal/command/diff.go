@@ -18,6 +18,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
+
+	"github.com/offsetctl/offsetctl/internal/numfmt"
+
+	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // diffFormatVersion is the format_version of `offsetctl diff -json`.
@@ -285,7 +289,7 @@ func diffFirstNonEmpty(v ...string) string {
 func diffConnectPG(ctx context.Context, what, dsn string, timeout time.Duration) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, withHint(fmt.Errorf("the %s connection string is not valid: %s", what, diffScrubSecret(err.Error(), diffPasswordOf(dsn))),
+		return nil, withHint(fmt.Errorf("the %s connection string is not valid: %s", what, redact.Secret(err.Error(), diffPasswordOf(dsn))),
 			"Give --"+what+" as postgres://USER@HOST:PORT/DATABASE or as a libpq string (host=... dbname=... or service=NAME); put the password in PGPASSWORD or ~/.pgpass rather than on the command line.")
 	}
 	cfg.RuntimeParams["application_name"] = "offsetctl"
@@ -295,7 +299,7 @@ func diffConnectPG(ctx context.Context, what, dsn string, timeout time.Duration)
 	where := fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		msg := diffScrubSecret(err.Error(), cfg.Password)
+		msg := redact.Secret(err.Error(), cfg.Password)
 		return nil, withHint(fmt.Errorf("connecting to the %s database %s: %s", what, where, msg),
 			"Check --"+what+" (or OFFSETCTL_"+strings.ToUpper(what)+"_URL, PG* variables), that the server is up, and that this user may connect.")
 	}
@@ -315,13 +319,6 @@ func diffPasswordOf(dsn string) string {
 		return rest
 	}
 	return ""
-}
-
-func diffScrubSecret(msg, secret string) string {
-	if secret == "" {
-		return msg
-	}
-	return strings.ReplaceAll(msg, secret, "xxxxx")
 }
 
 // diffProgress draws a progress bar on stderr when it is a terminal.
@@ -498,35 +495,11 @@ func diffTable(w io.Writer, indent string, head []string, right []bool, rows [][
 	}
 }
 
-func diffNum(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-func diffSigned(n int64) string {
-	if n > 0 {
-		return "+" + diffNum(n)
-	}
-	return diffNum(n)
-}
-
 func diffPlural(n int64, one, many string) string {
 	if n == 1 {
-		return diffNum(n) + " " + one
+		return numfmt.Thousands(n) + " " + one
 	}
-	return diffNum(n) + " " + many
+	return numfmt.Thousands(n) + " " + many
 }
 
 func writeDiffText(w io.Writer, o *diffOptions, results []*reconcile.Result, elapsed time.Duration) error {
@@ -540,13 +513,13 @@ func writeDiffText(w io.Writer, o *diffOptions, results []*reconcile.Result, ela
 	case reconcile.ModeCounts:
 		var rows [][]string
 		for _, r := range results {
-			rows = append(rows, []string{diffPairName(r), diffNum(r.SourceRows), diffNum(r.SinkRows), diffSigned(r.SinkRows - r.SourceRows), diffStatus(r.Drift())})
+			rows = append(rows, []string{diffPairName(r), numfmt.Thousands(r.SourceRows), numfmt.Thousands(r.SinkRows), numfmt.Signed(r.SinkRows - r.SourceRows), diffStatus(r.Drift())})
 		}
 		diffTable(w, "", []string{"TABLE", "SOURCE", "SINK", "DIFF", "STATUS"}, []bool{false, true, true, true, false}, rows)
 	case reconcile.ModeChecksum:
 		var rows [][]string
 		for _, r := range results {
-			rows = append(rows, []string{diffPairName(r), diffNum(r.SourceRows), diffNum(r.SinkRows), r.SourceChecksum.Hex(), r.SinkChecksum.Hex(), diffStatus(r.Drift())})
+			rows = append(rows, []string{diffPairName(r), numfmt.Thousands(r.SourceRows), numfmt.Thousands(r.SinkRows), r.SourceChecksum.Hex(), r.SinkChecksum.Hex(), diffStatus(r.Drift())})
 		}
 		diffTable(w, "", []string{"TABLE", "SOURCE ROWS", "SINK ROWS", "SOURCE CHECKSUM", "SINK CHECKSUM", "STATUS"}, []bool{false, true, true, false, false, false}, rows)
 		for _, r := range results {
@@ -556,7 +529,7 @@ func writeDiffText(w io.Writer, o *diffOptions, results []*reconcile.Result, ela
 			fmt.Fprintf(w, "\n%s by %s:\n", diffPairName(r), diffPartitionTitle(o))
 			var prow [][]string
 			for i, p := range r.Partitions {
-				prow = append(prow, []string{diffPartitionLabel(o, r, i), diffNum(p.Source.Rows), diffNum(p.Sink.Rows), p.Source.Hex(), p.Sink.Hex(), diffStatus(!p.Equal())})
+				prow = append(prow, []string{diffPartitionLabel(o, r, i), numfmt.Thousands(p.Source.Rows), numfmt.Thousands(p.Sink.Rows), p.Source.Hex(), p.Sink.Hex(), diffStatus(!p.Equal())})
 			}
 			diffTable(w, "  ", []string{"PARTITION", "SOURCE ROWS", "SINK ROWS", "SOURCE CHECKSUM", "SINK CHECKSUM", "STATUS"}, []bool{false, true, true, false, false, false}, prow)
 		}
@@ -611,7 +584,7 @@ func diffKeyLabel(r *reconcile.Result) string {
 
 func diffWriteRowsText(w io.Writer, o *diffOptions, r *reconcile.Result) {
 	fmt.Fprintf(w, "%s\n", diffPairName(r))
-	cols := diffNum(int64(len(r.Columns))) + " compared"
+	cols := numfmt.Thousands(int64(len(r.Columns))) + " compared"
 	if len(r.Renamed) > 0 {
 		var ren []string
 		for _, c := range r.Columns {
@@ -637,7 +610,7 @@ func diffWriteRowsText(w io.Writer, o *diffOptions, r *reconcile.Result) {
 	if o.Where != "" {
 		lines = append(lines, [2]string{"filter", o.Where})
 	}
-	lines = append(lines, [2]string{"rows", fmt.Sprintf("%s in the source, %s in the sink", diffNum(r.SourceRows), diffNum(r.SinkRows))})
+	lines = append(lines, [2]string{"rows", fmt.Sprintf("%s in the source, %s in the sink", numfmt.Thousands(r.SourceRows), numfmt.Thousands(r.SinkRows))})
 	if r.SourceChecksum != nil {
 		lines = append(lines, [2]string{"checksums", fmt.Sprintf("%s source, %s sink", r.SourceChecksum.Hex(), r.SinkChecksum.Hex())})
 	}
@@ -660,14 +633,14 @@ func diffWriteRowsText(w io.Writer, o *diffOptions, r *reconcile.Result) {
 			}
 		}
 		if int64(len(list)) < n {
-			fmt.Fprintf(w, "    … and %s more (raise --max-keys to list them)\n", diffNum(n-int64(len(list))))
+			fmt.Fprintf(w, "    … and %s more (raise --max-keys to list them)\n", numfmt.Thousands(n-int64(len(list))))
 		}
 	}
 	section("Missing in the sink", r.MissingCount, r.Missing, false)
 	section("Extra in the sink", r.ExtraCount, r.Extra, false)
 	section("Different", r.MismatchedCount, r.Mismatched, true)
 	fmt.Fprintln(w)
-	summary := fmt.Sprintf("  %s missing, %s extra, %s different", diffNum(r.MissingCount), diffNum(r.ExtraCount), diffNum(r.MismatchedCount))
+	summary := fmt.Sprintf("  %s missing, %s extra, %s different", numfmt.Thousands(r.MissingCount), numfmt.Thousands(r.ExtraCount), numfmt.Thousands(r.MismatchedCount))
 	if r.Settled > 0 {
 		summary += fmt.Sprintf(" (%s settled when checked again after %s)", diffPlural(r.Settled, "row", "rows"), o.Settle)
 	}
@@ -744,13 +717,13 @@ func writeDiffMarkdown(w io.Writer, o *diffOptions, results []*reconcile.Result)
 		fmt.Fprintln(w, "| table | source | sink | diff | status |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|---|")
 		for _, r := range results {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", diffMdEscape(diffPairName(r)), diffNum(r.SourceRows), diffNum(r.SinkRows), diffSigned(r.SinkRows-r.SourceRows), diffStatus(r.Drift()))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", diffMdEscape(diffPairName(r)), numfmt.Thousands(r.SourceRows), numfmt.Thousands(r.SinkRows), numfmt.Signed(r.SinkRows-r.SourceRows), diffStatus(r.Drift()))
 		}
 	case reconcile.ModeChecksum:
 		fmt.Fprintln(w, "| table | source rows | sink rows | source checksum | sink checksum | status |")
 		fmt.Fprintln(w, "|---|--:|--:|---|---|---|")
 		for _, r := range results {
-			fmt.Fprintf(w, "| %s | %s | %s | `%s` | `%s` | %s |\n", diffMdEscape(diffPairName(r)), diffNum(r.SourceRows), diffNum(r.SinkRows), r.SourceChecksum.Hex(), r.SinkChecksum.Hex(), diffStatus(r.Drift()))
+			fmt.Fprintf(w, "| %s | %s | %s | `%s` | `%s` | %s |\n", diffMdEscape(diffPairName(r)), numfmt.Thousands(r.SourceRows), numfmt.Thousands(r.SinkRows), r.SourceChecksum.Hex(), r.SinkChecksum.Hex(), diffStatus(r.Drift()))
 		}
 		for _, r := range results {
 			if len(r.Partitions) == 0 {
@@ -760,15 +733,15 @@ func writeDiffMarkdown(w io.Writer, o *diffOptions, results []*reconcile.Result)
 			fmt.Fprintln(w, "| partition | source rows | sink rows | status |")
 			fmt.Fprintln(w, "|---|--:|--:|---|")
 			for i, p := range r.Partitions {
-				fmt.Fprintf(w, "| %s | %s | %s | %s |\n", diffMdEscape(diffPartitionLabel(o, r, i)), diffNum(p.Source.Rows), diffNum(p.Sink.Rows), diffStatus(!p.Equal()))
+				fmt.Fprintf(w, "| %s | %s | %s | %s |\n", diffMdEscape(diffPartitionLabel(o, r, i)), numfmt.Thousands(p.Source.Rows), numfmt.Thousands(p.Sink.Rows), diffStatus(!p.Equal()))
 			}
 		}
 	default:
 		fmt.Fprintln(w, "| table | source rows | sink rows | missing | extra | different | status |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|---|")
 		for _, r := range results {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", diffMdEscape(diffPairName(r)), diffNum(r.SourceRows), diffNum(r.SinkRows),
-				diffNum(r.MissingCount), diffNum(r.ExtraCount), diffNum(r.MismatchedCount), diffStatus(r.Drift()))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", diffMdEscape(diffPairName(r)), numfmt.Thousands(r.SourceRows), numfmt.Thousands(r.SinkRows),
+				numfmt.Thousands(r.MissingCount), numfmt.Thousands(r.ExtraCount), numfmt.Thousands(r.MismatchedCount), diffStatus(r.Drift()))
 		}
 		for _, r := range results {
 			if !r.Drift() {

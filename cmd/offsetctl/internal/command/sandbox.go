@@ -16,6 +16,8 @@ import (
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
 	"github.com/offsetctl/offsetctl/internal/realstack"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
+
+	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // Databases `sandbox up` creates on a --postgres server.
@@ -163,8 +165,8 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 			k, v, _ := strings.Cut(kv, "=")
 			env.set(k, v)
 		}
-		env.set("SOURCE_DATABASE_URL", withoutPassword(sourceURL))
-		env.set("SINK_DATABASE_URL", withoutPassword(sinkURL))
+		env.set("SOURCE_DATABASE_URL", redact.WithoutPassword(sourceURL))
+		env.set("SINK_DATABASE_URL", redact.WithoutPassword(sinkURL))
 	}
 	if err := printSandboxEnv(o.deps.Streams.Out, env, o.g.JSON); err != nil {
 		return err
@@ -174,7 +176,7 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 	if o.pipeline {
 		logf("pipeline: public.customers → %s → %s → %s → public.customers (sink group connect-%s)",
 			env.SourceConnector, env.Topic, env.SinkConnector, env.SinkConnector)
-		if strings.Contains(o.postgres, "@") && hasPassword(o.postgres) {
+		if redact.WithoutPassword(o.postgres) != o.postgres {
 			logf("the database URLs above leave the password out: export PGPASSWORD to use them")
 		}
 	}
@@ -211,31 +213,12 @@ func shellQuote(v string) string {
 	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
-func hasPassword(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return false
-	}
-	_, ok := p.User.Password()
-	return ok
-}
-
-// withoutPassword drops the password from a URL (it is never printed).
-func withoutPassword(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	p.User = url.User(p.User.Username())
-	return p.String()
-}
-
 // ensureDatabase creates database name on the server of admin unless it
 // exists, and returns its URL.
 func ensureDatabase(ctx context.Context, admin, name string) (string, error) {
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return "", withHint(fmt.Errorf("connecting to PostgreSQL at %s: %w", withoutPassword(admin), err),
+		return "", withHint(fmt.Errorf("connecting to PostgreSQL at %s: %w", redact.WithoutPassword(admin), err),
 			"Check --postgres (a URL such as postgres://user@host:5432/postgres) and PGPASSWORD.")
 	}
 	defer conn.Close(context.Background())
@@ -276,8 +259,8 @@ func sandboxUpRealRun(ctx context.Context, o *sandboxUpOptions) error {
 	env.set("OFFSETCTL_CONNECT_URL", st.ConnectURL())
 	env.set("OFFSETCTL_BOOTSTRAP_SERVERS", st.BootstrapServers())
 	env.set("OFFSETCTL_OFFSETS_TOPIC", st.OffsetsTopic())
-	env.set("SOURCE_DATABASE_URL", withoutPassword(st.SourceDB()))
-	env.set("SINK_DATABASE_URL", withoutPassword(st.SinkDB()))
+	env.set("SOURCE_DATABASE_URL", redact.WithoutPassword(st.SourceDB()))
+	env.set("SINK_DATABASE_URL", redact.WithoutPassword(st.SinkDB()))
 	if err := printSandboxEnv(o.deps.Streams.Out, env, o.g.JSON); err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
+
+	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // runSandboxUp runs `sandbox up` until ready, hands the sandbox to check,
@@ -124,7 +126,7 @@ func TestShellQuoteAndPasswordRemoval(t *testing.T) {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
 		}
 	}
-	if got := withoutPassword("postgres://u:secret@h:5432/db?sslmode=disable"); strings.Contains(got, "secret") || !strings.Contains(got, "u@h:5432/db") {
+	if got := redact.WithoutPassword("postgres://u:secret@h:5432/db?sslmode=disable"); strings.Contains(got, "secret") || !strings.Contains(got, "u@h:5432/db") {
 		t.Errorf("withoutPassword kept the secret or lost the rest: %s", got)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
 	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
+
+	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // stateOutputVersion is the format_version of the -json outputs of the state
@@ -114,22 +115,11 @@ func hasConfigFiles(dir string) bool {
 func describeBackend(b state.Backend) string {
 	switch b := b.(type) {
 	case *local.Backend:
-		return redactPath(b.Path())
+		return redact.URL(b.Path())
 	case *pgstate.Backend:
 		return b.Where()
 	}
 	return "the state"
-}
-
-// redactPath hides a password in a path that is really a URL (a mistyped
-// --state scheme lands in the local backend).
-func redactPath(p string) string {
-	if u, err := url.Parse(p); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			return u.Redacted()
-		}
-	}
-	return p
 }
 
 type stateOptions struct {
