@@ -17,11 +17,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/offsetctl/offsetctl/pkg/reconcile"
-
 	"github.com/offsetctl/offsetctl/internal/numfmt"
-
 	"github.com/offsetctl/offsetctl/internal/redact"
+	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
 // diffFormatVersion is the format_version of `offsetctl diff -json`.
@@ -269,7 +267,7 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 	}
 	for _, r := range results {
 		if r.Drift() {
-			return &exitError{code: ExitChanges}
+			return changesPresent()
 		}
 	}
 	return nil

@@ -14,13 +14,9 @@ import (
 	"github.com/sergi/go-diff/diffmatchpatch"
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 )
-
-// ExitUnformatted is fmt -check's exit status when a file is not in
-// canonical format, as terraform fmt -check: distinct from 1 (an error) and
-// from 2 (changes present, which plan uses).
-const ExitUnformatted = 3
 
 type fmtOptions struct {
 	deps   *Deps
@@ -121,13 +117,13 @@ func fmtRun(o *fmtOptions) error {
 		}
 	}
 	if len(diags) > 0 {
-		if err := printDiagnostics(o.deps, parsed, diags); err != nil {
+		if err := views.NewView(o.deps.Streams, false).Diagnostics(parsed, diags); err != nil {
 			return err
 		}
-		return &exitError{code: ExitError}
+		return reported()
 	}
 	if o.check && changed > 0 {
-		return &exitError{code: ExitUnformatted}
+		return unformatted()
 	}
 	return nil
 }
@@ -136,10 +132,10 @@ func fmtRun(o *fmtOptions) error {
 func (o *fmtOptions) formatOne(name string, src []byte, write func([]byte) error) error {
 	formatted, diags := config.Format(name, src)
 	if diags.HasErrors() {
-		if err := printDiagnostics(o.deps, map[string]*hcl.File{name: {Bytes: src}}, diags); err != nil {
+		if err := views.NewView(o.deps.Streams, false).Diagnostics(map[string]*hcl.File{name: {Bytes: src}}, diags); err != nil {
 			return err
 		}
-		return &exitError{code: ExitError}
+		return reported()
 	}
 	if err := write(formatted); err != nil {
 		return err
@@ -153,7 +149,7 @@ func (o *fmtOptions) formatOne(name string, src []byte, write func([]byte) error
 		}
 	}
 	if o.check {
-		return &exitError{code: ExitUnformatted}
+		return unformatted()
 	}
 	return nil
 }

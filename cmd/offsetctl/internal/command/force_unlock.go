@@ -40,7 +40,8 @@ running holder it names the process to stop instead.`,
   offsetctl force-unlock -force 6f1c2c4e-8d3b-4c1a-9e55-2b7f0c9d1a40`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := configState(deps, cmd, &o.loc)
+			o.loc.parsed(cmd)
+			b, err := configState(deps, &o.loc)
 			if err != nil {
 				return err
 			}

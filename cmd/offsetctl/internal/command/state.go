@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,111 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/offsetctl/offsetctl/pkg/state"
-	"github.com/offsetctl/offsetctl/pkg/state/local"
-	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
-
-	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // stateOutputVersion is the format_version of the -json outputs of the state
 // commands (not of the state file, which has its own).
 const stateOutputVersion = 1
-
-// stateLocation says where the state lives.
-//
-// --state names it outright: a local file, or the postgres:// URL of the
-// PostgreSQL backend. Without --state, every command that uses the state
-// follows the configuration's `offsetctl { state "local" { path } }` or
-// `state "postgres" { url }` block (stateFor in plan.go), as Terraform's
-// state commands follow the backend: plan and apply read the configuration
-// anyway; the state commands and force-unlock read it from -chdir for its
-// state block only (configState). Without a configuration, or without a
-// state block, the state is offsetctl.state.json in the current directory.
-type stateLocation struct {
-	path string // --state
-
-	// The configuration of the state commands and force-unlock (plan and
-	// apply have their own configOptions).
-	chdir string
-	in    configInputs
-}
-
-// addStateFlag binds --state on cmd.
-func addStateFlag(cmd *cobra.Command, loc *stateLocation) {
-	cmd.PersistentFlags().StringVar(&loc.path, "state", local.DefaultPath, "the state: a local file, or a postgres:// URL (without it: the configuration's offsetctl { state } block, else the default file)")
-}
-
-// addStateConfigFlags binds -chdir, -var and -var-file on a command that
-// reads the configuration only for its state block.
-func addStateConfigFlags(cmd *cobra.Command, loc *stateLocation) {
-	f := cmd.PersistentFlags()
-	f.StringVar(&loc.chdir, "chdir", ".", "the directory holding the configuration (*.hcl) whose offsetctl { state } block names the state")
-	f.StringArrayVar(&loc.in.Vars, "var", nil, "set a variable the state block uses, NAME=VALUE (repeatable)")
-	f.StringArrayVar(&loc.in.VarFiles, "var-file", nil, "read variable values from an HCL or .json file (repeatable)")
-}
-
-// isPostgresURL says whether --state names the PostgreSQL backend.
-func isPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-}
-
-// resolveState opens the state backend named by loc.path: the PostgreSQL
-// backend for a postgres:// URL, else the local file.
-func resolveState(deps *Deps, loc *stateLocation) (state.Backend, error) {
-	if isPostgresURL(loc.path) {
-		b, err := pgstate.New(loc.path, pgstate.WithVersion(Version), pgstate.WithClock(deps.Now))
-		if err != nil {
-			return nil, withHint(fmt.Errorf("--state: %w", err), "Give --state as postgres://USER@HOST:PORT/DATABASE, with the password in PGPASSWORD or ~/.pgpass rather than on the command line.")
-		}
-		return b, nil
-	}
-	return local.New(loc.path, local.WithVersion(Version), local.WithClock(deps.Now)), nil
-}
-
-// configState opens the state of the state commands and force-unlock:
-// --state when given; else, when -chdir holds a configuration, its state
-// block (or the default file when it has none); else the default file.
-func configState(deps *Deps, cmd *cobra.Command, loc *stateLocation) (state.Backend, error) {
-	if f := cmd.Flags().Lookup("state"); f != nil && f.Changed {
-		return resolveState(deps, loc)
-	}
-	if !hasConfigFiles(loc.chdir) {
-		return resolveState(deps, loc)
-	}
-	// Unknown values are allowed (as validate allows them): these commands
-	// need the state block only, not the variables of the operations.
-	cfg, _, err := loadConfig(deps, loc.chdir, loc.in, true)
-	if err != nil {
-		return nil, err
-	}
-	return stateFor(deps, cmd, loc, cfg)
-}
-
-// hasConfigFiles says whether dir holds a configuration (*.hcl files, as
-// config.Load reads them).
-func hasConfigFiles(dir string) bool {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		if n := e.Name(); !e.IsDir() && !strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".hcl") {
-			return true
-		}
-	}
-	return false
-}
-
-// describeBackend names the state for messages, never with a password.
-func describeBackend(b state.Backend) string {
-	switch b := b.(type) {
-	case *local.Backend:
-		return redact.URL(b.Path())
-	case *pgstate.Backend:
-		return b.Where()
-	}
-	return "the state"
-}
 
 type stateOptions struct {
 	deps *Deps
@@ -161,7 +60,8 @@ in PostgreSQL with state "postgres", readable by the roles granted on its schema
 			Short: "List the operations recorded in the state",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				b, err := configState(deps, cmd, &o.loc)
+				o.loc.parsed(cmd)
+				b, err := configState(deps, &o.loc)
 				if err != nil {
 					return err
 				}
@@ -182,7 +82,8 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
   offsetctl state show replay_after_smt_fix -json`,
 			Args: cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				b, err := configState(deps, cmd, &o.loc)
+				o.loc.parsed(cmd)
+				b, err := configState(deps, &o.loc)
 				if err != nil {
 					return err
 				}
@@ -194,7 +95,8 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
 			Short: "Print the chronological log of operations, failures and rollbacks included",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				b, err := configState(deps, cmd, &o.loc)
+				o.loc.parsed(cmd)
+				b, err := configState(deps, &o.loc)
 				if err != nil {
 					return err
 				}
@@ -666,31 +568,6 @@ func stateHistoryRun(ctx context.Context, o *stateOptions, b state.Backend) erro
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", at, ev.Serial, ev.Name, ev.text)
 	}
 	return tw.Flush()
-}
-
-// addLockTimeoutFlag binds -lock-timeout for the commands that change the
-// state (apply, rollback, offsets restore).
-func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
-	cmd.Flags().DurationVar(d, "lock-timeout", 0, "how long to wait for the state lock held by someone else (0: try once)")
-}
-
-// lockState takes the state lock for operation ("apply", "rollback", …),
-// waiting at most timeout (0: one attempt). The holder is recorded as the
-// user on this host, as operator names them. A
-// refused lock returns the backend's *state.LockError, which names the
-// holder, with a hint. The caller unlocks with b.Unlock(ctx, id).
-func lockState(ctx context.Context, deps *Deps, b state.Backend, operation string, timeout time.Duration) (string, error) {
-	if timeout < 0 {
-		return "", flagErrorf("-lock-timeout must not be negative, got %s", timeout)
-	}
-	who, host := operator(deps)
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	id, err := b.Lock(lctx, state.LockInfo{Operation: operation, Who: who, Host: host, Version: Version, Created: deps.Now()})
-	if errors.Is(err, state.ErrLocked) {
-		return "", withHint(err, "Wait for the holder with -lock-timeout (for example -lock-timeout 5m), or see the holder with: offsetctl state show")
-	}
-	return id, err
 }
 
 // approvalsText says who approved op and whether that was verified.
