@@ -1,14 +1,13 @@
 package command
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
@@ -56,7 +55,7 @@ running holder it names the process to stop instead.`,
 
 func forceUnlockRun(ctx context.Context, o *forceUnlockOptions, b state.Backend, id string) error {
 	defer b.Close()
-	streams := o.deps.Streams
+	v := views.NewForceUnlock(o.deps.Streams)
 	where := describeBackend(b)
 	holder, err := b.LockHolder(ctx)
 	if err != nil {
@@ -68,17 +67,11 @@ func forceUnlockRun(ctx context.Context, o *forceUnlockOptions, b state.Backend,
 				"Check the lock ID: offsetctl state show prints the current holder.")
 		}
 		if !o.force {
-			if !streams.InTTY {
+			if !o.deps.Streams.InTTY {
 				return withHint(fmt.Errorf("force-unlock needs a confirmation, and stdin is not a terminal"),
 					"Rerun with -force once you are sure the holder is gone: "+holder.String()+".")
 			}
-			fmt.Fprintf(streams.Err, "Do you really want to force-unlock %s?\n"+
-				"  It is locked by %s.\n"+
-				"  If that holder is still working, two operations could change the same connectors at once.\n"+
-				"  Only 'yes' will be accepted to confirm.\n\n"+
-				"  Enter a value: ", where, holder)
-			answer, _ := bufio.NewReader(streams.In).ReadString('\n')
-			if strings.TrimSpace(answer) != "yes" {
+			if !v.Confirm(where, holder) {
 				return errors.New("force-unlock cancelled: the lock is untouched")
 			}
 		}
@@ -86,10 +79,10 @@ func forceUnlockRun(ctx context.Context, o *forceUnlockOptions, b state.Backend,
 	err = b.ForceUnlock(ctx, id)
 	switch {
 	case err == nil && holder == nil:
-		fmt.Fprintf(streams.Out, "Cleared the lock information left by %s: its holder had already exited, so %s was not locked.\n", id, where)
+		v.Unlocked(where, id, false)
 		return nil
 	case err == nil:
-		fmt.Fprintf(streams.Out, "%s has been force-unlocked (lock ID %s).\n", where, id)
+		v.Unlocked(where, id, true)
 		return nil
 	case errors.Is(err, local.ErrLiveHolder):
 		return withHint(err, "Once that process has exited, the lock is released and the next apply can proceed; no force-unlock is needed.")

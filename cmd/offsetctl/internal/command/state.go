@@ -2,24 +2,15 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
 	"strconv"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
-
-// stateOutputVersion is the format_version of the -json outputs of the state
-// commands (not of the state file, which has its own).
-const stateOutputVersion = 1
 
 type stateOptions struct {
 	deps *Deps
@@ -107,12 +98,12 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
 	return cmd
 }
 
-// readState reads the state; a missing state is (nil, nil) after a note on
-// stderr.
-func readState(ctx context.Context, o *stateOptions, b state.Backend) (*state.State, error) {
+// readState reads the state; a missing state is (nil, nil) after the view
+// said so.
+func readState(ctx context.Context, v *views.State, b state.Backend) (*state.State, error) {
 	s, err := b.Read(ctx)
 	if errors.Is(err, state.ErrNoState) {
-		fmt.Fprintf(o.deps.Streams.Err, "No state at %s: nothing has been applied with it yet.\n", describeBackend(b))
+		v.NoState(describeBackend(b))
 		return nil, nil
 	}
 	if err != nil {
@@ -121,164 +112,47 @@ func readState(ctx context.Context, o *stateOptions, b state.Backend) (*state.St
 	return s, nil
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func whoAt(who, host string) string {
-	switch {
-	case who == "" && host == "":
-		return "-"
-	case host == "":
-		return who
-	case who == "":
-		return "@" + host
-	}
-	return who + "@" + host
-}
-
-// listItemJSON is an operation in `state list -json`.
-type listItemJSON struct {
-	Serial   uint64 `json:"serial"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Status   string `json:"status"`
-	Started  string `json:"started,omitempty"`
-	Finished string `json:"finished,omitempty"`
-	Who      string `json:"who,omitempty"`
-	Host     string `json:"host,omitempty"`
-}
-
-func jsonTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 func stateListRun(ctx context.Context, o *stateOptions, b state.Backend) error {
 	defer b.Close()
-	s, err := readState(ctx, o, b)
+	v := views.NewState(o.deps.Streams, o.g.JSON)
+	s, err := readState(ctx, v, b)
 	if err != nil {
 		return err
 	}
-	out := o.deps.Streams.Out
-	if o.g.JSON {
-		doc := struct {
-			FormatVersion int            `json:"format_version"`
-			Lineage       string         `json:"lineage"`
-			Serial        uint64         `json:"serial"`
-			Operations    []listItemJSON `json:"operations"`
-		}{FormatVersion: stateOutputVersion, Operations: []listItemJSON{}}
-		if s != nil {
-			doc.Lineage, doc.Serial = s.Lineage, s.Serial
-			for _, op := range s.Operations {
-				doc.Operations = append(doc.Operations, listItemJSON{
-					Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Status: string(op.Status),
-					Started: jsonTime(op.Started), Finished: jsonTime(op.Finished), Who: op.Who, Host: op.Host,
-				})
-			}
-		}
-		return writeJSON(out, doc)
-	}
-	if s == nil {
-		return nil
-	}
-	if len(s.Operations) == 0 {
-		fmt.Fprintf(o.deps.Streams.Err, "The state (lineage %s, serial %d) records no operation yet.\n", s.Lineage, s.Serial)
-		return nil
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tNAME\tKIND\tSTATUS\tSTARTED\tWHO")
-	for _, op := range s.Operations {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", op.Serial, op.Name, op.Kind, op.Status, fmtTime(op.Started), whoAt(op.Who, op.Host))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	warnUnfinished(o.deps.Streams.Err, s)
-	return nil
-}
-
-// warnUnfinished tells the operator about operations that left the world
-// half changed.
-func warnUnfinished(w io.Writer, s *state.State) {
-	for _, op := range s.Unfinished() {
-		switch op.Status {
-		case state.StatusInProgress:
-			fmt.Fprintf(w, "\nWarning: operation %d (%s) is still marked in progress: unless it is running right now, it was interrupted.\n"+
-				"Its before-images say what it may have overwritten: offsetctl state show %d\n", op.Serial, op.Name, op.Serial)
-		case state.StatusNeedsRollback:
-			fmt.Fprintf(w, "\nWarning: operation %d (%s) failed and its automatic rollback failed too: it needs a rollback.\n"+
-				"See what it overwrote: offsetctl state show %d\n", op.Serial, op.Name, op.Serial)
-		}
-	}
+	return v.List(s)
 }
 
 func stateShowRun(ctx context.Context, o *stateOptions, b state.Backend, args []string) error {
 	defer b.Close()
-	s, err := readState(ctx, o, b)
+	v := views.NewState(o.deps.Streams, o.g.JSON)
+	s, err := readState(ctx, v, b)
 	if err != nil || s == nil {
 		return err
 	}
-	out := o.deps.Streams.Out
 	if len(args) == 0 {
-		if o.g.JSON {
-			data, err := state.Encode(s, s.OffsetctlVersion)
-			if err != nil {
+		var holder *state.LockInfo
+		if !o.g.JSON {
+			if holder, err = b.LockHolder(ctx); err != nil {
 				return err
 			}
-			_, err = out.Write(data)
-			return err
 		}
-		holder, err := b.LockHolder(ctx)
-		if err != nil {
-			return err
-		}
-		return showSummary(out, o.deps.Streams.Err, describeBackend(b), s, holder)
+		return v.Summary(describeBackend(b), s, holder)
 	}
 	op, err := findOperation(s, args[0], describeBackend(b))
 	if err != nil {
 		return err
 	}
-	if o.g.JSON {
-		raw, err := state.MarshalOperation(op)
-		if err != nil {
-			return err
-		}
-		var backups []json.RawMessage
-		for _, bk := range s.BackupsFor(op.Serial) {
-			bj, err := json.Marshal(struct {
-				ID        uint64 `json:"id"`
-				TakenAt   string `json:"taken_at"`
-				Connector string `json:"connector,omitempty"`
-				Checksum  string `json:"checksum"`
-				Bytes     int    `json:"bytes"`
-			}{bk.ID, jsonTime(bk.TakenAt), bk.Connector, bk.Checksum, len(bk.Content)})
-			if err != nil {
-				return err
-			}
-			backups = append(backups, bj)
-		}
-		return writeJSON(out, struct {
-			FormatVersion int               `json:"format_version"`
-			Lineage       string            `json:"lineage"`
-			Serial        uint64            `json:"serial"`
-			Operation     json.RawMessage   `json:"operation"`
-			Backups       []json.RawMessage `json:"backups"`
-		}{stateOutputVersion, s.Lineage, s.Serial, raw, append([]json.RawMessage{}, backups...)})
+	return v.Operation(s, op)
+}
+
+func stateHistoryRun(ctx context.Context, o *stateOptions, b state.Backend) error {
+	defer b.Close()
+	v := views.NewState(o.deps.Streams, o.g.JSON)
+	s, err := readState(ctx, v, b)
+	if err != nil {
+		return err
 	}
-	return showOperation(out, s, op)
+	return v.History(s)
 }
 
 // findOperation finds an operation by serial (digits) or name.
@@ -294,290 +168,4 @@ func findOperation(s *state.State, arg, where string) (*state.Operation, error) 
 		return op, nil
 	}
 	return nil, withHint(fmt.Errorf("no operation named %q in %s", arg, where), "List them with: offsetctl state list")
-}
-
-func showSummary(out, errOut io.Writer, where string, s *state.State, holder *state.LockInfo) error {
-	counts := map[state.Status]int{}
-	for _, op := range s.Operations {
-		counts[op.Status]++
-	}
-	var parts []string
-	for _, st := range []state.Status{state.StatusApplied, state.StatusIncomplete, state.StatusRolledBack, state.StatusFailed, state.StatusNeedsRollback, state.StatusInProgress} {
-		if counts[st] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[st], strings.ReplaceAll(string(st), "_", " ")))
-		}
-	}
-	ops := strconv.Itoa(len(s.Operations))
-	if len(parts) > 0 {
-		ops += " (" + strings.Join(parts, ", ") + ")"
-	}
-	lock := "not locked"
-	if holder != nil {
-		lock = "locked by " + holder.String()
-	}
-	writer := s.OffsetctlVersion
-	if writer == "" {
-		writer = "unknown"
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
-	fmt.Fprintf(tw, "State:\t%s\n", where)
-	fmt.Fprintf(tw, "Lineage:\t%s\n", s.Lineage)
-	fmt.Fprintf(tw, "Serial:\t%d\n", s.Serial)
-	fmt.Fprintf(tw, "Written by:\toffsetctl %s\n", writer)
-	fmt.Fprintf(tw, "Operations:\t%s\n", ops)
-	fmt.Fprintf(tw, "Backups:\t%d\n", len(s.Backups))
-	fmt.Fprintf(tw, "Lock:\t%s\n", lock)
-	if op, ok := s.Last(); ok {
-		fmt.Fprintf(tw, "Last:\t%d %s (%s, %s), started %s by %s\n", op.Serial, op.Name, op.Kind, op.Status, fmtTime(op.Started), whoAt(op.Who, op.Host))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	warnUnfinished(errOut, s)
-	return nil
-}
-
-func showOperation(out io.Writer, s *state.State, op *state.Operation) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Operation %d: %s\n", op.Serial, op.Name)
-	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	field := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(tw, "  %s:\t%s\n", k, v)
-		}
-	}
-	field("Kind", string(op.Kind))
-	field("Status", string(op.Status))
-	if op.RollbackOf != 0 {
-		if target, ok := s.BySerial(op.RollbackOf); ok {
-			field("Rolls back", fmt.Sprintf("%d (%s)", op.RollbackOf, target.Name))
-		} else {
-			field("Rolls back", strconv.FormatUint(op.RollbackOf, 10))
-		}
-	}
-	if op.RolledBackBy != 0 {
-		field("Rolled back by", strconv.FormatUint(op.RolledBackBy, 10))
-	}
-	field("Started", fmtTime(op.Started))
-	if op.Finished.IsZero() {
-		field("Finished", "not yet")
-	} else {
-		field("Finished", fmtTime(op.Finished))
-	}
-	field("By", whoAt(op.Who, op.Host))
-	field("Reason", op.Reason)
-	field("Approvals", approvalsText(op))
-	field("Plan hash", op.PlanHash)
-	field("Config hash", op.ConfigHash)
-	field("Block hash", op.BlockHash)
-	field("Error", op.Error)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(op.Connectors) > 0 {
-		b.WriteString("\n  Connectors:\n")
-		for _, c := range op.Connectors {
-			fmt.Fprintf(&b, "    %s: %s -> %s\n", connectorLabel(c.Name, c.ConnectCluster), orDash(c.StateBefore), orDash(c.StateAfter))
-		}
-	}
-	if len(op.Steps) > 0 {
-		b.WriteString("\n  Steps:\n")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		for i, st := range op.Steps {
-			result := st.Message
-			if st.Error != "" {
-				result = "error: " + st.Error
-			}
-			line := fmt.Sprintf("    %d.\t%s\t%s\t%s", i+1, strings.TrimSpace(st.Name+" "+st.Target), st.Status, fmtTime(st.Finished))
-			if result != "" {
-				line += "\t" + result
-			}
-			fmt.Fprintln(tw, line)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	writeImages(&b, "Before-images (what it overwrote; a rollback restores these)", op.BeforeImages)
-	writeImages(&b, "After-images (what it wrote)", op.After)
-	if backups := s.BackupsFor(op.Serial); len(backups) > 0 {
-		b.WriteString("\n  Backups taken before the change:\n")
-		for _, bk := range backups {
-			fmt.Fprintf(&b, "    %d: %s, taken %s, %d bytes, %s\n", bk.ID, connectorLabel(bk.Connector, bk.ConnectCluster), fmtTime(bk.TakenAt), len(bk.Content), bk.Checksum)
-		}
-	}
-	_, err := io.WriteString(out, b.String())
-	return err
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func connectorLabel(name, cluster string) string {
-	if cluster == "" {
-		return orDash(name)
-	}
-	return fmt.Sprintf("%s (connect %s)", orDash(name), cluster)
-}
-
-func writeImages(b *strings.Builder, title string, images []state.Image) {
-	if len(images) == 0 {
-		return
-	}
-	fmt.Fprintf(b, "\n  %s:\n", title)
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	for _, im := range images {
-		switch {
-		case im.Source != nil:
-			offset := "none"
-			if im.Source.Offset != nil {
-				offset = string(im.Source.Offset)
-			}
-			key := ""
-			if len(im.Source.Key) > 0 {
-				key = fmt.Sprintf("\t(key %d bytes)", len(im.Source.Key))
-			}
-			fmt.Fprintf(tw, "    source\t%s\t%s\t-> %s%s\n", connectorLabel(im.Connector, im.ConnectCluster), im.Source.Partition, offset, key)
-		case im.Sink != nil:
-			offset := "none"
-			if im.Sink.Offset >= 0 {
-				offset = strconv.FormatInt(im.Sink.Offset, 10)
-			}
-			fmt.Fprintf(tw, "    sink\t%s\t%s[%d]\t-> %s\n", connectorLabel(im.Connector, im.ConnectCluster), im.Sink.Topic, im.Sink.Partition, offset)
-		case im.Row != nil:
-			row := "absent"
-			switch {
-			case im.Row.Xmin != "":
-				row = "written by transaction " + im.Row.Xmin
-			case im.Row.Row != nil:
-				row = "present"
-			}
-			table := im.Row.Table
-			if im.Row.Database != "" {
-				table = im.Row.Database + ": " + table
-			}
-			fmt.Fprintf(tw, "    row\t%s\t%s\t-> %s\n", table, im.Row.Key, row)
-		}
-	}
-	tw.Flush()
-}
-
-// historyEvent is one line of `state history`.
-type historyEvent struct {
-	Time    time.Time `json:"-"`
-	At      string    `json:"time,omitempty"`
-	Serial  uint64    `json:"serial"`
-	Name    string    `json:"name"`
-	Kind    string    `json:"kind"`
-	Event   string    `json:"event"` // started, applied, incomplete, failed, needs_rollback, rolled_back, unfinished
-	Who     string    `json:"who,omitempty"`
-	Host    string    `json:"host,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Related uint64    `json:"related,omitempty"` // the operation a rollback undid, or that undid this one
-	text    string
-}
-
-// historyOf turns the operations into events in time order: each operation
-// starts, then ends applied, failed or needing a rollback (or is still
-// unfinished); a rollback's end also records what it undid.
-func historyOf(s *state.State) []historyEvent {
-	var evs []historyEvent
-	for _, op := range s.Operations {
-		base := historyEvent{Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Who: op.Who, Host: op.Host}
-		start := base
-		start.Time, start.Event, start.Reason = op.Started, "started", op.Reason
-		what := string(op.Kind)
-		if op.RollbackOf != 0 {
-			start.Related = op.RollbackOf
-			what = fmt.Sprintf("rollback of operation %d", op.RollbackOf)
-		}
-		start.text = fmt.Sprintf("%s started by %s", what, whoAt(op.Who, op.Host))
-		if op.Reason != "" {
-			start.text += ": " + op.Reason
-		}
-		evs = append(evs, start)
-
-		end := base
-		end.Time = op.Finished
-		switch op.Status {
-		case state.StatusApplied, state.StatusRolledBack:
-			// rolled_back operations were applied first; their undoing is
-			// the rollback operation's own event.
-			end.Event, end.text = "applied", "applied"
-			if op.Kind == state.KindRollback {
-				end.Related = op.RollbackOf
-				end.text = fmt.Sprintf("applied: operation %d is rolled back", op.RollbackOf)
-			}
-		case state.StatusIncomplete:
-			end.Event, end.Error, end.text = "incomplete", op.Error, "applied, NOT verified"
-		case state.StatusFailed:
-			end.Event, end.Error, end.text = "failed", op.Error, "failed, nothing left changed"
-		case state.StatusNeedsRollback:
-			end.Event, end.Error, end.text = "needs_rollback", op.Error, "FAILED, and its automatic rollback failed: it needs a rollback"
-		case state.StatusInProgress:
-			end.Event, end.text = "unfinished", "still in progress: interrupted unless it is running now"
-		}
-		if end.Error != "" {
-			end.text += ": " + end.Error
-		}
-		evs = append(evs, end)
-	}
-	// Unfinished events have no time: they sort last.
-	sort.SliceStable(evs, func(i, j int) bool {
-		a, b := evs[i].Time, evs[j].Time
-		if a.IsZero() != b.IsZero() {
-			return b.IsZero()
-		}
-		return a.Before(b)
-	})
-	for i := range evs {
-		evs[i].At = jsonTime(evs[i].Time)
-	}
-	return evs
-}
-
-func stateHistoryRun(ctx context.Context, o *stateOptions, b state.Backend) error {
-	defer b.Close()
-	s, err := readState(ctx, o, b)
-	if err != nil {
-		return err
-	}
-	var evs []historyEvent
-	if s != nil {
-		evs = historyOf(s)
-	}
-	out := o.deps.Streams.Out
-	if o.g.JSON {
-		doc := struct {
-			FormatVersion int            `json:"format_version"`
-			Events        []historyEvent `json:"events"`
-		}{stateOutputVersion, append([]historyEvent{}, evs...)}
-		return writeJSON(out, doc)
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, ev := range evs {
-		at := "-"
-		if !ev.Time.IsZero() {
-			at = fmtTime(ev.Time)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", at, ev.Serial, ev.Name, ev.text)
-	}
-	return tw.Flush()
-}
-
-// approvalsText says who approved op and whether that was verified.
-func approvalsText(op *state.Operation) string {
-	var parts []string
-	for _, a := range op.VerifiedApprovals {
-		parts = append(parts, fmt.Sprintf("%s (signature verified, key %s)", a.Principals, a.Fingerprint))
-	}
-	if len(op.Approvals) > 0 {
-		parts = append(parts, strings.Join(op.Approvals, ", ")+" (unverified: named with --approved-by)")
-	}
-	return strings.Join(parts, "; ")
 }
