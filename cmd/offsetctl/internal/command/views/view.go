@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
 
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/pkg/config"
@@ -25,6 +26,14 @@ func NewView(streams *iostreams.Streams, asJSON bool) *View {
 
 // JSON reports whether the output is JSON.
 func (v *View) JSON() bool { return v.json }
+
+// Cobra gives cobra the streams for the help and usage texts it renders
+// itself (--help, help COMMAND; the goldens of TestHelpEveryCommand).
+func (v *View) Cobra(root *cobra.Command) {
+	root.SetIn(v.streams.In)
+	root.SetOut(v.streams.Out)
+	root.SetErr(v.streams.Err)
+}
 
 // Warn writes "Warning: msg" on stderr.
 func (v *View) Warn(msg string) {
