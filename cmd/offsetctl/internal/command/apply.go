@@ -118,8 +118,5 @@ func applyRun(ctx context.Context, o *applyOptions) error {
 			return err
 		}
 	}
-	if proceed, err := review(v, &o.chg, p, saved != nil); !proceed {
-		return err
-	}
-	return s.execute(ctx, o.deps, &o.chg, p, saved != nil)
+	return s.reviewAndExecute(ctx, o.deps, &o.chg, p, saved != nil)
 }

@@ -117,6 +117,15 @@ func review(v *views.Operation, o *changeOptions, p *plan.Plan, reviewed bool) (
 	return true, nil
 }
 
+// reviewAndExecute is the end of every changing command: review the plan,
+// then execute it when there is something to do and the operator said yes.
+func (s *session) reviewAndExecute(ctx context.Context, deps *Deps, o *changeOptions, p *plan.Plan, reviewed bool) error {
+	if proceed, err := review(s.view, o, p, reviewed); !proceed {
+		return err
+	}
+	return s.execute(ctx, deps, o, p, reviewed)
+}
+
 // savePlan shows a plan built by rollback or offsets restore and saves it
 // for review instead of applying it.
 func savePlan(v *views.Operation, out string, p *plan.Plan) error {

@@ -71,8 +71,5 @@ func offsetsRestoreRun(ctx context.Context, o *offsetsRestoreOptions, file strin
 	if o.out != "" {
 		return savePlan(v, o.out, p)
 	}
-	if proceed, err := review(v, &o.chg, p, false); !proceed {
-		return err
-	}
-	return s.execute(ctx, o.deps, &o.chg, p, false)
+	return s.reviewAndExecute(ctx, o.deps, &o.chg, p, false)
 }

@@ -95,8 +95,5 @@ func rollbackRun(ctx context.Context, o *rollbackOptions, name string) error {
 	if o.out != "" {
 		return savePlan(v, o.out, p)
 	}
-	if proceed, err := review(v, &o.chg, p, false); !proceed {
-		return err
-	}
-	return s.execute(ctx, o.deps, &o.chg, p, false)
+	return s.reviewAndExecute(ctx, o.deps, &o.chg, p, false)
 }

@@ -6,9 +6,6 @@ import (
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// ApproveFormat is the format_version of `offsetctl approve -json`.
-const ApproveFormat = 1
-
 // Approval is what offsetctl approve did.
 type Approval struct {
 	FormatVersion int    `json:"format_version"`

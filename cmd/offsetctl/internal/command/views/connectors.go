@@ -8,9 +8,6 @@ import (
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// ConnectorsFormat is the format_version of `offsetctl connectors -json`.
-const ConnectorsFormat = 1
-
 // ConnectorList is what offsetctl connectors shows: the worker and its
 // connectors. Its JSON fields are in the order the untyped map before it
 // wrote them (sorted), byte for byte.

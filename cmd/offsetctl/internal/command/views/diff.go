@@ -17,9 +17,6 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
-// DiffFormat is the format_version of `offsetctl diff -json`.
-const DiffFormat = 1
-
 // DiffReport is what a diff report says besides its results: the flags
 // that shape it.
 type DiffReport struct {

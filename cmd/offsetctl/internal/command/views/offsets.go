@@ -8,10 +8,6 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
-// OffsetsFormat is the format_version of `offsetctl offsets show -json` and
-// `offsetctl offsets backup -json`.
-const OffsetsFormat = 1
-
 // OffsetsList is what offsetctl offsets show shows. Its JSON fields are in
 // the order the untyped map before it wrote them (sorted), byte for byte.
 type OffsetsList struct {

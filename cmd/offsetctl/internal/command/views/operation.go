@@ -17,11 +17,6 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
-// EventsVersion is the format_version of the -json event stream of apply,
-// rollback and offsets restore. Streaming (each event written when it
-// happens) did not change a record's shape: still 1.
-const EventsVersion = 1
-
 // Operation is the view of the commands that change the world through
 // pkg/apply: apply, rollback and offsets restore. It shows the plan for
 // review, asks for "yes", and renders apply's events as they happen:

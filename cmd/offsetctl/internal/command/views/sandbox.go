@@ -7,9 +7,6 @@ import (
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// SandboxFormat is the format_version of `offsetctl sandbox up -json`.
-const SandboxFormat = 1
-
 // SandboxEnv is what sandbox up prints: where the sandbox answers, and the
 // environment that points offsetctl (and the examples) at it.
 type SandboxEnv struct {

@@ -14,10 +14,6 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
-// StateFormat is the format_version of the -json outputs of the state
-// commands (not of the state file, which has its own).
-const StateFormat = 1
-
 // State is the view of offsetctl state list, show and history.
 type State struct{ *View }
 

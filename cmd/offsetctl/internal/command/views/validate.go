@@ -12,9 +12,6 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/config"
 )
 
-// ValidateFormat is the format_version of `offsetctl validate -json`.
-const ValidateFormat = 1
-
 // Validate is the view of offsetctl validate.
 type Validate struct{ *View }
 

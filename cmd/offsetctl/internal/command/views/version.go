@@ -6,9 +6,6 @@ import (
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// VersionFormat is the format_version of `offsetctl version -json`.
-const VersionFormat = 1
-
 // VersionInfo is what offsetctl version says. Its JSON fields are in the
 // order the untyped map before it wrote them (sorted), byte for byte.
 type VersionInfo struct {
