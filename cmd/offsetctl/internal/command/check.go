@@ -152,7 +152,8 @@ func checkRun(ctx context.Context, cmd *cobra.Command, o *checkOptions) error {
 		return err
 	}
 	if o.record {
-		backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+		o.loc.parsed(cmd)
+		backend, err := stateFor(cmd.Context(), o.deps, &o.loc, cfg)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/forge"
 	"github.com/offsetctl/offsetctl/internal/forge/forgetest"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
@@ -224,8 +225,12 @@ func bigPlan(t *testing.T, n int) string {
 // applyStream writes apply -json's stream for a result, as apply does.
 func applyStream(t *testing.T, res *apply.Result, applyErr error) string {
 	t.Helper()
-	var b bytes.Buffer
-	if err := writeEventStream(&b, nil, res, applyErr); err != nil {
+	streams, _, b, _ := iostreams.Test()
+	v := views.NewOperation(streams, true, Version)
+	if err := v.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Result(res, applyErr); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "apply.jsonl")

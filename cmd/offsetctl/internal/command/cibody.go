@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/forge"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/plan/render"
@@ -187,8 +188,8 @@ func readApplySummary(r io.Reader) (applyRecord, bool, error) {
 		}
 		switch rec.Type {
 		case "version":
-			if rec.FormatVersion != applyEventsVersion {
-				return sum, false, fmt.Errorf("the apply output is of format_version %d; this offsetctl reads %d: use the same offsetctl for apply and ci comment", rec.FormatVersion, applyEventsVersion)
+			if rec.FormatVersion != views.EventsVersion {
+				return sum, false, fmt.Errorf("the apply output is of format_version %d; this offsetctl reads %d: use the same offsetctl for apply and ci comment", rec.FormatVersion, views.EventsVersion)
 			}
 		case "summary":
 			sum, found = rec, true

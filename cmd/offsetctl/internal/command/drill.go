@@ -273,7 +273,8 @@ func drillRun(ctx context.Context, cmd *cobra.Command, o *drillOptions) error {
 	r.decide()
 
 	if !o.noRecord {
-		backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+		o.loc.parsed(cmd)
+		backend, err := stateFor(cmd.Context(), o.deps, &o.loc, cfg)
 		if err != nil {
 			return err
 		}

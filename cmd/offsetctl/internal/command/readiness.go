@@ -79,7 +79,8 @@ func readinessRun(ctx context.Context, cmd *cobra.Command, o *readinessOptions) 
 	if err != nil {
 		return err
 	}
-	backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+	o.loc.parsed(cmd)
+	backend, err := stateFor(cmd.Context(), o.deps, &o.loc, cfg)
 	if err != nil {
 		return err
 	}

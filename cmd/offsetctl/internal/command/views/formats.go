@@ -1,0 +1,38 @@
+package views
+
+// The format_version of each JSON output, in one place: a change to a
+// document's shape bumps its number here (and the documents say which
+// offsetctl wrote them where they carry offsetctl_version). Plan, state and
+// backup files have their own, in their packages.
+const (
+	// EventsVersion is the format_version of the -json event stream of apply,
+	// rollback and offsets restore. Streaming (each event written when it
+	// happens) did not change a record's shape: still 1.
+	EventsVersion = 1
+
+	// VersionFormat is the format_version of `offsetctl version -json`.
+	VersionFormat = 1
+
+	// ConnectorsFormat is the format_version of `offsetctl connectors -json`.
+	ConnectorsFormat = 1
+
+	// OffsetsFormat is the format_version of `offsetctl offsets show -json` and
+	// `offsetctl offsets backup -json`.
+	OffsetsFormat = 1
+
+	// ApproveFormat is the format_version of `offsetctl approve -json`.
+	ApproveFormat = 1
+
+	// StateFormat is the format_version of the -json outputs of the state
+	// commands (not of the state file, which has its own).
+	StateFormat = 1
+
+	// ValidateFormat is the format_version of `offsetctl validate -json`.
+	ValidateFormat = 1
+
+	// DiffFormat is the format_version of `offsetctl diff -json`.
+	DiffFormat = 1
+
+	// SandboxFormat is the format_version of `offsetctl sandbox up -json`.
+	SandboxFormat = 1
+)
