@@ -33,6 +33,10 @@ const (
 	// DiffFormat is the format_version of `offsetctl diff -json`.
 	DiffFormat = 1
 
+	// OffsetsVerifyFormat is the format_version of `offsetctl offsets verify
+	// -json`.
+	OffsetsVerifyFormat = 1
+
 	// SandboxFormat is the format_version of `offsetctl sandbox up -json`.
 	SandboxFormat = 1
 )
