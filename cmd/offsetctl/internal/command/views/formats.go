@@ -37,6 +37,9 @@ const (
 	// -json`.
 	OffsetsVerifyFormat = 1
 
+	// ReadinessFormat is the format_version of `offsetctl readiness -json`.
+	ReadinessFormat = 1
+
 	// SandboxFormat is the format_version of `offsetctl sandbox up -json`.
 	SandboxFormat = 1
 )
