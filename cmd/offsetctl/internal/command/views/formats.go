@@ -40,6 +40,9 @@ const (
 	// ReadinessFormat is the format_version of `offsetctl readiness -json`.
 	ReadinessFormat = 1
 
+	// DrillFormat is the format_version of `offsetctl drill -json`.
+	DrillFormat = 1
+
 	// SandboxFormat is the format_version of `offsetctl sandbox up -json`.
 	SandboxFormat = 1
 )
