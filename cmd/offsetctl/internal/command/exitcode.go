@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
@@ -143,4 +144,17 @@ func planExit(detailed bool, p *plan.Plan) error {
 		return changesPresent()
 	}
 	return nil
+}
+
+// checkExit is a check run's exit status: 1 when anything could not be checked,
+// 2 for drift or a crossed threshold, 0 when healthy (in-flight rows
+// included: they are not drift yet).
+func checkExit(r *views.CheckResult) int {
+	switch r.Verdict {
+	case checkError:
+		return ExitError
+	case checkDrift, checkLag:
+		return ExitChanges
+	}
+	return ExitOK
 }

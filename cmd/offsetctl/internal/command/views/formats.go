@@ -43,6 +43,10 @@ const (
 	// DrillFormat is the format_version of `offsetctl drill -json`.
 	DrillFormat = 1
 
+	// CheckFormat is the format_version of `offsetctl check -json` (and of
+	// the runs check --listen serves).
+	CheckFormat = 1
+
 	// SandboxFormat is the format_version of `offsetctl sandbox up -json`.
 	SandboxFormat = 1
 )

@@ -68,6 +68,12 @@ func NewOffsets(streams *iostreams.Streams, asJSON bool) *Offsets {
 	return &Offsets{NewView(streams, asJSON)}
 }
 
+// Pruned says a scheduled backup older than --keep or --keep-within was
+// deleted (offsets backup --dir), on stderr.
+func (v *Offsets) Pruned(path string) {
+	fmt.Fprintf(v.streams.Err, "pruned %s\n", path)
+}
+
 // InvalidRecord warns about a record of the offsets topic that is not a
 // valid Connect offset record; backup says it is not backed up.
 func (v *Offsets) InvalidRecord(topic string, what fmt.Stringer, backup bool) {
