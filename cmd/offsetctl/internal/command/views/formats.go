@@ -47,6 +47,15 @@ const (
 	// the runs check --listen serves).
 	CheckFormat = 1
 
+	// CIFormat is the format_version of the -json outputs of the ci
+	// commands.
+	CIFormat = 1
+
+	// CommentMetaFormat is the format_version of the metadata a plan
+	// comment carries in a hidden line, read back by ci reviewed-plan and ci
+	// verify-plan.
+	CommentMetaFormat = 1
+
 	// SandboxFormat is the format_version of `offsetctl sandbox up -json`.
 	SandboxFormat = 1
 )
