@@ -26,12 +26,12 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/internal/numfmt"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
@@ -286,17 +286,7 @@ func median(ms []measurement) measurement {
 	}
 }
 
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	var out []byte
-	for i := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
-}
+func thousands(n int) string { return numfmt.Thousands(int64(n)) }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)

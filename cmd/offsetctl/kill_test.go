@@ -28,6 +28,117 @@ import (
 // the journal's record of the resume), records it so, and does not write
 // the offsets a second time.
 func TestSIGKILLMidApply(t *testing.T) {
+	bin := buildWithTestHooks(t)
+	for _, step := range []string{"alter", "restore-state"} {
+		t.Run(step, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			w := newKillWorld(t, ctx, bin)
+
+			// apply, stopped at the step and killed there.
+			_, killedErr := w.killAt(t, ctx, step, "apply", "plan.json", "-auto-approve", "-no-color", "-grace-period", "100ms", "-running-watch", "100ms")
+			if got := readStatus(t, ctx, w.dir); got != state.StatusInProgress {
+				t.Fatalf("after the kill the operation is %s, want in_progress\n%s", got, killedErr)
+			}
+			if got := committed(t, ctx, w.cc); got != 10 {
+				t.Fatalf("after the kill at %s the offset is %d, want 10", step, got)
+			}
+
+			out, errs, err := w.run(ctx, "apply", "plan.json", "-auto-approve", "-no-color", "-grace-period", "100ms", "-running-watch", "100ms")
+			if err != nil {
+				t.Fatalf("apply after the kill: %v\n%s%s", err, out, errs)
+			}
+			if !strings.Contains(errs, "operation 1 (replay): left unfinished by an earlier run; found applied:") {
+				t.Errorf("apply after the kill does not say it found the operation applied:\n%s", errs)
+			}
+			if strings.Contains(errs, ": alter:") {
+				t.Errorf("apply after the kill wrote the offsets again:\n%s", errs)
+			}
+			st := readState(t, ctx, w.dir)
+			if len(st.Operations) != 1 || st.Operations[0].Status != state.StatusApplied {
+				t.Errorf("state after: %d operation(s), the first %s; want one, applied", len(st.Operations), st.Operations[0].Status)
+			}
+			if got := committed(t, ctx, w.cc); got != 10 {
+				t.Errorf("offset after: %d, want 10", got)
+			}
+			hist, errs, err := w.run(ctx, "state", "history", "-no-color")
+			if err != nil {
+				t.Fatalf("state history: %v\n%s", err, errs)
+			}
+			if !strings.Contains(hist, "applied") || strings.Contains(hist, "failed") {
+				t.Errorf("state history:\n%s", hist)
+			}
+			if st, err := w.cc.Status(ctx, "orders-sink"); err != nil || st.Connector.State != connect.StateRunning {
+				t.Errorf("connector after: %+v, %v; want RUNNING", st.Connector, err)
+			}
+		})
+	}
+}
+
+// TestSIGKILLMidApplyJSON kills `apply -json` at a step and reads what it
+// wrote to its stdout (a file, as a CI log is): the version record and
+// every event up to the step, each a whole JSON line, written as they
+// happened; no summary, since apply never ended.
+func TestSIGKILLMidApplyJSON(t *testing.T) {
+	bin := buildWithTestHooks(t)
+	step := func(typ, step string) string { return typ + " " + step }
+	upTo := []string{
+		"version ",
+		step("step_started", "journal"), "operation_started ", step("step_done", "journal"),
+		step("step_started", "stop"), step("step_done", "stop"),
+		step("step_started", "settle"), step("step_done", "settle"),
+		step("step_started", "alter"), "offsets_altered ", step("step_done", "alter"),
+		step("step_started", "verify"), "verified ", step("step_done", "verify"),
+	}
+	tests := []struct {
+		name string
+		stop string
+		want []string
+	}{
+		{"stopped after alter", "alter", upTo[:11]},
+		{"stopped after verify", "verify", upTo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			w := newKillWorld(t, ctx, bin)
+			stdout, stderr := w.killAt(t, ctx, tt.stop, "apply", "plan.json", "-json", "-grace-period", "100ms", "-running-watch", "100ms")
+			if stdout == "" {
+				t.Fatalf("killed after %s, stdout is empty: the events were not written as they happened\n(stderr:\n%s)", tt.stop, stderr)
+			}
+			if !strings.HasSuffix(stdout, "\n") {
+				t.Fatalf("the last line of the stream is cut:\n%s", stdout)
+			}
+			var got []string
+			for i, line := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
+				var rec struct {
+					Type          string `json:"type"`
+					Step          string `json:"step"`
+					FormatVersion int    `json:"format_version"`
+				}
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("line %d is not a whole JSON object (%v): %s", i+1, err, line)
+				}
+				if i == 0 && (rec.Type != "version" || rec.FormatVersion != 1) {
+					t.Fatalf("first record: %s", line)
+				}
+				got = append(got, rec.Type+" "+rec.Step)
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Fatalf("killed after %s, stdout holds:\n%s\nwant:\n%s\n(stderr:\n%s)", tt.stop, strings.Join(got, "\n"), strings.Join(tt.want, "\n"), stderr)
+			}
+			if got := readStatus(t, ctx, w.dir); got != state.StatusInProgress {
+				t.Fatalf("after the kill the operation is %s, want in_progress", got)
+			}
+		})
+	}
+}
+
+// buildWithTestHooks builds offsetctl with the test-only stop hook (build
+// tag offsetctl_testhooks) and returns the binary's path.
+func buildWithTestHooks(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -36,18 +147,26 @@ func TestSIGKILLMidApply(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building offsetctl with the test hooks: %v\n%s", err, out)
 	}
-	for _, step := range []string{"alter", "restore-state"} {
-		t.Run(step, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			sb, err := sandbox.Start(ctx, sandbox.Options{TaskShutdownTimeout: 100 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(sb.Close)
-			cc := sinkAt50(t, ctx, sb)
-			dir := t.TempDir()
-			hcl := fmt.Sprintf(`
+	return bin
+}
+
+// killWorld is a sandbox with a sink connector orders-sink at offset 50, a
+// configuration that rewinds it to 10, and its plan in plan.json.
+type killWorld struct {
+	bin string
+	dir string
+	cc  *connect.Client
+}
+
+func newKillWorld(t *testing.T, ctx context.Context, bin string) *killWorld {
+	t.Helper()
+	sb, err := sandbox.Start(ctx, sandbox.Options{TaskShutdownTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	w := &killWorld{bin: bin, dir: t.TempDir(), cc: sinkAt50(t, ctx, sb)}
+	hcl := fmt.Sprintf(`
 connect "sb" { url = %q }
 kafka "sb" {
   brokers       = [%q]
@@ -68,82 +187,65 @@ offsets "replay" {
   }
 }
 `, sb.ConnectURL(), sb.BootstrapServers()[0], sb.OffsetsTopic())
-			if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			run := func(env []string, args ...string) (string, string, error) {
-				cmd := exec.CommandContext(ctx, bin, args...)
-				cmd.Dir = dir
-				cmd.Env = append(os.Environ(), env...)
-				var out, errb bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &errb
-				err := cmd.Run()
-				return out.String(), errb.String(), err
-			}
-			if out, errs, err := run(nil, "plan", "-out", "plan.json", "-no-color"); err != nil {
-				t.Fatalf("plan: %v\n%s%s", err, out, errs)
-			}
-
-			// apply, stopped at the step and killed there.
-			stopped := filepath.Join(dir, "stopped")
-			cmd := exec.CommandContext(ctx, bin, "apply", "plan.json", "-auto-approve", "-no-color", "-grace-period", "100ms", "-running-watch", "100ms")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "OFFSETCTL_TEST_STOP_AT="+step, "OFFSETCTL_TEST_STOP_FILE="+stopped)
-			var killedErr bytes.Buffer
-			cmd.Stderr = &killedErr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			for {
-				if _, err := os.Stat(stopped); err == nil {
-					break
-				}
-				if ctx.Err() != nil {
-					cmd.Process.Kill()
-					t.Fatalf("apply never reached step %s:\n%s", step, killedErr.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL
-				t.Fatal(err)
-			}
-			cmd.Wait()
-			if got := readStatus(t, ctx, dir); got != state.StatusInProgress {
-				t.Fatalf("after the kill the operation is %s, want in_progress", got)
-			}
-			if got := committed(t, ctx, cc); got != 10 {
-				t.Fatalf("after the kill at %s the offset is %d, want 10", step, got)
-			}
-
-			out, errs, err := run(nil, "apply", "plan.json", "-auto-approve", "-no-color", "-grace-period", "100ms", "-running-watch", "100ms")
-			if err != nil {
-				t.Fatalf("apply after the kill: %v\n%s%s", err, out, errs)
-			}
-			if !strings.Contains(errs, "operation 1 (replay): left unfinished by an earlier run; found applied:") {
-				t.Errorf("apply after the kill does not say it found the operation applied:\n%s", errs)
-			}
-			if strings.Contains(errs, ": alter:") {
-				t.Errorf("apply after the kill wrote the offsets again:\n%s", errs)
-			}
-			st := readState(t, ctx, dir)
-			if len(st.Operations) != 1 || st.Operations[0].Status != state.StatusApplied {
-				t.Errorf("state after: %d operation(s), the first %s; want one, applied", len(st.Operations), st.Operations[0].Status)
-			}
-			if got := committed(t, ctx, cc); got != 10 {
-				t.Errorf("offset after: %d, want 10", got)
-			}
-			hist, errs, err := run(nil, "state", "history", "-no-color")
-			if err != nil {
-				t.Fatalf("state history: %v\n%s", err, errs)
-			}
-			if !strings.Contains(hist, "applied") || strings.Contains(hist, "failed") {
-				t.Errorf("state history:\n%s", hist)
-			}
-			if st, err := cc.Status(ctx, "orders-sink"); err != nil || st.Connector.State != connect.StateRunning {
-				t.Errorf("connector after: %+v, %v; want RUNNING", st.Connector, err)
-			}
-		})
+	if err := os.WriteFile(filepath.Join(w.dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	if out, errs, err := w.run(ctx, "plan", "-out", "plan.json", "-no-color"); err != nil {
+		t.Fatalf("plan: %v\n%s%s", err, out, errs)
+	}
+	return w
+}
+
+// run runs offsetctl in the world's directory and returns its stdout and
+// stderr.
+func (w *killWorld) run(ctx context.Context, args ...string) (string, string, error) {
+	cmd := exec.CommandContext(ctx, w.bin, args...)
+	cmd.Dir = w.dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// killAt runs offsetctl with args, stopped by the test hook after step,
+// kills it there with SIGKILL, and returns what it had written: stdout to a
+// file (as a CI log), and stderr.
+func (w *killWorld) killAt(t *testing.T, ctx context.Context, step string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	stopped := filepath.Join(w.dir, "stopped")
+	os.Remove(stopped)
+	outFile, err := os.Create(filepath.Join(w.dir, "stdout-"+step))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	cmd := exec.CommandContext(ctx, w.bin, args...)
+	cmd.Dir = w.dir
+	cmd.Env = append(os.Environ(), "OFFSETCTL_TEST_STOP_AT="+step, "OFFSETCTL_TEST_STOP_FILE="+stopped)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = outFile, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(stopped); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			cmd.Process.Kill()
+			t.Fatalf("offsetctl %s never reached step %s:\n%s", strings.Join(args, " "), step, errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	out, err := os.ReadFile(outFile.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), errb.String()
 }
 
 // sinkAt50 makes topic orders (one partition, 100 records) and an inert

@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
+	redactpkg "github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // server is the admin URL chosen by Main for this test binary. It is the one
@@ -210,9 +211,8 @@ func Exec(t testing.TB, url string, sql string, args ...any) {
 }
 
 func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
+	if _, err := url.Parse(u); err != nil {
 		return "<unparseable URL>"
 	}
-	return p.Redacted()
+	return redactpkg.URL(u)
 }

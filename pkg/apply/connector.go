@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/internal/sleep"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
@@ -123,7 +124,7 @@ func (c *conn) settle(ctx context.Context, want []offsets.Position) ([]offsets.P
 	if err != nil {
 		return nil, err
 	}
-	if err := sleepCtx(ctx, c.a.opts.GracePeriod); err != nil {
+	if err := sleep.Ctx(ctx, c.a.opts.GracePeriod); err != nil {
 		return nil, err
 	}
 	if c.typ == plan.Sink && c.blk.Kafka != nil {
@@ -157,7 +158,7 @@ func (c *conn) waitNoMembers(ctx context.Context, want []offsets.Position) error
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w (zombie sink tasks of %q are still consuming after the stop)", &offsets.GroupNotEmptyError{Group: c.group, Members: members}, c.name)
 		}
-		if err := sleepCtx(ctx, c.a.opts.PollInterval); err != nil {
+		if err := sleep.Ctx(ctx, c.a.opts.PollInterval); err != nil {
 			return err
 		}
 	}
@@ -205,25 +206,11 @@ func (c *conn) resumeAndWatch(ctx context.Context) error {
 	if c.a.opts.RunningWatch <= 0 {
 		return nil
 	}
-	if err := sleepCtx(ctx, c.a.opts.RunningWatch); err != nil {
+	if err := sleep.Ctx(ctx, c.a.opts.RunningWatch); err != nil {
 		return err
 	}
 	_, err := c.cc.WaitForState(ctx, c.name, connect.StateRunning, c.waitOpts())
 	return err
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // restWriter is the offset store's view of a Kafka Connect client when it

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 var settingsSchema = &hcl.BodySchema{
@@ -222,17 +224,10 @@ func checkHTTPURL(s string) string {
 
 // redactURL hides the password of a URL for a message.
 func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
-		}
-		return s
-	}
-	if strings.Contains(s, "@") {
+	if _, err := url.Parse(s); err != nil && strings.Contains(s, "@") {
 		return "(a URL that does not parse)"
 	}
-	return s
+	return redact.URL(s)
 }
 
 var kafkaSchema = &hcl.BodySchema{

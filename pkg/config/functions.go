@@ -5,14 +5,14 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/offsetctl/offsetctl/internal/pglsn"
 )
 
 // Functions returns the functions of the language, for a configuration in
@@ -102,33 +102,8 @@ func fileFunc(dir string) function.Function {
 }
 
 // ParseLSN parses a PostgreSQL LSN written as two hexadecimal numbers of at
-// most 8 digits, "X/Y", into (X<<32)+Y.
-func ParseLSN(s string) (uint64, error) {
-	hi, lo, ok := strings.Cut(s, "/")
-	if !ok {
-		return 0, fmt.Errorf("%q is not an LSN: write it as two hexadecimal numbers separated by a slash, like \"0/2360E30\"", s)
-	}
-	parse := func(part, which string) (uint64, error) {
-		if part == "" || len(part) > 8 {
-			return 0, fmt.Errorf("%q is not an LSN: the %s part must be 1 to 8 hexadecimal digits", s, which)
-		}
-		for _, r := range part {
-			if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-				return 0, fmt.Errorf("%q is not an LSN: %q is not a hexadecimal digit", s, r)
-			}
-		}
-		return strconv.ParseUint(part, 16, 32)
-	}
-	x, err := parse(hi, "first")
-	if err != nil {
-		return 0, err
-	}
-	y, err := parse(lo, "second")
-	if err != nil {
-		return 0, err
-	}
-	return x<<32 | y, nil
-}
+// most 8 digits, "X/Y", into (X<<32)+Y (pglsn.Parse).
+func ParseLSN(s string) (uint64, error) { return pglsn.Parse(s) }
 
 var lsnFunc = function.New(&function.Spec{
 	Description: "Converts a PostgreSQL LSN \"X/Y\" to its exact 64-bit number.",

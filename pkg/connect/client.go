@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/sleep"
 )
 
 // Client talks to one Kafka Connect cluster. It is safe for concurrent use
@@ -30,25 +32,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: r, sleep: sleepCtx}, nil
+	return &Client{cfg: r, sleep: sleep.Ctx}, nil
 }
 
 // URL returns the base URL of the Connect REST API, without credentials.
 func (c *Client) URL() string { return c.cfg.base.String() }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // request describes one call.
 type request struct {

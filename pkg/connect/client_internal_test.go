@@ -75,19 +75,3 @@ func TestSnippet(t *testing.T) {
 		}
 	}
 }
-
-func TestRedactRawURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"http://u:p@h:8083/x", "http://u:xxxxx@h:8083/x"},
-		{"http://h:8083", "http://h:8083"},
-		{"http://u:p@h:bad", "http://u:xxxxx@h:bad"},
-		{"http://u:p@ss@h:bad/p", "http://u:xxxxx@h:bad/p"},
-		{"://u:p@h", "://u:xxxxx@h"},
-		{"no url at all", "no url at all"},
-	}
-	for _, tt := range tests {
-		if got := redactRawURL(tt.in); got != tt.want {
-			t.Errorf("redactRawURL(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // Defaults applied by New to zero-valued Config fields.
@@ -24,7 +26,7 @@ const (
 )
 
 // mask replaces every secret in printed configurations and errors.
-const mask = "xxxxx"
+const mask = redact.Mask
 
 // Config says how to reach one Kafka Connect cluster. The zero value of every
 // field except URL is usable. Config prints (String, GoString, MarshalJSON)
@@ -77,7 +79,7 @@ type Config struct {
 func (c Config) String() string {
 	var b strings.Builder
 	b.WriteString("connect.Config{URL: ")
-	b.WriteString(redactRawURL(c.URL))
+	b.WriteString(redact.URL(c.URL))
 	if c.Username != "" {
 		fmt.Fprintf(&b, ", Username: %s", c.Username)
 	}
@@ -140,7 +142,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		MaxRetries         int               `json:"max_retries,omitempty"`
 		RetryBackoff       string            `json:"retry_backoff,omitempty"`
 	}
-	v := view{URL: redactRawURL(c.URL), Username: c.Username, CAFile: c.CAFile, CertFile: c.CertFile,
+	v := view{URL: redact.URL(c.URL), Username: c.Username, CAFile: c.CAFile, CertFile: c.CertFile,
 		KeyFile: c.KeyFile, InsecureSkipVerify: c.InsecureSkipVerify, MaxRetries: c.MaxRetries}
 	if c.Password != "" {
 		v.Password = mask
@@ -190,13 +192,13 @@ func (c Config) resolve() (*resolved, error) {
 		if errors.As(err, &ue) {
 			reason = ue.Err.Error()
 		}
-		return nil, fmt.Errorf("invalid Kafka Connect URL %q: %s", redactRawURL(c.URL), redactSecretsIn(reason, c.URL))
+		return nil, fmt.Errorf("invalid Kafka Connect URL %q: %s", redact.URL(c.URL), redact.PasswordIn(reason, c.URL))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("invalid Kafka Connect URL %q: the scheme must be http or https", redactRawURL(c.URL))
+		return nil, fmt.Errorf("invalid Kafka Connect URL %q: the scheme must be http or https", redact.URL(c.URL))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("invalid Kafka Connect URL %q: no host", redactRawURL(c.URL))
+		return nil, fmt.Errorf("invalid Kafka Connect URL %q: no host", redact.URL(c.URL))
 	}
 	if u.User != nil {
 		if r.username == "" && r.password == "" {
@@ -208,7 +210,7 @@ func (c Config) resolve() (*resolved, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("invalid Kafka Connect URL %q: it may not carry a query or fragment", redactRawURL(c.URL))
+		return nil, fmt.Errorf("invalid Kafka Connect URL %q: it may not carry a query or fragment", redact.URL(c.URL))
 	}
 	r.base = u
 
@@ -302,60 +304,6 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
-}
-
-// redactRawURL masks the password of a URL given as text, even when the text
-// does not parse as a URL.
-func redactRawURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		if _, has := u.User.Password(); has {
-			return u.Redacted()
-		}
-		return raw
-	}
-	// Best effort on unparsable input: mask the password of the userinfo.
-	start, userinfo, ok := rawUserinfo(raw)
-	if !ok {
-		return raw
-	}
-	user := userinfo
-	if colon := strings.Index(user, ":"); colon >= 0 {
-		user = user[:colon] + ":" + mask
-	}
-	return raw[:start] + user + raw[start+len(userinfo):]
-}
-
-// rawUserinfo finds the userinfo of a URL-like string without parsing it:
-// what stands between "://" and the last "@" of the authority, from byte
-// start of raw. ok is false when there is none.
-func rawUserinfo(raw string) (start int, userinfo string, ok bool) {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return 0, "", false
-	}
-	rest := raw[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return 0, "", false
-	}
-	return i + 3, rest[:at], true
-}
-
-// redactSecretsIn removes the password of raw (if any) from msg.
-func redactSecretsIn(msg, raw string) string {
-	_, userinfo, ok := rawUserinfo(raw)
-	if !ok {
-		return msg
-	}
-	colon := strings.Index(userinfo, ":")
-	if colon < 0 || colon == len(userinfo)-1 {
-		return msg
-	}
-	return strings.ReplaceAll(msg, userinfo[colon+1:], mask)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/offsetctl/offsetctl/internal/atomicfile"
+
+	"io/fs"
 )
 
 // backupV1 is the wire form of format_version 1. Field order is the order
@@ -304,67 +307,11 @@ func WriteBackup(path string, b *Backup) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("writing offsets backup: %s: %w: choose another name (backups are never overwritten)", path, os.ErrExist)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing offsets backup: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing offsets backup: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing offsets backup: syncing %s: %w", tmpName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing offsets backup: %w", err)
-	}
-	if err := os.Link(tmpName, path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("writing offsets backup: %s: %w: choose another name (backups are never overwritten)", path, os.ErrExist)
-		}
-		// A file system without hard links: create the name
-		// exclusively and write in place. A crash can then leave a
-		// partial file, which the checksum makes unreadable, never
-		// silently wrong.
-		if err := writeExclusive(path, data); err != nil {
-			return err
-		}
-	}
-	if d, err := os.Open(dir); err == nil {
-		syncErr := d.Sync()
-		d.Close()
-		if syncErr != nil {
-			return fmt.Errorf("writing offsets backup: syncing directory %s: %w", dir, syncErr)
-		}
-	}
-	return nil
-}
-
-func writeExclusive(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
+	if err := atomicfile.WriteNew(path, data, 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("writing offsets backup: %s: %w: choose another name (backups are never overwritten)", path, os.ErrExist)
 		}
 		return fmt.Errorf("writing offsets backup: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("writing offsets backup: %s: %w", path, err)
 	}
 	return nil
 }

@@ -223,20 +223,6 @@ func TestWriteBackupNeverOverwrites(t *testing.T) {
 	}
 }
 
-func TestWriteExclusive(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b.json")
-	data := mustMarshal(t, sampleBackup(t))
-	if err := writeExclusive(path, data); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeExclusive(path, []byte("other")); !errors.Is(err, os.ErrExist) {
-		t.Fatalf("second exclusive write = %v", err)
-	}
-	if b, err := ReadBackup(path); err != nil || b.ConnectClusterID != "kc-abc" {
-		t.Fatalf("read = %+v %v", b, err)
-	}
-}
-
 // TestBackupOfOffsetsReadThroughREST: an offset not read from the offsets
 // topic (apply's state backups of connectors read through REST) has read
 // position -1/-1 and a key built the Java way; it round-trips.

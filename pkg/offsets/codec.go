@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/numfmt"
 )
 
 // Codec knows the offset format of one kind of source connector: it labels
@@ -408,30 +410,10 @@ func debeziumCommonNotes(previous, offset *Map) []SafetyNote {
 	return notes
 }
 
-// formatThousands renders n with comma thousands separators.
-func formatThousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // renderThousands shows an integer with separators, anything else raw.
 func renderThousands(v Value) string {
 	if n, ok := v.Int64Lenient(); ok {
-		return formatThousands(n)
+		return numfmt.Thousands(n)
 	}
 	return v.String()
 }

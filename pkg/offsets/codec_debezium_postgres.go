@@ -2,8 +2,11 @@ package offsets
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/offsetctl/offsetctl/internal/numfmt"
+
+	"github.com/offsetctl/offsetctl/internal/pglsn"
 )
 
 // DebeziumPostgres is the codec of Debezium's PostgreSQL source: partition
@@ -22,41 +25,19 @@ func (DebeziumPostgres) Classes() []string {
 }
 
 // ParseLSN parses a PostgreSQL LSN written "X/Y" (two hexadecimal numbers of
-// at most 8 digits) into (X<<32)+Y, the integer Debezium stores.
-func ParseLSN(s string) (uint64, error) {
-	hi, lo, ok := strings.Cut(s, "/")
-	if !ok {
-		return 0, fmt.Errorf("%q is not an LSN: write it as two hexadecimal numbers separated by a slash, like \"0/2360E30\"", s)
-	}
-	parse := func(part, which string) (uint64, error) {
-		if part == "" || len(part) > 8 || strings.TrimLeft(part, "0123456789abcdefABCDEF") != "" {
-			return 0, fmt.Errorf("%q is not an LSN: the %s part must be 1 to 8 hexadecimal digits", s, which)
-		}
-		return strconv.ParseUint(part, 16, 32)
-	}
-	x, err := parse(hi, "first")
-	if err != nil {
-		return 0, err
-	}
-	y, err := parse(lo, "second")
-	if err != nil {
-		return 0, err
-	}
-	return x<<32 | y, nil
-}
+// at most 8 digits) into (X<<32)+Y, the integer Debezium stores (pglsn.Parse).
+func ParseLSN(s string) (uint64, error) { return pglsn.Parse(s) }
 
 // FormatLSN writes an LSN the way PostgreSQL does: "X/Y", upper-case
-// hexadecimal without leading zeros.
-func FormatLSN(lsn uint64) string {
-	return fmt.Sprintf("%X/%X", lsn>>32, lsn&0xFFFFFFFF)
-}
+// hexadecimal without leading zeros (pglsn.Format).
+func FormatLSN(lsn uint64) string { return pglsn.Format(lsn) }
 
 func renderLSN(v Value) string {
 	n, ok := v.Int64()
 	if !ok || n < 0 {
 		return v.String()
 	}
-	return fmt.Sprintf("%s (%s)", FormatLSN(uint64(n)), formatThousands(n))
+	return fmt.Sprintf("%s (%s)", FormatLSN(uint64(n)), numfmt.Thousands(n))
 }
 
 var postgresOffsetFields = []fieldSpec{

@@ -3,6 +3,8 @@ package offsets
 import (
 	"fmt"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/numfmt"
 )
 
 // JDBCSource is the codec of Confluent's JDBC source connector: partition
@@ -72,7 +74,7 @@ func (c JDBCSource) Validate(partition, offset Map, previous *Map) error {
 		p.add("timestamp_nanos", "missing", "offset: \"timestamp_nanos\" needs \"timestamp\" (it only replaces the fraction of that second)")
 	}
 	if nanosOK && nanos >= 1e9 {
-		p.add("timestamp_nanos", "range", "offset: \"timestamp_nanos\" must be below 1,000,000,000 (the nanoseconds within the second), got %s", formatThousands(nanos))
+		p.add("timestamp_nanos", "range", "offset: \"timestamp_nanos\" must be below 1,000,000,000 (the nanoseconds within the second), got %s", numfmt.Thousands(nanos))
 		nanosOK = false
 	}
 	if msOK && nanosOK {

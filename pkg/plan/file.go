@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
+	"github.com/offsetctl/offsetctl/internal/atomicfile"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
@@ -68,32 +68,15 @@ func Marshal(p *Plan) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// WriteFile saves the plan to path atomically (temporary file, fsync,
-// rename).
+// WriteFile saves the plan to path atomically and durably (temporary file,
+// fsync, rename, fsync of the directory), readable by its owner only.
 func WriteFile(path string, p *Plan) error {
 	data, err := Marshal(p)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing plan file %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing plan file %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing plan file %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing plan file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing plan file %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("writing plan file: %w", err)
 	}
 	return nil
 }

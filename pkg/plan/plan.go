@@ -1,10 +1,9 @@
 package plan
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
+	"github.com/offsetctl/offsetctl/internal/numfmt"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
@@ -332,19 +331,4 @@ func (p *Plan) Summarize() Summary {
 }
 
 // Thousands writes n with comma thousands separators: 1234567 → "1,234,567".
-func Thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var out []byte
-	for i := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
+func Thousands(n int64) string { return numfmt.Thousands(n) }

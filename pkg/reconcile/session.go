@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/offsetctl/offsetctl/internal/sleep"
 )
 
 // side is one side of a comparison: its connection, its read-only
@@ -112,18 +114,10 @@ func (r *rateLimiter) wait(ctx context.Context, n int64) error {
 	}
 	r.rows += n
 	due := r.start.Add(time.Duration(float64(r.rows) / r.perSecond * float64(time.Second)))
-	d := time.Until(due)
-	if d <= 0 {
-		return nil
+	if d := time.Until(due); d > 0 {
+		return sleep.Ctx(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }
 
 // both runs f on the two sides at once and returns the first real error.

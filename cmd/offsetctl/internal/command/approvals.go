@@ -8,6 +8,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/approval"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/plan"
@@ -32,7 +33,7 @@ type approvedBy struct {
 // The number needed is the greater of offsetctl { required_approvals } and
 // what the policies ask (policy, from plan.CheckPolicyAtApply): for the
 // plan's risk classes, and for overriding a change window.
-func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Plan, saved bool, who string, policy plan.ApplyDecision) (approvedBy, error) {
+func checkApprovals(deps *Deps, v *views.Operation, o *changeOptions, cfg *config.Config, p *plan.Plan, saved bool, who string, policy plan.ApplyDecision) (approvedBy, error) {
 	need := max(cfg.Settings.RequiredApprovals, policy.Approvals)
 	why := fmt.Sprintf("offsetctl { required_approvals = %d }", cfg.Settings.RequiredApprovals)
 	if policy.Approvals > cfg.Settings.RequiredApprovals {
@@ -51,7 +52,7 @@ func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Pl
 				"Name the reviewers who approved the plan's pull request with --approved-by NAME (or OFFSETCTL_APPROVED_BY in CI); the one applying does not count.\nTo make approvals verifiable, set offsetctl { allowed_signers = \"FILE\" } and have reviewers run offsetctl approve PLANFILE.")
 		}
 		if len(out) > 0 {
-			fmt.Fprintf(deps.Streams.Err, "Approvals: %s (unverified: named with --approved-by; offsetctl { allowed_signers } makes them signatures apply can check).\n", strings.Join(out, ", "))
+			v.ApprovalsUnverified(out)
 		}
 		return approvedBy{names: out}, nil
 	}
@@ -89,20 +90,16 @@ func checkApprovals(deps *Deps, o *changeOptions, cfg *config.Config, p *plan.Pl
 			return false, ""
 		},
 	})
-	w := deps.Streams.Err
 	var out approvedBy
 	for _, a := range res.Approvers {
 		out.verified = append(out.verified, state.Approval{Principals: a.Principals, Fingerprint: a.Fingerprint})
 	}
 	if len(sigs) > 0 || need > 0 {
-		fmt.Fprintf(w, "Approvals: %d verified of %d required, from %s", len(res.Approvers), need, o.planFile+approval.FileSuffix)
-		if len(res.Approvers) > 0 {
-			fmt.Fprintf(w, ": %s", strings.Join(res.Principals(), ", "))
-		}
-		fmt.Fprintln(w, ".")
+		var rejected []string
 		for _, r := range res.Rejected {
-			fmt.Fprintf(w, "  not counted: %s\n", r)
+			rejected = append(rejected, fmt.Sprint(r))
 		}
+		v.ApprovalsVerified(len(res.Approvers), need, o.planFile+approval.FileSuffix, res.Principals(), rejected)
 	}
 	if len(res.Approvers) < need {
 		return approvedBy{}, withHint(fmt.Errorf("the configuration requires %d signed approval(s) (%s) and %d verified for plan %s; nothing was changed", need, why, len(res.Approvers), p.Hash),

@@ -1,21 +1,19 @@
 package command
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/atomicfile"
 	"github.com/offsetctl/offsetctl/pkg/approval"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 )
 
 // approveVersion is the format_version of approve -json.
-const approveVersion = 1
-
 type approveOptions struct {
 	deps *Deps
 	g    *globalOptions
@@ -55,16 +53,6 @@ nothing. Nothing is contacted: approve reads the plan and the key and writes one
 }
 
 // approveResult is what approve did, for its text and -json output.
-type approveResult struct {
-	FormatVersion int    `json:"format_version"`
-	Plan          string `json:"plan"`
-	PlanHash      string `json:"plan_hash"`
-	ApprovalsFile string `json:"approvals_file"`
-	Fingerprint   string `json:"key_fingerprint"`
-	Added         bool   `json:"added"`
-	Signatures    int    `json:"signatures"`
-}
-
 func approveRun(o *approveOptions, file string) error {
 	p, err := plan.ReadFile(file)
 	if err != nil {
@@ -85,7 +73,7 @@ func approveRun(o *approveOptions, file string) error {
 	if err != nil {
 		return withHint(err, "Repair or remove the damaged signature (each one is a block between BEGIN and END SSH SIGNATURE lines), then approve again.")
 	}
-	res := approveResult{FormatVersion: approveVersion, Plan: file, PlanHash: p.Hash, ApprovalsFile: path,
+	res := views.Approval{Plan: file, PlanHash: p.Hash, ApprovalsFile: path,
 		Fingerprint: ssh.FingerprintSHA256(signer.PublicKey()), Signatures: len(sigs)}
 	if !approval.SignedBy(p.Hash, sigs, signer.PublicKey()) {
 		armored, err := approval.Sign(signer, p.Hash)
@@ -101,21 +89,5 @@ func approveRun(o *approveOptions, file string) error {
 		res.Added = true
 		res.Signatures++
 	}
-	return renderApprove(o.deps, o.g, res)
-}
-
-func renderApprove(deps *Deps, g *globalOptions, r approveResult) error {
-	out := deps.Streams.Out
-	if g.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	if r.Added {
-		fmt.Fprintf(out, "Approved plan %s (%s) with key %s.\n", r.PlanHash, r.Plan, r.Fingerprint)
-	} else {
-		fmt.Fprintf(out, "Plan %s (%s) is already approved with key %s: nothing added.\n", r.PlanHash, r.Plan, r.Fingerprint)
-	}
-	fmt.Fprintf(out, "%s holds %d signature(s). Commit it beside the plan; apply counts the signatures of keys in the\nconfiguration's allowed_signers file, each principal once.\n", r.ApprovalsFile, r.Signatures)
-	return nil
+	return views.NewApprove(o.deps.Streams, o.g.JSON).Approved(res)
 }

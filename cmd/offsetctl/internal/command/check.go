@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 	"github.com/offsetctl/offsetctl/pkg/state"
@@ -48,7 +49,7 @@ type checkOptions struct {
 	// listening, when set (tests), receives the address --listen serves on.
 	listening func(addr string)
 	// checked, when set (tests), receives each finished run in --listen mode.
-	checked func(*checkResult)
+	checked func(*views.CheckResult)
 }
 
 func newCheckCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -152,28 +153,20 @@ func checkRun(ctx context.Context, cmd *cobra.Command, o *checkOptions) error {
 		return err
 	}
 	if o.record {
-		backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+		o.loc.parsed(cmd)
+		backend, err := stateFor(cmd.Context(), o.deps, &o.loc, cfg)
 		if err != nil {
 			return err
 		}
 		defer backend.Close()
-		if _, err := recordOperation(ctx, o.deps, backend, r.operation()); err != nil {
+		if _, err := recordOperation(ctx, o.deps, backend, checkOperation(r)); err != nil {
 			return err
 		}
 	}
-	var werr error
-	switch {
-	case o.g.JSON:
-		werr = writeJSON(o.deps.Streams.Out, r)
-	case o.markdown:
-		werr = writeCheckMarkdown(o.deps.Streams.Out, r)
-	default:
-		werr = writeCheckText(o.deps.Streams.Out, r)
+	if err := views.NewCheck(o.deps.Streams, o.g.JSON, o.markdown).Result(r); err != nil {
+		return err
 	}
-	if werr != nil {
-		return werr
-	}
-	if c := r.exitCode(); c != ExitOK {
+	if c := checkExit(r); c != ExitOK {
 		return &exitError{code: c}
 	}
 	return nil
@@ -217,15 +210,15 @@ func qualifiedTable(t string) string {
 
 // checkOnce runs every block once: its table, then its connectors. It never
 // fails as a whole: what could not be checked is in the result.
-func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config, blocks []*config.Reconcile) *checkResult {
+func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config, blocks []*config.Reconcile) *views.CheckResult {
 	start := o.deps.Now()
 	clients := newConfigClients(cfg, o.g.Timeout)
 	defer clients.Close()
 	obs := &checkObserver{clients: clients, now: o.deps.Now}
-	r := &checkResult{FormatVersion: checkFormatVersion, OffsetctlVersion: Version, StartedAt: start.UTC(), Tables: make([]checkTable, len(blocks))}
+	r := &views.CheckResult{FormatVersion: views.CheckFormat, OffsetctlVersion: Version, StartedAt: start.UTC(), Tables: make([]views.CheckTable, len(blocks))}
 	sem := make(chan struct{}, o.maxConcurrent)
 	var wg sync.WaitGroup
-	conns := make([][]checkConn, len(blocks))
+	conns := make([][]views.CheckConn, len(blocks))
 	for i, b := range blocks {
 		wg.Add(1)
 		go func() {
@@ -242,16 +235,16 @@ func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config, blocks 
 	if o.backupDir != "" {
 		r.Backup = newestBackup(o.backupDir, o.deps.Now())
 	}
-	r.duration = o.deps.Now().Sub(start)
-	r.DurationSeconds = r.duration.Seconds()
-	r.summarize()
+	r.Duration = o.deps.Now().Sub(start)
+	r.DurationSeconds = r.Duration.Seconds()
+	summarizeCheck(r)
 	return r
 }
 
 // checkBlock compares one block's table and checks its connectors; rows
 // that differ while the sink still lags are in flight, compared again after
 // --settle.
-func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *config.Reconcile) (checkTable, []checkConn) {
+func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *config.Reconcile) (views.CheckTable, []views.CheckConn) {
 	chk := b.Check
 	if chk == nil {
 		chk = &config.Check{Mode: "checksum"}
@@ -260,7 +253,7 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 	if o.mode != "" {
 		mode = o.mode
 	}
-	t := checkTable{Block: b.Addr(), Table: b.Table, SinkTable: b.SinkTable, Mode: mode, MaxRowsDiff: chk.MaxRowsDifferent}
+	t := views.CheckTable{Block: b.Addr(), Table: b.Table, SinkTable: b.SinkTable, Mode: mode, MaxRowsDiff: chk.MaxRowsDifferent}
 	spec := reconcile.Spec{
 		Table: b.Table, SinkTable: b.SinkTable, Key: b.Key, Columns: b.Columns, Ignore: b.IgnoreColumns, Where: b.Where,
 		TimestampPrecision: reconcile.Precision(b.TimestampPrecision), Mode: reconcile.Mode(mode), MaxKeys: 1,
@@ -272,7 +265,7 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 			t.Verdict, t.Error = checkError, err.Error()
 			return
 		}
-		t.fill(res)
+		fillCheckTable(&t, res)
 		t.Verdict = checkHealthy
 		if t.RowsDifferent > chk.MaxRowsDifferent {
 			t.Verdict = checkDrift
@@ -298,8 +291,9 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 	return t, conns
 }
 
-// fill copies a comparison's counts (never its rows) into the table's line.
-func (t *checkTable) fill(res *reconcile.Result) {
+// fillCheckTable copies a comparison's counts (never its rows) into the
+// table's line.
+func fillCheckTable(t *views.CheckTable, res *reconcile.Result) {
 	t.SourceRows, t.SinkRows = res.SourceRows, res.SinkRows
 	t.Missing, t.Extra, t.Mismatched = res.MissingCount, res.ExtraCount, res.MismatchedCount
 	t.RowsRead = res.Stats.RowsHashed + res.Stats.RowsStreamed
@@ -328,7 +322,7 @@ func (t *checkTable) fill(res *reconcile.Result) {
 
 // pipelineLags says whether any sink connector of the block has records on
 // its topics that it has not yet committed: rows that differ may be in flight.
-func pipelineLags(conns []checkConn) bool {
+func pipelineLags(conns []views.CheckConn) bool {
 	for _, c := range conns {
 		if c.SinkLagRecords != nil && *c.SinkLagRecords > 0 {
 			return true
@@ -337,11 +331,11 @@ func pipelineLags(conns []checkConn) bool {
 	return false
 }
 
-// operation is the check as the state's history records it: one step per
-// table and connector with its verdict and counts, never row values.
-func (r *checkResult) operation() state.Operation {
+// checkOperation is the check as the state's history records it: one step
+// per table and connector with its verdict and counts, never row values.
+func checkOperation(r *views.CheckResult) state.Operation {
 	op := state.Operation{Name: "check", Kind: state.KindCheck, Status: state.StatusApplied, Started: r.StartedAt,
-		Finished: r.StartedAt.Add(r.duration)}
+		Finished: r.StartedAt.Add(r.Duration)}
 	if r.Verdict != checkHealthy && r.Verdict != checkInFlight {
 		op.Status, op.Error = state.StatusFailed, r.Verdict
 	}
@@ -360,13 +354,13 @@ func (r *checkResult) operation() state.Operation {
 		step("check table", t.Table, t.Verdict, msg)
 	}
 	for _, c := range r.Connectors {
-		step("check connector", c.Connector, c.Verdict, fmt.Sprintf("%s, %d of %d tasks failed, lag %s", c.State, c.FailedTasks, c.Tasks, c.lagText()))
+		step("check connector", c.Connector, c.Verdict, fmt.Sprintf("%s, %d of %d tasks failed, lag %s", c.State, c.FailedTasks, c.Tasks, c.LagText()))
 	}
 	return op
 }
 
 // checkPublish writes the metrics file and pushes to the Pushgateway.
-func checkPublish(ctx context.Context, o *checkOptions, r *checkResult) error {
+func checkPublish(ctx context.Context, o *checkOptions, r *views.CheckResult) error {
 	if o.metricsFile == "" && o.pushURL == "" {
 		return nil
 	}
@@ -390,6 +384,7 @@ func checkPublish(ctx context.Context, o *checkOptions, r *checkResult) error {
 // checkListen serves /metrics and checks every interval (with jitter), one
 // run at a time, until ctx ends.
 func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config, blocks []*config.Reconcile) error {
+	v := views.NewCheck(o.deps.Streams, o.g.JSON, o.markdown)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return withHint(fmt.Errorf("listening on %s: %w", o.listen, err), "Choose a free address with --listen, like :9464.")
@@ -400,7 +395,7 @@ func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config, block
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Shutdown(context.WithoutCancel(ctx))
-	fmt.Fprintf(o.deps.Streams.Err, "serving /metrics on %s; checking %d tables every %s\n", ln.Addr(), len(blocks), o.interval)
+	v.Serving(ln.Addr().String(), len(blocks), o.interval)
 	if o.listening != nil {
 		o.listening(ln.Addr().String())
 	}
@@ -416,9 +411,9 @@ func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config, block
 		}
 		latest.set(reg)
 		if err := checkPublish(ctx, o, r); err != nil {
-			fmt.Fprintf(o.deps.Streams.Err, "Warning: %v\n", err)
+			v.Warn(err.Error())
 		}
-		fmt.Fprintf(o.deps.Streams.Err, "%s check: %s in %s\n", r.StartedAt.Format(time.RFC3339), r.Verdict, fmtSeconds(r.DurationSeconds))
+		v.Checked(r)
 		if o.checked != nil {
 			o.checked(r)
 		}
@@ -432,4 +427,31 @@ func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config, block
 		case <-time.After(wait):
 		}
 	}
+}
+
+// Verdicts of a table or a whole check run.
+const (
+	checkHealthy  = "healthy"
+	checkDrift    = "drift"     // rows differ beyond the threshold, the pipeline caught up
+	checkInFlight = "in_flight" // rows differ, but the pipeline has not caught up yet
+	checkLag      = "threshold" // a connector threshold (lag, failed tasks) is crossed
+	checkError    = "error"     // the table or a connector could not be checked
+)
+
+// summarizeCheck sets the run's verdict from its tables and connectors.
+func summarizeCheck(r *views.CheckResult) {
+	rank := map[string]int{checkHealthy: 0, checkInFlight: 1, checkLag: 2, checkDrift: 3, checkError: 4}
+	v := checkHealthy
+	worst := func(x string) {
+		if rank[x] > rank[v] {
+			v = x
+		}
+	}
+	for _, t := range r.Tables {
+		worst(t.Verdict)
+	}
+	for _, c := range r.Connectors {
+		worst(c.Verdict)
+	}
+	r.Verdict = v
 }

@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,8 +14,8 @@ import (
 // newestBackup finds the newest offsets backup in dir (the files `offsets
 // backup --dir` writes, offsets-YYYYMMDDTHHMMSSZ.json) by the time in its
 // name; Newest is empty when there is none.
-func newestBackup(dir string, now time.Time) *checkBackupAge {
-	out := &checkBackupAge{Dir: dir}
+func newestBackup(dir string, now time.Time) *views.CheckBackupAge {
+	out := &views.CheckBackupAge{Dir: dir}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		at, ok := backupTime(e.Name())
@@ -95,7 +96,7 @@ func pruneBackups(deps *Deps, dir, just string, keep int, within time.Duration) 
 		if err := os.Remove(b.path); err != nil {
 			return fmt.Errorf("pruning the old backup %s: %w", b.path, err)
 		}
-		fmt.Fprintf(deps.Streams.Err, "pruned %s\n", b.path)
+		views.NewOffsets(deps.Streams, false).Pruned(b.path)
 	}
 	return nil
 }

@@ -10,12 +10,13 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/atomicfile"
 )
 
 // checkRegistry builds a fresh registry holding one check run's metrics. A
 // mismatch carries its table and counts, never row values.
-func checkRegistry(r *checkResult) (*prometheus.Registry, error) {
+func checkRegistry(r *views.CheckResult) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "offsetctl", Name: name, Help: help}, labels)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
@@ -42,10 +43,10 @@ func (obs *checkObserver) compare(ctx context.Context, b *config.Reconcile, spec
 }
 
 // connectors checks the block's connectors against its thresholds.
-func (obs *checkObserver) connectors(ctx context.Context, b *config.Reconcile, chk *config.Check) []checkConn {
-	var out []checkConn
+func (obs *checkObserver) connectors(ctx context.Context, b *config.Reconcile, chk *config.Check) []views.CheckConn {
+	var out []views.CheckConn
 	for _, k := range b.Connectors {
-		c := checkConn{Block: b.Addr(), Connector: k.ConnectorName, MaxFailedTasks: chk.MaxFailedTasks, Verdict: checkHealthy}
+		c := views.CheckConn{Block: b.Addr(), Connector: k.ConnectorName, MaxFailedTasks: chk.MaxFailedTasks, Verdict: checkHealthy}
 		if err := obs.connector(ctx, k, chk, &c); err != nil {
 			c.Verdict, c.Error = checkError, err.Error()
 		}
@@ -54,7 +55,7 @@ func (obs *checkObserver) connectors(ctx context.Context, b *config.Reconcile, c
 	return out
 }
 
-func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, chk *config.Check, c *checkConn) error {
+func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, chk *config.Check, c *views.CheckConn) error {
 	cl, err := obs.clients.Connect(k.Connect)
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 			}
 			lag := max(so.LogEnd-committed, 0)
 			total += lag
-			c.SinkLag = append(c.SinkLag, checkSinkLag{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogEnd: so.LogEnd, Lag: lag})
+			c.SinkLag = append(c.SinkLag, views.CheckSinkLag{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogEnd: so.LogEnd, Lag: lag})
 		}
 		c.SinkLagRecords, c.MaxLagRecords = &total, chk.MaxLagRecords
 		if chk.MaxLagRecords != nil && total > *chk.MaxLagRecords {
@@ -125,7 +126,7 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 		c.SourceLag, c.MaxLagSeconds = lag, chk.MaxLagSeconds
 		if chk.MaxLagSeconds != nil && lag.Seconds > float64(*chk.MaxLagSeconds) {
 			c.Verdict = checkLag
-			c.Problems = append(c.Problems, fmt.Sprintf("%s behind the source (max_lag_seconds %d)", fmtSeconds(lag.Seconds), *chk.MaxLagSeconds))
+			c.Problems = append(c.Problems, fmt.Sprintf("%s behind the source (max_lag_seconds %d)", views.FmtSeconds(lag.Seconds), *chk.MaxLagSeconds))
 		}
 	}
 	return nil
@@ -133,7 +134,7 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 
 // sourceLag compares a Debezium PostgreSQL source's stored lsn with the
 // source's pg_current_wal_lsn(); nil when the stored offset holds no lsn.
-func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl *connect.Client) (*checkSourceLag, error) {
+func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl *connect.Client) (*views.CheckSourceLag, error) {
 	got, err := cl.Offsets(ctx, k.ConnectorName)
 	if err != nil {
 		return nil, fmt.Errorf("reading the offsets of %s (GET /offsets, Kafka Connect 3.5+): %w", k.ConnectorName, err)
@@ -168,7 +169,7 @@ func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl
 	if err := pool.QueryRow(ctx, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint").Scan(&current); err != nil {
 		return nil, fmt.Errorf("reading the current WAL position of %s: %w", k.SourceDatabase.Addr(), err)
 	}
-	out := &checkSourceLag{StoredLSN: uint64(lsn), CurrentLSN: uint64(current), Bytes: max(current-lsn, 0)}
+	out := &views.CheckSourceLag{StoredLSN: uint64(lsn), CurrentLSN: uint64(current), Bytes: max(current-lsn, 0)}
 	if out.Bytes > 0 && tsUsec > 0 {
 		out.Seconds = max(obs.now().Sub(time.UnixMicro(tsUsec)).Seconds(), 0)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/connect"
@@ -112,9 +113,9 @@ func TestCheckListenOnTheSandbox(t *testing.T) {
 	o := &checkOptions{deps: deps, g: &globalOptions{Timeout: 10 * time.Second}, cfg: configOptions{chdir: dir},
 		listen: "127.0.0.1:0", interval: 50 * time.Millisecond, jitter: 0.2, maxConcurrent: 1, stmtTimeout: time.Minute}
 	addr := make(chan string, 1)
-	runs := make(chan *checkResult, 100)
+	runs := make(chan *views.CheckResult, 100)
 	o.listening = func(a string) { addr <- a }
-	o.checked = func(r *checkResult) {
+	o.checked = func(r *views.CheckResult) {
 		select {
 		case runs <- r:
 		default:
@@ -239,7 +240,7 @@ func TestCheckExitCodesAndTextfile(t *testing.T) {
 		if code != want {
 			t.Errorf("%s check after a changed row: exit %d, want %d\n%s\n%s", mode, code, want, out, errOut)
 		}
-		var r checkResult
+		var r views.CheckResult
 		if err := json.Unmarshal([]byte(out), &r); err != nil || r.FormatVersion != 1 || len(r.Tables) != 1 {
 			t.Fatalf("-json: %v\n%s", err, out)
 		}
@@ -319,7 +320,7 @@ func TestCheckInFlight(t *testing.T) {
 		_ = c.Resume(context.Background(), w.pipe.SinkConnector())
 	}()
 	code, out, errOut = runCLI(t, dir, "check", "--settle", "3s", "-json")
-	var r checkResult
+	var r views.CheckResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("-json: %v\n%s", err, out)
 	}

@@ -3,6 +3,7 @@ package command
 import (
 	"bytes"
 	"context"
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,47 +14,47 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
 // sampleCheckResult is a check run with one of everything: a drifted table,
 // a table in flight, one that failed, a lagging sink with a failed task, a
 // source behind its database, and a backup.
-func sampleCheckResult() *checkResult {
+func sampleCheckResult() *views.CheckResult {
 	lag, maxLag, maxSecs := int64(1500), int64(1000), int64(900)
-	r := &checkResult{FormatVersion: checkFormatVersion, OffsetctlVersion: "test", StartedAt: time.Date(2026, 11, 20, 3, 17, 0, 0, time.UTC), DurationSeconds: 12.5,
-		Tables: []checkTable{
+	r := &views.CheckResult{FormatVersion: views.CheckFormat, OffsetctlVersion: "test", StartedAt: time.Date(2026, 11, 20, 3, 17, 0, 0, time.UTC), DurationSeconds: 12.5,
+		Tables: []views.CheckTable{
 			{Block: "reconcile.customers", Table: "public.customers", SinkTable: "public.customers", Mode: "rows", Verdict: checkDrift, SourceRows: 1000, SinkRows: 998, Missing: 2, Mismatched: 1, RowsDifferent: 3, RowsRead: 2000, Queries: 8, DurationSeconds: 1.25},
 			{Block: "reconcile.orders", Table: "public.orders", SinkTable: "public.orders", Mode: "checksum", Verdict: checkInFlight, SourceRows: 50, SinkRows: 49, RowsDifferent: 1, ChecksumDiffers: true, RowsRead: 99, Queries: 2, DurationSeconds: 0.5, Settled: true},
 			{Block: "reconcile.ghost", Table: "public.ghost", SinkTable: "public.ghost", Mode: "counts", Verdict: checkError, Error: `comparing public.ghost with public.ghost: table "public.ghost" does not exist in the source`},
 		},
-		Connectors: []checkConn{
+		Connectors: []views.CheckConn{
 			{Block: "reconcile.customers", Connector: "customers-sink", Type: "sink", State: "RUNNING", Tasks: 2, FailedTasks: 1, Verdict: checkLag,
-				SinkLag: []checkSinkLag{{Topic: "shop.public.customers", Partition: 0, Committed: 10, LogEnd: 1510, Lag: 1500}}, SinkLagRecords: &lag, MaxLagRecords: &maxLag,
+				SinkLag: []views.CheckSinkLag{{Topic: "shop.public.customers", Partition: 0, Committed: 10, LogEnd: 1510, Lag: 1500}}, SinkLagRecords: &lag, MaxLagRecords: &maxLag,
 				Problems: []string{"1 failed tasks (max_failed_tasks 0)", "group lag 1500 records (max_lag_records 1000)"}},
 			{Block: "reconcile.customers", Connector: "customers-source", Type: "source", State: "RUNNING", Tasks: 1, Verdict: checkHealthy,
-				SourceLag: &checkSourceLag{StoredLSN: 100, CurrentLSN: 4196, Bytes: 4096, Seconds: 3.5}, MaxLagSeconds: &maxSecs},
+				SourceLag: &views.CheckSourceLag{StoredLSN: 100, CurrentLSN: 4196, Bytes: 4096, Seconds: 3.5}, MaxLagSeconds: &maxSecs},
 		},
-		Backup: &checkBackupAge{Dir: "/var/lib/offsetctl/backups", Newest: "/var/lib/offsetctl/backups/offsets-20261120T020500Z.json", TakenAt: time.Date(2026, 11, 20, 2, 5, 0, 0, time.UTC), AgeSeconds: 4320},
+		Backup: &views.CheckBackupAge{Dir: "/var/lib/offsetctl/backups", Newest: "/var/lib/offsetctl/backups/offsets-20261120T020500Z.json", TakenAt: time.Date(2026, 11, 20, 2, 5, 0, 0, time.UTC), AgeSeconds: 4320},
 	}
-	r.summarize()
+	summarizeCheck(r)
 	return r
 }
 
 func TestCheckViews(t *testing.T) {
 	r := sampleCheckResult()
-	if r.Verdict != checkError || r.exitCode() != ExitError {
-		t.Fatalf("verdict %s exit %d, want error/1", r.Verdict, r.exitCode())
+	if r.Verdict != checkError || checkExit(r) != ExitError {
+		t.Fatalf("verdict %s exit %d, want error/1", r.Verdict, checkExit(r))
 	}
-	var text, md, js bytes.Buffer
-	if err := writeCheckText(&text, r); err != nil {
-		t.Fatal(err)
+	render := func(asJSON, markdown bool) *bytes.Buffer {
+		streams, _, out, _ := iostreams.Test()
+		if err := views.NewCheck(streams, asJSON, markdown).Result(r); err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	if err := writeCheckMarkdown(&md, r); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeJSON(&js, r); err != nil {
-		t.Fatal(err)
-	}
+	text, md, js := render(false, false), render(false, true), render(true, false)
 	goldens.Assert(t, "text", text.Bytes())
 	goldens.Assert(t, "markdown", md.Bytes())
 	goldens.Assert(t, "json", js.Bytes())

@@ -1,22 +1,22 @@
 package command
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/forge"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 )
 
-// ciOutputVersion is the format_version of the -json output of the ci
-// commands.
-const ciOutputVersion = 1
+// keyPattern is what -key accepts: it names the comments' markers.
+var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // ciTarget are the flags that name the pull or merge request.
 type ciTarget struct {
@@ -145,6 +145,7 @@ func runCIComment(cmd *cobra.Command, deps *Deps, g *globalOptions, o *ciComment
 	if n != 1 {
 		return flagErrorf("give one of -plan FILE, -apply-result FILE (with -plan for its hash) or -body-file FILE")
 	}
+	v := views.NewCI(deps.Streams, g.JSON)
 	env := ciEnv(deps)
 	if o.runURL == "" {
 		o.runURL = env.runURL
@@ -158,13 +159,13 @@ func runCIComment(cmd *cobra.Command, deps *Deps, g *globalOptions, o *ciComment
 	var marker, body, what string
 	switch {
 	case o.applyResult != "":
-		marker, what = applyMarker(o.t.key), "apply result"
+		marker, what = views.ApplyMarker(o.t.key), "apply result"
 		hash := ""
 		if o.planFile != "" {
 			// The result is posted even when the plan file is not the
 			// reviewed one (then apply did not run): say so, go on.
 			if p, err := plan.ReadFile(o.planFile); err != nil {
-				fmt.Fprintf(deps.Streams.Err, "Warning: the result comment names no plan hash: %v\n", err)
+				v.Warn(fmt.Sprintf("the result comment names no plan hash: %v", err))
 			} else {
 				hash = p.Hash
 			}
@@ -173,20 +174,20 @@ func runCIComment(cmd *cobra.Command, deps *Deps, g *globalOptions, o *ciComment
 		if err != nil {
 			return err
 		}
-		body = applyComment(o.t.key, hash, sum, ran, o.exitCode, o.runURL)
+		body = views.ApplyComment(o.t.key, hash, sum, ran, o.exitCode, o.runURL)
 	case o.planFile != "":
-		marker, what = planMarker(o.t.key), "plan"
+		marker, what = views.PlanMarker(o.t.key), "plan"
 		p, err := plan.ReadFile(o.planFile)
 		if err != nil {
 			return err
 		}
-		b, err := planComment(p, commentMeta{Key: o.t.key, Artifact: o.artifact, RunID: env.runID, JobID: env.jobID, Commit: o.commit, RunURL: o.runURL}, forge.Limit)
+		b, err := views.PlanComment(p, views.CommentMeta{Key: o.t.key, Artifact: o.artifact, RunID: env.runID, JobID: env.jobID, Commit: o.commit, RunURL: o.runURL}, forge.Limit)
 		if err != nil {
 			return err
 		}
 		body = b
 	default:
-		marker, what = customMarker(o.t.key), "comment"
+		marker, what = views.CustomMarker(o.t.key), "comment"
 		var data []byte
 		var err error
 		if o.bodyFile == "-" {
@@ -197,11 +198,10 @@ func runCIComment(cmd *cobra.Command, deps *Deps, g *globalOptions, o *ciComment
 		if err != nil {
 			return fmt.Errorf("reading the comment body: %w", err)
 		}
-		body = marker + "\n" + cutComment(string(data), forge.Limit-len(marker)-1, "The whole text is in the CI job's log or artifacts.")
+		body = marker + "\n" + views.CutComment(string(data), forge.Limit-len(marker)-1, "The whole text is in the CI job's log or artifacts.")
 	}
 	if o.dryRun {
-		_, err := io.WriteString(deps.Streams.Out, body)
-		return err
+		return v.Comment(body)
 	}
 	f, err := o.t.open(cmd, deps)
 	if err != nil {
@@ -211,35 +211,23 @@ func runCIComment(cmd *cobra.Command, deps *Deps, g *globalOptions, o *ciComment
 	if err != nil {
 		return fmt.Errorf("posting the %s comment on %s: %w", what, f.Where(), err)
 	}
-	if g.JSON {
-		return writeJSONOut(deps.Streams.Out, map[string]any{"format_version": ciOutputVersion, "where": f.Where(), "url": url, "created": created, "kind": what})
-	}
-	verb := "Updated"
-	if created {
-		verb = "Created"
-	}
-	fmt.Fprintf(deps.Streams.Out, "%s the %s comment on %s", verb, what, f.Where())
-	if url != "" {
-		fmt.Fprintf(deps.Streams.Out, ": %s", url)
-	}
-	fmt.Fprintln(deps.Streams.Out)
-	return nil
+	return v.Posted(what, f.Where(), url, created)
 }
 
 // readApplyResult reads apply -json's output; a missing or empty file
 // means apply did not run.
-func readApplyResult(path string) (applyRecord, bool, error) {
+func readApplyResult(path string) (views.ApplyRecord, bool, error) {
 	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return applyRecord{}, false, nil
+		return views.ApplyRecord{}, false, nil
 	}
 	if err != nil {
-		return applyRecord{}, false, fmt.Errorf("reading apply's result: %w", err)
+		return views.ApplyRecord{}, false, fmt.Errorf("reading apply's result: %w", err)
 	}
 	defer fh.Close()
-	sum, ok, err := readApplySummary(fh)
+	sum, ok, err := views.ReadApplySummary(fh)
 	if err != nil {
-		return applyRecord{}, false, fmt.Errorf("reading apply's result %s: %w", path, err)
+		return views.ApplyRecord{}, false, fmt.Errorf("reading apply's result %s: %w", path, err)
 	}
 	return sum, ok, nil
 }
@@ -270,33 +258,26 @@ func ciEnv(deps *Deps) ciEnvironment {
 	return e
 }
 
-func writeJSONOut(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // reviewedPlan reads the plan comment's metadata from the pull request.
-func reviewedPlan(cmd *cobra.Command, deps *Deps, t *ciTarget) (commentMeta, string, error) {
+func reviewedPlan(cmd *cobra.Command, deps *Deps, t *ciTarget) (views.CommentMeta, string, error) {
 	f, err := t.open(cmd, deps)
 	if err != nil {
-		return commentMeta{}, "", err
+		return views.CommentMeta{}, "", err
 	}
-	c, err := f.FindComment(cmd.Context(), planMarker(t.key))
+	c, err := f.FindComment(cmd.Context(), views.PlanMarker(t.key))
 	if err != nil {
-		return commentMeta{}, "", fmt.Errorf("reading the plan comment of %s: %w", f.Where(), err)
+		return views.CommentMeta{}, "", fmt.Errorf("reading the plan comment of %s: %w", f.Where(), err)
 	}
 	if c == nil {
-		return commentMeta{}, "", withHint(fmt.Errorf("%s has no offsetctl plan comment (key %q): nothing was reviewed, so nothing is applied", f.Where(), t.key),
+		return views.CommentMeta{}, "", withHint(fmt.Errorf("%s has no offsetctl plan comment (key %q): nothing was reviewed, so nothing is applied", f.Where(), t.key),
 			"The pull-request workflow posts it with offsetctl ci comment -plan FILE; check that it ran on the last push, and that -key matches.")
 	}
-	m, ok := parseMeta(c.Body)
+	m, ok := views.ParseMeta(c.Body)
 	if !ok {
-		return commentMeta{}, "", fmt.Errorf("the plan comment of %s (%s) carries no plan hash: it was edited or written by another offsetctl; push again to re-plan", f.Where(), c.URL)
+		return views.CommentMeta{}, "", fmt.Errorf("the plan comment of %s (%s) carries no plan hash: it was edited or written by another offsetctl; push again to re-plan", f.Where(), c.URL)
 	}
-	if m.FormatVersion > commentMetaVersion {
-		return commentMeta{}, "", fmt.Errorf("the plan comment of %s is of format_version %d; this offsetctl reads %d: use the same offsetctl in both jobs", f.Where(), m.FormatVersion, commentMetaVersion)
+	if m.FormatVersion > views.CommentMetaFormat {
+		return views.CommentMeta{}, "", fmt.Errorf("the plan comment of %s is of format_version %d; this offsetctl reads %d: use the same offsetctl in both jobs", f.Where(), m.FormatVersion, views.CommentMetaFormat)
 	}
 	return m, f.Where(), nil
 }
@@ -319,16 +300,7 @@ artifact holding its file and the run or job that uploaded it.`,
 			if err != nil {
 				return err
 			}
-			if g.JSON {
-				m.FormatVersion = ciOutputVersion
-				return writeJSONOut(deps.Streams.Out, m)
-			}
-			for _, kv := range [][2]string{{"hash", m.Hash}, {"artifact", m.Artifact}, {"run_id", m.RunID}, {"job_id", m.JobID}, {"commit", m.Commit}} {
-				if kv[1] != "" && !strings.ContainsAny(kv[1], "\r\n") {
-					fmt.Fprintf(deps.Streams.Out, "%s=%s\n", kv[0], kv[1])
-				}
-			}
-			return nil
+			return views.NewCI(deps.Streams, g.JSON).ReviewedPlan(m)
 		},
 	}
 	addCITargetFlags(cmd, t)
@@ -369,11 +341,7 @@ apply then checks the plan against the live world again and refuses a stale plan
 				return withHint(fmt.Errorf("%s is plan %s, but the plan reviewed (%s) is %s: it is not the reviewed plan; nothing was applied", args[0], p.Hash, where, hash),
 					"Apply only the plan file whose hash the pull request shows: download the artifact of the run named in the plan comment, or push again so that CI plans, comments and uploads a matching pair.")
 			}
-			if g.JSON {
-				return writeJSONOut(deps.Streams.Out, map[string]any{"format_version": ciOutputVersion, "plan": args[0], "hash": p.Hash, "reviewed": true})
-			}
-			fmt.Fprintf(deps.Streams.Out, "%s is the reviewed plan %s.\n", args[0], p.Hash)
-			return nil
+			return views.NewCI(deps.Streams, g.JSON).VerifiedPlan(args[0], p.Hash)
 		},
 	}
 	addCITargetFlags(cmd, t)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/forge/forgetest"
 	"github.com/offsetctl/offsetctl/pkg/approval"
 	"github.com/offsetctl/offsetctl/pkg/plan"
@@ -184,7 +185,7 @@ func TestCITeamPathSignedApprovals(t *testing.T) {
 	// The audit: who applied, the plan, the reason, the verified approvers.
 	hist := must(cli("state", "history", "-json"))
 	var doc struct {
-		Operations []auditRecord `json:"operations"`
+		Operations []views.AuditRecord `json:"operations"`
 	}
 	if err := json.Unmarshal([]byte(hist), &doc); err != nil {
 		t.Fatal(err)

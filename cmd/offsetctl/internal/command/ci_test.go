@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/forge"
 	"github.com/offsetctl/offsetctl/internal/forge/forgetest"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
@@ -99,7 +100,7 @@ func TestCICommentUpdatesOneComment(t *testing.T) {
 				t.Fatalf("%d comments after two pushes, want %d (one plan comment)", len(notes), before+1)
 			}
 			last := notes[len(notes)-1].Body
-			if !strings.HasPrefix(last, planMarker("default")) || !strings.Contains(last, skip.Hash) || strings.Contains(last, rewind.Hash) {
+			if !strings.HasPrefix(last, views.PlanMarker("default")) || !strings.Contains(last, skip.Hash) || strings.Contains(last, rewind.Hash) {
 				t.Fatalf("the plan comment does not show the last push's plan:\n%s", last)
 			}
 
@@ -224,8 +225,12 @@ func bigPlan(t *testing.T, n int) string {
 // applyStream writes apply -json's stream for a result, as apply does.
 func applyStream(t *testing.T, res *apply.Result, applyErr error) string {
 	t.Helper()
-	var b bytes.Buffer
-	if err := writeEventStream(&b, nil, res, applyErr); err != nil {
+	streams, _, b, _ := iostreams.Test()
+	v := views.NewOperation(streams, true, Version)
+	if err := v.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Result(res, applyErr); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "apply.jsonl")
@@ -274,7 +279,7 @@ func TestCICommentGoldens(t *testing.T) {
 				t.Error("a cut comment does not say it was cut")
 			}
 			if strings.HasPrefix(tc.name, "plan") {
-				m, ok := parseMeta(out)
+				m, ok := views.ParseMeta(out)
 				if !ok || !strings.Contains(out, "**Plan hash** `"+m.Hash+"`") {
 					t.Errorf("the plan comment's hidden hash %q is not the one shown", m.Hash)
 				}
@@ -371,7 +376,7 @@ func TestCITeamPath(t *testing.T) {
 	if code, _ := applyTo(first); code != ExitError {
 		t.Fatalf("apply of the stale plan: exit %d, want %d", code, ExitError)
 	}
-	refused := comment(applyMarker("default"))
+	refused := comment(views.ApplyMarker("default"))
 	for _, want := range []string{"### offsetctl apply: ⛔ refused: the plan is stale", "Nothing was changed", "connector.orders", "PAUSED", "exit code 1"} {
 		if !strings.Contains(refused, want) {
 			t.Errorf("the result comment does not say %q:\n%s", want, refused)
@@ -400,7 +405,7 @@ func TestCITeamPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body := comment(planMarker("default")); !strings.Contains(body, "**Plan hash** `"+p2.Hash+"`") {
+	if body := comment(views.PlanMarker("default")); !strings.Contains(body, "**Plan hash** `"+p2.Hash+"`") {
 		t.Errorf("the plan comment does not show the new plan's hash")
 	}
 
@@ -412,14 +417,14 @@ func TestCITeamPath(t *testing.T) {
 	if code, _ := applyTo(second); code != 0 {
 		t.Fatalf("apply of the reviewed plan: exit %d", code)
 	}
-	applied := comment(applyMarker("default"))
+	applied := comment(views.ApplyMarker("default"))
 	for _, want := range []string{"### offsetctl apply: ✅ applied", "Plan `" + p2.Hash + "`", "| `offsets.replay` |", "exit code 0"} {
 		if !strings.Contains(applied, want) {
 			t.Errorf("the result comment does not say %q:\n%s", want, applied)
 		}
 	}
 	goldens.Assert(t, "result_applied", []byte(w.normalize(applied)))
-	goldens.Assert(t, "plan_comment", []byte(w.normalize(comment(planMarker("default")))))
+	goldens.Assert(t, "plan_comment", []byte(w.normalize(comment(views.PlanMarker("default")))))
 	if got := w.committed(t); got != "20 20 70 RUNNING" {
 		t.Errorf("after apply: %s", got)
 	}

@@ -1,14 +1,13 @@
 package command
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 )
 
@@ -30,22 +29,11 @@ Read-only: it changes nothing.`,
 		Example: `  offsetctl connectors --connect-url http://localhost:8083
   offsetctl connectors -json | jq '.connectors[] | select(.state != "RUNNING")'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return connectorsRun(cmd, o) },
+		RunE: func(cmd *cobra.Command, args []string) error { return connectorsRun(cmd.Context(), o) },
 	}
 }
 
-type connectorRow struct {
-	Name   string   `json:"name"`
-	Type   string   `json:"type"`
-	State  string   `json:"state"`
-	Tasks  []string `json:"tasks"`
-	Class  string   `json:"class"`
-	Worker string   `json:"worker,omitempty"`
-	Trace  string   `json:"trace,omitempty"`
-}
-
-func connectorsRun(cmd *cobra.Command, o *connectorsOptions) error {
-	ctx := cmd.Context()
+func connectorsRun(ctx context.Context, o *connectorsOptions) error {
 	c, err := o.g.connectClient(o.deps)
 	if err != nil {
 		return err
@@ -64,10 +52,10 @@ func connectorsRun(cmd *cobra.Command, o *connectorsOptions) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	rows := make([]connectorRow, 0, len(names))
+	rows := make([]views.ConnectorRow, 0, len(names))
 	for _, n := range names {
 		ov := all[n]
-		r := connectorRow{Name: n, Tasks: []string{}}
+		r := views.ConnectorRow{Name: n, Tasks: []string{}}
 		if ov.Info != nil {
 			r.Type = string(ov.Info.Type)
 			r.Class = ov.Info.Config["connector.class"]
@@ -90,14 +78,6 @@ func connectorsRun(cmd *cobra.Command, o *connectorsOptions) error {
 		}
 		rows = append(rows, r)
 	}
-	out := o.deps.Streams.Out
-	if o.g.JSON {
-		doc := map[string]any{"format_version": 1, "connect_url": c.URL(), "worker_version": info.Version,
-			"kafka_cluster_id": info.KafkaClusterID, "connectors": rows}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(doc)
-	}
 	offsetsVia := "REST API (stop, PATCH and DELETE offsets)"
 	switch {
 	case verr != nil:
@@ -107,47 +87,12 @@ func connectorsRun(cmd *cobra.Command, o *connectorsOptions) error {
 	case !version.AtLeast(3, 6):
 		offsetsVia = "offsets topic and consumer groups for changes (3.5 reads offsets over REST but cannot alter them)"
 	}
-	fmt.Fprintf(out, "Kafka Connect %s at %s (Kafka cluster %s)\n", info.Version, c.URL(), info.KafkaClusterID)
-	fmt.Fprintf(out, "Offset changes go through: %s\n\n", offsetsVia)
-	if len(rows) == 0 {
-		fmt.Fprintln(out, "No connectors.")
-		return nil
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tSTATE\tTASKS\tCLASS")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.State, taskSummary(r.Tasks), r.Class)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if r.Trace != "" {
-			fmt.Fprintf(out, "\n%s failed: %s\n", r.Name, r.Trace)
-		}
-	}
-	return nil
+	return views.NewConnectors(o.deps.Streams, o.g.JSON).List(views.ConnectorList{
+		ConnectURL: c.URL(), WorkerVersion: info.Version, KafkaClusterID: info.KafkaClusterID,
+		Connectors: rows, OffsetsVia: offsetsVia})
 }
 
-func taskSummary(states []string) string {
-	if len(states) == 0 {
-		return "-"
-	}
-	count := map[string]int{}
-	var order []string
-	for _, s := range states {
-		if count[s] == 0 {
-			order = append(order, s)
-		}
-		count[s]++
-	}
-	parts := make([]string, 0, len(order))
-	for _, s := range order {
-		parts = append(parts, fmt.Sprintf("%d %s", count[s], s))
-	}
-	return strings.Join(parts, ", ")
-}
-
+// firstLine is the first line of a Java stack trace, trimmed.
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {

@@ -3,7 +3,6 @@ package command
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
@@ -43,43 +43,24 @@ Needs PostgreSQL's server binaries (Debian package postgresql); no network.`,
 	return cmd
 }
 
-// demo narrates: headings, commentary and the real output of the commands.
+// demo narrates, through its view: headings, commentary and the real
+// output of the commands.
 type demo struct {
-	ctx   context.Context
-	out   io.Writer
-	deps  *Deps
-	env   map[string]string
-	dir   string
-	color bool
+	ctx  context.Context
+	view *views.Demo
+	deps *Deps
+	env  map[string]string
+	dir  string
 }
 
-func (d *demo) heading(s string) {
-	line := "━━ " + s + " " + strings.Repeat("━", max(0, 78-len([]rune(s))-4))
-	if d.color {
-		line = "\x1b[1m" + line + "\x1b[0m"
-	}
-	fmt.Fprintf(d.out, "\n%s\n", line)
-}
-
-func (d *demo) say(format string, args ...any) {
-	fmt.Fprintf(d.out, format+"\n", args...)
-}
+func (d *demo) heading(s string)               { d.view.Heading(s) }
+func (d *demo) say(format string, args ...any) { d.view.Say(format, args...) }
 
 // run runs an offsetctl command in this process against the sandbox and
-// shows it as the operator would type it.
+// shows it as the operator would type it, its output indented.
 func (d *demo) run(args ...string) (int, error) {
-	shown := make([]string, len(args))
-	for i, a := range args {
-		shown[i] = strings.ReplaceAll(a, d.dir+string(filepath.Separator), "")
-	}
-	prompt := "$ offsetctl " + strings.Join(shown, " ")
-	if d.color {
-		prompt = "\x1b[36m" + prompt + "\x1b[0m"
-	}
-	fmt.Fprintf(d.out, "\n%s\n", prompt)
-	midway := false
-	w := indent{w: d.out, strip: d.dir + string(filepath.Separator), midway: &midway}
-	streams := &iostreams.Streams{In: strings.NewReader(""), Out: w, Err: w}
+	out := d.view.Command(args)
+	streams := &iostreams.Streams{In: strings.NewReader(""), Out: out, Err: out}
 	deps := &Deps{Streams: streams, Now: d.deps.Now, Getenv: func(k string) string {
 		if v, ok := d.env[k]; ok {
 			return v
@@ -87,45 +68,15 @@ func (d *demo) run(args ...string) (int, error) {
 		return d.deps.Getenv(k)
 	}}
 	code := run(d.ctx, deps, args)
-	if midway {
-		fmt.Fprintln(d.out)
-	}
-	fmt.Fprintln(d.out)
+	out.End()
 	if d.ctx.Err() != nil {
 		return code, d.ctx.Err()
 	}
 	return code, nil
 }
 
-// indent writes every line with two leading spaces, so command output
-// stands apart from the narration, and shows the demo's own files by name.
-type indent struct {
-	w      io.Writer
-	strip  string
-	midway *bool
-}
-
-func (i indent) Write(p []byte) (int, error) {
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(strings.ReplaceAll(string(p), i.strip, ""), "\n") {
-		if line == "" {
-			continue
-		}
-		if !*i.midway && line != "\n" {
-			b.WriteString("  ")
-		}
-		b.WriteString(line)
-		*i.midway = !strings.HasSuffix(line, "\n")
-	}
-	if _, err := io.WriteString(i.w, b.String()); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
 func demoRun(ctx context.Context, o *demoOptions) error {
 	start := time.Now()
-	out := o.deps.Streams.Out
 	dir := o.keep
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "offsetctl-demo-")
@@ -137,7 +88,7 @@ func demoRun(ctx context.Context, o *demoOptions) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	d := &demo{ctx: ctx, out: out, deps: o.deps, dir: dir, color: o.deps.Streams.Color}
+	d := &demo{ctx: ctx, view: views.NewDemo(o.deps.Streams, dir), deps: o.deps, dir: dir}
 	d.say("offsetctl demo: a CDC pipeline on the sandbox, its offsets, and surgery on them.")
 	d.say("Everything runs in this process and is thrown away at the end.")
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
@@ -30,7 +31,7 @@ func TestDiffManyTables(t *testing.T) {
 		t.Fatalf("a table without a key and one missing in the sink: exit %d\n%s\n%s", code, out, errOut)
 	}
 	var doc struct {
-		Failed []diffFailure `json:"failed"`
+		Failed []views.DiffFailure `json:"failed"`
 		Tables []struct {
 			MissingCount int64 `json:"missing_count"`
 		} `json:"tables"`

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
@@ -182,7 +183,7 @@ func drillRun(ctx context.Context, cmd *cobra.Command, o *drillOptions) error {
 		return withHint(fmt.Errorf("the rehearsal cluster %s: %w", targetName, err), "A drill creates its shadows STOPPED: use a Kafka Connect 3.7+ staging cluster, or --sandbox.")
 	}
 
-	r := &drillResult{FormatVersion: 1, Target: targetName, Rewind: o.rewind, StartedAt: o.deps.Now().UTC(),
+	r := &views.DrillResult{FormatVersion: views.DrillFormat, Target: targetName, Rewind: o.rewind, StartedAt: o.deps.Now().UTC(),
 		RestoreTargetSeconds: drillRestoreTarget.Seconds(), TotalTargetSeconds: drillTotalTarget.Seconds()}
 	start := time.Now()
 	var shadows []*drillShadow
@@ -200,7 +201,7 @@ func drillRun(ctx context.Context, cmd *cobra.Command, o *drillOptions) error {
 	defer cleanup()
 
 	phase := func(name string, fn func() error) error {
-		p := drillPhase{Name: name, Started: time.Now()}
+		p := views.DrillPhase{Name: name, Started: time.Now()}
 		err := fn()
 		p.Seconds = time.Since(p.Started).Seconds()
 		if err != nil {
@@ -259,7 +260,7 @@ func drillRun(ctx context.Context, cmd *cobra.Command, o *drillOptions) error {
 					return err
 				}
 				diffs := offsetsDiffer(s.baseline, got)
-				r.Connectors = append(r.Connectors, drillConnector{Connector: s.block.ConnectorName, Shadow: drillShadowName(s.block.ConnectorName),
+				r.Connectors = append(r.Connectors, views.DrillConnector{Connector: s.block.ConnectorName, Shadow: drillShadowName(s.block.ConnectorName),
 					Type: string(s.prodType), Partitions: len(s.baseline.Offsets), Verified: len(diffs) == 0, Differences: diffs})
 			}
 			return nil
@@ -270,31 +271,23 @@ func drillRun(ctx context.Context, cmd *cobra.Command, o *drillOptions) error {
 	if runErr != nil {
 		r.Error = runErr.Error()
 	}
-	r.decide()
+	r.Decide()
 
 	if !o.noRecord {
-		backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+		o.loc.parsed(cmd)
+		backend, err := stateFor(cmd.Context(), o.deps, &o.loc, cfg)
 		if err != nil {
 			return err
 		}
 		defer backend.Close()
-		serial, err := recordOperation(ctx, o.deps, backend, r.operation())
+		serial, err := recordOperation(ctx, o.deps, backend, drillOperation(r))
 		if err != nil {
 			return err
 		}
 		r.StateSerial = serial
 	}
-	var werr error
-	switch {
-	case o.g.JSON:
-		werr = writeJSON(o.deps.Streams.Out, r)
-	case o.markdown:
-		werr = writeDrillMarkdown(o.deps.Streams.Out, r)
-	default:
-		werr = writeDrillText(o.deps.Streams.Out, r)
-	}
-	if werr != nil {
-		return werr
+	if err := views.NewDrill(o.deps.Streams, o.g.JSON, o.markdown).Result(r); err != nil {
+		return err
 	}
 	if runErr != nil {
 		return runErr
@@ -532,8 +525,8 @@ func compactRaw(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// operation is the drill as the state's history records it.
-func (r *drillResult) operation() state.Operation {
+// drillOperation is the drill as the state's history records it.
+func drillOperation(r *views.DrillResult) state.Operation {
 	op := state.Operation{Name: "drill on " + r.Target, Kind: state.KindDrill, Status: state.StatusApplied,
 		Started: r.StartedAt, Finished: r.StartedAt.Add(time.Duration(r.TotalSeconds * float64(time.Second))), Error: r.Error}
 	if !r.Passed {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 )
 
 // offsetsTopicEnds is the end offset of every partition of the production
@@ -54,7 +56,7 @@ func TestDrillOnTheSandbox(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("drill: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var r drillResult
+	var r views.DrillResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("-json: %v\n%s", err, out)
 	}

@@ -11,16 +11,11 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/sergi/go-diff/diffmatchpatch"
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 )
-
-// ExitUnformatted is fmt -check's exit status when a file is not in
-// canonical format, as terraform fmt -check: distinct from 1 (an error) and
-// from 2 (changes present, which plan uses).
-const ExitUnformatted = 3
 
 type fmtOptions struct {
 	deps   *Deps
@@ -65,18 +60,17 @@ formatted, as terraform fmt -check.`,
 }
 
 func fmtRun(o *fmtOptions) error {
-	out := o.deps.Streams.Out
+	v := views.NewFmt(o.deps.Streams)
 	if o.target == "-" {
 		src, err := io.ReadAll(o.deps.Streams.In)
 		if err != nil {
 			return fmt.Errorf("reading the configuration from stdin: %w", err)
 		}
-		return o.formatOne("<stdin>", src, func(formatted []byte) error {
+		return o.formatOne(v, "<stdin>", src, func(formatted []byte) error {
 			if o.check || o.diff {
 				return nil
 			}
-			_, err := out.Write(formatted)
-			return err
+			return v.Formatted(formatted)
 		})
 	}
 
@@ -111,35 +105,35 @@ func fmtRun(o *fmtOptions) error {
 				return fmt.Errorf("rewriting %s: %w", name, err)
 			}
 		}
-		if _, err := fmt.Fprintln(out, name); err != nil {
+		if err := v.Changed(name); err != nil {
 			return err
 		}
 		if o.diff {
-			if _, err := io.WriteString(out, unifiedDiff(filepath.ToSlash(name), src, formatted)); err != nil {
+			if err := v.Diff(filepath.ToSlash(name), src, formatted); err != nil {
 				return err
 			}
 		}
 	}
 	if len(diags) > 0 {
-		if err := printDiagnostics(o.deps, parsed, diags); err != nil {
+		if err := v.Diagnostics(parsed, diags); err != nil {
 			return err
 		}
-		return &exitError{code: ExitError}
+		return reported()
 	}
 	if o.check && changed > 0 {
-		return &exitError{code: ExitUnformatted}
+		return unformatted()
 	}
 	return nil
 }
 
 // formatOne formats stdin, printing errors and the diff as fmtRun does.
-func (o *fmtOptions) formatOne(name string, src []byte, write func([]byte) error) error {
+func (o *fmtOptions) formatOne(v *views.Fmt, name string, src []byte, write func([]byte) error) error {
 	formatted, diags := config.Format(name, src)
 	if diags.HasErrors() {
-		if err := printDiagnostics(o.deps, map[string]*hcl.File{name: {Bytes: src}}, diags); err != nil {
+		if err := v.Diagnostics(map[string]*hcl.File{name: {Bytes: src}}, diags); err != nil {
 			return err
 		}
-		return &exitError{code: ExitError}
+		return reported()
 	}
 	if err := write(formatted); err != nil {
 		return err
@@ -148,12 +142,12 @@ func (o *fmtOptions) formatOne(name string, src []byte, write func([]byte) error
 		return nil
 	}
 	if o.diff {
-		if _, err := io.WriteString(o.deps.Streams.Out, unifiedDiff(name, src, formatted)); err != nil {
+		if err := v.Diff(name, src, formatted); err != nil {
 			return err
 		}
 	}
 	if o.check {
-		return &exitError{code: ExitUnformatted}
+		return unformatted()
 	}
 	return nil
 }
@@ -183,92 +177,4 @@ func fmtFiles(target string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
-}
-
-// diffContext is the number of unchanged lines around each change.
-const diffContext = 3
-
-// unifiedDiff returns the changes from a to b in unified diff format
-// (--- a/NAME, +++ b/NAME, @@ hunks), or "" when they are equal.
-func unifiedDiff(name string, a, b []byte) string {
-	if bytes.Equal(a, b) {
-		return ""
-	}
-	type line struct {
-		op   byte // ' ', '-', '+'
-		text string
-	}
-	dmp := diffmatchpatch.New()
-	ca, cb, table := dmp.DiffLinesToChars(string(a), string(b))
-	var lines []line
-	for _, d := range dmp.DiffCharsToLines(dmp.DiffMain(ca, cb, false), table) {
-		op := byte(' ')
-		switch d.Type {
-		case diffmatchpatch.DiffDelete:
-			op = '-'
-		case diffmatchpatch.DiffInsert:
-			op = '+'
-		}
-		for _, l := range strings.SplitAfter(d.Text, "\n") {
-			if l != "" {
-				lines = append(lines, line{op, l})
-			}
-		}
-	}
-	// aBefore[i], bBefore[i]: lines of a and b before lines[i].
-	aBefore, bBefore := make([]int, len(lines)+1), make([]int, len(lines)+1)
-	for i, l := range lines {
-		aBefore[i+1], bBefore[i+1] = aBefore[i], bBefore[i]
-		if l.op != '+' {
-			aBefore[i+1]++
-		}
-		if l.op != '-' {
-			bBefore[i+1]++
-		}
-	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "--- a/%s\n+++ b/%s\n", name, name)
-	n := len(lines)
-	for k := 0; k < n; {
-		for k < n && lines[k].op == ' ' {
-			k++
-		}
-		if k == n {
-			break
-		}
-		start, end := max(0, k-diffContext), k
-		for {
-			for end < n && lines[end].op != ' ' {
-				end++
-			}
-			e := end
-			for e < n && lines[e].op == ' ' {
-				e++
-			}
-			if e < n && e-end <= 2*diffContext {
-				end = e
-				continue
-			}
-			end = min(n, end+diffContext)
-			break
-		}
-		aStart, aLen := aBefore[start]+1, aBefore[end]-aBefore[start]
-		bStart, bLen := bBefore[start]+1, bBefore[end]-bBefore[start]
-		if aLen == 0 {
-			aStart--
-		}
-		if bLen == 0 {
-			bStart--
-		}
-		fmt.Fprintf(&sb, "@@ -%d,%d +%d,%d @@\n", aStart, aLen, bStart, bLen)
-		for _, l := range lines[start:end] {
-			sb.WriteByte(l.op)
-			sb.WriteString(l.text)
-			if !strings.HasSuffix(l.text, "\n") {
-				sb.WriteString("\n\\ No newline at end of file\n")
-			}
-		}
-		k = end
-	}
-	return sb.String()
 }

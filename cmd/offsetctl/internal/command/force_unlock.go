@@ -1,14 +1,13 @@
 package command
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
@@ -40,7 +39,8 @@ running holder it names the process to stop instead.`,
   offsetctl force-unlock -force 6f1c2c4e-8d3b-4c1a-9e55-2b7f0c9d1a40`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := configState(deps, cmd, &o.loc)
+			o.loc.parsed(cmd)
+			b, err := configState(cmd.Context(), deps, &o.loc)
 			if err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ running holder it names the process to stop instead.`,
 
 func forceUnlockRun(ctx context.Context, o *forceUnlockOptions, b state.Backend, id string) error {
 	defer b.Close()
-	streams := o.deps.Streams
+	v := views.NewForceUnlock(o.deps.Streams)
 	where := describeBackend(b)
 	holder, err := b.LockHolder(ctx)
 	if err != nil {
@@ -80,17 +80,11 @@ func forceUnlockRun(ctx context.Context, o *forceUnlockOptions, b state.Backend,
 				"Check the lock ID: offsetctl state show prints the current holder.")
 		}
 		if !o.force {
-			if !streams.InTTY {
+			if !o.deps.Streams.InTTY {
 				return withHint(fmt.Errorf("force-unlock needs a confirmation, and stdin is not a terminal"),
 					"Rerun with -force once you are sure the holder is gone: "+holder.String()+".")
 			}
-			fmt.Fprintf(streams.Err, "Do you really want to force-unlock %s?\n"+
-				"  It is locked by %s.\n"+
-				"  If that holder is still working, two operations could change the same connectors at once.\n"+
-				"  Only 'yes' will be accepted to confirm.\n\n"+
-				"  Enter a value: ", where, holder)
-			answer, _ := bufio.NewReader(streams.In).ReadString('\n')
-			if strings.TrimSpace(answer) != "yes" {
+			if !v.Confirm(where, holder) {
 				return errors.New("force-unlock cancelled: the lock is untouched")
 			}
 		}
@@ -98,10 +92,10 @@ func forceUnlockRun(ctx context.Context, o *forceUnlockOptions, b state.Backend,
 	err = b.ForceUnlock(ctx, id)
 	switch {
 	case err == nil && holder == nil:
-		fmt.Fprintf(streams.Out, "Cleared the lock information left by %s: its holder had already exited, so %s was not locked.\n", id, where)
+		v.Unlocked(where, id, false)
 		return nil
 	case err == nil:
-		fmt.Fprintf(streams.Out, "%s has been force-unlocked (lock ID %s).\n", where, id)
+		v.Unlocked(where, id, true)
 		return nil
 	case errors.Is(err, local.ErrLiveHolder):
 		return withHint(err, "Once that process has exited, the lock is released and the next apply can proceed; no force-unlock is needed.")

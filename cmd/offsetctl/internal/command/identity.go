@@ -1,6 +1,9 @@
 package command
 
-import "os"
+import (
+	"os"
+	"os/user"
+)
 
 // operator names who runs offsetctl and where, for locks and the state:
 // the user from $USER (or USERNAME, LOGNAME), else the operating system's
@@ -13,4 +16,18 @@ func operator(deps *Deps) (who, host string) {
 		host = "unknown-host"
 	}
 	return who, host
+}
+
+// currentUser names who applies: $USER (or USERNAME, LOGNAME), else the
+// account the process runs as.
+func currentUser(deps *Deps) string {
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := deps.Getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
 }

@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
@@ -66,35 +65,8 @@ With -json every value is printed exactly as stored (64-bit numbers untouched).`
 	return cmd
 }
 
-// connectorOffsetsView is one connector's offsets as shown.
-type connectorOffsetsView struct {
-	Name    string             `json:"name"`
-	Type    string             `json:"type"`
-	State   string             `json:"state"`
-	Class   string             `json:"class"`
-	Format  string             `json:"format,omitempty"`
-	ReadVia string             `json:"read_via"`
-	Group   string             `json:"group,omitempty"`
-	Source  []sourceOffsetView `json:"source,omitempty"`
-	Sink    []sinkOffsetView   `json:"sink,omitempty"`
-	decoded [][]offsets.DisplayField
-}
-
-type sourceOffsetView struct {
-	Key       string      `json:"key,omitempty"`
-	Partition offsets.Map `json:"partition"`
-	Offset    offsets.Map `json:"offset"`
-}
-
-type sinkOffsetView struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Committed int64  `json:"committed"`
-	LogStart  *int64 `json:"log_start,omitempty"`
-	LogEnd    *int64 `json:"log_end,omitempty"`
-}
-
 func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) error {
+	view := views.NewOffsets(o.deps.Streams, o.g.JSON)
 	names = uniqueNames(names)
 	c, err := o.g.connectClient(o.deps)
 	if err != nil {
@@ -119,7 +91,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 		defer kc.Close()
 	}
 	var snap *offsets.TopicSnapshot
-	var views []connectorOffsetsView
+	var shown []views.ConnectorOffsets
 	for _, name := range names {
 		ci, err := c.Connector(ctx, name)
 		if err != nil {
@@ -128,7 +100,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 			}
 			return err
 		}
-		v := connectorOffsetsView{Name: name, Type: string(ci.Type), Class: ci.Config["connector.class"], State: "UNKNOWN"}
+		v := views.ConnectorOffsets{Name: name, Type: string(ci.Type), Class: ci.Config["connector.class"], State: "UNKNOWN"}
 		if st, err := c.Status(ctx, name); err == nil {
 			v.State = string(st.Connector.State)
 		}
@@ -145,12 +117,12 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 						return o.g.kafkaError(err)
 					}
 					for _, bad := range snap.Invalid {
-						fmt.Fprintf(o.deps.Streams.Err, "Warning: offsets topic %s: %s\n", o.g.OffsetsTopic, bad)
+						view.InvalidRecord(o.g.OffsetsTopic, bad, false)
 					}
 				}
 				v.ReadVia = "offsets topic " + o.g.OffsetsTopic
 				for _, r := range snap.Connector(name) {
-					v.Source = append(v.Source, sourceOffsetView{Key: string(r.Key), Partition: r.Partition, Offset: r.Offset})
+					v.Source = append(v.Source, views.SourceOffset{Key: string(r.Key), Partition: r.Partition, Offset: r.Offset})
 				}
 			} else {
 				if !version.AtLeast(3, 5) {
@@ -163,13 +135,13 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 				}
 				for _, p := range got {
 					if p.Offset != nil {
-						v.Source = append(v.Source, sourceOffsetView{Partition: p.SourcePartition, Offset: *p.Offset})
+						v.Source = append(v.Source, views.SourceOffset{Partition: p.SourcePartition, Offset: *p.Offset})
 					}
 				}
 				sort.Slice(v.Source, func(i, j int) bool { return v.Source[i].Partition.String() < v.Source[j].Partition.String() })
 			}
 			for _, s := range v.Source {
-				v.decoded = append(v.decoded, codec.Decode(s.Partition, s.Offset))
+				v.Decoded = append(v.Decoded, codec.Decode(s.Partition, s.Offset))
 			}
 		case connect.TypeSink:
 			v.Group = offsets.SinkGroupID(name, "", ci.Config)
@@ -180,7 +152,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 					return o.g.kafkaError(err)
 				}
 				for _, so := range grp.Offsets {
-					v.Sink = append(v.Sink, sinkOffsetView{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogStart: &so.LogStart, LogEnd: &so.LogEnd})
+					v.Sink = append(v.Sink, views.SinkOffset{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogStart: &so.LogStart, LogEnd: &so.LogEnd})
 				}
 			} else {
 				if !version.AtLeast(3, 5) {
@@ -193,7 +165,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 				}
 				for _, p := range got {
 					if p.Committed >= 0 {
-						v.Sink = append(v.Sink, sinkOffsetView{Topic: p.Topic, Partition: p.Partition, Committed: p.Committed})
+						v.Sink = append(v.Sink, views.SinkOffset{Topic: p.Topic, Partition: p.Partition, Committed: p.Committed})
 					}
 				}
 				sort.Slice(v.Sink, func(i, j int) bool {
@@ -203,12 +175,9 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 		default:
 			return fmt.Errorf("connector %q has type %q: offsetctl shows source and sink connectors", name, ci.Type)
 		}
-		views = append(views, v)
+		shown = append(shown, v)
 	}
-	if o.g.JSON {
-		return writeJSON(o.deps.Streams.Out, map[string]any{"format_version": 1, "connect_url": c.URL(), "worker_version": info.Version, "connectors": views})
-	}
-	return writeOffsetsText(o.deps.Streams.Out, views)
+	return view.Show(views.OffsetsList{ConnectURL: c.URL(), WorkerVersion: info.Version, Connectors: shown})
 }
 
 // kafkaError adds the fix to an error from reading Kafka: a broker that
@@ -256,60 +225,6 @@ func readREST(ctx context.Context, c *connect.Client, name string, sink bool) ([
 		return nil, fmt.Errorf("connector %s: %w", name, err)
 	}
 	return ps, nil
-}
-
-func writeOffsetsText(out io.Writer, views []connectorOffsetsView) error {
-	for i, v := range views {
-		if i > 0 {
-			fmt.Fprintln(out)
-		}
-		switch v.Type {
-		case "source":
-			fmt.Fprintf(out, "%s (source, %s, format %s; read from the %s)\n", v.Name, v.State, v.Format, v.ReadVia)
-			if len(v.Source) == 0 {
-				fmt.Fprintln(out, "  no stored offsets: the connector will start as new (snapshot per its snapshot.mode)")
-			}
-			for j, s := range v.Source {
-				fmt.Fprintf(out, "  partition %s\n", s.Partition)
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				for _, f := range v.decoded[j] {
-					if f.Partition {
-						continue
-					}
-					fmt.Fprintf(tw, "    %s\t%s\n", f.Key, f.Text)
-				}
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-			}
-		case "sink":
-			fmt.Fprintf(out, "%s (sink, %s, consumer group %s; read from %s)\n", v.Name, v.State, v.Group, v.ReadVia)
-			if len(v.Sink) == 0 {
-				fmt.Fprintln(out, "  no committed offsets: the connector starts per auto.offset.reset (earliest by default)")
-				continue
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  TOPIC\tPARTITION\tCOMMITTED\tLOG START\tLOG END\tLAG")
-			for _, s := range v.Sink {
-				start, end, lag := "-", "-", "-"
-				if s.LogStart != nil && s.LogEnd != nil {
-					start, end = fmt.Sprint(*s.LogStart), fmt.Sprint(*s.LogEnd)
-					if s.Committed >= 0 {
-						lag = fmt.Sprint(*s.LogEnd - s.Committed)
-					}
-				}
-				committed := "none"
-				if s.Committed >= 0 {
-					committed = fmt.Sprint(s.Committed)
-				}
-				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\n", s.Topic, s.Partition, committed, start, end, lag)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 type offsetsBackupOptions struct {
@@ -416,8 +331,9 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 	if err != nil {
 		return o.g.kafkaError(err)
 	}
+	view := views.NewOffsets(o.deps.Streams, o.g.JSON)
 	for _, bad := range snap.Invalid {
-		fmt.Fprintf(o.deps.Streams.Err, "Warning: offsets topic %s: %s (not backed up: it is not a valid Connect offset record)\n", o.g.OffsetsTopic, bad)
+		view.InvalidRecord(o.g.OffsetsTopic, bad, true)
 	}
 	b := &offsets.Backup{OffsetctlVersion: Version, TakenAt: o.deps.Now().UTC(), ConnectClusterID: info.KafkaClusterID, OffsetsTopic: o.g.OffsetsTopic}
 	var nSource, nSink int
@@ -452,20 +368,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 	if _, err := offsets.ReadBackup(o.out); err != nil {
 		return fmt.Errorf("the backup was written but does not read back: %w", err)
 	}
-	if o.g.JSON {
-		return writeJSON(o.deps.Streams.Out, map[string]any{"format_version": 1, "file": o.out, "connectors": len(b.Connectors), "source_partitions": nSource, "sink_partitions": nSink})
-	}
-	fmt.Fprintf(o.deps.Streams.Out, "Backed up %d %s (%d source %s, %d sink %s) to %s; read back and checksum verified.\nRestore it with an offsets block (restore = %q) or offsetctl offsets restore %s.\n",
-		len(b.Connectors), pluralWord(len(b.Connectors), "connector", "connectors"), nSource, pluralWord(nSource, "partition", "partitions"),
-		nSink, pluralWord(nSink, "partition", "partitions"), o.out, o.out, o.out)
-	return nil
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+	return view.Backup(views.BackupSummary{File: o.out, Connectors: len(b.Connectors), SourcePartitions: nSource, SinkPartitions: nSink})
 }
 
 // closestConnector returns ` Did you mean "x"?` for the connector on c whose

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 )
@@ -36,23 +37,39 @@ saved for review instead.`,
   offsetctl offsets restore backup.json -out restore.json && offsetctl apply restore.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.chg.loc.parsed(cmd)
 			if g.JSON && o.out == "" && !o.chg.autoApprove {
 				return flagErrorf("-json without -out needs -auto-approve (there is no one to answer the question)")
 			}
-			b, err := offsets.ReadBackup(args[0])
-			if err != nil {
-				return err
-			}
-			return runChangeOut(cmd, deps, g, &o.chg, "restore", o.out, func(ctx context.Context, s *changeSession) (*plan.Plan, error) {
-				st, _, err := readStateRef(cmd, s.backend)
-				if err != nil {
-					return nil, err
-				}
-				return plan.RestorePlan(ctx, s.cfg, st, b, args[0], s.planner.Observe, plan.BuildInfo{OffsetctlVersion: Version, Now: deps.Now()})
-			})
+			return offsetsRestoreRun(cmd.Context(), o, args[0])
 		},
 	}
 	addChangeFlags(cmd, &o.chg)
 	cmd.Flags().StringVar(&o.out, "out", "", "save the restore plan to PLANFILE for review instead of applying it")
 	return cmd
+}
+
+func offsetsRestoreRun(ctx context.Context, o *offsetsRestoreOptions, file string) error {
+	v := views.NewOperation(o.deps.Streams, o.g.JSON, Version)
+	b, err := offsets.ReadBackup(file)
+	if err != nil {
+		return err
+	}
+	s, err := openSession(ctx, o.deps, o.g, &o.chg, "restore", v)
+	if err != nil {
+		return err
+	}
+	defer s.close(ctx)
+	st, _, err := readStateRef(ctx, s.backend)
+	if err != nil {
+		return err
+	}
+	p, err := plan.RestorePlan(ctx, s.cfg, st, b, file, s.planner.Observe, plan.BuildInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
+	if err != nil {
+		return err
+	}
+	if o.out != "" {
+		return s.savePlan(o.out, p)
+	}
+	return s.reviewAndExecute(ctx, o.deps, &o.chg, p, false)
 }

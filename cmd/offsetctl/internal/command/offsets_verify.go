@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
@@ -54,7 +55,7 @@ func offsetsVerifyRun(ctx context.Context, o *offsetsVerifyOptions, file string)
 	if err != nil {
 		return withHint(fmt.Errorf("the backup %s is not sound: %w", file, err), "Use another backup: a damaged one must not be restored.")
 	}
-	v := &verifyResult{FormatVersion: 1, File: filepath.Clean(file), TakenAt: b.TakenAt, Sound: true, Connectors: len(b.Connectors)}
+	v := &views.VerifyResult{FormatVersion: views.OffsetsVerifyFormat, File: filepath.Clean(file), TakenAt: b.TakenAt, Sound: true, Connectors: len(b.Connectors)}
 	if !o.fileOnly {
 		live, err := readLiveForBackup(ctx, o.deps, o.g, b)
 		if err != nil {
@@ -63,19 +64,10 @@ func offsetsVerifyRun(ctx context.Context, o *offsetsVerifyOptions, file string)
 		v.Changes = compareBackup(b, live)
 		v.Compared = true
 	}
-	var werr error
-	switch {
-	case o.g.JSON:
-		werr = writeJSON(o.deps.Streams.Out, v)
-	case o.markdown:
-		werr = writeVerifyMarkdown(o.deps.Streams.Out, v)
-	default:
-		werr = writeVerifyText(o.deps.Streams.Out, v)
+	if err := views.NewOffsetsVerify(o.deps.Streams, o.g.JSON, o.markdown).Result(v); err != nil {
+		return err
 	}
-	if werr != nil {
-		return werr
-	}
-	if v.moved() {
+	if v.Moved() {
 		return &exitError{code: ExitChanges}
 	}
 	return nil
@@ -128,8 +120,8 @@ func readLiveForBackup(ctx context.Context, deps *Deps, g *globalOptions, b *off
 // compareBackup lists what differs between a backup and the live offsets:
 // a source record whose value bytes differ, is new or gone; a sink
 // partition whose committed offset differs, is new or gone.
-func compareBackup(b *offsets.Backup, live *liveOffsets) []verifyChange {
-	var out []verifyChange
+func compareBackup(b *offsets.Backup, live *liveOffsets) []views.VerifyChange {
+	var out []views.VerifyChange
 	for _, c := range b.Connectors {
 		switch c.Type {
 		case offsets.ConnectorTypeSource:
@@ -149,14 +141,14 @@ func compareBackup(b *offsets.Backup, live *liveOffsets) []verifyChange {
 				}
 				switch {
 				case got == nil && want.Offset != nil:
-					out = append(out, verifyChange{Connector: c.Name, Partition: want.Partition.String(), Kind: "gone", Backup: was})
+					out = append(out, views.VerifyChange{Connector: c.Name, Partition: want.Partition.String(), Kind: "gone", Backup: was})
 				case got != nil && was != got.Offset.String():
-					out = append(out, verifyChange{Connector: c.Name, Partition: want.Partition.String(), Kind: "moved", Backup: was, Live: got.Offset.String()})
+					out = append(out, views.VerifyChange{Connector: c.Name, Partition: want.Partition.String(), Kind: "moved", Backup: was, Live: got.Offset.String()})
 				}
 			}
 			for _, r := range recs {
 				if !seen[string(r.Key)] {
-					out = append(out, verifyChange{Connector: c.Name, Partition: r.Partition.String(), Kind: "new", Live: r.Offset.String()})
+					out = append(out, views.VerifyChange{Connector: c.Name, Partition: r.Partition.String(), Kind: "new", Live: r.Offset.String()})
 				}
 			}
 		case offsets.ConnectorTypeSink:
@@ -169,16 +161,16 @@ func compareBackup(b *offsets.Backup, live *liveOffsets) []verifyChange {
 				switch {
 				case !ok || got.Committed < 0:
 					if want.Committed >= 0 {
-						out = append(out, verifyChange{Connector: c.Name, Partition: key, Kind: "gone", Backup: fmt.Sprint(want.Committed)})
+						out = append(out, views.VerifyChange{Connector: c.Name, Partition: key, Kind: "gone", Backup: fmt.Sprint(want.Committed)})
 					}
 				case got.Committed != want.Committed:
-					out = append(out, verifyChange{Connector: c.Name, Partition: key, Kind: "moved", Backup: fmt.Sprint(want.Committed), Live: fmt.Sprint(got.Committed)})
+					out = append(out, views.VerifyChange{Connector: c.Name, Partition: key, Kind: "moved", Backup: fmt.Sprint(want.Committed), Live: fmt.Sprint(got.Committed)})
 				}
 			}
 			for _, so := range grp.Offsets {
 				key := fmt.Sprintf("%s[%d]", so.Topic, so.Partition)
 				if !seen[key] && so.Committed >= 0 {
-					out = append(out, verifyChange{Connector: c.Name, Partition: key, Kind: "new", Live: fmt.Sprint(so.Committed)})
+					out = append(out, views.VerifyChange{Connector: c.Name, Partition: key, Kind: "new", Live: fmt.Sprint(so.Committed)})
 				}
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
@@ -223,7 +224,7 @@ func TestParallelAppliesOnOneState(t *testing.T) {
 		t.Fatalf("state history: %d\n%s", code, errOut)
 	}
 	var doc struct {
-		Operations []auditRecord `json:"operations"`
+		Operations []views.AuditRecord `json:"operations"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)

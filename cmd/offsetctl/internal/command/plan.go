@@ -3,132 +3,14 @@ package command
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/offsetctl/offsetctl/pkg/config"
-	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
-	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
 )
-
-// configOptions are the flags of the commands that read a configuration.
-type configOptions struct {
-	chdir string
-	in    configInputs
-}
-
-func addConfigFlags(cmd *cobra.Command, o *configOptions) {
-	cmd.Flags().StringVar(&o.chdir, "chdir", ".", "the directory holding the configuration (*.hcl)")
-	o.in.bind(cmd)
-}
-
-// stateFor opens the state named by --state, or else by the configuration's
-// offsetctl { state "local" { path } } or state "postgres" { url } block, or
-// else the default local file.
-func stateFor(deps *Deps, cmd *cobra.Command, loc *stateLocation, cfg *config.Config) (state.Backend, error) {
-	given := false
-	if f := cmd.Flags().Lookup("state"); f != nil {
-		given = f.Changed
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	keys, err := stateKeys(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if keys != nil && loc.acceptPlaintext {
-		keys = keys.AcceptingPlaintext()
-	}
-	if !given && cfg != nil && cfg.Settings.State != nil {
-		sb := cfg.Settings.State
-		switch sb.Type {
-		case "local":
-			if sb.Path != "" {
-				loc.path = cfg.Path(sb.Path)
-			}
-		case "postgres":
-			if sb.URL.IsZero() {
-				// pgstate would fall back to the PG* variables: some other
-				// database, silently.
-				at := sb.DeclRange
-				if r, ok := sb.Ranges["url"]; ok {
-					at = r
-				}
-				return nil, withHint(fmt.Errorf("the url of the state \"postgres\" block (%s) has no value", at),
-					"Set what its url reads (for env(\"NAME\"): export NAME=postgres://USER@HOST/DATABASE), or name the state with --state.")
-			}
-			opts := []pgstate.Option{pgstate.WithVersion(Version), pgstate.WithClock(deps.Now)}
-			if keys != nil {
-				opts = append(opts, pgstate.WithEncryption(keys))
-			}
-			if sb.Schema != "" {
-				opts = append(opts, pgstate.WithSchema(sb.Schema))
-			}
-			b, err := pgstate.New(sb.URL.Value(), opts...)
-			if err != nil {
-				return nil, fmt.Errorf("the state \"postgres\" block: %w", err)
-			}
-			return b, nil
-		}
-	}
-	return resolveState(deps, loc, keys)
-}
-
-// readStateRef reads the state for planning: its lineage and serial, and
-// the applied lookup. A missing state plans against nothing applied.
-func readStateRef(cmd *cobra.Command, b state.Backend) (*state.State, plan.StateRef, error) {
-	s, err := b.Read(cmd.Context())
-	if errors.Is(err, state.ErrNoState) {
-		return nil, plan.StateRef{}, nil
-	}
-	if err != nil {
-		return nil, plan.StateRef{}, err
-	}
-	return s, plan.StateRef{Lineage: s.Lineage, Serial: s.Serial}, nil
-}
-
-// appliedLookup adapts the state to the planner's Applied callback.
-func appliedLookup(s *state.State) func(name string) (uint64, string, bool) {
-	if s == nil {
-		return nil
-	}
-	return func(name string) (uint64, string, bool) {
-		op, ok := s.LastApplied(name)
-		if !ok {
-			return 0, "", false
-		}
-		return op.Serial, op.BlockHash, true
-	}
-}
-
-// appliedBefore is appliedLookup of the state as it was when the plan with
-// hash planHash was made: apply admits a state that moved since only by
-// earlier attempts of that same plan, so leaving their operations out gives
-// the state planning saw.
-func appliedBefore(s *state.State, planHash string) func(name string) (uint64, string, bool) {
-	if s == nil {
-		return nil
-	}
-	return func(name string) (uint64, string, bool) {
-		for i := len(s.Operations) - 1; i >= 0; i-- {
-			op := &s.Operations[i]
-			if op.PlanHash == planHash {
-				continue
-			}
-			if op.Name == name && (op.Kind == state.KindOffsets || op.Kind == state.KindReconcile) && op.Status == state.StatusApplied {
-				return op.Serial, op.BlockHash, true
-			}
-		}
-		return 0, "", false
-	}
-}
 
 type planOptions struct {
 	deps     *Deps
@@ -164,7 +46,10 @@ Exit codes: 0 success, 1 error or a plan that cannot be applied; with
   offsetctl plan -target offsets.skip_poison_pill -detailed-exitcode
   offsetctl show -markdown plan.json   # for the pull request`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return planRun(cmd, o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.loc.parsed(cmd)
+			return planRun(cmd.Context(), o)
+		},
 	}
 	addConfigFlags(cmd, &o.cfg)
 	addStateFlag(cmd, &o.loc)
@@ -176,11 +61,11 @@ Exit codes: 0 success, 1 error or a plan that cannot be applied; with
 	return cmd
 }
 
-func planRun(cmd *cobra.Command, o *planOptions) error {
+func planRun(ctx context.Context, o *planOptions) error {
 	if o.markdown && o.g.JSON {
 		return flagErrorf("-json and -markdown cannot be combined")
 	}
-	ctx := cmd.Context()
+	v := views.NewPlan(o.deps.Streams, o.g.JSON, o.markdown)
 	cfg, _, err := loadConfig(o.deps, o.cfg.chdir, o.cfg.in, false)
 	if err != nil {
 		return err
@@ -192,49 +77,37 @@ func planRun(cmd *cobra.Command, o *planOptions) error {
 			return withHint(err, "-target takes offsets.NAME, connector.NAME or reconcile.NAME, as the *.hcl files in "+o.cfg.chdir+" declare them.")
 		}
 	}
-	backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+	backend, err := stateFor(ctx, o.deps, &o.loc, cfg)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
-	st, ref, err := readStateRef(cmd, backend)
+	st, ref, err := readStateRef(ctx, backend)
 	if err != nil {
 		return err
 	}
 	clients := newConfigClients(cfg, o.g.Timeout)
 	defer clients.Close()
-	pl := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Now: o.deps.Now, Version: Version}
-	p, err := pl.Plan(ctx, cfg, plan.Options{Targets: o.targets, State: ref, Applied: appliedLookup(st)})
+	p, err := newPlanner(o.deps, clients).Plan(ctx, cfg, plan.Options{Targets: o.targets, State: ref, Applied: appliedLookup(st)})
 	if err != nil {
 		return err
 	}
 	p.Checks = append(p.Checks, plan.Preflight(cfg, p, preflightInputs(st, o.deps.Now()))...)
-	notes := o.deps.Streams.Out
-	if o.g.JSON || o.markdown {
-		notes = o.deps.Streams.Err
-	}
 	if o.out != "" && !p.HasErrors() {
 		if err := plan.WriteFile(o.out, p); err != nil {
 			return err
 		}
 	}
-	if err := renderPlan(o.deps, o.g, p, o.markdown); err != nil {
+	if err := v.Plan(p); err != nil {
 		return err
 	}
 	if p.HasErrors() {
 		return errors.New("the plan has errors and cannot be applied (see Checks above); nothing was saved")
 	}
 	if o.out != "" {
-		writeSavedNote(notes, o.out, p)
+		v.Saved(o.out, p)
 	}
-	if o.detailed && p.HasChanges() {
-		return &exitError{code: ExitChanges}
-	}
-	return nil
-}
-
-func writeSavedNote(w io.Writer, path string, p *plan.Plan) {
-	fmt.Fprintf(w, "\nSaved the plan to %s (hash %s).\nReview it (offsetctl show -markdown %s for the pull request), then run:\n    offsetctl apply %s\n", path, p.Hash, path, path)
+	return planExit(o.detailed, p)
 }
 
 // preflightInputs reads the last recorded drift check from the state for the

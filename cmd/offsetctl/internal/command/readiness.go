@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -79,7 +80,8 @@ func readinessRun(ctx context.Context, cmd *cobra.Command, o *readinessOptions) 
 	if err != nil {
 		return err
 	}
-	backend, err := stateFor(o.deps, cmd, &o.loc, cfg)
+	o.loc.parsed(cmd)
+	backend, err := stateFor(cmd.Context(), o.deps, &o.loc, cfg)
 	if err != nil {
 		return err
 	}
@@ -92,7 +94,7 @@ func readinessRun(ctx context.Context, cmd *cobra.Command, o *readinessOptions) 
 		return fmt.Errorf("reading the state: %w", err)
 	}
 	now := o.deps.Now()
-	r := &readinessResult{FormatVersion: 1, Rows: []readinessRow{
+	r := &views.ReadinessResult{FormatVersion: views.ReadinessFormat, Rows: []views.ReadinessRow{
 		readinessChecks(cfg, st, o.checkMetrics, now),
 		readinessBackups(o.backupDir, now),
 		readinessDrills(st, now),
@@ -105,17 +107,8 @@ func readinessRun(ctx context.Context, cmd *cobra.Command, o *readinessOptions) 
 			r.ReadyRows++
 		}
 	}
-	var werr error
-	switch {
-	case o.g.JSON:
-		werr = writeJSON(o.deps.Streams.Out, r)
-	case o.markdown:
-		werr = writeReadinessMarkdown(o.deps.Streams.Out, r)
-	default:
-		werr = writeReadinessText(o.deps.Streams.Out, r)
-	}
-	if werr != nil {
-		return werr
+	if err := views.NewReadiness(o.deps.Streams, o.g.JSON, o.markdown).Scorecard(r); err != nil {
+		return err
 	}
 	if r.ReadyRows < len(r.Rows) {
 		return &exitError{code: ExitChanges}
@@ -144,8 +137,8 @@ func lastOp(st *state.State, k state.Kind) *state.Operation {
 	return nil
 }
 
-func readinessChecks(cfg *config.Config, st *state.State, metricsFile string, now time.Time) readinessRow {
-	row := readinessRow{Item: "Drift checks run daily and alert past a threshold"}
+func readinessChecks(cfg *config.Config, st *state.State, metricsFile string, now time.Time) views.ReadinessRow {
+	row := views.ReadinessRow{Item: "Drift checks run daily and alert past a threshold"}
 	thresholds := 0
 	for _, r := range cfg.Reconciles {
 		if r.Check != nil {
@@ -207,8 +200,8 @@ func readCheckMetrics(path string) (time.Time, bool, bool) {
 	return time.Unix(0, int64(sec*1e9)).UTC(), h.GetMetric()[0].GetGauge().GetValue() == 1, true
 }
 
-func readinessBackups(dir string, now time.Time) readinessRow {
-	row := readinessRow{Item: "Offsets backed up hourly"}
+func readinessBackups(dir string, now time.Time) views.ReadinessRow {
+	row := views.ReadinessRow{Item: "Offsets backed up hourly"}
 	if dir == "" {
 		row.Evidence = "no backup directory given (--backup-dir)"
 		row.Next = "Schedule offsetctl offsets backup --all --dir DIR --keep-within 7d hourly and pass --backup-dir DIR."
@@ -229,8 +222,8 @@ func readinessBackups(dir string, now time.Time) readinessRow {
 	return row
 }
 
-func readinessDrills(st *state.State, now time.Time) readinessRow {
-	row := readinessRow{Item: "Restore drills pass quarterly, recovering within 15 minutes"}
+func readinessDrills(st *state.State, now time.Time) views.ReadinessRow {
+	row := views.ReadinessRow{Item: "Restore drills pass quarterly, recovering within 15 minutes"}
 	var last *state.Operation
 	if st != nil {
 		for i := len(st.Operations) - 1; i >= 0; i-- {
@@ -257,8 +250,8 @@ func readinessDrills(st *state.State, now time.Time) readinessRow {
 	return row
 }
 
-func readinessApprovals(cfg *config.Config, st *state.State) readinessRow {
-	row := readinessRow{Item: "Offset changes need two-person approval and the pre-flight checklist"}
+func readinessApprovals(cfg *config.Config, st *state.State) views.ReadinessRow {
+	row := views.ReadinessRow{Item: "Offset changes need two-person approval and the pre-flight checklist"}
 	need := cfg.Settings.RequiredApprovals
 	if need < 1 || cfg.Settings.AllowedSigners == "" {
 		row.Evidence = fmt.Sprintf("required_approvals = %d, allowed_signers %s", need, setOrNot(cfg.Settings.AllowedSigners != ""))
@@ -299,8 +292,8 @@ func setOrNot(b bool) string {
 	return "not set"
 }
 
-func readinessRunbooks(dir string) readinessRow {
-	row := readinessRow{Item: "Runbooks, configuration and plans in version control"}
+func readinessRunbooks(dir string) views.ReadinessRow {
+	row := views.ReadinessRow{Item: "Runbooks, configuration and plans in version control"}
 	git := func(args ...string) (string, error) {
 		c := exec.Command("git", append([]string{"-C", dir}, args...)...)
 		out, err := c.Output()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
@@ -46,6 +47,7 @@ newer offsets.`,
   offsetctl rollback replay_after_smt_fix -auto-approve`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.chg.loc.parsed(cmd)
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
@@ -59,7 +61,7 @@ newer offsets.`,
 			if g.JSON && o.out == "" && !o.chg.autoApprove {
 				return flagErrorf("-json without -out needs -auto-approve (there is no one to answer the question)")
 			}
-			return rollbackRun(cmd, o, name)
+			return rollbackRun(cmd.Context(), o, name)
 		},
 	}
 	addChangeFlags(cmd, &o.chg)
@@ -68,60 +70,31 @@ newer offsets.`,
 	return cmd
 }
 
-func rollbackRun(cmd *cobra.Command, o *rollbackOptions, name string) error {
-	return runChangeOut(cmd, o.deps, o.g, &o.chg, "rollback", o.out, func(ctx context.Context, s *changeSession) (*plan.Plan, error) {
-		st, err := s.backend.Read(ctx)
-		if errors.Is(err, state.ErrNoState) {
-			return nil, fmt.Errorf("%w: there is no state yet, so nothing was applied", apply.ErrNothingToRollback)
-		}
-		if err != nil {
-			return nil, err
-		}
-		target, err := plan.RollbackCandidate(st, o.serial, name)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(o.deps.Streams.Err, "Rolling back operation %d (%s, %s).\n\n", target.Serial, target.Name, target.Status)
-		return plan.RollbackPlan(ctx, s.cfg, st, []*state.Operation{target}, s.planner.Observe, plan.BuildInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
-	})
-}
-
-// runChangeOut is runChange for the commands that build their own plan
-// (rollback, offsets restore): the plan is shown, then saved with out or
-// confirmed and applied.
-func runChangeOut(cmd *cobra.Command, deps *Deps, g *globalOptions, o *changeOptions, operation, out string,
-	build func(ctx context.Context, s *changeSession) (*plan.Plan, error)) error {
-	var p *plan.Plan
-	err := runChange(cmd, deps, g, o, operation, func(ctx context.Context, s *changeSession) (*plan.Plan, bool, error) {
-		var err error
-		p, err = build(ctx, s)
-		if err != nil {
-			return nil, false, err
-		}
-		s.planner.AssessRisks(p)
-		if out != "" {
-			return p, false, errSaveOnly
-		}
-		return p, false, nil
-	})
-	if errors.Is(err, errSaveOnly) {
-		if !g.JSON {
-			if err := renderPlan(deps, &globalOptions{}, p, false); err != nil {
-				return err
-			}
-		}
-		if p.HasErrors() {
-			return fmt.Errorf("%w (see Checks above); nothing was saved", apply.ErrBlocked)
-		}
-		if err := plan.WriteFile(out, p); err != nil {
-			return err
-		}
-		writeSavedNote(deps.Streams.Out, out, p)
-		return nil
+func rollbackRun(ctx context.Context, o *rollbackOptions, name string) error {
+	v := views.NewOperation(o.deps.Streams, o.g.JSON, Version)
+	s, err := openSession(ctx, o.deps, o.g, &o.chg, "rollback", v)
+	if err != nil {
+		return err
 	}
-	return err
+	defer s.close(ctx)
+	st, err := s.backend.Read(ctx)
+	if errors.Is(err, state.ErrNoState) {
+		return fmt.Errorf("%w: there is no state yet, so nothing was applied", apply.ErrNothingToRollback)
+	}
+	if err != nil {
+		return err
+	}
+	target, err := plan.RollbackCandidate(st, o.serial, name)
+	if err != nil {
+		return err
+	}
+	v.RollingBack(target)
+	p, err := plan.RollbackPlan(ctx, s.cfg, st, []*state.Operation{target}, s.planner.Observe, plan.BuildInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
+	if err != nil {
+		return err
+	}
+	if o.out != "" {
+		return s.savePlan(o.out, p)
+	}
+	return s.reviewAndExecute(ctx, o.deps, &o.chg, p, false)
 }
-
-// errSaveOnly ends runChange after the plan was built, to save it (under
-// no lock: saving changes nothing, and apply locks again).
-var errSaveOnly = errors.New("save the plan only")

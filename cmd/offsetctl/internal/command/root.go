@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
@@ -50,9 +51,9 @@ func Main(ctx context.Context, args []string, streams *iostreams.Streams) int {
 func run(ctx context.Context, deps *Deps, args []string) int {
 	root, _ := newRootCmd(deps)
 	root.SetArgs(normalizeArgs(root, args))
-	root.SetIn(deps.Streams.In)
-	root.SetOut(deps.Streams.Out)
-	root.SetErr(deps.Streams.Err)
+	// cobra writes its help and usage texts to the streams the view gives.
+	v := views.NewView(deps.Streams, false)
+	v.Cobra(root)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
 		if fe, ok := err.(*flagError); ok || isCobraUsageError(err) {
@@ -60,11 +61,11 @@ func run(ctx context.Context, deps *Deps, args []string) int {
 			if ok {
 				msg = fe.Error()
 			}
-			fmt.Fprintf(deps.Streams.Err, "Error: %s\n\n%s", msg, cmd.UsageString())
+			v.UsageError(msg, cmd.UsageString())
 			return ExitError
 		}
 	}
-	return exitCode(err, func(s string) { fmt.Fprintln(deps.Streams.Err, s) })
+	return exitCode(err, v.Error)
 }
 
 func isCobraUsageError(err error) bool {

@@ -2,9 +2,7 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"os/signal"
 	"strings"
@@ -14,8 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
 	"github.com/offsetctl/offsetctl/internal/realstack"
+	"github.com/offsetctl/offsetctl/internal/redact"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 )
 
@@ -117,28 +117,9 @@ this repository's checkout as the working directory.`,
 	return cmd
 }
 
-// sandboxEnv is what `sandbox up --json` prints.
-type sandboxEnv struct {
-	FormatVersion    int               `json:"format_version"`
-	ConnectURL       string            `json:"connect_url"`
-	ConnectVersion   string            `json:"connect_version"`
-	BootstrapServers []string          `json:"bootstrap_servers"`
-	OffsetsTopic     string            `json:"offsets_topic"`
-	SourceConnector  string            `json:"source_connector,omitempty"`
-	SinkConnector    string            `json:"sink_connector,omitempty"`
-	Topic            string            `json:"topic,omitempty"`
-	Env              map[string]string `json:"env"`
-	envOrder         []string
-}
-
-func (e *sandboxEnv) set(k, v string) {
-	e.Env[k] = v
-	e.envOrder = append(e.envOrder, k)
-}
-
 func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
-	errOut := o.deps.Streams.Err
-	logf := func(format string, args ...any) { fmt.Fprintf(errOut, format+"\n", args...) }
+	v := views.NewSandbox(o.deps.Streams, o.g.JSON)
+	logf := v.Logf
 	quiet := func(string, ...any) {}
 	var sourceURL, sinkURL string
 	var pgEnv []string
@@ -168,11 +149,11 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 		return fmt.Errorf("starting the sandbox: %w", err)
 	}
 	defer sb.Close()
-	env := &sandboxEnv{FormatVersion: 1, ConnectURL: sb.ConnectURL(), ConnectVersion: sb.ConnectVersion(),
+	env := &views.SandboxEnv{ConnectURL: sb.ConnectURL(), ConnectVersion: sb.ConnectVersion(),
 		BootstrapServers: sb.BootstrapServers(), OffsetsTopic: sb.OffsetsTopic(), Env: map[string]string{}}
-	env.set("OFFSETCTL_CONNECT_URL", sb.ConnectURL())
-	env.set("OFFSETCTL_BOOTSTRAP_SERVERS", strings.Join(sb.BootstrapServers(), ","))
-	env.set("OFFSETCTL_OFFSETS_TOPIC", sb.OffsetsTopic())
+	env.Set("OFFSETCTL_CONNECT_URL", sb.ConnectURL())
+	env.Set("OFFSETCTL_BOOTSTRAP_SERVERS", strings.Join(sb.BootstrapServers(), ","))
+	env.Set("OFFSETCTL_OFFSETS_TOPIC", sb.OffsetsTopic())
 	if o.pipeline {
 		p, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: sourceURL, SinkDB: sinkURL, SnapshotMode: "initial",
 			SeedRows: o.rows, Signals: true})
@@ -202,12 +183,12 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 		env.SourceConnector, env.SinkConnector, env.Topic = p.SourceConnector(), p.SinkConnector(), p.Topic()
 		for _, kv := range pgEnv {
 			k, v, _ := strings.Cut(kv, "=")
-			env.set(k, v)
+			env.Set(k, v)
 		}
-		env.set("SOURCE_DATABASE_URL", withoutPassword(sourceURL))
-		env.set("SINK_DATABASE_URL", withoutPassword(sinkURL))
+		env.Set("SOURCE_DATABASE_URL", redact.WithoutPassword(sourceURL))
+		env.Set("SINK_DATABASE_URL", redact.WithoutPassword(sinkURL))
 	}
-	if err := printSandboxEnv(o.deps.Streams.Out, env, o.g.JSON); err != nil {
+	if err := v.Env(env); err != nil {
 		return err
 	}
 	logf("Kafka Connect %s (emulated) at %s", sb.ConnectVersion(), sb.ConnectURL())
@@ -216,7 +197,7 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 		logf("pipeline: public.customers → %s → %s → %s → public.customers (sink group connect-%s)",
 			env.SourceConnector, env.Topic, env.SinkConnector, env.SinkConnector)
 		logf("source table: %d seeded customers, about %g changes a second; signalling table public.debezium_signal", o.rows, o.rate)
-		if strings.Contains(o.postgres, "@") && hasPassword(o.postgres) {
+		if redact.WithoutPassword(o.postgres) != o.postgres {
 			logf("the database URLs above leave the password out: export PGPASSWORD to use them")
 		}
 	}
@@ -229,55 +210,12 @@ func sandboxUpRun(ctx context.Context, o *sandboxUpOptions) error {
 	return nil
 }
 
-func printSandboxEnv(w io.Writer, env *sandboxEnv, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(env)
-	}
-	for _, k := range env.envOrder {
-		if _, err := fmt.Fprintf(w, "export %s=%s\n", k, shellQuote(env.Env[k])); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// shellQuote quotes v for a POSIX shell when it needs it.
-func shellQuote(v string) string {
-	if v != "" && strings.IndexFunc(v, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@,=+%", r))
-	}) < 0 {
-		return v
-	}
-	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
-}
-
-func hasPassword(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return false
-	}
-	_, ok := p.User.Password()
-	return ok
-}
-
-// withoutPassword drops the password from a URL (it is never printed).
-func withoutPassword(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	p.User = url.User(p.User.Username())
-	return p.String()
-}
-
 // ensureDatabase creates database name on the server of admin unless it
 // exists, and returns its URL.
 func ensureDatabase(ctx context.Context, admin, name string) (string, error) {
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return "", withHint(fmt.Errorf("connecting to PostgreSQL at %s: %w", withoutPassword(admin), err),
+		return "", withHint(fmt.Errorf("connecting to PostgreSQL at %s: %w", redact.WithoutPassword(admin), err),
 			"Check --postgres (a URL such as postgres://user@host:5432/postgres) and PGPASSWORD.")
 	}
 	defer conn.Close(context.Background())
@@ -301,8 +239,8 @@ func ensureDatabase(ctx context.Context, admin, name string) (string, error) {
 // sandboxUpRealRun starts the real stack (internal/realstack) and prints the
 // same environment lines as the emulated sandbox.
 func sandboxUpRealRun(ctx context.Context, o *sandboxUpOptions) error {
-	errOut := o.deps.Streams.Err
-	logf := func(format string, args ...any) { fmt.Fprintf(errOut, format+"\n", args...) }
+	v := views.NewSandbox(o.deps.Streams, o.g.JSON)
+	logf := v.Logf
 	if ok, why := realstack.Available(); !ok {
 		return withHint(fmt.Errorf("the real stack cannot start here: %s", why), "Install Java 17+ and Maven, and run offsetctl from the repository's checkout.")
 	}
@@ -312,15 +250,15 @@ func sandboxUpRealRun(ctx context.Context, o *sandboxUpOptions) error {
 		return fmt.Errorf("starting the real stack: %w", err)
 	}
 	defer st.Close()
-	env := &sandboxEnv{FormatVersion: 1, ConnectURL: st.ConnectURL(), ConnectVersion: "real",
+	env := &views.SandboxEnv{ConnectURL: st.ConnectURL(), ConnectVersion: "real",
 		BootstrapServers: []string{st.BootstrapServers()}, OffsetsTopic: st.OffsetsTopic(), Env: map[string]string{},
 		SourceConnector: st.SourceConnector(), SinkConnector: st.SinkConnector()}
-	env.set("OFFSETCTL_CONNECT_URL", st.ConnectURL())
-	env.set("OFFSETCTL_BOOTSTRAP_SERVERS", st.BootstrapServers())
-	env.set("OFFSETCTL_OFFSETS_TOPIC", st.OffsetsTopic())
-	env.set("SOURCE_DATABASE_URL", withoutPassword(st.SourceDB()))
-	env.set("SINK_DATABASE_URL", withoutPassword(st.SinkDB()))
-	if err := printSandboxEnv(o.deps.Streams.Out, env, o.g.JSON); err != nil {
+	env.Set("OFFSETCTL_CONNECT_URL", st.ConnectURL())
+	env.Set("OFFSETCTL_BOOTSTRAP_SERVERS", st.BootstrapServers())
+	env.Set("OFFSETCTL_OFFSETS_TOPIC", st.OffsetsTopic())
+	env.Set("SOURCE_DATABASE_URL", redact.WithoutPassword(st.SourceDB()))
+	env.Set("SINK_DATABASE_URL", redact.WithoutPassword(st.SinkDB()))
+	if err := v.Env(env); err != nil {
 		return err
 	}
 	logf("real Kafka Connect at %s, Kafka at %s; connectors %s and %s; logs in %s",

@@ -11,8 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
+	"github.com/offsetctl/offsetctl/internal/redact"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 )
 
@@ -99,7 +101,7 @@ func TestSandboxUpWithPipelineJSON(t *testing.T) {
 		func(sb *sandbox.Sandbox) {
 			status = getBody(t, sb.ConnectURL()+"/connectors/customers-source/status")
 		})
-	var env sandboxEnv
+	var env views.SandboxEnv
 	if err := json.Unmarshal([]byte(out), &env); err != nil {
 		t.Fatalf("stdout is not the JSON document: %v\n%s", err, out)
 	}
@@ -113,18 +115,8 @@ func TestSandboxUpWithPipelineJSON(t *testing.T) {
 	}
 }
 
-func TestShellQuoteAndPasswordRemoval(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://127.0.0.1:8083": "http://127.0.0.1:8083",
-		"a b":                   "'a b'",
-		"it's":                  `'it'\''s'`,
-		"":                      "''",
-	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
-		}
-	}
-	if got := withoutPassword("postgres://u:secret@h:5432/db?sslmode=disable"); strings.Contains(got, "secret") || !strings.Contains(got, "u@h:5432/db") {
+func TestPasswordRemoval(t *testing.T) {
+	if got := redact.WithoutPassword("postgres://u:secret@h:5432/db?sslmode=disable"); strings.Contains(got, "secret") || !strings.Contains(got, "u@h:5432/db") {
 		t.Errorf("withoutPassword kept the secret or lost the rest: %s", got)
 	}
 }

@@ -3,8 +3,8 @@ package command
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/plan"
-	"github.com/offsetctl/offsetctl/pkg/plan/render"
 )
 
 type showOptions struct {
@@ -31,25 +31,17 @@ Nothing is contacted: show reads only the file.`,
 			if o.markdown && g.JSON {
 				return flagErrorf("-json and -markdown cannot be combined")
 			}
-			p, err := plan.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			return renderPlan(deps, g, p, o.markdown)
+			return showRun(o, args[0])
 		},
 	}
 	cmd.Flags().BoolVar(&o.markdown, "markdown", false, "render Markdown for a pull-request comment")
 	return cmd
 }
 
-// renderPlan writes p to stdout in the chosen rendering.
-func renderPlan(deps *Deps, g *globalOptions, p *plan.Plan, markdown bool) error {
-	out := deps.Streams.Out
-	switch {
-	case g.JSON:
-		return render.JSON(out, p)
-	case markdown:
-		return render.Markdown(out, p, 0)
+func showRun(o *showOptions, file string) error {
+	p, err := plan.ReadFile(file)
+	if err != nil {
+		return err
 	}
-	return render.Text(out, p, render.Options{Color: deps.Streams.Color})
+	return views.NewPlan(o.deps.Streams, o.g.JSON, o.markdown).Plan(p)
 }

@@ -2,153 +2,17 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
-	"os"
-	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/state"
-	"github.com/offsetctl/offsetctl/pkg/state/local"
-	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
 )
-
-// stateOutputVersion is the format_version of the -json outputs of the state
-// commands (not of the state file, which has its own).
-const stateOutputVersion = 1
-
-// stateLocation says where the state lives.
-//
-// --state names it outright: a local file, or the postgres:// URL of the
-// PostgreSQL backend. Without --state, every command that uses the state
-// follows the configuration's `offsetctl { state "local" { path } }` or
-// `state "postgres" { url }` block (stateFor in plan.go), as Terraform's
-// state commands follow the backend: plan and apply read the configuration
-// anyway; the state commands and force-unlock read it from -chdir for its
-// state block only (configState). Without a configuration, or without a
-// state block, the state is offsetctl.state.json in the current directory.
-type stateLocation struct {
-	path string // --state
-
-	// The configuration of the state commands and force-unlock (plan and
-	// apply have their own configOptions).
-	chdir string
-	in    configInputs
-
-	// acceptPlaintext lets the configured keys read a state stored in the
-	// clear (offsetctl state rotate-key, which encrypts it).
-	acceptPlaintext bool
-}
-
-// addStateFlag binds --state on cmd.
-func addStateFlag(cmd *cobra.Command, loc *stateLocation) {
-	cmd.PersistentFlags().StringVar(&loc.path, "state", local.DefaultPath, "the state: a local file, or a postgres:// URL (without it: the configuration's offsetctl { state } block, else the default file)")
-}
-
-// addStateConfigFlags binds -chdir, -var and -var-file on a command that
-// reads the configuration only for its state block.
-func addStateConfigFlags(cmd *cobra.Command, loc *stateLocation) {
-	f := cmd.PersistentFlags()
-	f.StringVar(&loc.chdir, "chdir", ".", "the directory holding the configuration (*.hcl) whose offsetctl { state } block names the state")
-	f.StringArrayVar(&loc.in.Vars, "var", nil, "set a variable the state block uses, NAME=VALUE (repeatable)")
-	f.StringArrayVar(&loc.in.VarFiles, "var-file", nil, "read variable values from an HCL or .json file (repeatable)")
-}
-
-// isPostgresURL says whether --state names the PostgreSQL backend.
-func isPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-}
-
-// resolveState opens the state backend named by loc.path: the PostgreSQL
-// backend for a postgres:// URL, else the local file.
-func resolveState(deps *Deps, loc *stateLocation, keys *state.Keyring) (state.Backend, error) {
-	if isPostgresURL(loc.path) {
-		opts := []pgstate.Option{pgstate.WithVersion(Version), pgstate.WithClock(deps.Now)}
-		if keys != nil {
-			opts = append(opts, pgstate.WithEncryption(keys))
-		}
-		b, err := pgstate.New(loc.path, opts...)
-		if err != nil {
-			return nil, withHint(fmt.Errorf("--state: %w", err), "Give --state as postgres://USER@HOST:PORT/DATABASE, with the password in PGPASSWORD or ~/.pgpass rather than on the command line.")
-		}
-		return b, nil
-	}
-	opts := []local.Option{local.WithVersion(Version), local.WithClock(deps.Now)}
-	if keys != nil {
-		opts = append(opts, local.WithEncryption(keys))
-	}
-	return local.New(loc.path, opts...), nil
-}
-
-// configState opens the state of the state commands and force-unlock:
-// --state when given; else, when -chdir holds a configuration, its state
-// block (or the default file when it has none); else the default file.
-func configState(deps *Deps, cmd *cobra.Command, loc *stateLocation) (state.Backend, error) {
-	if !hasConfigFiles(loc.chdir) {
-		return resolveState(deps, loc, nil)
-	}
-	if f := cmd.Flags().Lookup("state"); f != nil && f.Changed {
-		// --state names the state; the configuration, when it loads,
-		// still says how it is encrypted.
-		cfg, _, err := loadConfig(deps, loc.chdir, loc.in, true)
-		if err != nil {
-			return resolveState(deps, loc, nil)
-		}
-		return stateFor(deps, cmd, loc, cfg)
-	}
-	// Unknown values are allowed (as validate allows them): these commands
-	// need the state block only, not the variables of the operations.
-	cfg, _, err := loadConfig(deps, loc.chdir, loc.in, true)
-	if err != nil {
-		return nil, err
-	}
-	return stateFor(deps, cmd, loc, cfg)
-}
-
-// hasConfigFiles says whether dir holds a configuration (*.hcl files, as
-// config.Load reads them).
-func hasConfigFiles(dir string) bool {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		if n := e.Name(); !e.IsDir() && !strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".hcl") {
-			return true
-		}
-	}
-	return false
-}
-
-// describeBackend names the state for messages, never with a password.
-func describeBackend(b state.Backend) string {
-	switch b := b.(type) {
-	case *local.Backend:
-		return redactPath(b.Path())
-	case *pgstate.Backend:
-		return b.Where()
-	}
-	return "the state"
-}
-
-// redactPath hides a password in a path that is really a URL (a mistyped
-// --state scheme lands in the local backend).
-func redactPath(p string) string {
-	if u, err := url.Parse(p); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			return u.Redacted()
-		}
-	}
-	return p
-}
 
 type stateOptions struct {
 	deps     *Deps
@@ -205,7 +69,8 @@ unverified with --approved-by, risk classes, the connectors, and the outcome. Wi
 			if o.markdown && o.g.JSON {
 				return flagErrorf("-json and -markdown exclude each other")
 			}
-			b, err := configState(deps, cmd, &o.loc)
+			o.loc.parsed(cmd)
+			b, err := configState(cmd.Context(), deps, &o.loc)
 			if err != nil {
 				return err
 			}
@@ -219,7 +84,8 @@ unverified with --approved-by, risk classes, the connectors, and the outcome. Wi
 			Short: "List the operations recorded in the state",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				b, err := configState(deps, cmd, &o.loc)
+				o.loc.parsed(cmd)
+				b, err := configState(cmd.Context(), deps, &o.loc)
 				if err != nil {
 					return err
 				}
@@ -240,7 +106,8 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
   offsetctl state show replay_after_smt_fix -json`,
 			Args: cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				b, err := configState(deps, cmd, &o.loc)
+				o.loc.parsed(cmd)
+				b, err := configState(cmd.Context(), deps, &o.loc)
 				if err != nil {
 					return err
 				}
@@ -253,12 +120,12 @@ Row before-images of reconcile repairs are shown by key only; -json includes the
 	return cmd
 }
 
-// readState reads the state; a missing state is (nil, nil) after a note on
-// stderr.
-func readState(ctx context.Context, o *stateOptions, b state.Backend) (*state.State, error) {
+// readState reads the state; a missing state is (nil, nil) after the view
+// said so.
+func readState(ctx context.Context, v *views.State, b state.Backend) (*state.State, error) {
 	s, err := b.Read(ctx)
 	if errors.Is(err, state.ErrNoState) {
-		fmt.Fprintf(o.deps.Streams.Err, "No state at %s: nothing has been applied with it yet.\n", describeBackend(b))
+		v.NoState(describeBackend(b))
 		return nil, nil
 	}
 	if err != nil {
@@ -267,164 +134,50 @@ func readState(ctx context.Context, o *stateOptions, b state.Backend) (*state.St
 	return s, nil
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func whoAt(who, host string) string {
-	switch {
-	case who == "" && host == "":
-		return "-"
-	case host == "":
-		return who
-	case who == "":
-		return "@" + host
-	}
-	return who + "@" + host
-}
-
-// listItemJSON is an operation in `state list -json`.
-type listItemJSON struct {
-	Serial   uint64 `json:"serial"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Status   string `json:"status"`
-	Started  string `json:"started,omitempty"`
-	Finished string `json:"finished,omitempty"`
-	Who      string `json:"who,omitempty"`
-	Host     string `json:"host,omitempty"`
-}
-
-func jsonTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 func stateListRun(ctx context.Context, o *stateOptions, b state.Backend) error {
 	defer b.Close()
-	s, err := readState(ctx, o, b)
+	v := views.NewState(o.deps.Streams, o.g.JSON)
+	s, err := readState(ctx, v, b)
 	if err != nil {
 		return err
 	}
-	out := o.deps.Streams.Out
-	if o.g.JSON {
-		doc := struct {
-			FormatVersion int            `json:"format_version"`
-			Lineage       string         `json:"lineage"`
-			Serial        uint64         `json:"serial"`
-			Operations    []listItemJSON `json:"operations"`
-		}{FormatVersion: stateOutputVersion, Operations: []listItemJSON{}}
-		if s != nil {
-			doc.Lineage, doc.Serial = s.Lineage, s.Serial
-			for _, op := range s.Operations {
-				doc.Operations = append(doc.Operations, listItemJSON{
-					Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Status: string(op.Status),
-					Started: jsonTime(op.Started), Finished: jsonTime(op.Finished), Who: op.Who, Host: op.Host,
-				})
-			}
-		}
-		return writeJSON(out, doc)
-	}
-	if s == nil {
-		return nil
-	}
-	if len(s.Operations) == 0 {
-		fmt.Fprintf(o.deps.Streams.Err, "The state (lineage %s, serial %d) records no operation yet.\n", s.Lineage, s.Serial)
-		return nil
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tNAME\tKIND\tSTATUS\tSTARTED\tWHO")
-	for _, op := range s.Operations {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", op.Serial, op.Name, op.Kind, op.Status, fmtTime(op.Started), whoAt(op.Who, op.Host))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	warnUnfinished(o.deps.Streams.Err, s)
-	return nil
-}
-
-// warnUnfinished tells the operator about operations that left the world
-// half changed.
-func warnUnfinished(w io.Writer, s *state.State) {
-	for _, op := range s.Unfinished() {
-		switch op.Status {
-		case state.StatusInProgress:
-			fmt.Fprintf(w, "\nWarning: operation %d (%s) is still marked in progress: unless it is running right now, it was interrupted.\n"+
-				"Its before-images say what it may have overwritten: offsetctl state show %d\n", op.Serial, op.Name, op.Serial)
-		case state.StatusNeedsRollback:
-			fmt.Fprintf(w, "\nWarning: operation %d (%s) failed and its automatic rollback failed too: it needs a rollback.\n"+
-				"See what it overwrote: offsetctl state show %d\n", op.Serial, op.Name, op.Serial)
-		}
-	}
+	return v.List(s)
 }
 
 func stateShowRun(ctx context.Context, o *stateOptions, b state.Backend, args []string) error {
 	defer b.Close()
-	s, err := readState(ctx, o, b)
+	v := views.NewState(o.deps.Streams, o.g.JSON)
+	s, err := readState(ctx, v, b)
 	if err != nil || s == nil {
 		return err
 	}
-	out := o.deps.Streams.Out
 	if len(args) == 0 {
-		if o.g.JSON {
-			data, err := state.Encode(s, s.OffsetctlVersion)
-			if err != nil {
+		var holder *state.LockInfo
+		if !o.g.JSON {
+			if holder, err = b.LockHolder(ctx); err != nil {
 				return err
 			}
-			_, err = out.Write(data)
-			return err
 		}
-		holder, err := b.LockHolder(ctx)
-		if err != nil {
-			return err
-		}
-		return showSummary(out, o.deps.Streams.Err, describeBackend(b), s, holder)
+		return v.Summary(describeBackend(b), s, holder)
 	}
 	op, err := findOperation(s, args[0], describeBackend(b))
 	if err != nil {
 		return err
 	}
-	if o.g.JSON {
-		raw, err := state.MarshalOperation(op)
-		if err != nil {
-			return err
-		}
-		var backups []json.RawMessage
-		for _, bk := range s.BackupsFor(op.Serial) {
-			bj, err := json.Marshal(struct {
-				ID        uint64 `json:"id"`
-				TakenAt   string `json:"taken_at"`
-				Connector string `json:"connector,omitempty"`
-				Checksum  string `json:"checksum"`
-				Bytes     int    `json:"bytes"`
-			}{bk.ID, jsonTime(bk.TakenAt), bk.Connector, bk.Checksum, len(bk.Content)})
-			if err != nil {
-				return err
-			}
-			backups = append(backups, bj)
-		}
-		return writeJSON(out, struct {
-			FormatVersion int               `json:"format_version"`
-			Lineage       string            `json:"lineage"`
-			Serial        uint64            `json:"serial"`
-			Operation     json.RawMessage   `json:"operation"`
-			Backups       []json.RawMessage `json:"backups"`
-		}{stateOutputVersion, s.Lineage, s.Serial, raw, append([]json.RawMessage{}, backups...)})
+	return v.Operation(s, op)
+}
+
+func stateHistoryRun(ctx context.Context, o *stateOptions, b state.Backend) error {
+	defer b.Close()
+	v := views.NewState(o.deps.Streams, o.g.JSON)
+	s, err := readState(ctx, v, b)
+	if err != nil {
+		return err
 	}
-	return showOperation(out, s, op)
+	if o.markdown {
+		return v.HistoryMarkdown(s)
+	}
+	return v.History(s)
 }
 
 // findOperation finds an operation by serial (digits) or name.
@@ -440,326 +193,6 @@ func findOperation(s *state.State, arg, where string) (*state.Operation, error) 
 		return op, nil
 	}
 	return nil, withHint(fmt.Errorf("no operation named %q in %s", arg, where), "List them with: offsetctl state list")
-}
-
-func showSummary(out, errOut io.Writer, where string, s *state.State, holder *state.LockInfo) error {
-	counts := map[state.Status]int{}
-	for _, op := range s.Operations {
-		counts[op.Status]++
-	}
-	var parts []string
-	for _, st := range []state.Status{state.StatusApplied, state.StatusIncomplete, state.StatusRolledBack, state.StatusFailed, state.StatusNeedsRollback, state.StatusInProgress} {
-		if counts[st] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[st], strings.ReplaceAll(string(st), "_", " ")))
-		}
-	}
-	ops := strconv.Itoa(len(s.Operations))
-	if len(parts) > 0 {
-		ops += " (" + strings.Join(parts, ", ") + ")"
-	}
-	lock := "not locked"
-	if holder != nil {
-		lock = "locked by " + holder.String()
-	}
-	writer := s.OffsetctlVersion
-	if writer == "" {
-		writer = "unknown"
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
-	fmt.Fprintf(tw, "State:\t%s\n", where)
-	fmt.Fprintf(tw, "Lineage:\t%s\n", s.Lineage)
-	fmt.Fprintf(tw, "Serial:\t%d\n", s.Serial)
-	fmt.Fprintf(tw, "Written by:\toffsetctl %s\n", writer)
-	fmt.Fprintf(tw, "Operations:\t%s\n", ops)
-	fmt.Fprintf(tw, "Backups:\t%d\n", len(s.Backups))
-	fmt.Fprintf(tw, "Lock:\t%s\n", lock)
-	if op, ok := s.Last(); ok {
-		fmt.Fprintf(tw, "Last:\t%d %s (%s, %s), started %s by %s\n", op.Serial, op.Name, op.Kind, op.Status, fmtTime(op.Started), whoAt(op.Who, op.Host))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	warnUnfinished(errOut, s)
-	return nil
-}
-
-func showOperation(out io.Writer, s *state.State, op *state.Operation) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Operation %d: %s\n", op.Serial, op.Name)
-	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	field := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(tw, "  %s:\t%s\n", k, v)
-		}
-	}
-	field("Kind", string(op.Kind))
-	field("Status", string(op.Status))
-	if op.RollbackOf != 0 {
-		if target, ok := s.BySerial(op.RollbackOf); ok {
-			field("Rolls back", fmt.Sprintf("%d (%s)", op.RollbackOf, target.Name))
-		} else {
-			field("Rolls back", strconv.FormatUint(op.RollbackOf, 10))
-		}
-	}
-	if op.RolledBackBy != 0 {
-		field("Rolled back by", strconv.FormatUint(op.RolledBackBy, 10))
-	}
-	field("Started", fmtTime(op.Started))
-	if op.Finished.IsZero() {
-		field("Finished", "not yet")
-	} else {
-		field("Finished", fmtTime(op.Finished))
-	}
-	field("By", whoAt(op.Who, op.Host))
-	field("Reason", op.Reason)
-	field("Approvals", approvalsText(op))
-	field("Plan hash", op.PlanHash)
-	field("Config hash", op.ConfigHash)
-	field("Block hash", op.BlockHash)
-	field("Error", op.Error)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(op.Connectors) > 0 {
-		b.WriteString("\n  Connectors:\n")
-		for _, c := range op.Connectors {
-			fmt.Fprintf(&b, "    %s: %s -> %s\n", connectorLabel(c.Name, c.ConnectCluster), orDash(c.StateBefore), orDash(c.StateAfter))
-		}
-	}
-	if len(op.Steps) > 0 {
-		b.WriteString("\n  Steps:\n")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		for i, st := range op.Steps {
-			result := st.Message
-			if st.Error != "" {
-				result = "error: " + st.Error
-			}
-			line := fmt.Sprintf("    %d.\t%s\t%s\t%s", i+1, strings.TrimSpace(st.Name+" "+st.Target), st.Status, fmtTime(st.Finished))
-			if result != "" {
-				line += "\t" + result
-			}
-			fmt.Fprintln(tw, line)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	writeImages(&b, "Before-images (what it overwrote; a rollback restores these)", op.BeforeImages)
-	writeImages(&b, "After-images (what it wrote)", op.After)
-	if backups := s.BackupsFor(op.Serial); len(backups) > 0 {
-		b.WriteString("\n  Backups taken before the change:\n")
-		for _, bk := range backups {
-			fmt.Fprintf(&b, "    %d: %s, taken %s, %d bytes, %s\n", bk.ID, connectorLabel(bk.Connector, bk.ConnectCluster), fmtTime(bk.TakenAt), len(bk.Content), bk.Checksum)
-		}
-	}
-	_, err := io.WriteString(out, b.String())
-	return err
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func connectorLabel(name, cluster string) string {
-	if cluster == "" {
-		return orDash(name)
-	}
-	return fmt.Sprintf("%s (connect %s)", orDash(name), cluster)
-}
-
-func writeImages(b *strings.Builder, title string, images []state.Image) {
-	if len(images) == 0 {
-		return
-	}
-	fmt.Fprintf(b, "\n  %s:\n", title)
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	for _, im := range images {
-		switch {
-		case im.Source != nil:
-			offset := "none"
-			if im.Source.Offset != nil {
-				offset = string(im.Source.Offset)
-			}
-			key := ""
-			if len(im.Source.Key) > 0 {
-				key = fmt.Sprintf("\t(key %d bytes)", len(im.Source.Key))
-			}
-			fmt.Fprintf(tw, "    source\t%s\t%s\t-> %s%s\n", connectorLabel(im.Connector, im.ConnectCluster), im.Source.Partition, offset, key)
-		case im.Sink != nil:
-			offset := "none"
-			if im.Sink.Offset >= 0 {
-				offset = strconv.FormatInt(im.Sink.Offset, 10)
-			}
-			fmt.Fprintf(tw, "    sink\t%s\t%s[%d]\t-> %s\n", connectorLabel(im.Connector, im.ConnectCluster), im.Sink.Topic, im.Sink.Partition, offset)
-		case im.Row != nil:
-			row := "absent"
-			switch {
-			case im.Row.Xmin != "":
-				row = "written by transaction " + im.Row.Xmin
-			case im.Row.Row != nil:
-				row = "present"
-			}
-			table := im.Row.Table
-			if im.Row.Database != "" {
-				table = im.Row.Database + ": " + table
-			}
-			fmt.Fprintf(tw, "    row\t%s\t%s\t-> %s\n", table, im.Row.Key, row)
-		}
-	}
-	tw.Flush()
-}
-
-// historyEvent is one line of `state history`.
-type historyEvent struct {
-	Time    time.Time `json:"-"`
-	At      string    `json:"time,omitempty"`
-	Serial  uint64    `json:"serial"`
-	Name    string    `json:"name"`
-	Kind    string    `json:"kind"`
-	Event   string    `json:"event"` // started, applied, incomplete, failed, needs_rollback, rolled_back, unfinished
-	Who     string    `json:"who,omitempty"`
-	Host    string    `json:"host,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Related uint64    `json:"related,omitempty"` // the operation a rollback undid, or that undid this one
-	text    string
-}
-
-// historyOf turns the operations into events in time order: each operation
-// starts, then ends applied, failed or needing a rollback (or is still
-// unfinished); a rollback's end also records what it undid.
-func historyOf(s *state.State) []historyEvent {
-	var evs []historyEvent
-	for _, op := range s.Operations {
-		base := historyEvent{Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Who: op.Who, Host: op.Host}
-		start := base
-		start.Time, start.Event, start.Reason = op.Started, "started", op.Reason
-		what := string(op.Kind)
-		if op.RollbackOf != 0 {
-			start.Related = op.RollbackOf
-			what = fmt.Sprintf("rollback of operation %d", op.RollbackOf)
-		}
-		start.text = fmt.Sprintf("%s started by %s", what, whoAt(op.Who, op.Host))
-		if op.Reason != "" {
-			start.text += ": " + op.Reason
-		}
-		evs = append(evs, start)
-
-		end := base
-		end.Time = op.Finished
-		switch op.Status {
-		case state.StatusApplied, state.StatusRolledBack:
-			// rolled_back operations were applied first; their undoing is
-			// the rollback operation's own event.
-			end.Event, end.text = "applied", "applied"
-			if op.Kind == state.KindRollback {
-				end.Related = op.RollbackOf
-				end.text = fmt.Sprintf("applied: operation %d is rolled back", op.RollbackOf)
-			}
-		case state.StatusIncomplete:
-			end.Event, end.Error, end.text = "incomplete", op.Error, "applied, NOT verified"
-		case state.StatusFailed:
-			end.Event, end.Error, end.text = "failed", op.Error, "failed, nothing left changed"
-		case state.StatusNeedsRollback:
-			end.Event, end.Error, end.text = "needs_rollback", op.Error, "FAILED, and its automatic rollback failed: it needs a rollback"
-		case state.StatusInProgress:
-			end.Event, end.text = "unfinished", "still in progress: interrupted unless it is running now"
-		}
-		if end.Error != "" {
-			end.text += ": " + end.Error
-		}
-		evs = append(evs, end)
-	}
-	// Unfinished events have no time: they sort last.
-	sort.SliceStable(evs, func(i, j int) bool {
-		a, b := evs[i].Time, evs[j].Time
-		if a.IsZero() != b.IsZero() {
-			return b.IsZero()
-		}
-		return a.Before(b)
-	})
-	for i := range evs {
-		evs[i].At = jsonTime(evs[i].Time)
-	}
-	return evs
-}
-
-func stateHistoryRun(ctx context.Context, o *stateOptions, b state.Backend) error {
-	defer b.Close()
-	s, err := readState(ctx, o, b)
-	if err != nil {
-		return err
-	}
-	var evs []historyEvent
-	if s != nil {
-		evs = historyOf(s)
-	}
-	out := o.deps.Streams.Out
-	if o.g.JSON {
-		doc := struct {
-			FormatVersion int            `json:"format_version"`
-			Events        []historyEvent `json:"events"`
-			Operations    []auditRecord  `json:"operations"`
-		}{stateOutputVersion, append([]historyEvent{}, evs...), auditOf(s)}
-		return writeJSON(out, doc)
-	}
-	if o.markdown {
-		var lineage string
-		var serial uint64
-		if s != nil {
-			lineage, serial = s.Lineage, s.Serial
-		}
-		return renderAuditMarkdown(out, lineage, serial, auditOf(s))
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, ev := range evs {
-		at := "-"
-		if !ev.Time.IsZero() {
-			at = fmtTime(ev.Time)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", at, ev.Serial, ev.Name, ev.text)
-	}
-	return tw.Flush()
-}
-
-// addLockTimeoutFlag binds -lock-timeout for the commands that change the
-// state (apply, rollback, offsets restore).
-func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
-	cmd.Flags().DurationVar(d, "lock-timeout", 0, "how long to wait for the state lock held by someone else (0: try once)")
-}
-
-// lockState takes the state lock for operation ("apply", "rollback", …),
-// waiting at most timeout (0: one attempt). The holder is recorded as the
-// user on this host, as operator names them. A
-// refused lock returns the backend's *state.LockError, which names the
-// holder, with a hint. The caller unlocks with b.Unlock(ctx, id).
-func lockState(ctx context.Context, deps *Deps, b state.Backend, operation string, timeout time.Duration) (string, error) {
-	if timeout < 0 {
-		return "", flagErrorf("-lock-timeout must not be negative, got %s", timeout)
-	}
-	who, host := operator(deps)
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	id, err := b.Lock(lctx, state.LockInfo{Operation: operation, Who: who, Host: host, Version: Version, Created: deps.Now()})
-	if errors.Is(err, state.ErrLocked) {
-		return "", withHint(err, "Wait for the holder with -lock-timeout (for example -lock-timeout 5m), or see the holder with: offsetctl state show")
-	}
-	return id, err
-}
-
-// approvalsText says who approved op and whether that was verified.
-func approvalsText(op *state.Operation) string {
-	var parts []string
-	for _, a := range op.VerifiedApprovals {
-		parts = append(parts, fmt.Sprintf("%s (signature verified, key %s)", a.Principals, a.Fingerprint))
-	}
-	if len(op.Approvals) > 0 {
-		parts = append(parts, strings.Join(op.Approvals, ", ")+" (unverified: named with --approved-by)")
-	}
-	return strings.Join(parts, "; ")
 }
 
 // newRotateKeyCmd is offsetctl state rotate-key.
@@ -783,7 +216,8 @@ previous_key_file, previous_key_command), run this command, then remove previous
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.loc.acceptPlaintext = true
-			b, err := configState(deps, cmd, &o.loc)
+			o.loc.parsed(cmd)
+			b, err := configState(cmd.Context(), deps, &o.loc)
 			if err != nil {
 				return err
 			}
@@ -814,6 +248,6 @@ func rotateKeyRun(ctx context.Context, deps *Deps, b state.Backend, lockTimeout 
 		}
 		return rerr
 	}
-	fmt.Fprintf(deps.Streams.Out, "State %s (serial %d) is encrypted with key %s: the state, its journal (folded in) and its previous version.\n", describeBackend(b), serial, keyIDOf(b))
+	views.NewState(deps.Streams, false).Rekeyed(describeBackend(b), serial, keyIDOf(b))
 	return nil
 }

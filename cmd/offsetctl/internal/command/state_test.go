@@ -16,6 +16,8 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
 	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
+
+	"github.com/offsetctl/offsetctl/internal/redact"
 )
 
 // runStateCmd runs offsetctl like runCmd, with stdin optionally a terminal.
@@ -408,7 +410,7 @@ func TestStateCommandsFollowTheConfiguration(t *testing.T) {
 			for _, sub := range [][]string{{"state", "list"}, {"state", "show"}, {"state", "history"}, {"force-unlock", "-force", "L-9"}} {
 				code, out, errOut := runStateCmd(t, false, "", append(sub, "--state", arg)...)
 				if strings.Contains(out+errOut, "hunter2-s3cret") {
-					t.Errorf("%v --state %s printed the password (exit %d):\n%s%s", sub, redactPath(arg), code, out, errOut)
+					t.Errorf("%v --state %s printed the password (exit %d):\n%s%s", sub, redact.URL(arg), code, out, errOut)
 				}
 			}
 		}

@@ -1,64 +1,17 @@
 package command
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
-
-// configInputs are the flags that give a configuration its variable values:
-// -var and -var-file, as validate and plan take them.
-type configInputs struct {
-	Vars     []string
-	VarFiles []string
-}
-
-func (in *configInputs) bind(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.StringArrayVar(&in.Vars, "var", nil, "set a variable, NAME=VALUE (repeatable; wins over -var-file and OFFSETCTL_VAR_NAME)")
-	f.StringArrayVar(&in.VarFiles, "var-file", nil, "read variable values from an HCL (NAME = VALUE) or .json file (repeatable; a later file wins)")
-}
-
-// loadConfig loads the configuration in dir with the variables of in and
-// prints its diagnostics, warnings included, to stderr. It returns a silent
-// error when there were errors: the diagnostics said everything. With
-// allowUnknown, missing variables and unset environment variables are not
-// errors (validate); plan and apply pass false.
-func loadConfig(deps *Deps, dir string, in configInputs, allowUnknown bool) (*config.Config, hcl.Diagnostics, error) {
-	cfg, diags := config.Load(dir, config.Options{
-		Vars:         in.Vars,
-		VarFiles:     in.VarFiles,
-		Getenv:       deps.Getenv,
-		AllowUnknown: allowUnknown,
-	})
-	if err := printDiagnostics(deps, cfg.Files, diags); err != nil {
-		return nil, diags, err
-	}
-	if diags.HasErrors() {
-		return nil, diags, &exitError{code: ExitError}
-	}
-	return cfg, diags, nil
-}
-
-// printDiagnostics writes diagnostics to stderr with their source snippets.
-func printDiagnostics(deps *Deps, files map[string]*hcl.File, diags hcl.Diagnostics) error {
-	var width uint
-	if deps.Streams.ErrTTY {
-		width = 100
-	}
-	if err := config.WriteDiagnostics(deps.Streams.Err, files, diags, width, deps.Streams.Color && deps.Streams.ErrTTY); err != nil {
-		return fmt.Errorf("printing the diagnostics: %w", err)
-	}
-	return nil
-}
 
 type validateOptions struct {
 	deps   *Deps
@@ -113,27 +66,14 @@ func validateRun(o *validateOptions) error {
 	if !diags.HasErrors() {
 		diags = append(diags, checkOffsetFormats(cfg, offsets.NewRegistry())...)
 	}
-	if o.g.JSON {
-		if err := writeValidateJSON(deps.Streams.Out, cfg, diags); err != nil {
-			return err
-		}
-		if diags.HasErrors() {
-			return &exitError{code: ExitError}
-		}
-		return nil
-	}
-	if err := printDiagnostics(deps, cfg.Files, diags); err != nil {
+	v := views.NewValidate(deps.Streams, o.g.JSON)
+	if err := v.Result(cfg, diags); err != nil {
 		return err
 	}
 	if diags.HasErrors() {
-		return &exitError{code: ExitError}
+		return reported()
 	}
-	warnings := ""
-	if n := len(diags); n > 0 {
-		warnings = fmt.Sprintf(" (%s)", plural(n, "warning", "warnings"))
-	}
-	_, err := fmt.Fprintf(deps.Streams.Out, "The configuration is valid%s: %s.\n", warnings, summarizeConfig(cfg))
-	return err
+	return nil
 }
 
 // checkOffsetFormats checks what the offset codecs can check without the
@@ -194,89 +134,4 @@ func rangePtr(r hcl.Range) *hcl.Range {
 		return nil
 	}
 	return &r
-}
-
-// summarizeConfig counts what the configuration declares.
-func summarizeConfig(cfg *config.Config) string {
-	parts := []string{
-		plural(len(cfg.Connects), "connect cluster", "connect clusters"),
-		plural(len(cfg.Kafkas), "kafka cluster", "kafka clusters"),
-		plural(len(cfg.Databases), "database", "databases"),
-		plural(len(cfg.Connectors), "connector", "connectors"),
-		plural(len(cfg.Offsets), "offsets operation", "offsets operations"),
-		plural(len(cfg.Reconciles), "reconcile", "reconciles"),
-	}
-	return strings.Join(parts, ", ")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
-// validateJSON is the -json output of validate, format_version 1.
-type validateJSON struct {
-	FormatVersion int              `json:"format_version"`
-	Valid         bool             `json:"valid"`
-	ErrorCount    int              `json:"error_count"`
-	WarningCount  int              `json:"warning_count"`
-	Diagnostics   []diagnosticJSON `json:"diagnostics"`
-}
-
-type diagnosticJSON struct {
-	Severity string     `json:"severity"`
-	Summary  string     `json:"summary"`
-	Detail   string     `json:"detail,omitempty"`
-	Range    *rangeJSON `json:"range,omitempty"`
-	// Snippet is the first source line of the range.
-	Snippet string `json:"snippet,omitempty"`
-}
-
-type rangeJSON struct {
-	Filename string  `json:"filename"`
-	Start    posJSON `json:"start"`
-	End      posJSON `json:"end"`
-}
-
-type posJSON struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
-	Byte   int `json:"byte"`
-}
-
-func writeValidateJSON(w io.Writer, cfg *config.Config, diags hcl.Diagnostics) error {
-	out := validateJSON{FormatVersion: 1, Valid: !diags.HasErrors(), Diagnostics: []diagnosticJSON{}}
-	// No password reaches the output, in a snippet or a message.
-	files, diags := config.RedactSecrets(cfg.Files, diags)
-	for _, d := range diags {
-		dj := diagnosticJSON{Summary: d.Summary, Detail: d.Detail, Severity: "warning"}
-		if d.Severity == hcl.DiagError {
-			dj.Severity = "error"
-			out.ErrorCount++
-		} else {
-			out.WarningCount++
-		}
-		if s := d.Subject; s != nil {
-			dj.Range = &rangeJSON{
-				Filename: s.Filename,
-				Start:    posJSON{s.Start.Line, s.Start.Column, s.Start.Byte},
-				End:      posJSON{s.End.Line, s.End.Column, s.End.Byte},
-			}
-			if f := files[s.Filename]; f != nil && s.Start.Byte <= len(f.Bytes) {
-				src := string(f.Bytes)
-				start := strings.LastIndexByte(src[:s.Start.Byte], '\n') + 1
-				line := src[start:]
-				if i := strings.IndexByte(line, '\n'); i >= 0 {
-					line = line[:i]
-				}
-				dj.Snippet = line
-			}
-		}
-		out.Diagnostics = append(out.Diagnostics, dj)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }

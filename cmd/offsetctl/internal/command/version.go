@@ -1,11 +1,11 @@
 package command
 
 import (
-	"encoding/json"
-	"fmt"
 	"runtime"
 
 	"github.com/spf13/cobra"
+
+	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 )
 
 func newVersionCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -19,13 +19,8 @@ plan or state file was written by.`,
   offsetctl version -json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if g.JSON {
-				enc := json.NewEncoder(deps.Streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"format_version": 1, "offsetctl_version": Version, "go_version": runtime.Version()})
-			}
-			_, err := fmt.Fprintf(deps.Streams.Out, "offsetctl %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return err
+			return views.NewVersion(deps.Streams, g.JSON).Version(views.VersionInfo{
+				OffsetctlVersion: Version, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
 		},
 	}
 }

@@ -1,4 +1,4 @@
-package command
+package views
 
 import (
 	"bytes"
@@ -29,9 +29,9 @@ func TestDiffJSONStreamedEqualsEncodingJSON(t *testing.T) {
 		"three tables": {full, none, onlyExtra},
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := &diffOptions{Mode: "rows", Where: "id > 0"}
+			o := &DiffReport{Mode: "rows", Where: "id > 0", OffsetctlVersion: "0.1.0-dev"}
 			var want bytes.Buffer
-			doc := diffJSON{FormatVersion: diffFormatVersion, OffsetctlVersion: Version, Mode: o.Mode, Filter: o.Where, Tables: results}
+			doc := diffJSON{FormatVersion: DiffFormat, OffsetctlVersion: o.OffsetctlVersion, Mode: o.Mode, Filter: o.Where, Tables: results}
 			if doc.Tables == nil {
 				doc.Tables = []*reconcile.Result{}
 			}

@@ -1,21 +1,47 @@
-package command
+package views
 
 import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// readinessResult is the scorecard: -json prints it, text and Markdown
-// render it.
-type readinessResult struct {
-	FormatVersion int            `json:"format_version"`
-	ReadyRows     int            `json:"ready_rows"`
-	Rows          []readinessRow `json:"rows"`
+// Readiness is the view of offsetctl readiness: the scorecard as text,
+// Markdown or JSON (ReadinessResult, format_version ReadinessFormat).
+type Readiness struct {
+	*View
+	markdown bool
 }
 
-// readinessRow is one row of the runbook's scorecard.
-type readinessRow struct {
+// NewReadiness returns the view of readiness; markdown is --markdown.
+func NewReadiness(streams *iostreams.Streams, asJSON, markdown bool) *Readiness {
+	return &Readiness{View: NewView(streams, asJSON), markdown: markdown}
+}
+
+// Scorecard writes the scorecard on stdout.
+func (v *Readiness) Scorecard(r *ReadinessResult) error {
+	out := v.streams.Out
+	switch {
+	case v.json:
+		return encodeJSON(out, r, false)
+	case v.markdown:
+		return writeReadinessMarkdown(out, r)
+	}
+	return writeReadinessText(out, r)
+}
+
+// ReadinessResult is the scorecard: -json prints it, text and Markdown
+// render it.
+type ReadinessResult struct {
+	FormatVersion int            `json:"format_version"`
+	ReadyRows     int            `json:"ready_rows"`
+	Rows          []ReadinessRow `json:"rows"`
+}
+
+// ReadinessRow is one row of the runbook's scorecard.
+type ReadinessRow struct {
 	N        int    `json:"n"`
 	Item     string `json:"item"`
 	Ready    bool   `json:"ready"`
@@ -23,7 +49,7 @@ type readinessRow struct {
 	Next     string `json:"next_step,omitempty"`
 }
 
-func writeReadinessText(w io.Writer, r *readinessResult) error {
+func writeReadinessText(w io.Writer, r *ReadinessResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Readiness: %d of %d ready\n", r.ReadyRows, len(r.Rows))
 	for _, row := range r.Rows {
@@ -40,7 +66,7 @@ func writeReadinessText(w io.Writer, r *readinessResult) error {
 	return err
 }
 
-func writeReadinessMarkdown(w io.Writer, r *readinessResult) error {
+func writeReadinessMarkdown(w io.Writer, r *ReadinessResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Readiness: %d of %d ready\n\n| # | item | ready | evidence | next step |\n|---|---|---|---|---|\n", r.ReadyRows, len(r.Rows))
 	for _, row := range r.Rows {

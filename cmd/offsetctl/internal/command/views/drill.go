@@ -1,22 +1,50 @@
-package command
+package views
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// drillResult is one drill: -json prints it, the text and Markdown views
-// render it, and the state's history records it (drillResult.operation).
-type drillResult struct {
+// Drill is the view of offsetctl drill: the drill's phases, connectors and
+// time to recovery as text, Markdown or JSON (DrillResult, format_version
+// DrillFormat).
+type Drill struct {
+	*View
+	markdown bool
+}
+
+// NewDrill returns the view of drill; markdown is --markdown.
+func NewDrill(streams *iostreams.Streams, asJSON, markdown bool) *Drill {
+	return &Drill{View: NewView(streams, asJSON), markdown: markdown}
+}
+
+// Result writes the drill on stdout.
+func (v *Drill) Result(r *DrillResult) error {
+	out := v.streams.Out
+	switch {
+	case v.json:
+		return encodeJSON(out, r, false)
+	case v.markdown:
+		return writeDrillMarkdown(out, r)
+	}
+	return writeDrillText(out, r)
+}
+
+// DrillResult is one drill: -json prints it, the text and Markdown render
+// it, and the state's history records it (the drill command's
+// drillOperation).
+type DrillResult struct {
 	FormatVersion        int              `json:"format_version"`
 	Target               string           `json:"target"`
 	Rewind               int64            `json:"rewind"`
 	Rehearsed            []string         `json:"rehearsed,omitempty"`
 	StartedAt            time.Time        `json:"started_at"`
-	Phases               []drillPhase     `json:"phases"`
-	Connectors           []drillConnector `json:"connectors"`
+	Phases               []DrillPhase     `json:"phases"`
+	Connectors           []DrillConnector `json:"connectors"`
 	RestoreSeconds       float64          `json:"restore_seconds"`
 	TotalSeconds         float64          `json:"total_seconds"`
 	RestoreTargetSeconds float64          `json:"restore_target_seconds"`
@@ -27,16 +55,16 @@ type drillResult struct {
 	StateSerial          uint64           `json:"state_serial,omitempty"`
 }
 
-// drillPhase is one timed phase of a drill.
-type drillPhase struct {
+// DrillPhase is one timed phase of a drill.
+type DrillPhase struct {
 	Name    string    `json:"name"`
 	Started time.Time `json:"-"`
 	Seconds float64   `json:"seconds"`
 	Error   string    `json:"error,omitempty"`
 }
 
-// drillConnector is one production connector and its shadow's verdict.
-type drillConnector struct {
+// DrillConnector is one production connector and its shadow's verdict.
+type DrillConnector struct {
 	Connector   string   `json:"connector"`
 	Shadow      string   `json:"shadow"`
 	Type        string   `json:"type"`
@@ -45,9 +73,9 @@ type drillConnector struct {
 	Differences []string `json:"differences,omitempty"`
 }
 
-// decide sets Passed and Verdict: every offset back, the restore within 5
+// Decide sets Passed and Verdict: every offset back, the restore within 5
 // minutes and the drill within 15.
-func (r *drillResult) decide() {
+func (r *DrillResult) Decide() {
 	verified := r.Error == "" && len(r.Connectors) > 0
 	for _, c := range r.Connectors {
 		verified = verified && c.Verified
@@ -66,7 +94,7 @@ func (r *drillResult) decide() {
 	}
 }
 
-func writeDrillText(w io.Writer, r *drillResult) error {
+func writeDrillText(w io.Writer, r *DrillResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Drill on %s: %s\n\n", r.Target, r.Verdict)
 	if len(r.Rehearsed) > 0 {
@@ -96,7 +124,7 @@ func writeDrillText(w io.Writer, r *drillResult) error {
 	return err
 }
 
-func writeDrillMarkdown(w io.Writer, r *drillResult) error {
+func writeDrillMarkdown(w io.Writer, r *DrillResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Rollback drill on %s: %s\n\n| phase | seconds |\n|---|---:|\n", r.Target, r.Verdict)
 	for _, p := range r.Phases {

@@ -1,4 +1,4 @@
-package command
+package views
 
 import (
 	"bufio"
@@ -6,22 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/offsetctl/offsetctl/internal/forge"
+	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/plan/render"
 )
 
-// commentMetaVersion is the format_version of the metadata a plan comment
-// carries in a hidden line, read back by ci reviewed-plan and ci verify-plan.
-const commentMetaVersion = 1
-
-// commentMeta is what the merge job needs to find and check the reviewed
+// CommentMeta is what the merge job needs to find and check the reviewed
 // plan: its hash, and where its file is.
-type commentMeta struct {
+type CommentMeta struct {
 	FormatVersion int    `json:"format_version"`
 	Key           string `json:"key"`
 	Hash          string `json:"hash"`
@@ -32,48 +28,126 @@ type commentMeta struct {
 	RunURL        string `json:"run_url,omitempty"`
 }
 
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+// CI is the view of offsetctl ci comment, ci reviewed-plan and ci
+// verify-plan: the comments they post (built here from the plan, the apply
+// result or a body), and what they print (text, or -json documents of
+// format_version CIFormat).
+type CI struct{ *View }
+
+// NewCI returns the view of the ci commands.
+func NewCI(streams *iostreams.Streams, asJSON bool) *CI {
+	return &CI{NewView(streams, asJSON)}
+}
+
+// Comment prints a comment's body instead of posting it (-dry-run).
+func (v *CI) Comment(body string) error {
+	_, err := io.WriteString(v.streams.Out, body)
+	return err
+}
+
+// ciPostedJSON is `ci comment -json` (fields in the order encoding/json
+// wrote the map they were).
+type ciPostedJSON struct {
+	Created       bool   `json:"created"`
+	FormatVersion int    `json:"format_version"`
+	Kind          string `json:"kind"`
+	URL           string `json:"url"`
+	Where         string `json:"where"`
+}
+
+// Posted says the comment of kind what was created or updated on where.
+func (v *CI) Posted(what, where, url string, created bool) error {
+	out := v.streams.Out
+	if v.json {
+		return encodeJSON(out, ciPostedJSON{Created: created, FormatVersion: CIFormat, Kind: what, URL: url, Where: where}, false)
+	}
+	verb := "Updated"
+	if created {
+		verb = "Created"
+	}
+	fmt.Fprintf(out, "%s the %s comment on %s", verb, what, where)
+	if url != "" {
+		fmt.Fprintf(out, ": %s", url)
+	}
+	_, err := fmt.Fprintln(out)
+	return err
+}
+
+// ReviewedPlan prints the reviewed plan's metadata: name=value lines (for
+// $GITHUB_OUTPUT or a dotenv report), or with -json the metadata.
+func (v *CI) ReviewedPlan(m CommentMeta) error {
+	out := v.streams.Out
+	if v.json {
+		m.FormatVersion = CIFormat
+		return encodeJSON(out, m, false)
+	}
+	for _, kv := range [][2]string{{"hash", m.Hash}, {"artifact", m.Artifact}, {"run_id", m.RunID}, {"job_id", m.JobID}, {"commit", m.Commit}} {
+		if kv[1] != "" && !strings.ContainsAny(kv[1], "\r\n") {
+			fmt.Fprintf(out, "%s=%s\n", kv[0], kv[1])
+		}
+	}
+	return nil
+}
+
+// ciVerifiedJSON is `ci verify-plan -json` (fields in the order
+// encoding/json wrote the map they were).
+type ciVerifiedJSON struct {
+	FormatVersion int    `json:"format_version"`
+	Hash          string `json:"hash"`
+	Plan          string `json:"plan"`
+	Reviewed      bool   `json:"reviewed"`
+}
+
+// VerifiedPlan says the plan file is the reviewed plan.
+func (v *CI) VerifiedPlan(file, hash string) error {
+	out := v.streams.Out
+	if v.json {
+		return encodeJSON(out, ciVerifiedJSON{FormatVersion: CIFormat, Hash: hash, Plan: file, Reviewed: true}, false)
+	}
+	_, err := fmt.Fprintf(out, "%s is the reviewed plan %s.\n", file, hash)
+	return err
+}
 
 // Markers: the first line of each kind of comment, one per key (a
 // repository with several configurations or states uses one key each).
-func planMarker(key string) string   { return "<!-- offsetctl:plan:" + key + " -->" }
-func applyMarker(key string) string  { return "<!-- offsetctl:apply:" + key + " -->" }
-func customMarker(key string) string { return "<!-- offsetctl:comment:" + key + " -->" }
+func PlanMarker(key string) string   { return "<!-- offsetctl:plan:" + key + " -->" }
+func ApplyMarker(key string) string  { return "<!-- offsetctl:apply:" + key + " -->" }
+func CustomMarker(key string) string { return "<!-- offsetctl:comment:" + key + " -->" }
 
 const metaPrefix = "<!-- offsetctl:meta "
 
 // metaLine is the hidden metadata line. JSON escapes < and > so no value
 // can close the HTML comment early.
-func metaLine(m commentMeta) string {
+func metaLine(m CommentMeta) string {
 	b, _ := json.Marshal(m)
 	return metaPrefix + string(b) + " -->"
 }
 
-// parseMeta finds the metadata line in a comment body.
-func parseMeta(body string) (commentMeta, bool) {
+// ParseMeta finds the metadata line in a comment body.
+func ParseMeta(body string) (CommentMeta, bool) {
 	for _, line := range strings.Split(body, "\n") {
 		line = strings.TrimSpace(line)
 		if !strings.HasPrefix(line, metaPrefix) || !strings.HasSuffix(line, " -->") {
 			continue
 		}
-		var m commentMeta
+		var m CommentMeta
 		if json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimPrefix(line, metaPrefix), " -->")), &m) != nil {
-			return commentMeta{}, false
+			return CommentMeta{}, false
 		}
 		return m, m.Hash != ""
 	}
-	return commentMeta{}, false
+	return CommentMeta{}, false
 }
 
-// planComment is the pull-request comment of a saved plan: the marker, the
+// PlanComment is the pull-request comment of a saved plan: the marker, the
 // hidden metadata, the Markdown rendering (cut to fit), and a footer with
 // the hash the merge job will check and where the plan file is.
-func planComment(p *plan.Plan, m commentMeta, limit int) (string, error) {
+func PlanComment(p *plan.Plan, m CommentMeta, limit int) (string, error) {
 	if p.Hash == "" {
 		return "", fmt.Errorf("the plan has no hash: comment a plan saved with offsetctl plan -out FILE")
 	}
-	m.FormatVersion, m.Hash = commentMetaVersion, p.Hash
-	head := planMarker(m.Key) + "\n" + metaLine(m) + "\n"
+	m.FormatVersion, m.Hash = CommentMetaFormat, p.Hash
+	head := PlanMarker(m.Key) + "\n" + metaLine(m) + "\n"
 	var foot strings.Builder
 	foot.WriteString("\n---\n")
 	fmt.Fprintf(&foot, "**Plan hash** `%s`: on merge, CI applies only the plan file with this hash, after checking it against the live world again.\n", p.Hash)
@@ -96,7 +170,7 @@ func planComment(p *plan.Plan, m commentMeta, limit int) (string, error) {
 	}
 	body := md.String()
 	if utf8.RuneCountInString(body) > budget {
-		body = cutComment(body, budget, fmt.Sprintf("The full plan is in the plan file (%s); `offsetctl show PLANFILE` renders it.", strings.TrimPrefix(where, "Plan file: ")))
+		body = CutComment(body, budget, fmt.Sprintf("The full plan is in the plan file (%s); `offsetctl show PLANFILE` renders it.", strings.TrimPrefix(where, "Plan file: ")))
 	}
 	if strings.Contains(body, "are not shown") {
 		// The renderer left details out: say where the rest is.
@@ -105,10 +179,10 @@ func planComment(p *plan.Plan, m commentMeta, limit int) (string, error) {
 	return head + body + foot.String(), nil
 }
 
-// cutComment cuts body to at most limit characters at a line boundary,
+// CutComment cuts body to at most limit characters at a line boundary,
 // closes an open code fence and <details> blocks, and says what was cut and
 // where the rest is.
-func cutComment(body string, limit int, rest string) string {
+func CutComment(body string, limit int, rest string) string {
 	total := utf8.RuneCountInString(body)
 	if total <= limit {
 		return body
@@ -148,9 +222,9 @@ func shortSHA(s string) string {
 	return s
 }
 
-// applyRecord is the part of apply -json's stream (format_version 1) the
+// ApplyRecord is the part of apply -json's stream (format_version 1) the
 // result comment reads: the version record and the summary record.
-type applyRecord struct {
+type ApplyRecord struct {
 	Type          string `json:"type"`
 	FormatVersion int    `json:"format_version"`
 	OK            bool   `json:"ok"`
@@ -168,27 +242,27 @@ type applyRecord struct {
 	ErrorKind  string   `json:"error_kind"`
 }
 
-// readApplySummary reads the summary record of an apply -json stream; ok is
+// ReadApplySummary reads the summary record of an apply -json stream; ok is
 // false when the stream has none (apply did not run, or stopped before
 // reporting).
-func readApplySummary(r io.Reader) (applyRecord, bool, error) {
+func ReadApplySummary(r io.Reader) (ApplyRecord, bool, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	var sum applyRecord
+	var sum ApplyRecord
 	found := false
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 || line[0] != '{' {
 			continue
 		}
-		var rec applyRecord
+		var rec ApplyRecord
 		if json.Unmarshal(line, &rec) != nil {
 			continue
 		}
 		switch rec.Type {
 		case "version":
-			if rec.FormatVersion != applyEventsVersion {
-				return sum, false, fmt.Errorf("the apply output is of format_version %d; this offsetctl reads %d: use the same offsetctl for apply and ci comment", rec.FormatVersion, applyEventsVersion)
+			if rec.FormatVersion != EventsVersion {
+				return sum, false, fmt.Errorf("the apply output is of format_version %d; this offsetctl reads %d: use the same offsetctl for apply and ci comment", rec.FormatVersion, EventsVersion)
 			}
 		case "summary":
 			sum, found = rec, true
@@ -197,11 +271,11 @@ func readApplySummary(r io.Reader) (applyRecord, bool, error) {
 	return sum, found, sc.Err()
 }
 
-// applyComment is the result comment: what apply did with the reviewed plan,
+// ApplyComment is the result comment: what apply did with the reviewed plan,
 // and what to do when it was refused or failed.
-func applyComment(key, planHash string, sum applyRecord, ran bool, exitCode int, runURL string) string {
+func ApplyComment(key, planHash string, sum ApplyRecord, ran bool, exitCode int, runURL string) string {
 	var b strings.Builder
-	b.WriteString(applyMarker(key) + "\n")
+	b.WriteString(ApplyMarker(key) + "\n")
 	title, what := "", ""
 	switch {
 	case !ran:
@@ -259,9 +333,5 @@ func applyComment(key, planHash string, sum applyRecord, ran bool, exitCode int,
 	if sum.Error != "" {
 		fmt.Fprintf(&b, "```text\n%s\n```\n", strings.ReplaceAll(strings.TrimSpace(sum.Error), "```", "'''"))
 	}
-	return cutComment(b.String(), forge.Limit, "The whole result is in the job log.")
-}
-
-func mdCell(s string) string {
-	return strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;", "\n", " ").Replace(s)
+	return CutComment(b.String(), forge.Limit, "The whole result is in the job log.")
 }

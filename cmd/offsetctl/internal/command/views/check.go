@@ -1,41 +1,68 @@
-package command
+package views
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// checkFormatVersion is the format_version of `offsetctl check -json`.
-const checkFormatVersion = 1
+// Check is the view of offsetctl check: a run's tables, connectors and
+// backup as text, Markdown or JSON (CheckResult, format_version
+// CheckFormat), and the log lines of check --listen on stderr.
+type Check struct {
+	*View
+	markdown bool
+}
 
-// Verdicts of a table or a whole check run.
-const (
-	checkHealthy  = "healthy"
-	checkDrift    = "drift"     // rows differ beyond the threshold, the pipeline caught up
-	checkInFlight = "in_flight" // rows differ, but the pipeline has not caught up yet
-	checkLag      = "threshold" // a connector threshold (lag, failed tasks) is crossed
-	checkError    = "error"     // the table or a connector could not be checked
-)
+// NewCheck returns the view of check; markdown is --markdown.
+func NewCheck(streams *iostreams.Streams, asJSON, markdown bool) *Check {
+	return &Check{View: NewView(streams, asJSON), markdown: markdown}
+}
 
-// checkResult is one run of `offsetctl check`: what `-json` prints, what the
-// text and Markdown views render and what the metrics are built from. It
+// Result writes one run on stdout.
+func (v *Check) Result(r *CheckResult) error {
+	out := v.streams.Out
+	switch {
+	case v.json:
+		return encodeJSON(out, r, false)
+	case v.markdown:
+		return writeCheckMarkdown(out, r)
+	}
+	return writeCheckText(out, r)
+}
+
+// Serving says check --listen serves /metrics at addr and checks tables
+// tables every interval (stderr).
+func (v *Check) Serving(addr string, tables int, interval time.Duration) {
+	fmt.Fprintf(v.streams.Err, "serving /metrics on %s; checking %d tables every %s\n", addr, tables, interval)
+}
+
+// Checked logs one run of check --listen (stderr).
+func (v *Check) Checked(r *CheckResult) {
+	fmt.Fprintf(v.streams.Err, "%s check: %s in %s\n", r.StartedAt.Format(time.RFC3339), r.Verdict, FmtSeconds(r.DurationSeconds))
+}
+
+// CheckResult is one run of `offsetctl check`: what `-json` prints, what the
+// text and Markdown render and what the metrics are built from. It
 // holds table names, counts and keys' numbers only, never row values.
-type checkResult struct {
+type CheckResult struct {
 	FormatVersion    int             `json:"format_version"`
 	OffsetctlVersion string          `json:"offsetctl_version"`
 	StartedAt        time.Time       `json:"started_at"`
 	DurationSeconds  float64         `json:"duration_seconds"`
 	Verdict          string          `json:"verdict"`
-	Tables           []checkTable    `json:"tables"`
-	Connectors       []checkConn     `json:"connectors,omitempty"`
-	Backup           *checkBackupAge `json:"backup,omitempty"`
-	duration         time.Duration   `json:"-"`
+	Tables           []CheckTable    `json:"tables"`
+	Connectors       []CheckConn     `json:"connectors,omitempty"`
+	Backup           *CheckBackupAge `json:"backup,omitempty"`
+	// Duration is DurationSeconds as a time.Duration (not in the JSON).
+	Duration time.Duration `json:"-"`
 }
 
-// checkTable is one reconcile block's table in a check run.
-type checkTable struct {
+// CheckTable is one reconcile block's table in a check run.
+type CheckTable struct {
 	Block           string  `json:"block"`
 	Table           string  `json:"table"`
 	SinkTable       string  `json:"sink_table"`
@@ -56,8 +83,8 @@ type checkTable struct {
 	Settled         bool    `json:"settled,omitempty"`
 }
 
-// checkConn is one connector a reconcile block names.
-type checkConn struct {
+// CheckConn is one connector a reconcile block names.
+type CheckConn struct {
 	Block          string          `json:"block"`
 	Connector      string          `json:"connector"`
 	Type           string          `json:"type"`
@@ -65,18 +92,18 @@ type checkConn struct {
 	Tasks          int             `json:"tasks"`
 	FailedTasks    int             `json:"failed_tasks"`
 	MaxFailedTasks int64           `json:"max_failed_tasks"`
-	SinkLag        []checkSinkLag  `json:"sink_lag,omitempty"`
+	SinkLag        []CheckSinkLag  `json:"sink_lag,omitempty"`
 	SinkLagRecords *int64          `json:"sink_lag_records,omitempty"`
 	MaxLagRecords  *int64          `json:"max_lag_records,omitempty"`
-	SourceLag      *checkSourceLag `json:"source_lag,omitempty"`
+	SourceLag      *CheckSourceLag `json:"source_lag,omitempty"`
 	MaxLagSeconds  *int64          `json:"max_lag_seconds,omitempty"`
 	Verdict        string          `json:"verdict"`
 	Problems       []string        `json:"problems,omitempty"`
 	Error          string          `json:"error,omitempty"`
 }
 
-// checkSinkLag is a sink connector's group lag on one partition.
-type checkSinkLag struct {
+// CheckSinkLag is a sink connector's group lag on one partition.
+type CheckSinkLag struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Committed int64  `json:"committed"`
@@ -84,57 +111,26 @@ type checkSinkLag struct {
 	Lag       int64  `json:"lag"`
 }
 
-// checkSourceLag is how far a source connector's stored position is behind
+// CheckSourceLag is how far a source connector's stored position is behind
 // its source database.
-type checkSourceLag struct {
+type CheckSourceLag struct {
 	StoredLSN  uint64  `json:"stored_lsn"`
 	CurrentLSN uint64  `json:"current_lsn"`
 	Bytes      int64   `json:"bytes"`
 	Seconds    float64 `json:"seconds"`
 }
 
-// checkBackupAge is the newest offsets backup check found.
-type checkBackupAge struct {
+// CheckBackupAge is the newest offsets backup check found.
+type CheckBackupAge struct {
 	Dir        string    `json:"dir"`
 	Newest     string    `json:"newest,omitempty"`
 	TakenAt    time.Time `json:"taken_at,omitempty"`
 	AgeSeconds float64   `json:"age_seconds"`
 }
 
-// exitCode is the run's exit status: 1 when anything could not be checked,
-// 2 for drift or a crossed threshold, 0 when healthy (in-flight rows
-// included: they are not drift yet).
-func (r *checkResult) exitCode() int {
-	switch r.Verdict {
-	case checkError:
-		return ExitError
-	case checkDrift, checkLag:
-		return ExitChanges
-	}
-	return ExitOK
-}
-
-// summarize sets the run's verdict from its tables and connectors.
-func (r *checkResult) summarize() {
-	rank := map[string]int{checkHealthy: 0, checkInFlight: 1, checkLag: 2, checkDrift: 3, checkError: 4}
-	v := checkHealthy
-	worst := func(x string) {
-		if rank[x] > rank[v] {
-			v = x
-		}
-	}
-	for _, t := range r.Tables {
-		worst(t.Verdict)
-	}
-	for _, c := range r.Connectors {
-		worst(c.Verdict)
-	}
-	r.Verdict = v
-}
-
-func writeCheckText(w io.Writer, r *checkResult) error {
+func writeCheckText(w io.Writer, r *CheckResult) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "offsetctl check: %s (%d tables, %d connectors, %s)\n\n", r.Verdict, len(r.Tables), len(r.Connectors), fmtSeconds(r.DurationSeconds))
+	fmt.Fprintf(&b, "offsetctl check: %s (%d tables, %d connectors, %s)\n\n", r.Verdict, len(r.Tables), len(r.Connectors), FmtSeconds(r.DurationSeconds))
 	if len(r.Tables) > 0 {
 		fmt.Fprintf(&b, "%-24s %-9s %12s %12s %10s  %-9s %s\n", "TABLE", "MODE", "SOURCE", "SINK", "DIFFERENT", "STATUS", "READ")
 		for _, t := range r.Tables {
@@ -144,7 +140,7 @@ func writeCheckText(w io.Writer, r *checkResult) error {
 				continue
 			}
 			fmt.Fprintf(&b, "%-24s %-9s %12d %12d %10s  %-9s %d rows in %s\n", t.Table, t.Mode, t.SourceRows, t.SinkRows,
-				fmt.Sprintf("%d/%d", t.RowsDifferent, t.MaxRowsDiff), status, t.RowsRead, fmtSeconds(t.DurationSeconds))
+				fmt.Sprintf("%d/%d", t.RowsDifferent, t.MaxRowsDiff), status, t.RowsRead, FmtSeconds(t.DurationSeconds))
 			if t.Missing+t.Extra+t.Mismatched > 0 {
 				fmt.Fprintf(&b, "  %d missing in the sink, %d extra, %d mismatched\n", t.Missing, t.Extra, t.Mismatched)
 			}
@@ -154,7 +150,7 @@ func writeCheckText(w io.Writer, r *checkResult) error {
 	if len(r.Connectors) > 0 {
 		fmt.Fprintf(&b, "%-24s %-6s %-9s %-7s %-14s %s\n", "CONNECTOR", "TYPE", "STATE", "FAILED", "LAG", "STATUS")
 		for _, c := range r.Connectors {
-			fmt.Fprintf(&b, "%-24s %-6s %-9s %-7s %-14s %s\n", c.Connector, c.Type, c.State, fmt.Sprintf("%d/%d", c.FailedTasks, c.Tasks), c.lagText(), c.Verdict)
+			fmt.Fprintf(&b, "%-24s %-6s %-9s %-7s %-14s %s\n", c.Connector, c.Type, c.State, fmt.Sprintf("%d/%d", c.FailedTasks, c.Tasks), c.LagText(), c.Verdict)
 			for _, p := range c.Problems {
 				fmt.Fprintf(&b, "  %s\n", p)
 			}
@@ -168,27 +164,29 @@ func writeCheckText(w io.Writer, r *checkResult) error {
 		if r.Backup.Newest == "" {
 			fmt.Fprintf(&b, "offsets backups in %s: none\n", r.Backup.Dir)
 		} else {
-			fmt.Fprintf(&b, "newest offsets backup: %s (%s old)\n", r.Backup.Newest, fmtSeconds(r.Backup.AgeSeconds))
+			fmt.Fprintf(&b, "newest offsets backup: %s (%s old)\n", r.Backup.Newest, FmtSeconds(r.Backup.AgeSeconds))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func (c *checkConn) lagText() string {
+// LagText is the connector's lag in words: records behind (a sink), time
+// and bytes behind (a source), or "-".
+func (c *CheckConn) LagText() string {
 	switch {
 	case c.SinkLagRecords != nil:
 		return fmt.Sprintf("%d records", *c.SinkLagRecords)
 	case c.SourceLag != nil:
-		return fmt.Sprintf("%s (%d B)", fmtSeconds(c.SourceLag.Seconds), c.SourceLag.Bytes)
+		return fmt.Sprintf("%s (%d B)", FmtSeconds(c.SourceLag.Seconds), c.SourceLag.Bytes)
 	}
 	return "-"
 }
 
-func writeCheckMarkdown(w io.Writer, r *checkResult) error {
+func writeCheckMarkdown(w io.Writer, r *CheckResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### offsetctl check: %s\n\n", r.Verdict)
-	fmt.Fprintf(&b, "%d tables, %d connectors, %s.\n\n", len(r.Tables), len(r.Connectors), fmtSeconds(r.DurationSeconds))
+	fmt.Fprintf(&b, "%d tables, %d connectors, %s.\n\n", len(r.Tables), len(r.Connectors), FmtSeconds(r.DurationSeconds))
 	if len(r.Tables) > 0 {
 		b.WriteString("| table | mode | source | sink | missing | extra | mismatched | status |\n|---|---|---:|---:|---:|---:|---:|---|\n")
 		for _, t := range r.Tables {
@@ -203,7 +201,7 @@ func writeCheckMarkdown(w io.Writer, r *checkResult) error {
 	if len(r.Connectors) > 0 {
 		b.WriteString("| connector | type | state | failed tasks | lag | status |\n|---|---|---|---:|---|---|\n")
 		for _, c := range r.Connectors {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %d/%d | %s | %s |\n", c.Connector, c.Type, c.State, c.FailedTasks, c.Tasks, c.lagText(), c.Verdict)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %d/%d | %s | %s |\n", c.Connector, c.Type, c.State, c.FailedTasks, c.Tasks, c.LagText(), c.Verdict)
 		}
 		b.WriteString("\n")
 	}
@@ -211,8 +209,7 @@ func writeCheckMarkdown(w io.Writer, r *checkResult) error {
 	return err
 }
 
-func mdEscape(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s) }
-
-func fmtSeconds(s float64) string {
+// FmtSeconds is s seconds as a duration rounded to the millisecond.
+func FmtSeconds(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
 }

@@ -1,4 +1,4 @@
-package command
+package views
 
 import (
 	"fmt"
@@ -9,12 +9,12 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
-// auditRecord is one operation in the audit of `state history -json` (its
+// AuditRecord is one operation in the audit of `state history -json` (its
 // "operations") and `state history -markdown`: who applied what, when, from
 // which plan, why, approved by whom, at which risk, and how it ended —
 // the runbook's "document every offset edit with timestamps, reasons, and
-// approvers". A typed view, ready to move to the views package.
-type auditRecord struct {
+// approvers".
+type AuditRecord struct {
 	Serial uint64 `json:"serial"`
 	Name   string `json:"name"`
 	Kind   string `json:"kind"`
@@ -31,7 +31,7 @@ type auditRecord struct {
 	// VerifiedApprovers are the approvals whose signatures apply verified
 	// against allowed_signers; Approvals the names given with --approved-by,
 	// which nothing verified.
-	VerifiedApprovers []auditApprover `json:"verified_approvers"`
+	VerifiedApprovers []AuditApprover `json:"verified_approvers"`
 	Approvals         []string        `json:"unverified_approvals,omitempty"`
 	// RiskClasses are the plan's risk classes of the operation; empty until
 	// plans carry them (the state records none yet).
@@ -42,25 +42,25 @@ type auditRecord struct {
 	Error        string   `json:"error,omitempty"`
 }
 
-type auditApprover struct {
+type AuditApprover struct {
 	Principals  string `json:"principals"`
 	Fingerprint string `json:"fingerprint"`
 }
 
-// auditOf lists the operations of s in serial order.
-func auditOf(s *state.State) []auditRecord {
-	out := []auditRecord{}
+// AuditOf lists the operations of s in serial order.
+func AuditOf(s *state.State) []AuditRecord {
+	out := []AuditRecord{}
 	if s == nil {
 		return out
 	}
 	for _, op := range s.Operations {
-		r := auditRecord{Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Outcome: string(op.Status),
+		r := AuditRecord{Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Outcome: string(op.Status),
 			Who: op.Who, Host: op.Host, Started: jsonTime(op.Started), Finished: jsonTime(op.Finished),
 			PlanHash: op.PlanHash, ConfigHash: op.ConfigHash, Reason: op.Reason,
-			VerifiedApprovers: []auditApprover{}, Approvals: slices.Clone(op.Approvals), RiskClasses: []string{},
+			VerifiedApprovers: []AuditApprover{}, Approvals: slices.Clone(op.Approvals), RiskClasses: []string{},
 			RollbackOf: op.RollbackOf, RolledBackBy: op.RolledBackBy, Error: op.Error}
 		for _, a := range op.VerifiedApprovals {
-			r.VerifiedApprovers = append(r.VerifiedApprovers, auditApprover{Principals: a.Principals, Fingerprint: a.Fingerprint})
+			r.VerifiedApprovers = append(r.VerifiedApprovers, AuditApprover{Principals: a.Principals, Fingerprint: a.Fingerprint})
 		}
 		for _, c := range op.Connectors {
 			r.Connectors = append(r.Connectors, c.Name)
@@ -72,7 +72,7 @@ func auditOf(s *state.State) []auditRecord {
 
 // renderAuditMarkdown writes the audit as a Markdown table, for a ticket, a
 // change record or a pull request.
-func renderAuditMarkdown(w io.Writer, lineage string, serial uint64, recs []auditRecord) error {
+func renderAuditMarkdown(w io.Writer, lineage string, serial uint64, recs []AuditRecord) error {
 	var b strings.Builder
 	b.WriteString("### offsetctl state history\n\n")
 	if lineage != "" {
@@ -123,4 +123,9 @@ func shortHash(h string) string {
 		return h[:keep]
 	}
 	return h
+}
+
+// mdCell escapes a Markdown table cell.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;", "\n", " ").Replace(s)
 }

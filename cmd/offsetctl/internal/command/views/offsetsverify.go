@@ -1,26 +1,53 @@
-package command
+package views
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/iostreams"
 )
 
-// verifyResult is what `offsets verify` found: -json prints it, the text and
-// Markdown views render it.
-type verifyResult struct {
+// OffsetsVerify is the view of offsetctl offsets verify: what it found, as
+// text, Markdown or JSON (VerifyResult, format_version OffsetsVerifyFormat).
+type OffsetsVerify struct {
+	*View
+	markdown bool
+}
+
+// NewOffsetsVerify returns the view of offsets verify; markdown is
+// --markdown.
+func NewOffsetsVerify(streams *iostreams.Streams, asJSON, markdown bool) *OffsetsVerify {
+	return &OffsetsVerify{View: NewView(streams, asJSON), markdown: markdown}
+}
+
+// Result writes what verify found on stdout.
+func (v *OffsetsVerify) Result(r *VerifyResult) error {
+	out := v.streams.Out
+	switch {
+	case v.json:
+		return encodeJSON(out, r, false)
+	case v.markdown:
+		return writeVerifyMarkdown(out, r)
+	}
+	return writeVerifyText(out, r)
+}
+
+// VerifyResult is what `offsets verify` found: -json prints it, the text and
+// Markdown render it.
+type VerifyResult struct {
 	FormatVersion int            `json:"format_version"`
 	File          string         `json:"file"`
 	TakenAt       time.Time      `json:"taken_at"`
 	Sound         bool           `json:"sound"`
 	Connectors    int            `json:"connectors"`
 	Compared      bool           `json:"compared_with_live"`
-	Changes       []verifyChange `json:"changes"`
+	Changes       []VerifyChange `json:"changes"`
 }
 
-// verifyChange is one partition whose live offset is not the backup's.
-type verifyChange struct {
+// VerifyChange is one partition whose live offset is not the backup's.
+type VerifyChange struct {
 	Connector string `json:"connector"`
 	Partition string `json:"partition"`
 	// Kind is "moved" (a different value), "new" (not in the backup) or
@@ -30,9 +57,10 @@ type verifyChange struct {
 	Live   string `json:"live,omitempty"`
 }
 
-func (v *verifyResult) moved() bool { return len(v.Changes) > 0 }
+// Moved says whether a live offset is not the backup's.
+func (v *VerifyResult) Moved() bool { return len(v.Changes) > 0 }
 
-func writeVerifyText(w io.Writer, v *verifyResult) error {
+func writeVerifyText(w io.Writer, v *VerifyResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: format and checksum verified; %d connectors, taken %s.\n", v.File, v.Connectors, v.TakenAt.UTC().Format(time.RFC3339))
 	switch {
@@ -56,7 +84,7 @@ func writeVerifyText(w io.Writer, v *verifyResult) error {
 	return err
 }
 
-func writeVerifyMarkdown(w io.Writer, v *verifyResult) error {
+func writeVerifyMarkdown(w io.Writer, v *VerifyResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### offsets backup `%s`\n\nFormat and checksum verified; %d connectors, taken %s.\n\n", v.File, v.Connectors, v.TakenAt.UTC().Format(time.RFC3339))
 	if v.Compared {
@@ -72,3 +100,6 @@ func writeVerifyMarkdown(w io.Writer, v *verifyResult) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// mdEscape keeps a value inside its Markdown table cell.
+func mdEscape(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s) }
