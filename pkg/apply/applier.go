@@ -582,7 +582,10 @@ func connectorByName(cfg *config.Config, name, cluster string) *config.Connector
 }
 
 // begin records op as begun in st, with who runs it and who approved it.
-func (a *Applier) begin(st *state.State, op state.Operation) *state.Operation {
+func (a *Applier) begin(st *state.State, op state.Operation, planned *plan.Operation) *state.Operation {
+	for _, r := range planned.Risks {
+		op.RiskClasses = append(op.RiskClasses, string(r.Class))
+	}
 	op.Who, op.Host, op.Started = a.opts.Who, a.opts.Host, a.opts.Now()
 	op.Approvals = slices.Clone(a.opts.Approvals)
 	op.VerifiedApprovals = slices.Clone(a.opts.VerifiedApprovals)

@@ -11,22 +11,21 @@ import (
 	"sync"
 )
 
-// FormatVersion is the newest state file format this offsetctl reads. Version
-// 2 added the xmin of row after-images (which version 1 recorded as whole
-// rows); version 3 the operation status incomplete and verified approvals. It
-// writes version 3 only for a state that holds one of them, and version 2
-// otherwise,
-// so that an older offsetctl keeps reading every state it can understand
-// and refuses the others with "upgrade offsetctl"; it reads versions 1 and
-// 2 as they are. Version 4 added the operation kinds drill and check
-// (written only for a state that holds one).
+// FormatVersion is the newest state file format this offsetctl reads.
+// Version 2 added the xmin of row after-images (which version 1 recorded as
+// whole rows); version 3 the operation status incomplete and verified
+// approvals; version 4 the operation kinds drill and check and the
+// operations' risk classes. offsetctl writes the oldest version that can
+// hold a state (never below 2), so that an older offsetctl keeps reading
+// every state it can understand and refuses the others with "upgrade
+// offsetctl"; it reads versions 1 to 4 as they are.
 const FormatVersion = 4
 
 // writtenVersion is the format_version Encode writes for s: the oldest
 // that can hold it, never below 2.
 func writtenVersion(s *State) int {
 	for i := range s.Operations {
-		if s.Operations[i].Kind.Record() {
+		if s.Operations[i].Kind.Record() || len(s.Operations[i].RiskClasses) > 0 {
 			return 4
 		}
 	}

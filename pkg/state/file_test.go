@@ -104,6 +104,7 @@ func TestRefuse(t *testing.T) {
 		{"xmin_before_image.json", "before-image 2: has an xmin, which only after-images have", true},
 		{"bad_xmin.json", `after-image 1: row xmin "-3" is not a transaction id`, true},
 		{"incomplete_in_version_2.json", `operation 1: status "incomplete" came with format_version 3, and this file says 2: the file was edited`, true},
+		{"risk_classes_in_version_3.json", "operation 1: risk_classes came with format_version 4, and this file says 3: the file was edited", true},
 		{"verified_approvals_in_version_2.json", "operation 1: verified_approvals came with format_version 3, and this file says 2: the file was edited", true},
 		{"verified_approval_without_key.json", "verified approval 1: needs principals and a key fingerprint", true},
 	}

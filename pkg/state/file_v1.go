@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// stateV1 is format_versions 1, 2 and 3 of the state file (2 added the xmin
-// of row images, 3 the status incomplete). Its shape is the file's contract: change it only with a new
+// stateV1 is format_versions 1 to 4 of the state file (2 added the xmin of
+// row images, 3 the status incomplete and verified approvals, 4 the kinds
+// drill and check and risk classes). Its shape is the file's contract: change it only with a new
 // format version and an upgrade.
 type stateV1 struct {
 	FormatVersion    int           `json:"format_version"`
@@ -37,6 +38,7 @@ type operationV1 struct {
 	Reason       string        `json:"reason,omitempty"`
 	Approvals    []string      `json:"approvals,omitempty"`
 	Verified     []approvalV1  `json:"verified_approvals,omitempty"`
+	RiskClasses  []string      `json:"risk_classes,omitempty"`
 	RollbackOf   uint64        `json:"rollback_of,omitempty"`
 	RolledBackBy uint64        `json:"rolled_back_by,omitempty"`
 	Connectors   []connectorV1 `json:"connectors,omitempty"`
@@ -177,6 +179,7 @@ func operationToV1(op *Operation, images bool) operationV1 {
 	for _, a := range op.VerifiedApprovals {
 		o.Verified = append(o.Verified, approvalV1{Principals: a.Principals, Key: a.Fingerprint})
 	}
+	o.RiskClasses = slices.Clone(op.RiskClasses)
 	for _, c := range op.Connectors {
 		o.Connectors = append(o.Connectors, connectorV1(c))
 	}
@@ -225,6 +228,9 @@ func fromV1(w *stateV1, version int) (*State, error) {
 		if version < 4 && op.Kind.Record() {
 			return nil, fmt.Errorf("operation %d: kind %q came with format_version 4, and this file says %d: the file was edited", i+1, op.Kind, version)
 		}
+		if version < 4 && len(op.RiskClasses) > 0 {
+			return nil, fmt.Errorf("operation %d: risk_classes came with format_version 4, and this file says %d: the file was edited", i+1, version)
+		}
 		if version < 3 && len(op.VerifiedApprovals) > 0 {
 			return nil, fmt.Errorf("operation %d: verified_approvals came with format_version 3, and this file says %d: the file was edited", i+1, version)
 		}
@@ -269,6 +275,12 @@ func operationFromV1(o *operationV1) (Operation, error) {
 	if op.Finished, err = parseTime("finished", o.Finished); err != nil {
 		return op, err
 	}
+	for i, c := range o.RiskClasses {
+		if c == "" || strings.ContainsAny(c, " \t\n") {
+			return op, fmt.Errorf("risk class %d: %q is not a risk class", i+1, c)
+		}
+	}
+	op.RiskClasses = o.RiskClasses
 	for i, a := range o.Verified {
 		if a.Principals == "" || !strings.HasPrefix(a.Key, "SHA256:") {
 			return op, fmt.Errorf("verified approval %d: needs principals and a key fingerprint (SHA256:…)", i+1)

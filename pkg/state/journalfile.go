@@ -63,6 +63,7 @@ func Snapshot(s *State) *Written {
 	for i, op := range s.Operations {
 		op.Approvals = slices.Clone(op.Approvals)
 		op.VerifiedApprovals = slices.Clone(op.VerifiedApprovals)
+		op.RiskClasses = slices.Clone(op.RiskClasses)
 		op.Connectors = slices.Clone(op.Connectors)
 		op.Steps = slices.Clone(op.Steps)
 		op.BeforeImages, op.After = slices.Clip(op.BeforeImages), slices.Clip(op.After)

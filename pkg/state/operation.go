@@ -110,6 +110,9 @@ type Operation struct {
 	// VerifiedApprovals are the approvals whose signatures apply verified
 	// against the configuration's allowed_signers, one per principal.
 	VerifiedApprovals []Approval
+	// RiskClasses are the plan's risk classes of the operation (replay,
+	// skip, repair_rows, …), lowest first, for the audit.
+	RiskClasses []string
 
 	// RollbackOf is, for a rollback, the serial of the operation it undoes.
 	RollbackOf uint64

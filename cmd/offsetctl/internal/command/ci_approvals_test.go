@@ -182,7 +182,8 @@ func TestCITeamPathSignedApprovals(t *testing.T) {
 		t.Fatalf("after apply: %s", got)
 	}
 
-	// The audit: who applied, the plan, the reason, the verified approvers.
+	// The audit: who applied, the plan, the reason, the verified approvers,
+	// the risk classes.
 	hist := must(cli("state", "history", "-json"))
 	var doc struct {
 		Operations []views.AuditRecord `json:"operations"`
@@ -201,7 +202,7 @@ func TestCITeamPathSignedApprovals(t *testing.T) {
 		}
 		approvers = append(approvers, a.Principals)
 	}
-	if got := fmt.Sprintf("%s %s %s %s %v", op.Outcome, op.Who, op.PlanHash, op.Reason, approvers); got != fmt.Sprintf("applied ci %s INC-1: replay after the SMT fix [alice@example.com bob@example.com]", hash) {
+	if got := fmt.Sprintf("%s %s %s %s %v %v", op.Outcome, op.Who, op.PlanHash, op.Reason, approvers, op.RiskClasses); got != fmt.Sprintf("applied ci %s INC-1: replay after the SMT fix [alice@example.com bob@example.com] [replay]", hash) {
 		t.Errorf("the history's record: %s", got)
 	}
 	md := must(cli("state", "history", "-markdown"))

@@ -161,9 +161,11 @@ reconcile "customers" {
 			if got, want := dump(dst), strings.Replace(dump(src), "moved-personal@example.com", "secret-personal@example.com", 1); got != want {
 				t.Fatalf("the sink is not repaired but for the stale row:\n%s\n%s", got, want)
 			}
-			// The state file holds an incomplete operation: format_version 3,
-			// which an older offsetctl refuses with "upgrade offsetctl".
-			if data, err := readFile(st); err != nil || !strings.Contains(data, `"format_version": 3`) || !strings.Contains(data, `"status": "incomplete"`) {
+			// The state file holds an incomplete operation (format_version 3)
+			// with its risk classes (4), which an older offsetctl refuses
+			// with "upgrade offsetctl".
+			if data, err := readFile(st); err != nil || !strings.Contains(data, `"format_version": 4`) || !strings.Contains(data, `"status": "incomplete"`) ||
+				!strings.Contains(data, `"risk_classes": [`) || !strings.Contains(data, `"repair_rows"`) {
 				t.Fatalf("state file (%v):\n%s", err, data)
 			}
 			code, list, errOut := runCLI(t, "", "state", "list", "-state", st)

@@ -33,8 +33,9 @@ type AuditRecord struct {
 	// which nothing verified.
 	VerifiedApprovers []AuditApprover `json:"verified_approvers"`
 	Approvals         []string        `json:"unverified_approvals,omitempty"`
-	// RiskClasses are the plan's risk classes of the operation; empty until
-	// plans carry them (the state records none yet).
+	// RiskClasses are the plan's risk classes of the operation, as apply
+	// recorded them (empty for an operation that risks nothing, and for
+	// operations recorded by an offsetctl that did not record them).
 	RiskClasses  []string `json:"risk_classes"`
 	Connectors   []string `json:"connectors,omitempty"`
 	RollbackOf   uint64   `json:"rollback_of,omitempty"`
@@ -57,7 +58,7 @@ func AuditOf(s *state.State) []AuditRecord {
 		r := AuditRecord{Serial: op.Serial, Name: op.Name, Kind: string(op.Kind), Outcome: string(op.Status),
 			Who: op.Who, Host: op.Host, Started: jsonTime(op.Started), Finished: jsonTime(op.Finished),
 			PlanHash: op.PlanHash, ConfigHash: op.ConfigHash, Reason: op.Reason,
-			VerifiedApprovers: []AuditApprover{}, Approvals: slices.Clone(op.Approvals), RiskClasses: []string{},
+			VerifiedApprovers: []AuditApprover{}, Approvals: slices.Clone(op.Approvals), RiskClasses: append([]string{}, op.RiskClasses...),
 			RollbackOf: op.RollbackOf, RolledBackBy: op.RolledBackBy, Error: op.Error}
 		for _, a := range op.VerifiedApprovals {
 			r.VerifiedApprovers = append(r.VerifiedApprovers, AuditApprover{Principals: a.Principals, Fingerprint: a.Fingerprint})
