@@ -258,6 +258,7 @@ func TestPerConnection(t *testing.T) {
 	if got != "b" || !isReset(err) {
 		t.Fatalf("b under reset after 1 byte: %q, %v", got, err)
 	}
+	waitFor(t, func() bool { return len(p.Conns()) == 1 }) // b's goroutines end
 	if n := p.ResetAll(); n != 1 {
 		t.Fatalf("ResetAll reset %d connections, want the 1 left", n)
 	}
