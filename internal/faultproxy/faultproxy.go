@@ -16,6 +16,8 @@
 //	defer p.Close()
 //	p.Set(faultproxy.Downstream, faultproxy.Fault{Delay: 200 * time.Millisecond})
 //	p.LoseAnswer(faultproxy.Request("PATCH", "/connectors/x/offsets"), 1)
+//	p.FaultRequest(faultproxy.Request("GET", "/connectors/x/offsets"), 1,
+//		faultproxy.Upstream, faultproxy.Fault{Reset: true}) // never arrives
 //
 // For a Kafka broker the proxy must be the address the broker advertises
 // (clients connect to the advertised listener after the first metadata
@@ -111,8 +113,7 @@ type Proxy struct {
 	// HTTP/1.1 request tracking.
 	reqMu    sync.Mutex
 	requests []string // "METHOD path", in the order the proxy saw them
-	losers   []*loser
-	lost     []string
+	triggers []*trigger
 }
 
 // New listens on a free loopback port and forwards to target (host:port).
@@ -229,8 +230,6 @@ type Conn struct {
 	own    [2]atomic.Pointer[faultSet]
 	once   sync.Once
 	http   httpTracker
-	// loseNext: the answer to the request just forwarded is to be lost.
-	loseNext atomic.Bool
 }
 
 // ID numbers connections in the order they were accepted.
@@ -310,12 +309,6 @@ func (c *Conn) pump(d Direction, from, to net.Conn) {
 		if n > 0 && d == Upstream {
 			c.p.observe(c, chunk)
 		}
-		if n > 0 && d == Downstream && c.loseNext.Load() {
-			// The answer of a request whose answer is to be lost: the
-			// server acted on it; the client never hears of it.
-			c.Reset()
-			return
-		}
 		f := c.fault(d)
 		if f != cur {
 			cur, sent = f, 0
@@ -379,26 +372,38 @@ func Request(method, path string) Match {
 	return func(m, p string) bool { return m == method && p == path }
 }
 
-type loser struct {
+type trigger struct {
 	match Match
-	nth   int // the nth match loses its answer
+	nth   int // the nth match gets the fault
 	seen  int
+	dir   Direction
+	fault Fault
 	done  chan struct{}
 }
 
-// LoseAnswer makes the answer of the nth HTTP/1.1 request (counting from 1)
-// that match accepts, from now on, get lost: the request is forwarded, the
-// server acts on it, and the first byte of its answer resets the client's
-// connection instead of reaching it. The channel is closed once that
-// happened. Requests are told apart by their request line and framed by
-// Content-Length; a connection whose request has a chunked body is not
-// followed further.
-func (p *Proxy) LoseAnswer(match Match, nth int) <-chan struct{} {
-	l := &loser{match: match, nth: nth, done: make(chan struct{})}
+// FaultRequest sets fault f on direction d of the connection that carries
+// the nth HTTP/1.1 request (counting from 1) that match accepts from now
+// on, before any byte of that request is forwarded. The channel is closed
+// once that happened. Requests are told apart by their request line and
+// framed by Content-Length; a connection whose request has a chunked body
+// is not followed further.
+//
+// Fault{Reset: true} upstream cuts the request before it reaches the
+// server; downstream it loses the answer (see LoseAnswer); Fault{HalfClose:
+// true} downstream makes the client read end of file instead of the answer.
+func (p *Proxy) FaultRequest(match Match, nth int, d Direction, f Fault) <-chan struct{} {
+	t := &trigger{match: match, nth: nth, dir: d, fault: f, done: make(chan struct{})}
 	p.reqMu.Lock()
-	p.losers = append(p.losers, l)
+	p.triggers = append(p.triggers, t)
 	p.reqMu.Unlock()
-	return l.done
+	return t.done
+}
+
+// LoseAnswer makes the answer of the nth matching HTTP/1.1 request get
+// lost: the request is forwarded and the server acts on it, and the first
+// byte of its answer resets the client's connection instead of reaching it.
+func (p *Proxy) LoseAnswer(match Match, nth int) <-chan struct{} {
+	return p.FaultRequest(match, nth, Downstream, Fault{Reset: true})
 }
 
 // Requests lists the HTTP requests seen so far as "METHOD path".
@@ -406,13 +411,6 @@ func (p *Proxy) Requests() []string {
 	p.reqMu.Lock()
 	defer p.reqMu.Unlock()
 	return append([]string(nil), p.requests...)
-}
-
-// Lost lists the requests whose answer was lost, as "METHOD path".
-func (p *Proxy) Lost() []string {
-	p.reqMu.Lock()
-	defer p.reqMu.Unlock()
-	return append([]string(nil), p.lost...)
 }
 
 // observe feeds upstream bytes to the connection's HTTP tracker; a request
@@ -423,17 +421,17 @@ func (p *Proxy) observe(c *Conn, b []byte) {
 		method, path := rl.method, rl.path
 		p.reqMu.Lock()
 		p.requests = append(p.requests, method+" "+path)
-		for i, l := range p.losers {
-			if !l.match(method, path) {
+		for i := 0; i < len(p.triggers); i++ {
+			tr := p.triggers[i]
+			if !tr.match(method, path) {
 				continue
 			}
-			l.seen++
-			if l.seen == l.nth {
-				c.loseNext.Store(true)
-				p.lost = append(p.lost, method+" "+path)
-				close(l.done)
-				p.losers = append(p.losers[:i], p.losers[i+1:]...)
-				break
+			tr.seen++
+			if tr.seen == tr.nth {
+				c.Set(tr.dir, tr.fault)
+				close(tr.done)
+				p.triggers = append(p.triggers[:i], p.triggers[i+1:]...)
+				i--
 			}
 		}
 		p.reqMu.Unlock()
