@@ -237,39 +237,50 @@ func restBody(es []entry) connect.ConnectorOffsets {
 }
 
 // maxAlterAttempts bounds the attempts of a write whose outcome was unknown
-// (a Connect "request timed out" or a lost connection).
+// (a Connect "request timed out" or a lost connection) and that reading back
+// showed not applied.
 const maxAlterAttempts = 3
 
 // write sets the offsets of es. The connector must be stopped with no task
-// left (the caller made sure). A write whose outcome is unknown is checked
-// by reading back before it is tried again.
-func (c *conn) write(ctx context.Context, es []entry) error {
+// left (the caller made sure). It returns what the operator should know
+// beyond "written": a write whose answer was lost is judged by reading the
+// offsets back (applied, or not applied and written again); when they
+// cannot be read back, write fails saying that the outcome is unknown, and
+// never writes again blind.
+func (c *conn) write(ctx context.Context, es []entry) (string, error) {
 	if len(es) == 0 {
-		return nil
+		return "", nil
 	}
 	switch c.method {
 	case plan.MethodREST:
 		body := restBody(es)
-		var err error
-		for attempt := 1; attempt <= maxAlterAttempts; attempt++ {
-			_, err = c.cc.AlterOffsets(ctx, c.name, body)
+		var notes []string
+		for attempt := 1; ; attempt++ {
+			_, err := c.cc.AlterOffsets(ctx, c.name, body)
 			if err == nil || !outcomeUnknown(err) || ctx.Err() != nil {
-				return err
+				return strings.Join(notes, "; "), err
 			}
-			got, rerr := c.read(ctx, es)
-			if rerr == nil && len(diffEntries(es, got)) == 0 {
-				return nil
+			lost := fmt.Sprintf("the answer to PATCH /connectors/%s/offsets was lost (%v)", c.name, err)
+			applied, rerr := c.findOut(ctx, es)
+			if rerr != nil {
+				return strings.Join(notes, "; "), fmt.Errorf("%s, and the offsets could not be read back to find out whether it was applied: %w; whether it was applied is not known (offsetctl does not guess)", lost, rerr)
+			}
+			if applied {
+				return strings.Join(append(notes, lost+"; read back: it was applied"), "; "), nil
+			}
+			notes = append(notes, lost+"; read back: it was not applied, written again")
+			if attempt == maxAlterAttempts {
+				return strings.Join(notes, "; "), fmt.Errorf("%s; read back: it was not applied; gave up after %d attempts", lost, attempt)
 			}
 		}
-		return err
 	case plan.MethodTopic:
 		cl, err := c.kafka()
 		if err != nil {
-			return err
+			return "", err
 		}
 		snap, err := offsets.ReadTopic(ctx, cl, c.topic)
 		if err != nil {
-			return fmt.Errorf("reading topic %s before writing the offsets of %q: %w", c.topic, c.name, err)
+			return "", fmt.Errorf("reading topic %s before writing the offsets of %q: %w", c.topic, c.name, err)
 		}
 		changes := make([]offsets.SourceChange, 0, len(es))
 		for _, e := range es {
@@ -281,11 +292,11 @@ func (c *conn) write(ctx context.Context, es []entry) error {
 			changes = append(changes, offsets.SourceChange{Partition: e.part, Offset: e.offset})
 		}
 		_, err = offsets.WriteSource(ctx, cl, snap, c.name, changes)
-		return err
+		return "", err
 	case plan.MethodGroup:
 		cl, err := c.kafka()
 		if err != nil {
-			return err
+			return "", err
 		}
 		changes := make([]offsets.SinkChange, 0, len(es))
 		for _, e := range es {
@@ -296,9 +307,38 @@ func (c *conn) write(ctx context.Context, es []entry) error {
 			}
 			changes = append(changes, ch)
 		}
-		return offsets.CommitSinkGroup(ctx, kadm.NewClient(cl), c.group, changes)
+		return "", offsets.CommitSinkGroup(ctx, kadm.NewClient(cl), c.group, changes)
 	}
-	return fmt.Errorf("unknown write method %q", c.method)
+	return "", fmt.Errorf("unknown write method %q", c.method)
+}
+
+// findOutPatience is how long write keeps reading back after a lost answer:
+// while the worker cannot be read, and, for a source connector, while the
+// offsets differ (a real worker's GET /offsets lists source offsets from an
+// index it updates after PATCH answered; a sink's are its consumer group's,
+// read at once).
+const findOutPatience = 10 * time.Second
+
+// findOut reads the offsets of es back after a write whose answer was lost
+// and tells whether the write was applied.
+func (c *conn) findOut(ctx context.Context, es []entry) (bool, error) {
+	deadline := time.Now().Add(findOutPatience)
+	for {
+		got, err := c.read(ctx, es)
+		if err == nil {
+			if len(diffEntries(es, got)) == 0 {
+				return true, nil
+			}
+			if c.typ == plan.Sink || time.Now().After(deadline) {
+				return false, nil
+			}
+		} else if time.Now().After(deadline) || ctx.Err() != nil {
+			return false, err
+		}
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return false, err
+		}
+	}
 }
 
 // outcomeUnknown: the request may or may not have been acted upon.

@@ -306,11 +306,16 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if len(r.after) == 0 {
 			return "nothing to write", true, nil
 		}
-		if err := c.write(ctx, r.after); err != nil {
+		note, err := c.write(ctx, r.after)
+		if err != nil {
 			return "", false, fmt.Errorf("writing the offsets of %q via %s: %w", c.name, c.method, err)
 		}
 		a.emit(OffsetsAltered{Operation: op.Address, Connector: c.name, Via: c.method, Partitions: len(r.after)})
-		return fmt.Sprintf("%d partition(s) written via %s", len(r.after), c.method), false, nil
+		msg := fmt.Sprintf("%d partition(s) written via %s", len(r.after), c.method)
+		if note != "" {
+			msg += "; " + note
+		}
+		return msg, false, nil
 	})
 	if err != nil {
 		return r.fail(ctx, res, StepAlter, err)
@@ -450,8 +455,12 @@ func (r *opRun) converge(ctx context.Context, want []entry, former string, offse
 			if _, err := c.settle(ctx, want); err != nil {
 				return "", false, err
 			}
-			if err := c.write(ctx, want); err != nil {
+			note, err := c.write(ctx, want)
+			if err != nil {
 				return "", false, fmt.Errorf("writing the before-images of %q: %w", c.name, err)
+			}
+			if note != "" {
+				return fmt.Sprintf("%d before-image(s) written; %s", len(want), note), false, nil
 			}
 			return fmt.Sprintf("%d before-image(s) written", len(want)), false, nil
 		})

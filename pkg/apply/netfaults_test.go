@@ -1,0 +1,185 @@
+package apply_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offsetctl/offsetctl/internal/faultproxy"
+	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/state"
+)
+
+// TestNetworkFaultsBetweenApplyAndConnect puts a TCP fault proxy between
+// apply and the sandbox's Kafka Connect REST API and arms a fault once the
+// connector is stopped and settled, right before the offsets are written.
+// Every case ends applied and verified, or rolled back (or recorded as
+// needing a rollback, which then succeeds), and apply says which: a write
+// whose answer was lost is judged by reading the offsets back, never
+// guessed.
+func TestNetworkFaultsBetweenApplyAndConnect(t *testing.T) {
+	patch := faultproxy.Request("PATCH", "/connectors/orders-sink/offsets")
+	get := faultproxy.Request("GET", "/connectors/orders-sink/offsets")
+	tests := []struct {
+		name string
+		arm  func(fp *faultproxy.Proxy)
+		// wantStatus is the operation's status after apply.
+		wantStatus state.Status
+		// wantPatches is how many PATCHes of the offsets reached the
+		// worker (0: not checked).
+		wantPatches int
+		// wantSaid is in the alter step's message (applied) or apply's
+		// error (otherwise).
+		wantSaid []string
+	}{
+		{
+			name:        "PATCH answer lost, the write applied",
+			arm:         func(fp *faultproxy.Proxy) { fp.LoseAnswer(patch, 1) },
+			wantStatus:  state.StatusApplied,
+			wantPatches: 1,
+			wantSaid:    []string{"2 partition(s) written via rest", "the answer to PATCH /connectors/orders-sink/offsets was lost", "read back: it was applied"},
+		},
+		{
+			name: "PATCH answer lost, and the first read-back's answer too",
+			arm: func(fp *faultproxy.Proxy) {
+				fp.LoseAnswer(patch, 1)
+				fp.LoseAnswer(get, 1)
+			},
+			wantStatus:  state.StatusApplied,
+			wantPatches: 1, // read again, not written again blind
+			wantSaid:    []string{"was lost", "read back: it was applied"},
+		},
+		{
+			name: "PATCH answer half-closed (end of file instead of the answer)",
+			arm: func(fp *faultproxy.Proxy) {
+				fp.FaultRequest(patch, 1, faultproxy.Downstream, faultproxy.Fault{HalfClose: true})
+			},
+			wantStatus:  state.StatusApplied,
+			wantPatches: 1,
+			wantSaid:    []string{"was lost", "read back: it was applied"},
+		},
+		{
+			name: "PATCH request reset before it reached the worker",
+			arm: func(fp *faultproxy.Proxy) {
+				fp.FaultRequest(patch, 1, faultproxy.Upstream, faultproxy.Fault{Reset: true})
+			},
+			wantStatus:  state.StatusApplied,
+			wantPatches: 1, // the second attempt
+			wantSaid:    []string{"was lost", "read back: it was not applied", "written again"},
+		},
+		{
+			name: "the worker silent for 2.5s from the PATCH on (answers blackholed)",
+			arm: func(fp *faultproxy.Proxy) {
+				fp.Set(faultproxy.Downstream, faultproxy.Fault{Blackhole: true})
+				time.AfterFunc(2500*time.Millisecond, fp.Clear)
+			},
+			wantStatus:  state.StatusApplied,
+			wantPatches: 1,
+			wantSaid:    []string{"was lost", "read back: it was applied"},
+		},
+		{
+			name: "every answer 300ms late",
+			arm: func(fp *faultproxy.Proxy) {
+				fp.Set(faultproxy.Downstream, faultproxy.Fault{Delay: 300 * time.Millisecond})
+			},
+			wantStatus:  state.StatusApplied,
+			wantPatches: 1,
+			wantSaid:    []string{"2 partition(s) written via rest"},
+		},
+		{
+			name:       "the worker never answers again",
+			arm:        func(fp *faultproxy.Proxy) { fp.Set(faultproxy.Downstream, faultproxy.Fault{Blackhole: true}) },
+			wantStatus: state.StatusNeedsRollback,
+			wantSaid:   []string{"was lost", "could not be read back", "whether it was applied is not known", "run offsetctl rollback -serial 1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			w := sinkWorld(t, "")
+			fp, err := faultproxy.New(strings.TrimPrefix(w.proxy.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { fp.Close() })
+			w.clients.url, w.clients.timeout = fp.URL(), time.Second
+			cfg := w.config(sinkHCL)
+			b := w.backend()
+			id := lock(t, b)
+			p := w.plan(cfg, b)
+			hook := func(pt apply.Point) error {
+				if pt.Step == apply.StepSettle {
+					tt.arm(fp)
+				}
+				return nil
+			}
+			var events []apply.Event
+			res, err := w.applier(b, hook, &events).Apply(ctx, p, cfg, id)
+			t.Logf("apply: %v; requests through the fault proxy: %v", err, fp.Requests())
+			if tt.wantPatches > 0 {
+				if got := w.proxy.calls("PATCH /connectors/orders-sink/offsets"); len(got) != tt.wantPatches {
+					t.Errorf("PATCHes that reached the worker: %v; want %d", got, tt.wantPatches)
+				}
+			}
+			if tt.wantStatus == state.StatusApplied {
+				if err != nil || res.Operations[0].Status != state.StatusApplied {
+					t.Fatalf("apply: %v; want applied", err)
+				}
+				said := alterMessage(events)
+				for _, s := range tt.wantSaid {
+					if !strings.Contains(said, s) {
+						t.Errorf("the alter step says %q; want it to say %q", said, s)
+					}
+				}
+				if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 10 || got["orders[1]"] != 10 || got["orders[2]"] != 70 {
+					t.Fatalf("offsets: %v", got)
+				}
+				if got := statuses(readState(t, b)); got != "1 offsets applied" {
+					t.Fatalf("state: %s", got)
+				}
+				return
+			}
+			var oe *apply.OperationError
+			if !errors.As(err, &oe) || oe.Status != tt.wantStatus {
+				t.Fatalf("apply: %v; want %s", err, tt.wantStatus)
+			}
+			for _, s := range tt.wantSaid {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("apply said %q; want it to say %q", err, s)
+				}
+			}
+			// The network heals; the rollback puts the before-images back.
+			fp.Clear()
+			st := readState(t, b)
+			target, err := apply.RollbackCandidate(st, 0, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp, err := apply.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, apply.PlanInfo{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.applier(b, nil, nil).Apply(ctx, rp, cfg, id); err != nil {
+				t.Fatalf("rollback: %v", err)
+			}
+			if got := w.sinkOffsets("orders-sink"); got["orders[0]"] != 50 || got["orders[1]"] != 60 || got["orders[2]"] != 70 {
+				t.Fatalf("offsets after the rollback: %v", got)
+			}
+			if got := w.connectorState("orders-sink"); got != "RUNNING" {
+				t.Fatalf("connector: %s", got)
+			}
+		})
+	}
+}
+
+// alterMessage is what the alter step said when it was done.
+func alterMessage(events []apply.Event) string {
+	for _, e := range events {
+		if d, ok := e.(apply.StepDone); ok && d.Step == apply.StepAlter {
+			return d.Message
+		}
+	}
+	return ""
+}
