@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,58 @@ func alterMessage(events []apply.Event) string {
 		}
 	}
 	return ""
+}
+
+// TestSinkConnectionDiesBeforeCommit: the sink's PostgreSQL connections
+// die (reset by a fault proxy in front of the sink) after a repair batch
+// wrote its rows and before its commit. Nothing of the batch is committed;
+// apply rolls back (puts the before-images back over a fresh connection,
+// which finds nothing to undo) and says so: the sink is as it was, the
+// operation failed, and a new apply repairs it.
+func TestSinkConnectionDiesBeforeCommit(t *testing.T) {
+	ctx := context.Background()
+	w := newDBWorld(t)
+	u, err := url.Parse(w.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := faultproxy.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fp.Close() })
+	u.Host = fp.Addr()
+	w.env["SINK_URL"] = u.String()
+	cfg := w.config(reconcileHCL("upsert", "  delete_extra = true\n"))
+	b := w.backend()
+	before := w.dump()
+	p := w.plan(cfg, b)
+	cut := 0
+	hook := func(pt apply.Point) error {
+		if pt.Step == apply.StepRepairBatch {
+			cut += fp.ResetAll()
+		}
+		return nil
+	}
+	var events []apply.Event
+	_, err = w.applier(b, hook, &events).Apply(ctx, p, cfg, dbLock(t, b))
+	t.Logf("apply: %v (%d sink connection(s) reset before the commit)", err, cut)
+	var oe *apply.OperationError
+	if !errors.As(err, &oe) || oe.Status != state.StatusFailed || oe.RollbackErr != nil || cut == 0 {
+		t.Fatalf("apply: %v; want failed and rolled back", err)
+	}
+	if got := w.dump(); got != before {
+		t.Fatalf("the sink changed although the batch never committed:\n%s", got)
+	}
+	if got := statuses(readState(t, b)); got != "1 reconcile failed" {
+		t.Fatalf("state: %s", got)
+	}
+	// The network is back: a new plan repairs the sink.
+	res, err := w.applier(b, nil, nil).Apply(ctx, w.plan(cfg, b), cfg, dbLock(t, b))
+	if err != nil || res.Operations[0].Status != state.StatusApplied {
+		t.Fatalf("apply again: %v", err)
+	}
+	if d := w.drift(cfg, b); d.Drift() {
+		t.Fatalf("drift after the second apply: %+v", d)
+	}
 }

@@ -495,6 +495,30 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 	return res, oe
 }
 
+// acquireLive takes a connection from pool that answers a ping. A rollback
+// often follows a failure of the network or the server: the pool's idle
+// connections may be dead without knowing it yet (pgxpool pings only those
+// idle for more than a second), and one of them must not fail the rollback
+// too. Dead ones are closed, so that the pool drops them.
+func acquireLive(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	var last error
+	for range pool.Stat().MaxConns() + 1 {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if last = conn.Ping(ctx); last == nil {
+			return conn, nil
+		}
+		_ = conn.Conn().Close(ctx)
+		conn.Release()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("no connection of the pool answers: %w", last)
+}
+
 // restoreImages puts row before-images back, table by table, as steps of r.
 func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs, after []state.Image) error {
 	type tableKey struct{ db, table string }
@@ -531,7 +555,7 @@ func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs, after [
 			if err != nil {
 				return "", false, fmt.Errorf("connecting to %s: %w", db.Addr(), err)
 			}
-			conn, err := pool.Acquire(ctx)
+			conn, err := acquireLive(ctx, pool)
 			if err != nil {
 				return "", false, fmt.Errorf("connecting to %s: %w", db.Addr(), err)
 			}
