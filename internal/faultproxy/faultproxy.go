@@ -19,6 +19,10 @@
 //	p.FaultRequest(faultproxy.Request("GET", "/connectors/x/offsets"), 1,
 //		faultproxy.Upstream, faultproxy.Fault{Reset: true}) // never arrives
 //
+// Requests are told apart for HTTP/1.1 (the default) and Kafka's protocol
+// (SetProtocol), so that a fault can hit exactly one request: the Nth PATCH
+// of a connector's offsets, the first Fetch after a given moment.
+//
 // For a Kafka broker the proxy must be the address the broker advertises
 // (clients connect to the advertised listener after the first metadata
 // answer): give the broker a listener advertised at the proxy's address
@@ -36,6 +40,24 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Protocol is how the proxy tells requests apart in the bytes a client
+// sends, for FaultRequest and Requests.
+type Protocol int32
+
+const (
+	// HTTP frames HTTP/1.1 requests: the request line and headers, then a
+	// Content-Length body. Match gets the method and the path.
+	HTTP Protocol = iota
+	// Kafka frames Kafka's protocol: a 4-byte size, then the request
+	// header. Match gets "kafka" and the API's name (Fetch, ListOffsets,
+	// Metadata, ...).
+	Kafka
+	// Opaque frames nothing.
+	Opaque
 )
 
 // Direction is the way bytes flow through a connection.
@@ -103,7 +125,8 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	def [2]atomic.Pointer[faultSet] // defaults for every connection
+	def   [2]atomic.Pointer[faultSet] // defaults for every connection
+	proto atomic.Int32
 
 	mu     sync.Mutex
 	conns  map[*Conn]struct{}
@@ -135,6 +158,16 @@ func Serve(ln net.Listener, target string) *Proxy {
 	p.wg.Add(1)
 	go p.accept()
 	return p
+}
+
+// SetProtocol sets how requests are told apart on connections accepted
+// from now on (HTTP when not set).
+func (p *Proxy) SetProtocol(proto Protocol) { p.proto.Store(int32(proto)) }
+
+// KafkaRequest matches Kafka requests of one API, by its name as Kafka's
+// protocol documentation spells it (Fetch, ListOffsets, ...).
+func KafkaRequest(api string) Match {
+	return func(m, p string) bool { return m == "kafka" && p == api }
 }
 
 // Addr is the proxy's address, host:port.
@@ -207,6 +240,12 @@ func (p *Proxy) accept() {
 			return
 		}
 		c := &Conn{p: p, id: nextConnID.Add(1), client: cl}
+		switch Protocol(p.proto.Load()) {
+		case HTTP:
+			c.frames = &httpTracker{}
+		case Kafka:
+			c.frames = &kafkaTracker{}
+		}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -229,7 +268,7 @@ type Conn struct {
 	server net.Conn // nil until dialled
 	own    [2]atomic.Pointer[faultSet]
 	once   sync.Once
-	http   httpTracker
+	frames framer // nil: no framing
 }
 
 // ID numbers connections in the order they were accepted.
@@ -417,7 +456,10 @@ func (p *Proxy) Requests() []string {
 // whose answer is to be lost marks the connection before its bytes are
 // forwarded.
 func (p *Proxy) observe(c *Conn, b []byte) {
-	for _, rl := range c.http.feed(b) {
+	if c.frames == nil {
+		return
+	}
+	for _, rl := range c.frames.feed(b) {
 		method, path := rl.method, rl.path
 		p.reqMu.Lock()
 		p.requests = append(p.requests, method+" "+path)
@@ -436,6 +478,49 @@ func (p *Proxy) observe(c *Conn, b []byte) {
 		}
 		p.reqMu.Unlock()
 	}
+}
+
+// framer tells requests apart in a client's byte stream.
+type framer interface {
+	// feed takes the next bytes and returns the requests that begin in
+	// them.
+	feed(b []byte) []requestLine
+}
+
+// kafkaTracker frames Kafka requests: a 4-byte big-endian size, then the
+// request (API key, version, correlation id, ...).
+type kafkaTracker struct {
+	head []byte // the size and API key, while incomplete
+	skip int64  // bytes of the current request still to skip
+}
+
+func (k *kafkaTracker) feed(b []byte) []requestLine {
+	var out []requestLine
+	for len(b) > 0 {
+		if k.skip > 0 {
+			n := min(k.skip, int64(len(b)))
+			k.skip -= n
+			b = b[n:]
+			continue
+		}
+		need := 6 - len(k.head)
+		n := min(need, len(b))
+		k.head = append(k.head, b[:n]...)
+		b = b[n:]
+		if len(k.head) < 6 {
+			break
+		}
+		size := int64(int32(uint32(k.head[0])<<24 | uint32(k.head[1])<<16 | uint32(k.head[2])<<8 | uint32(k.head[3])))
+		key := int16(uint16(k.head[4])<<8 | uint16(k.head[5]))
+		k.head = k.head[:0]
+		name := kmsg.NameForKey(key)
+		if name == "" || name == "Unknown" {
+			name = "ApiKey" + strconv.Itoa(int(key))
+		}
+		out = append(out, requestLine{method: "kafka", path: name})
+		k.skip = size - 2
+	}
+	return out
 }
 
 // httpTracker frames HTTP/1.1 requests in a byte stream: request line and

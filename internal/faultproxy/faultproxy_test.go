@@ -464,3 +464,33 @@ func mustRequest(t *testing.T, method, url, body string) *http.Request {
 	}
 	return req
 }
+
+// The Kafka framing names each request by its API, wherever the stream
+// is split.
+func TestKafkaTracker(t *testing.T) {
+	frame := func(key int16, body string) []byte {
+		req := []byte{byte(key >> 8), byte(key), 0, 4, 0, 0, 0, 7, 0, 3, 'c', 'l', 'i'}
+		req = append(req, body...)
+		n := len(req)
+		return append([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, req...)
+	}
+	var stream []byte
+	stream = append(stream, frame(3, "")...)
+	stream = append(stream, frame(1, strings.Repeat("\x00\x01", 300))...)
+	stream = append(stream, frame(2, "x")...)
+	stream = append(stream, frame(999, "")...)
+	for _, chunk := range []int{1, 5, 7, 100, len(stream)} {
+		var k kafkaTracker
+		var got []string
+		for rest := stream; len(rest) > 0; {
+			n := min(chunk, len(rest))
+			for _, rl := range k.feed(rest[:n]) {
+				got = append(got, rl.method+" "+rl.path)
+			}
+			rest = rest[n:]
+		}
+		if s := strings.Join(got, "|"); s != "kafka Metadata|kafka Fetch|kafka ListOffsets|kafka ApiKey999" {
+			t.Fatalf("chunks of %d: %s", chunk, s)
+		}
+	}
+}
