@@ -185,56 +185,116 @@ func alterMessage(events []apply.Event) string {
 	return ""
 }
 
-// TestSinkConnectionDiesBeforeCommit: the sink's PostgreSQL connections
-// die (reset by a fault proxy in front of the sink) after a repair batch
-// wrote its rows and before its commit. Nothing of the batch is committed;
-// apply rolls back (puts the before-images back over a fresh connection,
-// which finds nothing to undo) and says so: the sink is as it was, the
-// operation failed, and a new apply repairs it.
-func TestSinkConnectionDiesBeforeCommit(t *testing.T) {
-	ctx := context.Background()
-	w := newDBWorld(t)
-	u, err := url.Parse(w.url)
-	if err != nil {
-		t.Fatal(err)
+// TestSinkFaultsBeforeCommit puts a fault proxy in front of the sink's
+// PostgreSQL and arms a fault after a repair batch wrote its rows and
+// before its commit. A commit that cannot happen (the connections reset;
+// the server silent until the operator interrupts) commits nothing, and
+// apply rolls back over a fresh connection and says so: the sink is as it
+// was, the operation failed, and a new apply repairs it. Latency only slows
+// the repair down.
+func TestSinkFaultsBeforeCommit(t *testing.T) {
+	tests := []struct {
+		name string
+		// arm runs at the batch's commit point; cancel interrupts apply.
+		arm        func(fp *faultproxy.Proxy, cancel context.CancelFunc) int
+		wantStatus state.Status
+		wantSaid   []string
+	}{
+		{
+			name:       "connections reset",
+			arm:        func(fp *faultproxy.Proxy, _ context.CancelFunc) int { return fp.ResetAll() },
+			wantStatus: state.StatusFailed,
+			wantSaid:   []string{"committing repair batch 1", "connection reset by peer", "the before-images were put back and verified"},
+		},
+		{
+			name: "server silent, the operator interrupts",
+			arm: func(fp *faultproxy.Proxy, cancel context.CancelFunc) int {
+				cs := fp.Conns() // the live ones; new connections work
+				for _, c := range cs {
+					c.Set(faultproxy.Downstream, faultproxy.Fault{Blackhole: true})
+				}
+				time.AfterFunc(time.Second, cancel)
+				return len(cs)
+			},
+			wantStatus: state.StatusFailed,
+			wantSaid:   []string{"context canceled", "the before-images were put back and verified"},
+		},
+		{
+			name: "every answer 20ms late",
+			arm: func(fp *faultproxy.Proxy, _ context.CancelFunc) int {
+				fp.Set(faultproxy.Downstream, faultproxy.Fault{Delay: 20 * time.Millisecond})
+				return len(fp.Conns())
+			},
+			wantStatus: state.StatusApplied,
+		},
 	}
-	fp, err := faultproxy.New(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fp.Close() })
-	u.Host = fp.Addr()
-	w.env["SINK_URL"] = u.String()
-	cfg := w.config(reconcileHCL("upsert", "  delete_extra = true\n"))
-	b := w.backend()
-	before := w.dump()
-	p := w.plan(cfg, b)
-	cut := 0
-	hook := func(pt apply.Point) error {
-		if pt.Step == apply.StepRepairBatch {
-			cut += fp.ResetAll()
-		}
-		return nil
-	}
-	var events []apply.Event
-	_, err = w.applier(b, hook, &events).Apply(ctx, p, cfg, dbLock(t, b))
-	t.Logf("apply: %v (%d sink connection(s) reset before the commit)", err, cut)
-	var oe *apply.OperationError
-	if !errors.As(err, &oe) || oe.Status != state.StatusFailed || oe.RollbackErr != nil || cut == 0 {
-		t.Fatalf("apply: %v; want failed and rolled back", err)
-	}
-	if got := w.dump(); got != before {
-		t.Fatalf("the sink changed although the batch never committed:\n%s", got)
-	}
-	if got := statuses(readState(t, b)); got != "1 reconcile failed" {
-		t.Fatalf("state: %s", got)
-	}
-	// The network is back: a new plan repairs the sink.
-	res, err := w.applier(b, nil, nil).Apply(ctx, w.plan(cfg, b), cfg, dbLock(t, b))
-	if err != nil || res.Operations[0].Status != state.StatusApplied {
-		t.Fatalf("apply again: %v", err)
-	}
-	if d := w.drift(cfg, b); d.Drift() {
-		t.Fatalf("drift after the second apply: %+v", d)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w := newDBWorld(t)
+			u, err := url.Parse(w.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fp, err := faultproxy.New(u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { fp.Close() })
+			fp.SetProtocol(faultproxy.Opaque)
+			u.Host = fp.Addr()
+			w.env["SINK_URL"] = u.String()
+			cfg := w.config(reconcileHCL("upsert", "  delete_extra = true\n"))
+			b := w.backend()
+			before := w.dump()
+			p := w.plan(cfg, b)
+			hit := 0
+			hook := func(pt apply.Point) error {
+				if pt.Step == apply.StepRepairBatch && hit == 0 {
+					hit = tt.arm(fp, cancel)
+				}
+				return nil
+			}
+			begun := time.Now()
+			res, err := w.applier(b, hook, nil).Apply(ctx, p, cfg, dbLock(t, b))
+			t.Logf("apply: %v (%d sink connection(s) hit; %s)", err, hit, time.Since(begun).Round(time.Millisecond))
+			if hit == 0 {
+				t.Fatal("no sink connection was there to hit")
+			}
+			fp.Clear()
+			if tt.wantStatus == state.StatusApplied {
+				if err != nil || res.Operations[0].Status != state.StatusApplied {
+					t.Fatalf("apply: %v; want applied", err)
+				}
+				if d := w.drift(cfg, b); d.Drift() {
+					t.Fatalf("drift after the repair: %+v", d)
+				}
+				return
+			}
+			var oe *apply.OperationError
+			if !errors.As(err, &oe) || oe.Status != tt.wantStatus || oe.RollbackErr != nil {
+				t.Fatalf("apply: %v; want %s and rolled back", err, tt.wantStatus)
+			}
+			for _, s := range tt.wantSaid {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("apply said %q; want it to say %q", err, s)
+				}
+			}
+			if got := w.dump(); got != before {
+				t.Fatalf("the sink changed although the batch never committed:\n%s", got)
+			}
+			if got := statuses(readState(t, b)); got != "1 reconcile failed" {
+				t.Fatalf("state: %s", got)
+			}
+			// The network is back: a new plan repairs the sink.
+			res, err = w.applier(b, nil, nil).Apply(context.Background(), w.plan(cfg, b), cfg, dbLock(t, b))
+			if err != nil || res.Operations[0].Status != state.StatusApplied {
+				t.Fatalf("apply again: %v", err)
+			}
+			if d := w.drift(cfg, b); d.Drift() {
+				t.Fatalf("drift after the second apply: %+v", d)
+			}
+		})
 	}
 }

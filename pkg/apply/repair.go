@@ -499,7 +499,10 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 // often follows a failure of the network or the server: the pool's idle
 // connections may be dead without knowing it yet (pgxpool pings only those
 // idle for more than a second), and one of them must not fail the rollback
-// too. Dead ones are closed, so that the pool drops them.
+// too, nor hold it up (a silent server never answers the ping: each ping
+// gets livePingTimeout). Dead ones are closed, so that the pool drops them.
+const livePingTimeout = 5 * time.Second
+
 func acquireLive(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
 	var last error
 	for range pool.Stat().MaxConns() + 1 {
@@ -507,7 +510,10 @@ func acquireLive(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error)
 		if err != nil {
 			return nil, err
 		}
-		if last = conn.Ping(ctx); last == nil {
+		pctx, cancel := context.WithTimeout(ctx, livePingTimeout)
+		last = conn.Ping(pctx)
+		cancel()
+		if last == nil {
 			return conn, nil
 		}
 		_ = conn.Conn().Close(ctx)
