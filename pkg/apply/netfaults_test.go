@@ -187,11 +187,13 @@ func alterMessage(events []apply.Event) string {
 
 // TestSinkFaultsBeforeCommit puts a fault proxy in front of the sink's
 // PostgreSQL and arms a fault after a repair batch wrote its rows and
-// before its commit. A commit that cannot happen (the connections reset;
-// the server silent until the operator interrupts) commits nothing, and
-// apply rolls back over a fresh connection and says so: the sink is as it
-// was, the operation failed, and a new apply repairs it. Latency only slows
-// the repair down.
+// before its commit: the connections reset (the commit is never sent), or
+// every answer lost from then on (the server commits, apply never hears
+// of it) until the operator interrupts. Apply rolls back over a fresh
+// connection and says so: the sink is as it was, the operation failed,
+// and a new apply repairs it. When the rollback cannot reach the sink
+// either and runs out of time, the state records that it needs one, which
+// succeeds once the network is back. Latency only slows the repair down.
 func TestSinkFaultsBeforeCommit(t *testing.T) {
 	tests := []struct {
 		name string
@@ -199,6 +201,8 @@ func TestSinkFaultsBeforeCommit(t *testing.T) {
 		arm        func(fp *faultproxy.Proxy, cancel context.CancelFunc) int
 		wantStatus state.Status
 		wantSaid   []string
+		// rollbackTimeout bounds the automatic rollback (zero: default).
+		rollbackTimeout time.Duration
 	}{
 		{
 			name:       "connections reset",
@@ -207,7 +211,7 @@ func TestSinkFaultsBeforeCommit(t *testing.T) {
 			wantSaid:   []string{"committing repair batch 1", "connection reset by peer", "the before-images were put back and verified"},
 		},
 		{
-			name: "server silent, the operator interrupts",
+			name: "answers lost from the commit on, the operator interrupts",
 			arm: func(fp *faultproxy.Proxy, cancel context.CancelFunc) int {
 				cs := fp.Conns() // the live ones; new connections work
 				for _, c := range cs {
@@ -218,6 +222,21 @@ func TestSinkFaultsBeforeCommit(t *testing.T) {
 			},
 			wantStatus: state.StatusFailed,
 			wantSaid:   []string{"context canceled", "the before-images were put back and verified"},
+		},
+		{
+			// The rollback runs out of time (every sink connection is
+			// silent, the new ones too): the failure is recorded all the
+			// same, as needing a rollback, which succeeds once the
+			// network is back.
+			name: "answers lost for good, the operator interrupts, the rollback runs out of time",
+			arm: func(fp *faultproxy.Proxy, cancel context.CancelFunc) int {
+				fp.Set(faultproxy.Downstream, faultproxy.Fault{Blackhole: true})
+				time.AfterFunc(time.Second, cancel)
+				return len(fp.Conns())
+			},
+			rollbackTimeout: 2 * time.Second,
+			wantStatus:      state.StatusNeedsRollback,
+			wantSaid:        []string{"context canceled", "putting the before-images back failed too", "run offsetctl rollback -serial 1"},
 		},
 		{
 			name: "every answer 20ms late",
@@ -233,6 +252,7 @@ func TestSinkFaultsBeforeCommit(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			w := newDBWorld(t)
+			w.rollbackTimeout = tt.rollbackTimeout
 			u, err := url.Parse(w.url)
 			if err != nil {
 				t.Fatal(err)
@@ -273,19 +293,41 @@ func TestSinkFaultsBeforeCommit(t *testing.T) {
 				return
 			}
 			var oe *apply.OperationError
-			if !errors.As(err, &oe) || oe.Status != tt.wantStatus || oe.RollbackErr != nil {
-				t.Fatalf("apply: %v; want %s and rolled back", err, tt.wantStatus)
+			if !errors.As(err, &oe) || oe.Status != tt.wantStatus || (oe.RollbackErr == nil) != (tt.wantStatus == state.StatusFailed) {
+				t.Fatalf("apply: %v; want %s", err, tt.wantStatus)
 			}
 			for _, s := range tt.wantSaid {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("apply said %q; want it to say %q", err, s)
 				}
 			}
-			if got := w.dump(); got != before {
-				t.Fatalf("the sink changed although the batch never committed:\n%s", got)
+			if strings.Contains(err.Error(), "recording the failure in the state failed") {
+				t.Errorf("the failure was not recorded: %v", err)
 			}
-			if got := statuses(readState(t, b)); got != "1 reconcile failed" {
+			// Rolled back: the sink is as it was (whether or not the
+			// commit happened: its answer never came).
+			if got := w.dump(); got != before && tt.wantStatus == state.StatusFailed {
+				t.Fatalf("the sink is not as it was after the rollback:\n%s", got)
+			}
+			if got := statuses(readState(t, b)); got != "1 reconcile "+string(tt.wantStatus) {
 				t.Fatalf("state: %s", got)
+			}
+			if tt.wantStatus == state.StatusNeedsRollback {
+				st := readState(t, b)
+				target, err := apply.RollbackCandidate(st, 0, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				rp, err := apply.RollbackPlan(context.Background(), cfg, st, []*state.Operation{target}, w.planner().Observe, apply.PlanInfo{Now: time.Now()})
+				if err != nil {
+					t.Fatalf("rollback plan: %v", err)
+				}
+				if _, err := w.applier(b, nil, nil).Apply(context.Background(), rp, cfg, dbLock(t, b)); err != nil {
+					t.Fatalf("rollback: %v", err)
+				}
+				if got := w.dump(); got != before {
+					t.Fatalf("after the rollback the sink differs")
+				}
 			}
 			// The network is back: a new plan repairs the sink.
 			res, err = w.applier(b, nil, nil).Apply(context.Background(), w.plan(cfg, b), cfg, dbLock(t, b))

@@ -487,7 +487,10 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 			sop.Error += "; the automatic rollback failed: " + oe.RollbackErr.Error()
 		}
 	})
-	if err := r.j.write(rctx); err != nil {
+	// Recorded even when the rollback used up its time.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer wcancel()
+	if err := r.j.write(wctx); err != nil {
 		return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (run offsetctl rollback -serial %d)", oe, err, r.serial)
 	}
 	res.Status = oe.Status

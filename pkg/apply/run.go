@@ -397,6 +397,11 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 	return res, nil
 }
 
+// recordTimeout bounds writing the outcome of a failed operation to the
+// state, which has a budget of its own: the automatic rollback before it
+// may have used up RollbackTimeout.
+const recordTimeout = 30 * time.Second
+
 // fail rolls the operation back after a failed step, records the outcome
 // and returns the story.
 func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause error) (*OperationResult, error) {
@@ -427,7 +432,10 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 			}
 			sop.Connectors[0].StateAfter = stateAfter
 		})
-		if err := r.write(rctx); err != nil {
+		// Recorded even when the rollback used up its time.
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer wcancel()
+		if err := r.write(wctx); err != nil {
 			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (the state still shows operation %d in progress: run offsetctl rollback -serial %d)", oe, err, r.serial, r.serial)
 		}
 	}
