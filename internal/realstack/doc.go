@@ -24,6 +24,12 @@
 //		...
 //	}
 //
+// The broker has a second listener, advertised at the address of a fault
+// proxy in front of it (Stack.KafkaProxy, internal/faultproxy): a client
+// bootstrapped at ProxiedBootstrapServers talks to the broker only through
+// the proxy, so a test can stall or cut exactly its Kafka requests while
+// the worker, on the plain listener, is left alone.
+//
 // Logs of every process are kept, and their paths printed, when a test of the
 // package failed or the stack failed to start.
 package realstack

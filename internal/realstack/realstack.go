@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/internal/faultproxy"
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
 )
 
@@ -82,6 +83,9 @@ type Stack struct {
 	connect    *proc
 	brokerPt   int
 	restPort   int
+	// kafkaProxy forwards to the broker's PROXIED listener, which
+	// advertises the proxy's own address.
+	kafkaProxy *faultproxy.Proxy
 	logf       func(string, ...any)
 	timings    []Phase
 
@@ -95,6 +99,16 @@ func (s *Stack) ConnectURL() string { return "http://127.0.0.1:" + strconv.Itoa(
 
 // BootstrapServers is the broker's client listener, host:port.
 func (s *Stack) BootstrapServers() string { return "127.0.0.1:" + strconv.Itoa(s.brokerPt) }
+
+// KafkaProxy is a fault proxy in front of the broker: a listener of its
+// own whose advertised address is the proxy's, so that a client
+// bootstrapped at ProxiedBootstrapServers reaches the broker only through
+// it (metadata, produce, fetch, everything). It speaks Kafka's framing
+// (faultproxy.KafkaRequest). Tests that set faults clear them when done.
+func (s *Stack) KafkaProxy() *faultproxy.Proxy { return s.kafkaProxy }
+
+// ProxiedBootstrapServers is the address of KafkaProxy, host:port.
+func (s *Stack) ProxiedBootstrapServers() string { return s.kafkaProxy.Addr() }
 
 // OffsetsTopic is the worker's source offsets topic.
 func (s *Stack) OffsetsTopic() string { return OffsetsTopicName }
@@ -261,15 +275,24 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 
 	// PostgreSQL and the broker's storage format run side by side.
-	brokerPort, ctrlPort, restPort, err := freePorts3()
+	ports, err := freePorts(4)
 	if err != nil {
 		return fail(err)
 	}
+	brokerPort, ctrlPort, restPort, proxiedPort := ports[0], ports[1], ports[2], ports[3]
 	s.brokerPt, s.restPort = brokerPort, restPort
+	// The proxy listens first: its address is advertised.
+	s.kafkaProxy, err = faultproxy.Listen("127.0.0.1:0", "127.0.0.1:"+strconv.Itoa(proxiedPort))
+	if err != nil {
+		return fail(err)
+	}
+	s.kafkaProxy.SetProtocol(faultproxy.Kafka)
 	vars := templateVars{
 		BrokerPort:            brokerPort,
 		ControllerPort:        ctrlPort,
 		RestPort:              restPort,
+		ProxiedPort:           proxiedPort,
+		ProxiedAdvertised:     s.kafkaProxy.Addr(),
 		DataDir:               filepath.Join(s.dir, "kafka-data"),
 		BootstrapServers:      s.BootstrapServers(),
 		GroupID:               WorkerGroupID,
@@ -352,6 +375,9 @@ func (s *Stack) Close() {
 		// Everything is thrown away: no clean shutdown needed.
 		s.connect.kill(0)
 		s.broker.kill(0)
+		if s.kafkaProxy != nil {
+			_ = s.kafkaProxy.Close()
+		}
 		s.mu.Lock()
 		keep := s.keepLogs
 		s.mu.Unlock()
@@ -377,6 +403,8 @@ func (s *Stack) Close() {
 // templateVars fill test/realstack/*.properties.
 type templateVars struct {
 	BrokerPort, ControllerPort, RestPort int
+	ProxiedPort                          int    // the broker's PROXIED listener
+	ProxiedAdvertised                    string // what it advertises: the fault proxy
 	DataDir                              string
 	BootstrapServers                     string
 	GroupID                              string
@@ -432,25 +460,25 @@ func newClusterID() string {
 	}
 }
 
-// freePorts3 reserves three distinct free loopback ports (held open together
-// so they differ, then released for the JVMs to bind).
-func freePorts3() (a, b, c int, err error) {
+// freePorts reserves n distinct free loopback ports (held open together so
+// they differ, then released for the JVMs to bind).
+func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
 			l.Close()
 		}
 	}()
-	var ports [3]int
+	ports := make([]int, n)
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("finding a free port: %w", err)
+			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 		ls = append(ls, l)
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	return ports[0], ports[1], ports[2], nil
+	return ports, nil
 }
 
 // seedDatabases creates the source database with public.customers (the

@@ -107,6 +107,7 @@ func TestTemplatesRender(t *testing.T) {
 	}
 	vars := templateVars{
 		BrokerPort: 19092, ControllerPort: 19093, RestPort: 18083, DataDir: "/data",
+		ProxiedPort: 19094, ProxiedAdvertised: "127.0.0.1:19095",
 		BootstrapServers: "127.0.0.1:19092", GroupID: WorkerGroupID,
 		OffsetsTopic: OffsetsTopicName, ConfigTopic: ConfigTopicName, StatusTopic: StatusTopicName,
 		OffsetFlushIntervalMs: 1000, PluginPath: "/plugins", PluginDiscovery: "service_load",
@@ -118,7 +119,9 @@ func TestTemplatesRender(t *testing.T) {
 		{"broker.properties", []string{
 			"process.roles=broker,controller",
 			"controller.quorum.voters=1@127.0.0.1:19093",
-			"listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093",
+			"listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,PROXIED://127.0.0.1:19094",
+			"advertised.listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19095",
+			"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT",
 			"log.dirs=/data",
 			"offsets.topic.replication.factor=1",
 		}},

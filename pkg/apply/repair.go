@@ -401,12 +401,45 @@ func (r *repairRun) failRepair(ctx context.Context, res *OperationResult, blk *c
 			sop.Error += "; the automatic rollback failed: " + oe.RollbackErr.Error()
 		}
 	})
-	if err := r.j.write(rctx); err != nil {
+	// Recorded even when the rollback used up its time.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer wcancel()
+	if err := r.j.write(wctx); err != nil {
 		return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (run offsetctl rollback -serial %d)", oe, err, r.serial)
 	}
 	res.Status = oe.Status
 	a.emit(OperationFinished{Operation: r.op.Address, Serial: r.serial, Status: oe.Status, Err: oe})
 	return res, oe
+}
+
+// acquireLive takes a connection from pool that answers a ping. A rollback
+// often follows a failure of the network or the server: the pool's idle
+// connections may be dead without knowing it yet (pgxpool pings only those
+// idle for more than a second), and one of them must not fail the rollback
+// too, nor hold it up (a silent server never answers the ping: each ping
+// gets livePingTimeout). Dead ones are closed, so that the pool drops them.
+const livePingTimeout = 5 * time.Second
+
+func acquireLive(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	var last error
+	for range pool.Stat().MaxConns() + 1 {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, livePingTimeout)
+		last = conn.Ping(pctx)
+		cancel()
+		if last == nil {
+			return conn, nil
+		}
+		_ = conn.Conn().Close(ctx)
+		conn.Release()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("no connection of the pool answers: %w", last)
 }
 
 // restoreImages puts row before-images back, table by table, as steps of r.
@@ -445,7 +478,7 @@ func (a *Applier) restoreImages(ctx context.Context, r *repairRun, imgs, after [
 			if err != nil {
 				return "", false, fmt.Errorf("connecting to %s: %w", db.Addr(), err)
 			}
-			conn, err := pool.Acquire(ctx)
+			conn, err := acquireLive(ctx, pool)
 			if err != nil {
 				return "", false, fmt.Errorf("connecting to %s: %w", db.Addr(), err)
 			}

@@ -33,6 +33,8 @@ type dbWorld struct {
 	dir  string
 	mu   sync.Mutex
 	pool map[string]*pgxpool.Pool
+	// rollbackTimeout is the appliers' RollbackTimeout (zero: the default).
+	rollbackTimeout time.Duration
 }
 
 func (w *dbWorld) Connect(*config.Connect) (*connect.Client, error) {
@@ -142,6 +144,7 @@ func (w *dbWorld) applier(b state.Backend, hook func(apply.Point) error, events 
 		}),
 		NewID: func() (string, error) { ids++; return fmt.Sprintf("lineage-%d", ids), nil },
 		Who:   "tester", Host: "testhost", PollInterval: 20 * time.Millisecond, WaitTimeout: 2 * time.Second, Hook: hook,
+		RollbackTimeout: w.rollbackTimeout,
 	})
 	if err != nil {
 		w.t.Fatal(err)

@@ -258,11 +258,16 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if len(r.after) == 0 {
 			return "nothing to write", true, nil
 		}
-		if err := c.store.Write(ctx, r.after); err != nil {
+		note, err := c.store.Write(ctx, r.after)
+		if err != nil {
 			return "", false, fmt.Errorf("writing the offsets of %q via %s: %w", c.name, c.method, err)
 		}
 		a.emit(OffsetsAltered{Operation: op.Address, Connector: c.name, Via: c.method, Partitions: len(r.after)})
-		return fmt.Sprintf("%d partition(s) written via %s", len(r.after), c.method), false, nil
+		msg := fmt.Sprintf("%d partition(s) written via %s", len(r.after), c.method)
+		if note != "" {
+			msg += "; " + note
+		}
+		return msg, false, nil
 	})
 	if err != nil {
 		return r.fail(ctx, res, StepAlter, err)
@@ -345,6 +350,11 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 	return res, nil
 }
 
+// recordTimeout bounds writing the outcome of a failed operation to the
+// state, which has a budget of its own: the automatic rollback before it
+// may have used up RollbackTimeout.
+const recordTimeout = 30 * time.Second
+
 // fail rolls the operation back after a failed step, records the outcome
 // and returns the story.
 func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause error) (*OperationResult, error) {
@@ -374,7 +384,10 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 			}
 			sop.Connectors[0].StateAfter = stateAfter
 		})
-		if err := r.j.write(rctx); err != nil {
+		// Recorded even when the rollback used up its time.
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer wcancel()
+		if err := r.j.write(wctx); err != nil {
 			return res, fmt.Errorf("%w; and recording the failure in the state failed too: %v (the state still shows operation %d in progress: run offsetctl rollback -serial %d)", oe, err, r.serial, r.serial)
 		}
 	}
@@ -402,8 +415,12 @@ func (r *opRun) converge(ctx context.Context, want []offsets.Position, former st
 			if _, err := c.settle(ctx, want); err != nil {
 				return "", false, err
 			}
-			if err := c.store.Write(ctx, want); err != nil {
+			note, err := c.store.Write(ctx, want)
+			if err != nil {
 				return "", false, fmt.Errorf("writing the before-images of %q: %w", c.name, err)
+			}
+			if note != "" {
+				return fmt.Sprintf("%d before-image(s) written; %s", len(want), note), false, nil
 			}
 			return fmt.Sprintf("%d before-image(s) written", len(want)), false, nil
 		})

@@ -76,10 +76,16 @@ func newKafkaClient(t *testing.T, sb *sandbox.Sandbox) *kgo.Client {
 type clients struct {
 	url string
 	kcl *kgo.Client
+	// timeout bounds each Connect request (10 s when zero).
+	timeout time.Duration
 }
 
 func (c *clients) Connect(*config.Connect) (*connect.Client, error) {
-	return connect.New(connect.Config{URL: c.url, RetryBackoff: 20 * time.Millisecond, Timeout: 10 * time.Second})
+	timeout := c.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	return connect.New(connect.Config{URL: c.url, RetryBackoff: 20 * time.Millisecond, Timeout: timeout})
 }
 
 func (c *clients) Kafka(*config.Kafka) (*kgo.Client, error) { return c.kcl, nil }

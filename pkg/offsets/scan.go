@@ -115,6 +115,7 @@ func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []off
 	defer cl.Close()
 
 	var stall *stallProber
+	var probeFailing time.Time // since when probes fail on transient errors
 	for remaining > 0 {
 		pollCtx, cancel := context.WithTimeout(ctx, stallProbeAfter)
 		fetches := cl.PollFetches(pollCtx)
@@ -177,9 +178,22 @@ func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []off
 				continue
 			}
 			pos, err := stall.probe(ctx, int32(p), next[p], ranges[p].end)
+			if err != nil && probeTransient(err) && ctx.Err() == nil {
+				// A stalled fetch and the probe share the broker
+				// connection: when the client gives up on the fetch, the
+				// probe dies with it. The consumer fetches again on a new
+				// connection; keep reading, for a while.
+				if probeFailing.IsZero() {
+					probeFailing = time.Now()
+				}
+				if time.Since(probeFailing) < probeRetryFor {
+					break
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("reading topic %q partition %d: no records arrive at offset %d (end %d) and the broker could not be asked why: %w", topic, p, next[p], ranges[p].end, err)
 			}
+			probeFailing = time.Time{}
 			if pos > next[p] {
 				next[p] = pos
 				if pos >= ranges[p].end {
@@ -196,6 +210,22 @@ func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []off
 // the broker whether the rest of a partition is gone (a correctness-neutral
 // fallback: the answer, not the timing, decides).
 const stallProbeAfter = time.Second
+
+// probeRetryFor is how long the reader keeps reading while every probe
+// of a stalled partition fails on a transient error (a dead connection, a
+// retriable broker error).
+const probeRetryFor = 30 * time.Second
+
+// probeTransient tells a probe failure worth reading on from one that
+// ends the read: the broker's own errors unless retriable, and the end of
+// the reader's context, end it.
+func probeTransient(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
 
 // stallProber fetches raw record batches to see past what the consumer
 // hides: batches emptied by compaction (kept as headers), control batches,

@@ -3,9 +3,13 @@ package offsets
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/internal/sleep"
 )
 
 // Method is the path a connector's offsets are read or written by.
@@ -250,39 +254,50 @@ func NewWriter(loc Location, rest RESTWriter, kafka KafkaFunc) *Writer {
 }
 
 // Write sets the offsets of ps by the location's path. The connector must
-// be stopped with no task left (the caller makes sure). A REST write whose
-// outcome is unknown is checked by reading back before it is tried again; a
-// write to the offsets topic or the consumer group reads back itself.
-func (w *Writer) Write(ctx context.Context, ps []Position) error {
+// be stopped with no task left (the caller makes sure). It returns what the
+// operator should know beyond "written": a REST write whose answer was lost
+// (a timeout, a lost connection) is judged by reading the offsets back —
+// applied, or not applied and written again — and when they cannot be read
+// back Write fails saying that the outcome is not known: it never writes
+// again blind. A write to the offsets topic or the consumer group reads back
+// itself.
+func (w *Writer) Write(ctx context.Context, ps []Position) (string, error) {
 	if len(ps) == 0 {
-		return nil
+		return "", nil
 	}
 	switch w.loc.Via {
 	case ViaREST:
 		if w.rest == nil {
-			return fmt.Errorf("writing the offsets of %q: no Kafka Connect client", w.loc.Connector)
+			return "", fmt.Errorf("writing the offsets of %q: no Kafka Connect client", w.loc.Connector)
 		}
 		body := RESTBody(ps)
-		var err error
-		for attempt := 1; attempt <= MaxAlterAttempts; attempt++ {
-			err = w.rest.AlterOffsets(ctx, w.loc.Connector, body)
+		var notes []string
+		for attempt := 1; ; attempt++ {
+			err := w.rest.AlterOffsets(ctx, w.loc.Connector, body)
 			if err == nil || !w.rest.OutcomeUnknown(err) || ctx.Err() != nil {
-				return err
+				return strings.Join(notes, "; "), err
 			}
-			got, rerr := w.Read(ctx, ps)
-			if rerr == nil && len(Differences(ps, got)) == 0 {
-				return nil
+			lost := fmt.Sprintf("the answer to PATCH /connectors/%s/offsets was lost (%v)", w.loc.Connector, err)
+			applied, rerr := w.findOut(ctx, ps)
+			if rerr != nil {
+				return strings.Join(notes, "; "), fmt.Errorf("%s, and the offsets could not be read back to find out whether it was applied: %w; whether it was applied is not known (offsetctl does not guess)", lost, rerr)
+			}
+			if applied {
+				return strings.Join(append(notes, lost+"; read back: it was applied"), "; "), nil
+			}
+			notes = append(notes, lost+"; read back: it was not applied, written again")
+			if attempt == MaxAlterAttempts {
+				return strings.Join(notes, "; "), fmt.Errorf("%s; read back: it was not applied; gave up after %d attempts", lost, attempt)
 			}
 		}
-		return err
 	case ViaTopic:
 		cl, err := w.client()
 		if err != nil {
-			return err
+			return "", err
 		}
 		snap, err := ReadTopic(ctx, cl, w.loc.topic())
 		if err != nil {
-			return fmt.Errorf("reading topic %s before writing the offsets of %q: %w", w.loc.topic(), w.loc.Connector, err)
+			return "", fmt.Errorf("reading topic %s before writing the offsets of %q: %w", w.loc.topic(), w.loc.Connector, err)
 		}
 		changes := make([]SourceChange, 0, len(ps))
 		for _, p := range ps {
@@ -294,11 +309,11 @@ func (w *Writer) Write(ctx context.Context, ps []Position) error {
 			changes = append(changes, SourceChange{Partition: p.SourcePartition, Offset: p.Offset})
 		}
 		_, err = WriteSource(ctx, cl, snap, w.loc.Connector, changes)
-		return err
+		return "", err
 	case ViaGroup:
 		cl, err := w.client()
 		if err != nil {
-			return err
+			return "", err
 		}
 		changes := make([]SinkChange, 0, len(ps))
 		for _, p := range ps {
@@ -309,7 +324,36 @@ func (w *Writer) Write(ctx context.Context, ps []Position) error {
 			}
 			changes = append(changes, ch)
 		}
-		return CommitSinkGroup(ctx, kadm.NewClient(cl), w.loc.Group, changes)
+		return "", CommitSinkGroup(ctx, kadm.NewClient(cl), w.loc.Group, changes)
 	}
-	return fmt.Errorf("writing the offsets of %q: unknown path %q", w.loc.Connector, w.loc.Via)
+	return "", fmt.Errorf("writing the offsets of %q: unknown path %q", w.loc.Connector, w.loc.Via)
+}
+
+// findOutPatience is how long Write keeps reading back after a lost answer:
+// while the worker cannot be read, and, for a source connector, while the
+// offsets differ (a real worker's GET /offsets lists source offsets from an
+// index it updates after PATCH answered; a sink's are its consumer group's,
+// read at once).
+const findOutPatience = 10 * time.Second
+
+// findOut reads the offsets of ps back after a write whose answer was lost
+// and tells whether the write was applied.
+func (w *Writer) findOut(ctx context.Context, ps []Position) (bool, error) {
+	deadline := time.Now().Add(findOutPatience)
+	for {
+		got, err := w.Read(ctx, ps)
+		if err == nil {
+			if len(Differences(ps, got)) == 0 {
+				return true, nil
+			}
+			if w.loc.Sink || time.Now().After(deadline) {
+				return false, nil
+			}
+		} else if time.Now().After(deadline) || ctx.Err() != nil {
+			return false, err
+		}
+		if err := sleep.Ctx(ctx, 250*time.Millisecond); err != nil {
+			return false, err
+		}
+	}
 }

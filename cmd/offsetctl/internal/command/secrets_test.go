@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,8 +80,10 @@ func libpqString(t *testing.T, u, password string) string {
 // distinct password in each place one can be given: a database URL, a libpq
 // string, PGPASSWORD, an HCL variable (-var), Connect basic auth (HCL and
 // OFFSETCTL_CONNECT_PASSWORD) and a bearer token (HCL variable and
-// OFFSETCTL_CONNECT_TOKEN), the state's URL, and the state encryption key
-// (environment, key file, key command); on success paths and on refusals.
+// OFFSETCTL_CONNECT_TOKEN), the state's URL, the state encryption key
+// (environment, key file, key command), and approve's signing key (-key
+// FILE: a passphrase-protected key's passphrase, the private key file's
+// content); on success paths and on refusals.
 // No secret may appear in any output (text, -json events, -markdown) nor in
 // any file written: plan, state (encrypted or not), journal, .backup,
 // offsets backups, rollback plans.
@@ -103,6 +106,38 @@ func TestSecretsNeverLeak(t *testing.T) {
 	secrets["state key (base64)"] = keyText
 	secrets["state key (hex)"] = hex.EncodeToString(stateKey)
 	secrets["state key (raw)"] = string(stateKey)
+
+	// approve -key FILE: the keys live outside the folders scanned below
+	// (a private key file holds its own secret, of course).
+	keyDir := t.TempDir()
+	passphrase := "Key-Passphrase-c41e7d"
+	secrets["signing key passphrase"] = passphrase
+	lockedKey := newSSHKeyWithPassphrase(t, keyDir, "locked", passphrase)
+	openKey := newSSHKey(t, keyDir, "reviewer")
+	damagedKey := filepath.Join(keyDir, "damaged")
+	notAKey := filepath.Join(keyDir, "not-a-key")
+	secrets["a -key file that is no key"] = "Not-A-Key-Secret-93b0aa"
+	if err := os.WriteFile(notAKey, []byte("token = "+secrets["a -key file that is no key"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ name, path string }{{"passphrase-protected key", lockedKey}, {"private key", openKey}} {
+		body := privateKeyBody(t, k.path)
+		secrets[k.name+" (whole body)"] = body
+		for i := 0; i+40 <= len(body); i += 40 { // any 40 characters of it
+			secrets[fmt.Sprintf("%s (body at %d)", k.name, i)] = body[i : i+40]
+		}
+		if k.path == openKey {
+			// The same key with its middle damaged: refused, and not quoted.
+			pem, err := os.ReadFile(openKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			damaged := strings.Replace(string(pem), body[len(body)/2:len(body)/2+8], "!!!!!!!!", 1)
+			if err := os.WriteFile(damagedKey, []byte(damaged), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 
 	basic := connectProxy(t, w.sb.ConnectURL(), "connect-admin", secrets["connect basic auth (HCL)"], "")
 	bearer := connectProxy(t, w.sb.ConnectURL(), "", "", secrets["connect token (HCL var)"])
@@ -232,11 +267,12 @@ reconcile "customers" {
 	stateURL := withPassword(t, pgtest.NewDB(t), secrets["state URL password"])
 	sinkURL := withPassword(t, dst, secrets["url password"])
 	type step struct {
-		name string
-		env  map[string]string
-		args []string
-		code int
-		pre  func()
+		name  string
+		env   map[string]string
+		stdin string
+		args  []string
+		code  int
+		pre   func()
 	}
 	cfgArgs := func(args ...string) []string { return append(append(args, vars...), "-chdir", dir) }
 	steps := []step{
@@ -282,13 +318,24 @@ reconcile "customers" {
 		{name: "state list (postgres state URL)", env: env, args: []string{"state", "list", "--state", stateURL}, code: 0},
 		{name: "force-unlock (postgres state URL)", env: env, args: []string{"force-unlock", "no-such-lock", "--state", stateURL}, code: 1},
 		{name: "state list (unreachable postgres state)", env: env, args: []string{"state", "list", "--state", "postgres://app:" + secrets["state URL password"] + "@127.0.0.1:1/state"}, code: 1},
+		// approve -key FILE. A passphrase-protected key is refused with
+		// the ssh-add fix, also when the passphrase is typed (standard
+		// input) or sits in the environment; the other keys sign or are
+		// refused without their content quoted.
+		{name: "approve -key (passphrase-protected)", env: env, args: []string{"approve", "-key", lockedKey, planFile}, code: 1},
+		{name: "approve -key -json (passphrase-protected, passphrase typed)", env: env, stdin: passphrase + "\n", args: []string{"approve", "-json", "-key", lockedKey, planFile}, code: 1},
+		{name: "approve -key (passphrase-protected, passphrase in SSH_ASKPASS's place)", env: envWith("SSH_ASKPASS", "/bin/echo "+passphrase, "OFFSETCTL_KEY_PASSPHRASE", passphrase), args: []string{"approve", "-key", lockedKey, planFile}, code: 1},
+		{name: "approve -key (private key)", env: env, args: []string{"approve", "-key", openKey, planFile}, code: 0},
+		{name: "approve -key -json (private key, again)", env: env, args: []string{"approve", "-json", "-key", openKey, planFile}, code: 0},
+		{name: "approve -key (damaged private key)", env: env, args: []string{"approve", "-key", damagedKey, planFile}, code: 1},
+		{name: "approve -key (a file that is no key)", env: env, args: []string{"approve", "-key", notAKey, planFile}, code: 1},
 	}
 	var output strings.Builder
 	for _, s := range steps {
 		if s.pre != nil {
 			s.pre()
 		}
-		code, out, errOut := runCmd(t, s.env, "", s.args...)
+		code, out, errOut := runCmd(t, s.env, s.stdin, s.args...)
 		t.Logf("%s: exit %d, %d bytes of output", s.name, code, len(out)+len(errOut))
 		if code != s.code {
 			t.Errorf("%s: exit %d, want %d\n%s\n%s", s.name, code, s.code, out, errOut)
@@ -325,7 +372,7 @@ reconcile "customers" {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"plan.json", "offsets-backup.json", "state/offsetctl.state.json", "state/offsetctl.state.json.backup"} {
+	for _, name := range []string{"plan.json", "plan.json.approvals", "offsets-backup.json", "state/offsetctl.state.json", "state/offsetctl.state.json.backup"} {
 		if _, err := os.Stat(filepath.Join(work, name)); err != nil {
 			t.Errorf("the test is wrong: %s was not written: %v", name, err)
 		}
@@ -333,4 +380,39 @@ reconcile "customers" {
 	if files < 5 || output.Len() == 0 {
 		t.Fatalf("the test scanned %d files and %d bytes of output", files, output.Len())
 	}
+}
+
+// newSSHKeyWithPassphrase makes an ed25519 key pair whose private key is
+// protected by passphrase, with OpenSSH's ssh-keygen.
+func newSSHKeyWithPassphrase(t *testing.T, dir, name, passphrase string) string {
+	t.Helper()
+	kg, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		t.Fatal("OpenSSH's ssh-keygen is needed: apt-get install -y openssh-client")
+	}
+	p := filepath.Join(dir, name)
+	if out, err := exec.Command(kg, "-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", p).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	return p
+}
+
+// privateKeyBody is the base64 body of a PEM private key file, its lines
+// joined.
+func privateKeyBody(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body strings.Builder
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && !strings.HasPrefix(l, "-----") {
+			body.WriteString(l)
+		}
+	}
+	if body.Len() < 100 {
+		t.Fatalf("%s: no private key body", path)
+	}
+	return body.String()
 }
