@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
@@ -90,7 +88,7 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 		if err != nil {
 			return err
 		}
-		grp, err := offsets.ReadSinkGroup(ctx, kadm.NewClient(kc), offsets.SinkGroupID(k.ConnectorName, k.Group, cfg), splitTopics(cfg["topics"]))
+		grp, err := readSinkGroup(ctx, kc, k.ConnectorName, offsets.SinkGroupID(k.ConnectorName, k.Group, cfg), splitTopics(cfg["topics"]))
 		if err != nil {
 			return fmt.Errorf("reading the consumer group of %s: %w", k.ConnectorName, err)
 		}

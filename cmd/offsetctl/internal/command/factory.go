@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/pkg/connect"
@@ -45,11 +44,11 @@ func (g *globalOptions) connectClient(deps *Deps) (*connect.Client, error) {
 	return c, nil
 }
 
-// kafkaClients builds a Kafka client and its admin wrapper from
-// --bootstrap-servers. The caller closes the client.
-func (g *globalOptions) kafkaClients() (*kgo.Client, *kadm.Client, error) {
+// kafkaClient builds a Kafka client from --bootstrap-servers. The caller
+// closes it.
+func (g *globalOptions) kafkaClient() (*kgo.Client, error) {
 	if g.BootstrapServers == "" {
-		return nil, nil, withHint(fmt.Errorf("no Kafka bootstrap servers"),
+		return nil, withHint(fmt.Errorf("no Kafka bootstrap servers"),
 			"Set --bootstrap-servers or OFFSETCTL_BOOTSTRAP_SERVERS: offsetctl reads the offsets topic and the sink consumer groups from Kafka.")
 	}
 	var seeds []string
@@ -60,7 +59,7 @@ func (g *globalOptions) kafkaClients() (*kgo.Client, *kadm.Client, error) {
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequestTimeoutOverhead(g.Timeout), kgo.DialTimeout(g.Timeout))
 	if err != nil {
-		return nil, nil, fmt.Errorf("kafka client for %s: %w", g.BootstrapServers, err)
+		return nil, fmt.Errorf("kafka client for %s: %w", g.BootstrapServers, err)
 	}
-	return cl, kadm.NewClient(cl), nil
+	return cl, nil
 }

@@ -12,14 +12,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
-	"github.com/offsetctl/offsetctl/pkg/plan"
 )
 
 func newOffsetsCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -82,9 +80,8 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 	}
 	reg := offsets.NewRegistry()
 	var kc *kgo.Client
-	var adm *kadm.Client
 	if o.g.BootstrapServers != "" {
-		kc, adm, err = o.g.kafkaClients()
+		kc, err = o.g.kafkaClient()
 		if err != nil {
 			return err
 		}
@@ -113,7 +110,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 			v.Format = codec.Name()
 			if kc != nil {
 				if snap == nil {
-					if snap, err = offsets.ReadTopic(ctx, kc, o.g.OffsetsTopic); err != nil {
+					if snap, err = readOffsetsTopic(ctx, kc, o.g.OffsetsTopic); err != nil {
 						return o.g.kafkaError(err)
 					}
 					for _, bad := range snap.Invalid {
@@ -145,9 +142,9 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 			}
 		case connect.TypeSink:
 			v.Group = offsets.SinkGroupID(name, "", ci.Config)
-			if adm != nil {
+			if kc != nil {
 				v.ReadVia = "Kafka"
-				grp, err := offsets.ReadSinkGroup(ctx, adm, v.Group, splitTopics(ci.Config["topics"]))
+				grp, err := readSinkGroup(ctx, kc, name, v.Group, splitTopics(ci.Config["topics"]))
 				if err != nil {
 					return o.g.kafkaError(err)
 				}
@@ -211,20 +208,6 @@ func splitTopics(s string) []string {
 		}
 	}
 	return out
-}
-
-// readREST reads a connector's offsets through Kafka Connect's GET
-// /offsets, parsed by the offset store's one parser.
-func readREST(ctx context.Context, c *connect.Client, name string, sink bool) ([]offsets.Position, error) {
-	got, err := plan.RESTOffsets(c).ReadOffsets(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := offsets.ParseREST(sink, got)
-	if err != nil {
-		return nil, fmt.Errorf("connector %s: %w", name, err)
-	}
-	return ps, nil
 }
 
 type offsetsBackupOptions struct {
@@ -313,7 +296,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 	if err != nil {
 		return err
 	}
-	kc, adm, err := o.g.kafkaClients()
+	kc, err := o.g.kafkaClient()
 	if err != nil {
 		return err
 	}
@@ -327,7 +310,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 			return err
 		}
 	}
-	snap, err := offsets.ReadTopic(ctx, kc, o.g.OffsetsTopic)
+	snap, err := readOffsetsTopic(ctx, kc, o.g.OffsetsTopic)
 	if err != nil {
 		return o.g.kafkaError(err)
 	}
@@ -352,7 +335,7 @@ func offsetsBackupRun(ctx context.Context, o *offsetsBackupOptions, names []stri
 			b.Connectors = append(b.Connectors, offsets.SourceBackup(name, class, recs))
 			nSource += len(recs)
 		case connect.TypeSink:
-			grp, err := offsets.ReadSinkGroup(ctx, adm, offsets.SinkGroupID(name, "", ci.Config), splitTopics(ci.Config["topics"]))
+			grp, err := readSinkGroup(ctx, kc, name, offsets.SinkGroupID(name, "", ci.Config), splitTopics(ci.Config["topics"]))
 			if err != nil {
 				return o.g.kafkaError(err)
 			}

@@ -82,7 +82,7 @@ type liveOffsets struct {
 // readLiveForBackup reads, with pkg/offsets' read functions, the live
 // offsets of every connector in b.
 func readLiveForBackup(ctx context.Context, deps *Deps, g *globalOptions, b *offsets.Backup) (*liveOffsets, error) {
-	kc, adm, err := g.kafkaClients()
+	kc, err := g.kafkaClient()
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func readLiveForBackup(ctx context.Context, deps *Deps, g *globalOptions, b *off
 		switch c.Type {
 		case offsets.ConnectorTypeSource:
 			if snap == nil {
-				if snap, err = offsets.ReadTopic(ctx, kc, topic); err != nil {
+				if snap, err = readOffsetsTopic(ctx, kc, topic); err != nil {
 					return nil, g.kafkaError(err)
 				}
 			}
@@ -107,7 +107,7 @@ func readLiveForBackup(ctx context.Context, deps *Deps, g *globalOptions, b *off
 			for _, s := range c.Sink {
 				topics = append(topics, s.Topic)
 			}
-			grp, err := offsets.ReadSinkGroup(ctx, adm, c.Group, uniqueNames(topics))
+			grp, err := readSinkGroup(ctx, kc, c.Name, c.Group, uniqueNames(topics))
 			if err != nil {
 				return nil, g.kafkaError(err)
 			}
