@@ -405,6 +405,23 @@ func captureREST(ctx context.Context, t *testing.T, st *Stack, adm *kadm.Client)
 		fx.Cases = append(fx.Cases, c)
 		return c
 	}
+	offsetsShown := func(name string, some bool) {
+		t.Helper()
+		err := poll(ctx, 30*time.Second, "the offsets of "+name+" to show the change", nil, func(ctx context.Context) (bool, error) {
+			r, err := st.Do(ctx, "GET", "/connectors/"+name+"/offsets", nil)
+			if err != nil || r.Status != 200 {
+				return false, err
+			}
+			var o struct{ Offsets []json.RawMessage }
+			if err := json.Unmarshal(r.Body, &o); err != nil {
+				return false, err
+			}
+			return (len(o.Offsets) > 0) == some, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitState := func(name, state string, tasks int) {
 		t.Helper()
 		err := poll(ctx, time.Minute, name+" to be "+state, nil, func(ctx context.Context) (bool, error) {
@@ -464,8 +481,13 @@ func captureREST(ctx context.Context, t *testing.T, st *Stack, adm *kadm.Client)
 		json.RawMessage(`{"offsets":[{"partition":{"server":"scratch"},"offset":{"lsn":{"nested":1}}}]}`))
 	call("alter offsets of a STOPPED Debezium source", "PATCH", "/connectors/"+scratchSrc+"/offsets",
 		json.RawMessage(`{"offsets":[{"partition":{"server":"scratch"},"offset":{"lsn":24023128,"lsn_proc":24023128,"lsn_commit":24023128,"txId":750,"ts_usec":1700000000000000,"messageType":"INSERT"}}]}`))
+	// A worker lists a source's offsets from its offset store, which reads
+	// the offsets topic back after PATCH and DELETE answered: wait until it
+	// shows the change before recording what GET answers.
+	offsetsShown(scratchSrc, true)
 	call("offsets after the alter", "GET", "/connectors/"+scratchSrc+"/offsets", nil)
 	call("reset offsets of a STOPPED Debezium source", "DELETE", "/connectors/"+scratchSrc+"/offsets", nil)
+	offsetsShown(scratchSrc, false)
 	call("offsets after the reset", "GET", "/connectors/"+scratchSrc+"/offsets", nil)
 	call("delete the scratch source", "DELETE", "/connectors/"+scratchSrc, nil)
 
