@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/check.sh — what a scheduled `offsetctl check` costs on a large table,
-# in counts and checksum modes, beside the floor of
-# /work/shared/reference/reconcile-anchors.md measured in the same run on the
-# same throwaway PostgreSQL cluster.
+# in counts and checksum modes, beside PostgreSQL's own floor (the cheapest
+# full-table hash aggregate, as the reconcile anchors define it) measured in
+# the same run on the same throwaway PostgreSQL cluster.
 #
 # For each size (default 10,000,000 rows; SIZES="1000000" for a quick run) it
 # builds bench/reconcile's customers table in src, copies it to dst and
