@@ -22,10 +22,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -35,6 +33,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/offsetctl/offsetctl/internal/testserver"
 )
 
 // DebianPackage is the package that provides the server binaries.
@@ -116,7 +116,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	cred, err := serverCredential()
+	cred, err := testserver.Credential("MariaDB", "mysql", "nobody")
 	if err != nil {
 		return fail(err)
 	}
@@ -140,7 +140,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return fail(err)
 	}
 	logf("starting mariadbd in %s", dir)
-	port, err := freePort()
+	port, err := testserver.FreePort()
 	if err != nil {
 		return fail(err)
 	}
@@ -322,33 +322,6 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 		return err
 	}
 	return out.Close()
-}
-
-// serverCredential returns the account to run the server as when the process
-// is root, or nil to run as the current user.
-func serverCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	for _, name := range []string{"mysql", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			continue
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-	}
-	return nil, errors.New("running as root, and neither a mysql nor a nobody account exists to run MariaDB as")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (c *Cluster) waitReady(ctx context.Context, limit time.Duration) error {

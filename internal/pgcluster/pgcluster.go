@@ -15,10 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -27,6 +25,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/offsetctl/offsetctl/internal/testserver"
 )
 
 // DebianPackage is the package that provides the server binaries.
@@ -109,7 +109,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	cred, err := serverCredential()
+	cred, err := testserver.Credential("PostgreSQL", "postgres", "nobody")
 	if err != nil {
 		return fail(err)
 	}
@@ -137,7 +137,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("initdb failed: %w\n%s", err, bytes.TrimSpace(out)))
 	}
-	port, err := freePort()
+	port, err := testserver.FreePort()
 	if err != nil {
 		return fail(err)
 	}
@@ -191,33 +191,6 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	logf("PostgreSQL is up on 127.0.0.1:%d", port)
 	return c, nil
-}
-
-// serverCredential returns the account to run the server as when the process
-// is root, or nil to run as the current user.
-func serverCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	for _, name := range []string{"postgres", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			continue
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-	}
-	return nil, errors.New("running as root, and neither a postgres nor a nobody account exists to run PostgreSQL as")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (c *Cluster) waitReady(ctx context.Context, limit time.Duration) error {
