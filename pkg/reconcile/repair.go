@@ -196,37 +196,11 @@ func Repair(ctx context.Context, src, dst *pgx.Conn, spec Spec, set RepairSet, o
 		return nil, err
 	}
 
-	// Work list in key order: kind per key.
-	items := make([]repairItem, 0, set.Len())
-	for i := range set.Missing {
-		items = append(items, repairItem{&set.Missing[i], Missing})
-	}
-	for i := range set.Mismatched {
-		items = append(items, repairItem{&set.Mismatched[i], Mismatched})
-	}
-	res := &RepairResult{}
-	for i := range set.Extra {
-		if !opts.DeleteExtra {
-			res.Skipped++
-			continue
-		}
-		items = append(items, repairItem{&set.Extra[i], Extra})
-	}
-	items = sortItems(items, e.kinds)
+	items, skipped, need := workList(set, e.kinds, opts.DeleteExtra)
+	res := &RepairResult{Skipped: skipped}
 	if len(items) == 0 {
 		res.Elapsed = time.Since(start)
 		return res, nil
-	}
-	var need []string
-	for _, it := range items {
-		switch it.kind {
-		case Missing:
-			need = appendOnce(need, "INSERT")
-		case Mismatched:
-			need = appendOnce(need, "UPDATE")
-		case Extra:
-			need = appendOnce(need, "DELETE")
-		}
 	}
 
 	w := newRepairWriter(e.m, d.sql, s.sql)
@@ -478,4 +452,36 @@ func checkPrivileges(ctx context.Context, dst *pgx.Conn, d *side, need []string)
 			user, strings.Join(missing, ", "), d.tbl.Name, strings.Join(missing, ", "), d.tbl.Ident, pgx.Identifier{user}.Sanitize())
 	}
 	return nil
+}
+
+// workList returns a repair's work list in key order (the kind of each key),
+// the extra rows left alone when deleteExtra is false, and the privileges
+// the work needs on the sink.
+func workList(set RepairSet, kinds []kind, deleteExtra bool) (items []repairItem, skipped int64, need []string) {
+	items = make([]repairItem, 0, set.Len())
+	for i := range set.Missing {
+		items = append(items, repairItem{&set.Missing[i], Missing})
+	}
+	for i := range set.Mismatched {
+		items = append(items, repairItem{&set.Mismatched[i], Mismatched})
+	}
+	for i := range set.Extra {
+		if !deleteExtra {
+			skipped++
+			continue
+		}
+		items = append(items, repairItem{&set.Extra[i], Extra})
+	}
+	items = sortItems(items, kinds)
+	for _, it := range items {
+		switch it.kind {
+		case Missing:
+			need = appendOnce(need, "INSERT")
+		case Mismatched:
+			need = appendOnce(need, "UPDATE")
+		case Extra:
+			need = appendOnce(need, "DELETE")
+		}
+	}
+	return items, skipped, need
 }

@@ -154,36 +154,11 @@ func RepairMySQL(ctx context.Context, src *sql.DB, dst *pgx.Conn, spec Spec, set
 	if err := checkKeys(set, x.keys); err != nil {
 		return nil, err
 	}
-	items := make([]repairItem, 0, set.Len())
-	for i := range set.Missing {
-		items = append(items, repairItem{&set.Missing[i], Missing})
-	}
-	for i := range set.Mismatched {
-		items = append(items, repairItem{&set.Mismatched[i], Mismatched})
-	}
-	res := &RepairResult{}
-	for i := range set.Extra {
-		if !opts.DeleteExtra {
-			res.Skipped++
-			continue
-		}
-		items = append(items, repairItem{&set.Extra[i], Extra})
-	}
-	items = sortItems(items, x.kinds)
+	items, skipped, need := workList(set, x.kinds, opts.DeleteExtra)
+	res := &RepairResult{Skipped: skipped}
 	if len(items) == 0 {
 		res.Elapsed = time.Since(start)
 		return res, nil
-	}
-	var need []string
-	for _, it := range items {
-		switch it.kind {
-		case Missing:
-			need = appendOnce(need, "INSERT")
-		case Mismatched:
-			need = appendOnce(need, "UPDATE")
-		case Extra:
-			need = appendOnce(need, "DELETE")
-		}
 	}
 	w := newRepairWriter(x.m, d.sql, nil)
 	var exprs []string
