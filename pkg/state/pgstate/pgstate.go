@@ -408,34 +408,16 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (string, error)
 	if err := context.Cause(ctx); errors.Is(err, context.Canceled) {
 		return "", fmt.Errorf("waiting for the state lock: %w", err)
 	}
-	if info.ID == "" {
-		id, err := b.newID()
-		if err != nil {
-			return "", fmt.Errorf("locking state: %w", err)
-		}
-		info.ID = id
-	}
-	if info.Created.IsZero() {
-		info.Created = b.now()
-	}
-	info.Created = info.Created.UTC().Truncate(time.Microsecond)
-	if info.Path == "" {
-		info.Path = b.where
-	}
-	if info.Version == "" {
-		info.Version = b.version
+	if err := b.completeLockInfo(&info); err != nil {
+		return "", err
 	}
 	// The first attempt runs even when ctx has expired (-lock-timeout 0).
 	first := context.WithoutCancel(ctx)
 	setup, cancel := context.WithTimeout(first, 30*time.Second)
 	defer cancel()
-	c, err := b.connect(setup)
+	c, err := b.lockConn(setup)
 	if err != nil {
 		return "", err
-	}
-	if err := b.ensureTables(setup, c); err != nil {
-		c.Close(first)
-		return "", fmt.Errorf("locking state %s: creating the state tables: %w", b.where, err)
 	}
 	delay := 10 * time.Millisecond
 	tryCtx := setup
@@ -754,4 +736,41 @@ func (b *Backend) KeyID() string {
 		return ""
 	}
 	return b.keys.KeyID()
+}
+
+// completeLockInfo fills what the caller left out of a lock's information:
+// its ID, when, where and by which offsetctl.
+func (b *Backend) completeLockInfo(info *state.LockInfo) error {
+	if info.ID == "" {
+		id, err := b.newID()
+		if err != nil {
+			return fmt.Errorf("locking state: %w", err)
+		}
+		info.ID = id
+	}
+	if info.Created.IsZero() {
+		info.Created = b.now()
+	}
+	info.Created = info.Created.UTC().Truncate(time.Microsecond)
+	if info.Path == "" {
+		info.Path = b.where
+	}
+	if info.Version == "" {
+		info.Version = b.version
+	}
+	return nil
+}
+
+// lockConn opens the dedicated connection a lock is held on, with the
+// state tables in place.
+func (b *Backend) lockConn(ctx context.Context) (*pgx.Conn, error) {
+	c, err := b.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.ensureTables(ctx, c); err != nil {
+		c.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("locking state %s: creating the state tables: %w", b.where, err)
+	}
+	return c, nil
 }

@@ -49,33 +49,15 @@ func (b *Backend) LockResources(ctx context.Context, info state.LockInfo, resour
 	if err := context.Cause(ctx); errors.Is(err, context.Canceled) {
 		return "", fmt.Errorf("waiting for the state lock: %w", err)
 	}
-	if info.ID == "" {
-		id, err := b.newID()
-		if err != nil {
-			return "", fmt.Errorf("locking state: %w", err)
-		}
-		info.ID = id
-	}
-	if info.Created.IsZero() {
-		info.Created = b.now()
-	}
-	info.Created = info.Created.UTC().Truncate(time.Microsecond)
-	if info.Path == "" {
-		info.Path = b.where
-	}
-	if info.Version == "" {
-		info.Version = b.version
+	if err := b.completeLockInfo(&info); err != nil {
+		return "", err
 	}
 	first := context.WithoutCancel(ctx)
 	setup, cancel := context.WithTimeout(first, 30*time.Second)
 	defer cancel()
-	c, err := b.connect(setup)
+	c, err := b.lockConn(setup)
 	if err != nil {
 		return "", err
-	}
-	if err := b.ensureTables(setup, c); err != nil {
-		c.Close(first)
-		return "", fmt.Errorf("locking state %s: creating the state tables: %w", b.where, err)
 	}
 	if err := c.QueryRow(setup, `SELECT pg_backend_pid()`).Scan(&info.PID); err != nil {
 		c.Close(first)
