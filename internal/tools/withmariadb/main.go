@@ -11,17 +11,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/offsetctl/offsetctl/internal/mariadbcluster"
+	"github.com/offsetctl/offsetctl/internal/testserver"
 )
 
 func main() {
@@ -66,18 +64,5 @@ func run() int {
 		env = append(env, cl.Env()...)
 		env = append(env, "MARIADB_HOST=127.0.0.1", "MARIADB_PORT="+strconv.Itoa(cl.Port), "MARIADB_SOCKET="+cl.Socket, "MARIADB_DIR="+cl.Dir)
 	}
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		fmt.Fprintf(os.Stderr, "withmariadb: %v\n", err)
-		return 1
-	}
-	return 0
+	return testserver.RunCommand(ctx, "withmariadb", env, args)
 }

@@ -11,11 +11,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
+	"github.com/offsetctl/offsetctl/internal/testserver"
 )
 
 func main() {
@@ -53,20 +52,7 @@ func run() int {
 		defer cl.Stop()
 		env = append(env, cl.Env()...)
 	}
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		fmt.Fprintf(os.Stderr, "withpg: %v\n", err)
-		return 1
-	}
-	return 0
+	return testserver.RunCommand(ctx, "withpg", env, args)
 }
 
 func haveServer(ctx context.Context) bool {
