@@ -69,7 +69,7 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 		return cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No configuration files",
-			Detail:   fmt.Sprintf("There is no *.hcl file in %s. Point offsetctl at the directory of your configuration.", dir),
+			Detail:   fmt.Sprintf("There is no *.hcl file in %q: run offsetctl in the directory of your configuration, or point at it with -chdir DIR.", dir),
 		}}
 	}
 	return LoadFiles(dir, names, opts)
