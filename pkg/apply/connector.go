@@ -66,7 +66,20 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 	default:
 		return nil, fmt.Errorf("%w: the plan writes the offsets of %q via %q, which this offsetctl does not know", ErrUnsupported, c.name, method)
 	}
-	loc := plan.OffsetsLocation(blk, &plan.ConnectorObservation{Type: typ, Group: c.group}, method)
+	// A source connector written through the offsets topic may keep its
+	// offsets in a topic of its own (offsets.storage.topic): the store
+	// writes where Kafka Connect reads. The plan's configuration hash,
+	// checked before anything is written, makes sure it is the topic
+	// planned.
+	var connectorConfig map[string]string
+	if typ == plan.Source && method == plan.MethodTopic {
+		info, err := cc.Connector(ctx, c.name)
+		if err != nil {
+			return nil, fmt.Errorf("reading the configuration of %q for its offsets topic (offsets.storage.topic): %w", c.name, err)
+		}
+		connectorConfig = info.Config
+	}
+	loc := plan.OffsetsLocation(blk, &plan.ConnectorObservation{Type: typ, Group: c.group}, method, connectorConfig)
 	c.store = offsets.NewWriter(loc, restWriter{plan.RESTOffsets(cc), cc}, c.kafka)
 	return c, nil
 }

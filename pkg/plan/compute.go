@@ -165,6 +165,7 @@ func (c *computer) operation(blk *config.Offsets) {
 	c.skipAcknowledgement(&op)
 	c.safetyNotes(&op, obs)
 	c.sourceRetention(&op, blk, obs)
+	c.hazards(&op, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"

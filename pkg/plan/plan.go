@@ -101,6 +101,9 @@ type ConnectorObservation struct {
 	// (the connector block's source_database): nil when none is given or
 	// the connector's format has nothing to read there.
 	SourceDB *SourceDBObservation
+	// Evidence is what Kafka Connect's internal topics said of the
+	// connector, for the hazard checks; nil when they were not read.
+	Evidence *Evidence
 	// OtherNames are the connectors the worker has, read only when this one
 	// does not exist, for a "did you mean"; not saved in the plan file.
 	OtherNames []string
