@@ -134,14 +134,12 @@ func (c *computer) exactlyOnce(op *Operation, obs *ConnectorObservation) {
 	if why == "" || obs.Type != Source {
 		return
 	}
-	if op.Method == MethodTopic {
-		c.check(SeverityError, "exactly_once_topic_write", op.Address, fmt.Sprintf(
-			"connector %q runs on a worker with exactly-once source support (%s): its offsets may only change after the worker fences the connector's transactional producers, which Kafka Connect does in PATCH /offsets (3.6+) and a direct write to the offsets topic cannot; offsetctl will not write the topic. Upgrade the workers to Kafka Connect 3.6 or later and plan again: apply then goes through PATCH /offsets",
-			obs.Name, why))
-		return
+	if op.Method != MethodTopic {
+		return // PATCH /offsets fences first
 	}
-	c.check(SeverityOK, "exactly_once_rest", op.Address, fmt.Sprintf(
-		"connector %q runs on a worker with exactly-once source support (%s): apply changes its offsets through PATCH /offsets, which fences the connector's transactional producers first", obs.Name, why))
+	c.check(SeverityError, "exactly_once_topic_write", op.Address, fmt.Sprintf(
+		"connector %q runs on a worker with exactly-once source support (%s): its offsets may only change after the worker fences the connector's transactional producers, which Kafka Connect does in PATCH /offsets (3.6+) and a direct write to the offsets topic cannot; offsetctl will not write the topic. Upgrade the workers to Kafka Connect 3.6 or later and plan again: apply then goes through PATCH /offsets",
+		obs.Name, why))
 }
 
 // offsetsPredateConnector warns when every stored offset of a connector was
