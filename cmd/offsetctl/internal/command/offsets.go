@@ -113,9 +113,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 	// offsets topic: its error is returned only when a source needs it.
 	var topicErr error
 	if kc != nil {
-		if topicErr = readTopic(); topicErr != nil {
-			view.Warn(fmt.Sprintf("offsets of deleted connectors are not listed: %v", topicErr))
-		}
+		topicErr = readTopic()
 	}
 	for _, name := range names {
 		ci, err := c.Connector(ctx, name)
@@ -204,6 +202,9 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 		shown = append(shown, v)
 	}
 	list := views.OffsetsList{ConnectURL: c.URL(), WorkerVersion: info.Version, Connectors: shown}
+	if topicErr != nil {
+		view.Warn(fmt.Sprintf("offsets of deleted connectors are not listed: %v", topicErr))
+	}
 	if snap != nil {
 		if list.Orphans, err = orphanOffsets(ctx, c, kc, snap, o.configTopic, view); err != nil {
 			return err
