@@ -1,0 +1,321 @@
+package realstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/pkg/apply"
+	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/state"
+	"github.com/offsetctl/offsetctl/pkg/state/local"
+)
+
+// TestProofOwnOffsetsTopic proves, on the real worker, that offsetctl
+// writes a source connector's offsets where Kafka Connect reads them when
+// the connector has its own offsets.storage.topic: a Debezium PostgreSQL
+// source keeps its offsets in a topic of its own, and the worker's global
+// topic holds an older offset of the same partition (Connect only falls
+// back to it). offsetctl plans and applies a rewind through the topics
+// (the worker is shown to offsetctl as Kafka Connect 3.5, without PATCH
+// /offsets, by a proxy that rewrites GET /'s version; everything else is
+// the real worker's): the plan names the topic Connect reads first and
+// reads the offset from it, apply writes it (and copies it to the global
+// topic, as Connect does), the real worker's GET /offsets returns exactly
+// the target, and after apply resumes the connector Debezium replays the
+// rows committed after it, once each.
+func TestProofOwnOffsetsTopic(t *testing.T) {
+	st := Get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	run := proofRunID()
+	var (
+		srcName  = "proof-own-source-" + run
+		sinkName = "proof-own-sink-" + run
+		prefix   = "own" + run
+		table    = "own_orders_" + run
+		slot     = "offsetctl_own_" + run
+		topic    = prefix + ".public." + table
+		ownTopic = "proof-own-offsets-" + run
+	)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.BootstrapServers()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 5, 1, map[string]*string{"cleanup.policy": ptr("compact")}, ownTopic); err != nil {
+		t.Fatal(err)
+	}
+	src, err := pgx.Connect(ctx, st.SourceDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(context.Background())
+	if _, err := src.Exec(ctx, "CREATE TABLE public."+pgx.Identifier{table}.Sanitize()+" (id integer PRIMARY KEY, item text NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(ids ...int) {
+		t.Helper()
+		for _, id := range ids {
+			if _, err := src.Exec(ctx, "INSERT INTO public."+pgx.Identifier{table}.Sanitize()+" (id, item) VALUES ($1, $2)", id, "item "+strconv.Itoa(id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	currentWAL := func() int64 {
+		t.Helper()
+		var s string
+		if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return lsnToInt(t, s)
+	}
+	srcCfg := st.SourceConnectorConfig()
+	srcCfg["topic.prefix"] = prefix
+	srcCfg["slot.name"] = slot
+	srcCfg["publication.name"] = slot
+	srcCfg["table.include.list"] = "public." + table
+	srcCfg["snapshot.mode"] = "no_data"
+	srcCfg["lsn.flush.mode"] = "manual" // WAL after the slot's creation stays replayable (see TestProofTopicModeReplay)
+	srcCfg["offsets.storage.topic"] = ownTopic
+	sinkCfg := st.SinkConnectorConfig()
+	sinkCfg["topics"] = topic
+	sinkCfg["collection.name.format"] = table
+	t.Cleanup(func() { dropSlot(t, st, slot) })
+	createProofConnector(ctx, t, st, srcName, srcCfg)
+	createProofConnector(ctx, t, st, sinkName, sinkCfg)
+	waitConnectorState(ctx, t, st, srcName, "RUNNING")
+	waitConnectorState(ctx, t, st, sinkName, "RUNNING")
+	if err := poll(ctx, time.Minute, "slot "+slot+" to exist", st.connect, func(ctx context.Context) (bool, error) {
+		var n int
+		err := src.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&n)
+		return n == 1, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	insert(1)
+	beforeTwo := currentWAL()
+	insert(2)
+	waitSinkRows(ctx, t, st, table, 1, 2)
+	target := waitOffsetPast(ctx, t, st, srcName, beforeTwo)
+	insert(3, 4)
+	beforeFive := currentWAL()
+	insert(5)
+	waitSinkRows(ctx, t, st, table, 3, 4, 5)
+	current := waitOffsetPast(ctx, t, st, srcName, beforeFive)
+
+	// Where the real worker put them: its own topic.
+	partition := offsets.NewMap(offsets.Field{Key: "server", Value: offsets.String(prefix)})
+	ownSnap, err := offsets.ReadTopic(ctx, cl, ownTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := ownSnap.Find(srcName, partition); !ok || !r.Offset.Equal(current) {
+		t.Fatalf("precondition: the connector's own topic %s holds %v (%v), want its current offset %s", ownTopic, r.Offset, ok, current)
+	}
+	// The worker's global topic gets a copy of every write (the secondary
+	// store); make it hold an older, wrong offset of the same partition,
+	// as when the connector had no topic of its own: Connect must not read
+	// it, and neither must offsetctl.
+	globalSnap, err := offsets.ReadTopic(ctx, cl, st.OffsetsTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := offsets.NewMap(offsets.Field{Key: "lsn", Value: offsets.Int(1)}, offsets.Field{Key: "txId", Value: offsets.Int(1)}, offsets.Field{Key: "ts_usec", Value: offsets.Int(1)})
+	if _, err := offsets.WriteSource(ctx, cl, globalSnap, srcName, []offsets.SourceChange{{Partition: partition, Offset: &stale}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The rows to replay leave the sink.
+	sink, err := pgx.Connect(ctx, st.SinkDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close(context.Background())
+	if _, err := sink.Exec(ctx, "DELETE FROM public."+pgx.Identifier{table}.Sanitize()+" WHERE id IN (3, 4, 5)"); err != nil {
+		t.Fatal(err)
+	}
+
+	// offsetctl against the real worker, shown as 3.5.
+	proxy := versionProxy(t, st.ConnectURL(), "3.5.0")
+	dir := t.TempDir()
+	hcl := fmt.Sprintf(`
+connect "real" { url = %q }
+kafka "real" {
+  brokers       = [%q]
+  offsets_topic = %q
+  config_topic  = %q
+}
+connector "own" {
+  connect = connect.real
+  kafka   = kafka.real
+  name    = %q
+  format  = "debezium-postgres"
+}
+offsets "rewind" {
+  connector = connector.own
+  reason    = "proof: replay rows 3-5 from the connector's own offsets topic"
+  source_partition {
+    partition = { server = %q }
+    offset    = jsondecode(%q)
+  }
+}
+`, proxy, st.BootstrapServers(), st.OffsetsTopic(), ConfigTopicName, srcName, prefix, target.String())
+	cfgDir := filepath.Join(dir, "cfg")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, diags := config.Load(cfgDir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("configuration: %v", diags)
+	}
+	clients := &proofClients{url: proxy, kcl: cl}
+	planner := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
+	p, err := planner.Plan(ctx, conf, plan.Options{})
+	if err != nil {
+		t.Fatalf("planning: %v", err)
+	}
+	if !p.HasChanges() || p.HasErrors() || p.Operations[0].Method != plan.MethodTopic {
+		t.Fatalf("plan: changes %v, method %s, checks %+v", p.HasChanges(), p.Operations[0].Method, p.Checks)
+	}
+	var note string
+	for _, c := range p.Checks {
+		if c.Code == "own_offsets_topic" {
+			note = c.Message
+		}
+	}
+	t.Logf("own_offsets_topic: %s", note)
+	if !strings.Contains(note, `Kafka Connect reads a partition there first`) || !strings.Contains(note, `1 partition(s) read from "`+ownTopic+`"`) {
+		t.Fatalf("the plan does not say which topic Connect reads first: %q", note)
+	}
+	if before := p.Operations[0].Changes[0].Source.Before; before == nil || !before.Equal(current) {
+		t.Fatalf("the plan's before-image is %v, want the offset in the connector's own topic %s", before, current)
+	}
+	backend := local.New(filepath.Join(dir, "state.json"))
+	lockID, err := backend.Lock(ctx, state.LockInfo{Operation: "apply", Who: "realstack-proof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Unlock(context.Background(), lockID)
+	var workerRead []byte
+	var events []string
+	applier, err := apply.New(apply.Options{
+		Backend: backend, Clients: clients, Observe: planner.Observe,
+		Observer: apply.ObserverFunc(func(e apply.Event) { events = append(events, fmt.Sprintf("%T %+v", e, e)) }),
+		Who:      "realstack-proof", Host: "localhost",
+		WaitTimeout: 90 * time.Second, PollInterval: 250 * time.Millisecond,
+		Hook: func(pt apply.Point) error {
+			if pt.Step != apply.StepVerify {
+				return nil
+			}
+			// Written and verified by offsetctl, connector still STOPPED:
+			// what does the real worker read?
+			workerRead = mustStatus(ctx, t, st, "GET", "/connectors/"+srcName+"/offsets", nil, 200)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := topicEndOf(ctx, t, adm, topic)
+	res, err := applier.Apply(ctx, p, conf, lockID)
+	if err != nil {
+		t.Fatalf("apply: %v\nevents:\n%s", err, strings.Join(events, "\n"))
+	}
+	if len(res.Operations) != 1 || res.Operations[0].Status != state.StatusApplied {
+		t.Fatalf("apply result %+v", res)
+	}
+	var doc struct {
+		Offsets []struct {
+			Offset json.RawMessage `json:"offset"`
+		} `json:"offsets"`
+	}
+	if err := json.Unmarshal(workerRead, &doc); err != nil || len(doc.Offsets) != 1 {
+		t.Fatalf("GET offsets after apply wrote them: %s (%v)", workerRead, err)
+	}
+	if got, err := offsets.ParseMap(doc.Offsets[0].Offset); err != nil || !got.Equal(target) {
+		t.Fatalf("the real worker reads %s after apply, want exactly %s (%v)", doc.Offsets[0].Offset, target, err)
+	}
+	for _, tp := range []string{ownTopic, st.OffsetsTopic()} {
+		snap, err := offsets.ReadTopic(ctx, cl, tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := snap.Find(srcName, partition); !ok || !r.Offset.Equal(target) {
+			t.Fatalf("topic %s holds %v after apply, want the target (Connect writes the connector's topic and copies to the worker's)", tp, r.Offset)
+		}
+	}
+	// Resumed by apply, Debezium replays from there.
+	waitConnectorState(ctx, t, st, srcName, "RUNNING")
+	waitSinkRows(ctx, t, st, table, 3, 4, 5)
+	var ids []int
+	if err := poll(ctx, time.Minute, "the replayed change events", st.connect, func(ctx context.Context) (bool, error) {
+		ids = idsSince(ctx, t, adm, []string{st.BootstrapServers()}, topic, end)
+		return len(ids) >= 3, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ids) != "[3 4 5]" {
+		t.Fatalf("after resuming from the offset offsetctl wrote the source emitted ids %v, want [3 4 5]", ids)
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// versionProxy serves the real worker's REST API with GET /'s version
+// replaced, so that offsetctl takes the worker for that release.
+func versionProxy(t *testing.T, target, version string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if r.Request.Method != http.MethodGet || r.Request.URL.Path != "/" || r.StatusCode != 200 {
+			return nil
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return err
+		}
+		r.Body.Close()
+		var root map[string]any
+		if err := json.Unmarshal(body, &root); err != nil {
+			return err
+		}
+		root["version"] = version
+		if body, err = json.Marshal(root); err != nil {
+			return err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
