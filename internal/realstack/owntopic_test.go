@@ -33,11 +33,11 @@ import (
 // writes a source connector's offsets where Kafka Connect reads them when
 // the connector has its own offsets.storage.topic: a Debezium PostgreSQL
 // source keeps its offsets in a topic of its own, and the worker's global
-// topic holds an older offset of the same partition (Connect only falls
-// back to it). offsetctl plans and applies a rewind through the topics
+// topic holds an older offset of the same partition (which Connect does not
+// read). offsetctl plans and applies a rewind through the topics
 // (the worker is shown to offsetctl as Kafka Connect 3.5, without PATCH
 // /offsets, by a proxy that rewrites GET /'s version; everything else is
-// the real worker's): the plan names the topic Connect reads first and
+// the real worker's): the plan names the topic Connect reads (its own) and
 // reads the offset from it, apply writes it (and copies it to the global
 // topic, as Connect does), the real worker's GET /offsets returns exactly
 // the target, and after apply resumes the connector Debezium replays the
@@ -207,7 +207,7 @@ offsets "rewind" {
 		}
 	}
 	t.Logf("own_offsets_topic: %s", note)
-	if !strings.Contains(note, `Kafka Connect reads a partition there first`) || !strings.Contains(note, `1 partition(s) read from "`+ownTopic+`"`) {
+	if !strings.Contains(note, `Kafka Connect reads them from that topic only`) || !strings.Contains(note, `1 partition(s) read from "`+ownTopic+`"`) {
 		t.Fatalf("the plan does not say which topic Connect reads first: %q", note)
 	}
 	if before := p.Operations[0].Changes[0].Source.Before; before == nil || !before.Equal(current) {
@@ -220,6 +220,7 @@ offsets "rewind" {
 	}
 	defer backend.Unlock(context.Background(), lockID)
 	var workerRead []byte
+	inTopics := map[string]offsets.Map{}
 	var events []string
 	applier, err := apply.New(apply.Options{
 		Backend: backend, Clients: clients, Observe: planner.Observe,
@@ -233,6 +234,17 @@ offsets "rewind" {
 			// Written and verified by offsetctl, connector still STOPPED:
 			// what does the real worker read?
 			workerRead = mustStatus(ctx, t, st, "GET", "/connectors/"+srcName+"/offsets", nil, 200)
+			// And what the two topics hold (before the resume, after
+			// which Debezium commits its own offsets again).
+			for _, tp := range []string{ownTopic, st.OffsetsTopic()} {
+				snap, err := offsets.ReadTopic(ctx, cl, tp)
+				if err != nil {
+					return err
+				}
+				if r, ok := snap.Find(srcName, partition); ok {
+					inTopics[tp] = r.Offset
+				}
+			}
 			return nil
 		},
 	})
@@ -259,12 +271,8 @@ offsets "rewind" {
 		t.Fatalf("the real worker reads %s after apply, want exactly %s (%v)", doc.Offsets[0].Offset, target, err)
 	}
 	for _, tp := range []string{ownTopic, st.OffsetsTopic()} {
-		snap, err := offsets.ReadTopic(ctx, cl, tp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r, ok := snap.Find(srcName, partition); !ok || !r.Offset.Equal(target) {
-			t.Fatalf("topic %s holds %v after apply, want the target (Connect writes the connector's topic and copies to the worker's)", tp, r.Offset)
+		if got, ok := inTopics[tp]; !ok || !got.Equal(target) {
+			t.Fatalf("topic %s held %v once apply had written, want the target (Connect writes the connector's topic and copies to the worker's)", tp, got)
 		}
 	}
 	// Resumed by apply, Debezium replays from there.
@@ -318,4 +326,96 @@ func versionProxy(t *testing.T, target, version string) string {
 	srv := httptest.NewServer(rp)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestRealOwnOffsetsTopicReads pins what the real worker reads for a source
+// connector with its own offsets.storage.topic, partition by partition,
+// and that offsetctl's reading of the two topics (offsets.Effective) says
+// the same: a partition in both topics (the connector's value), and one
+// only in the worker's global topic (ConnectorOffsetBackingStore's javadoc
+// calls the global store a fallback, but its get lays the connector
+// store's answer over the worker's, and KafkaOffsetBackingStore answers
+// null for a key it does not hold: the worker reads no offset for it), and
+// one only in the connector's topic.
+func TestRealOwnOffsetsTopicReads(t *testing.T) {
+	st := Get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := proofRunID()
+	name, ownTopic := "probe-own-"+run, "probe-own-offsets-"+run
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.BootstrapServers()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 5, 1, map[string]*string{"cleanup.policy": ptr("compact")}, ownTopic); err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.SourceConnectorConfig()
+	cfg["topic.prefix"] = "probe" + run
+	cfg["slot.name"] = "probe_" + run
+	cfg["offsets.storage.topic"] = ownTopic
+	mustStatus(ctx, t, st, "POST", "/connectors", map[string]any{"name": name, "config": cfg, "initial_state": "STOPPED"}, 201)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = st.Do(ctx, "DELETE", "/connectors/"+name, nil)
+	})
+	waitConnectorState(ctx, t, st, name, "STOPPED")
+	write := func(topic, server string, lsn int64) {
+		t.Helper()
+		snap, err := offsets.ReadTopic(ctx, cl, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := offsets.NewMap(offsets.Field{Key: "lsn", Value: offsets.Int(lsn)})
+		if _, err := offsets.WriteSource(ctx, cl, snap, name, []offsets.SourceChange{{Partition: offsets.NewMap(offsets.Field{Key: "server", Value: offsets.String(server)}), Offset: &off}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(st.OffsetsTopic(), "both", 1)
+	write(ownTopic, "both", 2)
+	write(st.OffsetsTopic(), "global-only", 3)
+	write(ownTopic, "own-only", 4)
+
+	body := mustStatus(ctx, t, st, "GET", "/connectors/"+name+"/offsets", nil, 200)
+	t.Logf("GET /connectors/%s/offsets: %s", name, body)
+	var doc struct {
+		Offsets []struct {
+			Partition json.RawMessage `json:"partition"`
+			Offset    json.RawMessage `json:"offset"`
+		} `json:"offsets"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	worker := map[string]string{}
+	for _, o := range doc.Offsets {
+		p, err := offsets.ParseMap(o.Partition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := p.Get("server")
+		text := s.Text()
+		worker[text] = string(o.Offset)
+	}
+	primary, err := offsets.ReadTopic(ctx, cl, ownTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]string{}
+	for _, r := range offsets.Effective(name, primary) {
+		s, _ := r.Partition.Get("server")
+		text := s.Text()
+		ours[text] = r.Offset.String()
+	}
+	for _, server := range []string{"both", "global-only", "own-only"} {
+		w := worker[server]
+		if w == "null" {
+			w = ""
+		}
+		if ours[server] != w {
+			t.Errorf("partition %s: the real worker reads %q, offsetctl %q", server, worker[server], ours[server])
+		}
+	}
 }

@@ -23,10 +23,13 @@ type sourceStore interface {
 }
 
 // layeredStore is Kafka Connect's ConnectorOffsetBackingStore for a
-// connector with its own offsets topic (withConnectorAndWorkerStores): reads
-// look in the connector's topic first and in the worker's for keys it does
-// not hold; writes go to the connector's topic and are copied to the
-// worker's, deletions to the worker's first (KAFKA-15018).
+// connector with its own offsets topic (withConnectorAndWorkerStores):
+// partitions are listed from both topics, but a value is read from the
+// connector's topic only (its get lays the connector store's answer, null
+// for a key it lacks, over the worker's: a partition only in the worker's
+// topic reads as no offset, as the real worker shows); writes go to the
+// connector's topic and are copied to the worker's, deletions to the
+// worker's first (KAFKA-15018).
 type layeredStore struct {
 	own, global *offsetStore
 }
@@ -39,10 +42,7 @@ func (l *layeredStore) readToEnd(ctx context.Context) error {
 }
 
 func (l *layeredStore) get(key []byte) ([]byte, bool) {
-	if v, ok := l.own.get(key); ok {
-		return v, true
-	}
-	return l.global.get(key)
+	return l.own.get(key)
 }
 
 // partitions is the union of both topics' (connectorPartitions).

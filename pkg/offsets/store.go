@@ -1,10 +1,8 @@
 package offsets
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -84,11 +82,16 @@ type Location struct {
 	// worker's.
 	OffsetsTopic string
 	// FallbackTopic is, for a connector with its own offsets topic, the
-	// worker's global offsets topic: Kafka Connect reads a partition there
-	// when the connector's topic has none, and copies every write there
-	// (Worker.offsetStoreForRegularSourceConnector and
-	// ConnectorOffsetBackingStore). Empty when the connector has no topic
-	// of its own, or its own is the worker's.
+	// worker's global offsets topic behind it. Kafka Connect copies every
+	// write there and deletes there first (ConnectorOffsetBackingStore.set,
+	// KAFKA-15018), and lists its partitions with the connector's, but
+	// reads a partition only from the connector's topic: its get lays the
+	// connector store's answer over the worker's, and that answer holds
+	// null for a key the connector's topic lacks (KafkaOffsetBackingStore.get),
+	// so a partition found only here reads as no offset (observed on Kafka
+	// Connect 4.3, internal/realstack TestRealOwnOffsetsTopicReads).
+	// Empty when the connector has no topic of its own, or its own is the
+	// worker's.
 	FallbackTopic string
 }
 
@@ -209,24 +212,32 @@ func (r *Reader) Topics(ctx context.Context) (primary, fallback *TopicSnapshot, 
 	return primary, fallback, nil
 }
 
-// Effective returns the connector's offsets as Kafka Connect reads them from
-// its own topic (primary) and the worker's behind it (fallback, may be nil):
-// a partition's record from primary, and from fallback the partitions
-// primary has none for; in key order, each record's Topic telling where it
-// was read.
-func Effective(connector string, primary, fallback *TopicSnapshot) []TopicRecord {
+// Effective returns the connector's offsets as Kafka Connect reads them:
+// the records of its offsets topic (its own when it has one, whatever the
+// worker's topic behind it holds), in key order, each with its topic.
+// Shadowed returns what the worker's topic holds in vain.
+func Effective(connector string, primary *TopicSnapshot) []TopicRecord {
 	var out []TopicRecord
 	for _, r := range primary.Connector(connector) {
 		out = append(out, TopicRecord{Record: r, Topic: primary.Topic})
 	}
-	if fallback != nil {
-		for _, r := range fallback.Connector(connector) {
-			if _, ok := primary.Find(connector, r.Partition); !ok {
-				out = append(out, TopicRecord{Record: r, Topic: fallback.Topic})
-			}
+	return out
+}
+
+// Shadowed returns the connector's partitions that only the worker's topic
+// behind its own (fallback) holds: Kafka Connect lists them but reads no
+// offset for them (see Location.FallbackTopic), so its tasks start them
+// anew. Nil when fallback is nil.
+func Shadowed(connector string, primary, fallback *TopicSnapshot) []TopicRecord {
+	if fallback == nil {
+		return nil
+	}
+	var out []TopicRecord
+	for _, r := range fallback.Connector(connector) {
+		if _, ok := primary.Find(connector, r.Partition); !ok {
+			out = append(out, TopicRecord{Record: r, Topic: fallback.Topic})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
 	return out
 }
 
@@ -260,18 +271,16 @@ func (r *Reader) Read(ctx context.Context, want []Position) ([]Position, error) 
 			out = append(out, Lookup(all, w))
 		}
 	case ViaTopic:
-		snap, fallback, err := r.Topics(ctx)
+		// Kafka Connect reads only the connector's own topic, when it
+		// has one (Location.FallbackTopic).
+		snap, err := r.Topic(ctx)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the offsets of %q from topic %s: %w", r.loc.Connector, r.loc.topic(), err)
 		}
 		for _, w := range want {
 			p := w
 			p.Offset = nil
-			rec, ok := snap.Find(r.loc.Connector, w.SourcePartition)
-			if !ok && fallback != nil {
-				rec, ok = fallback.Find(r.loc.Connector, w.SourcePartition)
-			}
-			if ok {
+			if rec, ok := snap.Find(r.loc.Connector, w.SourcePartition); ok {
 				off := rec.Offset
 				p.Offset, p.Key = &off, rec.Key
 			}

@@ -195,7 +195,7 @@ func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *confi
 	}
 	if obs.ReadVia != MethodTopic && obs.WriteVia != MethodTopic {
 		if loc.FallbackTopic != "" {
-			o.checks = append(o.checks, ownOffsetsTopic(obs, loc, nil, false))
+			o.checks = append(o.checks, ownOffsetsTopic(obs, loc, nil, nil, false))
 		}
 		sort.Slice(obs.Source, func(i, j int) bool { return obs.Source[i].Partition.String() < obs.Source[j].Partition.String() })
 		return nil
@@ -216,9 +216,9 @@ func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *confi
 			"the offsets topic %q holds %d records that are not valid Connect offset records (first at partition %d offset %d: %s); they are ignored, as the worker ignores them",
 			s.Topic, len(s.Invalid), first.TopicPartition, first.TopicOffset, first.Err)})
 	}
-	recs := offsets.Effective(cb.ConnectorName, snap, fallback)
+	recs := offsets.Effective(cb.ConnectorName, snap)
 	if loc.FallbackTopic != "" {
-		o.checks = append(o.checks, ownOffsetsTopic(obs, loc, recs, true))
+		o.checks = append(o.checks, ownOffsetsTopic(obs, loc, recs, offsets.Shadowed(cb.ConnectorName, snap, fallback), true))
 	}
 	o.topicEvidence(ctx, cb, obs, recs)
 	if obs.ReadVia == MethodTopic {
@@ -240,21 +240,26 @@ func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *confi
 }
 
 // ownOffsetsTopic says where Kafka Connect keeps the offsets of a source
-// connector with its own offsets.storage.topic, and, when offsetctl reads
-// and writes the topics itself (direct), how many of its partitions were
-// read from which topic.
-func ownOffsetsTopic(obs *ConnectorObservation, loc offsets.Location, recs []offsets.TopicRecord, direct bool) Check {
-	msg := fmt.Sprintf("connector %q keeps its offsets in its own topic %q (offsets.storage.topic): Kafka Connect reads a partition there first and, when that topic has none, in the worker's topic %q; it writes to %q and copies every write to %q", obs.Name, loc.OffsetsTopic, loc.FallbackTopic, loc.OffsetsTopic, loc.FallbackTopic)
+// connector with its own offsets.storage.topic and, when offsetctl reads
+// and writes the topics itself (direct), what it read from which topic and
+// which partitions the worker's topic holds in vain (shadowed).
+func ownOffsetsTopic(obs *ConnectorObservation, loc offsets.Location, recs, shadowed []offsets.TopicRecord, direct bool) Check {
+	msg := fmt.Sprintf("connector %q keeps its offsets in its own topic %q (offsets.storage.topic): Kafka Connect reads them from that topic only, and writes them there, copying every write to the worker's topic %q (deletions there first)",
+		obs.Name, loc.OffsetsTopic, loc.FallbackTopic)
 	if !direct {
-		return Check{Severity: SeverityOK, Code: "own_offsets_topic", Message: msg + "; apply changes them through PATCH /offsets, which writes both the same way"}
+		return Check{Severity: SeverityOK, Code: "own_offsets_topic", Message: msg + "; apply changes them through PATCH /offsets, which does the same"}
 	}
-	n := map[string]int{}
-	for _, r := range recs {
-		n[r.Topic]++
+	msg = fmt.Sprintf("%s. offsetctl does the same: %d partition(s) read from %q; apply writes there and copies to %q, and reads back from %q",
+		msg, len(recs), loc.OffsetsTopic, loc.FallbackTopic, loc.OffsetsTopic)
+	if len(shadowed) > 0 {
+		parts := make([]string, 0, len(shadowed))
+		for _, r := range shadowed {
+			parts = append(parts, r.Partition.String())
+		}
+		msg += fmt.Sprintf(". The worker's topic %q also holds %d partition(s) that %q does not: %s; Kafka Connect lists them but reads no offset for them (the connector starts them anew), and so does this plan",
+			loc.FallbackTopic, len(shadowed), loc.OffsetsTopic, strings.Join(parts, ", "))
 	}
-	return Check{Severity: SeverityWarning, Code: "own_offsets_topic", Message: fmt.Sprintf(
-		"%s. offsetctl does the same: %d partition(s) read from %q, %d from %q (none there); apply writes %q first, deletions to both (the worker's first, as Connect does), and reads back through both",
-		msg, n[loc.OffsetsTopic], loc.OffsetsTopic, n[loc.FallbackTopic], loc.FallbackTopic, loc.OffsetsTopic)}
+	return Check{Severity: SeverityWarning, Code: "own_offsets_topic", Message: msg}
 }
 
 // kafka returns the offset store's access to the cluster of a kafka block.
