@@ -30,8 +30,8 @@ type Inputs struct {
 	// (previous is the offset it replaces); nil accepts everything.
 	Validate func(codec string, partition, offset offsets.Map, previous *offsets.Map) error
 	// Notes returns the codec's safety notes for a source change; they
-	// become warnings. Nil gives none.
-	Notes func(codec string, partition offsets.Map, before, after *offsets.Map) []string
+	// become warnings (some, errors: see safetyNotes). Nil gives none.
+	Notes func(codec string, partition offsets.Map, before, after *offsets.Map) []offsets.SafetyNote
 	// Direction tells whether a source change replays or skips, by the
 	// codec (the risk class); nil makes every source move unknown.
 	Direction func(codec string, partition offsets.Map, before, after *offsets.Map) Direction
@@ -163,7 +163,7 @@ func (c *computer) operation(blk *config.Offsets) {
 		c.reset(&op, obs)
 	}
 	c.skipAcknowledgement(&op)
-	c.safetyNotes(&op, obs)
+	c.safetyNotes(&op, blk, obs)
 	c.sourceRetention(&op, blk, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
@@ -414,13 +414,23 @@ func (c *computer) sinkRange(op *Operation, id string, cur SinkPartition, after 
 	case after < 0:
 	case after < cur.LogStart:
 		c.check(SeverityError, "below_log_start", op.Address, fmt.Sprintf(
-			"%s: target %d is below the log start offset %d: records %d..%d were deleted by retention, and the sink would silently resume at %d",
-			id, after, cur.LogStart, after, cur.LogStart-1, cur.LogStart))
+			"%s: target %d is below the log start offset %d: records %d..%d were deleted by retention%s, and the sink would silently resume at %d",
+			id, after, cur.LogStart, after, cur.LogStart-1, oldestRetained(cur), cur.LogStart))
 	case after > cur.LogEnd:
 		c.check(SeverityError, "above_log_end", op.Address, fmt.Sprintf(
 			"%s: target %d is beyond the log end offset %d: the consumer would reset to the earliest offset and replay the whole partition",
 			id, after, cur.LogEnd))
 	}
+}
+
+// oldestRetained says when the oldest record retention kept was written
+// (", the oldest retained record was written at T"), or "" when unknown.
+func oldestRetained(cur SinkPartition) string {
+	if cur.LogStartMillis <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the oldest retained record, offset %d, was written at %s)", cur.LogStart,
+		time.UnixMilli(cur.LogStartMillis).UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
 func (c *computer) sourcePartitions(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
@@ -641,8 +651,9 @@ func (c *computer) reset(op *Operation, obs *ConnectorObservation) {
 	}
 }
 
-// safetyNotes turns the codec's notes on each source change into warnings.
-func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
+// safetyNotes turns the codec's notes on each source change into warnings,
+// except the hazards the plan refuses unless acknowledged (noteCheck).
+func (c *computer) safetyNotes(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
 	if c.in.Notes == nil {
 		return
 	}
@@ -651,9 +662,32 @@ func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
 			continue
 		}
 		for _, n := range c.in.Notes(obs.Codec, ch.Source.Partition, ch.Source.Before, ch.Source.After) {
-			c.check(SeverityWarning, "codec_note", op.Address, n)
+			sev, code, msg := noteCheck(n, ch.Source, blk)
+			c.check(sev, code, op.Address, msg)
 		}
 	}
+}
+
+// noteCheck is the check a codec's note on a source change makes: a
+// warning (codec_note), except a set that drops the stored offset's
+// incremental_snapshot_* keys, which silently cancels the Debezium
+// incremental snapshot in progress (a repair someone started, perhaps the
+// one repairing a gap): an error unless acknowledged. Deleting the offset
+// (reset, offset = null) is acknowledged by acknowledge_resnapshot.
+func noteCheck(n offsets.SafetyNote, ch *SourceChange, blk *config.Offsets) (Severity, string, string) {
+	if n.Code != "debezium-incremental-snapshot-dropped" || ch.After == nil {
+		return SeverityWarning, "codec_note", n.Text
+	}
+	msg := fmt.Sprintf("partition %s: %s", ch.Partition, n.Text)
+	if blk.Acknowledges(config.AckCancelIncrementalSnapshot) {
+		return SeverityWarning, "incremental_snapshot_dropped", msg + " (acknowledged: " + config.AckCancelIncrementalSnapshot + ")"
+	}
+	keep := ""
+	if blk.Kind == config.OpSourcePartitions {
+		keep = "set merge = true in the source_partition block to keep the keys, or "
+	}
+	return SeverityError, "incremental_snapshot_dropped", msg + fmt.Sprintf(
+		`; %sadd acknowledge = ["%s"] if the snapshot is to stop`, keep, config.AckCancelIncrementalSnapshot)
 }
 
 // sourceRetention weighs a Debezium PostgreSQL connector's source changes

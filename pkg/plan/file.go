@@ -284,11 +284,12 @@ type sourceOffsetV1 struct {
 }
 
 type sinkPartitionV1 struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Committed int64  `json:"committed"`
-	LogStart  int64  `json:"log_start"`
-	LogEnd    int64  `json:"log_end"`
+	Topic          string `json:"topic"`
+	Partition      int32  `json:"partition"`
+	Committed      int64  `json:"committed"`
+	LogStart       int64  `json:"log_start"`
+	LogEnd         int64  `json:"log_end"`
+	LogStartMillis int64  `json:"log_start_timestamp_ms,omitempty"`
 }
 
 type operationV1 struct {

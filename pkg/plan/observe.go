@@ -302,6 +302,34 @@ func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.
 		}
 		return obs.Sink[i].Partition < obs.Sink[j].Partition
 	})
+	return logStartTimes(ctx, adm, obs.Sink)
+}
+
+// logStartTimes reads when the oldest retained record of each partition
+// whose log retention has trimmed (log start above 0) was written: a
+// ListOffsets for the first record at or after time 0 answers with that
+// record's offset and timestamp. A partition whose answer is another record
+// (one without a timestamp at the log start) keeps 0.
+func logStartTimes(ctx context.Context, adm *kadm.Client, parts []SinkPartition) error {
+	var topics []string
+	for _, sp := range parts {
+		if sp.LogStart > 0 && (len(topics) == 0 || topics[len(topics)-1] != sp.Topic) {
+			topics = append(topics, sp.Topic)
+		}
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	res, err := adm.ListOffsetsAfterMilli(ctx, 0, topics...)
+	if err != nil {
+		return fmt.Errorf("reading when the oldest retained records of %s were written: %w", strings.Join(topics, ", "), err)
+	}
+	for i := range parts {
+		sp := &parts[i]
+		if lo, ok := res.Lookup(sp.Topic, sp.Partition); ok && lo.Err == nil && sp.LogStart > 0 && lo.Offset == sp.LogStart && lo.Timestamp > 0 {
+			sp.LogStartMillis = lo.Timestamp
+		}
+	}
 	return nil
 }
 

@@ -137,6 +137,11 @@ type SinkPartition struct {
 	Committed int64 // -1 when the group has no committed offset
 	LogStart  int64
 	LogEnd    int64
+	// LogStartMillis is when the oldest retained record (the one at
+	// LogStart) was written, in milliseconds since the epoch: read only
+	// when retention has removed records (LogStart > 0), for the message
+	// of a target below the log start; 0 when not read.
+	LogStartMillis int64
 }
 
 // OperationKind is the kind of a declared operation.

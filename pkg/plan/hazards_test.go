@@ -1,0 +1,141 @@
+package plan_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/plan"
+)
+
+// hazardCase is one verdict of the hazard catalogue, planned on the
+// sandbox: the operation's status and a check with its code, severity and
+// a part of its message.
+type hazardCase struct {
+	name, body string
+	status     plan.OperationStatus
+	sev        plan.Severity
+	code       string
+	msg        string
+	// code may be empty: no check is looked for. absent is a check code
+	// the plan must not hold.
+	absent string
+}
+
+// runHazards plans each case, checks its verdict, and checks that the plan
+// as saved computes to the same verdicts (what apply's Verify does).
+func runHazards(t *testing.T, w *planWorld, cases []hazardCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, cfg, pl := w.planWith(t, tc.body)
+			if len(p.Operations) == 0 || p.Operations[0].Status != tc.status {
+				t.Fatalf("status of %+v, want %s; checks %+v", p.Operations, tc.status, p.Checks)
+			}
+			found := false
+			for _, c := range p.Checks {
+				found = found || (c.Code == tc.code && c.Severity == tc.sev && strings.Contains(c.Message, tc.msg))
+				if tc.absent != "" && c.Code == tc.absent {
+					t.Errorf("the plan holds the check %s (%s), which it must not", c.Code, c.Message)
+				}
+			}
+			if !found && tc.code != "" {
+				t.Errorf("no %s check %s containing %q in %+v", tc.sev, tc.code, tc.msg, p.Checks)
+			}
+			data, err := plan.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := plan.Read("plan.json", bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pl.Verify(cfg, back, nil); err != nil {
+				t.Fatalf("Verify of the plan as saved: %v", err)
+			}
+		})
+	}
+}
+
+// TestHazardSinkRetention: a rewind below what retention kept is refused
+// per partition, naming when the oldest retained record was written (read
+// from Kafka: the record at the log start).
+func TestHazardSinkRetention(t *testing.T) {
+	w := newPlanWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	del := kadm.Offsets{}
+	del.AddOffset("orders", 2, 30, -1)
+	if _, err := kadm.NewClient(w.kc).DeleteRecords(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	runHazards(t, w, []hazardCase{
+		{name: "below the log start", body: `
+offsets "rewind" {
+  connector = connector.orders_sink
+  reason    = "test"
+  sink_partition {
+    topic      = "orders"
+    partitions = [0, 2]
+    to_offset  = 10
+  }
+}
+`, status: plan.StatusBlocked, sev: plan.SeverityError, code: "below_log_start",
+			msg: "orders[2]: target 10 is below the log start offset 30: records 10..29 were deleted by retention (the oldest retained record, offset 30, was written at 2026-11-20T10:30:00.000Z), and the sink would silently resume at 30"},
+		{name: "within the log", body: `
+offsets "rewind" {
+  connector = connector.orders_sink
+  reason    = "test"
+  sink_partition {
+    topic      = "orders"
+    partitions = [0]
+    to_offset  = 10
+  }
+}
+`, status: plan.StatusChange, absent: "below_log_start"},
+	})
+}
+
+// TestHazardIncrementalSnapshot: a set that drops the stored offset's
+// incremental_snapshot_* keys cancels the snapshot in progress: refused
+// unless merged (the keys stay) or acknowledged.
+func TestHazardIncrementalSnapshot(t *testing.T) {
+	w := newPlanWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := w.c.AlterOffsets(ctx, "inventory-v2", connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{
+		Partition: []byte(`{"server":"dbserver1"}`),
+		Offset: []byte(`{"lsn":97500059720,"lsn_proc":97500059720,"lsn_commit":97500059720,"txId":812345,"ts_usec":1718000000123456,"messageType":"COMMIT",` +
+			`"incremental_snapshot_collections":"[{\"incremental_snapshot_collections_id\":\"public.orders\"}]","incremental_snapshot_primary_key":"aced0005","incremental_snapshot_maximum_key":"aced0009"}`),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	const block = `
+offsets "rewind" {
+  connector = connector.inventory_v2
+  reason    = "test"
+%s
+  source_partition {
+    partition = { server = "dbserver1" }
+    offset    = { lsn = lsn("16/B3700000"), lsn_proc = lsn("16/B3700000"), lsn_commit = lsn("16/B3700000"), txId = 812000, ts_usec = 1717999000000000, messageType = "COMMIT" }
+%s
+  }
+}
+`
+	body := func(ack, merge string) string {
+		return strings.Replace(strings.Replace(block, "%s", ack, 1), "%s", merge, 1)
+	}
+	runHazards(t, w, []hazardCase{
+		{name: "set drops the keys", body: body("", ""), status: plan.StatusBlocked, sev: plan.SeverityError, code: "incremental_snapshot_dropped",
+			msg: `the stored offset has "incremental_snapshot_collections" (an incremental snapshot in progress) and the new one does not: the snapshot is silently cancelled; copy the incremental_snapshot_* keys verbatim to keep it; set merge = true in the source_partition block to keep the keys, or add acknowledge = ["cancel_incremental_snapshot"] if the snapshot is to stop`},
+		{name: "acknowledged", body: body(`  acknowledge = ["cancel_incremental_snapshot"]`, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "incremental_snapshot_dropped",
+			msg: "(acknowledged: cancel_incremental_snapshot)"},
+		{name: "merged keeps the keys", body: body("", "    merge = true"), status: plan.StatusChange, sev: plan.SeverityWarning, code: "source_unchecked",
+			absent: "incremental_snapshot_dropped"},
+	})
+}
