@@ -8,6 +8,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
@@ -165,6 +166,7 @@ func (c *computer) operation(blk *config.Offsets) {
 	c.skipAcknowledgement(&op)
 	c.safetyNotes(&op, blk, obs)
 	c.sourceRetention(&op, blk, obs)
+	c.schemaHistory(&op, blk, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"
@@ -725,4 +727,75 @@ func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *Conn
 			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
 	}
+}
+
+// schemaHistory weighs a Debezium MySQL or MariaDB connector's source
+// changes against its schema history (read at planning): at start the
+// connector rebuilds its tables' schemas from the history records at or
+// before its offset, then reads the binlog from there. A position before the
+// history's first record is an error unless acknowledged (schema_history);
+// a rewind before recorded DDLs is a warning that names the latest (safe:
+// they are read again); a move forward warns that DDLs in between are never
+// recorded. The plan also says what the history holds.
+func (c *computer) schemaHistory(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	sh := obs.SchemaHistory
+	if obs.Type != Source || sh == nil || !hasRealChange(op.Changes) {
+		return
+	}
+	if sh.Error != "" {
+		c.check(SeverityWarning, "schema_history_unchecked", op.Address, fmt.Sprintf(
+			"the schema history of connector %q was not read, so whether it can rebuild its tables' schemas at the new position was not checked: %s", obs.Name, sh.Error))
+		return
+	}
+	judged := false
+	for _, ch := range op.Changes {
+		if ch.Source == nil || ch.Action == ActionNoOp || ch.Source.After == nil {
+			continue
+		}
+		target, ok := binlogPosition(*ch.Source.After)
+		if !ok {
+			continue
+		}
+		var stored *schemahistory.Position
+		if ch.Source.Before != nil {
+			if p, ok := binlogPosition(*ch.Source.Before); ok {
+				stored = &p
+			}
+		}
+		judged = true
+		for _, f := range schemahistory.Judge(sh.Records, stored, &target, blk.Acknowledge) {
+			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
+		}
+	}
+	if judged {
+		c.check(SeverityOK, "schema_history", op.Address, schemaHistorySummary(sh))
+	}
+}
+
+// binlogPosition is the position of a Debezium binlog offset (file, pos).
+func binlogPosition(off offsets.Map) (schemahistory.Position, bool) {
+	file, pos, ok := offsets.MySQLBinlogPosition(off)
+	if !ok {
+		return schemahistory.Position{}, false
+	}
+	p, err := schemahistory.ParsePosition(file, pos)
+	return p, err == nil
+}
+
+// schemaHistorySummary is the line a plan shows for the schema history:
+// where it is, what it holds, and its latest DDL with the position.
+func schemaHistorySummary(sh *SchemaHistoryObservation) string {
+	msg := fmt.Sprintf("schema history topic %q (server %q): %s", sh.Topic, sh.Server, plural(sh.Read, "record"))
+	if len(sh.Records) > 0 {
+		first := sh.Records[0]
+		fp, _ := first.Position()
+		msg += fmt.Sprintf(", the first at %s (offset %d)", fp, first.Offset)
+	}
+	if last, ok := schemahistory.Latest(sh.Records); ok {
+		lp, _ := last.Position()
+		msg += fmt.Sprintf("; the latest schema change at %s (offset %d): %s", lp, last.Offset, last.DDL)
+	} else {
+		msg += "; no schema change since the snapshot"
+	}
+	return msg
 }

@@ -3,14 +3,17 @@ package plan_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/plan"
+	"github.com/offsetctl/offsetctl/pkg/plan/render"
 )
 
 // hazardCase is one verdict of the hazard catalogue, planned on the
@@ -25,6 +28,8 @@ type hazardCase struct {
 	// code may be empty: no check is looked for. absent is a check code
 	// the plan must not hold.
 	absent string
+	// golden pins the text, Markdown and JSON renderings.
+	golden bool
 }
 
 // runHazards plans each case, checks its verdict, and checks that the plan
@@ -58,6 +63,21 @@ func runHazards(t *testing.T, w *planWorld, cases []hazardCase) {
 			if err := pl.Verify(cfg, back, nil); err != nil {
 				t.Fatalf("Verify of the plan as saved: %v", err)
 			}
+			if tc.golden {
+				var txt, md, js strings.Builder
+				if err := render.Text(&txt, p, render.Options{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := render.Markdown(&md, p, 0); err != nil {
+					t.Fatal(err)
+				}
+				goldens.Assert(t, "text", []byte(w.normalize(txt.String())))
+				if err := render.JSON(&js, p); err != nil {
+					t.Fatal(err)
+				}
+				goldens.Assert(t, "markdown", []byte(w.normalize(md.String())))
+				goldens.Assert(t, "json", []byte(w.normalize(js.String()))) // TestPlanSchema validates it
+			}
 		})
 	}
 }
@@ -86,7 +106,7 @@ offsets "rewind" {
   }
 }
 `, status: plan.StatusBlocked, sev: plan.SeverityError, code: "below_log_start",
-			msg: "orders[2]: target 10 is below the log start offset 30: records 10..29 were deleted by retention (the oldest retained record, offset 30, was written at 2026-11-20T10:30:00.000Z), and the sink would silently resume at 30"},
+			msg: "orders[2]: target 10 is below the log start offset 30: records 10..29 were deleted by retention (the oldest retained record, offset 30, was written at 2026-11-20T10:30:00.000Z), and the sink would silently resume at 30", golden: true},
 		{name: "within the log", body: `
 offsets "rewind" {
   connector = connector.orders_sink
@@ -137,5 +157,97 @@ offsets "rewind" {
 			msg: "(acknowledged: cancel_incremental_snapshot)"},
 		{name: "merged keeps the keys", body: body("", "    merge = true"), status: plan.StatusChange, sev: plan.SeverityWarning, code: "source_unchecked",
 			absent: "incremental_snapshot_dropped"},
+	})
+}
+
+// historyRecord is a schema history record as Debezium writes it.
+func historyRecord(file string, pos int64, snapshot bool, ddl string) string {
+	snap := ""
+	if snapshot {
+		snap = `,"snapshot":true`
+	}
+	return fmt.Sprintf(`{"source":{"server":"shop"},"position":{"ts_sec":1700000000,"file":%q,"pos":%d%s},"ts_ms":1700000000000,"databaseName":"shop","ddl":%q,"tableChanges":[]}`,
+		file, pos, snap, ddl)
+}
+
+// TestHazardSchemaHistory: a Debezium MySQL connector's source changes are
+// weighed against its schema history topic, read from Kafka at planning and
+// kept in the plan: a position before the history's first record is refused
+// unless acknowledged; a rewind before recorded DDLs is safe (Debezium
+// rebuilds the schemas up to the offset and reads the DDLs again) and says
+// so, naming the latest DDL and its position; a move forward warns.
+func TestHazardSchemaHistory(t *testing.T) {
+	w := newPlanWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(w.kc).CreateTopic(ctx, 1, 1, nil, "schemahistory.shop"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{
+		historyRecord("mysql-bin.000003", 100, true, "CREATE TABLE customers (id INT PRIMARY KEY)"),
+		historyRecord("mysql-bin.000003", 900, false, "ALTER TABLE customers ADD COLUMN email VARCHAR(255)"),
+		historyRecord("mysql-bin.000004", 200, false, "ALTER TABLE  customers\n  ADD COLUMN phone VARCHAR(32)"),
+	} {
+		if err := w.kc.ProduceSync(ctx, &kgo.Record{Topic: "schemahistory.shop", Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, history := range map[string]string{"shop-mysql": "schemahistory.shop", "shop-mysql-filehistory": ""} {
+		cfg := map[string]string{"connector.class": "io.debezium.connector.mysql.MySqlConnector", "topic.prefix": "shop",
+			"database.hostname": "db.invalid", "database.user": "debezium"}
+		if history != "" {
+			cfg["schema.history.internal.kafka.topic"] = history
+		}
+		if _, err := w.c.Create(ctx, connect.CreateRequest{Name: name, InitialState: connect.StateStopped, Config: cfg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.c.AlterOffsets(ctx, name, connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{
+			Partition: []byte(`{"server":"shop"}`),
+			Offset:    []byte(`{"ts_sec":1700000500,"file":"mysql-bin.000004","pos":500,"row":0,"server_id":1}`),
+		}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const connectors = `
+connector "shop" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "shop-mysql"
+}
+
+connector "shop_filehistory" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "shop-mysql-filehistory"
+}
+`
+	move := func(connector, file string, pos int, ack string) string {
+		return connectors + fmt.Sprintf(`
+offsets "move_shop" {
+  connector = connector.%s
+  reason    = "test"
+%s
+  source_partition {
+    partition = { server = "shop" }
+    offset    = { file = %q, pos = %d }
+    merge     = true
+  }
+}
+`, connector, ack, file, pos)
+	}
+	runHazards(t, w, []hazardCase{
+		{name: "rewind before recorded DDLs", body: move("shop", "mysql-bin.000003", 500, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_after_target",
+			msg: "2 DDL(s) recorded after the new position mysql-bin.000003:500, the latest at mysql-bin.000004:200 (schema history offset 2): ALTER TABLE customers ADD COLUMN phone VARCHAR(32); this is safe for the data as long as the binlog still holds them", golden: true},
+		{name: "the plan names the latest DDL", body: move("shop", "mysql-bin.000003", 500, ""), status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history",
+			msg: `schema history topic "schemahistory.shop" (server "shop"): 3 records, the first at mysql-bin.000003:100 (offset 0); the latest schema change at mysql-bin.000004:200 (offset 2): ALTER TABLE customers ADD COLUMN phone VARCHAR(32)`},
+		{name: "rewind before the history", body: move("shop", "mysql-bin.000002", 4, ""), status: plan.StatusBlocked, sev: plan.SeverityError, code: "before_schema_history",
+			msg: `the new position mysql-bin.000002:4 is before the schema history's first record (mysql-bin.000003:100, offset 0, written by a schema snapshot)`, golden: true},
+		{name: "rewind before the history acknowledged", body: move("shop", "mysql-bin.000002", 4, `  acknowledge = ["schema_history"]`), status: plan.StatusChange, sev: plan.SeverityWarning, code: "before_schema_history",
+			msg: "acknowledged (schema_history)"},
+		{name: "rewind after every DDL", body: move("shop", "mysql-bin.000004", 300, ""), status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history", absent: "ddl_after_target"},
+		{name: "forward", body: move("shop", "mysql-bin.000005", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_skipped_forward",
+			msg: "moving forward from mysql-bin.000004:500 to mysql-bin.000005:4"},
+		{name: "history not in Kafka", body: move("shop_filehistory", "mysql-bin.000002", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "schema_history_unchecked",
+			msg: `the schema history of connector "shop-mysql-filehistory" was not read`, absent: "before_schema_history"},
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
@@ -149,6 +150,7 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 			return nil, err
 		}
 		o.sourceDatabase(ctx, cb, obs, info.Config)
+		o.schemaHistory(ctx, cb, obs, info.Config)
 	case Sink:
 		if err := o.sinkOffsets(ctx, ci, cb, obs, info.Config, topics); err != nil {
 			return nil, err
@@ -432,4 +434,50 @@ func plainTables(list string) []string {
 		}
 	}
 	return out
+}
+
+// schemaHistory reads, for a Debezium MySQL or MariaDB connector, the schema
+// history topic its configuration names (schema.history.internal.kafka.topic,
+// database.history.kafka.topic before Debezium 2.0) from the cluster of the
+// connector block's kafka block, keeping the records of its topic.prefix
+// (database.server.name before 2.0). A topic it cannot read is recorded
+// with the reason, and the plan says the check was not made.
+func (o *observer) schemaHistory(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
+	if obs.Codec != "debezium-mysql" {
+		return
+	}
+	sh := &SchemaHistoryObservation{Topic: firstSet(cfg, "schema.history.internal.kafka.topic", "database.history.kafka.topic"),
+		Server: firstSet(cfg, "topic.prefix", "database.server.name")}
+	obs.SchemaHistory = sh
+	switch {
+	case sh.Topic == "":
+		sh.Error = "the connector's configuration names no schema.history.internal.kafka.topic (a history kept elsewhere is not read)"
+		return
+	case cb.Kafka == nil:
+		sh.Error = fmt.Sprintf("%s has no kafka block to read it from", cb.Addr())
+		return
+	}
+	kc, err := o.pl.Clients.Kafka(cb.Kafka)
+	if err != nil {
+		sh.Error = err.Error()
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	recs, err := schemahistory.Read(ctx, kc, sh.Topic, sh.Server)
+	if err != nil {
+		sh.Error = err.Error()
+		return
+	}
+	sh.Read, sh.Records = len(recs), schemahistory.Summary(recs)
+}
+
+// firstSet is the value of the first of keys that cfg sets.
+func firstSet(cfg map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if v := cfg[k]; v != "" {
+			return v
+		}
+	}
+	return ""
 }

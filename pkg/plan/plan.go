@@ -5,6 +5,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/internal/numfmt"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
@@ -101,6 +102,9 @@ type ConnectorObservation struct {
 	// (the connector block's source_database): nil when none is given or
 	// the connector's format has nothing to read there.
 	SourceDB *SourceDBObservation
+	// SchemaHistory is what planning read from a Debezium MySQL or MariaDB
+	// connector's schema history topic: nil for other connectors.
+	SchemaHistory *SchemaHistoryObservation
 	// OtherNames are the connectors the worker has, read only when this one
 	// does not exist, for a "did you mean"; not saved in the plan file.
 	OtherNames []string
@@ -120,6 +124,23 @@ type SourceDBObservation struct {
 	// table.include.list names (plain names only, not patterns).
 	FlushMode string
 	Tables    []string
+}
+
+// SchemaHistoryObservation is what planning read from a Debezium binlog
+// connector's schema history topic (schema.history.internal.kafka.topic),
+// which says whether the connector can rebuild its tables' schemas at a new
+// position.
+type SchemaHistoryObservation struct {
+	// Topic is the schema history topic, Server the topic.prefix whose
+	// records were kept.
+	Topic, Server string
+	// Read counts the records of Server read in all; Records are those a
+	// verdict weighs (schemahistory.Summary): the first with a binlog
+	// position and every DDL read while streaming, in topic order.
+	Read    int
+	Records []schemahistory.Record
+	// Error says why the topic was not read (then Records is empty).
+	Error string
 }
 
 // SourceOffset is one source partition's stored offset.
