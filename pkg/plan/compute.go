@@ -167,6 +167,7 @@ func (c *computer) operation(blk *config.Offsets) {
 	c.safetyNotes(&op, blk, obs)
 	c.sourceRetention(&op, blk, obs)
 	c.schemaHistory(&op, blk, obs)
+	c.sourceLogGap(&op, blk, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"
@@ -798,4 +799,66 @@ func schemaHistorySummary(sh *SchemaHistoryObservation) string {
 		msg += "; no schema change since the snapshot"
 	}
 	return msg
+}
+
+// logJudge returns how to judge a position of obs's source against what
+// planning read of its log (the source's verdicts, and the position as
+// text), or nil when nothing was read.
+func logJudge(obs *ConnectorObservation) (func(off offsets.Map) ([]sourcedb.Finding, string), bool) {
+	sd := obs.SourceDB
+	if obs.Codec != "debezium-postgres" || sd == nil || sd.Postgres == nil {
+		return nil, false
+	}
+	return func(off offsets.Map) ([]sourcedb.Finding, string) {
+		lsn, ok := offsets.PostgresResumeLSN(off)
+		if !ok {
+			return nil, ""
+		}
+		return sourcedb.JudgePostgres(sd.Postgres, sourcedb.PostgresEdit{Target: lsn, HasTarget: true, ConnectorState: obs.State,
+			FlushMode: sd.FlushMode, Tables: sd.Tables}), offsets.FormatLSN(lsn)
+	}, true
+}
+
+// logGone lists the codes of findings that say the log is gone.
+func logGone(fs []sourcedb.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if sourcedb.LogGone(f.Code) {
+			out = append(out, f.Code)
+		}
+	}
+	return out
+}
+
+// sourceLogGap refuses, unless acknowledged (source_log_gap), a source
+// change whose effect is to move the connector from a position whose log
+// the source no longer holds (the WAL below the slot's restart_lsn, a
+// purged binlog: see sourcedb.LogGone) to one whose log it holds. The
+// changes in the gap are lost either way; the edit only makes the connector
+// run again without an error, hiding it. The check says so in one line and
+// points to the repairs that bring the data back.
+func (c *computer) sourceLogGap(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	judge, ok := logJudge(obs)
+	if !ok {
+		return
+	}
+	for _, ch := range op.Changes {
+		if ch.Source == nil || ch.Action != ActionUpdate || ch.Source.Before == nil || ch.Source.After == nil {
+			continue
+		}
+		storedFindings, stored := judge(*ch.Source.Before)
+		gone := logGone(storedFindings)
+		targetFindings, target := judge(*ch.Source.After)
+		if len(gone) == 0 || len(logGone(targetFindings)) > 0 {
+			continue
+		}
+		msg := fmt.Sprintf("partition %s: the source no longer holds the log at the stored position %s (%s), so the changes from there to the new position %s are lost, and this edit only moves the connector past the gap, which hides the loss; ",
+			ch.Source.Partition, stored, strings.Join(gone, ", "), target)
+		if blk.Acknowledges(config.AckSourceLogGap) {
+			c.check(SeverityWarning, "hides_data_loss", op.Address, msg+"acknowledged ("+config.AckSourceLogGap+")")
+			continue
+		}
+		c.check(SeverityError, "hides_data_loss", op.Address, msg+fmt.Sprintf(
+			`repair the data instead with a reconcile block (repair = "snapshot_signal" for a Debezium incremental snapshot, or repair = "upsert"), or acknowledge = ["%s"] to accept the loss`, config.AckSourceLogGap))
+	}
 }
