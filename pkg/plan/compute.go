@@ -334,10 +334,7 @@ func (c *computer) sinkTarget(op *Operation, sp *config.SinkPartition, cur SinkP
 // skips everything not yet consumed, almost always by a typo (the year, the
 // zone); to_latest says that on purpose.
 func (c *computer) skipCause(op *Operation, sp *config.SinkPartition, id string, sc SinkChange) {
-	from := "the committed offset " + fmt.Sprint(sc.Before)
-	if sc.Before < 0 {
-		from = fmt.Sprintf("the log start %d (nothing committed)", sc.LogStart)
-	}
+	from := skipFrom(sc)
 	t := sp.Target
 	var cause string
 	switch t.Kind {
@@ -363,6 +360,15 @@ func (c *computer) skipCause(op *Operation, sp *config.SinkPartition, id string,
 		cause = fmt.Sprintf("%s: the target %d skips %s after %s", id, sc.After, records(sc.Skips), from)
 	}
 	c.skipCauses[op.Address] = append(c.skipCauses[op.Address], cause)
+}
+
+// skipFrom names where a sink change's skipped records start: the
+// committed offset, or the log start when nothing is committed.
+func skipFrom(sc SinkChange) string {
+	if sc.Before < 0 {
+		return fmt.Sprintf("the log start %d (nothing committed)", sc.LogStart)
+	}
+	return "the committed offset " + fmt.Sprint(sc.Before)
 }
 
 func records(n int64) string {
@@ -627,8 +633,13 @@ func (c *computer) copyOffsets(op *Operation, obs *ConnectorObservation, src []S
 				c.check(SeverityError, "partition_missing", op.Address, fmt.Sprintf("%s from %s does not exist on this cluster", id, from))
 				continue
 			}
-			op.Changes = append(op.Changes, sinkChange(*cur, want.Committed))
+			ch := sinkChange(*cur, want.Committed)
+			op.Changes = append(op.Changes, ch)
 			c.sinkRange(op, id, *cur, want.Committed)
+			if ch.Sink.Skips > 0 {
+				c.skipCauses[op.Address] = append(c.skipCauses[op.Address], fmt.Sprintf("%s: the offset %d from %s skips %s after %s",
+					id, want.Committed, from, records(ch.Sink.Skips), skipFrom(*ch.Sink)))
+			}
 		}
 	}
 }
@@ -650,6 +661,38 @@ func (c *computer) reset(op *Operation, obs *ConnectorObservation) {
 			}
 			op.Changes = append(op.Changes, sinkChange(p, -1))
 		}
+		c.sinkResetTo(op, obs)
+	}
+}
+
+// sinkResetTo says where a sink whose consumer group offsets are deleted
+// resumes, by its consumer.override.auto.offset.reset: earliest (the
+// default) replays the retained log; latest skips everything not consumed,
+// counted on each change as a jump_to_latest that allow_skip_records must
+// acknowledge like to_latest; none makes its tasks fail at start.
+func (c *computer) sinkResetTo(op *Operation, obs *ConnectorObservation) {
+	switch obs.AutoOffsetReset {
+	case "latest":
+		for i := range op.Changes {
+			sc := op.Changes[i].Sink
+			if sc == nil || sc.LogEnd <= sc.Before {
+				continue
+			}
+			sc.Skips = sc.LogEnd - sc.Before
+			id := fmt.Sprintf("%s[%d]", sc.Topic, sc.Partition)
+			if c.latest[op.Address] == nil {
+				c.latest[op.Address] = map[string]bool{}
+			}
+			c.latest[op.Address][id] = true
+			c.skipCauses[op.Address] = append(c.skipCauses[op.Address], fmt.Sprintf(
+				"%s: reset with auto.offset.reset = latest skips %s to the log end %d", id, records(sc.Skips), sc.LogEnd))
+		}
+		c.check(SeverityWarning, "sink_reset", op.Address, fmt.Sprintf(
+			"deleting the consumer group of %q makes it resume per its consumer.override.auto.offset.reset = latest: at the log end, so every record not yet consumed is never delivered", obs.Name))
+	case "none":
+		c.check(SeverityError, "sink_reset_none", op.Address, fmt.Sprintf(
+			"%q has consumer.override.auto.offset.reset = none: with its consumer group offsets deleted its tasks fail at start (no offset to resume from); set the offsets with sink_partition blocks (to_earliest, to_offset) instead", obs.Name))
+	default:
 		c.check(SeverityWarning, "sink_reset", op.Address, fmt.Sprintf("deleting the consumer group of %q makes it resume per auto.offset.reset (earliest by default): the whole retained log is replayed", obs.Name))
 	}
 }

@@ -179,6 +179,7 @@ type connectorV1 struct {
 	ReadVia       string            `json:"read_via"`
 	WriteVia      string            `json:"write_via"`
 	Group         string            `json:"group,omitempty"`
+	AutoReset     string            `json:"auto_offset_reset,omitempty"`
 	Source        []sourceOffsetV1  `json:"source_offsets,omitempty"`
 	Sink          []sinkPartitionV1 `json:"sink_offsets,omitempty"`
 	SourceDB      *sourceDBV3       `json:"source_database,omitempty"`
@@ -462,7 +463,7 @@ func toWire(p *Plan) *planV1 {
 		cw := connectorV1{Address: c.Address, Name: c.Name, Cluster: c.Cluster, ConnectURL: c.ConnectURL,
 			WorkerVersion: c.WorkerVersion, ClusterID: c.ClusterID, Exists: c.Exists, Type: string(c.Type), Class: c.Class,
 			Codec: c.Codec, State: c.State, TaskStates: nonNil(c.TaskStates), ConfigHash: c.ConfigHash,
-			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group, SourceDB: sourceDBToWire(c.SourceDB),
+			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group, AutoReset: c.AutoOffsetReset, SourceDB: sourceDBToWire(c.SourceDB),
 			SchemaHistory: schemaHistoryToWire(c.SchemaHistory)}
 		for _, so := range c.Source {
 			off := so.Offset
@@ -517,7 +518,7 @@ func fromWire(w *planV1) (*Plan, error) {
 		c := ConnectorObservation{Address: cw.Address, Name: cw.Name, Cluster: cw.Cluster, ConnectURL: cw.ConnectURL,
 			WorkerVersion: cw.WorkerVersion, ClusterID: cw.ClusterID, Exists: cw.Exists, Type: ConnectorType(cw.Type),
 			Class: cw.Class, Codec: cw.Codec, State: cw.State, TaskStates: cw.TaskStates, ConfigHash: cw.ConfigHash,
-			ReadVia: Method(cw.ReadVia), WriteVia: Method(cw.WriteVia), Group: cw.Group}
+			ReadVia: Method(cw.ReadVia), WriteVia: Method(cw.WriteVia), Group: cw.Group, AutoOffsetReset: cw.AutoReset}
 		sd, err := sourceDBFromWire(cw.Address, cw.SourceDB)
 		if err != nil {
 			return nil, err

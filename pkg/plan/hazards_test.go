@@ -30,6 +30,9 @@ type hazardCase struct {
 	absent string
 	// golden pins the text, Markdown and JSON renderings.
 	golden bool
+	// risk is a risk of the operation as "class:records" ("" none looked
+	// for).
+	risk string
 }
 
 // runHazards plans each case, checks its verdict, and checks that the plan
@@ -41,6 +44,15 @@ func runHazards(t *testing.T, w *planWorld, cases []hazardCase) {
 			p, cfg, pl := w.planWith(t, tc.body)
 			if len(p.Operations) == 0 || p.Operations[0].Status != tc.status {
 				t.Fatalf("status of %+v, want %s; checks %+v", p.Operations, tc.status, p.Checks)
+			}
+			if tc.risk != "" {
+				var risks []string
+				for _, r := range p.Operations[0].Risks {
+					risks = append(risks, fmt.Sprintf("%s:%d", r.Class, r.Records))
+				}
+				if !strings.Contains(" "+strings.Join(risks, " ")+" ", " "+tc.risk+" ") {
+					t.Errorf("risks %v, want %s among them", risks, tc.risk)
+				}
 			}
 			found := false
 			for _, c := range p.Checks {
@@ -249,5 +261,66 @@ offsets "move_shop" {
 			msg: "moving forward from mysql-bin.000004:500 to mysql-bin.000005:4"},
 		{name: "history not in Kafka", body: move("shop_filehistory", "mysql-bin.000002", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "schema_history_unchecked",
 			msg: `the schema history of connector "shop-mysql-filehistory" was not read`, absent: "before_schema_history"},
+	})
+}
+
+// TestHazardSkips: every sink change that skips records shows the skip or
+// jump_to_latest risk with the records counted, and is refused unless
+// allow_skip_records acknowledges them all, naming what skips: to_latest,
+// shift_by, offsets copied from another sink, and a reset of a sink whose
+// consumer.override.auto.offset.reset is latest (it jumps to the log end).
+func TestHazardSkips(t *testing.T) {
+	w := newPlanWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for name, reset := range map[string]string{"orders-sink-ahead": "latest", "orders-sink-strict": "none"} {
+		if _, err := w.c.Create(ctx, connect.CreateRequest{Name: name, InitialState: connect.StateStopped, Config: map[string]string{
+			"connector.class": "org.example.InertSink", "topics": "orders", "consumer.override.auto.offset.reset": reset}}); err != nil {
+			t.Fatal(err)
+		}
+		commit := kadm.Offsets{}
+		commit.AddOffset("orders", 0, 95, -1)
+		if _, err := kadm.NewClient(w.kc).CommitOffsets(ctx, "connect-"+name, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const sinks = `
+connector "ahead" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "orders-sink-ahead"
+}
+
+connector "strict" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "orders-sink-strict"
+}
+`
+	block := func(connector, allow, body string) string {
+		return sinks + fmt.Sprintf("\noffsets \"op\" {\n  connector = connector.%s\n  reason    = \"test\"\n%s\n%s\n}\n", connector, allow, body)
+	}
+	latest0 := "  sink_partition {\n    topic      = \"orders\"\n    partitions = [0]\n    to_latest  = true\n  }"
+	runHazards(t, w, []hazardCase{
+		{name: "to_latest over the acknowledgement", body: block("orders_sink", "  allow_skip_records = 10", latest0), status: plan.StatusBlocked,
+			sev: plan.SeverityError, code: "skip_over_acknowledged", risk: "jump_to_latest:20",
+			msg: "this change skips 20 records, more than allow_skip_records = 10 acknowledges (orders[0]: to_latest skips 20 records to the log end 100)"},
+		{name: "to_latest acknowledged", body: block("orders_sink", "  allow_skip_records = 20", latest0), status: plan.StatusChange, risk: "jump_to_latest:20", absent: "skip_over_acknowledged"},
+		{name: "shift forward", body: block("orders_sink", "  allow_skip_records = 5", "  sink_partition {\n    topic      = \"orders\"\n    partitions = [0, 1]\n    shift_by   = 5\n  }"),
+			status: plan.StatusBlocked, sev: plan.SeverityError, code: "skip_over_acknowledged", risk: "skip:10",
+			msg: "(orders[0]: shift_by = 5 skips 5 records; orders[1]: shift_by = 5 skips 5 records)"},
+		{name: "copied from a sink ahead", body: block("orders_sink", "", "  copy_from = connector.ahead"), status: plan.StatusBlocked,
+			sev: plan.SeverityError, code: "skip_not_acknowledged", risk: "skip:15", msg: "this change skips 15 records that the sink will never receive: add allow_skip_records = 15"},
+		{name: "copied from a sink ahead, over the acknowledgement", body: block("orders_sink", "  allow_skip_records = 5", "  copy_from = connector.ahead"), status: plan.StatusBlocked,
+			sev: plan.SeverityError, code: "skip_over_acknowledged", risk: "skip:15",
+			msg: `(orders[0]: the offset 95 from connector "orders-sink-ahead" skips 15 records after the committed offset 80)`},
+		{name: "reset of a sink that resets to latest", body: block("ahead", "", "  reset = true\n  acknowledge_resnapshot = true"), status: plan.StatusBlocked,
+			sev: plan.SeverityError, code: "skip_not_acknowledged", risk: "jump_to_latest:5", msg: "this change skips 5 records that the sink will never receive: add allow_skip_records = 5", golden: true},
+		{name: "reset of a sink that resets to latest, acknowledged", body: block("ahead", "  allow_skip_records = 5", "  reset = true\n  acknowledge_resnapshot = true"), status: plan.StatusChange,
+			sev: plan.SeverityWarning, code: "sink_reset", risk: "jump_to_latest:5", msg: "consumer.override.auto.offset.reset = latest: at the log end"},
+		{name: "reset of a sink that never resets", body: block("strict", "", "  reset = true\n  acknowledge_resnapshot = true"), status: plan.StatusBlocked,
+			sev: plan.SeverityError, code: "sink_reset_none", msg: "its tasks fail at start"},
+		{name: "reset to earliest replays", body: block("orders_sink", "", "  reset = true\n  acknowledge_resnapshot = true"), status: plan.StatusChange,
+			sev: plan.SeverityWarning, code: "sink_reset", risk: "sink_reset:170", absent: "skip_not_acknowledged"},
 	})
 }

@@ -243,6 +243,7 @@ func (o *observer) kafka(k *config.Kafka) offsets.KafkaFunc {
 
 func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string, blockTopics []string) error {
 	obs.Group = offsets.SinkGroupID(cb.ConnectorName, cb.Group, cfg)
+	obs.AutoOffsetReset = strings.ToLower(strings.TrimSpace(cfg["consumer.override.auto.offset.reset"]))
 	if cb.Kafka == nil {
 		return fmt.Errorf("sink connector %q needs a kafka block: offsetctl reads each partition's log start and end from Kafka to check targets", cb.ConnectorName)
 	}

@@ -96,6 +96,10 @@ type ConnectorObservation struct {
 	ReadVia       Method        // how the offsets below were read
 	WriteVia      Method        // how apply will write them
 	Group         string        // the sink's consumer group
+	// AutoOffsetReset is a sink connector's
+	// consumer.override.auto.offset.reset ("" when not set: the worker's,
+	// earliest by default): where it resumes once its offsets are deleted.
+	AutoOffsetReset string
 	Source        []SourceOffset
 	Sink          []SinkPartition
 	// SourceDB is what planning read from the connector's own database
