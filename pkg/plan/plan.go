@@ -100,8 +100,8 @@ type ConnectorObservation struct {
 	// consumer.override.auto.offset.reset ("" when not set: the worker's,
 	// earliest by default): where it resumes once its offsets are deleted.
 	AutoOffsetReset string
-	Source        []SourceOffset
-	Sink          []SinkPartition
+	Source          []SourceOffset
+	Sink            []SinkPartition
 	// SourceDB is what planning read from the connector's own database
 	// (the connector block's source_database): nil when none is given or
 	// the connector's format has nothing to read there.
