@@ -23,30 +23,7 @@ func TestPlanRefusesHidingDataLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	src := w.pipe.SourceDB()
-	conn := pgtest.Conn(t, src)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	lsn := func(query string) uint64 {
-		t.Helper()
-		var text string
-		if err := conn.QueryRow(ctx, query).Scan(&text); err != nil {
-			t.Fatal(err)
-		}
-		v, err := offsets.ParseLSN(text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	exec("SELECT pg_create_logical_replication_slot('offsetctl_sandbox', 'pgoutput')")
-	t.Cleanup(func() {
-		_, _ = pgtest.Conn(t, src).Exec(context.Background(), "SELECT pg_drop_replication_slot('offsetctl_sandbox')")
-	})
-	exec("CREATE PUBLICATION dbz_publication FOR ALL TABLES")
+	exec, lsn := sourceSlot(ctx, t, src)
 	gone := lsn("SELECT pg_current_wal_lsn()::text")
 	if _, err := w.pipe.InsertN(ctx, 20); err != nil {
 		t.Fatal(err)
@@ -126,4 +103,38 @@ offsets "resume" {
 	if code != 0 || !strings.Contains(out, "which hides the loss; acknowledged (source_log_gap)") || strings.Contains(out, "error:") {
 		t.Fatalf("an acknowledged move past the lost WAL: exit %d", code)
 	}
+}
+
+// sourceSlot makes, in the source database src, the replication slot and
+// publication a Debezium PostgreSQL connector keeps (the sandbox's source
+// names slot.name offsetctl_sandbox; the slot is dropped at the end), and
+// returns, on a connection to it, a statement runner and a query for one
+// LSN (as text), both failing t.
+func sourceSlot(ctx context.Context, t *testing.T, src string) (exec func(sql string, args ...any), lsn func(query string) uint64) {
+	t.Helper()
+	conn := pgtest.Conn(t, src)
+	exec = func(sql string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	lsn = func(query string) uint64 {
+		t.Helper()
+		var text string
+		if err := conn.QueryRow(ctx, query).Scan(&text); err != nil {
+			t.Fatal(err)
+		}
+		v, err := offsets.ParseLSN(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	exec("SELECT pg_create_logical_replication_slot('offsetctl_sandbox', 'pgoutput')")
+	t.Cleanup(func() {
+		_, _ = pgtest.Conn(t, src).Exec(context.Background(), "SELECT pg_drop_replication_slot('offsetctl_sandbox')")
+	})
+	exec("CREATE PUBLICATION dbz_publication FOR ALL TABLES")
+	return exec, lsn
 }
