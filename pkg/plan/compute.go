@@ -830,11 +830,12 @@ func binlogPosition(off offsets.Map) (schemahistory.Position, bool) {
 // where it is, what it holds, and its latest DDL with the position.
 func schemaHistorySummary(sh *SchemaHistoryObservation) string {
 	msg := fmt.Sprintf("schema history topic %q (server %q): %s", sh.Topic, sh.Server, plural(sh.Read, "record"))
-	if len(sh.Records) > 0 {
-		first := sh.Records[0]
-		fp, _ := first.Position()
-		msg += fmt.Sprintf(", the first at %s (offset %d)", fp, first.Offset)
+	if len(sh.Records) == 0 {
+		return msg + ", none with a binlog position"
 	}
+	first := sh.Records[0]
+	fp, _ := first.Position()
+	msg += fmt.Sprintf(", the first at %s (offset %d)", fp, first.Offset)
 	if last, ok := schemahistory.Latest(sh.Records); ok {
 		lp, _ := last.Position()
 		msg += fmt.Sprintf("; the latest schema change at %s (offset %d): %s", lp, last.Offset, last.DDL)
