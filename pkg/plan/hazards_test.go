@@ -220,7 +220,24 @@ func TestHazardSchemaHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := w.c.Create(ctx, connect.CreateRequest{Name: "shop-sqlserver", InitialState: connect.StateStopped, Config: map[string]string{
+		"connector.class": "io.debezium.connector.sqlserver.SqlServerConnector", "topic.prefix": "shop", "database.names": "shop",
+		"schema.history.internal.kafka.topic": "schemahistory.shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.c.AlterOffsets(ctx, "shop-sqlserver", connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{
+		Partition: []byte(`{"server":"shop","database":"shop"}`),
+		Offset:    []byte(`{"commit_lsn":"0000002a:00000190:0003","change_lsn":"0000002a:00000188:0002","event_serial_no":1}`),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
 	const connectors = `
+connector "sqlserver" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "shop-sqlserver"
+}
+
 connector "shop" {
   connect = connect.sandbox
   kafka   = kafka.sandbox
@@ -259,6 +276,16 @@ offsets "move_shop" {
 		{name: "rewind after every DDL", body: move("shop", "mysql-bin.000004", 300, ""), status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history", absent: "ddl_after_target"},
 		{name: "forward", body: move("shop", "mysql-bin.000005", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_skipped_forward",
 			msg: "moving forward from mysql-bin.000004:500 to mysql-bin.000005:4"},
+		{name: "SQL Server is not judged", body: connectors + `
+offsets "move_shop" {
+  connector = connector.sqlserver
+  reason    = "test"
+  source_partition {
+    partition = { server = "shop", database = "shop" }
+    offset    = { commit_lsn = "0000002a:00000100:0003", change_lsn = "0000002a:00000100:0002", event_serial_no = 1 }
+  }
+}
+`, status: plan.StatusChange, sev: plan.SeverityWarning, code: "schema_history_unchecked", msg: "not yet SQL Server's change LSNs"},
 		{name: "history not in Kafka", body: move("shop_filehistory", "mysql-bin.000002", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "schema_history_unchecked",
 			msg: `the schema history of connector "shop-mysql-filehistory" was not read`, absent: "before_schema_history"},
 	})
