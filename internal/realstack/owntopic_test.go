@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -46,16 +45,7 @@ func TestProofOwnOffsetsTopic(t *testing.T) {
 	st := Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	run := proofRunID()
-	var (
-		srcName  = "proof-own-source-" + run
-		sinkName = "proof-own-sink-" + run
-		prefix   = "own" + run
-		table    = "own_orders_" + run
-		slot     = "offsetctl_own_" + run
-		topic    = prefix + ".public." + table
-		ownTopic = "proof-own-offsets-" + run
-	)
+	ownTopic := "proof-own-offsets-" + proofRunID()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(st.BootstrapServers()))
 	if err != nil {
 		t.Fatal(err)
@@ -65,63 +55,9 @@ func TestProofOwnOffsetsTopic(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 5, 1, map[string]*string{"cleanup.policy": ptr("compact")}, ownTopic); err != nil {
 		t.Fatal(err)
 	}
-	src, err := pgx.Connect(ctx, st.SourceDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close(context.Background())
-	if _, err := src.Exec(ctx, "CREATE TABLE public."+pgx.Identifier{table}.Sanitize()+" (id integer PRIMARY KEY, item text NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	insert := func(ids ...int) {
-		t.Helper()
-		for _, id := range ids {
-			if _, err := src.Exec(ctx, "INSERT INTO public."+pgx.Identifier{table}.Sanitize()+" (id, item) VALUES ($1, $2)", id, "item "+strconv.Itoa(id)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	currentWAL := func() int64 {
-		t.Helper()
-		var s string
-		if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		return lsnToInt(t, s)
-	}
-	srcCfg := st.SourceConnectorConfig()
-	srcCfg["topic.prefix"] = prefix
-	srcCfg["slot.name"] = slot
-	srcCfg["publication.name"] = slot
-	srcCfg["table.include.list"] = "public." + table
-	srcCfg["snapshot.mode"] = "no_data"
-	srcCfg["lsn.flush.mode"] = "manual" // WAL after the slot's creation stays replayable (see TestProofTopicModeReplay)
-	srcCfg["offsets.storage.topic"] = ownTopic
-	sinkCfg := st.SinkConnectorConfig()
-	sinkCfg["topics"] = topic
-	sinkCfg["collection.name.format"] = table
-	t.Cleanup(func() { dropSlot(t, st, slot) })
-	createProofConnector(ctx, t, st, srcName, srcCfg)
-	createProofConnector(ctx, t, st, sinkName, sinkCfg)
-	waitConnectorState(ctx, t, st, srcName, "RUNNING")
-	waitConnectorState(ctx, t, st, sinkName, "RUNNING")
-	if err := poll(ctx, time.Minute, "slot "+slot+" to exist", st.connect, func(ctx context.Context) (bool, error) {
-		var n int
-		err := src.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&n)
-		return n == 1, err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	insert(1)
-	beforeTwo := currentWAL()
-	insert(2)
-	waitSinkRows(ctx, t, st, table, 1, 2)
-	target := waitOffsetPast(ctx, t, st, srcName, beforeTwo)
-	insert(3, 4)
-	beforeFive := currentWAL()
-	insert(5)
-	waitSinkRows(ctx, t, st, table, 3, 4, 5)
-	current := waitOffsetPast(ctx, t, st, srcName, beforeFive)
+	p := startReplayPipeline(ctx, t, st, "own", map[string]string{"offsets.storage.topic": ownTopic})
+	srcName, prefix, topic := p.srcName, p.prefix, p.topic
+	target, current, _ := p.deliverFive(ctx, t)
 
 	// Where the real worker put them: its own topic.
 	partition := offsets.NewMap(offsets.Field{Key: "server", Value: offsets.String(prefix)})
@@ -146,14 +82,7 @@ func TestProofOwnOffsetsTopic(t *testing.T) {
 	}
 
 	// The rows to replay leave the sink.
-	sink, err := pgx.Connect(ctx, st.SinkDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close(context.Background())
-	if _, err := sink.Exec(ctx, "DELETE FROM public."+pgx.Identifier{table}.Sanitize()+" WHERE id IN (3, 4, 5)"); err != nil {
-		t.Fatal(err)
-	}
+	p.dropReplayedRows(ctx, t)
 
 	// offsetctl against the real worker, shown as 3.5.
 	proxy := versionProxy(t, st.ConnectURL(), "3.5.0")
@@ -193,15 +122,15 @@ offsets "rewind" {
 	}
 	clients := &proofClients{url: proxy, kcl: cl}
 	planner := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
-	p, err := planner.Plan(ctx, conf, plan.Options{})
+	pl, err := planner.Plan(ctx, conf, plan.Options{})
 	if err != nil {
 		t.Fatalf("planning: %v", err)
 	}
-	if !p.HasChanges() || p.HasErrors() || p.Operations[0].Method != plan.MethodTopic {
-		t.Fatalf("plan: changes %v, method %s, checks %+v", p.HasChanges(), p.Operations[0].Method, p.Checks)
+	if !pl.HasChanges() || pl.HasErrors() || pl.Operations[0].Method != plan.MethodTopic {
+		t.Fatalf("plan: changes %v, method %s, checks %+v", pl.HasChanges(), pl.Operations[0].Method, pl.Checks)
 	}
 	var note string
-	for _, c := range p.Checks {
+	for _, c := range pl.Checks {
 		if c.Code == "own_offsets_topic" {
 			note = c.Message
 		}
@@ -210,7 +139,7 @@ offsets "rewind" {
 	if !strings.Contains(note, `Kafka Connect reads them from that topic only`) || !strings.Contains(note, `1 partition(s) read from "`+ownTopic+`"`) {
 		t.Fatalf("the plan does not say which topic Connect reads first: %q", note)
 	}
-	if before := p.Operations[0].Changes[0].Source.Before; before == nil || !before.Equal(current) {
+	if before := pl.Operations[0].Changes[0].Source.Before; before == nil || !before.Equal(current) {
 		t.Fatalf("the plan's before-image is %v, want the offset in the connector's own topic %s", before, current)
 	}
 	backend := local.New(filepath.Join(dir, "state.json"))
@@ -252,7 +181,7 @@ offsets "rewind" {
 		t.Fatal(err)
 	}
 	end := topicEndOf(ctx, t, adm, topic)
-	res, err := applier.Apply(ctx, p, conf, lockID)
+	res, err := applier.Apply(ctx, pl, conf, lockID)
 	if err != nil {
 		t.Fatalf("apply: %v\nevents:\n%s", err, strings.Join(events, "\n"))
 	}
@@ -276,18 +205,7 @@ offsets "rewind" {
 		}
 	}
 	// Resumed by apply, Debezium replays from there.
-	waitConnectorState(ctx, t, st, srcName, "RUNNING")
-	waitSinkRows(ctx, t, st, table, 3, 4, 5)
-	var ids []int
-	if err := poll(ctx, time.Minute, "the replayed change events", st.connect, func(ctx context.Context) (bool, error) {
-		ids = idsSince(ctx, t, adm, []string{st.BootstrapServers()}, topic, end)
-		return len(ids) >= 3, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(ids) != "[3 4 5]" {
-		t.Fatalf("after resuming from the offset offsetctl wrote the source emitted ids %v, want [3 4 5]", ids)
-	}
+	p.waitReplayed(ctx, t, adm, end)
 }
 
 func ptr(s string) *string { return &s }
