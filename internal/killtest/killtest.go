@@ -82,70 +82,120 @@ type Stopped struct {
 	Stderr string
 }
 
-// SignalAt runs offsetctl with args, held by the stop hook at at, sends it
-// sig there and waits for it to end (a SIGINT or SIGTERM lets it run on as
-// a signal arriving at that point finds it; it must end within 90 s).
-func (r Runner) SignalAt(t testing.TB, ctx context.Context, at At, sig syscall.Signal, args ...string) Stopped {
+// Process is a running offsetctl started by Start.
+type Process struct {
+	cmd     *exec.Cmd
+	done    chan error
+	outFile *os.File
+	stderr  *lockedBuffer
+	ended   bool
+	err     error
+}
+
+// Start starts offsetctl with args (and env added to the Runner's), its
+// stdout going to a file (as a CI log does), and returns at once.
+func (r Runner) Start(t testing.TB, ctx context.Context, args []string, env ...string) *Process {
 	t.Helper()
-	stopped := filepath.Join(r.Dir, "stopped")
-	os.Remove(stopped)
-	outFile, err := os.CreateTemp(r.Dir, "stdout-"+at.Step+"-*")
+	outFile, err := os.CreateTemp(r.Dir, "stdout-*")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer outFile.Close()
-	nth := at.Nth
-	if nth == 0 {
-		nth = 1
-	}
-	cmd := r.command(ctx, args, "OFFSETCTL_TEST_STOP_AT="+at.Step, fmt.Sprintf("OFFSETCTL_TEST_STOP_NTH=%d", nth), "OFFSETCTL_TEST_STOP_FILE="+stopped)
-	var errb lockedBuffer
-	cmd.Stdout, cmd.Stderr = outFile, &errb
-	if err := cmd.Start(); err != nil {
+	t.Cleanup(func() { outFile.Close() })
+	p := &Process{cmd: r.command(ctx, args, env...), done: make(chan error, 1), outFile: outFile, stderr: &lockedBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = outFile, p.stderr
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		if _, err := os.Stat(stopped); err == nil {
-			break
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if !p.ended {
+			p.cmd.Process.Kill()
+			<-p.done
 		}
-		select {
-		case err := <-done:
-			t.Fatalf("offsetctl %s ended (%v) without reaching step %s:\n%s", strings.Join(args, " "), err, at.Step, errb.String())
-		case <-ctx.Done():
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("offsetctl %s never reached step %s:\n%s", strings.Join(args, " "), at.Step, errb.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	s := Stopped{PID: cmd.Process.Pid}
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
+	})
+	return p
+}
+
+// PID is the process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Stderr is what the process wrote to its stderr so far.
+func (p *Process) Stderr() string { return p.stderr.String() }
+
+// Ended says, without waiting, whether the process has ended.
+func (p *Process) Ended() bool {
+	if p.ended {
+		return true
 	}
 	select {
-	case err = <-done:
-	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("offsetctl did not end within 90 s of %s at %s:\n%s", SigName(sig), at.Step, errb.String())
+	case p.err = <-p.done:
+		p.ended = true
+	default:
 	}
+	return p.ended
+}
+
+// Signal sends sig and waits for the process to end (at most 90 s, after
+// which it is killed and the test fails).
+func (p *Process) Signal(t testing.TB, sig syscall.Signal) Stopped {
+	t.Helper()
+	if !p.Ended() {
+		if err := p.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p.err = <-p.done:
+		case <-time.After(90 * time.Second):
+			p.cmd.Process.Kill()
+			p.err = <-p.done
+			t.Errorf("offsetctl did not end within 90 s of %s:\n%s", SigName(sig), p.Stderr())
+		}
+		p.ended = true
+	}
+	s := Stopped{PID: p.PID(), Stderr: p.Stderr()}
 	var ee *exec.ExitError
 	switch {
-	case err == nil:
+	case p.err == nil:
 		s.Exit = "exit 0"
-	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+	case errors.As(p.err, &ee) && ee.ExitCode() >= 0:
 		s.Exit = fmt.Sprintf("exit %d", ee.ExitCode())
 	default:
 		s.Exit = "killed"
 	}
-	out, err := os.ReadFile(outFile.Name())
+	out, err := os.ReadFile(p.outFile.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Stdout, s.Stderr = string(out), errb.String()
+	s.Stdout = string(out)
 	return s
+}
+
+// SignalAt runs offsetctl with args, held by the stop hook at at, sends it
+// sig there and waits for it to end (a SIGINT or SIGTERM lets it run on as
+// a signal arriving at that point finds it).
+func (r Runner) SignalAt(t testing.TB, ctx context.Context, at At, sig syscall.Signal, args ...string) Stopped {
+	t.Helper()
+	stopped := filepath.Join(r.Dir, "stopped")
+	os.Remove(stopped)
+	nth := at.Nth
+	if nth == 0 {
+		nth = 1
+	}
+	p := r.Start(t, ctx, args, "OFFSETCTL_TEST_STOP_AT="+at.Step, fmt.Sprintf("OFFSETCTL_TEST_STOP_NTH=%d", nth), "OFFSETCTL_TEST_STOP_FILE="+stopped)
+	for {
+		if _, err := os.Stat(stopped); err == nil {
+			break
+		}
+		if p.Ended() {
+			t.Fatalf("offsetctl %s ended (%v) without reaching step %s:\n%s", strings.Join(args, " "), p.err, at.Step, p.Stderr())
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("offsetctl %s never reached step %s:\n%s", strings.Join(args, " "), at.Step, p.Stderr())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return p.Signal(t, sig)
 }
 
 // lockedBuffer is a bytes.Buffer the test may read while the process still
@@ -212,4 +262,38 @@ func LocalLock(t testing.TB, statePath string) (id string, pid int, raw []byte) 
 		}
 	}
 	return li.ID, li.PID, raw
+}
+
+// ShowSummary sums up what offsetctl state show OPERATION printed: the
+// operation's status and its last step, for a table cell.
+func ShowSummary(show string) string {
+	status, last := "", ""
+	steps := false
+	for _, l := range strings.Split(show, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "Status:"):
+			status = strings.Join(strings.Fields(l), " ")
+		case l == "Steps:":
+			steps = true
+		case l == "":
+			steps = false
+		case steps:
+			// "N.  name target  status  time  message", columns two
+			// spaces apart.
+			var cols []string
+			for _, c := range strings.Split(l, "  ") {
+				if c = strings.TrimSpace(c); c != "" {
+					cols = append(cols, c)
+				}
+			}
+			if len(cols) >= 3 {
+				last = "last step " + strings.Fields(cols[1])[0] + " " + cols[2]
+			}
+		}
+	}
+	if status == "" {
+		return FirstLine(show)
+	}
+	return strings.TrimSuffix(status+", "+last, ", ")
 }

@@ -111,7 +111,7 @@ offsets "rewind" {
 	row := []string{"alter", killtest.SigName(sig), "real stack", mode, "local", k.Exit}
 
 	show, errs, err := r.Run(ctx, "state", "show", "1", "-no-color")
-	status := statusLine(show)
+	status := killtest.ShowSummary(show)
 	if err != nil || !strings.Contains(show, "rewind") {
 		t.Fatalf("state show after %s at alter: %v\n%s%s", killtest.SigName(sig), err, show, errs)
 	}
@@ -311,38 +311,4 @@ func connectorState(ctx context.Context, t testing.TB, st *Stack, name string) s
 		t.Fatal(err)
 	}
 	return s.Connector.State
-}
-
-// statusLine sums up offsetctl state show OPERATION: the operation's
-// status and its last step.
-func statusLine(show string) string {
-	status, last := "", ""
-	steps := false
-	for _, l := range strings.Split(show, "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "Status:"):
-			status = strings.Join(strings.Fields(l), " ")
-		case l == "Steps:":
-			steps = true
-		case l == "":
-			steps = false
-		case steps:
-			// "N.  name target  status  time  message", columns two
-			// spaces apart.
-			var cols []string
-			for _, c := range strings.Split(l, "  ") {
-				if c = strings.TrimSpace(c); c != "" {
-					cols = append(cols, c)
-				}
-			}
-			if len(cols) >= 3 {
-				last = "last step " + strings.Fields(cols[1])[0] + " " + cols[2]
-			}
-		}
-	}
-	if status == "" {
-		return killtest.FirstLine(show)
-	}
-	return strings.TrimSuffix(status+", "+last, ", ")
 }
