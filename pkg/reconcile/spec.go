@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -114,6 +115,14 @@ type Spec struct {
 	// Progress, when not nil, receives progress events. It is called from
 	// the engine's goroutines, one call at a time.
 	Progress func(Progress)
+	// BeforeSinkSnapshot, when not nil, is called once the source's
+	// snapshot is taken, with its WAL position (Result.SourceSnapshotLSN),
+	// and before the sink's transaction begins: the sink is then read in a
+	// snapshot taken after it returns. A drift check waits there for the
+	// pipeline to deliver everything up to the source's snapshot, so that a
+	// row that still differs is drift, not a change in flight. An error
+	// ends the comparison.
+	BeforeSinkSnapshot func(ctx context.Context, sourceLSN uint64) error
 
 	// tune overrides the cell search tuning (tests only).
 	tune *tuning
