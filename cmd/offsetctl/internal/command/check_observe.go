@@ -114,7 +114,7 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 		if k.SourceDatabase == nil {
 			return nil
 		}
-		lag, err := obs.sourceLag(ctx, k, cl)
+		lag, err := obs.sourceLag(ctx, k)
 		if err != nil {
 			return err
 		}
@@ -130,31 +130,13 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 	return nil
 }
 
-// sourceLag compares a Debezium PostgreSQL source's stored lsn with the
-// source's pg_current_wal_lsn(); nil when the stored offset holds no lsn.
-func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl *connect.Client) (*views.CheckSourceLag, error) {
-	got, err := cl.Offsets(ctx, k.ConnectorName)
+// sourceLag compares a Debezium PostgreSQL source's stored resume position
+// with the source's pg_current_wal_lsn(); nil when no stored offset holds
+// one.
+func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector) (*views.CheckSourceLag, error) {
+	lsn, tsUsec, found, err := obs.storedLSN(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("reading the offsets of %s (GET /offsets, Kafka Connect 3.5+): %w", k.ConnectorName, err)
-	}
-	var lsn, tsUsec int64
-	found := false
-	for _, co := range got.Offsets {
-		if len(co.Offset) == 0 || string(co.Offset) == "null" {
-			continue
-		}
-		m, err := offsets.ParseMap(co.Offset)
-		if err != nil {
-			return nil, fmt.Errorf("the offset of %s: %w", k.ConnectorName, err)
-		}
-		if v, ok := m.Get("lsn"); ok {
-			if n, ok := v.Int64Lenient(); ok && n > lsn {
-				lsn, found = n, true
-				if t, ok := m.Get("ts_usec"); ok {
-					tsUsec, _ = t.Int64Lenient()
-				}
-			}
-		}
+		return nil, err
 	}
 	if !found {
 		return nil, nil
@@ -167,7 +149,7 @@ func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl
 	if err := pool.QueryRow(ctx, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint").Scan(&current); err != nil {
 		return nil, fmt.Errorf("reading the current WAL position of %s: %w", k.SourceDatabase.Addr(), err)
 	}
-	out := &views.CheckSourceLag{StoredLSN: uint64(lsn), CurrentLSN: uint64(current), Bytes: max(current-lsn, 0)}
+	out := &views.CheckSourceLag{StoredLSN: lsn, CurrentLSN: uint64(current), Bytes: max(current-int64(lsn), 0)}
 	if out.Bytes > 0 && tsUsec > 0 {
 		out.Seconds = max(obs.now().Sub(time.UnixMicro(tsUsec)).Seconds(), 0)
 	}
