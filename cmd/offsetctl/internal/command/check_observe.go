@@ -8,7 +8,6 @@ import (
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
-	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
@@ -84,26 +83,14 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 		if k.Kafka == nil {
 			return nil // no lag without Kafka
 		}
-		kc, err := obs.clients.Kafka(k.Kafka)
+		parts, err := obs.sinkGroup(ctx, k, cfg)
 		if err != nil {
 			return err
 		}
-		grp, err := readSinkGroup(ctx, kc, k.ConnectorName, offsets.SinkGroupID(k.ConnectorName, k.Group, cfg), splitTopics(cfg["topics"]))
-		if err != nil {
-			return fmt.Errorf("reading the consumer group of %s: %w", k.ConnectorName, err)
-		}
 		var total int64
-		for _, so := range grp.Offsets {
-			if so.LogEnd < 0 {
-				continue
-			}
-			committed := so.Committed
-			if committed < 0 {
-				committed = so.LogStart
-			}
-			lag := max(so.LogEnd-committed, 0)
-			total += lag
-			c.SinkLag = append(c.SinkLag, views.CheckSinkLag{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogEnd: so.LogEnd, Lag: lag})
+		for _, p := range parts {
+			total += p.lag()
+			c.SinkLag = append(c.SinkLag, views.CheckSinkLag{Topic: p.topic, Partition: p.partition, Committed: p.stored, LogEnd: p.logEnd, Lag: p.lag()})
 		}
 		c.SinkLagRecords, c.MaxLagRecords = &total, chk.MaxLagRecords
 		if chk.MaxLagRecords != nil && total > *chk.MaxLagRecords {

@@ -93,19 +93,22 @@ func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile,
 			unplaced = append(unplaced, k.ConnectorName)
 			continue
 		}
-		ends, err := obs.sinkGroup(ctx, k)
+		ends, err := obs.sinkGroup(ctx, k, nil)
 		if err != nil {
 			return caughtUp{evidence: err.Error()}
 		}
 		for {
-			now, err := obs.sinkGroup(ctx, k)
+			now, err := obs.sinkGroup(ctx, k, nil)
 			if err != nil {
 				return caughtUp{evidence: err.Error()}
 			}
+			committed := map[string]int64{}
+			for _, g := range now {
+				committed[g.key()] = g.committed
+			}
 			var behind int64
 			for _, e := range ends {
-				c := now[e.key]
-				behind += max(e.logEnd-c.committed, 0)
+				behind += max(e.logEnd-committed[e.key()], 0)
 			}
 			if behind == 0 {
 				sinkWords = append(sinkWords, fmt.Sprintf("%s committed its topics' end offsets", k.ConnectorName))
@@ -130,24 +133,33 @@ func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile,
 	return caughtUp{ok: true, evidence: ev}
 }
 
-// groupOffset is one partition of a sink group: its log end and what the
-// group committed (the log start when nothing is committed).
+// groupOffset is one partition of a sink group: its log end, what the
+// group stored (-1: nothing) and what it has consumed (the log start when
+// nothing is stored).
 type groupOffset struct {
-	key       string
-	logEnd    int64
-	committed int64
+	topic             string
+	partition         int32
+	logEnd            int64
+	stored, committed int64
 }
 
-// sinkGroup reads a sink connector's group offsets on its topics, by
-// topic/partition.
-func (obs *checkObserver) sinkGroup(ctx context.Context, k *config.Connector) (map[string]groupOffset, error) {
-	cl, err := obs.clients.Connect(k.Connect)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := cl.Config(ctx, k.ConnectorName)
-	if err != nil {
-		return nil, fmt.Errorf("reading the config of %s: %w", k.ConnectorName, err)
+func (g groupOffset) key() string { return fmt.Sprintf("%s/%d", g.topic, g.partition) }
+
+// lag is the records the group has yet to commit.
+func (g groupOffset) lag() int64 { return max(g.logEnd-g.committed, 0) }
+
+// sinkGroup reads a sink connector's group offsets on its topics (cfg, its
+// connector config; nil to read it), leaving out the partitions whose log
+// end is unknown.
+func (obs *checkObserver) sinkGroup(ctx context.Context, k *config.Connector, cfg map[string]string) ([]groupOffset, error) {
+	if cfg == nil {
+		cl, err := obs.clients.Connect(k.Connect)
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err = cl.Config(ctx, k.ConnectorName); err != nil {
+			return nil, fmt.Errorf("reading the config of %s: %w", k.ConnectorName, err)
+		}
 	}
 	kc, err := obs.clients.Kafka(k.Kafka)
 	if err != nil {
@@ -157,17 +169,16 @@ func (obs *checkObserver) sinkGroup(ctx context.Context, k *config.Connector) (m
 	if err != nil {
 		return nil, fmt.Errorf("reading the consumer group of %s: %w", k.ConnectorName, err)
 	}
-	out := map[string]groupOffset{}
+	var out []groupOffset
 	for _, so := range grp.Offsets {
 		if so.LogEnd < 0 {
 			continue
 		}
-		c := so.Committed
-		if c < 0 {
-			c = so.LogStart
+		g := groupOffset{topic: so.Topic, partition: so.Partition, logEnd: so.LogEnd, stored: so.Committed, committed: so.Committed}
+		if g.committed < 0 {
+			g.committed = so.LogStart
 		}
-		key := fmt.Sprintf("%s/%d", so.Topic, so.Partition)
-		out[key] = groupOffset{key: key, logEnd: so.LogEnd, committed: c}
+		out = append(out, g)
 	}
 	return out, nil
 }

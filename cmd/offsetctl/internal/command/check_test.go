@@ -294,6 +294,39 @@ reconcile "other" {
 	_ = sandbox.ChangeTable
 }
 
+// stallConnector stops (StateStopped) or pauses (StatePaused) one of the
+// world's connectors once it has stored offsets, and returns the Connect
+// client to resume it with.
+func stallConnector(t *testing.T, w *world, name string, to connect.State) *connect.Client {
+	t.Helper()
+	ctx := context.Background()
+	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // a source flushes its offsets every 200ms
+		got, err := c.Offsets(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Offsets) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stall := c.Pause
+	if to == connect.StateStopped {
+		stall = c.Stop
+	}
+	if err := stall(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitForState(ctx, name, to, connect.WaitOptions{Timeout: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestCheckInFlight: rows the sink has not consumed yet (its connector is
 // stopped, so its group lags behind the source's snapshot) are in flight,
 // not drift: exit 0, the sink named; once the resumed sink has caught up
@@ -302,16 +335,7 @@ func TestCheckInFlight(t *testing.T) {
 	w := startCheckWorld(t, 10)
 	dir := writeConfig(t, w.checkHCL("rows", ""))
 	ctx := context.Background()
-	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stop(ctx, w.pipe.SinkConnector()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WaitForState(ctx, w.pipe.SinkConnector(), connect.StateStopped, connect.WaitOptions{Timeout: 20 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	c := stallConnector(t, w, w.pipe.SinkConnector(), connect.StateStopped)
 	if _, err := w.pipe.InsertN(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -348,28 +372,7 @@ func TestCheckLagAwareAgainstTheSourceSnapshot(t *testing.T) {
 	w := startCheckWorld(t, 10)
 	dir := writeConfig(t, w.checkHCL("rows", ""))
 	ctx := context.Background()
-	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The source has stored a position (it flushes every 200ms); then it
-	// stalls.
-	for {
-		got, err := c.Offsets(ctx, w.pipe.SourceConnector())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got.Offsets) > 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := c.Pause(ctx, w.pipe.SourceConnector()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WaitForState(ctx, w.pipe.SourceConnector(), connect.StatePaused, connect.WaitOptions{Timeout: 20 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	c := stallConnector(t, w, w.pipe.SourceConnector(), connect.StatePaused)
 	if _, err := w.pipe.InsertN(ctx, 2); err != nil {
 		t.Fatal(err)
 	}

@@ -10,17 +10,26 @@ import (
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
-// TestDiffManyTables: --schema, --table patterns and --exclude find the
-// tables in the source; a table that cannot be compared is reported and the
-// others are compared; the exit is 1 at the end.
-func TestDiffManyTables(t *testing.T) {
-	src, dst := pgtest.NewDB(t), pgtest.NewDB(t)
+// manyTablesDBs is a source and a sink database with the tables public.a,
+// public.b, public.nokey (no key) on both sides and audit.events on the
+// source only.
+func manyTablesDBs(t *testing.T) (src, dst string) {
+	t.Helper()
+	src, dst = pgtest.NewDB(t), pgtest.NewDB(t)
 	for _, u := range []string{src, dst} {
 		pgtest.Exec(t, u, `CREATE TABLE public.a (id int PRIMARY KEY, v text); INSERT INTO public.a SELECT g, 'x' FROM generate_series(1, 10) g`)
 		pgtest.Exec(t, u, `CREATE TABLE public.b (id int PRIMARY KEY, v text); INSERT INTO public.b SELECT g, 'y' FROM generate_series(1, 10) g`)
 		pgtest.Exec(t, u, `CREATE TABLE public.nokey (v text); INSERT INTO public.nokey VALUES ('z')`)
 	}
 	pgtest.Exec(t, src, `CREATE SCHEMA audit; CREATE TABLE audit.events (id int PRIMARY KEY)`)
+	return src, dst
+}
+
+// TestDiffManyTables: --schema, --table patterns and --exclude find the
+// tables in the source; a table that cannot be compared is reported and the
+// others are compared; the exit is 1 at the end.
+func TestDiffManyTables(t *testing.T) {
+	src, dst := manyTablesDBs(t)
 	pgtest.Exec(t, dst, `DELETE FROM public.b WHERE id = 3`)
 
 	code, out, errOut := runCLI(t, "", "diff", "--source", src, "--sink", dst, "--mode", "counts", "--schema", "public", "--exclude", "public.nokey")
@@ -60,13 +69,7 @@ func TestDiffManyTables(t *testing.T) {
 // that cannot be checked (no key, missing) is reported, the others go on,
 // and the exit is 1 at the end.
 func TestCheckManyTables(t *testing.T) {
-	src, dst := pgtest.NewDB(t), pgtest.NewDB(t)
-	for _, u := range []string{src, dst} {
-		pgtest.Exec(t, u, `CREATE TABLE public.a (id int PRIMARY KEY, v text); INSERT INTO public.a SELECT g, 'x' FROM generate_series(1, 10) g`)
-		pgtest.Exec(t, u, `CREATE TABLE public.b (id int PRIMARY KEY, v text); INSERT INTO public.b SELECT g, 'y' FROM generate_series(1, 10) g`)
-		pgtest.Exec(t, u, `CREATE TABLE public.nokey (v text); INSERT INTO public.nokey VALUES ('z')`)
-	}
-	pgtest.Exec(t, src, `CREATE SCHEMA audit; CREATE TABLE audit.events (id int PRIMARY KEY)`)
+	src, dst := manyTablesDBs(t)
 	pgtest.Exec(t, dst, `UPDATE public.b SET v = 'changed' WHERE id = 3`)
 	dir := writeConfig(t, fmt.Sprintf(`database "source" {
   url = %q
