@@ -205,10 +205,15 @@ func writeCheckMarkdown(w io.Writer, r *CheckResult) error {
 			fmt.Fprintf(&b, "| `%s` | %s | %d | %d | %d | %d | %d | %s |\n", t.Table, t.Mode, t.SourceRows, t.SinkRows, t.Missing, t.Extra, t.Mismatched, t.Verdict)
 		}
 		b.WriteString("\n")
+		listed := false
 		for _, t := range r.Tables {
 			if t.Pipeline != "" {
 				fmt.Fprintf(&b, "- `%s` (%s): %s\n", t.Table, t.Verdict, mdEscape(t.Pipeline))
+				listed = true
 			}
+		}
+		if listed {
+			b.WriteString("\n")
 		}
 	}
 	if len(r.Connectors) > 0 {
