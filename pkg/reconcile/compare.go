@@ -71,6 +71,10 @@ func Compare(ctx context.Context, src, dst *pgx.Conn, spec Spec) (*Result, error
 		if err == nil {
 			err = e.details(ctx, s, d, r)
 		}
+		if err == nil && spec.RecheckSource && r.Drift() {
+			s.end(ctx) // its snapshot is done with: the connection takes a fresh one
+			err = e.recheckSource(ctx, src, s, r)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -683,3 +683,45 @@ func TestCompareSourceSnapshotFirst(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestCompareRecheckSource: with the sink read after the source's snapshot,
+// a row changed on the source after that snapshot and already delivered
+// differs; RecheckSource reads the differing keys' source rows again and
+// takes out those that changed since (ChangedSince), keeping the rows whose
+// source is as the snapshot saw it: drift.
+func TestCompareRecheckSource(t *testing.T) {
+	ctx := context.Background()
+	su, du := pgtest.NewDB(t), pgtest.NewDB(t)
+	for _, u := range []string{su, du} {
+		pgtest.Exec(t, u, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 9) g`)
+	}
+	pgtest.Exec(t, du, `UPDATE t SET v = 'drift' WHERE id = 4; DELETE FROM t WHERE id = 5`)
+	for _, recheck := range []bool{false, true} {
+		t.Run(fmt.Sprint("recheck=", recheck), func(t *testing.T) {
+			pgtest.Exec(t, su, `UPDATE t SET v = 'v' WHERE id = 3; INSERT INTO t VALUES (8, 'v') ON CONFLICT DO NOTHING`)
+			pgtest.Exec(t, du, `UPDATE t SET v = 'v' WHERE id = 3; INSERT INTO t VALUES (8, 'v') ON CONFLICT DO NOTHING`)
+			spec := Spec{Table: "t", Mode: ModeRows, RecheckSource: recheck, BeforeSinkSnapshot: func(ctx context.Context, lsn uint64) error {
+				// After the snapshot: row 3 changes and row 8 is deleted, and
+				// the pipeline delivers both before the sink is read.
+				for _, u := range []string{su, du} {
+					pgtest.Exec(t, u, `UPDATE t SET v = 'later' WHERE id = 3; DELETE FROM t WHERE id = 8`)
+				}
+				return nil
+			}}
+			r, err := Compare(ctx, pgtest.Conn(t, su), pgtest.Conn(t, du), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := [4]int64{2, 0, 2, 0} // missing 5 and 8; mismatched 3 and 4
+			if recheck {
+				want = [4]int64{1, 0, 1, 2} // missing 5, mismatched 4; 3 and 8 changed since
+			}
+			if got := [4]int64{r.MissingCount, r.ExtraCount, r.MismatchedCount, r.ChangedSince}; got != want {
+				t.Errorf("missing, extra, mismatched, changed since = %v, want %v", got, want)
+			}
+			if recheck && (len(r.Mismatched) != 1 || r.Mismatched[0].Key.String() != "4" || len(r.Missing) != 1 || r.Missing[0].Key.String() != "5") {
+				t.Errorf("kept %+v / %+v", r.Mismatched, r.Missing)
+			}
+		})
+	}
+}

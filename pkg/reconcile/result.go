@@ -152,6 +152,9 @@ type Result struct {
 	// side saw is at or before it. Zero where the server does not say. Not
 	// in diff's JSON (it differs on every run); check reports it.
 	SourceSnapshotLSN uint64 `json:"-"`
+	// ChangedSince is the number of differing keys Spec.RecheckSource took
+	// out: their source row changed after the comparison's snapshot.
+	ChangedSince int64 `json:"changed_since,omitempty"`
 
 	Stats Stats `json:"stats"`
 }

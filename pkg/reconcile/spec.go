@@ -123,6 +123,13 @@ type Spec struct {
 	// row that still differs is drift, not a change in flight. An error
 	// ends the comparison.
 	BeforeSinkSnapshot func(ctx context.Context, sourceLSN uint64) error
+	// RecheckSource, in the rows mode, reads the differing keys' source
+	// rows again in a fresh snapshot once the comparison is done, and takes
+	// out of the differences those whose source row changed since the
+	// comparison's snapshot (Result.ChangedSince): read after that snapshot,
+	// the sink may already hold the newer row. Keys beyond MaxKeys are not
+	// re-read and stay counted.
+	RecheckSource bool
 
 	// tune overrides the cell search tuning (tests only).
 	tune *tuning
