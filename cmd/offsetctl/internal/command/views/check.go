@@ -86,6 +86,9 @@ type CheckTable struct {
 	// every change up to it before the sink was read, in words.
 	SnapshotLSN string `json:"snapshot_lsn,omitempty"`
 	Pipeline    string `json:"pipeline,omitempty"`
+	// ChangedSince counts the differing rows (rows mode) whose source row
+	// changed after the snapshot: in flight, not in the counts above.
+	ChangedSince int64 `json:"changed_since,omitempty"`
 }
 
 // CheckConn is one connector a reconcile block names.
