@@ -13,6 +13,9 @@ type Step string
 
 // The steps of an operation, in order; see the package documentation.
 const (
+	// StepPreflight is one item of the plan's pre-flight checklist,
+	// recorded with the operation when it begins (not a step run by apply).
+	StepPreflight    Step = "pre-flight"
 	StepJournal      Step = "journal"
 	StepStop         Step = "stop"
 	StepSettle       Step = "settle"

@@ -163,6 +163,9 @@ func journaled(steps []state.Step) (last string, resumed bool) {
 		if s.Name == string(StepRestoreOffsets) || s.Name == string(StepRecover) {
 			break
 		}
+		if s.Name == string(StepPreflight) {
+			continue // the plan's checklist, not a step apply ran
+		}
 		if s.Status == state.StepDone || s.Status == state.StepSkipped {
 			last = s.Name
 			if s.Name == string(StepVerify) {

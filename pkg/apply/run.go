@@ -196,7 +196,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 			return "", false, fmt.Errorf("backing up the offsets of %s before changing them: %w", c.name, berr)
 		}
 		r.j.with(func(st *state.State) {
-			r.serial = a.begin(st, sop, op).Serial
+			r.serial = a.begin(st, sop, r.p, op).Serial
 			_, berr = st.AddBackup(r.serial, a.opts.Now(), c.name, c.cluster, backup)
 		})
 		if berr != nil {

@@ -29,6 +29,13 @@ type world struct {
 
 func startWorld(t *testing.T, version string, rows int) *world {
 	t.Helper()
+	return startWorldWith(t, version, rows, sandbox.PipelineOptions{})
+}
+
+// startWorldWith is startWorld with the pipeline's options (its databases
+// are filled in).
+func startWorldWith(t *testing.T, version string, rows int, popts sandbox.PipelineOptions) *world {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sb, err := sandbox.Start(ctx, sandbox.Options{ConnectVersion: version, TaskShutdownTimeout: 500 * time.Millisecond})
@@ -36,7 +43,8 @@ func startWorld(t *testing.T, version string, rows int) *world {
 		t.Fatalf("sandbox: %v", err)
 	}
 	t.Cleanup(sb.Close)
-	pipe, err := sb.StartPipeline(ctx, sandbox.PipelineOptions{SourceDB: pgtest.NewDB(t), SinkDB: pgtest.NewDB(t)})
+	popts.SourceDB, popts.SinkDB = pgtest.NewDB(t), pgtest.NewDB(t)
+	pipe, err := sb.StartPipeline(ctx, popts)
 	if err != nil {
 		t.Fatalf("pipeline: %v", err)
 	}
