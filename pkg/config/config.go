@@ -334,6 +334,11 @@ const (
 	// AckSchemaHistory accepts a binlog position before the first record of
 	// the connector's schema history.
 	AckSchemaHistory = "schema_history"
+	// AckDeleteRecreate lets apply change the offsets of a connector on a
+	// worker without PUT /stop (older than Kafka Connect 3.5) the way the
+	// runbook does: delete the connector (its offsets stay), write them,
+	// re-create it with its saved configuration.
+	AckDeleteRecreate = "delete_recreate"
 )
 
 // Addr is the address of the operation, "offsets.NAME".

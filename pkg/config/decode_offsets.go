@@ -77,8 +77,8 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 	if a := attrs["acknowledge"]; a != nil {
 		if list, ok := d.strings(a); ok {
 			for _, v := range list {
-				if v != AckConsumersPaused && v != AckReplaysTolerated && v != AckNoReplayBelowSlot && v != AckSchemaHistory {
-					d.errorf(a.Expr.Range(), "Invalid acknowledgement", "acknowledge lists %q (downstream consumers are paused for this change), %q (they tolerate the records a rewind replays), %q (a rewind below the replication slot replays nothing below it) or %q (a position before the schema history's first record), not %q.", AckConsumersPaused, AckReplaysTolerated, AckNoReplayBelowSlot, AckSchemaHistory, v)
+				if v != AckConsumersPaused && v != AckReplaysTolerated && v != AckNoReplayBelowSlot && v != AckSchemaHistory && v != AckDeleteRecreate {
+					d.errorf(a.Expr.Range(), "Invalid acknowledgement", "acknowledge lists %q (downstream consumers are paused for this change), %q (they tolerate the records a rewind replays), %q (a rewind below the replication slot replays nothing below it), %q (a position before the schema history's first record) or %q (on a worker older than Kafka Connect 3.5, apply deletes and re-creates the connector), not %q.", AckConsumersPaused, AckReplaysTolerated, AckNoReplayBelowSlot, AckSchemaHistory, AckDeleteRecreate, v)
 					continue
 				}
 				o.Acknowledge = append(o.Acknowledge, v)

@@ -77,6 +77,23 @@ const (
 	MethodGroup = offsets.ViaGroup
 )
 
+// Halt is how apply keeps a connector's tasks from writing offsets while it
+// changes them.
+type Halt string
+
+// The halts.
+const (
+	// HaltStop stops the connector (PUT /stop, Kafka Connect 3.5+) and
+	// returns it to its state after; the default, written as "".
+	HaltStop Halt = ""
+	// HaltDeleteRecreate deletes the connector (its offsets stay), writes
+	// its offsets, and re-creates it with the configuration saved in the
+	// state before the delete: the runbook's way on workers older than 3.5,
+	// which have no stop endpoint. The offsets block asks for it with
+	// acknowledge = ["delete_recreate"].
+	HaltDeleteRecreate Halt = "delete_recreate"
+)
+
 // ConnectorObservation is what planning saw of one connector.
 type ConnectorObservation struct {
 	Address       string        // the HCL address, e.g. connector.orders_sink
@@ -171,6 +188,9 @@ type Operation struct {
 	BlockHash string // content hash of the block, matched against state
 	Status    OperationStatus
 	Method    Method
+	// Halt is how apply halts the connector: stop, or delete and re-create
+	// (workers older than 3.5, when the block acknowledges it).
+	Halt Halt
 	// AllowSkipRecords is the operator's acknowledgement of how many records
 	// may be skipped; -1 when not given.
 	AllowSkipRecords int64

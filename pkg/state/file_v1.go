@@ -59,6 +59,9 @@ type connectorV1 struct {
 	StateBefore    string `json:"state_before,omitempty"`
 	StateAfter     string `json:"state_after,omitempty"`
 	ConfigHash     string `json:"config_hash,omitempty"`
+	// Halt and SavedConfig came with format_version 5.
+	Halt        string            `json:"halt,omitempty"`
+	SavedConfig map[string]string `json:"saved_config,omitempty"`
 }
 
 type stepV1 struct {
@@ -227,6 +230,9 @@ func fromV1(w *stateV1, version int) (*State, error) {
 		}
 		if version < 4 && op.Kind.Record() {
 			return nil, fmt.Errorf("operation %d: kind %q came with format_version 4, and this file says %d: the file was edited", i+1, op.Kind, version)
+		}
+		if version < 5 && slices.ContainsFunc(op.Connectors, Connector.recreates) {
+			return nil, fmt.Errorf("operation %d: a connector's halt and saved_config came with format_version 5, and this file says %d: the file was edited", i+1, version)
 		}
 		if version < 4 && len(op.RiskClasses) > 0 {
 			return nil, fmt.Errorf("operation %d: risk_classes came with format_version 4, and this file says %d: the file was edited", i+1, version)
