@@ -199,10 +199,10 @@ func (c *computer) operation(blk *config.Offsets) {
 // ["delete_recreate"]. A PAUSED connector is refused: re-created, it would
 // start and consume before it could be paused again.
 func (c *computer) halt(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
-	v, err := connect.ParseVersion(obs.WorkerVersion)
-	if err != nil || v.AtLeast(3, 5) {
+	if obs.CanStop() {
 		return
 	}
+	v, _ := connect.ParseVersion(obs.WorkerVersion)
 	if !blk.Acknowledges(config.AckDeleteRecreate) {
 		c.check(SeverityError, "no_stop_endpoint", op.Address, fmt.Sprintf(
 			"connector %q: Kafka Connect %s has no stop endpoint (3.5+), so nothing guarantees that no task still writes offsets (pause keeps them running): offsetctl will not change them while the connector exists. Upgrade the workers to Kafka Connect 3.5 or later, or add acknowledge = [%q] to %s: apply then deletes the connector (its offsets stay), writes them, and re-creates it with the configuration it saved in the state",

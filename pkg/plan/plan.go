@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/internal/numfmt"
+	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
@@ -121,6 +122,14 @@ type ConnectorObservation struct {
 	// OtherNames are the connectors the worker has, read only when this one
 	// does not exist, for a "did you mean"; not saved in the plan file.
 	OtherNames []string
+}
+
+// CanStop reports whether the connector's worker has PUT /stop (Kafka
+// Connect 3.5+); a version that cannot be read counts as able, as it did
+// before halts existed (apply checks the worker itself).
+func (o *ConnectorObservation) CanStop() bool {
+	v, err := connect.ParseVersion(o.WorkerVersion)
+	return err != nil || v.AtLeast(3, 5)
 }
 
 // SourceDBObservation is what planning read from a source connector's
