@@ -250,12 +250,12 @@ func (c *conn) exists(ctx context.Context) (bool, error) {
 // then waits for its tasks to finish. It reports whether it deleted it (false
 // when it was gone already). The configuration must be saved before.
 func (c *conn) remove(ctx context.Context) (bool, error) {
-	if c.saved == nil {
-		return false, fmt.Errorf("connector %q: its configuration is not saved in the state, so offsetctl will not delete it (it could not re-create it)", c.name)
-	}
 	ok, err := c.exists(ctx)
 	if err != nil || !ok {
 		return false, err
+	}
+	if c.saved == nil {
+		return false, fmt.Errorf("connector %q: its configuration is not saved in the state, so offsetctl will not delete it (it could not re-create it)", c.name)
 	}
 	if err := c.cc.Delete(ctx, c.name); err != nil && !connect.IsNotFound(err) {
 		return true, err

@@ -493,6 +493,11 @@ func (r *opRun) converge(ctx context.Context, want []offsets.Position, former st
 		left = sa
 		return "connector " + sa, false, nil
 	})
+	if err != nil && r.c.halt == plan.HaltDeleteRecreate {
+		// A connector that could not be re-created may be missing: that
+		// is a failure, and the state keeps its saved configuration.
+		return left, err
+	}
 	if err != nil {
 		// The offsets are as they were; only the connector's state is
 		// not. Say so, but it is not a failure to put offsets back.
