@@ -111,7 +111,9 @@ func TestDeleteRecreate(t *testing.T) {
 			if op.Halt != plan.HaltDeleteRecreate || op.Status != plan.StatusChange || p.HasErrors() {
 				t.Fatalf("plan: halt %q status %s checks %+v", op.Halt, op.Status, p.Checks)
 			}
-			if !slices.ContainsFunc(p.Checks, func(c plan.Check) bool { return c.Code == "delete_recreate" && strings.Contains(c.Message, "DELETED and RE-CREATED") }) {
+			if !slices.ContainsFunc(p.Checks, func(c plan.Check) bool {
+				return c.Code == "delete_recreate" && strings.Contains(c.Message, "DELETED and RE-CREATED")
+			}) {
 				t.Fatalf("no delete_recreate check: %+v", p.Checks)
 			}
 			// The plan file keeps the halt.
