@@ -16,12 +16,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/pkg/apply"
-	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/plan/render"
 	"github.com/offsetctl/offsetctl/pkg/state"
-	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
 
 // TestOldWorkerDeleteRecreate proves offsets surgery on a real Kafka Connect
@@ -100,7 +98,6 @@ func TestOldWorkerDeleteRecreate(t *testing.T) {
 	mark("10 lines emitted, position committed")
 
 	// offsetctl: rewind to the start of line 6.
-	dir := t.TempDir()
 	hcl := fmt.Sprintf(`
 connect "old" { url = %q }
 kafka "real" {
@@ -122,23 +119,9 @@ offsets "rewind" {
   }
 }
 `, w.URL(), st.BootstrapServers(), w.OffsetsTopic(), name, file, ends[5])
-	cfgDir := filepath.Join(dir, "cfg")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf, diags := config.Load(cfgDir, config.Options{})
-	if diags.HasErrors() {
-		t.Fatalf("configuration: %v", diags)
-	}
 	clients := &proofClients{url: w.URL(), kcl: cl}
-	planner := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
-	p, err := planner.Plan(ctx, conf, plan.Options{})
-	if err != nil {
-		t.Fatalf("planning: %v", err)
-	}
+	r := newProofRun(ctx, t, hcl, clients)
+	p := r.plan(ctx, t)
 	if !p.HasChanges() || p.HasErrors() || p.Operations[0].Halt != plan.HaltDeleteRecreate || p.Operations[0].Method != plan.MethodTopic {
 		t.Fatalf("plan: changes %v, operation %+v, checks %+v", p.HasChanges(), p.Operations[0], p.Checks)
 	}
@@ -150,42 +133,19 @@ offsets "rewind" {
 		t.Fatalf("the plan does not show the delete and re-create:\n%s", shown.String())
 	}
 	t.Logf("plan:\n%s", shown.String())
-	planFile := filepath.Join(dir, "rewind.plan")
-	if err := plan.WriteFile(planFile, p); err != nil {
-		t.Fatal(err)
-	}
-	if p, err = plan.ReadFile(planFile); err != nil {
-		t.Fatal(err)
-	}
-	backend := local.New(filepath.Join(dir, "state.json"))
-	lockID, err := backend.Lock(ctx, state.LockInfo{Operation: "apply", Who: "realstack-proof"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backend.Unlock(context.Background(), lockID)
-	var events []string
-	applier, err := apply.New(apply.Options{
-		Backend: backend, Clients: clients, Observe: planner.Observe,
-		Observer: apply.ObserverFunc(func(e apply.Event) { events = append(events, fmt.Sprintf("%T %+v", e, e)) }),
-		Who:      "realstack-proof", Host: "localhost",
-		WaitTimeout: 90 * time.Second, PollInterval: 250 * time.Millisecond,
-		Hook: func(pt apply.Point) error {
-			if pt.Step != apply.StepDelete {
-				return nil
-			}
-			// Deleted: the worker no longer has it, its offsets stay.
-			if r, err := w.Do(ctx, "GET", "/connectors/"+name, nil); err != nil || r.Status != 404 {
-				return fmt.Errorf("after the delete step GET /connectors/%s answered %+v %v", name, r, err)
-			}
+	applier := r.applier(t, func(pt apply.Point) error {
+		if pt.Step != apply.StepDelete {
 			return nil
-		},
+		}
+		// Deleted: the worker no longer has it, its offsets stay.
+		if resp, err := w.Do(ctx, "GET", "/connectors/"+name, nil); err != nil || resp.Status != 404 {
+			return fmt.Errorf("after the delete step GET /connectors/%s answered %+v %v", name, resp, err)
+		}
+		return nil
 	})
+	res, err := applier.Apply(ctx, p, r.conf, r.lockID)
 	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := applier.Apply(ctx, p, conf, lockID)
-	if err != nil {
-		t.Fatalf("apply: %v\nevents:\n%s", err, strings.Join(events, "\n"))
+		t.Fatalf("apply: %v\nevents:\n%s", err, r.story())
 	}
 	if len(res.Operations) != 1 || res.Operations[0].Status != state.StatusApplied {
 		t.Fatalf("apply result %+v", res)
@@ -201,7 +161,7 @@ offsets "rewind" {
 	}
 	waitPosition(ctx, t, st, cl, w, name, file, ends[10])
 	mark("lines 6-10 emitted again from the written position")
-	sst, err := backend.Read(ctx)
+	sst, err := r.backend.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,16 +179,16 @@ offsets "rewind" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := plan.RollbackPlan(ctx, conf, sst, []*state.Operation{target}, planner.Observe, plan.BuildInfo{Now: time.Now()})
+	rp, err := plan.RollbackPlan(ctx, r.conf, sst, []*state.Operation{target}, r.planner.Observe, plan.BuildInfo{Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	planner.AssessRisks(rp)
+	r.planner.AssessRisks(rp)
 	if rp.Operations[0].Halt != plan.HaltDeleteRecreate || rp.Operations[0].Status != plan.StatusChange {
 		t.Fatalf("rollback plan %+v", rp.Operations[0])
 	}
-	if _, err := applier.Apply(ctx, rp, conf, lockID); err != nil {
-		t.Fatalf("rollback: %v\nevents:\n%s", err, strings.Join(events, "\n"))
+	if _, err := applier.Apply(ctx, rp, r.conf, r.lockID); err != nil {
+		t.Fatalf("rollback: %v\nevents:\n%s", err, r.story())
 	}
 	lines = waitLines(ctx, t, st, cl, topic, 19)
 	if got, want := strings.Join(lines[17:], ","), "line 11,line 12"; got != want {
@@ -238,7 +198,7 @@ offsets "rewind" {
 		t.Fatalf("re-created by rollback with %v, want %v", got, saved)
 	}
 	mark("rolled back: lines 11-12 emitted again from the restored position")
-	sst, err = backend.Read(ctx)
+	sst, err = r.backend.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

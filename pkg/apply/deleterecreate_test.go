@@ -39,11 +39,11 @@ func oldSink(t *testing.T) *world {
 	return w
 }
 
-// oldSource is a Kafka Connect 3.4 source whose offset is in the offsets
-// topic, written as the worker writes it.
-func oldSource(t *testing.T) *world {
+// topicSource is a source on a worker of version whose offset is in the
+// offsets topic, written as the worker writes it.
+func topicSource(t *testing.T, version string) *world {
 	ctx := context.Background()
-	w := newWorld(t, "3.4")
+	w := newWorld(t, version)
 	w.createConnector("orders-source", map[string]string{"connector.class": sourceClass, "tasks.max": "1"})
 	snap, err := offsets.ReadTopic(ctx, w.kcl, w.sb.OffsetsTopic())
 	if err != nil {
@@ -100,7 +100,7 @@ func TestDeleteRecreate(t *testing.T) {
 			if kind == "sink" {
 				w, cfgHCL, name = oldSink(t), withAck(sinkHCL), "orders-sink"
 			} else {
-				w, cfgHCL, name = oldSource(t), withAck(sourceHCL), "orders-source"
+				w, cfgHCL, name = topicSource(t, "3.4"), withAck(sourceHCL), "orders-source"
 			}
 			saved := w.connectorConfig(name)
 			cfg := w.config(cfgHCL)
@@ -227,7 +227,7 @@ func TestDeleteRecreate(t *testing.T) {
 // the connector from the journal and records the operation applied.
 func TestDeleteRecreateCrashAfterAlter(t *testing.T) {
 	ctx := context.Background()
-	w := oldSource(t)
+	w := topicSource(t, "3.4")
 	saved := w.connectorConfig("orders-source")
 	cfg := w.config(withAck(sourceHCL))
 	b := w.backend()
