@@ -57,7 +57,7 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 	}
 	c.method = method
 	if !caps.Supports(connect.FeatureStop) && halt != plan.HaltDeleteRecreate {
-		return nil, fmt.Errorf("%w: Kafka Connect %s at %s has no PUT /connectors/{name}/stop (Apache Kafka 3.5 or later), so offsetctl cannot make sure no task of %q writes offsets while it changes them; offsetctl refuses rather than race the tasks (deleting and re-creating the connector is the only safe path on such workers, and this plan does not ask for it: add acknowledge = [%q] to the offsets block and plan again)",
+		return nil, fmt.Errorf("%w: Kafka Connect %s at %s has no PUT /connectors/{name}/stop (Apache Kafka 3.5 or later), so offsetctl cannot make sure no task of %q writes offsets while it changes them; offsetctl refuses rather than race the tasks (deleting and re-creating the connector is the only safe path on such workers, and this plan does not ask for it: an offsets block asks for it with acknowledge = [%q]; to restore a backup file there, use an offsets block with restore = FILE)",
 			ErrUnsupported, caps.Version, cc.URL(), c.name, config.AckDeleteRecreate)
 	}
 	switch method {
