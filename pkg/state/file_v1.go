@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// stateV1 is format_versions 1 to 4 of the state file (2 added the xmin of
+// stateV1 is format_versions 1 to 5 of the state file (2 added the xmin of
 // row images, 3 the status incomplete and verified approvals, 4 the kinds
-// drill and check and risk classes). Its shape is the file's contract: change it only with a new
+// drill and check and risk classes, 5 a connector's halt and saved
+// configuration). Its shape is the file's contract: change it only with a new
 // format version and an upgrade.
 type stateV1 struct {
 	FormatVersion    int           `json:"format_version"`
