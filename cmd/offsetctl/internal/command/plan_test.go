@@ -489,6 +489,11 @@ offsets "rewind_sink" {
 	if code != 0 {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
+	for _, want := range []string{"delete: deleted; its offsets stay", "re-created with its saved configuration, RUNNING"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
 	code, out, errOut = runCLI(t, dir, "state", "show", "1", "-json", "-state", stateFile)
 	if code != 0 {
 		t.Fatalf("state show: exit %d\n%s\n%s", code, out, errOut)
