@@ -490,8 +490,8 @@ offsets "rewind_sink" {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"delete: deleted; its offsets stay", "re-created with its saved configuration, RUNNING"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("apply output lacks %q:\n%s", want, out)
+		if !strings.Contains(out+errOut, want) {
+			t.Errorf("apply output lacks %q:\n%s\n%s", want, out, errOut)
 		}
 	}
 	code, out, errOut = runCLI(t, dir, "state", "show", "1", "-json", "-state", stateFile)
