@@ -300,3 +300,49 @@ func (w *world) topicOffsets(name string) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
+
+// Killed right after the connector was re-created, before the operation was
+// recorded: offsetctl rollback deletes and re-creates it again to put the
+// before-images back, and neither operation keeps the saved configuration.
+func TestDeleteRecreateRollbackOfInterrupted(t *testing.T) {
+	ctx := context.Background()
+	w := oldSink(t)
+	saved := w.connectorConfig("orders-sink")
+	cfg := w.config(withAck(sinkHCL))
+	b := w.backend()
+	id := lock(t, b)
+	p := w.plan(cfg, b)
+	if _, err := w.applier(b, crashAt(apply.StepRecreate), nil).Apply(ctx, p, cfg, id); err == nil {
+		t.Fatal("no crash")
+	}
+	st := readState(t, b)
+	if st.Operations[0].Status != state.StatusInProgress || st.Operations[0].Connectors[0].SavedConfig == nil {
+		t.Fatalf("after the crash: %s, saved %v", statuses(st), st.Operations[0].Connectors[0].SavedConfig)
+	}
+	target, err := plan.RollbackCandidate(st, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := plan.RollbackPlan(ctx, cfg, st, []*state.Operation{target}, w.observe, plan.BuildInfo{})
+	if err != nil || rp.Operations[0].Halt != plan.HaltDeleteRecreate {
+		t.Fatalf("rollback plan: %v", err)
+	}
+	if _, err := w.applier(b, nil, nil).Apply(ctx, rp, cfg, id); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if got := w.groupOffsets("orders-sink"); got["orders[0]"] != 50 || got["orders[1]"] != 60 || got["orders[2]"] != 70 {
+		t.Fatalf("offsets after rollback: %v", got)
+	}
+	if got := w.connectorConfig("orders-sink"); !maps.Equal(got, saved) || w.connectorState("orders-sink") != "RUNNING" {
+		t.Fatalf("connector after rollback: %v (%s)", got, w.connectorState("orders-sink"))
+	}
+	st = readState(t, b)
+	if got := statuses(st); got != "1 offsets rolled_back by 2; 2 rollback applied" {
+		t.Fatalf("state: %s", got)
+	}
+	for _, o := range st.Operations {
+		if o.Connectors[0].SavedConfig != nil {
+			t.Fatalf("operation %d keeps the saved configuration", o.Serial)
+		}
+	}
+}

@@ -229,7 +229,11 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		r.stopped = true
 		did, err := c.stop(ctx)
 		if err != nil {
-			return "", false, fmt.Errorf("%s connector %q: %w", map[Step]string{StepStop: "stopping", StepDelete: "deleting"}[haltStep], c.name, err)
+			verb := "stopping"
+			if haltStep == StepDelete {
+				verb = "deleting"
+			}
+			return "", false, fmt.Errorf("%s connector %q: %w", verb, c.name, err)
 		}
 		if haltStep == StepDelete {
 			if !did {
@@ -352,6 +356,11 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 				interrupted := ok && t.Status == state.StatusInProgress
 				if rerr = st.RecordRollback(r.rollbackOf, r.serial, finished); rerr == nil && interrupted {
 					r.settleInterrupted(t, finished, stateAfter)
+				}
+				if rerr == nil && ok {
+					for i := range t.Connectors {
+						t.Connectors[i].SavedConfig = nil // the connector exists again
+					}
 				}
 			})
 			if rerr != nil {
