@@ -56,7 +56,7 @@ func TestProofOwnOffsetsTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startReplayPipeline(ctx, t, st, "own", map[string]string{"offsets.storage.topic": ownTopic})
-	srcName, prefix, topic := p.srcName, p.prefix, p.topic
+	srcName, prefix, topic := p.name, p.prefix, p.topic
 	target, current, _ := p.deliverFive(ctx, t)
 
 	// Where the real worker put them: its own topic.

@@ -33,27 +33,53 @@ import (
 // resume Debezium replays from that position: the rows committed after it
 // are emitted again and the JDBC sink writes them again.
 //
-// The source and sink are a replayPipeline of their own (lsn.flush.mode=manual,
-// so that the slot does not confirm the rows to replay).
+// PostgreSQL streams a slot from max(requested LSN, confirmed_flush_lsn), so
+// a replay is only possible when the slot has not confirmed the rows yet:
+// this proof's source runs with lsn.flush.mode=manual from its first start,
+// on its own table, slot, publication and topic prefix, so that the shared
+// pipeline and the other tests are not touched.
 func TestProofTopicModeReplay(t *testing.T) {
 	st := Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	begun := time.Now()
 	mark := func(what string) { t.Logf("%s: %s", time.Since(begun).Round(100*time.Millisecond), what) }
-	p := startReplayPipeline(ctx, t, st, "replay", nil)
-	srcName, prefix, slot, topic := p.srcName, p.prefix, p.slot, p.topic
+	// Debezium 3.4+ (checked in 3.6.0.Final's PostgresConnectorConfig):
+	// lsn.flush.mode manual never confirms LSNs to the slot, so WAL after
+	// the slot's creation stays replayable.
+	ps := startProofSource(ctx, t, st, "replay", map[string]string{"lsn.flush.mode": "manual"})
+	srcName, prefix, table, topic := ps.name, ps.prefix, ps.table, ps.topic
+	sinkName := "proof-replay-sink-" + proofRunID()
+	insert := func(ids ...int) { t.Helper(); ps.insert(ctx, t, ids...) }
+	currentWAL := func() int64 { t.Helper(); return ps.wal(ctx, t) }
+	sinkCfg := st.SinkConnectorConfig()
+	sinkCfg["topics"] = topic
+	sinkCfg["collection.name.format"] = table
+	createProofConnector(ctx, t, st, sinkName, sinkCfg)
+	waitConnectorState(ctx, t, st, sinkName, "RUNNING")
 	mark("connectors running, slot created")
-	target, _, walBefore := p.deliverFive(ctx, t)
+
+	// Two rows, then the offset offsetctl will go back to. Debezium's
+	// lsn_proc is the LSN of the last change event, so "past the WAL
+	// position before inserting row 2" means row 2 was committed.
+	insert(1)
+	beforeTwo := currentWAL()
+	insert(2)
+	waitSinkRows(ctx, t, st, table, 1, 2)
+	target := waitOffsetPast(ctx, t, st, srcName, beforeTwo)
+	walBefore := currentWAL()
+
+	// Three rows to replay.
+	insert(3, 4)
+	beforeFive := currentWAL()
+	insert(5)
+	waitSinkRows(ctx, t, st, table, 3, 4, 5)
+	waitOffsetPast(ctx, t, st, srcName, beforeFive)
 	mark("rows 1-5 delivered")
 	mustStatus(ctx, t, st, "PUT", "/connectors/"+srcName+"/stop", nil, 204)
 	waitConnectorState(ctx, t, st, srcName, "STOPPED")
-	var confirmedText string
-	if err := p.src.QueryRow(ctx, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&confirmedText); err != nil {
-		t.Fatal(err)
-	}
-	if confirmed := lsnToInt(t, confirmedText); confirmed > walBefore {
-		t.Fatalf("precondition: slot %s confirmed %d, past the WAL position %d before the rows to replay: lsn.flush.mode=manual did not hold it back", slot, confirmed, walBefore)
+	if _, confirmed := ps.slotLSNs(ctx, t); int64(confirmed) > walBefore {
+		t.Fatalf("precondition: slot %s confirmed %d, past the WAL position %d before the rows to replay: lsn.flush.mode=manual did not hold it back", ps.slot, confirmed, walBefore)
 	}
 
 	// offsetctl writes the earlier offset straight into the offsets topic.
@@ -106,11 +132,29 @@ func TestProofTopicModeReplay(t *testing.T) {
 	}
 
 	// Remove the rows from the sink, resume: Debezium replays them.
-	p.dropReplayedRows(ctx, t)
+	sink, err := pgx.Connect(ctx, st.SinkDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close(context.Background())
+	if _, err := sink.Exec(ctx, "DELETE FROM public."+pgx.Identifier{table}.Sanitize()+" WHERE id IN (3, 4, 5)"); err != nil {
+		t.Fatal(err)
+	}
 	end := topicEndOf(ctx, t, adm, topic)
 	mustStatus(ctx, t, st, "PUT", "/connectors/"+srcName+"/resume", nil, 202)
-	p.waitReplayed(ctx, t, adm, end)
+	waitConnectorState(ctx, t, st, srcName, "RUNNING")
+	waitSinkRows(ctx, t, st, table, 3, 4, 5)
+	var ids []int
+	if err := poll(ctx, time.Minute, "the replayed change events", st.connect, func(ctx context.Context) (bool, error) {
+		ids = idsSince(ctx, t, adm, []string{st.BootstrapServers()}, topic, end)
+		return len(ids) >= 3, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	mark("rows 3-5 replayed")
+	if fmt.Sprint(ids) != "[3 4 5]" {
+		t.Fatalf("after resuming from the written offset the source emitted ids %v, want [3 4 5] (the rows committed after it, once each)", ids)
+	}
 }
 
 // TestProofSinkRewindByOffsetctl proves offsetctl's REST mode on the real
@@ -179,7 +223,6 @@ func TestProofSinkRewindByOffsetctl(t *testing.T) {
 	}
 
 	// offsetctl: configuration, plan (saved and read back), apply.
-	dir := t.TempDir()
 	hcl := fmt.Sprintf(`
 connect "real" { url = %q }
 kafka "real" {
@@ -201,66 +244,29 @@ offsets "replay" {
   }
 }
 `, st.ConnectURL(), st.BootstrapServers(), st.OffsetsTopic(), sinkName, ids[0], ids[len(ids)-1], table, CustomersTopic, rewindTo)
-	cfgDir := filepath.Join(dir, "cfg")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf, diags := config.Load(cfgDir, config.Options{})
-	if diags.HasErrors() {
-		t.Fatalf("configuration: %v", diags)
-	}
 	clients := &proofClients{url: st.ConnectURL(), kcl: cl}
-	planner := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
-	p, err := planner.Plan(ctx, conf, plan.Options{})
-	if err != nil {
-		t.Fatalf("planning: %v", err)
-	}
+	r := newProofRun(ctx, t, hcl, clients)
+	p := r.plan(ctx, t)
 	if !p.HasChanges() || p.HasErrors() {
 		t.Fatalf("plan: changes %v, checks %+v", p.HasChanges(), p.Checks)
 	}
-	planFile := filepath.Join(dir, "rewind.plan")
-	if err := plan.WriteFile(planFile, p); err != nil {
-		t.Fatal(err)
-	}
-	if p, err = plan.ReadFile(planFile); err != nil {
-		t.Fatal(err)
-	}
-	backend := local.New(filepath.Join(dir, "state.json"))
-	lockID, err := backend.Lock(ctx, state.LockInfo{Operation: "apply", Who: "realstack-proof"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backend.Unlock(context.Background(), lockID)
 	var describe string
-	var events []string
-	applier, err := apply.New(apply.Options{
-		Backend: backend, Clients: clients, Observe: planner.Observe,
-		Observer: apply.ObserverFunc(func(e apply.Event) { events = append(events, fmt.Sprintf("%T %+v", e, e)) }),
-		Who:      "realstack-proof", Host: "localhost",
-		WaitTimeout: 90 * time.Second, PollInterval: 250 * time.Millisecond,
-		Hook: func(pt apply.Point) error {
-			if pt.Step != apply.StepVerify {
-				return nil
-			}
-			// Offsets set and verified, connector still STOPPED: what
-			// does Kafka's own tool say?
-			out, err := st.RunTool(ctx, ConsumerGroupsTool, "--bootstrap-server", st.BootstrapServers(), "--describe", "--group", group)
-			if err != nil {
-				return err
-			}
-			describe = string(out)
+	applier := r.applier(t, func(pt apply.Point) error {
+		if pt.Step != apply.StepVerify {
 			return nil
-		},
+		}
+		// Offsets set and verified, connector still STOPPED: what
+		// does Kafka's own tool say?
+		out, err := st.RunTool(ctx, ConsumerGroupsTool, "--bootstrap-server", st.BootstrapServers(), "--describe", "--group", group)
+		if err != nil {
+			return err
+		}
+		describe = string(out)
+		return nil
 	})
+	res, err := applier.Apply(ctx, p, r.conf, r.lockID)
 	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := applier.Apply(ctx, p, conf, lockID)
-	if err != nil {
-		t.Fatalf("apply: %v\nevents:\n%s", err, strings.Join(events, "\n"))
+		t.Fatalf("apply: %v\nevents:\n%s", err, r.story())
 	}
 	if len(res.Operations) != 1 || res.Operations[0].Status != state.StatusApplied {
 		t.Fatalf("apply result %+v", res)
@@ -274,6 +280,81 @@ offsets "replay" {
 	waitSinkRows(ctx, t, st, table, ids...)
 	waitConnectorState(ctx, t, st, sinkName, "RUNNING")
 }
+
+// proofRun is offsetctl wired as its commands wire it, on a real worker:
+// the configuration in a folder of its own, a planner, a local state locked
+// for the test, and the events apply reports.
+type proofRun struct {
+	dir     string
+	conf    *config.Config
+	clients *proofClients
+	planner *plan.Planner
+	backend *local.Backend
+	lockID  string
+	events  []string
+}
+
+func newProofRun(ctx context.Context, t *testing.T, hcl string, clients *proofClients) *proofRun {
+	t.Helper()
+	r := &proofRun{dir: t.TempDir(), clients: clients}
+	cfgDir := filepath.Join(r.dir, "cfg")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, diags := config.Load(cfgDir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("configuration: %v", diags)
+	}
+	r.conf = conf
+	r.planner = &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
+	r.backend = local.New(filepath.Join(r.dir, "state.json"))
+	id, err := r.backend.Lock(ctx, state.LockInfo{Operation: "apply", Who: "realstack-proof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.lockID = id
+	t.Cleanup(func() { _ = r.backend.Unlock(context.Background(), id) })
+	return r
+}
+
+// plan plans, saves the plan file and reads it back, as apply PLANFILE does.
+func (r *proofRun) plan(ctx context.Context, t *testing.T) *plan.Plan {
+	t.Helper()
+	p, err := r.planner.Plan(ctx, r.conf, plan.Options{})
+	if err != nil {
+		t.Fatalf("planning: %v", err)
+	}
+	planFile := filepath.Join(r.dir, "offsets.plan")
+	if err := plan.WriteFile(planFile, p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = plan.ReadFile(planFile); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// applier is apply's Applier on the run's state, with hook.
+func (r *proofRun) applier(t *testing.T, hook func(apply.Point) error) *apply.Applier {
+	t.Helper()
+	a, err := apply.New(apply.Options{
+		Backend: r.backend, Clients: r.clients, Observe: r.planner.Observe,
+		Observer: apply.ObserverFunc(func(e apply.Event) { r.events = append(r.events, fmt.Sprintf("%T %+v", e, e)) }),
+		Who:      "realstack-proof", Host: "localhost",
+		WaitTimeout: 90 * time.Second, PollInterval: 250 * time.Millisecond,
+		Hook: hook,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// story is what apply reported, one event a line.
+func (r *proofRun) story() string { return strings.Join(r.events, "\n") }
 
 // proofRunID is a short random suffix for the names a proof creates.
 func proofRunID() string {

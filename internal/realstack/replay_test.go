@@ -3,7 +3,6 @@ package realstack
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -13,10 +12,9 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
-// replayPipeline is a Debezium PostgreSQL source and a JDBC sink of their
-// own (table, slot, publication, topic prefix, names unique to the run), so
-// that a proof can rewind the source without touching the shared pipeline
-// or the other tests.
+// replayPipeline is a proofSource with lsn.flush.mode=manual and a JDBC
+// sink of its own, so that a proof can rewind the source and see the rows
+// replayed without touching the shared pipeline or the other tests.
 //
 // PostgreSQL streams a slot from max(requested LSN, confirmed_flush_lsn), so
 // a replay is only possible when the slot has not confirmed the rows yet:
@@ -24,75 +22,26 @@ import (
 // 3.4+, checked in 3.6.0.Final's PostgresConnectorConfig: LSNs are never
 // confirmed to the slot, so WAL after the slot's creation stays replayable).
 type replayPipeline struct {
-	st                                            *Stack
-	src                                           *pgx.Conn
-	srcName, sinkName, prefix, table, slot, topic string
+	*proofSource
+	st       *Stack
+	sinkName string
 }
 
-// startReplayPipeline creates the table, the source (its configuration
-// with extra laid over it) and the sink, and waits until both run and the
-// slot exists. kind names them.
+// startReplayPipeline starts the source (its configuration with extra laid
+// over it) and the sink, and waits until both run. kind names them.
 func startReplayPipeline(ctx context.Context, t *testing.T, st *Stack, kind string, extra map[string]string) *replayPipeline {
 	t.Helper()
-	run := proofRunID() // names unique to this run: the test can run again on the same stack
-	p := &replayPipeline{st: st,
-		srcName: "proof-" + kind + "-source-" + run, sinkName: "proof-" + kind + "-sink-" + run,
-		prefix: kind + run, table: kind + "_orders_" + run, slot: "offsetctl_" + kind + "_" + run}
-	p.topic = p.prefix + ".public." + p.table
-	src, err := pgx.Connect(ctx, st.SourceDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close(context.Background()) })
-	p.src = src
-	if _, err := src.Exec(ctx, "CREATE TABLE public."+pgx.Identifier{p.table}.Sanitize()+" (id integer PRIMARY KEY, item text NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	srcCfg := st.SourceConnectorConfig()
-	srcCfg["topic.prefix"] = p.prefix
-	srcCfg["slot.name"] = p.slot
-	srcCfg["publication.name"] = p.slot
-	srcCfg["table.include.list"] = "public." + p.table
-	srcCfg["snapshot.mode"] = "no_data"
-	srcCfg["lsn.flush.mode"] = "manual"
+	cfg := map[string]string{"lsn.flush.mode": "manual"}
 	for k, v := range extra {
-		srcCfg[k] = v
+		cfg[k] = v
 	}
+	p := &replayPipeline{proofSource: startProofSource(ctx, t, st, kind, cfg), st: st, sinkName: kind + "-sink-" + proofRunID()}
 	sinkCfg := st.SinkConnectorConfig()
 	sinkCfg["topics"] = p.topic
 	sinkCfg["collection.name.format"] = p.table
-	t.Cleanup(func() { dropSlot(t, st, p.slot) }) // after the connectors are deleted
-	createProofConnector(ctx, t, st, p.srcName, srcCfg)
 	createProofConnector(ctx, t, st, p.sinkName, sinkCfg)
-	waitConnectorState(ctx, t, st, p.srcName, "RUNNING")
 	waitConnectorState(ctx, t, st, p.sinkName, "RUNNING")
-	if err := poll(ctx, time.Minute, "slot "+p.slot+" to exist", st.connect, func(ctx context.Context) (bool, error) {
-		var n int
-		err := src.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", p.slot).Scan(&n)
-		return n == 1, err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	return p
-}
-
-// insert inserts the rows, one transaction each.
-func (p *replayPipeline) insert(ctx context.Context, t *testing.T, ids ...int) {
-	t.Helper()
-	for _, id := range ids {
-		if _, err := p.src.Exec(ctx, "INSERT INTO public."+pgx.Identifier{p.table}.Sanitize()+" (id, item) VALUES ($1, $2)", id, "item "+strconv.Itoa(id)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func (p *replayPipeline) currentWAL(ctx context.Context, t *testing.T) int64 {
-	t.Helper()
-	var s string
-	if err := p.src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	return lsnToInt(t, s)
 }
 
 // deliverFive sends rows 1 to 5 through the pipeline and returns the
@@ -104,16 +53,13 @@ func (p *replayPipeline) currentWAL(ctx context.Context, t *testing.T) int64 {
 func (p *replayPipeline) deliverFive(ctx context.Context, t *testing.T) (target, current offsets.Map, walBefore int64) {
 	t.Helper()
 	p.insert(ctx, t, 1)
-	beforeTwo := p.currentWAL(ctx, t)
-	p.insert(ctx, t, 2)
+	beforeTwo := p.insert(ctx, t, 2)
 	waitSinkRows(ctx, t, p.st, p.table, 1, 2)
-	target = waitOffsetPast(ctx, t, p.st, p.srcName, beforeTwo)
-	walBefore = p.currentWAL(ctx, t)
-	p.insert(ctx, t, 3, 4)
-	beforeFive := p.currentWAL(ctx, t)
-	p.insert(ctx, t, 5)
+	target = waitOffsetPast(ctx, t, p.st, p.name, beforeTwo)
+	walBefore = p.insert(ctx, t, 3, 4)
+	beforeFive := p.insert(ctx, t, 5)
 	waitSinkRows(ctx, t, p.st, p.table, 3, 4, 5)
-	current = waitOffsetPast(ctx, t, p.st, p.srcName, beforeFive)
+	current = waitOffsetPast(ctx, t, p.st, p.name, beforeFive)
 	return target, current, walBefore
 }
 
@@ -136,7 +82,7 @@ func (p *replayPipeline) dropReplayedRows(ctx context.Context, t *testing.T) {
 // emitted exactly those, once each.
 func (p *replayPipeline) waitReplayed(ctx context.Context, t *testing.T, adm *kadm.Client, end int64) {
 	t.Helper()
-	waitConnectorState(ctx, t, p.st, p.srcName, "RUNNING")
+	waitConnectorState(ctx, t, p.st, p.name, "RUNNING")
 	waitSinkRows(ctx, t, p.st, p.table, 3, 4, 5)
 	var ids []int
 	if err := poll(ctx, time.Minute, "the replayed change events", p.st.connect, func(ctx context.Context) (bool, error) {
