@@ -63,6 +63,11 @@ type Options struct {
 	// PluginDiscovery is the worker's plugin.discovery (service_load by
 	// default: every plugin it needs ships ServiceLoader manifests).
 	PluginDiscovery string
+	// ExactlyOnceSource starts the worker with
+	// exactly.once.source.support=enabled (default disabled). The shared
+	// stack of Get never does; a test that needs it starts a stack of its
+	// own.
+	ExactlyOnceSource bool
 }
 
 // Phase is one timed step of Start.
@@ -302,6 +307,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		OffsetFlushIntervalMs: opts.OffsetFlushInterval.Milliseconds(),
 		PluginPath:            filepath.Join(cache, "plugins"),
 		PluginDiscovery:       opts.PluginDiscovery,
+		ExactlyOnceSource:     "disabled",
+	}
+	if opts.ExactlyOnceSource {
+		vars.ExactlyOnceSource = "enabled"
 	}
 	brokerProps := filepath.Join(s.dir, "broker.properties")
 	connectProps := filepath.Join(s.dir, "connect-distributed.properties")
@@ -413,6 +422,7 @@ type templateVars struct {
 	OffsetFlushIntervalMs                int64
 	PluginPath                           string
 	PluginDiscovery                      string
+	ExactlyOnceSource                    string // enabled or disabled
 }
 
 func renderTemplate(src, dst string, vars templateVars) error {

@@ -72,9 +72,33 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 	default:
 		return nil, fmt.Errorf("%w: the plan writes the offsets of %q via %q, which this offsetctl does not know", ErrUnsupported, c.name, method)
 	}
-	loc := plan.OffsetsLocation(blk, &plan.ConnectorObservation{Type: typ, Group: c.group}, method)
-	c.store = offsets.NewWriter(loc, restWriter{plan.RESTOffsets(cc), cc}, c.kafka)
+	// A source connector written through the offsets topic may keep its
+	// offsets in a topic of its own (offsets.storage.topic): the store
+	// writes where Kafka Connect reads. The plan's configuration hash,
+	// checked before anything is written, makes sure it is the topic
+	// planned. A connector deleted by an interrupted delete_recreate has
+	// no configuration to read: recovery locates its offsets again from
+	// the configuration saved in the state (locateOffsets).
+	var connectorConfig map[string]string
+	if typ == plan.Source && method == plan.MethodTopic {
+		info, err := cc.Connector(ctx, c.name)
+		switch {
+		case err == nil:
+			connectorConfig = info.Config
+		case !connect.IsNotFound(err):
+			return nil, fmt.Errorf("reading the configuration of %q for its offsets topic (offsets.storage.topic): %w", c.name, err)
+		}
+	}
+	c.locateOffsets(connectorConfig)
 	return c, nil
+}
+
+// locateOffsets points the connector's offset store where Kafka Connect
+// keeps its offsets given its configuration (nil: the kafka block's
+// offsets topic).
+func (c *conn) locateOffsets(connectorConfig map[string]string) {
+	loc := plan.OffsetsLocation(c.blk, &plan.ConnectorObservation{Type: c.typ, Group: c.group}, c.method, connectorConfig)
+	c.store = offsets.NewWriter(loc, restWriter{plan.RESTOffsets(c.cc), c.cc}, c.kafka)
 }
 
 func (c *conn) kafka() (*kgo.Client, error) {

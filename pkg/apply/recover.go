@@ -68,6 +68,9 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 		return fail(err)
 	}
 	c.saved = sc.SavedConfig
+	if c.saved != nil {
+		c.locateOffsets(c.saved) // the connector may be deleted: its saved configuration says where its offsets are
+	}
 	// The recovery is recorded on the interrupted operation itself.
 	r := &opRun{a: a, j: j, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, c: c, serial: serial, former: sc.StateBefore}
 	after, err := plan.ImagePositions(u.After)

@@ -202,10 +202,14 @@ type Kafka struct {
 	Brokers []string
 	// OffsetsTopic is Connect's offsets topic (default "connect-offsets").
 	OffsetsTopic string
-	SASL         *SASL
-	TLS          *TLS
-	DeclRange    hcl.Range
-	Ranges       map[string]hcl.Range
+	// ConfigTopic is Connect's config topic (default "connect-configs"),
+	// read for the connectors' history (creation, target state, an
+	// exactly-once worker's fencing).
+	ConfigTopic string
+	SASL        *SASL
+	TLS         *TLS
+	DeclRange   hcl.Range
+	Ranges      map[string]hcl.Range
 }
 
 // Addr is the reference address, "kafka.NAME".

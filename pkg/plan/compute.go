@@ -170,6 +170,7 @@ func (c *computer) operation(blk *config.Offsets) {
 	c.sourceRetention(&op, blk, obs)
 	c.schemaHistory(&op, blk, obs)
 	c.sourceLogGap(&op, blk, obs)
+	c.hazards(&op, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"

@@ -184,6 +184,55 @@ type connectorV1 struct {
 	Sink          []sinkPartitionV1 `json:"sink_offsets,omitempty"`
 	SourceDB      *sourceDBV3       `json:"source_database,omitempty"`
 	SchemaHistory *schemaHistoryV3  `json:"schema_history,omitempty"`
+	Evidence      *evidenceV3       `json:"evidence,omitempty"`
+}
+
+// evidenceV3 is what the internal topics said of a connector (Evidence);
+// times in RFC 3339, absent when zero.
+type evidenceV3 struct {
+	ExactlyOnce      string   `json:"exactly_once,omitempty"`
+	Created          string   `json:"created,omitempty"`
+	NewestOffset     string   `json:"newest_offset,omitempty"`
+	StoppedAt        string   `json:"stopped_at,omitempty"`
+	LateWrites       []string `json:"late_writes,omitempty"`
+	GroupMembers     []string `json:"group_members,omitempty"`
+	ConfigTopicError string   `json:"config_topic_error,omitempty"`
+}
+
+func evidenceToWire(e *Evidence) *evidenceV3 {
+	if e == nil {
+		return nil
+	}
+	t := func(v time.Time) string {
+		if v.IsZero() {
+			return ""
+		}
+		return v.UTC().Format(time.RFC3339Nano)
+	}
+	return &evidenceV3{ExactlyOnce: e.ExactlyOnce, Created: t(e.Created), NewestOffset: t(e.NewestOffset), StoppedAt: t(e.StoppedAt),
+		LateWrites: e.LateWrites, GroupMembers: e.GroupMembers, ConfigTopicError: e.ConfigTopicError}
+}
+
+func evidenceFromWire(addr string, w *evidenceV3) (*Evidence, error) {
+	if w == nil {
+		return nil, nil
+	}
+	e := &Evidence{ExactlyOnce: w.ExactlyOnce, LateWrites: w.LateWrites, GroupMembers: w.GroupMembers, ConfigTopicError: w.ConfigTopicError}
+	for _, f := range []struct {
+		name string
+		in   string
+		out  *time.Time
+	}{{"created", w.Created, &e.Created}, {"newest_offset", w.NewestOffset, &e.NewestOffset}, {"stopped_at", w.StoppedAt, &e.StoppedAt}} {
+		if f.in == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, f.in)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: evidence.%s %q is not a time: %w", addr, f.name, f.in, err)
+		}
+		*f.out = v
+	}
+	return e, nil
 }
 
 // sourceDBV3 is what planning read from a source connector's database. LSNs
@@ -465,7 +514,7 @@ func toWire(p *Plan) *planV1 {
 			WorkerVersion: c.WorkerVersion, ClusterID: c.ClusterID, Exists: c.Exists, Type: string(c.Type), Class: c.Class,
 			Codec: c.Codec, State: c.State, TaskStates: nonNil(c.TaskStates), ConfigHash: c.ConfigHash,
 			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group, AutoReset: c.AutoOffsetReset, SourceDB: sourceDBToWire(c.SourceDB),
-			SchemaHistory: schemaHistoryToWire(c.SchemaHistory)}
+			SchemaHistory: schemaHistoryToWire(c.SchemaHistory), Evidence: evidenceToWire(c.Evidence)}
 		for _, so := range c.Source {
 			off := so.Offset
 			cw.Source = append(cw.Source, sourceOffsetV1{Key: keyText(so.Key), Partition: so.Partition, Offset: &off})
@@ -526,6 +575,9 @@ func fromWire(w *planV1) (*Plan, error) {
 		}
 		c.SourceDB = sd
 		if c.SchemaHistory, err = schemaHistoryFromWire(cw.Address, cw.SchemaHistory); err != nil {
+			return nil, err
+		}
+		if c.Evidence, err = evidenceFromWire(cw.Address, cw.Evidence); err != nil {
 			return nil, err
 		}
 		for _, so := range cw.Source {

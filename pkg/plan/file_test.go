@@ -251,3 +251,37 @@ func TestPlanFileKeepsTheSchemaHistory(t *testing.T) {
 		t.Fatalf("a schema history with records and an error: %v", err)
 	}
 }
+
+// TestPlanFileKeepsTheEvidence: a connector's evidence from Connect's
+// internal topics (optional) survives the round trip, validates against
+// the schema, and a plan without it reads as before.
+func TestPlanFileKeepsTheEvidence(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 12, 1, 10, m, 0, 123000000, time.UTC) }
+	s := compileSchema(t)
+	for _, ev := range []*Evidence{
+		nil,
+		{ExactlyOnce: "the config topic holds a task-count record", Created: at(1), NewestOffset: at(2), StoppedAt: at(3),
+			LateWrites: []string{"connect-offsets[3]@17 at 2026-12-01T10:05:00Z"}, GroupMembers: []string{"c-0 (m-1) on /10.0.0.1"}},
+		{ConfigTopicError: "topic \"connect-configs\" does not exist"},
+	} {
+		p := fixturePlan()
+		p.Connectors[0].Evidence = ev
+		data, err := Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(decodeJSON(t, data)); err != nil {
+			t.Fatalf("schema: %v", err)
+		}
+		if ev == nil && strings.Contains(string(data), `"evidence"`) {
+			t.Fatal("a plan without evidence writes an evidence field")
+		}
+		back, err := Read("plan.json", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(ev, back.Connectors[0].Evidence, cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("round trip (-want +got):\n%s", d)
+		}
+	}
+}

@@ -127,6 +127,9 @@ type ConnectorObservation struct {
 	// SchemaHistory is what planning read from a Debezium MySQL or MariaDB
 	// connector's schema history topic: nil for other connectors.
 	SchemaHistory *SchemaHistoryObservation
+	// Evidence is what Kafka Connect's internal topics said of the
+	// connector, for the hazard checks; nil when they were not read.
+	Evidence *Evidence
 	// OtherNames are the connectors the worker has, read only when this one
 	// does not exist, for a "did you mean"; not saved in the plan file.
 	OtherNames []string
