@@ -27,6 +27,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -88,6 +89,8 @@ func ServerURL(t testing.TB) string {
 	return admin
 }
 
+var binlogName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
 var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // NewDB creates an empty database (utf8mb4) for the test and returns its
@@ -148,5 +151,46 @@ func Exec(t testing.TB, u string, query string, args ...any) {
 	t.Helper()
 	if _, err := DB(t, u).ExecContext(context.Background(), query, args...); err != nil {
 		t.Fatalf("mariadbtest: %v\nSQL: %s", err, query)
+	}
+}
+
+// PurgeBinaryLogsTo runs PURGE BINARY LOGS TO file on the server of u until
+// file is the oldest binlog file left. MariaDB keeps a file the InnoDB
+// binlog checkpoint still needs (it says nothing and purges less), and the
+// checkpoint follows commits by up to a second, so the purge is repeated
+// until it has happened (at most a minute).
+func PurgeBinaryLogsTo(t testing.TB, u, file string) {
+	t.Helper()
+	db := DB(t, u)
+	ctx := context.Background()
+	if !binlogName.MatchString(file) {
+		t.Fatalf("mariadbtest: %q is not a binlog file name", file)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		// PURGE takes no placeholder: the name is checked above.
+		if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS TO '"+file+"'"); err != nil {
+			t.Fatalf("mariadbtest: PURGE BINARY LOGS TO %s: %v", file, err)
+		}
+		var first string
+		var size int64
+		rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
+		if err != nil {
+			t.Fatalf("mariadbtest: SHOW BINARY LOGS: %v", err)
+		}
+		if rows.Next() {
+			err = rows.Scan(&first, &size)
+		}
+		rows.Close()
+		if err != nil {
+			t.Fatalf("mariadbtest: SHOW BINARY LOGS: %v", err)
+		}
+		if first == file {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mariadbtest: PURGE BINARY LOGS TO %s left %s in place for a minute (the binlog checkpoint did not advance)", file, first)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
