@@ -662,7 +662,14 @@ func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
 // an error, one below what it confirmed replays nothing below it. Without a
 // source_database the plan says the slot was not checked.
 func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
-	if obs.Type != Source || obs.Codec != "debezium-postgres" || !hasRealChange(op.Changes) {
+	if obs.Type != Source || !hasRealChange(op.Changes) {
+		return
+	}
+	if obs.Codec == "debezium-mysql" {
+		c.binlogRetention(op, obs)
+		return
+	}
+	if obs.Codec != "debezium-postgres" {
 		return
 	}
 	sd := obs.SourceDB
@@ -688,6 +695,36 @@ func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *Conn
 			edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Source.Before)
 		}
 		for _, f := range sourcedb.JudgePostgres(sd.Postgres, edit) {
+			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
+		}
+	}
+}
+
+// binlogRetention weighs a Debezium MariaDB or MySQL connector's source
+// changes against its server's binlog (read through source_database): a
+// binlog file or GTID the server no longer has, or never had, is an error;
+// a file about to expire a warning with the hours left.
+func (c *computer) binlogRetention(op *Operation, obs *ConnectorObservation) {
+	sd := obs.SourceDB
+	switch {
+	case sd == nil:
+		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
+			"the binlog of connector %q was not checked (whether the new position's binlog file and GTIDs are still on the server): add source_database = database.NAME (its MariaDB/MySQL server) to %s so that plan reads it", obs.Name, op.Connector))
+		return
+	case sd.Binlog == nil:
+		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
+			"the binlog of connector %q was not checked: %s could not be read (%s)", obs.Name, sd.Database, sd.Error))
+		return
+	}
+	for _, ch := range op.Changes {
+		if ch.Source == nil || ch.Action == ActionNoOp {
+			continue
+		}
+		var edit sourcedb.BinlogEdit
+		if ch.Source.After != nil {
+			edit.File, edit.Pos, edit.GTIDs, edit.TsSec, edit.HasTarget = offsets.MySQLResume(*ch.Source.After)
+		}
+		for _, f := range sourcedb.JudgeBinlog(sd.Binlog, edit) {
 			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
 	}
