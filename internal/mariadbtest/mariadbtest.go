@@ -194,3 +194,33 @@ func PurgeBinaryLogsTo(t testing.TB, u, file string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// BinlogPosition returns the server's current binlog file and position
+// (SHOW MASTER STATUS) and its GTID position (@@gtid_binlog_pos), as a
+// Debezium MariaDB offset would hold them there.
+func BinlogPosition(t testing.TB, u string) (file string, pos int64, gtids string) {
+	t.Helper()
+	ctx := context.Background()
+	db := DB(t, u)
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatalf("mariadbtest: SHOW MASTER STATUS: %v", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil || !rows.Next() {
+		t.Fatalf("mariadbtest: SHOW MASTER STATUS: no binlog (%v)", err)
+	}
+	dst := []any{&file, &pos}
+	for range cols[2:] {
+		dst = append(dst, new(sql.RawBytes))
+	}
+	if err := rows.Scan(dst...); err != nil {
+		t.Fatalf("mariadbtest: SHOW MASTER STATUS: %v", err)
+	}
+	rows.Close()
+	if err := db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&gtids); err != nil {
+		t.Fatalf("mariadbtest: @@gtid_binlog_pos: %v", err)
+	}
+	return file, pos, gtids
+}

@@ -2,41 +2,12 @@ package sourcedb
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 )
-
-// binlogPos is the server's current binlog file and position and its GTID
-// state, as a Debezium MariaDB offset would hold them.
-func binlogPos(t *testing.T, db *sql.DB) (file string, pos int64, gtids string) {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	if !rows.Next() {
-		t.Fatal("SHOW MASTER STATUS: no binlog")
-	}
-	dst := []any{&file, &pos}
-	for range cols[2:] {
-		dst = append(dst, new(sql.RawBytes))
-	}
-	if err := rows.Scan(dst...); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
-	if err := db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&gtids); err != nil {
-		t.Fatal(err)
-	}
-	return file, pos, gtids
-}
 
 // TestObserveMariaDBPurged: a real MariaDB (binlog on, ROW). A position
 // whose file PURGE BINARY LOGS TO removed is refused with the file named; a
@@ -47,11 +18,11 @@ func TestObserveMariaDBPurged(t *testing.T) {
 	db := mariadbtest.DB(t, u)
 	ctx := context.Background()
 	mariadbtest.Exec(t, u, "CREATE TABLE customers (id int PRIMARY KEY, email varchar(100)); INSERT INTO customers VALUES (1, 'a@example.com')")
-	oldFile, oldPos, oldGTIDs := binlogPos(t, db)
+	oldFile, oldPos, oldGTIDs := mariadbtest.BinlogPosition(t, u)
 	for range 2 {
 		mariadbtest.Exec(t, u, "FLUSH BINARY LOGS; INSERT INTO customers VALUES (FLOOR(RAND()*1000000)+2, 'b@example.com')")
 	}
-	keptFile, keptPos, keptGTIDs := binlogPos(t, db)
+	keptFile, keptPos, keptGTIDs := mariadbtest.BinlogPosition(t, u)
 	mariadbtest.PurgeBinaryLogsTo(t, u, keptFile)
 	obs, err := ObserveMySQL(ctx, db, 5*time.Second)
 	if err != nil {
