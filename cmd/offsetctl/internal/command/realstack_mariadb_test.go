@@ -1,0 +1,199 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offsetctl/offsetctl/internal/mariadbtest"
+	"github.com/offsetctl/offsetctl/internal/realstack"
+	"github.com/offsetctl/offsetctl/pkg/connect"
+)
+
+// mariaOffset is a Debezium MariaDB connector's stored offset, the fields
+// the test uses.
+type mariaOffset struct {
+	File     string `json:"file"`
+	Pos      int64  `json:"pos"`
+	GTIDs    string `json:"gtids"`
+	TsSec    int64  `json:"ts_sec"`
+	ServerID int64  `json:"server_id"`
+	Event    int64  `json:"event"`
+}
+
+// mariaSource is a Debezium MariaDB connector on the real stack capturing
+// db.customers.
+type mariaSource struct {
+	st    *realstack.Stack
+	m     *realstack.MariaDB
+	c     *connect.Client
+	name  string
+	admin string // root's URL of the database
+	db    string
+}
+
+// startMariaSource creates database db with a customers table of rows rows
+// on the stack's MariaDB, and a Debezium MariaDB connector capturing it,
+// RUNNING and past its snapshot.
+func startMariaSource(ctx context.Context, t *testing.T, st *realstack.Stack, db, prefix string, serverID, rows int) *mariaSource {
+	t.Helper()
+	m, err := st.MariaDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &mariaSource{st: st, m: m, name: "mariadb-" + prefix, admin: m.AdminURL(db), db: db}
+	mariadbtest.Exec(t, m.AdminURL(""), "CREATE DATABASE "+db+"; CREATE TABLE "+db+".customers (id int PRIMARY KEY, email varchar(100) NOT NULL)")
+	for i := 1; i <= rows; i++ {
+		s.insert(t, i)
+	}
+	if s.c, err = connect.New(connect.Config{URL: st.ConnectURL()}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.MariaDBConnectorConfig(m, db, prefix, serverID, "customers")
+	cfg["name"] = s.name
+	if _, err := s.c.Create(ctx, connect.CreateRequest{Name: s.name, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.c.Delete(context.Background(), s.name) })
+	if _, err := s.c.WaitForState(ctx, s.name, connect.StateRunning, connect.WaitOptions{Timeout: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *mariaSource) insert(t *testing.T, id int) {
+	t.Helper()
+	mariadbtest.Exec(t, s.admin, "INSERT INTO customers VALUES (?, ?)", id, fmt.Sprintf("c%d@example.com", id))
+}
+
+// offset reads the connector's stored offset (zero when none yet).
+func (s *mariaSource) offset(ctx context.Context, t *testing.T) mariaOffset {
+	t.Helper()
+	offs, err := s.c.Offsets(ctx, s.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o mariaOffset
+	for _, co := range offs.Offsets {
+		if err := json.Unmarshal(co.Offset, &o); err != nil {
+			t.Fatalf("offset %s: %v", co.Offset, err)
+		}
+	}
+	return o
+}
+
+// insertCaptured inserts row id and waits until the connector has
+// committed the offset of its change event. Debezium stores the position
+// of the event's transaction: the binlog file and position where it
+// starts, and the GTIDs completed before it (the server's GTID position
+// before the insert).
+func (s *mariaSource) insertCaptured(ctx context.Context, t *testing.T, id int) mariaOffset {
+	t.Helper()
+	file, pos, before := mariadbtest.BinlogPosition(t, s.admin)
+	s.insert(t, id)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		o := s.offset(ctx, t)
+		if o.GTIDs == before && o.File == file && o.Pos >= pos && o.Event > 0 {
+			return o
+		}
+		if time.Now().After(deadline) {
+			st, _ := s.c.Status(ctx, s.name)
+			t.Fatalf("the connector %s did not commit the change of id %d (transaction at %s:%d after GTIDs %s) within 2 minutes (stored %+v, status %+v)", s.name, id, file, pos, before, o, st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestRealMariaDBPurgedBinlog: on the real stack, a Debezium MariaDB
+// connector captures a table across binlog rotations and is stopped; the
+// binary logs before its stored position are purged (PURGE BINARY LOGS
+// TO). offsetctl plan, reading the server through the connector's own
+// account, refuses to set the offset back to an earlier position, naming
+// the purged file, and refuses a GTID the server never wrote; the stored
+// position itself passes.
+func TestRealMariaDBPurgedBinlog(t *testing.T) {
+	st := realstack.Get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s := startMariaSource(ctx, t, st, "rs_purge", "rspurge", 5401, 3)
+	old := s.insertCaptured(ctx, t, 4)
+	for id := 5; id <= 6; id++ {
+		mariadbtest.Exec(t, s.admin, "FLUSH BINARY LOGS")
+		s.insertCaptured(ctx, t, id)
+	}
+	if err := s.c.Stop(ctx, s.name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.c.WaitForState(ctx, s.name, connect.StateStopped, connect.WaitOptions{Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	stored := s.offset(ctx, t)
+	t.Logf("offset at id 4: %+v; stored after the rotations: %+v", old, stored)
+	if stored.File == old.File {
+		t.Fatalf("precondition: the stored offset is still in %s", old.File)
+	}
+	mariadbtest.PurgeBinaryLogsTo(t, s.admin, stored.File)
+
+	account := (&url.URL{Scheme: "mysql", User: url.UserPassword(realstack.MariaDBUser, realstack.MariaDBPassword),
+		Host: fmt.Sprintf("127.0.0.1:%d", s.m.Port()), Path: "/" + s.db}).String()
+	config := func(offset string) string {
+		return fmt.Sprintf(`connect "real" {
+  url = %q
+}
+
+kafka "real" {
+  brokers = [%q]
+}
+
+database "mariadb" {
+  url = env("MARIADB_URL")
+}
+
+connector "source" {
+  connect         = connect.real
+  kafka           = kafka.real
+  name            = %q
+  source_database = database.mariadb
+}
+
+offsets "rewind" {
+  connector = connector.source
+  reason    = "INC-9: replay the customers from id 5"
+
+  source_partition {
+    partition = { server = "rspurge" }
+    offset    = %s
+  }
+}
+`, st.ConnectURL(), st.BootstrapServers(), s.name, offset)
+	}
+	plan := func(name, offset string) (int, string) {
+		t.Helper()
+		code, out, errOut := runCLIEnv(t, map[string]string{"MARIADB_URL": account}, "plan", "-no-color", "-chdir", writeConfig(t, config(offset)))
+		t.Logf("%s: exit %d\n%s\n%s", name, code, out, errOut)
+		return code, out
+	}
+	at := func(o mariaOffset, gtids string) string {
+		return fmt.Sprintf(`{ file = %q, pos = %d, gtids = %q, ts_sec = %d, server_id = %d }`, o.File, o.Pos, gtids, o.TsSec, o.ServerID)
+	}
+	code, out := plan("back to a purged file", at(old, old.GTIDs))
+	if code != ExitError || !strings.Contains(out, "error: offsets.rewind: the binlog file "+old.File+" has been purged from the source server (its oldest is "+stored.File+")") {
+		t.Fatalf("setting the offset back into the purged %s was not refused with the file named: exit %d", old.File, code)
+	}
+	if !strings.Contains(out, "error: offsets.rewind: the GTID "+old.GTIDs+" is older than the oldest binlog file") {
+		t.Errorf("the GTIDs %s, purged too, were not refused", old.GTIDs)
+	}
+	code, out = plan("a GTID the server never wrote", at(stored, "0-1-999999"))
+	if code != ExitError || !strings.Contains(out, "error: offsets.rewind: the GTID 0-1-999999 is not in the source server's binlog state") {
+		t.Fatalf("a GTID not in gtid_binlog_state was not refused: exit %d", code)
+	}
+	code, out = plan("the stored position", at(stored, stored.GTIDs))
+	if code != 0 || strings.Contains(out, "error:") {
+		t.Fatalf("the stored position itself: exit %d", code)
+	}
+}
