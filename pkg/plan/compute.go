@@ -656,75 +656,65 @@ func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
 	}
 }
 
-// sourceRetention weighs a Debezium PostgreSQL connector's source changes
-// against what its source database retains (the replication slot planning
-// read through source_database): a position the slot cannot stream from is
-// an error, one below what it confirmed replays nothing below it. Without a
-// source_database the plan says the slot was not checked.
+// sourceRetention weighs a Debezium source connector's changes against what
+// its source database retains, as planning read it through
+// source_database: for PostgreSQL the replication slot (a position the slot
+// cannot stream from is an error, one below what it confirmed replays
+// nothing below it); for MariaDB and MySQL the binlog (a binlog file or GTID
+// the server no longer has, or never had, is an error, a file about to
+// expire a warning with the hours left). Without a source_database the plan
+// says what was not checked.
 func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
 	if obs.Type != Source || !hasRealChange(op.Changes) {
 		return
 	}
-	if obs.Codec == "debezium-mysql" {
-		c.binlogRetention(op, obs)
-		return
-	}
-	if obs.Codec != "debezium-postgres" {
-		return
-	}
 	sd := obs.SourceDB
+	var what, checks, server, reads string
+	var judge func(ch *SourceChange) []sourcedb.Finding
+	switch obs.Codec {
+	case "debezium-postgres":
+		what, checks, reads = "the replication slot", "whether the new position is still in the WAL, and whether PostgreSQL will replay from it", "the slot"
+		if sd != nil && sd.Postgres != nil {
+			judge = func(ch *SourceChange) []sourcedb.Finding {
+				edit := sourcedb.PostgresEdit{ConnectorState: obs.State, FlushMode: sd.FlushMode, Tables: sd.Tables, Acknowledged: blk.Acknowledge}
+				if ch.After != nil {
+					edit.Target, edit.HasTarget = offsets.PostgresResumeLSN(*ch.After)
+				}
+				if ch.Before != nil {
+					edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Before)
+				}
+				return sourcedb.JudgePostgres(sd.Postgres, edit)
+			}
+		}
+	case "debezium-mysql":
+		what, checks, server, reads = "the binlog", "whether the new position's binlog file and GTIDs are still on the server", " (its MariaDB/MySQL server)", "it"
+		if sd != nil && sd.Binlog != nil {
+			judge = func(ch *SourceChange) []sourcedb.Finding {
+				var edit sourcedb.BinlogEdit
+				if ch.After != nil {
+					edit.File, edit.Pos, edit.GTIDs, edit.TsSec, edit.HasTarget = offsets.MySQLResume(*ch.After)
+				}
+				return sourcedb.JudgeBinlog(sd.Binlog, edit)
+			}
+		}
+	default:
+		return
+	}
 	switch {
 	case sd == nil:
 		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the replication slot of connector %q was not checked (whether the new position is still in the WAL, and whether PostgreSQL will replay from it): add source_database = database.NAME to %s so that plan reads the slot", obs.Name, op.Connector))
+			"%s of connector %q was not checked (%s): add source_database = database.NAME%s to %s so that plan reads %s", what, obs.Name, checks, server, op.Connector, reads))
 		return
-	case sd.Postgres == nil:
+	case judge == nil:
 		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the replication slot of connector %q was not checked: %s could not be read (%s)", obs.Name, sd.Database, sd.Error))
+			"%s of connector %q was not checked: %s could not be read (%s)", what, obs.Name, sd.Database, sd.Error))
 		return
 	}
 	for _, ch := range op.Changes {
 		if ch.Source == nil || ch.Action == ActionNoOp {
 			continue
 		}
-		edit := sourcedb.PostgresEdit{ConnectorState: obs.State, FlushMode: sd.FlushMode, Tables: sd.Tables, Acknowledged: blk.Acknowledge}
-		if ch.Source.After != nil {
-			edit.Target, edit.HasTarget = offsets.PostgresResumeLSN(*ch.Source.After)
-		}
-		if ch.Source.Before != nil {
-			edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Source.Before)
-		}
-		for _, f := range sourcedb.JudgePostgres(sd.Postgres, edit) {
-			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
-		}
-	}
-}
-
-// binlogRetention weighs a Debezium MariaDB or MySQL connector's source
-// changes against its server's binlog (read through source_database): a
-// binlog file or GTID the server no longer has, or never had, is an error;
-// a file about to expire a warning with the hours left.
-func (c *computer) binlogRetention(op *Operation, obs *ConnectorObservation) {
-	sd := obs.SourceDB
-	switch {
-	case sd == nil:
-		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the binlog of connector %q was not checked (whether the new position's binlog file and GTIDs are still on the server): add source_database = database.NAME (its MariaDB/MySQL server) to %s so that plan reads it", obs.Name, op.Connector))
-		return
-	case sd.Binlog == nil:
-		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the binlog of connector %q was not checked: %s could not be read (%s)", obs.Name, sd.Database, sd.Error))
-		return
-	}
-	for _, ch := range op.Changes {
-		if ch.Source == nil || ch.Action == ActionNoOp {
-			continue
-		}
-		var edit sourcedb.BinlogEdit
-		if ch.Source.After != nil {
-			edit.File, edit.Pos, edit.GTIDs, edit.TsSec, edit.HasTarget = offsets.MySQLResume(*ch.Source.After)
-		}
-		for _, f := range sourcedb.JudgeBinlog(sd.Binlog, edit) {
+		for _, f := range judge(ch.Source) {
 			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
 	}
