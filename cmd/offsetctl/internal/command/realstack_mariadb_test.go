@@ -36,24 +36,42 @@ type mariaSource struct {
 	db    string
 }
 
-// startMariaSource creates database db with a customers table of rows rows
-// on the stack's MariaDB, and a Debezium MariaDB connector capturing it,
-// RUNNING and past its snapshot.
-func startMariaSource(ctx context.Context, t *testing.T, st *realstack.Stack, db, prefix string, serverID, rows int) *mariaSource {
+// mariaSourceOptions shape a test's Debezium MariaDB source.
+type mariaSourceOptions struct {
+	db, prefix string
+	serverID   int
+	rows       int // customers rows before the snapshot
+	// setup runs after the customers table is made (root, on db); tables
+	// are the captured tables besides customers; config is added to the
+	// connector's configuration.
+	setup  string
+	tables []string
+	config map[string]string
+}
+
+// startMariaSource creates a database with a customers table on the
+// stack's MariaDB, and a Debezium MariaDB connector capturing it, RUNNING.
+func startMariaSource(ctx context.Context, t *testing.T, st *realstack.Stack, o mariaSourceOptions) *mariaSource {
 	t.Helper()
 	m, err := st.MariaDB(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &mariaSource{st: st, m: m, name: "mariadb-" + prefix, admin: m.AdminURL(db), db: db}
-	mariadbtest.Exec(t, m.AdminURL(""), "CREATE DATABASE "+db+"; CREATE TABLE "+db+".customers (id int PRIMARY KEY, email varchar(100) NOT NULL)")
-	for i := 1; i <= rows; i++ {
+	s := &mariaSource{st: st, m: m, name: "mariadb-" + o.prefix, admin: m.AdminURL(o.db), db: o.db}
+	mariadbtest.Exec(t, m.AdminURL(""), "CREATE DATABASE "+o.db+"; CREATE TABLE "+o.db+".customers (id int PRIMARY KEY, email varchar(100) NOT NULL, status varchar(20) NOT NULL DEFAULT 'active')")
+	if o.setup != "" {
+		mariadbtest.Exec(t, s.admin, o.setup)
+	}
+	for i := 1; i <= o.rows; i++ {
 		s.insert(t, i)
 	}
 	if s.c, err = connect.New(connect.Config{URL: st.ConnectURL()}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := st.MariaDBConnectorConfig(m, db, prefix, serverID, "customers")
+	cfg := st.MariaDBConnectorConfig(m, o.db, o.prefix, o.serverID, append([]string{"customers"}, o.tables...)...)
+	for k, v := range o.config {
+		cfg[k] = v
+	}
 	cfg["name"] = s.name
 	if _, err := s.c.Create(ctx, connect.CreateRequest{Name: s.name, Config: cfg}); err != nil {
 		t.Fatal(err)
@@ -67,7 +85,7 @@ func startMariaSource(ctx context.Context, t *testing.T, st *realstack.Stack, db
 
 func (s *mariaSource) insert(t *testing.T, id int) {
 	t.Helper()
-	mariadbtest.Exec(t, s.admin, "INSERT INTO customers VALUES (?, ?)", id, fmt.Sprintf("c%d@example.com", id))
+	mariadbtest.Exec(t, s.admin, "INSERT INTO customers (id, email) VALUES (?, ?)", id, fmt.Sprintf("c%d@example.com", id))
 }
 
 // offset reads the connector's stored offset (zero when none yet).
@@ -120,7 +138,7 @@ func TestRealMariaDBPurgedBinlog(t *testing.T) {
 	st := realstack.Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s := startMariaSource(ctx, t, st, "rs_purge", "rspurge", 5401, 3)
+	s := startMariaSource(ctx, t, st, mariaSourceOptions{db: "rs_purge", prefix: "rspurge", serverID: 5401, rows: 3})
 	old := s.insertCaptured(ctx, t, 4)
 	for id := 5; id <= 6; id++ {
 		mariadbtest.Exec(t, s.admin, "FLUSH BINARY LOGS")
