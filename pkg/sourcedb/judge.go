@@ -236,7 +236,7 @@ func judgeBinlogFile(obs *BinlogObservation, edit BinlogEdit, add addFunc, snaps
 		case ok && fok && base == fbase && seq > lseq:
 			add(SeverityError, "beyond_current_binlog", "the binlog file %s does not exist yet: the server's newest is %s; Debezium would fail to find it", edit.File, last.Name)
 		case ok && fok && base == fbase:
-			add(SeverityError, "binlog_purged", "the binlog file %s has been purged from the source server (its oldest is %s): Debezium fails at start (\"no longer available on the server\") or re-snapshots, per snapshot.mode; %s",
+			add(SeverityError, "binlog_purged", "the binlog file %s has been purged from the source server (its oldest is %s): the task fails at start (with GTIDs the server refuses the position: error 1236 \"Could not find GTID state requested by slave in any binlog files\"; without, Debezium finds the file gone: \"no longer available on the server\", or re-snapshots, per snapshot.mode); %s",
 				edit.File, first.Name, snapshotWay)
 		default:
 			add(SeverityError, "binlog_unknown_file", "the source server has no binlog file %s (it has %s to %s): the offset names another server's binlog or a misspelt file", edit.File, first.Name, last.Name)
@@ -310,7 +310,7 @@ func judgeMariaDBGTIDs(obs *BinlogObservation, edit BinlogEdit, add addFunc, sna
 		}
 		for _, s := range start {
 			if s.Domain == g.Domain && g.Seq < s.Seq {
-				add(SeverityError, "gtid_purged", "the GTID %s is older than the oldest binlog file %s still holds (it starts at %s): the transactions after it have been purged; %s", g, firstFile(obs), s, snapshotWay)
+				add(SeverityError, "gtid_purged", "the GTID %s is older than the oldest binlog file %s still holds (it starts at %s): the transactions after it have been purged, and MariaDB refuses to stream from it (error 1236 \"Could not find GTID state requested by slave in any binlog files\"), which fails the task; %s", g, firstFile(obs), s, snapshotWay)
 				break
 			}
 		}

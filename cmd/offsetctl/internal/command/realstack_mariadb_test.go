@@ -80,7 +80,29 @@ func startMariaSource(ctx context.Context, t *testing.T, st *realstack.Stack, o 
 	if _, err := s.c.WaitForState(ctx, s.name, connect.StateRunning, connect.WaitOptions{Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
+	// The snapshot is done when the stored offset holds the server's GTID
+	// position (nothing else writes): later rows are streamed.
+	_, _, now := mariadbtest.BinlogPosition(t, s.admin)
+	s.waitOffset(ctx, t, "the snapshot's offset (GTIDs "+now+")", func(o mariaOffset) bool { return o.GTIDs == now })
 	return s
+}
+
+// waitOffset polls the connector's stored offset until done holds (two
+// minutes at most).
+func (s *mariaSource) waitOffset(ctx context.Context, t *testing.T, what string, done func(mariaOffset) bool) mariaOffset {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		o := s.offset(ctx, t)
+		if done(o) {
+			return o
+		}
+		if time.Now().After(deadline) {
+			st, _ := s.c.Status(ctx, s.name)
+			t.Fatalf("the connector %s did not commit %s within 2 minutes (stored %+v, status %+v)", s.name, what, o, st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func (s *mariaSource) insert(t *testing.T, id int) {
@@ -113,18 +135,9 @@ func (s *mariaSource) insertCaptured(ctx context.Context, t *testing.T, id int) 
 	t.Helper()
 	file, pos, before := mariadbtest.BinlogPosition(t, s.admin)
 	s.insert(t, id)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		o := s.offset(ctx, t)
-		if o.GTIDs == before && o.File == file && o.Pos >= pos && o.Event > 0 {
-			return o
-		}
-		if time.Now().After(deadline) {
-			st, _ := s.c.Status(ctx, s.name)
-			t.Fatalf("the connector %s did not commit the change of id %d (transaction at %s:%d after GTIDs %s) within 2 minutes (stored %+v, status %+v)", s.name, id, file, pos, before, o, st)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	return s.waitOffset(ctx, t, fmt.Sprintf("the change of id %d (transaction at %s:%d after GTIDs %s)", id, file, pos, before), func(o mariaOffset) bool {
+		return o.GTIDs == before && o.File == file && o.Pos >= pos && o.Event > 0
+	})
 }
 
 // TestRealMariaDBPurgedBinlog: on the real stack, a Debezium MariaDB
@@ -214,4 +227,43 @@ offsets "rewind" {
 	if code != 0 || strings.Contains(out, "error:") {
 		t.Fatalf("the stored position itself: exit %d", code)
 	}
+
+	// Ground truth for the refusal: written anyway (Connect's REST API,
+	// past offsetctl), the old position fails Debezium's task when it starts
+	// streaming: Debezium's own start-up check looks at MySQL's gtid_purged,
+	// empty on MariaDB, and MariaDB refuses the purged GTID position.
+	body, err := json.Marshal(map[string]any{"file": old.File, "pos": old.Pos, "gtids": old.GTIDs, "ts_sec": old.TsSec, "server_id": old.ServerID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.c.AlterOffsets(ctx, s.name, connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{Partition: json.RawMessage(`{"server":"rspurge"}`), Offset: body}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.Resume(ctx, s.name); err != nil {
+		t.Fatal(err)
+	}
+	// The connector stays RUNNING; its task fails.
+	var trace string
+	for deadline := time.Now().Add(2 * time.Minute); trace == ""; time.Sleep(300 * time.Millisecond) {
+		st, err := s.c.Status(ctx, s.name)
+		if err == nil {
+			for _, task := range st.Tasks {
+				if task.State == connect.StateFailed {
+					trace = task.Trace
+				}
+			}
+		}
+		if trace == "" && time.Now().After(deadline) {
+			t.Fatalf("resumed at the purged position, the task did not fail within 2 minutes: %+v %v", st, err)
+		}
+	}
+	t.Logf("resumed at %s:%d: %s", old.File, old.Pos, firstLines(trace, 3))
+	if !strings.Contains(trace, "Could not find GTID state requested by slave in any binlog files") {
+		t.Errorf("the task failed for another reason than the purged binlog")
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
