@@ -35,6 +35,7 @@ func TestPlanChecksTheBinlog(t *testing.T) {
 	patchOffsets(t, sb.ConnectURL(), "inventory", fmt.Sprintf(`{"offsets":[{"partition":{"server":"shop"},"offset":{"file":%q,"pos":%d,"gtids":%q,"ts_sec":%d}}]}`,
 		keptFile, keptPos, keptGTIDs, time.Now().Unix()))
 
+	dbURL := u
 	config := func(sourceDatabase, offset string) string {
 		return fmt.Sprintf(`connect "sandbox" {
   url = %q
@@ -64,7 +65,7 @@ offsets "rewind" {
     offset    = %s
   }
 }
-`, sb.ConnectURL(), sb.BootstrapServers()[0], u, sourceDatabase, offset)
+`, sb.ConnectURL(), sb.BootstrapServers()[0], dbURL, sourceDatabase, offset)
 	}
 	plan := func(name, body string) (int, string) {
 		t.Helper()
@@ -95,6 +96,11 @@ offsets "rewind" {
 	code, out = plan("retention", config("source_database = database.mariadb", fmt.Sprintf(`{ file = %q, pos = %d, gtids = %q, ts_sec = %d }`, keptFile, keptPos, keptGTIDs, now-19*3600-1800)))
 	if code != 0 || !strings.Contains(out, "warning: offsets.rewind: the binlog file "+keptFile+" holds events 19 hours old and the server keeps binlogs 24 hours (expire_logs_days = 1): 4 hours left") {
 		t.Fatalf("a target near the end of retention: exit %d", code)
+	}
+	dbURL = "postgres://postgres@127.0.0.1:1/shop"
+	code, out = plan("a PostgreSQL source_database", config("source_database = database.mariadb", fmt.Sprintf(`{ file = %q, pos = %d, ts_sec = %d }`, oldFile, oldPos, now)))
+	if code != 0 || !strings.Contains(out, `warning: offsets.rewind: the binlog of connector "inventory" was not checked: database.mariadb could not be read (database.mariadb is not a MariaDB/MySQL database`) {
+		t.Fatalf("a source_database that is not MariaDB/MySQL: exit %d", code)
 	}
 	code, out = plan("no source_database", config("", fmt.Sprintf(`{ file = %q, pos = %d, ts_sec = %d }`, oldFile, oldPos, now)))
 	if code != 0 || !strings.Contains(out, "add source_database = database.NAME (its MariaDB/MySQL server) to connector.source") {
