@@ -1,24 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/internal/killtest"
+	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/state"
 	"github.com/offsetctl/offsetctl/pkg/state/local"
+	"github.com/offsetctl/offsetctl/pkg/state/pgstate"
 )
 
 // TestSIGKILLMidApply runs the real binary (built with the test-only hook,
@@ -28,12 +30,12 @@ import (
 // the journal's record of the resume), records it so, and does not write
 // the offsets a second time.
 func TestSIGKILLMidApply(t *testing.T) {
-	bin := buildWithTestHooks(t)
+	bin := killtest.Build(t)
 	for _, step := range []string{"alter", "restore-state"} {
 		t.Run(step, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			w := newKillWorld(t, ctx, bin)
+			w := newKillWorld(t, ctx, bin, "local")
 
 			// apply, stopped at the step and killed there.
 			_, killedErr := w.killAt(t, ctx, step, "apply", "plan.json", "-auto-approve", "-no-color", "-grace-period", "100ms", "-running-watch", "100ms")
@@ -80,7 +82,7 @@ func TestSIGKILLMidApply(t *testing.T) {
 // every event up to the step, each a whole JSON line, written as they
 // happened; no summary, since apply never ended.
 func TestSIGKILLMidApplyJSON(t *testing.T) {
-	bin := buildWithTestHooks(t)
+	bin := killtest.Build(t)
 	step := func(typ, step string) string { return typ + " " + step }
 	upTo := []string{
 		"version ",
@@ -102,7 +104,7 @@ func TestSIGKILLMidApplyJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			w := newKillWorld(t, ctx, bin)
+			w := newKillWorld(t, ctx, bin, "local")
 			stdout, stderr := w.killAt(t, ctx, tt.stop, "apply", "plan.json", "-json", "-grace-period", "100ms", "-running-watch", "100ms")
 			if stdout == "" {
 				t.Fatalf("killed after %s, stdout is empty: the events were not written as they happened\n(stderr:\n%s)", tt.stop, stderr)
@@ -135,38 +137,33 @@ func TestSIGKILLMidApplyJSON(t *testing.T) {
 	}
 }
 
-// buildWithTestHooks builds offsetctl with the test-only stop hook (build
-// tag offsetctl_testhooks) and returns the binary's path.
-func buildWithTestHooks(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "offsetctl")
-	build := exec.Command("go", "build", "-tags", "offsetctl_testhooks", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building offsetctl with the test hooks: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // killWorld is a sandbox with a sink connector orders-sink at offset 50, a
-// configuration that rewinds it to 10, and its plan in plan.json.
+// configuration that rewinds it to 10, and its plan in plan.json; its state
+// is the local file offsetctl.state.json, or with backend "postgres" a
+// PostgreSQL state of its own (the configuration's offsetctl { state
+// "postgres" } block, which every command in the directory follows).
 type killWorld struct {
-	bin string
-	dir string
-	cc  *connect.Client
+	killtest.Runner
+	dir      string
+	cc       *connect.Client
+	stateURL string // the PostgreSQL state's database, "" for the local file
 }
 
-func newKillWorld(t *testing.T, ctx context.Context, bin string) *killWorld {
+func newKillWorld(t *testing.T, ctx context.Context, bin, backend string) *killWorld {
 	t.Helper()
 	sb, err := sandbox.Start(ctx, sandbox.Options{TaskShutdownTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
-	w := &killWorld{bin: bin, dir: t.TempDir(), cc: sinkAt50(t, ctx, sb)}
-	hcl := fmt.Sprintf(`
+	w := &killWorld{dir: t.TempDir(), cc: sinkAt50(t, ctx, sb)}
+	w.Runner = killtest.Runner{Bin: bin, Dir: w.dir}
+	settings := ""
+	if backend == "postgres" {
+		w.stateURL = pgtest.NewDB(t)
+		settings = fmt.Sprintf("offsetctl {\n  state \"postgres\" { url = %q }\n}\n", w.stateURL)
+	}
+	hcl := fmt.Sprintf(`%s
 connect "sb" { url = %q }
 kafka "sb" {
   brokers       = [%q]
@@ -186,7 +183,7 @@ offsets "replay" {
     to_offset  = 10
   }
 }
-`, sb.ConnectURL(), sb.BootstrapServers()[0], sb.OffsetsTopic())
+`, settings, sb.ConnectURL(), sb.BootstrapServers()[0], sb.OffsetsTopic())
 	if err := os.WriteFile(filepath.Join(w.dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -199,12 +196,7 @@ offsets "replay" {
 // run runs offsetctl in the world's directory and returns its stdout and
 // stderr.
 func (w *killWorld) run(ctx context.Context, args ...string) (string, string, error) {
-	cmd := exec.CommandContext(ctx, w.bin, args...)
-	cmd.Dir = w.dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return out.String(), errb.String(), err
+	return w.Run(ctx, args...)
 }
 
 // killAt runs offsetctl with args, stopped by the test hook after step,
@@ -212,40 +204,78 @@ func (w *killWorld) run(ctx context.Context, args ...string) (string, string, er
 // file (as a CI log), and stderr.
 func (w *killWorld) killAt(t *testing.T, ctx context.Context, step string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	stopped := filepath.Join(w.dir, "stopped")
-	os.Remove(stopped)
-	outFile, err := os.Create(filepath.Join(w.dir, "stdout-"+step))
+	k := w.SignalAt(t, ctx, killtest.At{Step: step}, syscall.SIGKILL, args...)
+	return k.Stdout, k.Stderr
+}
+
+// state reads the world's state.
+func (w *killWorld) state(t *testing.T, ctx context.Context) *state.State {
+	t.Helper()
+	if w.stateURL == "" {
+		return readState(t, ctx, w.dir)
+	}
+	b, err := pgstate.New(w.stateURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer outFile.Close()
-	cmd := exec.CommandContext(ctx, w.bin, args...)
-	cmd.Dir = w.dir
-	cmd.Env = append(os.Environ(), "OFFSETCTL_TEST_STOP_AT="+step, "OFFSETCTL_TEST_STOP_FILE="+stopped)
-	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = outFile, &errb
-	if err := cmd.Start(); err != nil {
+	defer b.Close()
+	st, err := b.Read(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// lock is the lock information left in the world's state: its ID, the
+// holder's pid (the offsetctl process for the local file; the database
+// session for PostgreSQL, whole-state or per-resource lock) and the raw
+// information; "" and 0 when there is none.
+func (w *killWorld) lock(t *testing.T, ctx context.Context) (id string, pid int, raw string) {
+	t.Helper()
+	if w.stateURL == "" {
+		id, pid, b := killtest.LocalLock(t, filepath.Join(w.dir, "offsetctl.state.json"))
+		return id, pid, string(b)
+	}
+	c := pgtest.Conn(t, w.stateURL)
+	rows, err := c.Query(ctx, `SELECT 'state', id, pid FROM offsetctl.locks UNION ALL SELECT resource, id, pid FROM offsetctl.resource_locks`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var what, rid string
+		var rpid int
+		if err := rows.Scan(&what, &rid, &rpid); err != nil {
+			t.Fatal(err)
+		}
+		id, pid = rid, rpid
+		raw += fmt.Sprintf("%s: id %s, session pid %d\n", what, rid, rpid)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return id, pid, raw
+}
+
+// sessionGone waits until the database session pid has ended (a killed
+// client's session ends once PostgreSQL reads the closed connection).
+func (w *killWorld) sessionGone(t *testing.T, ctx context.Context, pid int) bool {
+	t.Helper()
+	c := pgtest.Conn(t, w.stateURL)
 	for {
-		if _, err := os.Stat(stopped); err == nil {
-			break
+		var alive bool
+		if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`, pid).Scan(&alive); err != nil {
+			t.Fatal(err)
 		}
-		if ctx.Err() != nil {
-			cmd.Process.Kill()
-			t.Fatalf("offsetctl %s never reached step %s:\n%s", strings.Join(args, " "), step, errb.String())
+		if !alive {
+			return true
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	out, err := os.ReadFile(outFile.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), errb.String()
 }
 
 // sinkAt50 makes topic orders (one partition, 100 records) and an inert

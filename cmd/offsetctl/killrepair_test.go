@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/offsetctl/offsetctl/internal/killtest"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -27,19 +26,12 @@ import (
 // (diff exits 0), and rollback then puts back exactly the sink as it was:
 // nothing lost, nothing doubled.
 func TestSignalsInARepairBatch(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "offsetctl")
-	build := exec.Command("go", "build", "-tags", "offsetctl_testhooks", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building offsetctl with the test hooks: %v\n%s", err, out)
-	}
+	bin := killtest.Build(t)
 	var mu sync.Mutex
 	var rows []string
 	for _, batch := range []int{1, 2} {
 		for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT, syscall.SIGTERM} {
-			t.Run(fmt.Sprintf("batch%d/%s", batch, sigName(sig)), func(t *testing.T) {
+			t.Run(fmt.Sprintf("batch%d/%s", batch, killtest.SigName(sig)), func(t *testing.T) {
 				row := killRepair(t, bin, batch, sig)
 				mu.Lock()
 				rows = append(rows, row)
@@ -94,70 +86,24 @@ reconcile "customers" {
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) (string, string, error) {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = os.Environ()
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		return out.String(), errb.String(), err
-	}
+	r := killtest.Runner{Bin: bin, Dir: dir}
+	run := func(args ...string) (string, string, error) { return r.Run(ctx, args...) }
 	if out, errs, err := run("plan", "-out", "plan.json", "-no-color"); err != nil {
 		t.Fatalf("plan: %v\n%s%s", err, out, errs)
 	}
-	stopped := filepath.Join(dir, "stopped")
-	cmd := exec.CommandContext(ctx, bin, "apply", "plan.json", "-auto-approve", "-no-color")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OFFSETCTL_TEST_STOP_AT=repair-batch", fmt.Sprintf("OFFSETCTL_TEST_STOP_NTH=%d", batch), "OFFSETCTL_TEST_STOP_FILE="+stopped)
-	var firstErr bytes.Buffer
-	cmd.Stderr = &firstErr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(stopped); err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			cmd.Process.Kill()
-			t.Fatalf("apply never reached a repair batch:\n%s", firstErr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	pid := cmd.Process.Pid
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("apply did not end within 60 s of %s:\n%s", sigName(sig), firstErr.String())
-	}
-	exit := "exit 0"
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		exit = fmt.Sprintf("exit %d", ee.ExitCode())
-		if ee.ExitCode() < 0 {
-			exit = "killed"
-		}
-	}
+	k := r.SignalAt(t, ctx, killtest.At{Step: "repair-batch", Nth: batch}, sig, "apply", "plan.json", "-auto-approve", "-no-color")
+	pid, exit := k.PID, k.Exit
 	// Give PostgreSQL a moment to end a dead client's transaction.
 	time.Sleep(200 * time.Millisecond)
 	n := count(dst)
 	st := readState(t, ctx, dir)
 	if len(st.Operations) == 0 {
-		t.Fatalf("after %s the state has no operation\n%s", sigName(sig), firstErr.String())
+		t.Fatalf("after %s the state has no operation\n%s", killtest.SigName(sig), k.Stderr)
 	}
 	status := st.Operations[0].Status
 	sink := fmt.Sprintf("%d rows (was 1000, source 3000)", n)
 	if show, errs, err := run("state", "show", "1", "-no-color"); err != nil || !strings.Contains(show, "customers") || !strings.Contains(show, string(status)) {
-		t.Errorf("state show after %s: %v\n%s%s", sigName(sig), err, show, errs)
+		t.Errorf("state show after %s: %v\n%s%s", killtest.SigName(sig), err, show, errs)
 	}
 	lockInfo, _ := os.ReadFile(filepath.Join(dir, "offsetctl.state.json.lock"))
 	lock := "released"
@@ -181,41 +127,41 @@ reconcile "customers" {
 		lock = "names dead pid, force-unlock cleared it"
 	} else {
 		if exit == "killed" {
-			t.Errorf("%s: the process did not exit by itself", sigName(sig))
+			t.Errorf("%s: the process did not exit by itself", killtest.SigName(sig))
 		}
 		if len(bytes.TrimSpace(lockInfo)) != 0 {
-			t.Errorf("after %s the lock information is left:\n%s", sigName(sig), lockInfo)
+			t.Errorf("after %s the lock information is left:\n%s", killtest.SigName(sig), lockInfo)
 		}
 		if status == state.StatusInProgress {
-			t.Errorf("after %s the operation is still in_progress:\n%s", sigName(sig), firstErr.String())
+			t.Errorf("after %s the operation is still in_progress:\n%s", killtest.SigName(sig), k.Stderr)
 		}
 	}
 	out, errs, err := run("apply", "plan.json", "-auto-approve", "-no-color")
 	next := "finished it"
 	if err != nil {
-		next = "exit≠0: " + firstLine(errs)
+		next = "exit≠0: " + killtest.FirstLine(errs)
 		// A plan whose sink moved is refused as stale: plan again.
 		if _, _, perr := run("plan", "-out", "plan2.json", "-no-color"); perr == nil {
 			if out2, errs2, err2 := run("apply", "plan2.json", "-auto-approve", "-no-color"); err2 == nil {
 				next += "; a new plan finished it"
 			} else {
-				t.Errorf("apply of a new plan after %s: %v\n%s%s", sigName(sig), err2, out2, errs2)
+				t.Errorf("apply of a new plan after %s: %v\n%s%s", killtest.SigName(sig), err2, out2, errs2)
 			}
 		}
 	}
 	_ = out
 	if got := dump(dst); got != want {
-		t.Errorf("after %s and the next apply the sink differs from the source: %s, want %s", sigName(sig), got, want)
+		t.Errorf("after %s and the next apply the sink differs from the source: %s, want %s", killtest.SigName(sig), got, want)
 	}
 	rb := "restored the sink exactly"
 	if out, errs, err := run("rollback", "-auto-approve", "-no-color"); err != nil {
-		t.Errorf("rollback after %s: %v\n%s%s", sigName(sig), err, out, errs)
+		t.Errorf("rollback after %s: %v\n%s%s", killtest.SigName(sig), err, out, errs)
 	}
 	if got := dump(dst); got != original {
-		t.Errorf("after %s, apply and rollback the sink is not what it was: %s, want %s", sigName(sig), got, original)
+		t.Errorf("after %s, apply and rollback the sink is not what it was: %s, want %s", killtest.SigName(sig), got, original)
 		rb = "did NOT restore the sink"
 	}
-	return fmt.Sprintf("| repair-batch %d (uncommitted) | %s | %s | %s | %s | %s | %s | %s |", batch, sigName(sig), exit, status, sink, lock, next, rb)
+	return fmt.Sprintf("| repair-batch %d (uncommitted) | %s | %s | %s | %s | %s | %s | %s |", batch, killtest.SigName(sig), exit, status, sink, lock, next, rb)
 }
 
 func between(s, from, to string) string {

@@ -1,35 +1,39 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/offsetctl/offsetctl/internal/sandbox"
+	"github.com/offsetctl/offsetctl/internal/killtest"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
-// killOutcome is one row of the step × signal table.
+// killCase is one cell of the kill table: a command stopped after a step,
+// a signal sent there, the state's backend.
+type killCase struct {
+	command string // apply, or rollback (of the applied plan)
+	step    string
+	sig     syscall.Signal
+	backend string // local or postgres
+}
+
+// killOutcome is one row of the table.
 type killOutcome struct {
-	step, signal string
-	exit         string       // how the interrupted apply ended
-	status       state.Status // the operation's status after it
-	offset       int64        // the committed offset after it
-	connector    string       // the connector's state after it
-	lock         string       // the lock left behind
-	next         string       // what the next apply did
+	killCase
+	exit      string       // how the interrupted command ended
+	status    state.Status // its operation's status after it
+	shown     string       // what state show said of it
+	offset    int64        // the committed offset after it
+	connector string       // the connector's state after it
+	lock      string       // the lock left behind
+	next      string       // what the next run of the command did
 }
 
 // TestSignalsAtEveryStep runs the real binary (with the test-only hook,
@@ -43,47 +47,55 @@ type killOutcome struct {
 // with the offset at the planned value, written once, the connector
 // RUNNING and nothing in progress. The table is logged (go test -v).
 func TestSignalsAtEveryStep(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "offsetctl")
-	build := exec.Command("go", "build", "-tags", "offsetctl_testhooks", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building offsetctl with the test hooks: %v\n%s", err, out)
-	}
-	steps := []string{"journal", "stop", "settle", "alter", "verify", "restore-state", "record"}
-	signals := []syscall.Signal{syscall.SIGKILL, syscall.SIGINT, syscall.SIGTERM}
-	var mu sync.Mutex
-	var table []killOutcome
-	for _, step := range steps {
-		for _, sig := range signals {
-			t.Run(step+"/"+sigName(sig), func(t *testing.T) {
-				o := killAt(t, bin, step, sig)
-				mu.Lock()
-				table = append(table, o)
-				mu.Unlock()
-			})
-		}
-	}
-	sort.SliceStable(table, func(i, j int) bool { return indexOf(steps, table[i].step) < indexOf(steps, table[j].step) })
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n| step | signal | interrupted apply | status after | offset after | connector after | lock left | next apply |\n|---|---|---|---|---|---|---|---|\n")
-	for _, o := range table {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s | %s |\n", o.step, o.signal, o.exit, o.status, o.offset, o.connector, o.lock, o.next)
-	}
-	t.Log(b.String())
+	runKillTable(t, []string{"apply"}, []string{"journal", "stop", "settle", "alter", "verify", "restore-state", "record"},
+		[]syscall.Signal{syscall.SIGKILL, syscall.SIGINT, syscall.SIGTERM}, "local")
 }
 
-func sigName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "SIGKILL"
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
+// TestSignalsWithThePostgresState is TestSignalsAtEveryStep with the state
+// in PostgreSQL (pkg/state/pgstate), at the steps around the write: a
+// SIGKILL leaves the lock row naming a database session that is gone
+// (PostgreSQL ended it with the connection, which released the advisory
+// lock), and force-unlock deletes the row; a SIGINT deletes it itself.
+// The apply of a saved plan takes per-resource locks (resource_locks).
+func TestSignalsWithThePostgresState(t *testing.T) {
+	runKillTable(t, []string{"apply", "rollback"}, []string{"journal", "alter", "restore-state", "record"},
+		[]syscall.Signal{syscall.SIGKILL, syscall.SIGINT}, "postgres")
+}
+
+// TestSignalsInRollback stops offsetctl rollback (of the applied rewind)
+// after each of its own steps and sends SIGKILL or SIGINT there; the next
+// rollback finishes or redoes it: the offset is back at 50, written once
+// after a SIGKILL, nothing in progress, the connector RUNNING.
+func TestSignalsInRollback(t *testing.T) {
+	runKillTable(t, []string{"rollback"}, []string{"journal", "stop", "settle", "alter", "verify", "restore-state", "record"},
+		[]syscall.Signal{syscall.SIGKILL, syscall.SIGINT}, "local")
+}
+
+// runKillTable runs every command × step × signal case on backend and logs
+// the table.
+func runKillTable(t *testing.T, commands, steps []string, signals []syscall.Signal, backend string) {
+	bin := killtest.Build(t)
+	var mu sync.Mutex
+	var table []killOutcome
+	for _, command := range commands {
+		for _, step := range steps {
+			for _, sig := range signals {
+				c := killCase{command: command, step: step, sig: sig, backend: backend}
+				t.Run(command+"/"+step+"/"+killtest.SigName(sig), func(t *testing.T) {
+					o := killAt(t, bin, c)
+					mu.Lock()
+					table = append(table, o)
+					mu.Unlock()
+				})
+			}
+		}
 	}
-	return s.String()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| command | step | signal | backend | interrupted | status after | state show | offset after | connector after | lock left | next run |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, o := range table {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |\n", o.command, o.step, killtest.SigName(o.sig), o.backend, o.exit, o.status, o.shown, o.offset, o.connector, o.lock, o.next)
+	}
+	t.Log(b.String())
 }
 
 func indexOf(s []string, v string) int {
@@ -95,195 +107,183 @@ func indexOf(s []string, v string) int {
 	return -1
 }
 
-func killAt(t *testing.T, bin, step string, sig syscall.Signal) killOutcome {
-	o := killOutcome{step: step, signal: sigName(sig)}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+// killAt runs one case: the sink orders-sink at 50, a plan rewinding it to
+// 10 (applied first when the command is rollback), the command stopped
+// after the step and signalled there, then checked, then run again.
+func killAt(t *testing.T, bin string, c killCase) killOutcome {
+	o := killOutcome{killCase: c}
+	sig := killtest.SigName(c.sig)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	sb, err := sandbox.Start(ctx, sandbox.Options{TaskShutdownTimeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
+	w := newKillWorld(t, ctx, bin, c.backend)
+	timing := []string{"-auto-approve", "-no-color", "-grace-period", "100ms", "-running-watch", "100ms"}
+	args, want := append([]string{"apply", "plan.json"}, timing...), int64(10)
+	if c.command == "rollback" {
+		if out, errs, err := w.run(ctx, args...); err != nil {
+			t.Fatalf("apply: %v\n%s%s", err, out, errs)
+		}
+		args, want = append([]string{"rollback"}, timing...), 50
 	}
-	t.Cleanup(sb.Close)
-	cc := sinkAt50(t, ctx, sb)
-	dir := t.TempDir()
-	hcl := fmt.Sprintf(`
-connect "sb" { url = %q }
-kafka "sb" {
-  brokers       = [%q]
-  offsets_topic = %q
-}
-connector "orders" {
-  connect = connect.sb
-  kafka   = kafka.sb
-  name    = "orders-sink"
-}
-offsets "replay" {
-  connector = connector.orders
-  reason    = "INC-5: replay after the SMT fix"
-  sink_partition {
-    topic      = "orders"
-    partitions = [0]
-    to_offset  = 10
-  }
-}
-`, sb.ConnectURL(), sb.BootstrapServers()[0], sb.OffsetsTopic())
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (string, string, error) {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = os.Environ()
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		return out.String(), errb.String(), err
-	}
-	if out, errs, err := run("plan", "-out", "plan.json", "-no-color"); err != nil {
-		t.Fatalf("plan: %v\n%s%s", err, out, errs)
-	}
-	applyArgs := []string{"apply", "plan.json", "-auto-approve", "-no-color", "-grace-period", "100ms", "-running-watch", "100ms"}
 
-	stopped := filepath.Join(dir, "stopped")
-	cmd := exec.CommandContext(ctx, bin, applyArgs...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OFFSETCTL_TEST_STOP_AT="+step, "OFFSETCTL_TEST_STOP_FILE="+stopped)
-	var firstOut, firstErr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &firstOut, &firstErr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(stopped); err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			cmd.Process.Kill()
-			t.Fatalf("apply never reached step %s:\n%s", step, firstErr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	pid := cmd.Process.Pid
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(45 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("apply did not end within 45 s of %s at %s:\n%s", sigName(sig), step, firstErr.String())
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		o.exit = "exit 0"
-	case errors.As(err, &ee) && ee.ExitCode() >= 0:
-		o.exit = fmt.Sprintf("exit %d", ee.ExitCode())
-	default:
-		o.exit = "killed"
-	}
-	st := readState(t, ctx, dir)
+	k := w.SignalAt(t, ctx, killtest.At{Step: c.step}, c.sig, args...)
+	o.exit = k.Exit
+	st := w.state(t, ctx)
 	if len(st.Operations) == 0 {
-		t.Fatalf("after %s at %s the state has no operation\n%s", sigName(sig), step, firstErr.String())
+		t.Fatalf("after %s at %s the state has no operation\n%s", sig, c.step, k.Stderr)
 	}
-	o.status = st.Operations[0].Status
-	o.offset = committed(t, ctx, cc)
-	if cs, err := cc.Status(ctx, "orders-sink"); err == nil {
+	op := st.Operations[len(st.Operations)-1] // the interrupted command's
+	o.status = op.Status
+	o.offset = committed(t, ctx, w.cc)
+	if cs, err := w.cc.Status(ctx, "orders-sink"); err == nil {
 		o.connector = string(cs.Connector.State)
 	}
 
 	// state show says what was done.
-	show, errs, err := run("state", "show", "1", "-no-color")
-	if err != nil || !strings.Contains(show, "replay") || !strings.Contains(show, string(o.status)) {
-		t.Errorf("state show after %s at %s: %v\n%s%s", sigName(sig), step, err, show, errs)
+	show, errs, err := w.run(ctx, "state", "show", strconv.FormatUint(op.Serial, 10), "-no-color")
+	if err != nil || !strings.Contains(show, op.Name) || !strings.Contains(show, string(o.status)) {
+		t.Errorf("state show after %s at %s: %v\n%s%s", sig, c.step, err, show, errs)
 	}
+	o.shown = killtest.ShowSummary(show)
 
-	lockInfo, _ := os.ReadFile(filepath.Join(dir, "offsetctl.state.json.lock"))
-	var li struct {
-		ID  string `json:"id"`
-		PID int    `json:"pid"`
-	}
-	_ = json.Unmarshal(lockInfo, &li)
-	if sig == syscall.SIGKILL {
+	id, pid, info := w.lock(t, ctx)
+	if c.sig == syscall.SIGKILL {
 		// The hook runs once the step's state is written: after record,
-		// the operation is applied.
-		if want := state.StatusInProgress; step != "record" && o.status != want || step == "record" && o.status != state.StatusApplied {
-			t.Errorf("after SIGKILL at %s the operation is %s", step, o.status)
+		// the operation is finished.
+		if want := state.StatusInProgress; c.step != "record" && o.status != want || c.step == "record" && o.status != state.StatusApplied {
+			t.Errorf("after SIGKILL at %s the operation is %s", c.step, o.status)
 		}
-		if li.PID != pid || li.ID == "" {
-			t.Errorf("after SIGKILL at %s the lock information names pid %d (id %q), want the dead process %d:\n%s", step, li.PID, li.ID, pid, lockInfo)
+		switch {
+		case id == "":
+			t.Errorf("after SIGKILL at %s no lock information is left", c.step)
+		case w.stateURL == "" && pid != k.PID:
+			t.Errorf("after SIGKILL at %s the lock information names pid %d, want the dead process %d:\n%s", c.step, pid, k.PID, info)
+		case w.stateURL != "" && !w.sessionGone(t, ctx, pid):
+			t.Errorf("after SIGKILL at %s the lock row's session %d is still alive:\n%s", c.step, pid, info)
 		}
-		o.lock = fmt.Sprintf("names dead pid")
-		if out, errs, err := run("force-unlock", "-force", li.ID, "-no-color"); err != nil {
-			t.Errorf("force-unlock %s: %v\n%s%s", li.ID, err, out, errs)
-		} else if after, _ := os.ReadFile(filepath.Join(dir, "offsetctl.state.json.lock")); len(after) != 0 {
+		o.lock = "names the dead holder"
+		if out, errs, err := w.run(ctx, "force-unlock", "-force", id, "-no-color"); err != nil {
+			t.Errorf("force-unlock %s: %v\n%s%s", id, err, out, errs)
+		} else if id, _, after := w.lock(t, ctx); id != "" {
 			t.Errorf("force-unlock left the lock information:\n%s", after)
 		} else {
 			o.lock += ", force-unlock cleared it"
 		}
 	} else {
 		if o.exit == "killed" {
-			t.Errorf("%s at %s: the process did not exit by itself", sigName(sig), step)
+			t.Errorf("%s at %s: the process did not exit by itself", sig, c.step)
 		}
-		if len(bytes.TrimSpace(lockInfo)) != 0 {
-			t.Errorf("after %s at %s the lock information is left:\n%s", sigName(sig), step, lockInfo)
+		if id != "" {
+			t.Errorf("after %s at %s the lock information is left:\n%s", sig, c.step, info)
 		}
 		o.lock = "released"
 		if o.status == state.StatusInProgress {
-			t.Errorf("after %s at %s the operation is still in_progress:\n%s", sigName(sig), step, firstErr.String())
+			t.Errorf("after %s at %s the operation is still in_progress:\n%s", sig, c.step, k.Stderr)
 		}
 		if o.connector != string(connect.StateRunning) {
-			t.Errorf("after %s at %s the connector is %s, want RUNNING (stated and recorded):\n%s", sigName(sig), step, o.connector, firstErr.String())
+			t.Errorf("after %s at %s the connector is %s, want RUNNING (started and recorded):\n%s", sig, c.step, o.connector, k.Stderr)
 		}
 	}
 
-	// The next apply finishes or redoes it, once.
-	out, errs, err := run(applyArgs...)
-	switch {
-	case err != nil:
-		o.next = "refused: " + firstLine(errs)
-	case strings.Contains(errs, "found applied"):
-		o.next = "found it applied, recorded it"
-	case strings.Contains(errs, ": alter:") || strings.Contains(out+errs, "alter"):
-		o.next = "applied it"
-	default:
-		o.next = "exit 0: " + firstLine(out+errs)
+	if c.command == "rollback" {
+		o.next = nextRollback(t, ctx, w, c, op, args)
+	} else {
+		o.next = nextApply(t, ctx, w, c, args)
 	}
-	if err != nil {
-		t.Errorf("apply after %s at %s: %v\n%s%s", sigName(sig), step, err, out, errs)
-	}
-	altered := indexOf([]string{"alter", "verify", "restore-state", "record"}, step) >= 0
-	if sig == syscall.SIGKILL && altered && strings.Contains(errs, ": alter:") {
-		t.Errorf("apply after SIGKILL at %s wrote the offsets a second time:\n%s", step, errs)
-	}
-	if got := committed(t, ctx, cc); got != 10 {
-		t.Errorf("after %s at %s and the next apply, the offset is %d, want 10", sigName(sig), step, got)
-	}
-	final := readState(t, ctx, dir)
+	final := w.state(t, ctx)
 	for _, op := range final.Operations {
 		if op.Status == state.StatusInProgress {
-			t.Errorf("after the next apply, operation %d is still in_progress", op.Serial)
+			t.Errorf("after the next %s, operation %d is still in_progress", c.command, op.Serial)
 		}
 	}
-	if last := final.Operations[len(final.Operations)-1]; last.Status != state.StatusApplied {
-		t.Errorf("after the next apply, the last operation is %s, want applied", last.Status)
+	if got := committed(t, ctx, w.cc); got != want {
+		t.Errorf("after %s at %s and the next %s, the offset is %d, want %d", sig, c.step, c.command, got, want)
 	}
-	if cs, err := cc.Status(ctx, "orders-sink"); err != nil || cs.Connector.State != connect.StateRunning {
-		t.Errorf("connector after the next apply: %+v, %v; want RUNNING", cs.Connector, err)
+	if cs, err := w.cc.Status(ctx, "orders-sink"); err != nil || cs.Connector.State != connect.StateRunning {
+		t.Errorf("connector after the next %s: %+v, %v; want RUNNING", c.command, cs.Connector, err)
 	}
 	return o
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+// nextApply runs the interrupted apply again: it finishes the operation or
+// redoes it, writing the offsets once.
+func nextApply(t *testing.T, ctx context.Context, w *killWorld, c killCase, args []string) string {
+	t.Helper()
+	out, errs, err := w.run(ctx, args...)
+	next := ""
+	switch {
+	case err != nil:
+		t.Errorf("apply after %s at %s: %v\n%s%s", killtest.SigName(c.sig), c.step, err, out, errs)
+		return "refused: " + killtest.FirstLine(errs)
+	case strings.Contains(errs, "found applied"):
+		next = "found it applied, recorded it"
+	case strings.Contains(errs, ": alter:"):
+		next = "applied it"
+	default:
+		next = "exit 0: " + killtest.FirstLine(out+errs)
 	}
-	if len(s) > 100 {
-		s = s[:100] + "…"
+	altered := indexOf([]string{"alter", "verify", "restore-state", "record"}, c.step) >= 0
+	if c.sig == syscall.SIGKILL && altered && strings.Contains(errs, ": alter:") {
+		t.Errorf("apply after SIGKILL at %s wrote the offsets a second time:\n%s", c.step, errs)
 	}
-	return s
+	st := w.state(t, ctx)
+	if last := st.Operations[len(st.Operations)-1]; last.Status != state.StatusApplied {
+		t.Errorf("after the next apply, the last operation is %s, want applied", last.Status)
+	}
+	return next
+}
+
+// nextRollback runs rollback again after the interrupted rollback (op)
+// and, when that undid op, once more: the offset ends back at 50 with the
+// applied operation rolled back.
+//
+// What the next rollback does depends on how op ended. Finished (applied:
+// the signal came after its last write): nothing is left to roll back,
+// and it says so (exit 1). Failed (a SIGINT: its own automatic rollback
+// put the offset back, nothing left changed): it rolls back the applied
+// operation. Left in_progress (a SIGKILL): unfinished operations come
+// first (plan.RollbackCandidate), so it undoes op itself, putting back
+// what op overwrote (the offset 10 the apply wrote); the rollback after it
+// rolls back the applied operation.
+func nextRollback(t *testing.T, ctx context.Context, w *killWorld, c killCase, op state.Operation, args []string) string {
+	t.Helper()
+	sig := killtest.SigName(c.sig)
+	out, errs, err := w.run(ctx, args...)
+	var next string
+	switch op.Status {
+	case state.StatusApplied:
+		if err == nil || !strings.Contains(errs, "nothing to roll back") {
+			t.Errorf("rollback after a finished rollback (%s at %s): %v, want exit 1, nothing to roll back\n%s%s", sig, c.step, err, out, errs)
+		}
+		next = "nothing to roll back (exit 1)"
+	case state.StatusInProgress:
+		if err != nil {
+			t.Fatalf("rollback after %s at %s: %v\n%s%s", sig, c.step, err, out, errs)
+		}
+		t.Logf("the rollback after %s at %s:\n%s%s", sig, c.step, out, errs)
+		st := w.state(t, ctx)
+		undone, _ := st.BySerial(op.Serial)
+		// Killed before it wrote anything, op is found to have changed
+		// nothing (failed); after, it is rolled back.
+		wantStatus := state.StatusRolledBack
+		if indexOf([]string{"journal", "stop", "settle"}, c.step) >= 0 {
+			wantStatus = state.StatusFailed
+		}
+		if got := committed(t, ctx, w.cc); got != 10 || undone.Status != wantStatus {
+			t.Errorf("rollback after %s at %s: offset %d, operation %d %s; want 10, %s", sig, c.step, got, op.Serial, undone.Status, wantStatus)
+		}
+		if out, errs, err := w.run(ctx, args...); err != nil {
+			t.Errorf("the rollback after: %v\n%s%s", err, out, errs)
+		}
+		next = fmt.Sprintf("took up operation %d (now %s, offset 10); the rollback after rolled back operation 1", op.Serial, undone.Status)
+	default:
+		if err != nil {
+			t.Errorf("rollback after %s at %s: %v\n%s%s", sig, c.step, err, out, errs)
+		}
+		next = "rolled back operation 1"
+	}
+	st := w.state(t, ctx)
+	if first := st.Operations[0]; first.Status != state.StatusRolledBack {
+		t.Errorf("after %s at %s and the next rollback(s), operation 1 is %s, want rolled_back", sig, c.step, first.Status)
+	}
+	return next
 }

@@ -298,51 +298,11 @@ func TestFaultKafkaFetchStallsDuringVerify(t *testing.T) {
 	st := Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	run := proofRunID()
-	var (
-		srcName = "fault-fetch-source-" + run
-		prefix  = "fault" + run
-		table   = "fault_fetch_" + run
-		slot    = "offsetctl_fault_" + run
-	)
-	src, err := pgx.Connect(ctx, st.SourceDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close(context.Background())
-	if _, err := src.Exec(ctx, "CREATE TABLE public."+pgx.Identifier{table}.Sanitize()+" (id integer PRIMARY KEY, item text NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	insert := func(id int) int64 {
-		t.Helper()
-		var before string
-		if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&before); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := src.Exec(ctx, "INSERT INTO public."+pgx.Identifier{table}.Sanitize()+" (id, item) VALUES ($1, 'item')", id); err != nil {
-			t.Fatal(err)
-		}
-		return lsnToInt(t, before)
-	}
-	cfg := st.SourceConnectorConfig()
-	cfg["topic.prefix"] = prefix
-	cfg["slot.name"] = slot
-	cfg["publication.name"] = slot
-	cfg["table.include.list"] = "public." + table
-	cfg["snapshot.mode"] = "no_data"
-	cfg["lsn.flush.mode"] = "manual" // the rewound position stays in the slot
-	t.Cleanup(func() { dropSlot(t, st, slot) })
-	createProofConnector(ctx, t, st, srcName, cfg)
-	waitConnectorState(ctx, t, st, srcName, "RUNNING")
-	if err := poll(ctx, time.Minute, "slot "+slot+" to exist", st.connect, func(ctx context.Context) (bool, error) {
-		var n int
-		err := src.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&n)
-		return n == 1, err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	target := waitOffsetPast(ctx, t, st, srcName, insert(1))
-	waitOffsetPast(ctx, t, st, srcName, insert(2))
+	// lsn.flush.mode manual: the rewound position stays in the slot.
+	src := startProofSource(ctx, t, st, "faultfetch", map[string]string{"lsn.flush.mode": "manual"})
+	srcName, prefix := src.name, src.prefix
+	target := waitOffsetPast(ctx, t, st, srcName, src.insert(ctx, t, 1))
+	waitOffsetPast(ctx, t, st, srcName, src.insert(ctx, t, 2))
 
 	kp := st.KafkaProxy()
 	defer kp.Clear()

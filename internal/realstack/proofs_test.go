@@ -44,65 +44,19 @@ func TestProofTopicModeReplay(t *testing.T) {
 	defer cancel()
 	begun := time.Now()
 	mark := func(what string) { t.Logf("%s: %s", time.Since(begun).Round(100*time.Millisecond), what) }
-	run := proofRunID() // names unique to this run: the test can run again on the same stack
-	var (
-		srcName  = "proof-replay-source-" + run
-		sinkName = "proof-replay-sink-" + run
-		prefix   = "replay" + run
-		table    = "replay_orders_" + run
-		slot     = "offsetctl_replay_" + run
-		topic    = prefix + ".public." + table
-	)
-	src, err := pgx.Connect(ctx, st.SourceDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close(context.Background())
-	if _, err := src.Exec(ctx, "CREATE TABLE public."+pgx.Identifier{table}.Sanitize()+" (id integer PRIMARY KEY, item text NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	insert := func(ids ...int) {
-		t.Helper()
-		for _, id := range ids { // one transaction each
-			if _, err := src.Exec(ctx, "INSERT INTO public."+pgx.Identifier{table}.Sanitize()+" (id, item) VALUES ($1, $2)", id, "item "+strconv.Itoa(id)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	currentWAL := func() int64 {
-		t.Helper()
-		var s string
-		if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		return lsnToInt(t, s)
-	}
-
-	srcCfg := st.SourceConnectorConfig()
-	srcCfg["topic.prefix"] = prefix
-	srcCfg["slot.name"] = slot
-	srcCfg["publication.name"] = slot
-	srcCfg["table.include.list"] = "public." + table
-	srcCfg["snapshot.mode"] = "no_data"
 	// Debezium 3.4+ (checked in 3.6.0.Final's PostgresConnectorConfig):
-	// never confirm LSNs to the slot, so WAL after the slot's creation stays
-	// replayable.
-	srcCfg["lsn.flush.mode"] = "manual"
+	// lsn.flush.mode manual never confirms LSNs to the slot, so WAL after
+	// the slot's creation stays replayable.
+	ps := startProofSource(ctx, t, st, "replay", map[string]string{"lsn.flush.mode": "manual"})
+	srcName, prefix, table, topic := ps.name, ps.prefix, ps.table, ps.topic
+	sinkName := "proof-replay-sink-" + proofRunID()
+	insert := func(ids ...int) { t.Helper(); ps.insert(ctx, t, ids...) }
+	currentWAL := func() int64 { t.Helper(); return ps.wal(ctx, t) }
 	sinkCfg := st.SinkConnectorConfig()
 	sinkCfg["topics"] = topic
 	sinkCfg["collection.name.format"] = table
-	t.Cleanup(func() { dropSlot(t, st, slot) }) // after the connectors are deleted
-	createProofConnector(ctx, t, st, srcName, srcCfg)
 	createProofConnector(ctx, t, st, sinkName, sinkCfg)
-	waitConnectorState(ctx, t, st, srcName, "RUNNING")
 	waitConnectorState(ctx, t, st, sinkName, "RUNNING")
-	if err := poll(ctx, time.Minute, "slot "+slot+" to exist", st.connect, func(ctx context.Context) (bool, error) {
-		var n int
-		err := src.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&n)
-		return n == 1, err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	mark("connectors running, slot created")
 
 	// Two rows, then the offset offsetctl will go back to. Debezium's
@@ -124,12 +78,8 @@ func TestProofTopicModeReplay(t *testing.T) {
 	mark("rows 1-5 delivered")
 	mustStatus(ctx, t, st, "PUT", "/connectors/"+srcName+"/stop", nil, 204)
 	waitConnectorState(ctx, t, st, srcName, "STOPPED")
-	var confirmedText string
-	if err := src.QueryRow(ctx, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&confirmedText); err != nil {
-		t.Fatal(err)
-	}
-	if confirmed := lsnToInt(t, confirmedText); confirmed > walBefore {
-		t.Fatalf("precondition: slot %s confirmed %d, past the WAL position %d before the rows to replay: lsn.flush.mode=manual did not hold it back", slot, confirmed, walBefore)
+	if _, confirmed := ps.slotLSNs(ctx, t); int64(confirmed) > walBefore {
+		t.Fatalf("precondition: slot %s confirmed %d, past the WAL position %d before the rows to replay: lsn.flush.mode=manual did not hold it back", ps.slot, confirmed, walBefore)
 	}
 
 	// offsetctl writes the earlier offset straight into the offsets topic.

@@ -334,7 +334,26 @@ const (
 	// AckSchemaHistory accepts a binlog position before the first record of
 	// the connector's schema history.
 	AckSchemaHistory = "schema_history"
+	// AckCancelIncrementalSnapshot accepts that a set without the stored
+	// offset's incremental_snapshot_* keys cancels the Debezium incremental
+	// snapshot in progress.
+	AckCancelIncrementalSnapshot = "cancel_incremental_snapshot"
+	// AckSourceLogGap accepts an edit that moves a source connector past a
+	// gap in its source's log (the WAL or binlog its stored offset needs is
+	// gone): the changes in the gap are lost, and the edit hides it.
+	AckSourceLogGap = "source_log_gap"
 )
+
+// Acknowledgements lists the statements acknowledge accepts, each with
+// what it states, in the order the configuration's error names them.
+var Acknowledgements = []struct{ Code, Means string }{
+	{AckConsumersPaused, "downstream consumers are paused for this change"},
+	{AckReplaysTolerated, "they tolerate the records a rewind replays"},
+	{AckNoReplayBelowSlot, "a rewind below the replication slot replays nothing below it"},
+	{AckSchemaHistory, "a position before the schema history's first record"},
+	{AckCancelIncrementalSnapshot, "the change cancels the incremental snapshot in progress"},
+	{AckSourceLogGap, "the change moves past a gap in the source's log, whose changes are lost"},
+}
 
 // Addr is the address of the operation, "offsets.NAME".
 func (o *Offsets) Addr() string { return "offsets." + o.Name }

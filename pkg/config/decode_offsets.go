@@ -77,8 +77,8 @@ func (d *decoder) decodeOffsets(b *hcl.Block) *Offsets {
 	if a := attrs["acknowledge"]; a != nil {
 		if list, ok := d.strings(a); ok {
 			for _, v := range list {
-				if v != AckConsumersPaused && v != AckReplaysTolerated && v != AckNoReplayBelowSlot && v != AckSchemaHistory {
-					d.errorf(a.Expr.Range(), "Invalid acknowledgement", "acknowledge lists %q (downstream consumers are paused for this change), %q (they tolerate the records a rewind replays), %q (a rewind below the replication slot replays nothing below it) or %q (a position before the schema history's first record), not %q.", AckConsumersPaused, AckReplaysTolerated, AckNoReplayBelowSlot, AckSchemaHistory, v)
+				if !knownAcknowledgement(v) {
+					d.errorf(a.Expr.Range(), "Invalid acknowledgement", "acknowledge lists %s, not %q.", acknowledgementList(), v)
 					continue
 				}
 				o.Acknowledge = append(o.Acknowledge, v)
@@ -444,4 +444,23 @@ func canonicalJSON(v cty.Value) (json.RawMessage, error) {
 		return nil, err
 	}
 	return json.RawMessage(bytes.TrimRight(buf.Bytes(), "\n")), nil
+}
+
+func knownAcknowledgement(v string) bool {
+	for _, a := range Acknowledgements {
+		if a.Code == v {
+			return true
+		}
+	}
+	return false
+}
+
+// acknowledgementList names every acknowledgement with what it states:
+// "a" (means), "b" (means) or "c" (means).
+func acknowledgementList() string {
+	parts := make([]string, len(Acknowledgements))
+	for i, a := range Acknowledgements {
+		parts[i] = fmt.Sprintf("%q (%s)", a.Code, a.Means)
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
 }

@@ -107,6 +107,14 @@ func mysqlMoved(a, b Map) bool {
 	return false
 }
 
+// MySQLBinlogPosition is where a Debezium MySQL or MariaDB offset resumes
+// reading the binlog (file and pos); ok is false when it has none, or the
+// file has no numeric suffix to order it by.
+func MySQLBinlogPosition(offset Map) (file string, pos int64, ok bool) {
+	file, _, pos, ok = binlogPosition(offset)
+	return file, pos, ok
+}
+
 // binlogPosition is (file sequence, pos) for ordering; ok is false when the
 // file name has no numeric suffix.
 func binlogPosition(m Map) (file string, seq int64, pos int64, ok bool) {

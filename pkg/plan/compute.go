@@ -8,6 +8,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
@@ -30,8 +31,8 @@ type Inputs struct {
 	// (previous is the offset it replaces); nil accepts everything.
 	Validate func(codec string, partition, offset offsets.Map, previous *offsets.Map) error
 	// Notes returns the codec's safety notes for a source change; they
-	// become warnings. Nil gives none.
-	Notes func(codec string, partition offsets.Map, before, after *offsets.Map) []string
+	// become warnings (some, errors: see safetyNotes). Nil gives none.
+	Notes func(codec string, partition offsets.Map, before, after *offsets.Map) []offsets.SafetyNote
 	// Direction tells whether a source change replays or skips, by the
 	// codec (the risk class); nil makes every source move unknown.
 	Direction func(codec string, partition offsets.Map, before, after *offsets.Map) Direction
@@ -163,8 +164,10 @@ func (c *computer) operation(blk *config.Offsets) {
 		c.reset(&op, obs)
 	}
 	c.skipAcknowledgement(&op)
-	c.safetyNotes(&op, obs)
+	c.safetyNotes(&op, blk, obs)
 	c.sourceRetention(&op, blk, obs)
+	c.schemaHistory(&op, blk, obs)
+	c.sourceLogGap(&op, blk, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"
@@ -331,10 +334,7 @@ func (c *computer) sinkTarget(op *Operation, sp *config.SinkPartition, cur SinkP
 // skips everything not yet consumed, almost always by a typo (the year, the
 // zone); to_latest says that on purpose.
 func (c *computer) skipCause(op *Operation, sp *config.SinkPartition, id string, sc SinkChange) {
-	from := "the committed offset " + fmt.Sprint(sc.Before)
-	if sc.Before < 0 {
-		from = fmt.Sprintf("the log start %d (nothing committed)", sc.LogStart)
-	}
+	from := skipFrom(sc)
 	t := sp.Target
 	var cause string
 	switch t.Kind {
@@ -360,6 +360,15 @@ func (c *computer) skipCause(op *Operation, sp *config.SinkPartition, id string,
 		cause = fmt.Sprintf("%s: the target %d skips %s after %s", id, sc.After, records(sc.Skips), from)
 	}
 	c.skipCauses[op.Address] = append(c.skipCauses[op.Address], cause)
+}
+
+// skipFrom names where a sink change's skipped records start: the
+// committed offset, or the log start when nothing is committed.
+func skipFrom(sc SinkChange) string {
+	if sc.Before < 0 {
+		return fmt.Sprintf("the log start %d (nothing committed)", sc.LogStart)
+	}
+	return "the committed offset " + fmt.Sprint(sc.Before)
 }
 
 func records(n int64) string {
@@ -414,13 +423,23 @@ func (c *computer) sinkRange(op *Operation, id string, cur SinkPartition, after 
 	case after < 0:
 	case after < cur.LogStart:
 		c.check(SeverityError, "below_log_start", op.Address, fmt.Sprintf(
-			"%s: target %d is below the log start offset %d: records %d..%d were deleted by retention, and the sink would silently resume at %d",
-			id, after, cur.LogStart, after, cur.LogStart-1, cur.LogStart))
+			"%s: target %d is below the log start offset %d: records %d..%d were deleted by retention%s, and the sink would silently resume at %d",
+			id, after, cur.LogStart, after, cur.LogStart-1, oldestRetained(cur), cur.LogStart))
 	case after > cur.LogEnd:
 		c.check(SeverityError, "above_log_end", op.Address, fmt.Sprintf(
 			"%s: target %d is beyond the log end offset %d: the consumer would reset to the earliest offset and replay the whole partition",
 			id, after, cur.LogEnd))
 	}
+}
+
+// oldestRetained says when the oldest record retention kept was written
+// (", the oldest retained record was written at T"), or "" when unknown.
+func oldestRetained(cur SinkPartition) string {
+	if cur.LogStartMillis <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the oldest retained record, offset %d, was written at %s)", cur.LogStart,
+		time.UnixMilli(cur.LogStartMillis).UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
 func (c *computer) sourcePartitions(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
@@ -614,8 +633,13 @@ func (c *computer) copyOffsets(op *Operation, obs *ConnectorObservation, src []S
 				c.check(SeverityError, "partition_missing", op.Address, fmt.Sprintf("%s from %s does not exist on this cluster", id, from))
 				continue
 			}
-			op.Changes = append(op.Changes, sinkChange(*cur, want.Committed))
+			ch := sinkChange(*cur, want.Committed)
+			op.Changes = append(op.Changes, ch)
 			c.sinkRange(op, id, *cur, want.Committed)
+			if ch.Sink.Skips > 0 {
+				c.skipCauses[op.Address] = append(c.skipCauses[op.Address], fmt.Sprintf("%s: the offset %d from %s skips %s after %s",
+					id, want.Committed, from, records(ch.Sink.Skips), skipFrom(*ch.Sink)))
+			}
 		}
 	}
 }
@@ -637,12 +661,45 @@ func (c *computer) reset(op *Operation, obs *ConnectorObservation) {
 			}
 			op.Changes = append(op.Changes, sinkChange(p, -1))
 		}
+		c.sinkResetTo(op, obs)
+	}
+}
+
+// sinkResetTo says where a sink whose consumer group offsets are deleted
+// resumes, by its consumer.override.auto.offset.reset: earliest (the
+// default) replays the retained log; latest skips everything not consumed,
+// counted on each change as a jump_to_latest that allow_skip_records must
+// acknowledge like to_latest; none makes its tasks fail at start.
+func (c *computer) sinkResetTo(op *Operation, obs *ConnectorObservation) {
+	switch obs.AutoOffsetReset {
+	case "latest":
+		for i := range op.Changes {
+			sc := op.Changes[i].Sink
+			if sc == nil || sc.LogEnd <= sc.Before {
+				continue
+			}
+			sc.Skips = sc.LogEnd - sc.Before
+			id := fmt.Sprintf("%s[%d]", sc.Topic, sc.Partition)
+			if c.latest[op.Address] == nil {
+				c.latest[op.Address] = map[string]bool{}
+			}
+			c.latest[op.Address][id] = true
+			c.skipCauses[op.Address] = append(c.skipCauses[op.Address], fmt.Sprintf(
+				"%s: reset with auto.offset.reset = latest skips %s to the log end %d", id, records(sc.Skips), sc.LogEnd))
+		}
+		c.check(SeverityWarning, "sink_reset", op.Address, fmt.Sprintf(
+			"deleting the consumer group of %q makes it resume per its consumer.override.auto.offset.reset = latest: at the log end, so every record not yet consumed is never delivered", obs.Name))
+	case "none":
+		c.check(SeverityError, "sink_reset_none", op.Address, fmt.Sprintf(
+			"%q has consumer.override.auto.offset.reset = none: with its consumer group offsets deleted its tasks fail at start (no offset to resume from); set the offsets with sink_partition blocks (to_earliest, to_offset) instead", obs.Name))
+	default:
 		c.check(SeverityWarning, "sink_reset", op.Address, fmt.Sprintf("deleting the consumer group of %q makes it resume per auto.offset.reset (earliest by default): the whole retained log is replayed", obs.Name))
 	}
 }
 
-// safetyNotes turns the codec's notes on each source change into warnings.
-func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
+// safetyNotes turns the codec's notes on each source change into warnings,
+// except the hazards the plan refuses unless acknowledged (noteCheck).
+func (c *computer) safetyNotes(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
 	if c.in.Notes == nil {
 		return
 	}
@@ -651,9 +708,32 @@ func (c *computer) safetyNotes(op *Operation, obs *ConnectorObservation) {
 			continue
 		}
 		for _, n := range c.in.Notes(obs.Codec, ch.Source.Partition, ch.Source.Before, ch.Source.After) {
-			c.check(SeverityWarning, "codec_note", op.Address, n)
+			sev, code, msg := noteCheck(n, ch.Source, blk)
+			c.check(sev, code, op.Address, msg)
 		}
 	}
+}
+
+// noteCheck is the check a codec's note on a source change makes: a
+// warning (codec_note), except a set that drops the stored offset's
+// incremental_snapshot_* keys, which silently cancels the Debezium
+// incremental snapshot in progress (a repair someone started, perhaps the
+// one repairing a gap): an error unless acknowledged. Deleting the offset
+// (reset, offset = null) is acknowledged by acknowledge_resnapshot.
+func noteCheck(n offsets.SafetyNote, ch *SourceChange, blk *config.Offsets) (Severity, string, string) {
+	if n.Code != "debezium-incremental-snapshot-dropped" || ch.After == nil {
+		return SeverityWarning, "codec_note", n.Text
+	}
+	msg := fmt.Sprintf("partition %s: %s", ch.Partition, n.Text)
+	if blk.Acknowledges(config.AckCancelIncrementalSnapshot) {
+		return SeverityWarning, "incremental_snapshot_dropped", msg + " (acknowledged: " + config.AckCancelIncrementalSnapshot + ")"
+	}
+	keep := ""
+	if blk.Kind == config.OpSourcePartitions {
+		keep = "set merge = true in the source_partition block to keep the keys, or "
+	}
+	return SeverityError, "incremental_snapshot_dropped", msg + fmt.Sprintf(
+		`; %sadd acknowledge = ["%s"] if the snapshot is to stop`, keep, config.AckCancelIncrementalSnapshot)
 }
 
 // sourceRetention weighs a Debezium source connector's changes against what
@@ -692,7 +772,7 @@ func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *Conn
 			judge = func(ch *SourceChange) []sourcedb.Finding {
 				var edit sourcedb.BinlogEdit
 				if ch.After != nil {
-					edit.File, edit.Pos, edit.GTIDs, edit.TsSec, edit.HasTarget = offsets.MySQLResume(*ch.After)
+					edit = binlogEdit(*ch.After)
 				}
 				return sourcedb.JudgeBinlog(sd.Binlog, edit)
 			}
@@ -717,5 +797,160 @@ func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *Conn
 		for _, f := range judge(ch.Source) {
 			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
+	}
+}
+
+// schemaHistory weighs a Debezium MySQL or MariaDB connector's source
+// changes against its schema history (read at planning): at start the
+// connector rebuilds its tables' schemas from the history records at or
+// before its offset, then reads the binlog from there. A position before the
+// history's first record is an error unless acknowledged (schema_history);
+// a rewind before recorded DDLs is a warning that names the latest (safe:
+// they are read again); a move forward warns that DDLs in between are never
+// recorded. The plan also says what the history holds.
+func (c *computer) schemaHistory(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	sh := obs.SchemaHistory
+	if obs.Type != Source || sh == nil || !hasRealChange(op.Changes) {
+		return
+	}
+	if sh.Error != "" {
+		c.check(SeverityWarning, "schema_history_unchecked", op.Address, fmt.Sprintf(
+			"the schema history of connector %q was not read, so whether it can rebuild its tables' schemas at the new position was not checked: %s", obs.Name, sh.Error))
+		return
+	}
+	judged := false
+	for _, ch := range op.Changes {
+		if ch.Source == nil || ch.Action == ActionNoOp || ch.Source.After == nil {
+			continue
+		}
+		target, ok := binlogPosition(*ch.Source.After)
+		if !ok {
+			continue
+		}
+		var stored *schemahistory.Position
+		if ch.Source.Before != nil {
+			if p, ok := binlogPosition(*ch.Source.Before); ok {
+				stored = &p
+			}
+		}
+		judged = true
+		for _, f := range schemahistory.Judge(sh.Records, stored, &target, blk.Acknowledge) {
+			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
+		}
+	}
+	if judged {
+		c.check(SeverityOK, "schema_history", op.Address, schemaHistorySummary(sh))
+	}
+}
+
+// binlogPosition is the position of a Debezium binlog offset (file, pos).
+func binlogPosition(off offsets.Map) (schemahistory.Position, bool) {
+	file, pos, ok := offsets.MySQLBinlogPosition(off)
+	if !ok {
+		return schemahistory.Position{}, false
+	}
+	p, err := schemahistory.ParsePosition(file, pos)
+	return p, err == nil
+}
+
+// schemaHistorySummary is the line a plan shows for the schema history:
+// where it is, what it holds, and its latest DDL with the position.
+func schemaHistorySummary(sh *SchemaHistoryObservation) string {
+	msg := fmt.Sprintf("schema history topic %q (server %q): %s", sh.Topic, sh.Server, plural(sh.Read, "record"))
+	if len(sh.Records) == 0 {
+		return msg + ", none with a binlog position"
+	}
+	first := sh.Records[0]
+	fp, _ := first.Position()
+	msg += fmt.Sprintf(", the first at %s (offset %d)", fp, first.Offset)
+	if last, ok := schemahistory.Latest(sh.Records); ok {
+		lp, _ := last.Position()
+		msg += fmt.Sprintf("; the latest schema change at %s (offset %d): %s", lp, last.Offset, last.DDL)
+	} else {
+		msg += "; no schema change since the snapshot"
+	}
+	return msg
+}
+
+// binlogEdit is where a Debezium MariaDB or MySQL offset makes the
+// connector resume, as JudgeBinlog weighs it (no target without a file).
+func binlogEdit(off offsets.Map) sourcedb.BinlogEdit {
+	var e sourcedb.BinlogEdit
+	e.File, e.Pos, e.GTIDs, e.TsSec, e.HasTarget = offsets.MySQLResume(off)
+	return e
+}
+
+// logJudge returns how to judge a position of obs's source against what
+// planning read of its log (the source's verdicts, and the position as
+// text), or nil when nothing was read.
+func logJudge(obs *ConnectorObservation) (func(off offsets.Map) ([]sourcedb.Finding, string), bool) {
+	sd := obs.SourceDB
+	if obs.Codec == "debezium-mysql" && sd != nil && sd.Binlog != nil {
+		return func(off offsets.Map) ([]sourcedb.Finding, string) {
+			edit := binlogEdit(off)
+			if !edit.HasTarget {
+				return nil, ""
+			}
+			at := fmt.Sprintf("%s:%d", edit.File, edit.Pos)
+			if edit.GTIDs != "" {
+				at += " (gtids " + edit.GTIDs + ")"
+			}
+			return sourcedb.JudgeBinlog(sd.Binlog, edit), at
+		}, true
+	}
+	if obs.Codec != "debezium-postgres" || sd == nil || sd.Postgres == nil {
+		return nil, false
+	}
+	return func(off offsets.Map) ([]sourcedb.Finding, string) {
+		lsn, ok := offsets.PostgresResumeLSN(off)
+		if !ok {
+			return nil, ""
+		}
+		return sourcedb.JudgePostgres(sd.Postgres, sourcedb.PostgresEdit{Target: lsn, HasTarget: true, ConnectorState: obs.State,
+			FlushMode: sd.FlushMode, Tables: sd.Tables}), offsets.FormatLSN(lsn)
+	}, true
+}
+
+// logGone lists the codes of findings that say the log is gone.
+func logGone(fs []sourcedb.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if sourcedb.LogGone(f.Code) {
+			out = append(out, f.Code)
+		}
+	}
+	return out
+}
+
+// sourceLogGap refuses, unless acknowledged (source_log_gap), a source
+// change whose effect is to move the connector from a position whose log
+// the source no longer holds (the WAL below the slot's restart_lsn, a
+// purged binlog: see sourcedb.LogGone) to one whose log it holds. The
+// changes in the gap are lost either way; the edit only makes the connector
+// run again without an error, hiding it. The check says so in one line and
+// points to the repairs that bring the data back.
+func (c *computer) sourceLogGap(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	judge, ok := logJudge(obs)
+	if !ok {
+		return
+	}
+	for _, ch := range op.Changes {
+		if ch.Source == nil || ch.Action != ActionUpdate || ch.Source.Before == nil || ch.Source.After == nil {
+			continue
+		}
+		storedFindings, stored := judge(*ch.Source.Before)
+		gone := logGone(storedFindings)
+		targetFindings, target := judge(*ch.Source.After)
+		if len(gone) == 0 || len(logGone(targetFindings)) > 0 {
+			continue
+		}
+		msg := fmt.Sprintf("partition %s: the source no longer holds the log at the stored position %s (%s), so the changes from there to the new position %s are lost, and this edit only moves the connector past the gap, which hides the loss; ",
+			ch.Source.Partition, stored, strings.Join(gone, ", "), target)
+		if blk.Acknowledges(config.AckSourceLogGap) {
+			c.check(SeverityWarning, "hides_data_loss", op.Address, msg+"acknowledged ("+config.AckSourceLogGap+")")
+			continue
+		}
+		c.check(SeverityError, "hides_data_loss", op.Address, msg+fmt.Sprintf(
+			`repair the data instead with a reconcile block (repair = "snapshot_signal" for a Debezium incremental snapshot, or repair = "upsert"), or acknowledge = ["%s"] to accept the loss`, config.AckSourceLogGap))
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/internal/atomicfile"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
@@ -178,9 +179,11 @@ type connectorV1 struct {
 	ReadVia       string            `json:"read_via"`
 	WriteVia      string            `json:"write_via"`
 	Group         string            `json:"group,omitempty"`
+	AutoReset     string            `json:"auto_offset_reset,omitempty"`
 	Source        []sourceOffsetV1  `json:"source_offsets,omitempty"`
 	Sink          []sinkPartitionV1 `json:"sink_offsets,omitempty"`
 	SourceDB      *sourceDBV3       `json:"source_database,omitempty"`
+	SchemaHistory *schemaHistoryV3  `json:"schema_history,omitempty"`
 }
 
 // sourceDBV3 is what planning read from a source connector's database. LSNs
@@ -300,6 +303,55 @@ func sourceDBFromWire(addr string, w *sourceDBV3) (*SourceDBObservation, error) 
 	return sd, nil
 }
 
+// schemaHistoryV3 is what planning read from a Debezium binlog connector's
+// schema history topic: the records a verdict weighs, or the error that
+// kept it from being read.
+type schemaHistoryV3 struct {
+	Topic   string                  `json:"topic"`
+	Server  string                  `json:"server"`
+	Read    int                     `json:"records_read"`
+	Records []schemaHistoryRecordV3 `json:"records"`
+	Error   string                  `json:"error,omitempty"`
+}
+
+type schemaHistoryRecordV3 struct {
+	Offset   int64  `json:"offset"`
+	File     string `json:"file"`
+	Pos      int64  `json:"pos"`
+	Snapshot bool   `json:"snapshot,omitempty"`
+	Database string `json:"database,omitempty"`
+	DDL      string `json:"ddl"`
+}
+
+func schemaHistoryToWire(sh *SchemaHistoryObservation) *schemaHistoryV3 {
+	if sh == nil {
+		return nil
+	}
+	w := &schemaHistoryV3{Topic: sh.Topic, Server: sh.Server, Read: sh.Read, Records: []schemaHistoryRecordV3{}, Error: sh.Error}
+	for _, r := range sh.Records {
+		w.Records = append(w.Records, schemaHistoryRecordV3{Offset: r.Offset, File: r.File, Pos: r.Pos, Snapshot: r.Snapshot, Database: r.Database, DDL: r.DDL})
+	}
+	return w
+}
+
+func schemaHistoryFromWire(addr string, w *schemaHistoryV3) (*SchemaHistoryObservation, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if w.Error != "" && len(w.Records) > 0 {
+		return nil, fmt.Errorf("connector %s: schema_history holds either the records read or the error that kept them from being read", addr)
+	}
+	sh := &SchemaHistoryObservation{Topic: w.Topic, Server: w.Server, Read: w.Read, Error: w.Error}
+	for _, r := range w.Records {
+		rec := schemahistory.Record{Offset: r.Offset, Server: w.Server, File: r.File, Pos: r.Pos, Snapshot: r.Snapshot, Database: r.Database, DDL: r.DDL}
+		if _, ok := rec.Position(); !ok {
+			return nil, fmt.Errorf("connector %s: schema_history record at offset %d has no binlog position to order it by (file %q)", addr, r.Offset, r.File)
+		}
+		sh.Records = append(sh.Records, rec)
+	}
+	return sh, nil
+}
+
 // timestampV2 is one to_timestamp lookup: the first offset of the partition
 // whose record time is at or after at_ms (the log end when none).
 type timestampV2 struct {
@@ -329,11 +381,12 @@ type sourceOffsetV1 struct {
 }
 
 type sinkPartitionV1 struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Committed int64  `json:"committed"`
-	LogStart  int64  `json:"log_start"`
-	LogEnd    int64  `json:"log_end"`
+	Topic          string `json:"topic"`
+	Partition      int32  `json:"partition"`
+	Committed      int64  `json:"committed"`
+	LogStart       int64  `json:"log_start"`
+	LogEnd         int64  `json:"log_end"`
+	LogStartMillis int64  `json:"log_start_timestamp_ms,omitempty"`
 }
 
 type operationV1 struct {
@@ -455,7 +508,8 @@ func toWire(p *Plan) *planV1 {
 		cw := connectorV1{Address: c.Address, Name: c.Name, Cluster: c.Cluster, ConnectURL: c.ConnectURL,
 			WorkerVersion: c.WorkerVersion, ClusterID: c.ClusterID, Exists: c.Exists, Type: string(c.Type), Class: c.Class,
 			Codec: c.Codec, State: c.State, TaskStates: nonNil(c.TaskStates), ConfigHash: c.ConfigHash,
-			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group, SourceDB: sourceDBToWire(c.SourceDB)}
+			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group, AutoReset: c.AutoOffsetReset, SourceDB: sourceDBToWire(c.SourceDB),
+			SchemaHistory: schemaHistoryToWire(c.SchemaHistory)}
 		for _, so := range c.Source {
 			off := so.Offset
 			cw.Source = append(cw.Source, sourceOffsetV1{Key: keyText(so.Key), Partition: so.Partition, Offset: &off})
@@ -509,12 +563,15 @@ func fromWire(w *planV1) (*Plan, error) {
 		c := ConnectorObservation{Address: cw.Address, Name: cw.Name, Cluster: cw.Cluster, ConnectURL: cw.ConnectURL,
 			WorkerVersion: cw.WorkerVersion, ClusterID: cw.ClusterID, Exists: cw.Exists, Type: ConnectorType(cw.Type),
 			Class: cw.Class, Codec: cw.Codec, State: cw.State, TaskStates: cw.TaskStates, ConfigHash: cw.ConfigHash,
-			ReadVia: Method(cw.ReadVia), WriteVia: Method(cw.WriteVia), Group: cw.Group}
+			ReadVia: Method(cw.ReadVia), WriteVia: Method(cw.WriteVia), Group: cw.Group, AutoOffsetReset: cw.AutoReset}
 		sd, err := sourceDBFromWire(cw.Address, cw.SourceDB)
 		if err != nil {
 			return nil, err
 		}
 		c.SourceDB = sd
+		if c.SchemaHistory, err = schemaHistoryFromWire(cw.Address, cw.SchemaHistory); err != nil {
+			return nil, err
+		}
 		for _, so := range cw.Source {
 			o := SourceOffset{Partition: so.Partition}
 			if so.Key != "" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 	"os"
 	"path/filepath"
@@ -220,5 +221,50 @@ func TestPlanFileKeepsTheSourceDatabase(t *testing.T) {
 	}
 	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "source_database holds either") {
 		t.Fatalf("a source_database with a slot and a binlog: %v", err)
+	}
+}
+
+// TestPlanFileKeepsTheSchemaHistory: what planning read from a schema
+// history topic, and an observation that could not be read, round trip
+// through the plan file and its schema; the log start time of a trimmed
+// partition and a sink's auto.offset.reset too. A schema history with both
+// records and an error is refused.
+func TestPlanFileKeepsTheSchemaHistory(t *testing.T) {
+	read := &SchemaHistoryObservation{Topic: "schemahistory.shop", Server: "shop", Read: 40, Records: []schemahistory.Record{
+		{Offset: 0, Server: "shop", File: "mysql-bin.000003", Pos: 100, Snapshot: true, Database: "shop", DDL: "CREATE TABLE customers (id INT PRIMARY KEY)"},
+		{Offset: 39, Server: "shop", File: "mysql-bin.000004", Pos: 200, DDL: "ALTER TABLE customers ADD COLUMN phone VARCHAR(32)"},
+	}}
+	failed := &SchemaHistoryObservation{Topic: "schemahistory.shop", Server: "shop", Error: "reading the end of the schema history topic: UNKNOWN_TOPIC_OR_PARTITION"}
+	s := compileSchema(t)
+	for _, sh := range []*SchemaHistoryObservation{read, failed} {
+		p := fixturePlan()
+		p.Connectors[0].SchemaHistory = sh
+		p.Connectors[0].AutoOffsetReset = "latest"
+		p.Connectors[0].Sink = []SinkPartition{{Topic: "orders", Partition: 0, Committed: 50, LogStart: 30, LogEnd: 100, LogStartMillis: 1795170600000}}
+		data, err := Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(decodeJSON(t, data)); err != nil {
+			t.Fatalf("schema: %v", err)
+		}
+		back, err := Read("plan.json", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(p.Connectors[0], back.Connectors[0], cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("round trip (-want +got):\n%s", d)
+		}
+	}
+	p := fixturePlan()
+	bad := *read
+	bad.Error = "both"
+	p.Connectors[0].SchemaHistory = &bad
+	data, err := Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "schema_history holds either") {
+		t.Fatalf("a schema history with records and an error: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
@@ -149,6 +150,7 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 			return nil, err
 		}
 		o.sourceDatabase(ctx, cb, obs, info.Config)
+		o.schemaHistory(ctx, cb, obs, info.Config)
 	case Sink:
 		if err := o.sinkOffsets(ctx, ci, cb, obs, info.Config, topics); err != nil {
 			return nil, err
@@ -241,6 +243,7 @@ func (o *observer) kafka(k *config.Kafka) offsets.KafkaFunc {
 
 func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string, blockTopics []string) error {
 	obs.Group = offsets.SinkGroupID(cb.ConnectorName, cb.Group, cfg)
+	obs.AutoOffsetReset = strings.ToLower(strings.TrimSpace(cfg["consumer.override.auto.offset.reset"]))
 	if cb.Kafka == nil {
 		return fmt.Errorf("sink connector %q needs a kafka block: offsetctl reads each partition's log start and end from Kafka to check targets", cb.ConnectorName)
 	}
@@ -302,6 +305,34 @@ func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.
 		}
 		return obs.Sink[i].Partition < obs.Sink[j].Partition
 	})
+	return logStartTimes(ctx, adm, obs.Sink)
+}
+
+// logStartTimes reads when the oldest retained record of each partition
+// whose log retention has trimmed (log start above 0) was written: a
+// ListOffsets for the first record at or after time 0 answers with that
+// record's offset and timestamp. A partition whose answer is another record
+// (one without a timestamp at the log start) keeps 0.
+func logStartTimes(ctx context.Context, adm *kadm.Client, parts []SinkPartition) error {
+	var topics []string
+	for _, sp := range parts {
+		if sp.LogStart > 0 && (len(topics) == 0 || topics[len(topics)-1] != sp.Topic) {
+			topics = append(topics, sp.Topic)
+		}
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	res, err := adm.ListOffsetsAfterMilli(ctx, 0, topics...)
+	if err != nil {
+		return fmt.Errorf("reading when the oldest retained records of %s were written: %w", strings.Join(topics, ", "), err)
+	}
+	for i := range parts {
+		sp := &parts[i]
+		if lo, ok := res.Lookup(sp.Topic, sp.Partition); ok && lo.Err == nil && sp.LogStart > 0 && lo.Offset == sp.LogStart && lo.Timestamp > 0 {
+			sp.LogStartMillis = lo.Timestamp
+		}
+	}
 	return nil
 }
 
@@ -444,4 +475,57 @@ func plainTables(list string) []string {
 		}
 	}
 	return out
+}
+
+// schemaHistory reads, for a Debezium MySQL or MariaDB connector, the schema
+// history topic its configuration names (schema.history.internal.kafka.topic,
+// database.history.kafka.topic before Debezium 2.0) from the cluster of the
+// connector block's kafka block, keeping the records of its topic.prefix
+// (database.server.name before 2.0). A topic it cannot read is recorded
+// with the reason, and the plan says the check was not made; so is a SQL
+// Server connector's, whose history orders change LSNs, not binlog
+// positions.
+func (o *observer) schemaHistory(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
+	if obs.Codec != "debezium-mysql" && obs.Codec != "debezium-sqlserver" {
+		return
+	}
+	sh := &SchemaHistoryObservation{Topic: firstSet(cfg, "schema.history.internal.kafka.topic", "database.history.kafka.topic"),
+		Server: firstSet(cfg, "topic.prefix", "database.server.name")}
+	obs.SchemaHistory = sh
+	switch {
+	case obs.Codec == "debezium-sqlserver":
+		// Its history records LSN positions (commit_lsn, change_lsn),
+		// which the schema history judge does not order yet.
+		sh.Error = "offsetctl weighs binlog positions (MySQL, MariaDB) against a schema history, not yet SQL Server's change LSNs"
+		return
+	case sh.Topic == "":
+		sh.Error = "the connector's configuration names no schema.history.internal.kafka.topic (a history kept elsewhere is not read)"
+		return
+	case cb.Kafka == nil:
+		sh.Error = fmt.Sprintf("%s has no kafka block to read it from", cb.Addr())
+		return
+	}
+	kc, err := o.pl.Clients.Kafka(cb.Kafka)
+	if err != nil {
+		sh.Error = err.Error()
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	recs, err := schemahistory.Read(ctx, kc, sh.Topic, sh.Server)
+	if err != nil {
+		sh.Error = err.Error()
+		return
+	}
+	sh.Read, sh.Records = len(recs), schemahistory.Summary(recs)
+}
+
+// firstSet is the value of the first of keys that cfg sets.
+func firstSet(cfg map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if v := cfg[k]; v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/internal/numfmt"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
 )
 
@@ -95,12 +96,19 @@ type ConnectorObservation struct {
 	ReadVia       Method        // how the offsets below were read
 	WriteVia      Method        // how apply will write them
 	Group         string        // the sink's consumer group
-	Source        []SourceOffset
-	Sink          []SinkPartition
+	// AutoOffsetReset is a sink connector's
+	// consumer.override.auto.offset.reset ("" when not set: the worker's,
+	// earliest by default): where it resumes once its offsets are deleted.
+	AutoOffsetReset string
+	Source          []SourceOffset
+	Sink            []SinkPartition
 	// SourceDB is what planning read from the connector's own database
 	// (the connector block's source_database): nil when none is given or
 	// the connector's format has nothing to read there.
 	SourceDB *SourceDBObservation
+	// SchemaHistory is what planning read from a Debezium MySQL or MariaDB
+	// connector's schema history topic: nil for other connectors.
+	SchemaHistory *SchemaHistoryObservation
 	// OtherNames are the connectors the worker has, read only when this one
 	// does not exist, for a "did you mean"; not saved in the plan file.
 	OtherNames []string
@@ -126,6 +134,23 @@ type SourceDBObservation struct {
 	Tables    []string
 }
 
+// SchemaHistoryObservation is what planning read from a Debezium binlog
+// connector's schema history topic (schema.history.internal.kafka.topic),
+// which says whether the connector can rebuild its tables' schemas at a new
+// position.
+type SchemaHistoryObservation struct {
+	// Topic is the schema history topic, Server the topic.prefix whose
+	// records were kept.
+	Topic, Server string
+	// Read counts the records of Server read in all; Records are those a
+	// verdict weighs (schemahistory.Summary): the first with a binlog
+	// position and every DDL read while streaming, in topic order.
+	Read    int
+	Records []schemahistory.Record
+	// Error says why the topic was not read (then Records is empty).
+	Error string
+}
+
 // SourceOffset is one source partition's stored offset.
 type SourceOffset struct {
 	// Key is the exact offsets-topic key bytes, when read from the topic.
@@ -141,6 +166,11 @@ type SinkPartition struct {
 	Committed int64 // -1 when the group has no committed offset
 	LogStart  int64
 	LogEnd    int64
+	// LogStartMillis is when the oldest retained record (the one at
+	// LogStart) was written, in milliseconds since the epoch: read only
+	// when retention has removed records (LogStart > 0), for the message
+	// of a target below the log start; 0 when not read.
+	LogStartMillis int64
 }
 
 // OperationKind is the kind of a declared operation.

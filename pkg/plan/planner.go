@@ -126,16 +126,12 @@ func (pl *Planner) direction(codec string, partition offsets.Map, before, after 
 	return codecDirection(c, partition, before, after)
 }
 
-func (pl *Planner) notes(codec string, partition offsets.Map, before, after *offsets.Map) []string {
+func (pl *Planner) notes(codec string, partition offsets.Map, before, after *offsets.Map) []offsets.SafetyNote {
 	c, ok := pl.Codecs.Lookup(codec)
 	if !ok {
 		return nil
 	}
-	var out []string
-	for _, n := range c.SafetyNotes(partition, before, after) {
-		out = append(out, n.Text)
-	}
-	return out
+	return c.SafetyNotes(partition, before, after)
 }
 
 func selectOffsets(cfg *config.Config, targets []string) []*config.Offsets {

@@ -172,6 +172,10 @@ func offsetsRisks(op *Operation, latest map[string]bool, codec string,
 			sc := ch.Sink
 			id := fmt.Sprintf("%s[%d]", sc.Topic, sc.Partition)
 			switch {
+			case ch.Action == ActionDelete && sc.Skips > 0 && latest[id]:
+				// auto.offset.reset = latest: the reset jumps to the end.
+				s.add(RiskSinkReset, id, 0)
+				s.add(RiskJumpToLatest, id, sc.Skips)
 			case ch.Action == ActionDelete:
 				n := int64(0)
 				if sc.Before > sc.LogStart {
@@ -278,6 +282,9 @@ func (r Risk) String() string {
 	case RiskJumpToLatest:
 		return fmt.Sprintf("jump_to_latest: %s skipped to the log end on %s; an unbounded data gap if the log end moves", plural64(r.Records, "record"), plural(len(r.Partitions), "partition"))
 	case RiskSinkReset:
+		if r.Records == 0 {
+			return fmt.Sprintf("sink_reset: the consumer group's offsets are deleted on %s; the sink resumes per auto.offset.reset (nothing replayed)", plural(len(r.Partitions), "partition"))
+		}
 		return fmt.Sprintf("sink_reset: the consumer group's offsets are deleted on %s; the sink resumes per auto.offset.reset (earliest: %s replayed)", plural(len(r.Partitions), "partition"), plural64(r.Records, "record"))
 	case RiskResnapshot:
 		return fmt.Sprintf("resnapshot: source offsets deleted on %s; the connector snapshots again", plural(len(r.Partitions), "partition"))

@@ -208,8 +208,9 @@ type Finding struct {
 
 // Judge weighs moving a connector from stored to target against its
 // history: a target before the first record it can order is an error
-// unless acknowledged; DDLs after a rewind's target are named (they are read
-// again); a jump forward says that DDLs in between would never be recorded.
+// unless acknowledged; DDLs after a rewind's target within the history are
+// named, with why that is safe (they are read again); a jump forward says
+// that DDLs in between would never be recorded.
 func Judge(records []Record, stored, target *Position, acknowledged []string) []Finding {
 	if target == nil {
 		return nil
@@ -234,7 +235,8 @@ func Judge(records []Record, stored, target *Position, acknowledged []string) []
 		return out
 	}
 	fp, _ := first.Position()
-	if target.Before(fp) {
+	before := target.Before(fp)
+	if before {
 		sev, tail := SeverityError, fmt.Sprintf(`acknowledge = ["%s"] only if the tables' schemas did not change since the target`, AckSchemaHistory)
 		for _, a := range acknowledged {
 			if a == AckSchemaHistory {
@@ -245,11 +247,14 @@ func Judge(records []Record, stored, target *Position, acknowledged []string) []
 			"the new position %s is before the schema history's first record (%s, offset %d%s): the connector rebuilds its tables' schemas only from records at or before its position, so it would meet change events for tables whose schema it does not know; %s",
 			target, fp, first.Offset, snapshotNote(*first), tail)})
 	}
-	if len(after) > 0 && (stored == nil || target.Before(*stored)) {
+	// Before the history, the DDLs after the target do not make it safe:
+	// the error above says why.
+	if len(after) > 0 && !before && (stored == nil || target.Before(*stored)) {
 		last := after[len(after)-1]
 		lp, _ := last.Position()
 		out = append(out, Finding{SeverityWarning, "ddl_after_target", fmt.Sprintf(
-			"%d DDL(s) recorded after the new position %s are read again from the binlog and applied in order (the latest at %s: %s)", len(after), target, lp, clip(last.DDL))})
+			"%d DDL(s) recorded after the new position %s, the latest at %s (schema history offset %d): %s; this is safe for the data as long as the binlog still holds them: the connector rebuilds its tables' schemas only from records at or before its position, so the events in between decode with the schema of their time, and it reads those DDLs again from the binlog and applies them in order",
+			len(after), target, lp, last.Offset, clip(last.DDL))})
 	}
 	if stored != nil && stored.Before(*target) {
 		out = append(out, Finding{SeverityWarning, "ddl_skipped_forward", fmt.Sprintf(
@@ -257,6 +262,38 @@ func Judge(records []Record, stored, target *Position, acknowledged []string) []
 	}
 	return out
 }
+
+// Summary returns the records Judge weighs, for a plan to keep: the first
+// record with a binlog position and every later one with a position that
+// no snapshot wrote, their DDL shortened as Judge shows it and without
+// their GTID set. Judge gives the same findings on the summary as on the
+// records for any positions.
+func Summary(records []Record) []Record {
+	var out []Record
+	for _, r := range records {
+		if _, ok := r.Position(); !ok || (len(out) > 0 && r.Snapshot) {
+			continue
+		}
+		r.DDL, r.GTIDs = clip(r.DDL), ""
+		out = append(out, r)
+	}
+	return out
+}
+
+// Latest is the last record of records with a binlog position that no
+// snapshot wrote: the latest schema change read while streaming.
+func Latest(records []Record) (Record, bool) {
+	for i := len(records) - 1; i >= 0; i-- {
+		if _, ok := records[i].Position(); ok && !records[i].Snapshot {
+			return records[i], true
+		}
+	}
+	return Record{}, false
+}
+
+// Clip shortens a DDL for a message: whitespace runs made one space, cut
+// after 80 bytes.
+func Clip(ddl string) string { return clip(ddl) }
 
 func snapshotNote(r Record) string {
 	if r.Snapshot {

@@ -28,6 +28,22 @@ const (
 	AckNoReplayBelowSlot = "no_replay_below_slot"
 )
 
+// LogGone reports whether a finding's code says that the source no longer
+// holds the log a position needs, so that the changes from there on are
+// lost to a connector: the PostgreSQL verdicts below_restart_lsn,
+// slot_wal_lost and slot_missing, and for every source any code that ends
+// in "_purged" (a binlog file or GTIDs purged) or "_log_gone". Judges of
+// other sources name such verdicts so, and a plan that moves a connector
+// from a position whose log is gone to one whose log is not refuses it as
+// hiding the loss.
+func LogGone(code string) bool {
+	switch code {
+	case "below_restart_lsn", "slot_wal_lost", "slot_missing":
+		return true
+	}
+	return strings.HasSuffix(code, "_purged") || strings.HasSuffix(code, "_log_gone")
+}
+
 // Finding is one verdict on an offset edit, with a stable code.
 type Finding struct {
 	Severity Severity

@@ -174,3 +174,16 @@ func TestJudgeBinlogTable(t *testing.T) {
 func fixture(name string) func(t *testing.T) *BinlogObservation {
 	return func(t *testing.T) *BinlogObservation { return mysqlFixture(t, name) }
 }
+
+// TestLogGone: the verdicts that say the source no longer holds a
+// position's log, by the codes judges give them.
+func TestLogGone(t *testing.T) {
+	for code, want := range map[string]bool{
+		"below_restart_lsn": true, "slot_wal_lost": true, "slot_missing": true, "binlog_purged": true, "gtid_purged": true, "source_log_gone": true,
+		"no_replay_below_slot": false, "beyond_current_wal": false, "slot_held_by_other": false, "slot_wal_unreserved": false, "source_slot": false,
+	} {
+		if got := LogGone(code); got != want {
+			t.Errorf("LogGone(%q) = %v, want %v", code, got, want)
+		}
+	}
+}

@@ -260,6 +260,8 @@ func writeSinkChange(b *strings.Builder, pt painter, a plan.Action, s plan.SinkC
 	cost := ""
 	if !rollback {
 		switch {
+		case to < 0 && s.Skips > 0:
+			cost = pt.yellow(fmt.Sprintf("(offset deleted: the sink resumes at the log end per auto.offset.reset = latest, and skips %s)", records(s.Skips)))
 		case to < 0:
 			cost = "(offset deleted: the sink resumes per auto.offset.reset, earliest by default)"
 		case s.Replays > 0:

@@ -106,4 +106,12 @@ offsets "rewind" {
 	if code != 0 || !strings.Contains(out, "add source_database = database.NAME (its MariaDB/MySQL server) to connector.source") {
 		t.Fatalf("without source_database: exit %d", code)
 	}
+	// A stored position in a purged file, moved to one the server holds:
+	// the changes in between are lost, and the edit would hide it.
+	dbURL = u
+	patchOffsets(t, sb.ConnectURL(), "inventory", fmt.Sprintf(`{"offsets":[{"partition":{"server":"shop"},"offset":{"file":%q,"pos":%d,"ts_sec":%d}}]}`, oldFile, oldPos, now))
+	code, out = plan("off a purged position", config("source_database = database.mariadb", fmt.Sprintf(`{ file = %q, pos = %d, gtids = %q, ts_sec = %d }`, keptFile, keptPos, keptGTIDs, now)))
+	if code != ExitError || !strings.Contains(out, fmt.Sprintf("error: offsets.rewind: partition {\"server\":\"shop\"}: the source no longer holds the log at the stored position %s:%d (binlog_purged)", oldFile, oldPos)) {
+		t.Fatalf("moving off a purged position was not refused as hiding the loss: exit %d", code)
+	}
 }

@@ -23,31 +23,11 @@ func TestPlanChecksTheReplicationSlot(t *testing.T) {
 	defer cancel()
 	src := w.pipe.SourceDB()
 	conn := pgtest.Conn(t, src)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec, lsnOf := sourceSlot(ctx, t, src)
 	lsn := func() uint64 {
 		t.Helper()
-		var text string
-		if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&text); err != nil {
-			t.Fatal(err)
-		}
-		v, err := offsets.ParseLSN(text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
+		return lsnOf("SELECT pg_current_wal_lsn()::text")
 	}
-	// The slot and publication a Debezium PostgreSQL connector keeps (the
-	// sandbox's source names slot.name offsetctl_sandbox).
-	exec("SELECT pg_create_logical_replication_slot('offsetctl_sandbox', 'pgoutput')")
-	t.Cleanup(func() {
-		_, _ = pgtest.Conn(t, src).Exec(context.Background(), "SELECT pg_drop_replication_slot('offsetctl_sandbox')")
-	})
-	exec("CREATE PUBLICATION dbz_publication FOR ALL TABLES")
 	target := lsn()
 	if _, err := w.pipe.InsertN(ctx, 20); err != nil {
 		t.Fatal(err)
