@@ -32,6 +32,13 @@
 // the proxy, so a test can stall or cut exactly its Kafka requests while
 // the worker, on the plain listener, is left alone.
 //
+// Stack.StartOldWorker starts a second, older worker on demand: Kafka
+// Connect 3.4.1 (no PUT /stop, no /offsets endpoints), pinned in
+// test/realstack/connect-3.4/pom.xml and fetched into the cache's
+// connect-3.4 folder the first time, as a Connect cluster of its own against
+// the same broker, with Kafka's FileStream connectors. Only the tests of
+// workers older than 3.5 start it.
+//
 // Logs of every process are kept, and their paths printed, when a test of the
 // package failed or the stack failed to start.
 package realstack

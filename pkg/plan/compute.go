@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
@@ -151,6 +152,7 @@ func (c *computer) operation(blk *config.Offsets) {
 	}
 	op.Method = obs.WriteVia
 	before := len(c.checks)
+	c.halt(&op, blk, obs)
 	switch blk.Kind {
 	case config.OpSinkPartitions:
 		c.sinkPartitions(&op, blk, obs)
@@ -172,7 +174,10 @@ func (c *computer) operation(blk *config.Offsets) {
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"
 	}
-	if failed {
+	switch {
+	case failed && op.Halt == HaltDeleteRecreate:
+		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q or one of its tasks is FAILED: apply deletes it, changes the offsets and re-creates it, and a re-created connector starts (a worker older than 3.5 has no STOPPED state): it fails again until the cause is fixed", obs.Name))
+	case failed:
 		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q or one of its tasks is FAILED: apply stops it, changes the offsets and leaves it STOPPED for you to resume once the cause is fixed", obs.Name))
 	}
 	for _, ch := range c.checks[before:] {
@@ -187,6 +192,36 @@ func (c *computer) operation(blk *config.Offsets) {
 		op.Risks = offsetsRisks(&op, c.latest[addr], obs.Codec, c.in.Direction)
 	}
 	c.ops = append(c.ops, op)
+}
+
+// halt decides how apply keeps the connector's tasks from writing while it
+// changes their offsets. Workers older than Kafka Connect 3.5 have no
+// PUT /stop: the only safe way there is the runbook's, deleting the
+// connector (its offsets stay) and re-creating it with its saved
+// configuration, which the block must ask for with acknowledge =
+// ["delete_recreate"]. A PAUSED connector is refused: re-created, it would
+// start and consume before it could be paused again.
+func (c *computer) halt(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	if obs.CanStop() {
+		return
+	}
+	v, _ := connect.ParseVersion(obs.WorkerVersion)
+	if !blk.Acknowledges(config.AckDeleteRecreate) {
+		c.check(SeverityError, "no_stop_endpoint", op.Address, fmt.Sprintf(
+			"connector %q: Kafka Connect %s has no stop endpoint (3.5+), so nothing guarantees that no task still writes offsets (pause keeps them running): offsetctl will not change them while the connector exists. Upgrade the workers to Kafka Connect 3.5 or later, or add acknowledge = [%q] to %s: apply then deletes the connector (its offsets stay), writes them, and re-creates it with the configuration it saved in the state",
+			obs.Name, v, config.AckDeleteRecreate, op.Address))
+		return
+	}
+	if obs.State == "PAUSED" {
+		c.check(SeverityError, "delete_recreate_paused", op.Address, fmt.Sprintf(
+			"connector %q is PAUSED: re-created on Kafka Connect %s (no initial_state before 3.7) it would start and consume the records a rewind replays before offsetctl could pause it again: resume it first, or wait for a worker upgrade",
+			obs.Name, v))
+		return
+	}
+	op.Halt = HaltDeleteRecreate
+	c.check(SeverityWarning, "delete_recreate", op.Address, fmt.Sprintf(
+		"connector %q will be DELETED and RE-CREATED (Kafka Connect %s has no stop endpoint; acknowledged: %s): apply saves its exact configuration in the state, deletes it (its offsets stay), waits until no task writes, writes the offsets, and re-creates it with the saved configuration; it is absent from GET /connectors in between, and a crash in between is recovered from the state",
+		obs.Name, v, config.AckDeleteRecreate))
 }
 
 func hasRealChange(chs []Change) bool {

@@ -398,6 +398,7 @@ type operationV1 struct {
 	BlockHash        string       `json:"block_hash"`
 	Status           string       `json:"status"`
 	Method           string       `json:"method"`
+	Halt             string       `json:"halt,omitempty"`
 	AllowSkipRecords int64        `json:"allow_skip_records"`
 	AppliedSerial    uint64       `json:"applied_serial,omitempty"`
 	Changes          []changeV1   `json:"changes"`
@@ -521,7 +522,7 @@ func toWire(p *Plan) *planV1 {
 	}
 	for _, op := range p.Operations {
 		ow := operationV1{Address: op.Address, Name: op.Name, Kind: string(op.Kind), Connector: op.Connector,
-			Reason: op.Reason, BlockHash: op.BlockHash, Status: string(op.Status), Method: string(op.Method),
+			Reason: op.Reason, BlockHash: op.BlockHash, Status: string(op.Status), Method: string(op.Method), Halt: string(op.Halt),
 			AllowSkipRecords: op.AllowSkipRecords, AppliedSerial: op.AppliedSerial, Changes: []changeV1{},
 			Reconcile: reconcileToWire(op.Reconcile), Risks: risksToWire(op.Risks)}
 		for _, ch := range op.Changes {
@@ -589,8 +590,11 @@ func fromWire(w *planV1) (*Plan, error) {
 	}
 	for _, ow := range w.Operations {
 		op := Operation{Address: ow.Address, Name: ow.Name, Kind: OperationKind(ow.Kind), Connector: ow.Connector,
-			Reason: ow.Reason, BlockHash: ow.BlockHash, Status: OperationStatus(ow.Status), Method: Method(ow.Method),
+			Reason: ow.Reason, BlockHash: ow.BlockHash, Status: OperationStatus(ow.Status), Method: Method(ow.Method), Halt: Halt(ow.Halt),
 			AllowSkipRecords: ow.AllowSkipRecords, AppliedSerial: ow.AppliedSerial}
+		if op.Halt != HaltStop && op.Halt != HaltDeleteRecreate {
+			return nil, fmt.Errorf("operation %s: halt %q is not one this offsetctl knows (\"delete_recreate\" or none): it was made by a newer offsetctl; plan again with this one", ow.Address, ow.Halt)
+		}
 		rd, err := reconcileFromWire(ow.Address, ow.Reconcile)
 		if err != nil {
 			return nil, err

@@ -159,11 +159,7 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 		return nil, fmt.Errorf("connector %q has type %q: offsetctl handles source and sink connectors", cb.ConnectorName, info.Type)
 	}
 	if obs.WriteVia != MethodREST {
-		sev := SeverityWarning
-		if !ci.version.AtLeast(3, 5) {
-			sev = SeverityError
-		}
-		o.checks = append(o.checks, Check{Severity: sev, Code: "no_offsets_api", Message: noOffsetsAPI(ci.version, obs)})
+		o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "no_offsets_api", Message: noOffsetsAPI(ci.version, obs)})
 	}
 	o.cache[cb.Addr()] = obs
 	return obs, nil
@@ -179,7 +175,7 @@ func noOffsetsAPI(v connect.Version, obs *ConnectorObservation) string {
 	if v.AtLeast(3, 5) {
 		return fmt.Sprintf("connector %q: Kafka Connect %s has no PATCH /offsets (3.6+): apply stops the connector, %s, then resumes it", obs.Name, v, where)
 	}
-	return fmt.Sprintf("connector %q: Kafka Connect %s has no stop endpoint (3.5+), so nothing guarantees that no task still writes offsets (pause keeps them running): offsetctl will not change them. Upgrade the workers to Kafka Connect 3.5 or later", obs.Name, v)
+	return fmt.Sprintf("connector %q: Kafka Connect %s has no stop endpoint (3.5+) nor PATCH /offsets: offsetctl changes its offsets only by deleting and re-creating it (an offsets block's acknowledge = [%q]), and %s", obs.Name, v, config.AckDeleteRecreate, where)
 }
 
 func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) error {
