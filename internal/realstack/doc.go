@@ -2,7 +2,9 @@
 // PostgreSQL cluster with logical decoding, a single-node Apache Kafka broker
 // (KRaft), a distributed Kafka Connect worker, Debezium's PostgreSQL source on
 // a small customers table and Debezium's JDBC sink writing those rows into a
-// second database. Start returns once rows flow end to end.
+// second database. Start returns once rows flow end to end. A MariaDB
+// server for Debezium's MariaDB source is started on first use
+// (Stack.MariaDB), by the tests that need one.
 //
 // The Java artifacts come from test/realstack/fetch.sh (pinned versions in
 // test/realstack/pom.xml, fetched once into test/realstack/.cache); the

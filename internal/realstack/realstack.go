@@ -97,6 +97,11 @@ type Stack struct {
 	mu        sync.Mutex
 	keepLogs  bool
 	closeOnce sync.Once
+
+	// The MariaDB server, started on first use (Stack.MariaDB).
+	mariaOnce sync.Once
+	maria     *MariaDB
+	mariaErr  error
 }
 
 // ConnectURL is the worker's REST base URL, e.g. http://127.0.0.1:41234.
@@ -390,6 +395,7 @@ func (s *Stack) Close() {
 		s.mu.Lock()
 		keep := s.keepLogs
 		s.mu.Unlock()
+		s.closeMariaDB(keep)
 		if s.pg != nil {
 			if keep {
 				if b, err := os.ReadFile(filepath.Join(s.pg.Dir, "postgres.log")); err == nil {

@@ -772,38 +772,65 @@ func noteCheck(n offsets.SafetyNote, ch *SourceChange, blk *config.Offsets) (Sev
 		`; %sadd acknowledge = ["%s"] if the snapshot is to stop`, keep, config.AckCancelIncrementalSnapshot)
 }
 
-// sourceRetention weighs a Debezium PostgreSQL connector's source changes
-// against what its source database retains (the replication slot planning
-// read through source_database): a position the slot cannot stream from is
-// an error, one below what it confirmed replays nothing below it. Without a
-// source_database the plan says the slot was not checked.
+// sourceRetention weighs a Debezium source connector's changes against what
+// its source database retains, as planning read it through
+// source_database: for PostgreSQL the replication slot (a position the slot
+// cannot stream from is an error, one below what it confirmed replays
+// nothing below it); for MariaDB and MySQL the binlog (a binlog file or GTID
+// the server no longer has, or never had, is an error, a file about to
+// expire a warning with the hours left). Without a source_database the plan
+// says what was not checked.
 func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
-	if obs.Type != Source || obs.Codec != "debezium-postgres" || !hasRealChange(op.Changes) {
+	if obs.Type != Source || !hasRealChange(op.Changes) {
 		return
 	}
 	sd := obs.SourceDB
+	var what, checks, server, reads string
+	var judge func(ch *SourceChange) []sourcedb.Finding
+	switch obs.Codec {
+	case "debezium-postgres":
+		what, checks, reads = "the replication slot", "whether the new position is still in the WAL, and whether PostgreSQL will replay from it", "the slot"
+		if sd != nil && sd.Postgres != nil {
+			judge = func(ch *SourceChange) []sourcedb.Finding {
+				edit := sourcedb.PostgresEdit{ConnectorState: obs.State, FlushMode: sd.FlushMode, Tables: sd.Tables, Acknowledged: blk.Acknowledge}
+				if ch.After != nil {
+					edit.Target, edit.HasTarget = offsets.PostgresResumeLSN(*ch.After)
+				}
+				if ch.Before != nil {
+					edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Before)
+				}
+				return sourcedb.JudgePostgres(sd.Postgres, edit)
+			}
+		}
+	case "debezium-mysql":
+		what, checks, server, reads = "the binlog", "whether the new position's binlog file and GTIDs are still on the server", " (its MariaDB/MySQL server)", "it"
+		if sd != nil && sd.Binlog != nil {
+			judge = func(ch *SourceChange) []sourcedb.Finding {
+				var edit sourcedb.BinlogEdit
+				if ch.After != nil {
+					edit = binlogEdit(*ch.After)
+				}
+				return sourcedb.JudgeBinlog(sd.Binlog, edit)
+			}
+		}
+	default:
+		return
+	}
 	switch {
 	case sd == nil:
 		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the replication slot of connector %q was not checked (whether the new position is still in the WAL, and whether PostgreSQL will replay from it): add source_database = database.NAME to %s so that plan reads the slot", obs.Name, op.Connector))
+			"%s of connector %q was not checked (%s): add source_database = database.NAME%s to %s so that plan reads %s", what, obs.Name, checks, server, op.Connector, reads))
 		return
-	case sd.Postgres == nil:
+	case judge == nil:
 		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the replication slot of connector %q was not checked: %s could not be read (%s)", obs.Name, sd.Database, sd.Error))
+			"%s of connector %q was not checked: %s could not be read (%s)", what, obs.Name, sd.Database, sd.Error))
 		return
 	}
 	for _, ch := range op.Changes {
 		if ch.Source == nil || ch.Action == ActionNoOp {
 			continue
 		}
-		edit := sourcedb.PostgresEdit{ConnectorState: obs.State, FlushMode: sd.FlushMode, Tables: sd.Tables, Acknowledged: blk.Acknowledge}
-		if ch.Source.After != nil {
-			edit.Target, edit.HasTarget = offsets.PostgresResumeLSN(*ch.Source.After)
-		}
-		if ch.Source.Before != nil {
-			edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Source.Before)
-		}
-		for _, f := range sourcedb.JudgePostgres(sd.Postgres, edit) {
+		for _, f := range judge(ch.Source) {
 			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
 	}
@@ -881,11 +908,32 @@ func schemaHistorySummary(sh *SchemaHistoryObservation) string {
 	return msg
 }
 
+// binlogEdit is where a Debezium MariaDB or MySQL offset makes the
+// connector resume, as JudgeBinlog weighs it (no target without a file).
+func binlogEdit(off offsets.Map) sourcedb.BinlogEdit {
+	var e sourcedb.BinlogEdit
+	e.File, e.Pos, e.GTIDs, e.TsSec, e.HasTarget = offsets.MySQLResume(off)
+	return e
+}
+
 // logJudge returns how to judge a position of obs's source against what
 // planning read of its log (the source's verdicts, and the position as
 // text), or nil when nothing was read.
 func logJudge(obs *ConnectorObservation) (func(off offsets.Map) ([]sourcedb.Finding, string), bool) {
 	sd := obs.SourceDB
+	if obs.Codec == "debezium-mysql" && sd != nil && sd.Binlog != nil {
+		return func(off offsets.Map) ([]sourcedb.Finding, string) {
+			edit := binlogEdit(off)
+			if !edit.HasTarget {
+				return nil, ""
+			}
+			at := fmt.Sprintf("%s:%d", edit.File, edit.Pos)
+			if edit.GTIDs != "" {
+				at += " (gtids " + edit.GTIDs + ")"
+			}
+			return sourcedb.JudgeBinlog(sd.Binlog, edit), at
+		}, true
+	}
 	if obs.Codec != "debezium-postgres" || sd == nil || sd.Postgres == nil {
 		return nil, false
 	}

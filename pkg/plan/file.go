@@ -247,6 +247,25 @@ type sourceDBV3 struct {
 	CurrentLSN    uint64         `json:"current_lsn,omitempty"`
 	Slot          *slotV3        `json:"slot,omitempty"`
 	Publication   *publicationV3 `json:"publication,omitempty"`
+	Binlog        *binlogV3      `json:"binlog,omitempty"`
+}
+
+// binlogV3 is what planning read from a MariaDB or MySQL source (its
+// observed_at is the source_database's).
+type binlogV3 struct {
+	Flavor           string                `json:"flavor"`
+	Version          string                `json:"version"`
+	LogBin           bool                  `json:"log_bin"`
+	BinlogFormat     string                `json:"binlog_format"`
+	BinlogRowImage   string                `json:"binlog_row_image"`
+	Files            []sourcedb.BinlogFile `json:"files"`
+	GTIDBinlogState  string                `json:"gtid_binlog_state,omitempty"`
+	GTIDSlavePos     string                `json:"gtid_slave_pos,omitempty"`
+	GTIDStart        string                `json:"gtid_start,omitempty"`
+	GTIDMode         string                `json:"gtid_mode,omitempty"`
+	GTIDExecuted     string                `json:"gtid_executed,omitempty"`
+	GTIDPurged       string                `json:"gtid_purged,omitempty"`
+	RetentionSeconds int64                 `json:"retention_seconds"`
 }
 
 type slotV3 struct {
@@ -281,6 +300,16 @@ func sourceDBToWire(sd *SourceDBObservation) *sourceDBV3 {
 			RestartLSN: s.RestartLSN, ConfirmedFlushLSN: s.ConfirmedFlushLSN, WALStatus: s.WALStatus, SafeWALSize: s.SafeWALSize}
 		w.Publication = &publicationV3{Name: pg.Publication.Name, Exists: pg.Publication.Exists, AllTables: pg.Publication.AllTables, Tables: nonNil(pg.Publication.Tables)}
 	}
+	if b := sd.Binlog; b != nil {
+		files := b.Files
+		if files == nil {
+			files = []sourcedb.BinlogFile{}
+		}
+		w.ObservedAt = b.ObservedAt.UTC().Format(time.RFC3339Nano)
+		w.Binlog = &binlogV3{Flavor: b.Flavor, Version: b.Version, LogBin: b.LogBin, BinlogFormat: b.BinlogFormat, BinlogRowImage: b.BinlogRowImage,
+			Files: files, GTIDBinlogState: b.GTIDBinlogState, GTIDSlavePos: b.GTIDSlavePos, GTIDStart: b.GTIDStart,
+			GTIDMode: b.GTIDMode, GTIDExecuted: b.GTIDExecuted, GTIDPurged: b.GTIDPurged, RetentionSeconds: b.RetentionSeconds}
+	}
 	return w
 }
 
@@ -289,15 +318,31 @@ func sourceDBFromWire(addr string, w *sourceDBV3) (*SourceDBObservation, error) 
 		return nil, nil
 	}
 	sd := &SourceDBObservation{Database: w.Database, Error: w.Error, FlushMode: w.FlushMode, Tables: w.Tables}
-	if (w.Slot == nil) != (w.Publication == nil) || (w.Slot == nil) == (w.Error == "") {
-		return nil, fmt.Errorf("connector %s: source_database holds either what was read (slot and publication) or the error that kept it from being read", addr)
+	read := 0
+	if w.Slot != nil {
+		read++
 	}
-	if w.Slot == nil {
+	if w.Binlog != nil {
+		read++
+	}
+	if (w.Slot == nil) != (w.Publication == nil) || read > 1 || (read == 0) == (w.Error == "") {
+		return nil, fmt.Errorf("connector %s: source_database holds either what was read (slot and publication, or binlog) or the error that kept it from being read", addr)
+	}
+	if read == 0 {
 		return sd, nil
 	}
 	at, err := time.Parse(time.RFC3339Nano, w.ObservedAt)
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: source_database observed_at %q is not an RFC 3339 time", addr, w.ObservedAt)
+	}
+	if b := w.Binlog; b != nil {
+		if b.Flavor != sourcedb.FlavorMariaDB && b.Flavor != sourcedb.FlavorMySQL {
+			return nil, fmt.Errorf("connector %s: source_database binlog flavor %q is neither %q nor %q", addr, b.Flavor, sourcedb.FlavorMariaDB, sourcedb.FlavorMySQL)
+		}
+		sd.Binlog = &sourcedb.BinlogObservation{ObservedAt: at, Flavor: b.Flavor, Version: b.Version, LogBin: b.LogBin, BinlogFormat: b.BinlogFormat, BinlogRowImage: b.BinlogRowImage,
+			Files: b.Files, GTIDBinlogState: b.GTIDBinlogState, GTIDSlavePos: b.GTIDSlavePos, GTIDStart: b.GTIDStart,
+			GTIDMode: b.GTIDMode, GTIDExecuted: b.GTIDExecuted, GTIDPurged: b.GTIDPurged, RetentionSeconds: b.RetentionSeconds}
+		return sd, nil
 	}
 	s := w.Slot
 	sd.Postgres = &sourcedb.PostgresObservation{ObservedAt: at, ServerVersion: w.ServerVersion, CurrentLSN: w.CurrentLSN,

@@ -177,8 +177,16 @@ func TestPlanFileKeepsTheSourceDatabase(t *testing.T) {
 			Slot:        sourcedb.PostgresSlot{Name: "debezium", Exists: true, Plugin: "pgoutput", Database: "shop", Active: true, ActivePID: 42, RestartLSN: 1000, ConfirmedFlushLSN: 2000, WALStatus: "reserved", SafeWALSize: &size},
 			Publication: sourcedb.Publication{Name: "dbz_publication", Exists: true, Tables: []string{"public.customers"}}}}
 	failed := &SourceDBObservation{Database: "database.source", Error: "connecting to the source database: connection refused"}
+	mariadb := &SourceDBObservation{Database: "database.mariadb", Tables: []string{"shop.customers"},
+		Binlog: &sourcedb.BinlogObservation{ObservedAt: time.Date(2026, 11, 20, 14, 30, 0, 123000000, time.UTC), Flavor: sourcedb.FlavorMariaDB, Version: "10.11.19-MariaDB-log",
+			LogBin: true, BinlogFormat: "ROW", BinlogRowImage: "FULL", Files: []sourcedb.BinlogFile{{Name: "binlog.000003", Size: 684}},
+			GTIDBinlogState: "0-1-5", GTIDStart: "0-1-4", RetentionSeconds: 86400}}
+	mysql := &SourceDBObservation{Database: "database.mysql",
+		Binlog: &sourcedb.BinlogObservation{ObservedAt: time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC), Flavor: sourcedb.FlavorMySQL, Version: "8.0.36",
+			LogBin: true, BinlogFormat: "ROW", BinlogRowImage: "FULL",
+			GTIDMode: "ON", GTIDExecuted: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-120", GTIDPurged: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-40"}}
 	s := compileSchema(t)
-	for _, sd := range []*SourceDBObservation{read, failed} {
+	for _, sd := range []*SourceDBObservation{read, failed, mariadb, mysql} {
 		p := fixturePlan()
 		p.Connectors[0].SourceDB = sd
 		data, err := Marshal(p)
@@ -204,6 +212,15 @@ func TestPlanFileKeepsTheSourceDatabase(t *testing.T) {
 	}
 	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "source_database holds either") {
 		t.Fatalf("a source_database with neither what was read nor an error: %v", err)
+	}
+	both := *read
+	both.Binlog = mariadb.Binlog
+	p.Connectors[0].SourceDB = &both
+	if data, err = Marshal(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "source_database holds either") {
+		t.Fatalf("a source_database with a slot and a binlog: %v", err)
 	}
 }
 

@@ -422,15 +422,28 @@ func restoreData(b *offsets.Backup) *RestoreData {
 
 // sourceDatabase reads, for a Debezium PostgreSQL connector whose block names
 // a source_database, the replication slot and publication its offsets
-// depend on. It only reads, in one short read-only transaction; a source it
-// cannot read is recorded with the reason, and the plan says which checks it
-// could not make.
+// depend on; for a Debezium MariaDB or MySQL connector, the server's binlog
+// files and GTID state. It only reads, in one short read-only transaction; a
+// source it cannot read is recorded with the reason, and the plan says which
+// checks it could not make.
 func (o *observer) sourceDatabase(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
-	if obs.Codec != "debezium-postgres" || cb.SourceDatabase == nil {
+	if cb.SourceDatabase == nil {
+		return
+	}
+	switch obs.Codec {
+	case "debezium-postgres":
+	case "debezium-mysql":
+		o.binlogSource(ctx, cb, obs, cfg)
+		return
+	default:
 		return
 	}
 	sd := &SourceDBObservation{Database: cb.SourceDatabase.Addr(), FlushMode: cfg["lsn.flush.mode"], Tables: plainTables(cfg["table.include.list"])}
 	obs.SourceDB = sd
+	if IsMySQL(cb.SourceDatabase) {
+		sd.Error = fmt.Sprintf("%s is a MariaDB/MySQL database, and connector %q is a Debezium PostgreSQL connector: source_database must name its PostgreSQL database", cb.SourceDatabase.Addr(), obs.Name)
+		return
+	}
 	dc, ok := o.pl.Clients.(DatabaseClients)
 	if !ok {
 		sd.Error = "this offsetctl cannot open databases here"
@@ -447,6 +460,33 @@ func (o *observer) sourceDatabase(ctx context.Context, cb *config.Connector, obs
 		return
 	}
 	sd.Postgres = pg
+}
+
+// binlogSource reads a Debezium MariaDB or MySQL connector's server: its
+// binlog files, GTID state and binlog settings.
+func (o *observer) binlogSource(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
+	sd := &SourceDBObservation{Database: cb.SourceDatabase.Addr(), Tables: plainTables(cfg["table.include.list"])}
+	obs.SourceDB = sd
+	if !IsMySQL(cb.SourceDatabase) {
+		sd.Error = fmt.Sprintf("%s is not a MariaDB/MySQL database (mysql:// or mariadb:// url), and connector %q reads a binlog: source_database must name its MariaDB/MySQL server", cb.SourceDatabase.Addr(), obs.Name)
+		return
+	}
+	mc, ok := o.pl.Clients.(MySQLDatabaseClients)
+	if !ok {
+		sd.Error = "this offsetctl cannot open MariaDB/MySQL databases here"
+		return
+	}
+	db, err := mc.MySQLDatabase(ctx, cb.SourceDatabase)
+	if err != nil {
+		sd.Error = err.Error()
+		return
+	}
+	bo, err := sourcedb.ObserveMySQL(ctx, db, 10*time.Second)
+	if err != nil {
+		sd.Error = err.Error()
+		return
+	}
+	sd.Binlog = bo
 }
 
 // plainTables returns the entries of a Debezium include list that name a

@@ -144,15 +144,19 @@ func (o *ConnectorObservation) CanStop() bool {
 }
 
 // SourceDBObservation is what planning read from a source connector's
-// database: for Debezium PostgreSQL, its replication slot and publication,
-// which say whether an offset edit can do what it seems to.
+// database: for Debezium PostgreSQL, its replication slot and publication;
+// for Debezium MariaDB and MySQL, the server's binlog files, GTID state and
+// binlog settings. They say whether an offset edit can do what it seems to.
 type SourceDBObservation struct {
 	// Database is the database block's address.
 	Database string
 	// Postgres is what was read; nil when it could not be, and Error says
 	// why (the checks that need it are then warnings that say so).
 	Postgres *sourcedb.PostgresObservation
-	Error    string
+	// Binlog is what was read from a MariaDB or MySQL source (nil for
+	// PostgreSQL, or when it could not be read).
+	Binlog *sourcedb.BinlogObservation
+	Error  string
 	// FlushMode is the connector's lsn.flush.mode; Tables the tables its
 	// table.include.list names (plain names only, not patterns).
 	FlushMode string

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fetch.sh — fetch the pinned Java artifacts of offsetctl's real-stack test
 # tier (Kafka broker, Kafka Connect worker, Kafka tools, Debezium PostgreSQL
-# source and JDBC sink plugins) into a cache directory, once.
+# and MariaDB source and JDBC sink plugins) into a cache directory, once.
 #
 #   test/realstack/fetch.sh [CACHE_DIR [CLASSPATH]]
 #
