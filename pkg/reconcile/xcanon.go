@@ -88,7 +88,7 @@ func introspectMySQL(ctx context.Context, q *sql.Conn, name TableName, side stri
 	t.Estimate = est.Int64
 	rows, err := q.QueryContext(ctx, `SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), LOWER(c.COLUMN_TYPE), COALESCE(c.NUMERIC_SCALE, 0),
 			COALESCE(c.DATETIME_PRECISION, CASE WHEN LOWER(c.DATA_TYPE) = 'bit' THEN c.NUMERIC_PRECISION ELSE 0 END, 0),
-			c.IS_NULLABLE = 'NO', COALESCE(c.CHARACTER_SET_NAME, ''),
+			c.IS_NULLABLE = 'NO',
 			EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
 				WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
 				AND k.CHECK_CLAUSE LIKE CONCAT('%json_valid(`+"`"+`', c.COLUMN_NAME, '`+"`"+`)%'))
@@ -100,7 +100,7 @@ func introspectMySQL(ctx context.Context, q *sql.Conn, name TableName, side stri
 	defer rows.Close()
 	for rows.Next() {
 		var c myColumn
-		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &c.Scale, &c.Precision, &c.NotNull, &c.Charset, &c.JSON); err != nil {
+		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &c.Scale, &c.Precision, &c.NotNull, &c.JSON); err != nil {
 			return nil, fmt.Errorf("reading the columns of %s table %s: %w", side, t.Name, err)
 		}
 		if c.DataType == "json" {
@@ -110,6 +110,29 @@ func introspectMySQL(ctx context.Context, q *sql.Conn, name TableName, side stri
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading the columns of %s table %s: %w", side, t.Name, err)
+	}
+	// The character sets in a query of their own: MariaDB 10.11.19 crashes
+	// when CHARACTER_SET_NAME is added to the query above (its temporary
+	// table for information_schema with the CHECK_CONSTRAINTS subquery).
+	cs, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, COALESCE(CHARACTER_SET_NAME, '') FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, name.Name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the character sets of %s table %s: %w", side, t.Name, err)
+	}
+	defer cs.Close()
+	for cs.Next() {
+		var col, charset string
+		if err := cs.Scan(&col, &charset); err != nil {
+			return nil, fmt.Errorf("reading the character sets of %s table %s: %w", side, t.Name, err)
+		}
+		for i := range t.Cols {
+			if t.Cols[i].Name == col {
+				t.Cols[i].Charset = charset
+			}
+		}
+	}
+	if err := cs.Err(); err != nil {
+		return nil, fmt.Errorf("reading the character sets of %s table %s: %w", side, t.Name, err)
 	}
 	pk, err := q.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, schema, name.Name)
