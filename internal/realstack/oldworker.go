@@ -91,6 +91,7 @@ func (s *Stack) StartOldWorker(ctx context.Context) (*OldWorker, error) {
 		OffsetFlushIntervalMs: 1000,
 		PluginPath:            filepath.Join(dir, "plugins"), // the FileStream connectors are on the class path
 		PluginDiscovery:       "only_scan",                   // 3.6+: a 3.4 worker ignores it
+		ExactlyOnceSource:     "disabled",                    // 3.3+; an empty value stops the worker
 	}); err != nil {
 		return nil, err
 	}

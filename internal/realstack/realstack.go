@@ -444,6 +444,13 @@ func renderTemplate(src, dst string, vars templateVars) error {
 	if err := t.Execute(&out, vars); err != nil {
 		return fmt.Errorf("filling the property template %s: %w", src, err)
 	}
+	// A field left unset renders as an empty value, which a worker either
+	// rejects at start or reads as a different setting: say which.
+	for _, line := range strings.Split(out.String(), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") && v == "" {
+			return fmt.Errorf("filling the property template %s: %s has no value (a field of templateVars left unset)", src, k)
+		}
+	}
 	return os.WriteFile(dst, out.Bytes(), 0o644)
 }
 
