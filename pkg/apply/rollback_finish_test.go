@@ -21,7 +21,7 @@ import (
 // applied or partly, its after-images are written once; the rewind is
 // recorded rolled back by operation 2 and no operation 3 is made. Offsets
 // someone else moved are refused. Named (-serial 2), the killed rollback
-// is undone.
+// is undone. Until then another plan is refused, told to finish it.
 func TestKilledRollbackIsFinished(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -82,6 +82,10 @@ func TestKilledRollbackIsFinished(t *testing.T) {
 
 			b2 := w.backend()
 			id2 := lock(t, b2)
+			// A plan of the connector is refused until then, told to finish it.
+			if _, err := w.applier(b2, nil, nil).Apply(ctx, w.plan(cfg, b2), cfg, id2); !errors.Is(err, apply.ErrUnfinished) || !strings.Contains(err.Error(), "run offsetctl rollback to finish it first (offsetctl rollback -serial 2 would undo it instead)") {
+				t.Fatalf("apply of the rewind again while the rollback is unfinished: %v", err)
+			}
 			var events []apply.Event
 			res, err := w.applier(b2, nil, &events).Apply(ctx, rollback(b2, tc.serial), cfg, id2)
 			after := readState(t, b2)
