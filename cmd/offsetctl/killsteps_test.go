@@ -283,7 +283,7 @@ func nextRollback(t *testing.T, ctx context.Context, w *killWorld, c killCase, o
 			t.Errorf("rollback after %s at %s: operation 1 rolled back by %d, want %d", sig, c.step, first.RolledBackBy, op.Serial)
 		}
 		show, serrs, err := w.run(ctx, "state", "show", strconv.FormatUint(op.Serial, 10), "-no-color")
-		if err != nil || !strings.Contains(show, "offsetctl rollback run again found") {
+		if err != nil || !strings.Contains(show, "the rollback run again found") {
 			t.Errorf("state show %d after the finishing rollback: %v\n%s%s", op.Serial, err, show, serrs)
 		}
 		next = fmt.Sprintf("finished operation %d (%s; now applied, offset 50)", op.Serial, strings.TrimPrefix(found, "found "))

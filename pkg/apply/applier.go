@@ -148,8 +148,8 @@ type Result struct {
 	// Recovered are the serials of unfinished operations of an earlier
 	// attempt of the same plan that were undone first.
 	Recovered []uint64
-	// Finished are the serials of offsets rollbacks a killed offsetctl
-	// rollback left unfinished that this rollback plan finished (see
+	// Finished are the serials of offsets rollbacks a killed run left
+	// unfinished that this rollback plan finished (see
 	// plan.RollbackCandidate): recorded applied, their targets rolled back.
 	Finished []uint64
 	// Skipped are the addresses of operations with nothing to do
@@ -229,13 +229,14 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 	if st != nil {
 		for _, u := range st.Unfinished() {
 			switch {
+			case finishes(st, &u) && (u.PlanHash == p.Hash || rollbacks[u.RollbackOf]):
+				// A killed rollback of what this plan rolls back (this
+				// plan's, or one a new rollback plan finishes:
+				// plan.RollbackPlan): finished, not undone.
+				finish = append(finish, u)
 			case u.PlanHash == p.Hash:
 				again = append(again, u)
 			case rollbacks[u.Serial]:
-			case rollbacks[u.RollbackOf] && finishes(st, &u):
-				// A killed rollback of what this plan rolls back: the
-				// plan finishes it (plan.RollbackPlan).
-				finish = append(finish, u)
 			case !blocksPlan(&u, p): // another resource's (resources.go)
 			default:
 				blocking = append(blocking, u)
@@ -572,8 +573,11 @@ func findObservation(p *plan.Plan, addr string) *plan.ConnectorObservation {
 // finishes says u is the unfinished offsets rollback of its target that a
 // rollback plan of that target finishes (state.UnfinishedRollbackOf).
 func finishes(st *state.State, u *state.Operation) bool {
+	if u.Kind != state.KindRollback {
+		return false
+	}
 	r, ok := st.UnfinishedRollbackOf(u.RollbackOf)
-	return ok && u.Kind == state.KindRollback && r.Serial == u.Serial
+	return ok && r.Serial == u.Serial
 }
 
 // RollbackTarget returns the state serial a rollback operation undoes (its

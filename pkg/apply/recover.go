@@ -32,10 +32,11 @@ import (
 //   - neither (some partition holds something else: someone moved it):
 //     nothing is changed and apply refuses, naming the partitions.
 //
-// An offsets rollback a killed offsetctl rollback left unfinished is
-// finished instead, from the same verdict, by a rollback plan of the same
-// target (plan.RollbackPlan): applied, it is recorded applied; not applied
-// or partly, what it had left to write is written (its after-images, the
+// An offsets rollback a killed run left unfinished (offsetctl rollback, or
+// apply of a saved rollback plan) is finished instead, from the same
+// verdict, by a rollback plan of the same target (plan.RollbackPlan) or by
+// the same plan: applied, it is recorded applied; not applied or partly,
+// what it had left to write is written (its after-images, the
 // before-images of the operation it rolls back) and verified; either way
 // the connector is returned to the state the rollback found it in and the
 // operation it rolls back is recorded rolled back by it. Someone else's
@@ -53,7 +54,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	finishing := u.Kind == state.KindRollback
 	by, next := "an earlier run of this plan", fmt.Sprintf("run offsetctl rollback -serial %d", serial)
 	if finishing {
-		by = "a killed offsetctl rollback"
+		by = "a killed run"
 		next = fmt.Sprintf("run offsetctl rollback again to finish it, or offsetctl rollback -serial %d to undo what it wrote", serial)
 	}
 	fail := func(err error) error {
@@ -123,7 +124,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 		if v.kind != foundApplied {
 			did = fmt.Sprintf("finished it: wrote and verified its after-images (the before-images of operation %d)", u.RollbackOf)
 		}
-		story = fmt.Sprintf("interrupted after step %s (the process running it stopped); offsetctl rollback run again %s, %s and returned the connector to %s", last, found, did, orUnknownState(left))
+		story = fmt.Sprintf("interrupted after step %s (the process running it stopped); the rollback run again %s, %s and returned the connector to %s", last, found, did, orUnknownState(left))
 		if rbErr == nil {
 			u.Status = state.StatusApplied
 			u.Error = ""
@@ -179,7 +180,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 		u.Status = state.StatusNeedsRollback
 		u.Error = "interrupted; undoing it failed: " + rbErr.Error()
 		if finishing {
-			u.Error = "interrupted; finishing it (offsetctl rollback run again) failed: " + rbErr.Error()
+			u.Error = "interrupted; finishing it (the rollback run again) failed: " + rbErr.Error()
 		} else if v.kind == foundApplied {
 			u.Error = "interrupted after its offsets were written; returning the connector to " + sc.StateBefore + " failed: " + rbErr.Error()
 		}

@@ -21,13 +21,15 @@ import (
 // applied or partly, its after-images are written once; the rewind is
 // recorded rolled back by operation 2 and no operation 3 is made. Offsets
 // someone else moved are refused. Named (-serial 2), the killed rollback
-// is undone. Until then another plan is refused, told to finish it.
+// is undone. The killed rollback plan applied again (a saved one) finishes
+// it too. Until then another plan is refused, told to finish it.
 func TestKilledRollbackIsFinished(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		crash  apply.Step
 		meddle func(w *world) // after the kill
 		serial uint64         // named, as rollback -serial does
+		same   bool           // the killed rollback plan applied again (a saved one)
 		// want: the statuses after, the offsets of orders[0..2] after, the
 		// PATCH /offsets calls in all, what the recover step (or the
 		// refusal) says.
@@ -37,17 +39,19 @@ func TestKilledRollbackIsFinished(t *testing.T) {
 		says    string
 	}{
 		{name: "applied", crash: apply.StepAlter, want: "1 offsets rolled_back by 2; 2 rollback applied", offsets: [3]int64{50, 60, 70}, patches: 2,
-			says: "offsetctl rollback run again found it applied (the live offsets equal its after-images: orders[0] 50, orders[1] 60), recorded it as applied and returned the connector to RUNNING"},
+			says: "the rollback run again found it applied (the live offsets equal its after-images: orders[0] 50, orders[1] 60), recorded it as applied and returned the connector to RUNNING"},
 		{name: "not applied", crash: apply.StepSettle, want: "1 offsets rolled_back by 2; 2 rollback applied", offsets: [3]int64{50, 60, 70}, patches: 2,
-			says: "offsetctl rollback run again found nothing written yet (the live offsets equal its before-images), finished it: wrote and verified its after-images (the before-images of operation 1) and returned the connector to RUNNING"},
+			says: "the rollback run again found nothing written yet (the live offsets equal its before-images), finished it: wrote and verified its after-images (the before-images of operation 1) and returned the connector to RUNNING"},
 		{name: "partly", crash: apply.StepSettle, meddle: func(w *world) {
 			w.setOffsets("orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":0},"offset":{"kafka_offset":50}}]}`, connect.StateStopped)
 		}, want: "1 offsets rolled_back by 2; 2 rollback applied", offsets: [3]int64{50, 60, 70}, patches: 2,
-			says: "offsetctl rollback run again found it partly applied (1 of 2 partition(s) held the after-image: orders[0] 50, orders[1] 10), finished it"},
+			says: "the rollback run again found it partly applied (1 of 2 partition(s) held the after-image: orders[0] 50, orders[1] 10), finished it"},
 		{name: "neither", crash: apply.StepSettle, meddle: func(w *world) {
 			w.setOffsets("orders-sink", `{"offsets":[{"partition":{"kafka_topic":"orders","kafka_partition":1},"offset":{"kafka_offset":33}}]}`, connect.StateStopped)
 		}, want: "1 offsets applied; 2 rollback in_progress", offsets: [3]int64{10, 33, 70}, patches: 1,
 			says: "orders[1] is 33 (before-image 10, after-image 60); offsetctl changed nothing"},
+		{name: "same plan again", crash: apply.StepSettle, same: true, want: "1 offsets rolled_back by 2; 2 rollback applied", offsets: [3]int64{50, 60, 70}, patches: 2,
+			says: "the rollback run again found nothing written yet"},
 		{name: "named", crash: apply.StepAlter, serial: 2, want: "1 offsets applied; 2 rollback rolled_back by 3; 3 rollback applied", offsets: [3]int64{10, 10, 70}, patches: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +76,8 @@ func TestKilledRollbackIsFinished(t *testing.T) {
 				}
 				return rp
 			}
-			if _, err := w.applier(b, crashAt(tc.crash), nil).Apply(ctx, rollback(b, 0), cfg, id); !errors.Is(err, errCrash) {
+			killed := rollback(b, 0)
+			if _, err := w.applier(b, crashAt(tc.crash), nil).Apply(ctx, killed, cfg, id); !errors.Is(err, errCrash) {
 				t.Fatalf("rollback with a crash after %s: %v", tc.crash, err)
 			}
 			b.Close()
@@ -87,7 +92,11 @@ func TestKilledRollbackIsFinished(t *testing.T) {
 				t.Fatalf("apply of the rewind again while the rollback is unfinished: %v", err)
 			}
 			var events []apply.Event
-			res, err := w.applier(b2, nil, &events).Apply(ctx, rollback(b2, tc.serial), cfg, id2)
+			next := killed
+			if !tc.same {
+				next = rollback(b2, tc.serial)
+			}
+			res, err := w.applier(b2, nil, &events).Apply(ctx, next, cfg, id2)
 			after := readState(t, b2)
 			switch {
 			case tc.name == "neither":

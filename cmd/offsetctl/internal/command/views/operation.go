@@ -416,7 +416,7 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 		fmt.Fprintf(w, "Recorded in the state as %s; incomplete: %s (offsetctl state show %d). What was written stays: make a new plan to repair what is left, or undo it with offsetctl rollback -serial %d.\n",
 			serialList(serials), serialList(inc), n, n)
 	case err == nil && len(res.Operations) == 0 && len(res.Finished) > 0:
-		fmt.Fprintf(w, "\nApply complete! Finished %s, a rollback left unfinished by a killed offsetctl rollback: recorded applied (offsetctl state show %d).\n", serialList(res.Finished), res.Finished[0])
+		fmt.Fprintf(w, "\nApply complete! Finished %s, a rollback left unfinished by a killed run: recorded applied (offsetctl state show %d).\n", serialList(res.Finished), res.Finished[0])
 	case err == nil && len(res.Operations) == 0:
 		fmt.Fprintln(w, "\nApply complete! Nothing to do: every operation of the plan is applied already.")
 	case err == nil:
