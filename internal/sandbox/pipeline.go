@@ -40,6 +40,12 @@ type PipelineOptions struct {
 	FlushInterval time.Duration
 	// PollInterval is how often the source reads the change table; default 50ms.
 	PollInterval time.Duration
+	// Heartbeat, when positive, is the source's heartbeat.interval.ms: an
+	// idle source moves its stored position to the current WAL position,
+	// as Debezium does on heartbeats, so that a drift check can see it has
+	// caught up. Zero leaves it unset (Debezium's default: the position
+	// moves only with changes).
+	Heartbeat time.Duration
 	// TopicPartitions is the partition count of the change topic; default 1.
 	TopicPartitions int32
 	// SinkTasks is the sink's tasks.max; default 1.
@@ -278,6 +284,9 @@ func (p *Pipeline) SourceConfig() (map[string]string, error) {
 	}
 	if p.opts.Signals {
 		out["signal.data.collection"] = p.SignalTableName()
+	}
+	if p.opts.Heartbeat > 0 {
+		out["heartbeat.interval.ms"] = strconv.FormatInt(p.opts.Heartbeat.Milliseconds(), 10)
 	}
 	return out, nil
 }

@@ -109,10 +109,14 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 	key := sourceKey(t.conn, &part)
 	var pending *offsets.Map // emitted but not yet committed
 
-	if err := w.store.readToEnd(ctx); err != nil {
+	store, err := w.sourceStoreFor(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	raw, hasOffset := w.store.get(key)
+	if err := store.readToEnd(ctx); err != nil {
+		return err
+	}
+	raw, hasOffset := store.get(key)
 	if hasOffset {
 		lsn, ok, err := startLSN(raw)
 		if err != nil {
@@ -159,7 +163,7 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 		if pending == nil {
 			return nil
 		}
-		if err := w.store.write(ctx, []kv{{key: key, value: pending.JSON()}}); err != nil {
+		if err := store.write(ctx, []kv{{key: key, value: pending.JSON()}}); err != nil {
 			return err
 		}
 		pending = nil
@@ -210,6 +214,12 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 	defer poll.Stop()
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
+	var heartbeat <-chan time.Time // nil: no heartbeats
+	if every := msConfig(cfg, "heartbeat.interval.ms", 0); every > 0 {
+		hb := time.NewTicker(every)
+		defer hb.Stop()
+		heartbeat = hb.C
+	}
 	for {
 		if !t.paused.Load() {
 			changes, err := readChanges(ctx, db, s.pos.Load(), tables)
@@ -247,12 +257,63 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 		case <-ctx.Done():
 			return nil
 		case <-poll.C:
+		case <-heartbeat:
+			if t.paused.Load() {
+				continue
+			}
+			lsn, ok, err := idlePosition(ctx, db, s.pos.Load(), tables)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if ok {
+				if curLast != 0 {
+					commitLSN = curLast
+				}
+				m := heartbeatOffset(lsn, curTx, commitLSN, time.Now())
+				pending = &m
+				s.pos.Store(lsn)
+			}
 		case <-flush.C:
 			if err := commit(ctx); err != nil && ctx.Err() == nil {
 				w.logf("task %s-%d: offset commit failed: %v", t.conn, t.id, err)
 			}
 		}
 	}
+}
+
+// idlePosition is where an idle source's position may move on a heartbeat:
+// the current WAL insert position, when no change past pos is waiting in the
+// change table and no transaction of this database holds a transaction id
+// (one could still add a change with an earlier LSN, as the capture trigger
+// stamps changes before their commit). ok is false when the source is not
+// idle or the position would not move.
+func idlePosition(ctx context.Context, db *pgx.Conn, pos int64, tables []string) (lsn int64, ok bool, err error) {
+	var busy bool
+	err = db.QueryRow(ctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint,
+		EXISTS (SELECT 1 FROM public.`+pgx.Identifier{ChangeTable}.Sanitize()+` WHERE lsn > $1 AND tbl = ANY($2))
+		OR EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())`, pos, tables).Scan(&lsn, &busy)
+	if err != nil {
+		return 0, false, fmt.Errorf("reading the source's WAL position for a heartbeat: %w", err)
+	}
+	return lsn, !busy && lsn > pos, nil
+}
+
+// heartbeatOffset is the offset Debezium stores after a heartbeat on an idle
+// source: the position moved to the server's, no event.
+func heartbeatOffset(lsn, txid, commitLSN int64, now time.Time) offsets.Map {
+	fields := []offsets.Field{
+		{Key: "lsn_proc", Value: offsets.Int(lsn)},
+		{Key: "lsn", Value: offsets.Int(lsn)},
+		{Key: "txId", Value: offsets.Int(txid)},
+		{Key: "ts_usec", Value: offsets.Int(now.UnixMicro())},
+	}
+	if commitLSN != 0 {
+		fields = append(fields, offsets.Field{Key: "lsn_commit", Value: offsets.Int(commitLSN)})
+	}
+	return offsets.NewMap(fields...).JavaOrder()
 }
 
 // debeziumOffset is the offset Debezium's PostgresOffsetContext writes after

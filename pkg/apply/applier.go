@@ -612,13 +612,35 @@ func connectorByName(cfg *config.Config, name, cluster string) *config.Connector
 	return nil
 }
 
-// begin records op as begun in st, with who runs it and who approved it.
-func (a *Applier) begin(st *state.State, op state.Operation, planned *plan.Operation) *state.Operation {
+// begin records op as begun in st, with who runs it and who approved it,
+// and the plan's pre-flight checklist for it.
+func (a *Applier) begin(st *state.State, op state.Operation, p *plan.Plan, planned *plan.Operation) *state.Operation {
 	for _, r := range planned.Risks {
 		op.RiskClasses = append(op.RiskClasses, string(r.Class))
 	}
 	op.Who, op.Host, op.Started = a.opts.Who, a.opts.Host, a.opts.Now()
 	op.Approvals = slices.Clone(a.opts.Approvals)
 	op.VerifiedApprovals = slices.Clone(a.opts.VerifiedApprovals)
+	op.Steps = append(op.Steps, preflightSteps(p, planned.Address, op.Started)...)
 	return st.Begin(op)
+}
+
+// preflightSteps are the plan's pre-flight checklist items for the
+// operation at addr (its own and the plan-wide ones), as the reviewers saw
+// them, recorded as steps named pre-flight: done where the item was met,
+// skipped where it was left open (its message says what was missing).
+// offsetctl readiness reads them as evidence.
+func preflightSteps(p *plan.Plan, addr string, at time.Time) []state.Step {
+	var out []state.Step
+	for _, c := range p.Checks {
+		if !c.IsPreflight() || (c.Operation != "" && c.Operation != addr) {
+			continue
+		}
+		st := state.StepDone
+		if c.Severity != plan.SeverityOK {
+			st = state.StepSkipped
+		}
+		out = append(out, state.Step{Name: string(StepPreflight), Target: strings.TrimPrefix(c.Code, "preflight_"), Status: st, Started: at, Finished: at, Message: c.Message})
+	}
+	return out
 }

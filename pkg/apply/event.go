@@ -13,6 +13,9 @@ type Step string
 
 // The steps of an operation, in order; see the package documentation.
 const (
+	// StepPreflight is one item of the plan's pre-flight checklist,
+	// recorded with the operation when it begins (not a step run by apply).
+	StepPreflight    Step = "pre-flight"
 	StepJournal      Step = "journal"
 	StepStop         Step = "stop"
 	StepSettle       Step = "settle"
@@ -20,6 +23,11 @@ const (
 	StepVerify       Step = "verify"
 	StepRestoreState Step = "restore-state"
 	StepRecord       Step = "record"
+	// On a worker older than Kafka Connect 3.5, with the plan's halt
+	// delete_recreate, delete takes the place of stop and recreate that of
+	// restore-state.
+	StepDelete   Step = "delete"
+	StepRecreate Step = "recreate"
 	// The steps of an automatic rollback or a recovery.
 	StepRestoreOffsets Step = "restore-offsets"
 	StepVerifyRestore  Step = "verify-restore"

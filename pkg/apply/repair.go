@@ -211,7 +211,7 @@ func (a *Applier) runRepair(ctx context.Context, p *plan.Plan, cfg *config.Confi
 	err = r.step(ctx, StepJournal, target, func() (string, bool, error) {
 		sop := state.Operation{Name: op.Name, Kind: state.KindReconcile, PlanHash: p.Hash, ConfigHash: p.ConfigHash, BlockHash: op.BlockHash,
 			Reason: op.Reason}
-		j.with(func(st *state.State) { r.serial = a.begin(st, sop, op).Serial })
+		j.with(func(st *state.State) { r.serial = a.begin(st, sop, p, op).Serial })
 		res.Serial = r.serial
 		a.emit(OperationStarted{Operation: op.Address, Serial: r.serial, Changes: res.Partitions})
 		return fmt.Sprintf("operation %d: repair %s of %s (+%d ~%d -%d rows planned)", r.serial, d.Repair, d.SinkTable, ins, upd, del), false, nil
@@ -554,7 +554,7 @@ func (a *Applier) runRepairRollback(ctx context.Context, p *plan.Plan, cfg *conf
 	err := r.step(ctx, StepJournal, "", func() (string, bool, error) {
 		sop := state.Operation{Name: op.Name, Kind: state.KindRollback, PlanHash: p.Hash, ConfigHash: p.ConfigHash,
 			Reason: op.Reason, RollbackOf: n}
-		j.with(func(st *state.State) { r.serial = a.begin(st, sop, op).Serial })
+		j.with(func(st *state.State) { r.serial = a.begin(st, sop, p, op).Serial })
 		res.Serial = r.serial
 		a.emit(OperationStarted{Operation: op.Address, Serial: r.serial, Changes: len(imgs)})
 		return fmt.Sprintf("operation %d: put back %d row before-image(s) of operation %d", r.serial, len(imgs), n), false, nil

@@ -55,6 +55,7 @@ func Compare(ctx context.Context, src, dst *pgx.Conn, spec Spec) (*Result, error
 		return nil, err
 	}
 	r := e.newResult()
+	r.SourceSnapshotLSN = s.lsn
 	switch spec.mode() {
 	case ModeCounts:
 		err = e.counts(ctx, s, d, r)
@@ -69,6 +70,10 @@ func Compare(ctx context.Context, src, dst *pgx.Conn, spec Spec) (*Result, error
 		}
 		if err == nil {
 			err = e.details(ctx, s, d, r)
+		}
+		if err == nil && spec.RecheckSource && r.Drift() {
+			s.end(ctx) // its snapshot is done with: the connection takes a fresh one
+			err = e.recheckSource(ctx, src, s, r)
 		}
 	}
 	if err != nil {
@@ -109,7 +114,8 @@ func (e *engine) open(ctx context.Context, src, dst *pgx.Conn) (*side, *side, er
 	if e.spec.SinkTable != "" {
 		dstName, _ = ParseTableName(e.spec.SinkTable)
 	}
-	// Both sides begin and read their catalogs at the same time.
+	// Both sides begin and read their catalogs at the same time, unless
+	// the sink's snapshot must wait for Spec.BeforeSinkSnapshot.
 	var s, d *side
 	var serr, derr error
 	var wg sync.WaitGroup
@@ -120,6 +126,15 @@ func (e *engine) open(ctx context.Context, src, dst *pgx.Conn) (*side, *side, er
 			s.tbl, serr = introspect(ctx, s.tx, srcName, "source")
 		}
 	}()
+	if e.spec.BeforeSinkSnapshot != nil {
+		wg.Wait()
+		if serr != nil {
+			return s, d, serr
+		}
+		if err := e.spec.BeforeSinkSnapshot(ctx, s.lsn); err != nil {
+			return s, d, err
+		}
+	}
 	if d, derr = begin(ctx, dst, "sink", e.spec); derr == nil {
 		d.tbl, derr = introspect(ctx, d.tx, dstName, "sink")
 	}

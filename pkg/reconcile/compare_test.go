@@ -639,3 +639,89 @@ func TestCompareDecimal(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareSourceSnapshotFirst: Result.SourceSnapshotLSN is the source's
+// WAL position at its snapshot, the one BeforeSinkSnapshot is given; with the
+// hook, the sink is read in a snapshot taken after it returns (a row the
+// hook delivers to the sink is seen) while the source keeps the snapshot
+// taken before (a row the hook adds to the source is not, and its commit is
+// past the position).
+func TestCompareSourceSnapshotFirst(t *testing.T) {
+	ctx := context.Background()
+	su, du := pgtest.NewDB(t), pgtest.NewDB(t)
+	for _, u := range []string{su, du} {
+		pgtest.Exec(t, u, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 5) g`)
+	}
+	pgtest.Exec(t, su, `INSERT INTO t VALUES (6, 'in flight')`)
+	for _, mode := range []Mode{ModeCounts, ModeChecksum, ModeRows} {
+		t.Run(string(mode), func(t *testing.T) {
+			pgtest.Exec(t, du, `DELETE FROM t WHERE id >= 6`)
+			pgtest.Exec(t, su, `DELETE FROM t WHERE id >= 7`)
+			var seen, after uint64
+			spec := Spec{Table: "t", Mode: mode, BeforeSinkSnapshot: func(ctx context.Context, lsn uint64) error {
+				seen = lsn
+				// The pipeline delivers row 6; the source moves on with row 7.
+				pgtest.Exec(t, du, `INSERT INTO t VALUES (6, 'in flight')`)
+				pgtest.Exec(t, su, `INSERT INTO t VALUES (7, 'later')`)
+				return pgtest.Conn(t, su).QueryRow(ctx, "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint").Scan(&after)
+			}}
+			r, err := Compare(ctx, pgtest.Conn(t, su), pgtest.Conn(t, du), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen == 0 || r.SourceSnapshotLSN != seen || after <= seen {
+				t.Errorf("snapshot LSN %d, hook given %d, position after the hook's commit %d", r.SourceSnapshotLSN, seen, after)
+			}
+			if r.SourceRows != 6 || r.SinkRows != 6 || r.Drift() {
+				t.Errorf("source %d rows, sink %d rows, drift %v: want the source before the hook and the sink after it", r.SourceRows, r.SinkRows, r.Drift())
+			}
+		})
+	}
+	// A hook's error ends the comparison.
+	_, err := Compare(ctx, pgtest.Conn(t, su), pgtest.Conn(t, du), Spec{Table: "t", BeforeSinkSnapshot: func(context.Context, uint64) error { return errors.New("stop here") }})
+	if err == nil || !strings.Contains(err.Error(), "stop here") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestCompareRecheckSource: with the sink read after the source's snapshot,
+// a row changed on the source after that snapshot and already delivered
+// differs; RecheckSource reads the differing keys' source rows again and
+// takes out those that changed since (ChangedSince), keeping the rows whose
+// source is as the snapshot saw it: drift.
+func TestCompareRecheckSource(t *testing.T) {
+	ctx := context.Background()
+	su, du := pgtest.NewDB(t), pgtest.NewDB(t)
+	for _, u := range []string{su, du} {
+		pgtest.Exec(t, u, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 9) g`)
+	}
+	pgtest.Exec(t, du, `UPDATE t SET v = 'drift' WHERE id = 4; DELETE FROM t WHERE id = 5`)
+	for _, recheck := range []bool{false, true} {
+		t.Run(fmt.Sprint("recheck=", recheck), func(t *testing.T) {
+			pgtest.Exec(t, su, `UPDATE t SET v = 'v' WHERE id = 3; INSERT INTO t VALUES (8, 'v') ON CONFLICT DO NOTHING`)
+			pgtest.Exec(t, du, `UPDATE t SET v = 'v' WHERE id = 3; INSERT INTO t VALUES (8, 'v') ON CONFLICT DO NOTHING`)
+			spec := Spec{Table: "t", Mode: ModeRows, RecheckSource: recheck, BeforeSinkSnapshot: func(ctx context.Context, lsn uint64) error {
+				// After the snapshot: row 3 changes and row 8 is deleted, and
+				// the pipeline delivers both before the sink is read.
+				for _, u := range []string{su, du} {
+					pgtest.Exec(t, u, `UPDATE t SET v = 'later' WHERE id = 3; DELETE FROM t WHERE id = 8`)
+				}
+				return nil
+			}}
+			r, err := Compare(ctx, pgtest.Conn(t, su), pgtest.Conn(t, du), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := [4]int64{2, 0, 2, 0} // missing 5 and 8; mismatched 3 and 4
+			if recheck {
+				want = [4]int64{1, 0, 1, 2} // missing 5, mismatched 4; 3 and 8 changed since
+			}
+			if got := [4]int64{r.MissingCount, r.ExtraCount, r.MismatchedCount, r.ChangedSince}; got != want {
+				t.Errorf("missing, extra, mismatched, changed since = %v, want %v", got, want)
+			}
+			if recheck && (len(r.Mismatched) != 1 || r.Mismatched[0].Key.String() != "4" || len(r.Missing) != 1 || r.Missing[0].Key.String() != "5") {
+				t.Errorf("kept %+v / %+v", r.Mismatched, r.Missing)
+			}
+		})
+	}
+}

@@ -98,6 +98,55 @@ func (x *side) lookupRaw(ctx context.Context, keys []Key, cols []string, filtere
 	return nil
 }
 
+// recheckSource reads the source rows of the differing keys again in a
+// fresh snapshot (Spec.RecheckSource) and takes out of the differences those
+// whose source row is no longer as the comparison saw it (another hash,
+// gone, or new): the sink, read after the comparison's source snapshot, may
+// hold the newer row. prev is the comparison's source side, whose query
+// count the re-read adds to.
+func (e *engine) recheckSource(ctx context.Context, src *pgx.Conn, prev *side, r *Result) error {
+	e.emit("recheck", 0)
+	s, err := begin(ctx, src, "source", e.spec)
+	if err != nil {
+		return err
+	}
+	defer s.end(ctx)
+	s.sql = newSideSQL(e.m, false, e.spec.Where)
+	var keys []Key
+	for _, l := range [][]Diff{r.Missing, r.Extra, r.Mismatched} {
+		for _, df := range l {
+			keys = append(keys, df.Key)
+		}
+	}
+	now := map[string]string{}
+	err = s.lookup(ctx, keys, []string{s.sql.rowHash}, true, func(k Key, v []*string) {
+		if v[0] != nil {
+			h, _ := strconv.ParseInt(*v[0], 10, 64)
+			now[keyString(k)] = hashHex(h)
+		}
+	})
+	prev.queries += s.queries
+	if err != nil {
+		return fmt.Errorf("reading the differing rows of the source again: %w", err)
+	}
+	keep := func(l []Diff, count *int64) []Diff {
+		out := l[:0]
+		for _, df := range l {
+			if h, found := now[keyString(df.Key)]; found != (df.SourceHash != "") || h != df.SourceHash {
+				r.ChangedSince++
+				*count--
+				continue
+			}
+			out = append(out, df)
+		}
+		return out
+	}
+	r.Missing = keep(r.Missing, &r.MissingCount)
+	r.Extra = keep(r.Extra, &r.ExtraCount)
+	r.Mismatched = keep(r.Mismatched, &r.MismatchedCount)
+	return nil
+}
+
 // settle waits Spec.Settle, then checks every differing key again in fresh
 // transactions and keeps only those still different. It returns the new
 // sides, whose transactions the caller ends.

@@ -146,6 +146,15 @@ type Result struct {
 	// Settled is the number of differing keys that were equal when checked
 	// again after Spec.Settle.
 	Settled int64 `json:"settled,omitempty"`
+	// SourceSnapshotLSN is the source's WAL position when its snapshot was
+	// taken (pg_current_wal_insert_lsn() in the snapshot's first statement;
+	// on a standby, the last replayed position): every change the source
+	// side saw is at or before it. Zero where the server does not say. Not
+	// in diff's JSON (it differs on every run); check reports it.
+	SourceSnapshotLSN uint64 `json:"-"`
+	// ChangedSince is the number of differing keys Spec.RecheckSource took
+	// out: their source row changed after the comparison's snapshot.
+	ChangedSince int64 `json:"changed_since,omitempty"`
 
 	Stats Stats `json:"stats"`
 }

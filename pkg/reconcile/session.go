@@ -23,6 +23,7 @@ type side struct {
 	sql     *sideSQL
 	queries int
 	rate    *rateLimiter
+	lsn     uint64 // the WAL position when the snapshot was taken
 }
 
 // begin opens the side's READ ONLY, REPEATABLE READ transaction and sets the
@@ -48,7 +49,13 @@ func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side,
 	if spec.RateLimit > 0 {
 		workers = "0"
 	}
-	_, err = tx.Exec(ctx, `SELECT set_config('application_name', 'offsetctl', true),
+	// The first statement takes the snapshot; the WAL position read in it
+	// is at or past every change the snapshot sees (the insert position:
+	// an asynchronous commit is visible before it is written).
+	var lsn int64
+	err = tx.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_replay_lsn(), '0/0')
+			ELSE pg_current_wal_insert_lsn() END - '0/0'::pg_lsn)::bigint,
+		set_config('application_name', 'offsetctl', true),
 		set_config('statement_timeout', $1, true),
 		set_config('lock_timeout', $2, true),
 		set_config('idle_in_transaction_session_timeout', $1, true),
@@ -60,12 +67,12 @@ func begin(ctx context.Context, conn *pgx.Conn, name string, spec *Spec) (*side,
 		set_config('jit', 'off', true),
 		set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024 THEN '64MB' ELSE current_setting('work_mem') END, true),
 		set_config('max_parallel_workers_per_gather', $3, true)`,
-		fmt.Sprintf("%dms", st.Milliseconds()), fmt.Sprintf("%dms", lt.Milliseconds()), workers)
+		fmt.Sprintf("%dms", st.Milliseconds()), fmt.Sprintf("%dms", lt.Milliseconds()), workers).Scan(&lsn, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("setting up the %s session: %w", name, err)
 	}
-	s := &side{name: name, conn: conn, tx: tx}
+	s := &side{name: name, conn: conn, tx: tx, lsn: uint64(max(lsn, 0))}
 	if spec.RateLimit > 0 {
 		s.rate = &rateLimiter{perSecond: float64(spec.RateLimit), start: time.Now()}
 	}

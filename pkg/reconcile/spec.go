@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -114,6 +115,21 @@ type Spec struct {
 	// Progress, when not nil, receives progress events. It is called from
 	// the engine's goroutines, one call at a time.
 	Progress func(Progress)
+	// BeforeSinkSnapshot, when not nil, is called once the source's
+	// snapshot is taken, with its WAL position (Result.SourceSnapshotLSN),
+	// and before the sink's transaction begins: the sink is then read in a
+	// snapshot taken after it returns. A drift check waits there for the
+	// pipeline to deliver everything up to the source's snapshot, so that a
+	// row that still differs is drift, not a change in flight. An error
+	// ends the comparison.
+	BeforeSinkSnapshot func(ctx context.Context, sourceLSN uint64) error
+	// RecheckSource, in the rows mode, reads the differing keys' source
+	// rows again in a fresh snapshot once the comparison is done, and takes
+	// out of the differences those whose source row changed since the
+	// comparison's snapshot (Result.ChangedSince): read after that snapshot,
+	// the sink may already hold the newer row. Keys beyond MaxKeys are not
+	// re-read and stay counted.
+	RecheckSource bool
 
 	// tune overrides the cell search tuning (tests only).
 	tune *tuning

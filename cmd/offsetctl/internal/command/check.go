@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -65,9 +66,26 @@ stored LSN is behind pg_current_wal_lsn(). It changes nothing.
 
 Each reconcile block's check { } block sets the mode (counts, checksum — the default —
 or rows) and its thresholds: max_rows_different, max_lag_records, max_lag_seconds,
-max_failed_tasks. When a block names its connectors, rows that differ while the sink
-has not yet consumed everything on its topic are reported as in flight, not drift; with
---settle the table is compared again after that delay.
+max_failed_tasks.
+
+Lag-aware: when rows differ on a block that names its connectors, the table is compared
+again, the source first: its snapshot's WAL position is recorded (pg_current_wal_insert_lsn()
+in the snapshot's first statement), check waits up to --settle until each source
+connector's stored position (lsn_proc, else lsn) is past it and each sink connector's group
+has committed the end offsets its topics had then, and only then reads the sink. Rows that
+still differ are drift when the pipeline got there, in flight when it did not (the report
+says which connector was behind). An idle Debezium source moves its stored position only
+with heartbeat.interval.ms: without it, a quiet pipeline's differing rows stay in flight.
+Per row, in the rows mode, the differing rows' source rows are then read again: one
+changed after the snapshot (the sink may already hold it newer) is in flight as well. The
+counts and checksum modes keep no keys: there such a row counts as different, so give a busy
+table --mode rows (or check { mode = "rows" }).
+
+Many tables in one run, as diff does: --schema S checks every table of schema S of
+the blocks' source databases, --table takes names and patterns (--table 'public.*'),
+--exclude leaves tables out. Tables with a reconcile block are checked with its settings;
+the others found on a block's source are compared with its sink's table of the same name,
+with --mode (else checksum) and no row allowed to differ.
 
 Tables are compared one after the other (--max-concurrent to allow more), each side in
 one read-only, repeatable-read transaction on one backend per database, with
@@ -99,10 +117,10 @@ runs until interrupted.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.record, "record", false, "record the result in the state's history (kind check), as offsetctl readiness reads it")
 	f.StringVar(&o.mode, "mode", "", "counts, checksum or rows for every block (default: each block's check { mode }, else checksum)")
-	f.StringArrayVar(&o.tables, "table", nil, "check only the blocks whose table matches this pattern, like public.* (repeatable)")
-	f.StringArrayVar(&o.schemas, "schema", nil, "check only the blocks whose table is in this schema (repeatable)")
-	f.StringArrayVar(&o.excludes, "exclude", nil, "leave out the blocks whose table matches this pattern (repeatable)")
-	f.DurationVar(&o.settle, "settle", 0, "compare in-flight tables again after this delay before reporting them")
+	f.StringArrayVar(&o.tables, "table", nil, "check this table, or the tables matching this pattern like public.*, of the blocks and of their source databases (repeatable)")
+	f.StringArrayVar(&o.schemas, "schema", nil, "check every table of this schema of the blocks' source databases (repeatable)")
+	f.StringArrayVar(&o.excludes, "exclude", nil, "leave out the tables matching this pattern (repeatable)")
+	f.DurationVar(&o.settle, "settle", time.Minute, "when rows differ on a block tied to its connectors: how long to wait for the pipeline to deliver every change up to the source's snapshot before the table is compared again")
 	f.BoolVar(&o.markdown, "markdown", false, "print Markdown instead of text")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write the metrics to this file atomically (node_exporter textfile collector: *.prom)")
 	f.StringVar(&o.pushURL, "push-url", "", "push the metrics to this Prometheus Pushgateway (job offsetctl_check)")
@@ -128,12 +146,7 @@ func (o *checkOptions) validate() error {
 	if o.maxConcurrent < 1 || o.rateLimit < 0 || o.settle < 0 || o.interval <= 0 || o.jitter < 0 || o.jitter >= 1 {
 		return flagErrorf("--max-concurrent must be at least 1, --rate-limit and --settle not negative, --interval positive, --jitter in [0, 1)")
 	}
-	for _, p := range append(append([]string{}, o.tables...), o.excludes...) {
-		if _, err := path.Match(p, ""); err != nil {
-			return flagErrorf("the table pattern %q is not valid: %v", p, err)
-		}
-	}
-	return nil
+	return o.filter().validate()
 }
 
 func checkRun(ctx context.Context, cmd *cobra.Command, o *checkOptions) error {
@@ -141,14 +154,13 @@ func checkRun(ctx context.Context, cmd *cobra.Command, o *checkOptions) error {
 	if err != nil {
 		return err
 	}
-	blocks := o.selectBlocks(cfg)
-	if len(blocks) == 0 {
-		return withHint(errors.New("no reconcile block to check"), "check runs the configuration's reconcile blocks: declare one per table, or loosen --table, --schema and --exclude.")
+	if len(cfg.Reconciles) == 0 {
+		return withHint(errors.New("no reconcile block to check"), "check runs the configuration's reconcile blocks, and finds more tables with --schema and --table patterns on their databases: declare one per source and sink.")
 	}
 	if o.listen != "" {
-		return checkListen(ctx, o, cfg, blocks)
+		return checkListen(ctx, o, cfg)
 	}
-	r := checkOnce(ctx, o, cfg, blocks)
+	r := checkOnce(ctx, o, cfg)
 	if err := checkPublish(ctx, o, r); err != nil {
 		return err
 	}
@@ -172,48 +184,82 @@ func checkRun(ctx context.Context, cmd *cobra.Command, o *checkOptions) error {
 	return nil
 }
 
-// selectBlocks keeps the reconcile blocks --table, --schema and --exclude
-// let through, in declaration order.
-func (o *checkOptions) selectBlocks(cfg *config.Config) []*config.Reconcile {
-	var out []*config.Reconcile
-	for _, r := range cfg.Reconciles {
-		name := qualifiedTable(r.Table)
-		schema, _, _ := strings.Cut(name, ".")
-		keep := len(o.tables) == 0 && len(o.schemas) == 0
-		for _, p := range o.tables {
-			if ok, _ := path.Match(qualifiedTable(p), name); ok {
-				keep = true
-			}
-		}
-		for _, s := range o.schemas {
-			keep = keep || s == schema
-		}
-		for _, p := range o.excludes {
-			if ok, _ := path.Match(qualifiedTable(p), name); ok {
-				keep = false
-			}
-		}
-		if keep {
-			out = append(out, r)
-		}
-	}
-	return out
+// filter is the table selection of --table, --schema and --exclude.
+func (o *checkOptions) filter() tableFilter {
+	return tableFilter{tables: o.tables, schemas: o.schemas, excludes: o.excludes}
 }
 
-// qualifiedTable adds the public schema to an unqualified table name.
-func qualifiedTable(t string) string {
-	if strings.Contains(t, ".") {
-		return t
+// selectBlocks returns the blocks to check. Without --table, --schema and
+// --exclude: every reconcile block. With them, for each source and sink
+// pair the reconcile blocks name, as diff does: the blocks whose table the
+// filter keeps, then the source's other tables it keeps (found in the
+// source, checked with the defaults: --mode or checksum, no row may
+// differ), and every plain --table, found or not, so that its absence is
+// reported. A source whose tables cannot be listed is a failed line; the
+// others go on.
+func (o *checkOptions) selectBlocks(ctx context.Context, clients *configClients, cfg *config.Config) ([]*config.Reconcile, []views.CheckTable) {
+	f := o.filter()
+	if len(o.tables) == 0 && len(o.schemas) == 0 && len(o.excludes) == 0 {
+		return cfg.Reconciles, nil
 	}
-	return "public." + t
+	type pair struct{ source, sink *config.Database }
+	var pairs []pair
+	for _, b := range cfg.Reconciles {
+		if b.Source != nil && b.Sink != nil && !slices.Contains(pairs, pair{b.Source, b.Sink}) {
+			pairs = append(pairs, pair{b.Source, b.Sink})
+		}
+	}
+	var out []*config.Reconcile
+	var failed []views.CheckTable
+	for _, b := range cfg.Reconciles {
+		if (b.Source == nil || b.Sink == nil) && f.keep(b.Table) {
+			out = append(out, b) // reported as such by checkBlock
+		}
+	}
+	for _, p := range pairs {
+		covered := map[string]bool{}
+		for _, b := range cfg.Reconciles {
+			if b.Source == p.source && b.Sink == p.sink && f.keep(b.Table) {
+				out = append(out, b)
+				covered[qualifiedTable(b.Table)] = true
+			}
+		}
+		var names []string
+		if f.discovers() {
+			pool, err := clients.Database(ctx, p.source)
+			if err == nil {
+				names, err = listTables(ctx, pool)
+			} else {
+				err = fmt.Errorf("connecting to %s: %w", p.source.Addr(), err)
+			}
+			if err != nil {
+				failed = append(failed, views.CheckTable{Block: p.source.Addr(), Table: "(tables of " + p.source.Addr() + ")", Verdict: checkError, Error: err.Error()})
+				continue
+			}
+		}
+		for _, n := range f.selectTables(names) {
+			if covered[qualifiedTable(n)] {
+				continue
+			}
+			covered[qualifiedTable(n)] = true
+			out = append(out, &config.Reconcile{Name: "found_" + strings.NewReplacer(".", "_", "-", "_").Replace(qualifiedTable(n)),
+				Source: p.source, Sink: p.sink, Table: qualifiedTable(n), SinkTable: qualifiedTable(n)})
+		}
+	}
+	if len(out) == 0 && len(failed) == 0 {
+		failed = append(failed, views.CheckTable{Table: "(no table)", Verdict: checkError,
+			Error: "no reconcile block's table and no source table matches --table, --schema and --exclude: check the patterns (schema.table, like public.*)"})
+	}
+	return out, failed
 }
 
 // checkOnce runs every block once: its table, then its connectors. It never
 // fails as a whole: what could not be checked is in the result.
-func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config, blocks []*config.Reconcile) *views.CheckResult {
+func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config) *views.CheckResult {
 	start := o.deps.Now()
 	clients := newConfigClients(cfg, o.g.Timeout)
 	defer clients.Close()
+	blocks, failed := o.selectBlocks(ctx, clients, cfg)
 	obs := &checkObserver{clients: clients, now: o.deps.Now}
 	r := &views.CheckResult{FormatVersion: views.CheckFormat, OffsetctlVersion: Version, StartedAt: start.UTC(), Tables: make([]views.CheckTable, len(blocks))}
 	sem := make(chan struct{}, o.maxConcurrent)
@@ -229,6 +275,7 @@ func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config, blocks 
 		}()
 	}
 	wg.Wait()
+	r.Tables = append(r.Tables, failed...)
 	for _, c := range conns {
 		r.Connectors = append(r.Connectors, c...)
 	}
@@ -241,9 +288,12 @@ func checkOnce(ctx context.Context, o *checkOptions, cfg *config.Config, blocks 
 	return r
 }
 
-// checkBlock compares one block's table and checks its connectors; rows
-// that differ while the sink still lags are in flight, compared again after
-// --settle.
+// checkBlock compares one block's table and checks its connectors. When
+// rows differ on a block tied to its connectors, the table is compared again
+// lag-aware: the source's snapshot is taken first, check waits (up to
+// --settle) for the pipeline to deliver every change up to it, and only then
+// reads the sink. Rows that still differ are drift when the pipeline got
+// there, in flight when it did not.
 func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *config.Reconcile) (views.CheckTable, []views.CheckConn) {
 	chk := b.Check
 	if chk == nil {
@@ -272,24 +322,34 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 		}
 	}
 	compare()
-	conns := obs.connectors(ctx, b, chk)
-	if t.Verdict == checkDrift && pipelineLags(conns) {
-		t.Verdict = checkInFlight
-		if o.settle > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(o.settle):
-				t.Settled = true
-				compare()
-				conns = obs.connectors(ctx, b, chk)
-				if t.Verdict == checkDrift && pipelineLags(conns) {
-					t.Verdict = checkInFlight
-				}
+	if t.Verdict == checkDrift && len(b.Connectors) > 0 {
+		var seen caughtUp
+		spec.BeforeSinkSnapshot = func(ctx context.Context, lsn uint64) error {
+			seen = obs.waitPipeline(ctx, b, lsn, o.settle)
+			return nil
+		}
+		// Per row, in the rows mode: a row changed on the source after the
+		// snapshot may already be newer in the sink; it is in flight.
+		spec.RecheckSource, spec.MaxKeys = true, checkRecheckKeys
+		t.Settled = true
+		compare()
+		t.Pipeline = seen.evidence
+		switch {
+		case t.Verdict == checkDrift && !seen.ok:
+			t.Verdict = checkInFlight
+		case t.ChangedSince > 0:
+			t.Pipeline += fmt.Sprintf("; %d differing rows changed on the source after its snapshot: in flight", t.ChangedSince)
+			if t.Verdict == checkHealthy {
+				t.Verdict = checkInFlight
 			}
 		}
 	}
-	return t, conns
+	return t, obs.connectors(ctx, b, chk)
 }
+
+// checkRecheckKeys bounds the differing keys a lag-aware comparison in the
+// rows mode keeps and re-reads on the source; more stay counted as they are.
+const checkRecheckKeys = 10000
 
 // fillCheckTable copies a comparison's counts (never its rows) into the
 // table's line.
@@ -301,6 +361,10 @@ func fillCheckTable(t *views.CheckTable, res *reconcile.Result) {
 		t.RowsRead = res.SourceRows + res.SinkRows // scanned by count(*)
 	}
 	t.Queries = res.Stats.Queries
+	t.ChangedSince = res.ChangedSince
+	if res.SourceSnapshotLSN > 0 {
+		t.SnapshotLSN = offsets.FormatLSN(res.SourceSnapshotLSN)
+	}
 	t.DurationSeconds = res.Stats.Elapsed.Seconds()
 	countDiff := res.SourceRows - res.SinkRows
 	if countDiff < 0 {
@@ -318,17 +382,6 @@ func fillCheckTable(t *views.CheckTable, res *reconcile.Result) {
 	default:
 		t.RowsDifferent = res.MissingCount + res.ExtraCount + res.MismatchedCount
 	}
-}
-
-// pipelineLags says whether any sink connector of the block has records on
-// its topics that it has not yet committed: rows that differ may be in flight.
-func pipelineLags(conns []views.CheckConn) bool {
-	for _, c := range conns {
-		if c.SinkLagRecords != nil && *c.SinkLagRecords > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // checkOperation is the check as the state's history records it: one step
@@ -383,7 +436,7 @@ func checkPublish(ctx context.Context, o *checkOptions, r *views.CheckResult) er
 
 // checkListen serves /metrics and checks every interval (with jitter), one
 // run at a time, until ctx ends.
-func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config, blocks []*config.Reconcile) error {
+func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config) error {
 	v := views.NewCheck(o.deps.Streams, o.g.JSON, o.markdown)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -395,13 +448,13 @@ func checkListen(ctx context.Context, o *checkOptions, cfg *config.Config, block
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Shutdown(context.WithoutCancel(ctx))
-	v.Serving(ln.Addr().String(), len(blocks), o.interval)
+	v.Serving(ln.Addr().String(), len(cfg.Reconciles), o.interval)
 	if o.listening != nil {
 		o.listening(ln.Addr().String())
 	}
 	rnd := rand.New(rand.NewPCG(uint64(o.deps.Now().UnixNano()), 1))
 	for {
-		r := checkOnce(ctx, o, cfg, blocks)
+		r := checkOnce(ctx, o, cfg)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -8,7 +8,6 @@ import (
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
-	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
@@ -84,26 +83,14 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 		if k.Kafka == nil {
 			return nil // no lag without Kafka
 		}
-		kc, err := obs.clients.Kafka(k.Kafka)
+		parts, err := obs.sinkGroup(ctx, k, cfg)
 		if err != nil {
 			return err
 		}
-		grp, err := readSinkGroup(ctx, kc, k.ConnectorName, offsets.SinkGroupID(k.ConnectorName, k.Group, cfg), splitTopics(cfg["topics"]))
-		if err != nil {
-			return fmt.Errorf("reading the consumer group of %s: %w", k.ConnectorName, err)
-		}
 		var total int64
-		for _, so := range grp.Offsets {
-			if so.LogEnd < 0 {
-				continue
-			}
-			committed := so.Committed
-			if committed < 0 {
-				committed = so.LogStart
-			}
-			lag := max(so.LogEnd-committed, 0)
-			total += lag
-			c.SinkLag = append(c.SinkLag, views.CheckSinkLag{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogEnd: so.LogEnd, Lag: lag})
+		for _, p := range parts {
+			total += p.lag()
+			c.SinkLag = append(c.SinkLag, views.CheckSinkLag{Topic: p.topic, Partition: p.partition, Committed: p.stored, LogEnd: p.logEnd, Lag: p.lag()})
 		}
 		c.SinkLagRecords, c.MaxLagRecords = &total, chk.MaxLagRecords
 		if chk.MaxLagRecords != nil && total > *chk.MaxLagRecords {
@@ -114,7 +101,7 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 		if k.SourceDatabase == nil {
 			return nil
 		}
-		lag, err := obs.sourceLag(ctx, k, cl)
+		lag, err := obs.sourceLag(ctx, k)
 		if err != nil {
 			return err
 		}
@@ -130,31 +117,13 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 	return nil
 }
 
-// sourceLag compares a Debezium PostgreSQL source's stored lsn with the
-// source's pg_current_wal_lsn(); nil when the stored offset holds no lsn.
-func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl *connect.Client) (*views.CheckSourceLag, error) {
-	got, err := cl.Offsets(ctx, k.ConnectorName)
+// sourceLag compares a Debezium PostgreSQL source's stored resume position
+// with the source's pg_current_wal_lsn(); nil when no stored offset holds
+// one.
+func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector) (*views.CheckSourceLag, error) {
+	lsn, tsUsec, found, err := obs.storedLSN(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("reading the offsets of %s (GET /offsets, Kafka Connect 3.5+): %w", k.ConnectorName, err)
-	}
-	var lsn, tsUsec int64
-	found := false
-	for _, co := range got.Offsets {
-		if len(co.Offset) == 0 || string(co.Offset) == "null" {
-			continue
-		}
-		m, err := offsets.ParseMap(co.Offset)
-		if err != nil {
-			return nil, fmt.Errorf("the offset of %s: %w", k.ConnectorName, err)
-		}
-		if v, ok := m.Get("lsn"); ok {
-			if n, ok := v.Int64Lenient(); ok && n > lsn {
-				lsn, found = n, true
-				if t, ok := m.Get("ts_usec"); ok {
-					tsUsec, _ = t.Int64Lenient()
-				}
-			}
-		}
+		return nil, err
 	}
 	if !found {
 		return nil, nil
@@ -167,7 +136,7 @@ func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector, cl
 	if err := pool.QueryRow(ctx, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint").Scan(&current); err != nil {
 		return nil, fmt.Errorf("reading the current WAL position of %s: %w", k.SourceDatabase.Addr(), err)
 	}
-	out := &views.CheckSourceLag{StoredLSN: uint64(lsn), CurrentLSN: uint64(current), Bytes: max(current-lsn, 0)}
+	out := &views.CheckSourceLag{StoredLSN: lsn, CurrentLSN: uint64(current), Bytes: max(current-int64(lsn), 0)}
 	if out.Bytes > 0 && tsUsec > 0 {
 		out.Seconds = max(obs.now().Sub(time.UnixMicro(tsUsec)).Seconds(), 0)
 	}

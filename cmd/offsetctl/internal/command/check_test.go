@@ -69,6 +69,13 @@ reconcile "customers" {
 `, w.sb.ConnectURL(), w.sb.BootstrapServers()[0], w.pipe.SinkConnector(), w.pipe.SourceDB(), w.pipe.SinkDB(), w.pipe.SourceConnector(), mode) + extra
 }
 
+// startCheckWorld is a sandbox world whose source sends heartbeats, as a
+// Debezium source should for check to see it has caught up when idle.
+func startCheckWorld(t *testing.T, rows int) *world {
+	t.Helper()
+	return startWorldWith(t, "3.8", rows, sandbox.PipelineOptions{Heartbeat: 100 * time.Millisecond})
+}
+
 // parseMetrics parses the text exposition format as Prometheus does.
 func parseMetrics(t *testing.T, r io.Reader) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -106,12 +113,12 @@ next:
 // TestCheckListenOnTheSandbox: check --listen serves /metrics, re-checks on
 // its interval, and the metrics follow injected drift and a failed task.
 func TestCheckListenOnTheSandbox(t *testing.T) {
-	w := startWorld(t, "3.8", 20)
+	w := startCheckWorld(t, 20)
 	dir := writeConfig(t, w.checkHCL("rows", ""))
 	s, _, _, errOut := iostreams.Test()
 	deps := &Deps{Streams: s, Getenv: func(string) string { return "" }, Now: time.Now}
 	o := &checkOptions{deps: deps, g: &globalOptions{Timeout: 10 * time.Second}, cfg: configOptions{chdir: dir},
-		listen: "127.0.0.1:0", interval: 50 * time.Millisecond, jitter: 0.2, maxConcurrent: 1, stmtTimeout: time.Minute}
+		listen: "127.0.0.1:0", interval: 50 * time.Millisecond, jitter: 0.2, maxConcurrent: 1, stmtTimeout: time.Minute, settle: 20 * time.Second}
 	addr := make(chan string, 1)
 	runs := make(chan *views.CheckResult, 100)
 	o.listening = func(a string) { addr <- a }
@@ -216,7 +223,7 @@ func TestCheckListenOnTheSandbox(t *testing.T) {
 // 1 when a table cannot be checked (the others still are); the textfile
 // parses as Prometheus' text format; no row value reaches any output.
 func TestCheckExitCodesAndTextfile(t *testing.T) {
-	w := startWorld(t, "3.8", 20)
+	w := startCheckWorld(t, 20)
 	dir := writeConfig(t, w.checkHCL("checksum", ""))
 	prom := filepath.Join(t.TempDir(), "offsetctl.prom")
 	stateFile := filepath.Join(t.TempDir(), "state.json")
@@ -287,44 +294,146 @@ reconcile "other" {
 	_ = sandbox.ChangeTable
 }
 
-// TestCheckInFlight: rows the sink has not consumed yet (its connector is
-// stopped, so its group lags) are in flight, not drift: exit 0; with --settle
-// the table is compared again after the delay, by when the resumed sink has
-// caught up.
-func TestCheckInFlight(t *testing.T) {
-	w := startWorld(t, "3.8", 10)
-	dir := writeConfig(t, w.checkHCL("rows", ""))
+// stallConnector stops (StateStopped) or pauses (StatePaused) one of the
+// world's connectors once it has stored offsets, and returns the Connect
+// client to resume it with.
+func stallConnector(t *testing.T, w *world, name string, to connect.State) *connect.Client {
+	t.Helper()
 	ctx := context.Background()
 	c, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Stop(ctx, w.pipe.SinkConnector()); err != nil {
+	for { // a source flushes its offsets every 200ms
+		got, err := c.Offsets(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Offsets) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stall := c.Pause
+	if to == connect.StateStopped {
+		stall = c.Stop
+	}
+	if err := stall(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WaitForState(ctx, w.pipe.SinkConnector(), connect.StateStopped, connect.WaitOptions{Timeout: 20 * time.Second}); err != nil {
+	if _, err := c.WaitForState(ctx, name, to, connect.WaitOptions{Timeout: 20 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// TestCheckInFlight: rows the sink has not consumed yet (its connector is
+// stopped, so its group lags behind the source's snapshot) are in flight,
+// not drift: exit 0, the sink named; once the resumed sink has caught up
+// within --settle, the table is compared again and is healthy.
+func TestCheckInFlight(t *testing.T) {
+	w := startCheckWorld(t, 10)
+	dir := writeConfig(t, w.checkHCL("rows", ""))
+	ctx := context.Background()
+	c := stallConnector(t, w, w.pipe.SinkConnector(), connect.StateStopped)
 	if _, err := w.pipe.InsertN(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.pipe.WaitSourceCaughtUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, dir, "check")
-	if code != 0 || !strings.Contains(out, "in_flight") || !strings.Contains(out, "3 missing in the sink") {
+	code, out, errOut := runCLI(t, dir, "check", "--settle", "1s")
+	if code != 0 || !strings.Contains(out, "in_flight") || !strings.Contains(out, "3 missing in the sink") ||
+		!strings.Contains(out, "the sink connector "+w.pipe.SinkConnector()+" has 3 records to commit up to the source's snapshot") {
 		t.Fatalf("paused sink: exit %d\n%s\n%s", code, out, errOut)
 	}
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		_ = c.Resume(context.Background(), w.pipe.SinkConnector())
 	}()
-	code, out, errOut = runCLI(t, dir, "check", "--settle", "3s", "-json")
+	code, out, errOut = runCLI(t, dir, "check", "--settle", "30s", "-json")
 	var r views.CheckResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("-json: %v\n%s", err, out)
 	}
-	if code != 0 || r.Tables[0].Verdict != checkHealthy || !r.Tables[0].Settled || r.Tables[0].Missing != 0 {
+	if code != 0 || r.Tables[0].Verdict != checkHealthy || !r.Tables[0].Settled || r.Tables[0].Missing != 0 || r.Tables[0].SnapshotLSN == "" {
 		t.Errorf("after --settle: exit %d %+v\n%s", code, r.Tables[0], errOut)
 	}
+}
+
+// TestCheckLagAwareAgainstTheSourceSnapshot: a differing row counts as drift
+// only once the pipeline has delivered every change up to the source's
+// snapshot. A stalled source connector (paused: its stored position stays
+// before the snapshot) leaves rows missing in the sink in flight, naming the
+// source; once it has caught up, a row deleted from the sink behind the
+// pipeline's back is drift, with the evidence of the snapshot passed; and
+// the rows the stalled source held back have arrived.
+func TestCheckLagAwareAgainstTheSourceSnapshot(t *testing.T) {
+	w := startCheckWorld(t, 10)
+	dir := writeConfig(t, w.checkHCL("rows", ""))
+	ctx := context.Background()
+	c := stallConnector(t, w, w.pipe.SourceConnector(), connect.StatePaused)
+	if _, err := w.pipe.InsertN(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, dir, "check", "--settle", "1s", "-json")
+	var r views.CheckResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("-json: %v\n%s\n%s", err, out, errOut)
+	}
+	tb := r.Tables[0]
+	if code != 0 || tb.Verdict != checkInFlight || tb.Missing != 2 || tb.SnapshotLSN == "" ||
+		!strings.Contains(tb.Pipeline, "the source connector "+w.pipe.SourceConnector()+" has stored") ||
+		!strings.Contains(tb.Pipeline, "before the source's snapshot "+tb.SnapshotLSN) {
+		t.Fatalf("stalled source: exit %d %+v\n%s", code, tb, errOut)
+	}
+
+	// Caught up, and one row deleted from the sink: drift, exit 2.
+	if err := c.Resume(ctx, w.pipe.SourceConnector()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.pipe.WaitSinkCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.pipe.SinkDelete(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, dir, "check", "--settle", "30s")
+	if code != 2 || !strings.Contains(out, "drift") || !strings.Contains(out, "1 missing in the sink, 0 extra, 0 mismatched") ||
+		!strings.Contains(out, "the pipeline delivered every change up to the source's snapshot") ||
+		!strings.Contains(out, w.pipe.SourceConnector()+" stored") || !strings.Contains(out, w.pipe.SinkConnector()+" committed its topics' end offsets") {
+		t.Errorf("caught up with a row deleted in the sink: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestCheckUnderChurn: with the source changing all the time (a trickle of
+// inserts, updates and deletes), rows change after the source's snapshot and
+// reach the sink before it is read; in the rows mode check reads them again
+// on the source and counts them in flight, never drift.
+func TestCheckUnderChurn(t *testing.T) {
+	w := startCheckWorld(t, 50)
+	dir := writeConfig(t, w.checkHCL("rows", ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	trickled := make(chan error, 1)
+	go func() { trickled <- w.pipe.Trickle(ctx, 50, 20) }()
+	defer func() {
+		cancel()
+		if err := <-trickled; err != nil {
+			t.Errorf("trickle: %v", err)
+		}
+	}()
+	changed := int64(0)
+	for i := range 3 {
+		code, out, errOut := runCLI(t, dir, "check", "--settle", "20s", "-json")
+		var r views.CheckResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("-json: %v\n%s\n%s", err, out, errOut)
+		}
+		tb := r.Tables[0]
+		if code != 0 || tb.Verdict == checkDrift || tb.Verdict == checkError {
+			t.Errorf("run %d under churn: exit %d %+v\n%s", i+1, code, tb, errOut)
+		}
+		changed += tb.ChangedSince
+	}
+	t.Logf("%d differing rows changed on the source after its snapshot over 3 runs", changed)
 }

@@ -26,7 +26,8 @@ func sampleCheckResult() *views.CheckResult {
 	r := &views.CheckResult{FormatVersion: views.CheckFormat, OffsetctlVersion: "test", StartedAt: time.Date(2026, 11, 20, 3, 17, 0, 0, time.UTC), DurationSeconds: 12.5,
 		Tables: []views.CheckTable{
 			{Block: "reconcile.customers", Table: "public.customers", SinkTable: "public.customers", Mode: "rows", Verdict: checkDrift, SourceRows: 1000, SinkRows: 998, Missing: 2, Mismatched: 1, RowsDifferent: 3, RowsRead: 2000, Queries: 8, DurationSeconds: 1.25},
-			{Block: "reconcile.orders", Table: "public.orders", SinkTable: "public.orders", Mode: "checksum", Verdict: checkInFlight, SourceRows: 50, SinkRows: 49, RowsDifferent: 1, ChecksumDiffers: true, RowsRead: 99, Queries: 2, DurationSeconds: 0.5, Settled: true},
+			{Block: "reconcile.orders", Table: "public.orders", SinkTable: "public.orders", Mode: "checksum", Verdict: checkInFlight, SourceRows: 50, SinkRows: 49, RowsDifferent: 1, ChecksumDiffers: true, RowsRead: 99, Queries: 2, DurationSeconds: 0.5, Settled: true,
+				SnapshotLSN: "0/1A2B3C8", Pipeline: "the source connector orders-source has stored 0/1A2B000, before the source's snapshot 0/1A2B3C8: its changes up to the snapshot may not have reached the sink (an idle source moves its stored position only with heartbeat.interval.ms)"},
 			{Block: "reconcile.ghost", Table: "public.ghost", SinkTable: "public.ghost", Mode: "counts", Verdict: checkError, Error: `comparing public.ghost with public.ghost: table "public.ghost" does not exist in the source`},
 		},
 		Connectors: []views.CheckConn{

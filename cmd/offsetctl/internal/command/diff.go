@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,15 +139,10 @@ func (o *diffOptions) validate(g *globalOptions) error {
 	if len(o.Tables) == 0 && len(o.Schemas) == 0 {
 		return flagErrorf("at least one --table is required (or --schema)")
 	}
-	o.expand = len(o.Schemas) > 0 || len(o.Excludes) > 0
-	for _, t := range append(append([]string{}, o.Tables...), o.Excludes...) {
-		if strings.ContainsAny(t, "*?[") {
-			if _, err := path.Match(t, ""); err != nil {
-				return flagErrorf("the table pattern %q is not valid: %v", t, err)
-			}
-			o.expand = true
-		}
+	if err := o.filter().validate(); err != nil {
+		return err
 	}
+	o.expand = o.filter().discovers()
 	if o.expand && len(o.SinkTables) > 0 {
 		return flagErrorf("--sink-table names the sink table of each --table; it cannot be combined with --schema, --exclude or a --table pattern")
 	}
@@ -224,58 +217,27 @@ func (o *diffOptions) validate(g *globalOptions) error {
 	return nil
 }
 
+// filter is the table selection of --table, --schema and --exclude.
+func (o *diffOptions) filter() tableFilter {
+	return tableFilter{tables: o.Tables, schemas: o.Schemas, excludes: o.Excludes}
+}
+
 // expandTables lists the source's base tables that --table patterns and
 // --schema select and --exclude does not, sorted, and builds their specs.
 func (o *diffOptions) expandTables(ctx context.Context, src *pgx.Conn) error {
-	rows, err := src.Query(ctx, `SELECT table_schema || '.' || table_name FROM information_schema.tables
-WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("listing the source's tables: %w", err)
+	if src == nil {
+		return withHint(errors.New("--schema, --exclude and --table patterns find the tables in a PostgreSQL source; this source is MariaDB/MySQL"),
+			"Name each table with --table.")
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	names, err := listTables(ctx, src)
 	if err != nil {
-		return fmt.Errorf("listing the source's tables: %w", err)
-	}
-	match := func(pattern, name string) bool {
-		ok, _ := path.Match(qualifiedTable(pattern), name)
-		return ok
+		return err
 	}
 	o.specs = nil
-	for _, n := range names {
-		schema, _, _ := strings.Cut(n, ".")
-		keep := false
-		for _, t := range o.Tables {
-			keep = keep || match(t, n)
-		}
-		for _, sc := range o.Schemas {
-			keep = keep || sc == schema
-		}
-		for _, x := range o.Excludes {
-			if match(x, n) {
-				keep = false
-			}
-		}
-		if keep {
-			s := o.template
-			s.Table = n
-			o.specs = append(o.specs, s)
-		}
-	}
-	// A plain --table that matched nothing is still compared, so that its
-	// absence is reported.
-	for _, t := range o.Tables {
-		if strings.ContainsAny(t, "*?[") {
-			continue
-		}
-		found := false
-		for _, s := range o.specs {
-			found = found || s.Table == qualifiedTable(t)
-		}
-		if !found && !slices.ContainsFunc(o.Excludes, func(x string) bool { return match(x, qualifiedTable(t)) }) {
-			s := o.template
-			s.Table = t
-			o.specs = append(o.specs, s)
-		}
+	for _, n := range o.filter().selectTables(names) {
+		s := o.template
+		s.Table = n
+		o.specs = append(o.specs, s)
 	}
 	if len(o.specs) == 0 {
 		return withHint(errors.New("no source table matches --table, --schema and --exclude"), "Check the patterns: they match schema.table names of the source, like public.*.")

@@ -72,3 +72,16 @@ func TestDiffMariaDBErrors(t *testing.T) {
 		t.Errorf("a sink-only column: exit %d\nstderr: %s", code, errOut)
 	}
 }
+
+// TestDiffMariaDBSourcePatterns: --schema and --table patterns find tables
+// in a PostgreSQL source only; with a MariaDB source diff says so (it used
+// to list them on a connection it did not have).
+func TestDiffMariaDBSourcePatterns(t *testing.T) {
+	src, dst := diffMySQLFixture(t)
+	for _, args := range [][]string{{"--schema", "shop"}, {"--table", "cust*"}} {
+		code, out, errOut := runCLI(t, "", append([]string{"diff", "--source", src, "--sink", dst}, args...)...)
+		if code != ExitError || !strings.Contains(errOut, "find the tables in a PostgreSQL source; this source is MariaDB/MySQL") || !strings.Contains(errOut, "Name each table with --table") {
+			t.Errorf("diff %v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+}

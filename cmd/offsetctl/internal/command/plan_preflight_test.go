@@ -1,13 +1,16 @@
 package command
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/state"
+	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
 
 // TestPlanPreflightChecklist: the runbook's pre-flight items are plan checks
@@ -68,6 +71,30 @@ offsets "replay" {
 		if !strings.Contains(out, want) {
 			t.Errorf("configured: the comment lacks %q:\n%s", want, out)
 		}
+	}
+	// apply records the plan's checklist with the operation, item by item,
+	// as evidence for readiness: met items done, open ones skipped.
+	applied := filepath.Join(t.TempDir(), "state.json")
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	dir = writeConfig(t, block(""))
+	if code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-state", applied); code != 0 {
+		t.Fatalf("plan -out: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, dir, "apply", planFile, "-state", applied, "-grace-period", "100ms"); code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	got, err := local.New(applied).Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []string
+	for _, s := range got.Operations[0].Steps {
+		if s.Name == string(apply.StepPreflight) {
+			items = append(items, s.Target+" "+string(s.Status))
+		}
+	}
+	if want := "backup done, consumers skipped, stakeholders skipped, monitoring skipped, review skipped, rollback done"; strings.Join(items, ", ") != want {
+		t.Errorf("pre-flight steps in the state: %s, want %s", strings.Join(items, ", "), want)
 	}
 	// A bad acknowledgement and a window that ends before it starts are refused.
 	dir = writeConfig(t, block(`  acknowledge   = ["yolo"]

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
+	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -51,8 +52,10 @@ questionnaire. Each row says ready or not, the evidence, and the next step:
   2. hourly offsets backups  the newest backup in --backup-dir is at most 90 minutes old
   3. quarterly drills        the last offsetctl drill in the state passed, within 92 days,
                              in under 15 minutes
-  4. two-person approval     required_approvals and allowed_signers are set, and the last
-                             applied operations carry that many verified approvals
+  4. two-person approval     required_approvals and allowed_signers are set, the last
+     and pre-flight          applied operations carry that many verified approvals, and
+                             the pre-flight checklist apply recorded from their plans (in
+                             the state) was met, item by item
   5. runbooks in git         the configuration, its README (the runbook) and its plans are
                              committed, with nothing left uncommitted
 
@@ -258,7 +261,12 @@ func readinessApprovals(cfg *config.Config, st *state.State) views.ReadinessRow 
 		row.Next = "Set offsetctl { required_approvals = 1 (a reviewer besides the author), allowed_signers = \"allowed_signers\" } and approve plans with offsetctl approve."
 		return row
 	}
-	var ops, short []string
+	// The last applied operations: their verified approvals, and for those
+	// that changed offsets the pre-flight checklist apply recorded from
+	// their plan (steps named pre-flight: done where met, skipped where
+	// left open). Repairs have no checklist.
+	var ops, short, open, none []string
+	items, met := 0, 0
 	if st != nil {
 		for i := len(st.Operations) - 1; i >= 0 && len(ops) < readinessLastOps; i-- {
 			op := &st.Operations[i]
@@ -269,18 +277,47 @@ func readinessApprovals(cfg *config.Config, st *state.State) views.ReadinessRow 
 			if len(op.VerifiedApprovals) < need {
 				short = append(short, fmt.Sprintf("%s (operation %d: %d verified)", op.Name, op.Serial, len(op.VerifiedApprovals)))
 			}
+			if op.Kind != state.KindOffsets {
+				continue
+			}
+			var left []string
+			n := 0
+			for _, s := range op.Steps {
+				if s.Name != string(apply.StepPreflight) {
+					continue
+				}
+				n++
+				if s.Status == state.StepDone {
+					met++
+				} else {
+					left = append(left, s.Target)
+				}
+			}
+			items += n
+			switch {
+			case n == 0:
+				none = append(none, fmt.Sprintf("%s (operation %d)", op.Name, op.Serial))
+			case len(left) > 0:
+				open = append(open, fmt.Sprintf("%s (operation %d: %s)", op.Name, op.Serial, strings.Join(left, ", ")))
+			}
 		}
 	}
 	switch {
 	case len(short) > 0:
 		row.Evidence = fmt.Sprintf("required_approvals = %d; applied without them: %s", need, strings.Join(short, ", "))
 		row.Next = "Apply only reviewed, signed plans (CI applies exactly the reviewed plan)."
+	case len(open) > 0:
+		row.Evidence = fmt.Sprintf("required_approvals = %d, approvals verified; applied with pre-flight items open (from the state): %s", need, strings.Join(open, "; "))
+		row.Next = "Meet the plan's pre-flight checklist before applying (the Markdown comment of offsetctl plan lists it): acknowledge, change_window, a recorded check."
+	case len(none) > 0:
+		row.Evidence = fmt.Sprintf("required_approvals = %d, approvals verified; no pre-flight checklist recorded in the state for: %s", need, strings.Join(none, ", "))
+		row.Next = "Apply saved plans (offsetctl plan -out, then offsetctl apply PLAN): apply records the plan's pre-flight checklist with the operation."
 	case len(ops) == 0:
 		row.Ready = true
 		row.Evidence = fmt.Sprintf("required_approvals = %d, allowed_signers set; no operation applied yet", need)
 	default:
 		row.Ready = true
-		row.Evidence = fmt.Sprintf("required_approvals = %d, allowed_signers set; the last %d applied operations carry verified approvals", need, len(ops))
+		row.Evidence = fmt.Sprintf("required_approvals = %d, allowed_signers set; the last %d applied operations carry verified approvals, and their pre-flight checklists were met (%d of %d items, from the state)", need, len(ops), met, items)
 	}
 	return row
 }

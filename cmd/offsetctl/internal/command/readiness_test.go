@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/offsetctl/offsetctl/pkg/apply"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
 
@@ -110,9 +111,22 @@ func TestReadiness(t *testing.T) {
 		}
 		st := filepath.Join(t.TempDir(), "state.json")
 		day := 24 * time.Hour
+		applied := readinessNow.Add(-30 * day)
+		preflight := func(open string) []state.Step {
+			var out []state.Step
+			for _, item := range []string{"backup", "consumers", "stakeholders", "monitoring", "review", "rollback"} {
+				s := state.Step{Name: string(apply.StepPreflight), Target: item, Status: state.StepDone, Started: applied, Finished: applied}
+				if item == open {
+					s.Status = state.StepSkipped
+				}
+				out = append(out, s)
+			}
+			return out
+		}
+		replay := state.Operation{Name: "replay_after_smt_fix", Kind: state.KindOffsets, Status: state.StatusApplied, Who: "alice", Started: applied, Finished: applied,
+			VerifiedApprovals: []state.Approval{{Principals: "bob@example.com", Fingerprint: "SHA256:x"}}, Steps: preflight("")}
 		writeStateFile(t, st,
-			state.Operation{Name: "replay_after_smt_fix", Kind: state.KindOffsets, Status: state.StatusApplied, Who: "alice", Started: readinessNow.Add(-30 * day), Finished: readinessNow.Add(-30 * day),
-				VerifiedApprovals: []state.Approval{{Principals: "bob@example.com", Fingerprint: "SHA256:x"}}},
+			replay,
 			state.Operation{Name: "drill on sandbox", Kind: state.KindDrill, Status: state.StatusApplied, Who: "alice", Started: readinessNow.Add(-10 * day), Finished: readinessNow.Add(-10*day + 42*time.Second)},
 			state.Operation{Name: "check", Kind: state.KindCheck, Status: state.StatusApplied, Who: "cron", Started: readinessNow.Add(-3 * time.Hour), Finished: readinessNow.Add(-3 * time.Hour)},
 		)
@@ -123,5 +137,23 @@ func TestReadiness(t *testing.T) {
 		goldens.Assert(t, "text", []byte(out))
 		_, md, _ := runCLI(t, repo, "readiness", "--state", st, "--backup-dir", backups, "--markdown")
 		goldens.Assert(t, "markdown", []byte(md))
+
+		// Row 4 reads the pre-flight checklist apply recorded: an item left
+		// open, or none recorded, is not ready.
+		for _, c := range []struct {
+			steps []state.Step
+			want  string
+		}{
+			{preflight("monitoring"), "applied with pre-flight items open (from the state): replay_after_smt_fix (operation 1: monitoring)"},
+			{nil, "no pre-flight checklist recorded in the state for: replay_after_smt_fix (operation 1)"},
+		} {
+			op := replay
+			op.Steps = c.steps
+			writeStateFile(t, st, op)
+			code, out, _ := runCLI(t, repo, "readiness", "--state", st, "--backup-dir", backups)
+			if code != ExitChanges || !strings.Contains(out, c.want) {
+				t.Errorf("row 4: exit %d, want the evidence %q\n%s", code, c.want, out)
+			}
+		}
 	})
 }

@@ -81,6 +81,14 @@ type CheckTable struct {
 	Queries         int     `json:"queries"`
 	DurationSeconds float64 `json:"duration_seconds"`
 	Settled         bool    `json:"settled,omitempty"`
+	// SnapshotLSN is the source's WAL position at the snapshot of the last
+	// comparison, Pipeline whether the block's connectors had delivered
+	// every change up to it before the sink was read, in words.
+	SnapshotLSN string `json:"snapshot_lsn,omitempty"`
+	Pipeline    string `json:"pipeline,omitempty"`
+	// ChangedSince counts the differing rows (rows mode) whose source row
+	// changed after the snapshot: in flight, not in the counts above.
+	ChangedSince int64 `json:"changed_since,omitempty"`
 }
 
 // CheckConn is one connector a reconcile block names.
@@ -144,6 +152,9 @@ func writeCheckText(w io.Writer, r *CheckResult) error {
 			if t.Missing+t.Extra+t.Mismatched > 0 {
 				fmt.Fprintf(&b, "  %d missing in the sink, %d extra, %d mismatched\n", t.Missing, t.Extra, t.Mismatched)
 			}
+			if t.Pipeline != "" {
+				fmt.Fprintf(&b, "  %s\n", t.Pipeline)
+			}
 		}
 		b.WriteString("\n")
 	}
@@ -197,6 +208,16 @@ func writeCheckMarkdown(w io.Writer, r *CheckResult) error {
 			fmt.Fprintf(&b, "| `%s` | %s | %d | %d | %d | %d | %d | %s |\n", t.Table, t.Mode, t.SourceRows, t.SinkRows, t.Missing, t.Extra, t.Mismatched, t.Verdict)
 		}
 		b.WriteString("\n")
+		listed := false
+		for _, t := range r.Tables {
+			if t.Pipeline != "" {
+				fmt.Fprintf(&b, "- `%s` (%s): %s\n", t.Table, t.Verdict, mdEscape(t.Pipeline))
+				listed = true
+			}
+		}
+		if listed {
+			b.WriteString("\n")
+		}
 	}
 	if len(r.Connectors) > 0 {
 		b.WriteString("| connector | type | state | failed tasks | lag | status |\n|---|---|---|---:|---|---|\n")
