@@ -64,8 +64,9 @@ func TestSignalsWithThePostgresState(t *testing.T) {
 
 // TestSignalsInRollback stops offsetctl rollback (of the applied rewind)
 // after each of its own steps and sends SIGKILL or SIGINT there; the next
-// rollback finishes or redoes it: the offset is back at 50, written once
-// after a SIGKILL, nothing in progress, the connector RUNNING.
+// rollback finishes it (a SIGKILL: never undoes it, see nextRollback) or
+// redoes it (a SIGINT): the offset is back at 50, written once after a
+// SIGKILL, nothing in progress, the connector RUNNING.
 func TestSignalsInRollback(t *testing.T) {
 	runKillTable(t, []string{"rollback"}, []string{"journal", "stop", "settle", "alter", "verify", "restore-state", "record"},
 		[]syscall.Signal{syscall.SIGKILL, syscall.SIGINT}, "local")
@@ -232,18 +233,20 @@ func nextApply(t *testing.T, ctx context.Context, w *killWorld, c killCase, args
 	return next
 }
 
-// nextRollback runs rollback again after the interrupted rollback (op)
-// and, when that undid op, once more: the offset ends back at 50 with the
-// applied operation rolled back.
+// nextRollback runs rollback again after the interrupted rollback (op):
+// the offset ends back at 50 with the applied operation rolled back.
 //
 // What the next rollback does depends on how op ended. Finished (applied:
 // the signal came after its last write): nothing is left to roll back,
 // and it says so (exit 1). Failed (a SIGINT: its own automatic rollback
 // put the offset back, nothing left changed): it rolls back the applied
-// operation. Left in_progress (a SIGKILL): unfinished operations come
-// first (plan.RollbackCandidate), so it undoes op itself, putting back
-// what op overwrote (the offset 10 the apply wrote); the rollback after it
-// rolls back the applied operation.
+// operation. Left in_progress (a SIGKILL): it finishes op, as apply run
+// again finishes a killed apply, never undoing it (which would put back
+// the 10 the apply wrote): killed before op wrote the offset (journal,
+// stop, settle), it writes 50 once; after (alter, verify, restore-state),
+// it finds op applied and writes nothing. Either way op is recorded
+// applied and operation 1 rolled back by op, the recover step of op says
+// what was found, and one rollback is enough.
 func nextRollback(t *testing.T, ctx context.Context, w *killWorld, c killCase, op state.Operation, args []string) string {
 	t.Helper()
 	sig := killtest.SigName(c.sig)
@@ -260,21 +263,30 @@ func nextRollback(t *testing.T, ctx context.Context, w *killWorld, c killCase, o
 			t.Fatalf("rollback after %s at %s: %v\n%s%s", sig, c.step, err, out, errs)
 		}
 		t.Logf("the rollback after %s at %s:\n%s%s", sig, c.step, out, errs)
+		written := indexOf([]string{"alter", "verify", "restore-state"}, c.step) >= 0
+		found, writes := "found not applied, finished", true
+		if written {
+			found, writes = "found applied", false
+		}
+		if !strings.Contains(errs, fmt.Sprintf("operation %d (%s): left unfinished by an earlier run; %s", op.Serial, op.Name, found)) {
+			t.Errorf("rollback after %s at %s does not say it %s operation %d:\n%s%s", sig, c.step, found, op.Serial, out, errs)
+		}
+		if got := strings.Contains(errs, ": restore-offsets:"); got != writes {
+			t.Errorf("rollback after %s at %s: wrote the offsets: %v, want %v:\n%s", sig, c.step, got, writes, errs)
+		}
 		st := w.state(t, ctx)
-		undone, _ := st.BySerial(op.Serial)
-		// Killed before it wrote anything, op is found to have changed
-		// nothing (failed); after, it is rolled back.
-		wantStatus := state.StatusRolledBack
-		if indexOf([]string{"journal", "stop", "settle"}, c.step) >= 0 {
-			wantStatus = state.StatusFailed
+		finished, _ := st.BySerial(op.Serial)
+		if got := committed(t, ctx, w.cc); got != 50 || finished.Status != state.StatusApplied || len(st.Operations) != int(op.Serial) {
+			t.Errorf("rollback after %s at %s: offset %d, operation %d %s, %d operations; want 50, applied, no new operation", sig, c.step, got, op.Serial, finished.Status, len(st.Operations))
 		}
-		if got := committed(t, ctx, w.cc); got != 10 || undone.Status != wantStatus {
-			t.Errorf("rollback after %s at %s: offset %d, operation %d %s; want 10, %s", sig, c.step, got, op.Serial, undone.Status, wantStatus)
+		if first := st.Operations[0]; first.RolledBackBy != op.Serial {
+			t.Errorf("rollback after %s at %s: operation 1 rolled back by %d, want %d", sig, c.step, first.RolledBackBy, op.Serial)
 		}
-		if out, errs, err := w.run(ctx, args...); err != nil {
-			t.Errorf("the rollback after: %v\n%s%s", err, out, errs)
+		show, serrs, err := w.run(ctx, "state", "show", strconv.FormatUint(op.Serial, 10), "-no-color")
+		if err != nil || !strings.Contains(show, "the rollback run again found") {
+			t.Errorf("state show %d after the finishing rollback: %v\n%s%s", op.Serial, err, show, serrs)
 		}
-		next = fmt.Sprintf("took up operation %d (now %s, offset 10); the rollback after rolled back operation 1", op.Serial, undone.Status)
+		next = fmt.Sprintf("finished operation %d (%s; now applied, offset 50)", op.Serial, strings.TrimPrefix(found, "found "))
 	default:
 		if err != nil {
 			t.Errorf("rollback after %s at %s: %v\n%s%s", sig, c.step, err, out, errs)

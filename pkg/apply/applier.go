@@ -148,6 +148,10 @@ type Result struct {
 	// Recovered are the serials of unfinished operations of an earlier
 	// attempt of the same plan that were undone first.
 	Recovered []uint64
+	// Finished are the serials of offsets rollbacks a killed run left
+	// unfinished that this rollback plan finished (see
+	// plan.RollbackCandidate): recorded applied, their targets rolled back.
+	Finished []uint64
 	// Skipped are the addresses of operations with nothing to do
 	// (no change, already applied, or applied by an earlier attempt).
 	Skipped []string
@@ -221,10 +225,15 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 			rollbacks[n] = true
 		}
 	}
-	var again, blocking []state.Operation
+	var again, finish, blocking []state.Operation
 	if st != nil {
 		for _, u := range st.Unfinished() {
 			switch {
+			case finishes(st, &u) && (u.PlanHash == p.Hash || rollbacks[u.RollbackOf]):
+				// A killed rollback of what this plan rolls back (this
+				// plan's, or one a new rollback plan finishes:
+				// plan.RollbackPlan): finished, not undone.
+				finish = append(finish, u)
 			case u.PlanHash == p.Hash:
 				again = append(again, u)
 			case rollbacks[u.Serial]:
@@ -255,6 +264,17 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 		res.Recovered = append(res.Recovered, u.Serial)
 		res.Serial = st.Serial
 	}
+	// Finish the rollbacks a killed rollback left unfinished: the same
+	// recovery, from the live offsets, with a rollback's ending.
+	finished := map[uint64]bool{}
+	for _, u := range finish {
+		if err := a.recover(ctx, j, cfg, u.Serial); err != nil {
+			return res, err
+		}
+		res.Finished = append(res.Finished, u.Serial)
+		res.Serial = st.Serial
+		finished[u.RollbackOf] = true
+	}
 
 	// What to run: changes not applied by an earlier attempt of this plan.
 	doneBefore := map[string]bool{}
@@ -268,7 +288,8 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, cfg *config.Config, l
 	var todo []*plan.Operation
 	for i := range p.Operations {
 		op := &p.Operations[i]
-		if op.Status != plan.StatusChange || doneBefore[op.Name] {
+		n, isRollback := RollbackTarget(op)
+		if op.Status != plan.StatusChange || doneBefore[op.Name] || isRollback && finished[n] {
 			res.Skipped = append(res.Skipped, op.Address)
 			continue
 		}
@@ -547,6 +568,16 @@ func findObservation(p *plan.Plan, addr string) *plan.ConnectorObservation {
 		}
 	}
 	return nil
+}
+
+// finishes says u is the unfinished offsets rollback of its target that a
+// rollback plan of that target finishes (state.UnfinishedRollbackOf).
+func finishes(st *state.State, u *state.Operation) bool {
+	if u.Kind != state.KindRollback {
+		return false
+	}
+	r, ok := st.UnfinishedRollbackOf(u.RollbackOf)
+	return ok && r.Serial == u.Serial
 }
 
 // RollbackTarget returns the state serial a rollback operation undoes (its

@@ -145,8 +145,17 @@
 // connector returned, it is recorded as failed with the story, and the plan
 // is applied again; found moved by someone else, Apply refuses. Apply of any
 // other plan refuses until `offsetctl rollback` (a plan from [plan.RollbackPlan]
-// applied through the same path) has undone it. Options.Hook lets tests stop
-// the run after any step, abandoning everything the way kill -9 would.
+// applied through the same path) has undone it. A killed rollback is the
+// exception: `offsetctl rollback` run again plans the rollback of the same
+// operation ([plan.RollbackCandidate] picks it, [plan.RollbackPlan] says it
+// finishes the killed one), and Apply settles the killed rollback through
+// the same recovery, finishing it instead of undoing it: found applied, it
+// is recorded as applied; found not applied or partly, its after-images
+// (the before-images of the operation it rolls back) are written and
+// verified; either way its connector is returned to its former state and
+// the operation it rolls back is recorded rolled back by it
+// ([Result.Finished]). Options.Hook lets tests stop the run after any step,
+// abandoning everything the way kill -9 would.
 //
 // # Repairs
 //

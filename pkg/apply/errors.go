@@ -74,6 +74,10 @@ func (e *UnfinishedError) Error() string {
 	for _, op := range e.Operations {
 		parts = append(parts, fmt.Sprintf("operation %d (%s) is %s", op.Serial, op.Name, op.Status))
 	}
+	if first := e.Operations[0]; first.Kind == state.KindRollback && len(first.Connectors) > 0 {
+		// A killed rollback: rollback run again finishes it.
+		return fmt.Sprintf("%s; nothing was changed: run offsetctl rollback to finish it first (offsetctl rollback -serial %d would undo it instead)", strings.Join(parts, "; "), first.Serial)
+	}
 	return fmt.Sprintf("%s; nothing was changed: run offsetctl rollback -serial %d to put its before-images back first", strings.Join(parts, "; "), e.Operations[0].Serial)
 }
 

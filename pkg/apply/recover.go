@@ -32,6 +32,16 @@ import (
 //   - neither (some partition holds something else: someone moved it):
 //     nothing is changed and apply refuses, naming the partitions.
 //
+// An offsets rollback a killed run left unfinished (offsetctl rollback, or
+// apply of a saved rollback plan) is finished instead, from the same
+// verdict, by a rollback plan of the same target (plan.RollbackPlan) or by
+// the same plan: applied, it is recorded applied; not applied or partly,
+// what it had left to write is written (its after-images, the
+// before-images of the operation it rolls back) and verified; either way
+// the connector is returned to the state the rollback found it in and the
+// operation it rolls back is recorded rolled back by it. Someone else's
+// offsets (neither) are refused the same way.
+//
 // The verdict is told in a Recovered event and in a "recover" step of the
 // operation in the state.
 func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, serial uint64) error {
@@ -41,9 +51,15 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 		return a.recoverRepair(ctx, j, cfg, serial)
 	}
 	name := u.Name
+	finishing := u.Kind == state.KindRollback
+	by, next := "an earlier run of this plan", fmt.Sprintf("run offsetctl rollback -serial %d", serial)
+	if finishing {
+		by = "a killed run"
+		next = fmt.Sprintf("run offsetctl rollback again to finish it, or offsetctl rollback -serial %d to undo what it wrote", serial)
+	}
 	fail := func(err error) error {
 		a.emit(Recovered{Serial: serial, Name: name, Err: err})
-		return fmt.Errorf("operation %d (%s) was left %s by an earlier run of this plan, and recovering it failed: %w; nothing else was changed: run offsetctl rollback -serial %d", serial, name, u.Status, err, serial)
+		return fmt.Errorf("operation %d (%s) was left %s by %s, and recovering it failed: %w; nothing else was changed: %s", serial, name, u.Status, by, err, next)
 	}
 	if len(u.Connectors) != 1 {
 		return fail(fmt.Errorf("it touched %d connectors; apply recovers operations of one connector", len(u.Connectors)))
@@ -97,8 +113,37 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	var story, outcome string
 	var left string
 	var rbErr error
-	switch v.kind {
-	case foundApplied:
+	switch {
+	case finishing && v.kind != foundNeither:
+		// A rollback: finish it. Undoing it would put back the offsets
+		// the operator asked to undo; writing its after-images over a
+		// partial write is what it was doing, and the connector has not
+		// run since it was stopped.
+		found := map[foundKind]string{foundApplied: "found it applied (" + v.detail + ")",
+			foundNotApplied: "found nothing written yet (the live offsets equal its before-images)",
+			foundPartly:     "found it partly applied (" + v.detail + ")"}[v.kind]
+		outcome = map[foundKind]string{foundApplied: "applied", foundNotApplied: "not applied, finished", foundPartly: "partly applied, finished"}[v.kind]
+		left, rbErr = r.converge(ctx, after, sc.StateBefore, v.kind != foundApplied, true)
+		did := "recorded it as applied"
+		if v.kind != foundApplied {
+			did = fmt.Sprintf("finished it: wrote and verified its after-images (the before-images of operation %d)", u.RollbackOf)
+		}
+		story = fmt.Sprintf("interrupted after step %s (the process running it stopped); the rollback run again %s, %s and returned the connector to %s", last, found, did, orUnknownState(left))
+		if rbErr == nil {
+			u.Status = state.StatusApplied
+			u.Error = ""
+			at := a.opts.Now()
+			t, _ := st.BySerial(u.RollbackOf)
+			interrupted := t != nil && t.Status == state.StatusInProgress
+			if err := st.RecordRollback(u.RollbackOf, serial, at); err != nil {
+				return fail(err)
+			}
+			if interrupted {
+				// What the rollback found before it wrote: its before-images.
+				r.settleInterrupted(t, at, left, func(w []offsets.Position) []offsets.Position { return lookupAll(want, w) })
+			}
+		}
+	case v.kind == foundApplied:
 		// Applied: record it as applied (with the verification the live
 		// read is) and return the connector to its former state; undoing
 		// it and applying it again would replay twice.
@@ -108,14 +153,14 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 		if rbErr == nil {
 			u.Status = state.StatusApplied
 		}
-	case foundNotApplied:
+	case v.kind == foundNotApplied:
 		left, rbErr = r.converge(ctx, want, sc.StateBefore, true, true)
 		outcome = "not applied"
 		story = fmt.Sprintf("interrupted after step %s, before any offset was written (the live offsets equal the before-images); offsetctl apply of the same plan returned the connector to %s", last, sc.StateBefore)
 		if rbErr == nil {
 			u.Status = state.StatusFailed
 		}
-	case foundPartly:
+	case v.kind == foundPartly:
 		// Partly applied: undo, so that the plan is applied again from
 		// the start with every check (the connector never ran between).
 		left, rbErr = r.converge(ctx, want, sc.StateBefore, true, true)
@@ -130,7 +175,7 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 		err := fmt.Errorf("%w: it was interrupted after step %s, and the live offsets of %q match neither its before-images nor its after-images, so someone or something else moved them: %s; offsetctl changed nothing: look at them with offsetctl offsets show %s, then run offsetctl rollback -serial %d to write the before-images over them, or make a new plan",
 			ErrStalePlan, last, c.name, strings.Join(v.moved, "; "), c.name, serial)
 		a.emit(Recovered{Serial: serial, Name: name, Err: err})
-		return fmt.Errorf("operation %d (%s) was left %s by an earlier run of this plan: %w", serial, name, u.Status, err)
+		return fmt.Errorf("operation %d (%s) was left %s by %s: %w", serial, name, u.Status, by, err)
 	}
 	if u, _ = st.BySerial(serial); u == nil {
 		return fail(fmt.Errorf("operation %d vanished from the state", serial))
@@ -138,7 +183,9 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	if rbErr != nil {
 		u.Status = state.StatusNeedsRollback
 		u.Error = "interrupted; undoing it failed: " + rbErr.Error()
-		if v.kind == foundApplied {
+		if finishing {
+			u.Error = "interrupted; finishing it (the rollback run again) failed: " + rbErr.Error()
+		} else if v.kind == foundApplied {
 			u.Error = "interrupted after its offsets were written; returning the connector to " + sc.StateBefore + " failed: " + rbErr.Error()
 		}
 	} else if u.Status == state.StatusFailed {
@@ -253,4 +300,14 @@ func judge(before, after, live []offsets.Position) verdict {
 		v.detail = fmt.Sprintf("%d of %d partition(s) held the after-image: %s", nAfter, n, strings.Join(v.live, ", "))
 	}
 	return v
+}
+
+// lookupAll returns, for each position of want, the one of all with its
+// partition (none when all has none).
+func lookupAll(all, want []offsets.Position) []offsets.Position {
+	out := make([]offsets.Position, 0, len(want))
+	for _, w := range want {
+		out = append(out, offsets.Lookup(all, w))
+	}
+	return out
 }

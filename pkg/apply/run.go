@@ -355,7 +355,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 				t, ok := st.BySerial(r.rollbackOf)
 				interrupted := ok && t.Status == state.StatusInProgress
 				if rerr = st.RecordRollback(r.rollbackOf, r.serial, finished); rerr == nil && interrupted {
-					r.settleInterrupted(t, finished, stateAfter)
+					r.settleInterrupted(t, finished, stateAfter, r.now.Positions)
 				}
 				if rerr == nil && ok {
 					for i := range t.Connectors {
@@ -591,17 +591,18 @@ func readBack(ctx context.Context, c *conn, want []offsets.Position) ([]offsets.
 
 // settleInterrupted records on t, an operation a dead process left in
 // progress and that this rollback undid, what the rollback found before it
-// wrote (its re-observation of the live offsets, and the journal): an
+// wrote (seen gives the offsets it found, from its re-observation of the
+// live offsets or its before-images, and the journal): an
 // operation found not applied is recorded as failed, not as rolled back,
 // so that the history does not claim it was ever applied.
-func (r *opRun) settleInterrupted(t *state.Operation, at time.Time, stateAfter string) {
+func (r *opRun) settleInterrupted(t *state.Operation, at time.Time, stateAfter string, seen func(want []offsets.Position) []offsets.Position) {
 	before, err1 := plan.ImagePositions(t.BeforeImages)
 	after, err2 := plan.ImagePositions(t.After)
 	if err1 != nil || err2 != nil {
 		return
 	}
 	last, resumed := journaled(t.Steps)
-	v := judge(before, after, r.now.Positions(after))
+	v := judge(before, after, seen(after))
 	var story string
 	switch {
 	case v.kind == foundApplied || resumed:

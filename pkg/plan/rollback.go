@@ -35,6 +35,13 @@ type BuildInfo struct {
 // else the most recent applied (or incomplete) operation that is not itself
 // a rollback (a rollback is undone only when named, so two rollbacks in a
 // row do not flip the offsets back).
+//
+// When that unfinished operation is itself an offsets rollback (killed, or
+// its own automatic undo failed), the candidate is the operation it was
+// rolling back: running rollback again finishes the rollback (RollbackPlan
+// says so, and apply settles the unfinished one from the live offsets)
+// instead of undoing it, which would flip the offsets back to what the
+// operator wanted gone. Naming the unfinished rollback (serial) undoes it.
 func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Operation, error) {
 	var op *state.Operation
 	var ok bool
@@ -51,9 +58,19 @@ func RollbackCandidate(st *state.State, serial uint64, name string) (*state.Oper
 		// An unfinished operation first: it is what needs undoing.
 		for i := len(st.Operations) - 1; i >= 0; i-- {
 			o := &st.Operations[i]
-			if o.Status == state.StatusInProgress || o.Status == state.StatusNeedsRollback {
-				return o, nil
+			if o.Status != state.StatusInProgress && o.Status != state.StatusNeedsRollback {
+				continue
 			}
+			if t, ok := st.BySerial(o.RollbackOf); ok && o.Kind == state.KindRollback {
+				if u, _ := st.UnfinishedRollbackOf(t.Serial); u == o {
+					op = t // finish the rollback of t: see above
+					break
+				}
+			}
+			return o, nil
+		}
+		if op != nil {
+			break
 		}
 		// Else the last applied change; a rollback is only undone when
 		// named, so that running rollback twice does not flip back.
@@ -156,13 +173,24 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 					Message: fmt.Sprintf("partition %s had no offset before operation %d: the rollback deletes it, so %q starts over (a new snapshot, per its snapshot.mode) when it next runs", ch.Source.Partition, target.Serial, obs.Name)})
 			}
 		}
-		if target.Status == state.StatusApplied {
-			if written, err := ImagePositions(target.After); err == nil {
-				checks = append(checks, movedSinceApply(obs, target.Serial, op.Address, written, want)...)
+		if u, ok := unfinishedRollbackOf(st, target.Serial); ok {
+			// A rollback of target was killed (or its undo failed): this
+			// plan finishes it. Apply settles that operation from the
+			// live offsets, writing what it had left to write, and
+			// returns the connector to the state it found; the offsets
+			// it already wrote are no sign that the connector ran.
+			op.Reason = fmt.Sprintf("finish operation %d (%s), a rollback of operation %d left %s: put back the before-images of operation %d (%s)", u.Serial, u.Name, target.Serial, u.Status, target.Serial, target.Name)
+			checks = append(checks, Check{Severity: SeverityOK, Code: "finishes_rollback", Operation: op.Address,
+				Message: fmt.Sprintf("operation %d, a rollback of operation %d, was left %s (the process running it stopped): this finishes it from the live offsets, as apply finishes an interrupted apply; offsetctl rollback -serial %d would undo it instead", u.Serial, target.Serial, u.Status, u.Serial)})
+		} else {
+			if target.Status == state.StatusApplied {
+				if written, err := ImagePositions(target.After); err == nil {
+					checks = append(checks, movedSinceApply(obs, target.Serial, op.Address, written, want)...)
+				}
 			}
-		}
-		if !hasChange(op.Changes) && target.Status == state.StatusApplied {
-			op.Status = StatusNoChange
+			if !hasChange(op.Changes) && target.Status == state.StatusApplied {
+				op.Status = StatusNoChange
+			}
 		}
 		obsList = append(obsList, *obs)
 		ops = append(ops, op)
@@ -468,4 +496,12 @@ func connectorNamed(cfg *config.Config, name, cluster string) *config.Connector 
 		}
 	}
 	return nil
+}
+
+// unfinishedRollbackOf is st.UnfinishedRollbackOf, none without a state.
+func unfinishedRollbackOf(st *state.State, of uint64) (*state.Operation, bool) {
+	if st == nil {
+		return nil, false
+	}
+	return st.UnfinishedRollbackOf(of)
 }

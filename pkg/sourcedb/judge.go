@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/offsetctl/offsetctl/internal/numfmt"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
@@ -103,7 +104,7 @@ func JudgePostgres(obs *PostgresObservation, edit PostgresEdit) []Finding {
 			add(SeverityError, "beyond_current_wal", "the new position %s is beyond the source's current WAL position %s: Debezium would wait for WAL that does not exist yet and skip what comes before it", offsets.FormatLSN(t), offsets.FormatLSN(obs.CurrentLSN))
 		case s.RestartLSN != 0 && t < s.RestartLSN:
 			add(SeverityError, "below_restart_lsn", "the new position %s is %s bytes below the slot %q's restart_lsn %s: PostgreSQL no longer keeps that WAL and the task fails at start; %s",
-				offsets.FormatLSN(t), thousands(s.RestartLSN-t), s.Name, offsets.FormatLSN(s.RestartLSN), snapshotWay)
+				offsets.FormatLSN(t), numfmt.Thousands(int64(s.RestartLSN-t)), s.Name, offsets.FormatLSN(s.RestartLSN), snapshotWay)
 		case s.ConfirmedFlushLSN != 0 && t < s.ConfirmedFlushLSN:
 			sev := SeverityError
 			tail := fmt.Sprintf(`acknowledge = ["%s"] if moving the stored position is all you want; to re-send rows use an incremental snapshot`, AckNoReplayBelowSlot)
@@ -115,7 +116,7 @@ func JudgePostgres(obs *PostgresObservation, edit PostgresEdit) []Finding {
 				manual = " (lsn.flush.mode = manual holds the slot back only from when it was set: it was confirmed up to here before)"
 			}
 			add(sev, AckNoReplayBelowSlot, "nothing between the new position %s and the slot %q's confirmed_flush_lsn %s (%s bytes) will be replayed: PostgreSQL streams from the greater of the two%s; %s",
-				offsets.FormatLSN(t), s.Name, offsets.FormatLSN(s.ConfirmedFlushLSN), thousands(s.ConfirmedFlushLSN-t), manual, tail)
+				offsets.FormatLSN(t), s.Name, offsets.FormatLSN(s.ConfirmedFlushLSN), numfmt.Thousands(int64(s.ConfirmedFlushLSN-t)), manual, tail)
 		}
 	}
 	if s.WALStatus == "unreserved" {
@@ -160,24 +161,12 @@ func slotSummary(obs *PostgresObservation, edit PostgresEdit) string {
 		t := edit.Target
 		fmt.Fprintf(&b, "; new position %s", offsets.FormatLSN(t))
 		if t >= s.ConfirmedFlushLSN {
-			fmt.Fprintf(&b, ", %s bytes above confirmed_flush_lsn", thousands(t-s.ConfirmedFlushLSN))
+			fmt.Fprintf(&b, ", %s bytes above confirmed_flush_lsn", numfmt.Thousands(int64(t-s.ConfirmedFlushLSN)))
 		} else {
-			fmt.Fprintf(&b, ", %s bytes below confirmed_flush_lsn", thousands(s.ConfirmedFlushLSN-t))
+			fmt.Fprintf(&b, ", %s bytes below confirmed_flush_lsn", numfmt.Thousands(int64(s.ConfirmedFlushLSN-t)))
 		}
 	}
 	return b.String()
-}
-
-func thousands(n uint64) string {
-	s := fmt.Sprint(n)
-	var out []byte
-	for i := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }
 
 // BinlogEdit is an edit of a Debezium MariaDB or MySQL connector's offset,

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/offsetctl/offsetctl/internal/mariadbtest"
+	"github.com/offsetctl/offsetctl/internal/numfmt"
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
@@ -121,7 +122,7 @@ func TestSlotBelowConfirmedFlush(t *testing.T) {
 	edit := PostgresEdit{Target: before, HasTarget: true, ConnectorState: "STOPPED", Tables: []string{"public.customers"}}
 	fs := JudgePostgres(obs, edit)
 	f := finding(t, fs, AckNoReplayBelowSlot)
-	gap := thousands(obs.Slot.ConfirmedFlushLSN - before)
+	gap := numfmt.Thousands(int64(obs.Slot.ConfirmedFlushLSN - before))
 	if f.Severity != SeverityError || !strings.Contains(f.Message, offsets.FormatLSN(obs.Slot.ConfirmedFlushLSN)) || !strings.Contains(f.Message, gap+" bytes") || !strings.Contains(f.Message, `acknowledge = ["no_replay_below_slot"]`) {
 		t.Fatalf("finding %+v", f)
 	}

@@ -140,6 +140,20 @@ func (s *State) ByName(name string) (*Operation, bool) {
 	return nil, false
 }
 
+// UnfinishedRollbackOf returns the most recent rollback of operation of
+// (an offsets rollback: one that names a connector) that a killed or failed
+// run left unfinished (in_progress or needs_rollback). offsetctl rollback
+// finishes it rather than undoing it.
+func (s *State) UnfinishedRollbackOf(of uint64) (*Operation, bool) {
+	for i := len(s.Operations) - 1; i >= 0; i-- {
+		op := &s.Operations[i]
+		if op.Kind == KindRollback && op.RollbackOf == of && len(op.Connectors) > 0 && (op.Status == StatusInProgress || op.Status == StatusNeedsRollback) {
+			return op, true
+		}
+	}
+	return nil, false
+}
+
 // Unfinished returns the operations that left the world in a state nobody
 // vouches for: in_progress (the process died or was killed mid-apply) and
 // needs_rollback (it failed and its automatic rollback failed too). Their

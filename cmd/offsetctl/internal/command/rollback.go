@@ -36,7 +36,10 @@ nobody changed those rows since the repair (it refuses and names the keys otherw
 
 The operation is the last one that left something to undo (applied, or unfinished
 because offsetctl was killed or its automatic rollback failed), or the one named by
--serial N (as offsetctl state list shows it) or by its name.
+-serial N (as offsetctl state list shows it) or by its name. When the unfinished one is
+itself a rollback (offsetctl rollback was killed), running rollback again finishes it,
+as running apply again finishes an apply: from the live offsets, it is recorded applied
+or what it had left to write is written; -serial N of that rollback undoes it instead.
 
 The plan is shown and confirmed as apply does (-auto-approve skips the question); with
 -out it is saved for review instead, to be applied with offsetctl apply FILE. When the
@@ -88,7 +91,8 @@ func rollbackRun(ctx context.Context, o *rollbackOptions, name string) error {
 	if err != nil {
 		return err
 	}
-	v.RollingBack(target)
+	unfinished, _ := st.UnfinishedRollbackOf(target.Serial)
+	v.RollingBack(target, unfinished)
 	p, err := plan.RollbackPlan(ctx, s.cfg, st, []*state.Operation{target}, s.planner.Observe, plan.BuildInfo{OffsetctlVersion: Version, Now: o.deps.Now()})
 	if err != nil {
 		return err

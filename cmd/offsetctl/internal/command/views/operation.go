@@ -57,8 +57,13 @@ func (v *Operation) Confirm() bool {
 	return strings.TrimSpace(answer) == "yes"
 }
 
-// RollingBack says which operation a rollback undoes.
-func (v *Operation) RollingBack(op *state.Operation) {
+// RollingBack says which operation a rollback undoes, and which killed
+// rollback of it it finishes (unfinished, nil when none).
+func (v *Operation) RollingBack(op, unfinished *state.Operation) {
+	if unfinished != nil {
+		fmt.Fprintf(v.streams.Err, "Finishing operation %d (%s, %s): the rollback of operation %d (%s, %s), left unfinished when the process running it stopped.\n\n", unfinished.Serial, unfinished.Name, unfinished.Status, op.Serial, op.Name, op.Status)
+		return
+	}
 	fmt.Fprintf(v.streams.Err, "Rolling back operation %d (%s, %s).\n\n", op.Serial, op.Name, op.Status)
 }
 
@@ -220,6 +225,7 @@ type summaryJSON struct {
 	Serial     uint64          `json:"serial"`
 	Operations []summaryOpJSON `json:"operations"`
 	Recovered  []uint64        `json:"recovered,omitempty"`
+	Finished   []uint64        `json:"finished,omitempty"`
 	Incomplete []uint64        `json:"incomplete,omitempty"`
 	Error      string          `json:"error,omitempty"`
 	// ErrorKind names a refusal a CI job acts on: "stale_plan" (the
@@ -306,7 +312,7 @@ func eventRecord(e apply.Event) eventJSON {
 func summaryRecord(res *apply.Result, applyErr error) summaryJSON {
 	sum := summaryJSON{Type: "summary", OK: applyErr == nil, Operations: []summaryOpJSON{}}
 	if res != nil {
-		sum.Lineage, sum.Serial, sum.Recovered = res.Lineage, res.Serial, res.Recovered
+		sum.Lineage, sum.Serial, sum.Recovered, sum.Finished = res.Lineage, res.Serial, res.Recovered, res.Finished
 		for _, op := range res.Operations {
 			sum.Operations = append(sum.Operations, summaryOpJSON{op.Address, op.Serial, string(op.Status), op.Partitions, op.Incomplete})
 			if op.Status == state.StatusIncomplete {
@@ -409,6 +415,8 @@ func writeApplySummary(w io.Writer, res *apply.Result, err error) {
 		n := inc[0]
 		fmt.Fprintf(w, "Recorded in the state as %s; incomplete: %s (offsetctl state show %d). What was written stays: make a new plan to repair what is left, or undo it with offsetctl rollback -serial %d.\n",
 			serialList(serials), serialList(inc), n, n)
+	case err == nil && len(res.Operations) == 0 && len(res.Finished) > 0:
+		fmt.Fprintf(w, "\nApply complete! Finished %s, a rollback left unfinished by a killed run: recorded applied (offsetctl state show %d).\n", serialList(res.Finished), res.Finished[0])
 	case err == nil && len(res.Operations) == 0:
 		fmt.Fprintln(w, "\nApply complete! Nothing to do: every operation of the plan is applied already.")
 	case err == nil:
