@@ -229,7 +229,11 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 				}
 				return err
 			}
-			if len(changes) > 0 {
+			// A pause that came while the changes were read wins: they
+			// may include rows committed after the pause was answered
+			// (the worker says PAUSED at once), and a paused task emits
+			// nothing; they are read again on resume, as pos stays.
+			if len(changes) > 0 && !t.paused.Load() {
 				recs := make([]*kgo.Record, 0, len(changes))
 				for _, c := range changes {
 					recs = append(recs, changeRecords(topicOf(c.table), prefix, cfg["database.dbname"], c)...)
