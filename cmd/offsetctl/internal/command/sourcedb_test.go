@@ -41,6 +41,20 @@ func TestPlanChecksTheReplicationSlot(t *testing.T) {
 		exec("SELECT pg_replication_slot_advance('offsetctl_sandbox', pg_current_wal_flush_lsn())")
 	}
 	advance()
+	// The advance may move restart_lsn past the first target already (a
+	// checkpoint or a running-transactions record of another test on the
+	// shared server): the rewind then goes to restart_lsn itself, which is
+	// still below confirmed_flush_lsn and not below what the slot holds.
+	var restart, confirmed string
+	if err := conn.QueryRow(ctx, "SELECT restart_lsn::text, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'offsetctl_sandbox'").Scan(&restart, &confirmed); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := offsets.ParseLSN(restart); err == nil && r > target {
+		target = r
+	}
+	if c, err := offsets.ParseLSN(confirmed); err != nil || c <= target {
+		t.Fatalf("the slot left no room below confirmed_flush_lsn %s for a rewind to %s (%v)", confirmed, offsets.FormatLSN(target), err)
+	}
 	config := func(sourceDatabase, acknowledge string, at uint64) string {
 		db := ""
 		if sourceDatabase != "" {
