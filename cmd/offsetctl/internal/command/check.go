@@ -18,7 +18,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
-	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -217,33 +217,32 @@ func (o *checkOptions) selectBlocks(ctx context.Context, clients *configClients,
 		}
 	}
 	for _, p := range pairs {
+		pf, names, err := f.sourceTables(ctx, clients, p.source)
+		if err != nil {
+			failed = append(failed, views.CheckTable{Block: p.source.Addr(), Table: "(tables of " + p.source.Addr() + ")", Verdict: checkError, Error: err.Error()})
+			continue
+		}
 		covered := map[string]bool{}
 		for _, b := range cfg.Reconciles {
-			if b.Source == p.source && b.Sink == p.sink && f.keep(b.Table) {
+			if b.Source == p.source && b.Sink == p.sink && pf.keep(b.Table) {
 				out = append(out, b)
-				covered[qualifiedTable(b.Table)] = true
+				covered[pf.qualify(b.Table)] = true
 			}
 		}
-		var names []string
-		if f.discovers() {
-			pool, err := clients.Database(ctx, p.source)
-			if err == nil {
-				names, err = listTables(ctx, pool)
-			} else {
-				err = fmt.Errorf("connecting to %s: %w", p.source.Addr(), err)
-			}
-			if err != nil {
-				failed = append(failed, views.CheckTable{Block: p.source.Addr(), Table: "(tables of " + p.source.Addr() + ")", Verdict: checkError, Error: err.Error()})
+		for _, n := range pf.selectTables(names) {
+			if covered[pf.qualify(n)] {
 				continue
 			}
-		}
-		for _, n := range f.selectTables(names) {
-			if covered[qualifiedTable(n)] {
-				continue
+			n = pf.qualify(n)
+			covered[n] = true
+			sinkTable := n
+			if pf.schema != "" {
+				// A MariaDB database is rarely the sink's schema: the sink's
+				// table of that name on its search_path.
+				_, sinkTable, _ = strings.Cut(n, ".")
 			}
-			covered[qualifiedTable(n)] = true
-			out = append(out, &config.Reconcile{Name: "found_" + strings.NewReplacer(".", "_", "-", "_").Replace(qualifiedTable(n)),
-				Source: p.source, Sink: p.sink, Table: qualifiedTable(n), SinkTable: qualifiedTable(n)})
+			out = append(out, &config.Reconcile{Name: "found_" + strings.NewReplacer(".", "_", "-", "_").Replace(n),
+				Source: p.source, Sink: p.sink, Table: n, SinkTable: sinkTable})
 		}
 	}
 	if len(out) == 0 && len(failed) == 0 {
@@ -251,6 +250,36 @@ func (o *checkOptions) selectBlocks(ctx context.Context, clients *configClients,
 			Error: "no reconcile block's table and no source table matches --table, --schema and --exclude: check the patterns (schema.table, like public.*)"})
 	}
 	return out, failed
+}
+
+// sourceTables returns the filter for a source database (its schema: public
+// for PostgreSQL, the URL's database for MariaDB/MySQL) and, when the
+// selection needs them, the source's tables.
+func (f tableFilter) sourceTables(ctx context.Context, clients *configClients, d *config.Database) (tableFilter, []string, error) {
+	if mysqlurl.Is(d.URL.Value()) {
+		db, err := clients.MySQLDatabase(ctx, d)
+		if err != nil {
+			return f, nil, fmt.Errorf("connecting to %s: %w", d.Addr(), err)
+		}
+		schema, names, err := listMySQLTables(ctx, db)
+		if err != nil {
+			return f, nil, err
+		}
+		f.schema = schema
+		if !f.discovers() {
+			names = nil
+		}
+		return f, names, nil
+	}
+	if !f.discovers() {
+		return f, nil, nil
+	}
+	pool, err := clients.Database(ctx, d)
+	if err != nil {
+		return f, nil, fmt.Errorf("connecting to %s: %w", d.Addr(), err)
+	}
+	names, err := listTables(ctx, pool)
+	return f, names, err
 }
 
 // checkOnce runs every block once: its table, then its connectors. It never
@@ -324,8 +353,8 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 	compare()
 	if t.Verdict == checkDrift && len(b.Connectors) > 0 {
 		var seen caughtUp
-		spec.BeforeSinkSnapshot = func(ctx context.Context, lsn uint64) error {
-			seen = obs.waitPipeline(ctx, b, lsn, o.settle)
+		spec.BeforeSinkSnapshot = func(ctx context.Context, pos reconcile.SnapshotPosition) error {
+			seen = obs.waitPipeline(ctx, b, pos, o.settle)
 			return nil
 		}
 		// Per row, in the rows mode: a row changed on the source after the
@@ -362,8 +391,10 @@ func fillCheckTable(t *views.CheckTable, res *reconcile.Result) {
 	}
 	t.Queries = res.Stats.Queries
 	t.ChangedSince = res.ChangedSince
-	if res.SourceSnapshotLSN > 0 {
-		t.SnapshotLSN = offsets.FormatLSN(res.SourceSnapshotLSN)
+	if p := res.SourceSnapshot; p.Binlog {
+		t.SnapshotBinlog = p.String()
+	} else {
+		t.SnapshotLSN = p.String()
 	}
 	t.DurationSeconds = res.Stats.Elapsed.Seconds()
 	countDiff := res.SourceRows - res.SinkRows
