@@ -64,17 +64,25 @@ block names (connectors = [...]), their state, failed tasks and lag: a sink's gr
 per partition, and for a Debezium PostgreSQL source with a source_database, how far its
 stored LSN is behind pg_current_wal_lsn(). It changes nothing.
 
+A block's source database is PostgreSQL or MariaDB/MySQL (a mysql:// or mariadb://
+URL, as diff takes); its sink is PostgreSQL. A MariaDB/MySQL source is read in one
+READ ONLY transaction WITH CONSISTENT SNAPSHOT and compared as diff compares it.
+
 Each reconcile block's check { } block sets the mode (counts, checksum — the default —
 or rows) and its thresholds: max_rows_different, max_lag_records, max_lag_seconds,
 max_failed_tasks.
 
 Lag-aware: when rows differ on a block that names its connectors, the table is compared
-again, the source first: its snapshot's WAL position is recorded (pg_current_wal_insert_lsn()
-in the snapshot's first statement), check waits up to --settle until each source
-connector's stored position (lsn_proc, else lsn) is past it and each sink connector's group
-has committed the end offsets its topics had then, and only then reads the sink. Rows that
-still differ are drift when the pipeline got there, in flight when it did not (the report
-says which connector was behind). An idle Debezium source moves its stored position only
+again, the source first: its snapshot's position is recorded (PostgreSQL: the WAL position,
+pg_current_wal_insert_lsn() in the snapshot's first statement; MariaDB: the binlog file:pos
+of the consistent snapshot, binlog_snapshot_file and binlog_snapshot_position, with
+@@gtid_binlog_pos; MySQL: the binlog position read just after the snapshot began), check
+waits up to --settle until each source connector's stored position (lsn_proc, else lsn;
+for a Debezium MariaDB/MySQL source, file and pos) is past it and each sink connector's
+group has committed the end offsets its topics had then, and only then reads the sink.
+Binlog positions are ordered by file number then pos: after a failover to another
+server they do not compare. Rows that still differ are drift when the pipeline got
+there, in flight when it did not (the report says which connector was behind). An idle Debezium source moves its stored position only
 with heartbeat.interval.ms: without it, a quiet pipeline's differing rows stay in flight.
 Per row, in the rows mode, the differing rows' source rows are then read again: one
 changed after the snapshot (the sink may already hold it newer) is in flight as well. The
@@ -82,10 +90,12 @@ counts and checksum modes keep no keys: there such a row counts as different, so
 table --mode rows (or check { mode = "rows" }).
 
 Many tables in one run, as diff does: --schema S checks every table of schema S of
-the blocks' source databases, --table takes names and patterns (--table 'public.*'),
+the blocks' source databases (a MariaDB/MySQL source: S is its URL's database, and an
+unqualified name is in it), --table takes names and patterns (--table 'public.*'),
 --exclude leaves tables out. Tables with a reconcile block are checked with its settings;
-the others found on a block's source are compared with its sink's table of the same name,
-with --mode (else checksum) and no row allowed to differ.
+the others found on a block's source are compared with its sink's table of the same name
+(for a MariaDB/MySQL source, the sink's table of that name on its search_path), with
+--mode (else checksum) and no row allowed to differ.
 
 Tables are compared one after the other (--max-concurrent to allow more), each side in
 one read-only, repeatable-read transaction on one backend per database, with

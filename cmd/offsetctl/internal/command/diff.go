@@ -87,7 +87,8 @@ jsonb, a DOUBLE against real) are refused by name. --settle, --show-values and -
 not available with such a source yet.
 
 Many tables in one run: --table takes patterns (--table 'public.*'), --schema S compares
-every table of a source schema, --exclude leaves tables out; they are found in the source.
+every table of a source schema, --exclude leaves tables out; they are found in the source
+(a MariaDB/MySQL source: in its URL's database, the schema of its unqualified names).
 A table that cannot be compared (missing on a side, no key) is reported with its reason
 and the others are still compared; the run then exits 1.
 
