@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
+	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
@@ -150,6 +152,87 @@ func TestPastSnapshot(t *testing.T) {
 			past, err := pastSnapshot(tc.stored, tc.snap)
 			if past != tc.past || (err != nil) != tc.wantErr {
 				t.Errorf("pastSnapshot(%s, %s) = %v, %v; want %v, error %v", tc.stored, tc.snap, past, err, tc.past, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestCheckMariaDBLagAware: with rows differing on a block whose source is
+// MariaDB and which names its Debezium MariaDB/MySQL source connector, check
+// compares the connector's stored binlog file and pos with the source
+// snapshot's binlog position: behind it (in the snapshot's file, an earlier
+// pos), the differing rows are in flight (exit 0) and the report names the
+// connector and both positions; past it (a later binlog file), they are
+// drift (exit 2). No offset holding a binlog position: in flight.
+func TestCheckMariaDBLagAware(t *testing.T) {
+	src, dst := mariadbtest.NewNamedDB(t, "shop"), pgtest.NewDB(t)
+	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(100));
+		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com') FROM seq_1_to_20`)
+	pgtest.Exec(t, dst, `CREATE TABLE customers (id bigint PRIMARY KEY, email text);
+		INSERT INTO customers SELECT g, 'user'||g||'@example.com' FROM generate_series(1, 20) g;
+		DELETE FROM customers WHERE id = 7`)
+	var file string
+	var pos int64
+	var skip1, skip2 any
+	if err := mariadbtest.DB(t, src).QueryRowContext(context.Background(), "SHOW MASTER STATUS").Scan(&file, &pos, &skip1, &skip2); err != nil {
+		t.Fatal(err)
+	}
+	base, _, _ := strings.Cut(file, ".")
+	sb, c := startBareSandbox(t, "3.8")
+	createConnector(t, c, "shop-source", connect.StateStopped, map[string]string{"connector.class": "io.debezium.connector.mysql.MySqlConnector"})
+	dir := writeConfig(t, fmt.Sprintf(`
+connect "sandbox" {
+  url = %q
+}
+
+connector "shop_source" {
+  connect = connect.sandbox
+  name    = "shop-source"
+}
+
+database "source" {
+  url = %q
+}
+
+database "sink" {
+  url = %q
+}
+
+reconcile "customers" {
+  source     = database.source
+  sink       = database.sink
+  table      = "customers"
+  connectors = [connector.shop_source]
+
+  check {
+    mode = "rows"
+  }
+}
+`, sb.ConnectURL(), src, dst))
+	for _, tc := range []struct {
+		name     string
+		offset   string
+		wantCode int
+		verdict  string
+		want     string
+	}{
+		{"no offset", "", 0, checkInFlight, "has stored no binlog position (file and pos)"},
+		{"behind", fmt.Sprintf(`{"file":%q,"pos":4}`, file), 0, checkInFlight, fmt.Sprintf("has stored %s:4, before the source's snapshot %s:%d", file, file, pos)},
+		{"past", fmt.Sprintf(`{"file":"%s.999999","pos":4}`, base), 2, checkDrift, fmt.Sprintf("the pipeline delivered every change up to the source's snapshot %s:%d", file, pos)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.offset != "" {
+				patchOffsets(t, sb.ConnectURL(), "shop-source", `{"offsets":[{"partition":{"server":"shop"},"offset":`+tc.offset+`}]}`)
+			}
+			code, out, errOut := runCLI(t, dir, "check", "--settle", "300ms", "-json")
+			var r views.CheckResult
+			if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Tables) != 1 {
+				t.Fatalf("-json: %v\n%s\n%s", err, out, errOut)
+			}
+			tb := r.Tables[0]
+			if code != tc.wantCode || tb.Verdict != tc.verdict || !tb.Settled || tb.Missing != 1 || !strings.Contains(tb.Pipeline, tc.want) ||
+				!strings.HasPrefix(tb.SnapshotBinlog, fmt.Sprintf("%s:%d", file, pos)) {
+				t.Errorf("exit %d, want %d; verdict %s, want %s; pipeline %q, want %q; %+v\n%s", code, tc.wantCode, tb.Verdict, tc.verdict, tb.Pipeline, tc.want, tb, errOut)
 			}
 		})
 	}

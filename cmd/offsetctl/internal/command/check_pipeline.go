@@ -80,11 +80,13 @@ func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile,
 			if err != nil {
 				return caughtUp{evidence: err.Error()}
 			}
-			past, err := pastSnapshot(stored, pos)
-			if err != nil {
-				return caughtUp{evidence: fmt.Sprintf("the source connector %s: %v", k.ConnectorName, err)}
+			past := false
+			if found {
+				if past, err = pastSnapshot(stored, pos); err != nil {
+					return caughtUp{evidence: fmt.Sprintf("the source connector %s: %v", k.ConnectorName, err)}
+				}
 			}
-			if found && past {
+			if past {
 				passed = append(passed, fmt.Sprintf("%s stored %s", k.ConnectorName, stored))
 				break
 			}
