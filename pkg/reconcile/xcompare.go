@@ -991,18 +991,9 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 			for _, p := range cols {
 				sel = append(sel, "LEFT(MD5("+myRowCanon([]xpair{p})+"), 16)")
 			}
-			var conds []string
-			var args []any
-			for _, d := range batch {
-				var c []string
-				for i, p := range x.pairs[:x.keys] {
-					c = append(c, "("+p.SrcExpr+") = ?")
-					args = append(args, d.Key[i])
-				}
-				conds = append(conds, "("+strings.Join(c, " AND ")+")")
-			}
+			lookup, args := x.myKeyLookup(batch)
 			x.count()
-			rows, err := x.my.conn.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+x.mt.Ident+" WHERE "+x.myKeyLookup(batch, &args, conds), args...)
+			rows, err := x.my.conn.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+x.mt.Ident+" WHERE "+lookup, args...)
 			if err != nil {
 				return fmt.Errorf("reading column hashes of the source table %s: %w", x.mt.Name, err)
 			}
@@ -1056,20 +1047,29 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 	return nil
 }
 
-// myKeyLookup is the MariaDB condition selecting the batch's keys: the key
-// column itself IN (...) for a single integer key (through the index), the
-// canonical texts otherwise.
-func (x *xengine) myKeyLookup(batch []Diff, args *[]any, conds []string) string {
+// myKeyLookup is the MariaDB condition selecting the batch's keys, with
+// its arguments: the key column itself IN (...) for a single integer key
+// (through the index), the canonical texts otherwise.
+func (x *xengine) myKeyLookup(batch []Diff) (string, []any) {
+	var args []any
 	if x.intKey {
-		*args = (*args)[:0]
 		ph := make([]string, len(batch))
 		for i, d := range batch {
 			ph[i] = "?"
-			*args = append(*args, d.Key[0])
+			args = append(args, d.Key[0])
 		}
-		return quoteMySQLIdent(x.pairs[0].Src.Name) + " IN (" + strings.Join(ph, ", ") + ")"
+		return quoteMySQLIdent(x.pairs[0].Src.Name) + " IN (" + strings.Join(ph, ", ") + ")", args
 	}
-	return strings.Join(conds, " OR ")
+	conds := make([]string, len(batch))
+	for j, d := range batch {
+		c := make([]string, x.keys)
+		for i, p := range x.pairs[:x.keys] {
+			c[i] = "(" + p.SrcExpr + ") = ?"
+			args = append(args, d.Key[i])
+		}
+		conds[j] = "(" + strings.Join(c, " AND ") + ")"
+	}
+	return strings.Join(conds, " OR "), args
 }
 
 func scanHashes(next func() bool, scan func(...any) error, errf func() error, nk, nc int, idx map[string]int, out [][]string) error {
@@ -1114,18 +1114,9 @@ func (x *xengine) recheckSource(ctx context.Context, src *sql.DB, r *Result) err
 	sel = append(sel, x.myHash)
 	for start := 0; start < len(diffs); start += lookupBatch {
 		batch := diffs[start:min(start+lookupBatch, len(diffs))]
-		var conds []string
-		var args []any
-		for _, d := range batch {
-			var c []string
-			for i, p := range x.pairs[:x.keys] {
-				c = append(c, "("+p.SrcExpr+") = ?")
-				args = append(args, d.Key[i])
-			}
-			conds = append(conds, "("+strings.Join(c, " AND ")+")")
-		}
+		lookup, args := x.myKeyLookup(batch)
 		x.count()
-		q := "SELECT " + strings.Join(sel, ", ") + " FROM " + x.mt.Ident + " WHERE " + x.myWhere + " AND (" + x.myKeyLookup(batch, &args, conds) + ")"
+		q := "SELECT " + strings.Join(sel, ", ") + " FROM " + x.mt.Ident + " WHERE " + x.myWhere + " AND (" + lookup + ")"
 		rows, err := my.conn.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("reading the differing rows of the source table %s again: %w", x.mt.Name, err)
