@@ -32,6 +32,10 @@ import (
 // Client memory is bounded by the batches in flight, the ids of the
 // differing cells and the differences kept.
 //
+// As Compare, it records the source snapshot's position (Result.SourceSnapshot:
+// the binlog position of the consistent snapshot), calls
+// Spec.BeforeSinkSnapshot before the sink's snapshot is taken, and in the rows
+// mode re-reads the differing keys on the source with Spec.RecheckSource.
 // Spec.Settle and Spec.ShowValues are not available across engines yet.
 func CompareMySQL(ctx context.Context, src *sql.DB, dst *pgx.Conn, spec Spec) (*Result, error) {
 	start := time.Now()
