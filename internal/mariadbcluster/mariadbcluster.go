@@ -120,14 +120,16 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return fail(err)
 	}
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o700); err != nil {
-		return fail(err)
+	data, tmp := filepath.Join(dir, "data"), filepath.Join(dir, "tmp")
+	for _, p := range []string{data, tmp} {
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return fail(err)
+		}
 	}
 	if cred != nil {
 		// mariadbd refuses to run as root unless told to: hand the
 		// directory to the mysql (or nobody) account and run as it.
-		for _, p := range []string{dir, data} {
+		for _, p := range []string{dir, data, tmp} {
 			if err := os.Chown(p, int(cred.Uid), int(cred.Gid)); err != nil {
 				return fail(fmt.Errorf("handing %s to uid %d: %w", p, cred.Uid, err))
 			}
@@ -146,7 +148,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.Port = port
 	settings := map[string]string{
-		"datadir":                        data,
+		"datadir": data,
+		// Its temporary files (internal Aria tables of information_schema
+		// queries) in its own directory, out of reach of whatever cleans /tmp.
+		"tmpdir":                         tmp,
 		"socket":                         c.Socket,
 		"port":                           strconv.Itoa(port),
 		"bind-address":                   "127.0.0.1",

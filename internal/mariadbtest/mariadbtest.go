@@ -27,6 +27,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -87,6 +88,8 @@ func ServerURL(t testing.TB) string {
 	}
 	return admin
 }
+
+var binlogName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
 
@@ -149,4 +152,75 @@ func Exec(t testing.TB, u string, query string, args ...any) {
 	if _, err := DB(t, u).ExecContext(context.Background(), query, args...); err != nil {
 		t.Fatalf("mariadbtest: %v\nSQL: %s", err, query)
 	}
+}
+
+// PurgeBinaryLogsTo runs PURGE BINARY LOGS TO file on the server of u until
+// file is the oldest binlog file left. MariaDB keeps a file the InnoDB
+// binlog checkpoint still needs (it says nothing and purges less), and the
+// checkpoint follows commits by up to a second, so the purge is repeated
+// until it has happened (at most a minute).
+func PurgeBinaryLogsTo(t testing.TB, u, file string) {
+	t.Helper()
+	db := DB(t, u)
+	ctx := context.Background()
+	if !binlogName.MatchString(file) {
+		t.Fatalf("mariadbtest: %q is not a binlog file name", file)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		// PURGE takes no placeholder: the name is checked above.
+		if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS TO '"+file+"'"); err != nil {
+			t.Fatalf("mariadbtest: PURGE BINARY LOGS TO %s: %v", file, err)
+		}
+		var first string
+		var size int64
+		rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
+		if err != nil {
+			t.Fatalf("mariadbtest: SHOW BINARY LOGS: %v", err)
+		}
+		if rows.Next() {
+			err = rows.Scan(&first, &size)
+		}
+		rows.Close()
+		if err != nil {
+			t.Fatalf("mariadbtest: SHOW BINARY LOGS: %v", err)
+		}
+		if first == file {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mariadbtest: PURGE BINARY LOGS TO %s left %s in place for a minute (the binlog checkpoint did not advance)", file, first)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// BinlogPosition returns the server's current binlog file and position
+// (SHOW MASTER STATUS) and its GTID position (@@gtid_binlog_pos), as a
+// Debezium MariaDB offset would hold them there.
+func BinlogPosition(t testing.TB, u string) (file string, pos int64, gtids string) {
+	t.Helper()
+	ctx := context.Background()
+	db := DB(t, u)
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatalf("mariadbtest: SHOW MASTER STATUS: %v", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil || !rows.Next() {
+		t.Fatalf("mariadbtest: SHOW MASTER STATUS: no binlog (%v)", err)
+	}
+	dst := []any{&file, &pos}
+	for range cols[2:] {
+		dst = append(dst, new(sql.RawBytes))
+	}
+	if err := rows.Scan(dst...); err != nil {
+		t.Fatalf("mariadbtest: SHOW MASTER STATUS: %v", err)
+	}
+	rows.Close()
+	if err := db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&gtids); err != nil {
+		t.Fatalf("mariadbtest: @@gtid_binlog_pos: %v", err)
+	}
+	return file, pos, gtids
 }

@@ -135,14 +135,5 @@ func cacheDir(root string) string {
 // cacheFresh tells whether the cache was filled from the current pom.xml
 // (the same test fetch.sh makes before doing nothing).
 func cacheFresh(cache, root string) bool {
-	stamp, err := os.ReadFile(filepath.Join(cache, "STAMP"))
-	if err != nil {
-		return false
-	}
-	want, err := pomChecksum(root)
-	if err != nil {
-		return false
-	}
-	return string(bytes.TrimSpace(stamp)) == want &&
-		fileExists(filepath.Join(cache, "lib")) && fileExists(filepath.Join(cache, "plugins"))
+	return stampMatches(cache, filepath.Join(root, "test", "realstack", "pom.xml")) && fileExists(filepath.Join(cache, "plugins"))
 }

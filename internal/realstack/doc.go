@@ -2,7 +2,9 @@
 // PostgreSQL cluster with logical decoding, a single-node Apache Kafka broker
 // (KRaft), a distributed Kafka Connect worker, Debezium's PostgreSQL source on
 // a small customers table and Debezium's JDBC sink writing those rows into a
-// second database. Start returns once rows flow end to end.
+// second database. Start returns once rows flow end to end. A MariaDB
+// server for Debezium's MariaDB source is started on first use
+// (Stack.MariaDB), by the tests that need one.
 //
 // The Java artifacts come from test/realstack/fetch.sh (pinned versions in
 // test/realstack/pom.xml, fetched once into test/realstack/.cache); the
@@ -29,6 +31,13 @@
 // bootstrapped at ProxiedBootstrapServers talks to the broker only through
 // the proxy, so a test can stall or cut exactly its Kafka requests while
 // the worker, on the plain listener, is left alone.
+//
+// Stack.StartOldWorker starts a second, older worker on demand: Kafka
+// Connect 3.4.1 (no PUT /stop, no /offsets endpoints), pinned in
+// test/realstack/connect-3.4/pom.xml and fetched into the cache's
+// connect-3.4 folder the first time, as a Connect cluster of its own against
+// the same broker, with Kafka's FileStream connectors. Only the tests of
+// workers older than 3.5 start it.
 //
 // Logs of every process are kept, and their paths printed, when a test of the
 // package failed or the stack failed to start.

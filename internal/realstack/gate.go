@@ -132,3 +132,36 @@ func describeTimings(ps []Phase) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// StartOwn starts a stack of the test's own, shaped by opts (a worker
+// setting the shared stack must not have), gated as Get is, and closes it
+// when the test ends (keeping its logs when it failed).
+func StartOwn(t testing.TB, opts Options) *Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(ShortSkip)
+	}
+	if ok, why := Enabled(os.Getenv, Available); !ok {
+		t.Skip(why)
+	}
+	if ok, why := Available(); !ok {
+		t.Fatalf("realstack: the real tier is enabled but cannot run here: %s", why)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startLimit)
+	defer cancel()
+	if testing.Verbose() {
+		opts.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, "realstack (own): "+f+"\n", a...) }
+	}
+	st, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("realstack: starting a stack of the test's own: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			st.KeepLogs()
+			t.Logf("realstack: logs of the test's own stack: %s (kept after the run)", st.LogDir())
+		}
+		st.Close()
+	})
+	return st
+}

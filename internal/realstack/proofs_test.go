@@ -223,7 +223,6 @@ func TestProofSinkRewindByOffsetctl(t *testing.T) {
 	}
 
 	// offsetctl: configuration, plan (saved and read back), apply.
-	dir := t.TempDir()
 	hcl := fmt.Sprintf(`
 connect "real" { url = %q }
 kafka "real" {
@@ -245,66 +244,29 @@ offsets "replay" {
   }
 }
 `, st.ConnectURL(), st.BootstrapServers(), st.OffsetsTopic(), sinkName, ids[0], ids[len(ids)-1], table, CustomersTopic, rewindTo)
-	cfgDir := filepath.Join(dir, "cfg")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf, diags := config.Load(cfgDir, config.Options{})
-	if diags.HasErrors() {
-		t.Fatalf("configuration: %v", diags)
-	}
 	clients := &proofClients{url: st.ConnectURL(), kcl: cl}
-	planner := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
-	p, err := planner.Plan(ctx, conf, plan.Options{})
-	if err != nil {
-		t.Fatalf("planning: %v", err)
-	}
+	r := newProofRun(ctx, t, hcl, clients)
+	p := r.plan(ctx, t)
 	if !p.HasChanges() || p.HasErrors() {
 		t.Fatalf("plan: changes %v, checks %+v", p.HasChanges(), p.Checks)
 	}
-	planFile := filepath.Join(dir, "rewind.plan")
-	if err := plan.WriteFile(planFile, p); err != nil {
-		t.Fatal(err)
-	}
-	if p, err = plan.ReadFile(planFile); err != nil {
-		t.Fatal(err)
-	}
-	backend := local.New(filepath.Join(dir, "state.json"))
-	lockID, err := backend.Lock(ctx, state.LockInfo{Operation: "apply", Who: "realstack-proof"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backend.Unlock(context.Background(), lockID)
 	var describe string
-	var events []string
-	applier, err := apply.New(apply.Options{
-		Backend: backend, Clients: clients, Observe: planner.Observe,
-		Observer: apply.ObserverFunc(func(e apply.Event) { events = append(events, fmt.Sprintf("%T %+v", e, e)) }),
-		Who:      "realstack-proof", Host: "localhost",
-		WaitTimeout: 90 * time.Second, PollInterval: 250 * time.Millisecond,
-		Hook: func(pt apply.Point) error {
-			if pt.Step != apply.StepVerify {
-				return nil
-			}
-			// Offsets set and verified, connector still STOPPED: what
-			// does Kafka's own tool say?
-			out, err := st.RunTool(ctx, ConsumerGroupsTool, "--bootstrap-server", st.BootstrapServers(), "--describe", "--group", group)
-			if err != nil {
-				return err
-			}
-			describe = string(out)
+	applier := r.applier(t, func(pt apply.Point) error {
+		if pt.Step != apply.StepVerify {
 			return nil
-		},
+		}
+		// Offsets set and verified, connector still STOPPED: what
+		// does Kafka's own tool say?
+		out, err := st.RunTool(ctx, ConsumerGroupsTool, "--bootstrap-server", st.BootstrapServers(), "--describe", "--group", group)
+		if err != nil {
+			return err
+		}
+		describe = string(out)
+		return nil
 	})
+	res, err := applier.Apply(ctx, p, r.conf, r.lockID)
 	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := applier.Apply(ctx, p, conf, lockID)
-	if err != nil {
-		t.Fatalf("apply: %v\nevents:\n%s", err, strings.Join(events, "\n"))
+		t.Fatalf("apply: %v\nevents:\n%s", err, r.story())
 	}
 	if len(res.Operations) != 1 || res.Operations[0].Status != state.StatusApplied {
 		t.Fatalf("apply result %+v", res)
@@ -318,6 +280,81 @@ offsets "replay" {
 	waitSinkRows(ctx, t, st, table, ids...)
 	waitConnectorState(ctx, t, st, sinkName, "RUNNING")
 }
+
+// proofRun is offsetctl wired as its commands wire it, on a real worker:
+// the configuration in a folder of its own, a planner, a local state locked
+// for the test, and the events apply reports.
+type proofRun struct {
+	dir     string
+	conf    *config.Config
+	clients *proofClients
+	planner *plan.Planner
+	backend *local.Backend
+	lockID  string
+	events  []string
+}
+
+func newProofRun(ctx context.Context, t *testing.T, hcl string, clients *proofClients) *proofRun {
+	t.Helper()
+	r := &proofRun{dir: t.TempDir(), clients: clients}
+	cfgDir := filepath.Join(r.dir, "cfg")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, diags := config.Load(cfgDir, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("configuration: %v", diags)
+	}
+	r.conf = conf
+	r.planner = &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
+	r.backend = local.New(filepath.Join(r.dir, "state.json"))
+	id, err := r.backend.Lock(ctx, state.LockInfo{Operation: "apply", Who: "realstack-proof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.lockID = id
+	t.Cleanup(func() { _ = r.backend.Unlock(context.Background(), id) })
+	return r
+}
+
+// plan plans, saves the plan file and reads it back, as apply PLANFILE does.
+func (r *proofRun) plan(ctx context.Context, t *testing.T) *plan.Plan {
+	t.Helper()
+	p, err := r.planner.Plan(ctx, r.conf, plan.Options{})
+	if err != nil {
+		t.Fatalf("planning: %v", err)
+	}
+	planFile := filepath.Join(r.dir, "offsets.plan")
+	if err := plan.WriteFile(planFile, p); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = plan.ReadFile(planFile); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// applier is apply's Applier on the run's state, with hook.
+func (r *proofRun) applier(t *testing.T, hook func(apply.Point) error) *apply.Applier {
+	t.Helper()
+	a, err := apply.New(apply.Options{
+		Backend: r.backend, Clients: r.clients, Observe: r.planner.Observe,
+		Observer: apply.ObserverFunc(func(e apply.Event) { r.events = append(r.events, fmt.Sprintf("%T %+v", e, e)) }),
+		Who:      "realstack-proof", Host: "localhost",
+		WaitTimeout: 90 * time.Second, PollInterval: 250 * time.Millisecond,
+		Hook: hook,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// story is what apply reported, one event a line.
+func (r *proofRun) story() string { return strings.Join(r.events, "\n") }
 
 // proofRunID is a short random suffix for the names a proof creates.
 func proofRunID() string {

@@ -63,6 +63,11 @@ type Options struct {
 	// PluginDiscovery is the worker's plugin.discovery (service_load by
 	// default: every plugin it needs ships ServiceLoader manifests).
 	PluginDiscovery string
+	// ExactlyOnceSource starts the worker with
+	// exactly.once.source.support=enabled (default disabled). The shared
+	// stack of Get never does; a test that needs it starts a stack of its
+	// own.
+	ExactlyOnceSource bool
 }
 
 // Phase is one timed step of Start.
@@ -92,6 +97,11 @@ type Stack struct {
 	mu        sync.Mutex
 	keepLogs  bool
 	closeOnce sync.Once
+
+	// The MariaDB server, started on first use (Stack.MariaDB).
+	mariaOnce sync.Once
+	maria     *MariaDB
+	mariaErr  error
 }
 
 // ConnectURL is the worker's REST base URL, e.g. http://127.0.0.1:41234.
@@ -302,6 +312,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		OffsetFlushIntervalMs: opts.OffsetFlushInterval.Milliseconds(),
 		PluginPath:            filepath.Join(cache, "plugins"),
 		PluginDiscovery:       opts.PluginDiscovery,
+		ExactlyOnceSource:     "disabled",
+	}
+	if opts.ExactlyOnceSource {
+		vars.ExactlyOnceSource = "enabled"
 	}
 	brokerProps := filepath.Join(s.dir, "broker.properties")
 	connectProps := filepath.Join(s.dir, "connect-distributed.properties")
@@ -381,6 +395,7 @@ func (s *Stack) Close() {
 		s.mu.Lock()
 		keep := s.keepLogs
 		s.mu.Unlock()
+		s.closeMariaDB(keep)
 		if s.pg != nil {
 			if keep {
 				if b, err := os.ReadFile(filepath.Join(s.pg.Dir, "postgres.log")); err == nil {
@@ -413,6 +428,7 @@ type templateVars struct {
 	OffsetFlushIntervalMs                int64
 	PluginPath                           string
 	PluginDiscovery                      string
+	ExactlyOnceSource                    string // enabled or disabled
 }
 
 func renderTemplate(src, dst string, vars templateVars) error {

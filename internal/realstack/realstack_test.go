@@ -110,7 +110,7 @@ func TestTemplatesRender(t *testing.T) {
 		ProxiedPort: 19094, ProxiedAdvertised: "127.0.0.1:19095",
 		BootstrapServers: "127.0.0.1:19092", GroupID: WorkerGroupID,
 		OffsetsTopic: OffsetsTopicName, ConfigTopic: ConfigTopicName, StatusTopic: StatusTopicName,
-		OffsetFlushIntervalMs: 1000, PluginPath: "/plugins", PluginDiscovery: "service_load",
+		OffsetFlushIntervalMs: 1000, PluginPath: "/plugins", PluginDiscovery: "service_load", ExactlyOnceSource: "disabled",
 	}
 	tests := []struct {
 		file string
@@ -136,6 +136,7 @@ func TestTemplatesRender(t *testing.T) {
 			"listeners=http://127.0.0.1:18083",
 			"plugin.path=/plugins",
 			"plugin.discovery=service_load",
+			"exactly.once.source.support=disabled",
 		}},
 	}
 	for _, tt := range tests {

@@ -20,6 +20,11 @@ type Response struct {
 // body is sent as JSON unless it is nil, a []byte or a json.RawMessage (sent
 // as is, for malformed-body cases). Only transport errors are errors.
 func (s *Stack) Do(ctx context.Context, method, path string, body any) (*Response, error) {
+	return doREST(ctx, s.ConnectURL(), method, path, body)
+}
+
+// doREST sends one request to the REST API of the worker at base.
+func doREST(ctx context.Context, base, method, path string, body any) (*Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -34,7 +39,7 @@ func (s *Stack) Do(ctx context.Context, method, path string, body any) (*Respons
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.ConnectURL()+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("building %s %s: %w", method, path, err)
 	}

@@ -52,6 +52,10 @@ func (w *worker) publish(name string) {
 			recs = append(recs, rec{DefaultConfigTopic, fmt.Sprintf("task-%s-%d", name, i), map[string]any{"properties": copyConfig(tc)}})
 		}
 		recs = append(recs, rec{DefaultConfigTopic, "commit-" + name, map[string]any{"tasks": len(c.taskConfigs)}})
+		if w.sb.opts.ExactlyOnceSource && c.plugin.typ == typeSource && len(c.taskConfigs) > 0 {
+			// DistributedHerder.fenceZombieSourceTasks → putTaskCountRecord.
+			recs = append(recs, rec{DefaultConfigTopic, "tasks-fencing-" + name, map[string]any{"task-count": len(c.taskConfigs)}})
+		}
 		st := w.statusLocked(c)
 		status := func(state, trace string) map[string]any {
 			m := map[string]any{"state": state, "trace": nil, "worker_id": w.workerID, "generation": 1}

@@ -63,12 +63,16 @@ func (w *worker) offsets(ctx context.Context, name string) (connectorOffsets, er
 	if p.typ == typeSink {
 		return w.sinkOffsets(ctx, name, cfg)
 	}
-	if err := w.store.readToEnd(ctx); err != nil {
+	store, err := w.sourceStoreFor(ctx, cfg)
+	if err != nil {
+		return connectorOffsets{}, errorf(500, "Failed to retrieve offsets for source connector %s", name)
+	}
+	if err := store.readToEnd(ctx); err != nil {
 		return connectorOffsets{}, errorf(500, "Failed to retrieve offsets for source connector %s", name)
 	}
 	out := connectorOffsets{Offsets: []connectorOffset{}}
-	for _, part := range w.store.partitions(name) {
-		raw, found := w.store.get(sourceKey(name, &part))
+	for _, part := range store.partitions(name) {
+		raw, found := store.get(sourceKey(name, &part))
 		co := connectorOffset{Partition: &part}
 		if found {
 			m, err := offsets.ParseMap(raw)
@@ -214,14 +218,18 @@ func (w *worker) alterOffsets(ctx context.Context, name string, entries []offset
 			return "", err
 		}
 	}
-	if err := w.store.readToEnd(ctx); err != nil {
+	store, err := w.sourceStoreFor(ctx, cfg)
+	if err != nil {
+		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
+	}
+	if err := store.readToEnd(ctx); err != nil {
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
 	}
 	var out []kv
 	for _, id := range order {
 		out = append(out, kv{key: recs[id].key, value: recs[id].value})
 	}
-	if err := w.store.write(ctx, out); err != nil {
+	if err := store.write(ctx, out); err != nil {
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
 	}
 	w.logf("offsets of %s altered (%d partitions)", name, len(out))
@@ -353,12 +361,16 @@ func (w *worker) resetOffsets(ctx context.Context, name string) (string, error) 
 		w.logf("offsets of %s reset (group %s deleted)", name, group)
 		return modifiedMessage(p, true), nil
 	}
-	if err := w.store.readToEnd(ctx); err != nil {
+	store, err := w.sourceStoreFor(ctx, cfg)
+	if err != nil {
+		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
+	}
+	if err := store.readToEnd(ctx); err != nil {
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
 	}
 	var out []kv
 	var tombstones []alterChange
-	for _, part := range w.store.partitions(name) {
+	for _, part := range store.partitions(name) {
 		out = append(out, kv{key: sourceKey(name, &part)})
 		tombstones = append(tombstones, alterChange{partition: &part})
 	}
@@ -367,7 +379,7 @@ func (w *worker) resetOffsets(ctx context.Context, name string) (string, error) 
 			return "", err
 		}
 	}
-	if err := w.store.write(ctx, out); err != nil {
+	if err := store.write(ctx, out); err != nil {
 		return "", errorf(500, "Failed to modify offsets for source connector %s", name)
 	}
 	w.logf("offsets of %s reset (%d partitions)", name, len(out))

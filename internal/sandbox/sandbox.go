@@ -46,6 +46,11 @@ type Options struct {
 	// TaskShutdownTimeout is task.shutdown.graceful.timeout.ms: how long a
 	// stop waits for a task before abandoning it; default 5s.
 	TaskShutdownTimeout time.Duration
+	// ExactlyOnceSource emulates a worker with
+	// exactly.once.source.support=enabled as far as others can see it: the
+	// leader writes a task-count record (tasks-fencing-NAME) to the config
+	// topic each time it starts a source connector's tasks.
+	ExactlyOnceSource bool
 }
 
 // Sandbox is a running Kafka (kfake) plus Kafka Connect REST emulator.
@@ -198,6 +203,9 @@ func (s *Sandbox) Close() {
 		s.mu.Unlock()
 		for _, p := range pls {
 			p.close()
+		}
+		if s.worker != nil {
+			s.worker.closeOwnStores()
 		}
 		if s.store != nil {
 			s.store.close()

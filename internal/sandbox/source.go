@@ -109,10 +109,14 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 	key := sourceKey(t.conn, &part)
 	var pending *offsets.Map // emitted but not yet committed
 
-	if err := w.store.readToEnd(ctx); err != nil {
+	store, err := w.sourceStoreFor(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	raw, hasOffset := w.store.get(key)
+	if err := store.readToEnd(ctx); err != nil {
+		return err
+	}
+	raw, hasOffset := store.get(key)
 	if hasOffset {
 		lsn, ok, err := startLSN(raw)
 		if err != nil {
@@ -159,7 +163,7 @@ func (s *sourceTask) run(ctx context.Context, t *taskRun) error {
 		if pending == nil {
 			return nil
 		}
-		if err := w.store.write(ctx, []kv{{key: key, value: pending.JSON()}}); err != nil {
+		if err := store.write(ctx, []kv{{key: key, value: pending.JSON()}}); err != nil {
 			return err
 		}
 		pending = nil

@@ -76,6 +76,9 @@ type worker struct {
 	zombies     map[*taskRun]bool
 	sinkFaults  map[string]*sinkFault // by connector name, survives re-creation
 	zombieConns map[string]bool       // connectors whose tasks ignore stop requests
+
+	ownMu     sync.Mutex
+	ownStores map[string]*offsetStore // connectors' own offsets topics, by name
 }
 
 // conn is one connector.
@@ -125,6 +128,7 @@ func newWorker(sb *Sandbox, v connectVersion, workerID string, store *offsetStor
 	return &worker{
 		sb: sb, v: v, workerID: workerID, store: store, adm: adm, logf: logf, graceful: graceful,
 		conns: map[string]*conn{}, zombies: map[*taskRun]bool{}, sinkFaults: map[string]*sinkFault{}, zombieConns: map[string]bool{},
+		ownStores: map[string]*offsetStore{},
 	}
 }
 

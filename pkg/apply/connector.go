@@ -29,11 +29,17 @@ type conn struct {
 	caps    connect.Capabilities
 	store   *offsets.Writer // the connector's offsets, by method
 	kcl     *kgo.Client
+	// halt is how the connector is kept from writing: stopped, or deleted
+	// and re-created from saved (its exact configuration, recorded in the
+	// state before the delete).
+	halt  plan.Halt
+	saved map[string]string
 }
 
 // newConn resolves the clients of a connector block and checks that the
-// worker can stop it (and alter offsets through REST when method says so).
-func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.ConnectorType, method plan.Method, group string) (*conn, error) {
+// worker can stop it, or that halt deletes and re-creates it (and that it can
+// alter offsets through REST when method says so).
+func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.ConnectorType, method plan.Method, group string, halt plan.Halt) (*conn, error) {
 	cc, err := a.opts.Clients.Connect(blk.Connect)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", blk.Connect.Addr(), err)
@@ -42,7 +48,7 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 	if err != nil {
 		return nil, fmt.Errorf("reading the version of %s: %w", blk.Connect.Addr(), err)
 	}
-	c := &conn{a: a, name: blk.ConnectorName, cluster: blk.Connect.Name, typ: typ, blk: blk, cc: cc, caps: caps, group: group}
+	c := &conn{a: a, name: blk.ConnectorName, cluster: blk.Connect.Name, typ: typ, blk: blk, cc: cc, caps: caps, group: group, halt: halt}
 	if c.group == "" && typ == plan.Sink {
 		c.group = offsets.SinkGroupID(c.name, blk.Group, nil)
 	}
@@ -50,9 +56,9 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 		_, method = offsets.Paths(typ == plan.Sink, true, caps.Supports(connect.FeatureAlterOffsets))
 	}
 	c.method = method
-	if !caps.Supports(connect.FeatureStop) {
-		return nil, fmt.Errorf("%w: Kafka Connect %s at %s has no PUT /connectors/{name}/stop (Apache Kafka 3.5 or later), so offsetctl cannot make sure no task of %q writes offsets while it changes them; offsetctl refuses rather than race the tasks (deleting and re-creating the connector is the only safe path on such workers, and this plan does not ask for it)",
-			ErrUnsupported, caps.Version, cc.URL(), c.name)
+	if !caps.Supports(connect.FeatureStop) && halt != plan.HaltDeleteRecreate {
+		return nil, fmt.Errorf("%w: Kafka Connect %s at %s has no PUT /connectors/{name}/stop (Apache Kafka 3.5 or later), so offsetctl cannot make sure no task of %q writes offsets while it changes them; offsetctl refuses rather than race the tasks (deleting and re-creating the connector is the only safe path on such workers, and this plan does not ask for it: an offsets block asks for it with acknowledge = [%q]; to restore a backup file there, use an offsets block with restore = FILE)",
+			ErrUnsupported, caps.Version, cc.URL(), c.name, config.AckDeleteRecreate)
 	}
 	switch method {
 	case plan.MethodREST:
@@ -66,9 +72,33 @@ func (a *Applier) newConn(ctx context.Context, blk *config.Connector, typ plan.C
 	default:
 		return nil, fmt.Errorf("%w: the plan writes the offsets of %q via %q, which this offsetctl does not know", ErrUnsupported, c.name, method)
 	}
-	loc := plan.OffsetsLocation(blk, &plan.ConnectorObservation{Type: typ, Group: c.group}, method)
-	c.store = offsets.NewWriter(loc, restWriter{plan.RESTOffsets(cc), cc}, c.kafka)
+	// A source connector written through the offsets topic may keep its
+	// offsets in a topic of its own (offsets.storage.topic): the store
+	// writes where Kafka Connect reads. The plan's configuration hash,
+	// checked before anything is written, makes sure it is the topic
+	// planned. A connector deleted by an interrupted delete_recreate has
+	// no configuration to read: recovery locates its offsets again from
+	// the configuration saved in the state (locateOffsets).
+	var connectorConfig map[string]string
+	if typ == plan.Source && method == plan.MethodTopic {
+		info, err := cc.Connector(ctx, c.name)
+		switch {
+		case err == nil:
+			connectorConfig = info.Config
+		case !connect.IsNotFound(err):
+			return nil, fmt.Errorf("reading the configuration of %q for its offsets topic (offsets.storage.topic): %w", c.name, err)
+		}
+	}
+	c.locateOffsets(connectorConfig)
 	return c, nil
+}
+
+// locateOffsets points the connector's offset store where Kafka Connect
+// keeps its offsets given its configuration (nil: the kafka block's
+// offsets topic).
+func (c *conn) locateOffsets(connectorConfig map[string]string) {
+	loc := plan.OffsetsLocation(c.blk, &plan.ConnectorObservation{Type: c.typ, Group: c.group}, c.method, connectorConfig)
+	c.store = offsets.NewWriter(loc, restWriter{plan.RESTOffsets(c.cc), c.cc}, c.kafka)
 }
 
 func (c *conn) kafka() (*kgo.Client, error) {
@@ -96,9 +126,13 @@ func (c *conn) waitOpts() connect.WaitOptions {
 	return connect.WaitOptions{Interval: c.a.opts.PollInterval, Timeout: c.a.opts.WaitTimeout}
 }
 
-// stop stops the connector and waits until it shows STOPPED with no tasks.
-// It reports whether it had to stop it.
+// stop stops the connector and waits until it shows STOPPED with no tasks
+// (or, when it is deleted and re-created, deletes it and waits until it is
+// gone). It reports whether it had to stop it.
 func (c *conn) stop(ctx context.Context) (bool, error) {
+	if c.halt == plan.HaltDeleteRecreate {
+		return c.remove(ctx)
+	}
 	st, err := c.status(ctx)
 	if err == nil && st.Connector.State == connect.StateStopped && len(st.Tasks) == 0 {
 		return false, nil
@@ -165,8 +199,12 @@ func (c *conn) waitNoMembers(ctx context.Context, want []offsets.Position) error
 }
 
 // restoreState returns a stopped connector to the state it was found in,
-// and returns the state it is left in plus a warning, if any.
+// and returns the state it is left in plus a warning, if any. A deleted
+// connector is re-created.
 func (c *conn) restoreState(ctx context.Context, former string) (string, string, error) {
+	if c.halt == plan.HaltDeleteRecreate {
+		return c.recreate(ctx, former)
+	}
 	switch connect.State(former) {
 	case connect.StateStopped:
 		return string(connect.StateStopped), "", nil
@@ -200,6 +238,12 @@ func (c *conn) resumeAndWatch(ctx context.Context) error {
 	if err := c.cc.Resume(ctx, c.name); err != nil {
 		return err
 	}
+	return c.watchRunning(ctx)
+}
+
+// watchRunning waits until every task of the connector runs, then watches
+// it for Options.RunningWatch.
+func (c *conn) watchRunning(ctx context.Context) error {
 	if _, err := c.cc.WaitForState(ctx, c.name, connect.StateRunning, c.waitOpts()); err != nil {
 		return err
 	}
@@ -211,6 +255,91 @@ func (c *conn) resumeAndWatch(ctx context.Context) error {
 	}
 	_, err := c.cc.WaitForState(ctx, c.name, connect.StateRunning, c.waitOpts())
 	return err
+}
+
+// exists reports whether the worker has the connector (GET /connectors/{name}).
+func (c *conn) exists(ctx context.Context) (bool, error) {
+	_, err := c.cc.Connector(ctx, c.name)
+	switch {
+	case err == nil:
+		return true, nil
+	case connect.IsNotFound(err):
+		return false, nil
+	}
+	return false, err
+}
+
+// remove deletes the connector (its offsets stay in the offsets topic or
+// its consumer group) and waits until the worker no longer has it; settle
+// then waits for its tasks to finish. It reports whether it deleted it (false
+// when it was gone already). The configuration must be saved before.
+func (c *conn) remove(ctx context.Context) (bool, error) {
+	ok, err := c.exists(ctx)
+	if err != nil || !ok {
+		return false, err
+	}
+	if c.saved == nil {
+		return false, fmt.Errorf("connector %q: its configuration is not saved in the state, so offsetctl will not delete it (it could not re-create it)", c.name)
+	}
+	if err := c.cc.Delete(ctx, c.name); err != nil && !connect.IsNotFound(err) {
+		return true, err
+	}
+	wctx := ctx
+	if c.a.opts.WaitTimeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, c.a.opts.WaitTimeout)
+		defer cancel()
+	}
+	for {
+		ok, err := c.exists(wctx)
+		if err == nil && !ok {
+			return true, nil
+		}
+		if err != nil && wctx.Err() == nil {
+			return true, err
+		}
+		if err := sleep.Ctx(wctx, c.a.opts.PollInterval); err != nil {
+			return true, fmt.Errorf("connector %q is still listed after DELETE: %w", c.name, err)
+		}
+	}
+}
+
+// recreate creates the deleted connector again with its saved configuration,
+// exactly as it was (POST /connectors), waits until its tasks run and
+// watches it like a resume; a connector found PAUSED before is paused again
+// (the plan refuses those: it would have run in between). A connector that
+// exists already (re-created before a crash) is left as it is and waited
+// for.
+func (c *conn) recreate(ctx context.Context, former string) (string, string, error) {
+	ok, err := c.exists(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if !ok {
+		if c.saved == nil {
+			return "", "", fmt.Errorf("connector %q is deleted and its configuration is not in the state: create it again by hand", c.name)
+		}
+		if _, err := c.cc.Create(ctx, connect.CreateRequest{Name: c.name, Config: c.saved}); err != nil && !connect.IsAlreadyExists(err) {
+			return "", "", fmt.Errorf("re-creating connector %q with its saved configuration: %w", c.name, err)
+		}
+	}
+	var warn string
+	switch connect.State(former) {
+	case connect.StatePaused:
+		if err := c.cc.Pause(ctx, c.name); err != nil {
+			return "", "", err
+		}
+		if _, err := c.cc.WaitForState(ctx, c.name, connect.StatePaused, c.waitOpts()); err != nil {
+			return "", "", err
+		}
+		return string(connect.StatePaused), fmt.Sprintf("connector %q was PAUSED before; it was re-created (which starts it) and paused again", c.name), nil
+	case connect.StateFailed:
+		warn = fmt.Sprintf("connector %q was FAILED before this operation; re-created, it runs again (a worker older than 3.5 has no STOPPED state to leave it in)", c.name)
+	}
+	if err := c.watchRunning(ctx); err != nil {
+		return "", warn, err
+	}
+	return string(connect.StateRunning), warn, nil
 }
 
 // restWriter is the offset store's view of a Kafka Connect client when it

@@ -22,7 +22,8 @@
 //     observations (plan.ErrNotFromConfig);
 //   - unfinished operations in the state (ErrUnfinished), error checks in
 //     the plan (ErrBlocked), and worker versions too old to stop a
-//     connector (ErrUnsupported);
+//     connector when the plan does not delete and re-create it
+//     (ErrUnsupported);
 //   - then it re-observes every connector it will touch and refuses a stale
 //     plan (ErrStalePlan, a *StaleError listing what moved): a connector's
 //     state, its configuration, or any observed offset that changed.
@@ -45,6 +46,47 @@
 //  6. restore-state: return the connector to the state it was found in, and
 //     wait for its tasks to run;
 //  7. record: mark the operation applied.
+//
+// # Workers older than 3.5: delete and re-create
+//
+// A worker older than Kafka Connect 3.5 has no PUT /stop (pause leaves the
+// tasks running, and they commit offsets on their way down), so the only
+// safe way is the runbook's: delete the connector, whose offsets stay in
+// the offsets topic or its consumer group, write them, re-create it. An
+// offsets block asks for it with acknowledge = ["delete_recreate"]; the plan
+// then carries the operation's halt "delete_recreate" (shown as "-/+
+// connector … DELETED, then RE-CREATED", with a warning check), and without
+// it the plan refuses the operation, naming the acknowledgement. The steps
+// are those above, two of them replaced:
+//
+//  1. journal also reads the connector's exact configuration
+//     (GET /connectors/{name}/config), refuses one that differs from the
+//     plan's observation, and records it in the state with the halt
+//     (state.Connector.SavedConfig, format_version 5), written before the
+//     delete;
+//  2. delete: DELETE /connectors/{name}, then wait until the worker no
+//     longer lists it; settle (3) then waits for its tasks to finish, checks
+//     a sink's group is empty and reads the offsets twice, as above; alter
+//     (4) writes the offsets topic (sources) or commits to the group
+//     (sinks), Java-exactly, and verify (5) reads them back there (such
+//     workers have no GET /offsets);
+//  6. recreate: POST /connectors with the saved configuration, then wait
+//     until its tasks run and watch them, as a resume. The re-created tasks
+//     read their offsets from where alter wrote them.
+//
+// record (7) drops the saved configuration (it can hold secrets) once the
+// connector exists again. A failure rolls back the same way (delete if it
+// exists, write the before-images, re-create), and a connector that cannot
+// be re-created is a failure that keeps the saved configuration. A run killed
+// after the delete leaves the configuration in the state: the next apply of
+// the same plan re-creates the connector from it whatever it finds (applied:
+// recorded as applied; not or partly applied: the before-images put back,
+// then the plan applied again), and a rollback plan ([plan.RollbackPlan])
+// of a delete_recreate operation deletes and re-creates the same way (a
+// rollback cannot be planned while the connector is missing: it says to
+// apply the plan again). A PAUSED connector is refused (re-created, it
+// would run before it could be paused again); a FAILED one comes back
+// running, with a warning.
 //
 // The state is written when the journal is made, before offsets are
 // written (the intent) and after (the result), before the connector is
@@ -122,7 +164,8 @@
 // # What apply never does
 //
 // It never prints: it reports typed [Event]s to an [Observer], and the CLI
-// renders them. It never writes offsets while a task can still run: a worker
-// without PUT /stop (older than 3.5) is refused, since delete-and-recreate is
-// not something a plan can ask for yet. It keeps no global state.
+// renders them. It never writes offsets while a task can still run: on a
+// worker without PUT /stop (older than 3.5) it deletes the connector first
+// when the plan says so, and refuses otherwise. It never deletes a connector
+// whose configuration the state does not hold. It keeps no global state.
 package apply

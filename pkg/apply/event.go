@@ -23,6 +23,11 @@ const (
 	StepVerify       Step = "verify"
 	StepRestoreState Step = "restore-state"
 	StepRecord       Step = "record"
+	// On a worker older than Kafka Connect 3.5, with the plan's halt
+	// delete_recreate, delete takes the place of stop and recreate that of
+	// restore-state.
+	StepDelete   Step = "delete"
+	StepRecreate Step = "recreate"
 	// The steps of an automatic rollback or a recovery.
 	StepRestoreOffsets Step = "restore-offsets"
 	StepVerifyRestore  Step = "verify-restore"

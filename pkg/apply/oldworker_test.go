@@ -76,16 +76,7 @@ func TestOldWorkerDirectWrites(t *testing.T) {
 		}
 	})
 	t.Run("source via the offsets topic", func(t *testing.T) {
-		w := newWorld(t, "3.5")
-		w.createConnector("orders-source", map[string]string{"connector.class": sourceClass, "tasks.max": "1"})
-		snap, err := offsets.ReadTopic(ctx, w.kcl, w.sb.OffsetsTopic())
-		if err != nil {
-			t.Fatal(err)
-		}
-		off := mustMap(t, `{"incrementing":9007199254740993,"timestamp":1700000099999}`)
-		if _, err := offsets.WriteSource(ctx, w.kcl, snap, "orders-source", []offsets.SourceChange{{Partition: mustMap(t, `{"table":"orders"}`), Offset: &off}}); err != nil {
-			t.Fatal(err)
-		}
+		w := topicSource(t, "3.5")
 		cfg := w.config(sourceHCL)
 		b := w.backend()
 		id := lock(t, b)
@@ -144,16 +135,7 @@ func TestNoStopRefused(t *testing.T) {
 // exactly, key bytes and all.
 func TestOldWorkerCrashAfterTopicWrite(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, "3.5")
-	w.createConnector("orders-source", map[string]string{"connector.class": sourceClass, "tasks.max": "1"})
-	snap, err := offsets.ReadTopic(ctx, w.kcl, w.sb.OffsetsTopic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := mustMap(t, `{"incrementing":9007199254740993,"timestamp":1700000099999}`)
-	if _, err := offsets.WriteSource(ctx, w.kcl, snap, "orders-source", []offsets.SourceChange{{Partition: mustMap(t, `{"table":"orders"}`), Offset: &off}}); err != nil {
-		t.Fatal(err)
-	}
+	w := topicSource(t, "3.5")
 	cfg := w.config(sourceHCL)
 	b := w.backend()
 	id := lock(t, b)

@@ -63,9 +63,13 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 			typ, group = plan.Sink, img.Sink.Group
 		}
 	}
-	c, err := a.newConn(ctx, blk, typ, "", group)
+	c, err := a.newConn(ctx, blk, typ, "", group, plan.Halt(sc.Halt))
 	if err != nil {
 		return fail(err)
+	}
+	c.saved = sc.SavedConfig
+	if c.saved != nil {
+		c.locateOffsets(c.saved) // the connector may be deleted: its saved configuration says where its offsets are
 	}
 	// The recovery is recorded on the interrupted operation itself.
 	r := &opRun{a: a, j: j, op: &plan.Operation{Address: "recover." + fmt.Sprint(serial), Name: name}, c: c, serial: serial, former: sc.StateBefore}
@@ -142,6 +146,11 @@ func (a *Applier) recover(ctx context.Context, j *journal, cfg *config.Config, s
 	}
 	u.Finished = a.opts.Now()
 	u.Connectors[0].StateAfter = left
+	if rbErr == nil {
+		// The connector exists again: its saved configuration (secrets
+		// included) is no longer needed.
+		u.Connectors[0].SavedConfig = nil
+	}
 	u.Steps = append(u.Steps, state.Step{Name: string(StepRecover), Target: c.name, Status: state.StepDone, Started: u.Finished, Finished: u.Finished, Message: story})
 	if err := j.write(ctx); err != nil {
 		return fail(fmt.Errorf("writing the state: %w", err))
@@ -172,7 +181,7 @@ func journaled(steps []state.Step) (last string, resumed bool) {
 				verified = true
 			}
 		}
-		if s.Name == string(StepRestoreState) && verified {
+		if (s.Name == string(StepRestoreState) || s.Name == string(StepRecreate)) && verified {
 			resumed = true
 		}
 	}

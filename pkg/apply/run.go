@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +47,7 @@ func (a *Applier) newRun(ctx context.Context, p *plan.Plan, cfg *config.Config, 
 	if method == "" {
 		method = obs.WriteVia
 	}
-	c, err := a.newConn(ctx, blk, obs.Type, method, obs.Group)
+	c, err := a.newConn(ctx, blk, obs.Type, method, obs.Group, op.Halt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; nothing was changed", op.Address, err)
 	}
@@ -191,6 +192,11 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 			BeforeImages: images(r.before, c.name, c.cluster, c.group),
 			After:        images(r.after, c.name, c.cluster, c.group),
 		}
+		if c.halt == plan.HaltDeleteRecreate {
+			if err := r.saveConfig(ctx, &sop.Connectors[0]); err != nil {
+				return "", false, err
+			}
+		}
 		backup, berr := backupContent(r.now, a.opts.Now())
 		if berr != nil {
 			return "", false, fmt.Errorf("backing up the offsets of %s before changing them: %w", c.name, berr)
@@ -204,6 +210,9 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		}
 		res.Serial = r.serial
 		a.emit(OperationStarted{Operation: op.Address, Connector: c.name, Serial: r.serial, Changes: len(r.after)})
+		if c.saved != nil {
+			return fmt.Sprintf("operation %d: %d before-image(s) and the configuration of %q (%d keys, to re-create it) recorded", r.serial, len(r.before), c.name, len(c.saved)), false, nil
+		}
 		return fmt.Sprintf("operation %d: %d before-image(s) recorded", r.serial, len(r.before)), false, nil
 	})
 	if err != nil {
@@ -214,12 +223,23 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		return res, err
 	}
 
-	// 2. stop
-	err = r.step(ctx, StepStop, func() (string, bool, error) {
+	// 2. stop (or delete)
+	haltStep := r.haltStep()
+	err = r.step(ctx, haltStep, func() (string, bool, error) {
 		r.stopped = true
 		did, err := c.stop(ctx)
 		if err != nil {
-			return "", false, fmt.Errorf("stopping connector %q: %w", c.name, err)
+			verb := "stopping"
+			if haltStep == StepDelete {
+				verb = "deleting"
+			}
+			return "", false, fmt.Errorf("%s connector %q: %w", verb, c.name, err)
+		}
+		if haltStep == StepDelete {
+			if !did {
+				return "already deleted", true, nil
+			}
+			return "deleted; its offsets stay", false, nil
 		}
 		if !did {
 			r.stopped = false
@@ -228,7 +248,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		return "STOPPED, no tasks", false, nil
 	})
 	if err != nil {
-		return r.fail(ctx, res, StepStop, err)
+		return r.fail(ctx, res, haltStep, err)
 	}
 
 	// 3. settle
@@ -291,7 +311,8 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 
 	// 6. restore-state
 	var stateAfter string
-	err = r.step(ctx, StepRestoreState, func() (string, bool, error) {
+	resumeStep := r.resumeStep()
+	err = r.step(ctx, resumeStep, func() (string, bool, error) {
 		if !r.stopped && r.former == string(connect.StateStopped) {
 			stateAfter = r.former
 			return "left STOPPED, as it was", true, nil
@@ -304,13 +325,16 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		if warn != "" {
 			a.emit(Warning{Operation: op.Address, Connector: c.name, Message: warn})
 		}
+		if resumeStep == StepRecreate {
+			return fmt.Sprintf("connector %q re-created with its saved configuration, %s", c.name, sa), false, nil
+		}
 		if sa == string(connect.StatePaused) {
 			return fmt.Sprintf("connector %q left PAUSED, as it was: not resumed, so not watched; the new offsets take effect (a rewind replays) when you resume it", c.name), false, nil
 		}
 		return "connector " + sa, false, nil
 	})
 	if err != nil {
-		return r.fail(ctx, res, StepRestoreState, err)
+		return r.fail(ctx, res, resumeStep, err)
 	}
 
 	// 7. record. The operation is done: recording it is not abandoned
@@ -323,6 +347,7 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 		r.j.update(r.serial, func(sop *state.Operation) {
 			sop.Finish(state.StatusApplied, finished, nil)
 			sop.Connectors[0].StateAfter = stateAfter
+			sop.Connectors[0].SavedConfig = nil // re-created: not needed any more
 		})
 		if r.rollbackOf != 0 {
 			var rerr error
@@ -331,6 +356,11 @@ func (r *opRun) run(ctx context.Context) (*OperationResult, error) {
 				interrupted := ok && t.Status == state.StatusInProgress
 				if rerr = st.RecordRollback(r.rollbackOf, r.serial, finished); rerr == nil && interrupted {
 					r.settleInterrupted(t, finished, stateAfter)
+				}
+				if rerr == nil && ok {
+					for i := range t.Connectors {
+						t.Connectors[i].SavedConfig = nil // the connector exists again
+					}
 				}
 			})
 			if rerr != nil {
@@ -383,6 +413,9 @@ func (r *opRun) fail(ctx context.Context, res *OperationResult, s Step, cause er
 				sop.Error += "; the automatic rollback failed: " + rbErr.Error()
 			}
 			sop.Connectors[0].StateAfter = stateAfter
+			if rbErr == nil && stateAfter != "" {
+				sop.Connectors[0].SavedConfig = nil // the connector exists again
+			}
 		})
 		// Recorded even when the rollback used up its time.
 		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -447,7 +480,7 @@ func (r *opRun) converge(ctx context.Context, want []offsets.Position, former st
 		return r.currentState(ctx), nil
 	}
 	var left string
-	err := r.step(ctx, StepRestoreState, func() (string, bool, error) {
+	err := r.step(ctx, r.resumeStep(), func() (string, bool, error) {
 		cur := r.currentState(ctx)
 		if cur == former || (former == string(connect.StateFailed) && cur == string(connect.StateStopped)) {
 			left = cur
@@ -469,12 +502,51 @@ func (r *opRun) converge(ctx context.Context, want []offsets.Position, former st
 		left = sa
 		return "connector " + sa, false, nil
 	})
+	if err != nil && r.c.halt == plan.HaltDeleteRecreate {
+		// A connector that could not be re-created may be missing: that
+		// is a failure, and the state keeps its saved configuration.
+		return left, err
+	}
 	if err != nil {
 		// The offsets are as they were; only the connector's state is
 		// not. Say so, but it is not a failure to put offsets back.
 		r.a.emit(Warning{Operation: r.op.Address, Connector: c.name, Message: fmt.Sprintf("the offsets of %q are as they were, but the connector could not be returned to %s: %v", c.name, former, err)})
 	}
 	return left, nil
+}
+
+// haltStep and resumeStep name the steps that halt the connector and return
+// it to its state: stop and restore-state, or delete and recreate.
+func (r *opRun) haltStep() Step {
+	if r.c.halt == plan.HaltDeleteRecreate {
+		return StepDelete
+	}
+	return StepStop
+}
+
+func (r *opRun) resumeStep() Step {
+	if r.c.halt == plan.HaltDeleteRecreate {
+		return StepRecreate
+	}
+	return StepRestoreState
+}
+
+// saveConfig reads the connector's exact configuration, checks it is the one
+// the plan observed, and records it in sc (with the halt), so that the
+// journal holds it before the connector is deleted: a later run re-creates
+// the connector from it, whatever happened in between.
+func (r *opRun) saveConfig(ctx context.Context, sc *state.Connector) error {
+	c := r.c
+	cfg, err := c.cc.Config(ctx, c.name)
+	if err != nil {
+		return fmt.Errorf("saving the configuration of %q before deleting it: %w", c.name, err)
+	}
+	if h := plan.ConfigHash(cfg); r.now.ConfigHash != "" && h != r.now.ConfigHash {
+		return fmt.Errorf("%w: the configuration of %q changed since it was observed (%s, now %s); nothing was changed: make a new plan", ErrStalePlan, c.name, r.now.ConfigHash, h)
+	}
+	c.saved = cfg
+	sc.Halt, sc.SavedConfig = string(plan.HaltDeleteRecreate), maps.Clone(cfg)
+	return nil
 }
 
 // currentState reads the connector's state, "" when it cannot.

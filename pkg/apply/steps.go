@@ -18,7 +18,7 @@ func persistAfter(s Step) bool {
 }
 
 func persistBefore(s Step) bool {
-	return s == StepAlter || s == StepRestoreState || s == StepRepair || s == StepRestoreRows
+	return s == StepAlter || s == StepRestoreState || s == StepRecreate || s == StepRepair || s == StepRestoreRows
 }
 
 // stepRunner runs the steps of one operation — offsets surgery, a repair,

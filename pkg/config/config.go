@@ -202,10 +202,14 @@ type Kafka struct {
 	Brokers []string
 	// OffsetsTopic is Connect's offsets topic (default "connect-offsets").
 	OffsetsTopic string
-	SASL         *SASL
-	TLS          *TLS
-	DeclRange    hcl.Range
-	Ranges       map[string]hcl.Range
+	// ConfigTopic is Connect's config topic (default "connect-configs"),
+	// read for the connectors' history (creation, target state, an
+	// exactly-once worker's fencing).
+	ConfigTopic string
+	SASL        *SASL
+	TLS         *TLS
+	DeclRange   hcl.Range
+	Ranges      map[string]hcl.Range
 }
 
 // Addr is the reference address, "kafka.NAME".
@@ -342,6 +346,11 @@ const (
 	// gap in its source's log (the WAL or binlog its stored offset needs is
 	// gone): the changes in the gap are lost, and the edit hides it.
 	AckSourceLogGap = "source_log_gap"
+	// AckDeleteRecreate lets apply change the offsets of a connector on a
+	// worker without PUT /stop (older than Kafka Connect 3.5) the way the
+	// runbook does: delete the connector (its offsets stay), write them,
+	// re-create it with its saved configuration.
+	AckDeleteRecreate = "delete_recreate"
 )
 
 // Acknowledgements lists the statements acknowledge accepts, each with
@@ -353,6 +362,7 @@ var Acknowledgements = []struct{ Code, Means string }{
 	{AckSchemaHistory, "a position before the schema history's first record"},
 	{AckCancelIncrementalSnapshot, "the change cancels the incremental snapshot in progress"},
 	{AckSourceLogGap, "the change moves past a gap in the source's log, whose changes are lost"},
+	{AckDeleteRecreate, "on a worker older than Kafka Connect 3.5, apply deletes and re-creates the connector"},
 }
 
 // Addr is the address of the operation, "offsets.NAME".

@@ -231,7 +231,7 @@ func redactURL(s string) string {
 }
 
 var kafkaSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "brokers", Required: true}, {Name: "offsets_topic"}},
+	Attributes: []hcl.AttributeSchema{{Name: "brokers", Required: true}, {Name: "offsets_topic"}, {Name: "config_topic"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "sasl"}, {Type: "tls"}},
 }
 
@@ -239,6 +239,10 @@ var saslSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "mecha
 
 // DefaultOffsetsTopic is Kafka Connect's default offsets topic.
 const DefaultOffsetsTopic = "connect-offsets"
+
+// DefaultConfigTopic is Kafka Connect's default config topic
+// (config.storage.topic).
+const DefaultConfigTopic = "connect-configs"
 
 func (d *decoder) decodeKafka(b *hcl.Block, k *Kafka) {
 	content, diags := b.Body.Content(kafkaSchema)
@@ -261,6 +265,10 @@ func (d *decoder) decodeKafka(b *hcl.Block, k *Kafka) {
 	}
 	if v, ok := d.nonEmpty(content.Attributes["offsets_topic"]); ok {
 		k.OffsetsTopic = v
+	}
+	k.ConfigTopic = DefaultConfigTopic
+	if v, ok := d.nonEmpty(content.Attributes["config_topic"]); ok {
+		k.ConfigTopic = v
 	}
 	var saslBlocks, tlsBlocks hcl.Blocks
 	for _, sb := range content.Blocks {

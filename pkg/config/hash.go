@@ -122,6 +122,11 @@ func connectView(c *Connect) any {
 
 func kafkaView(k *Kafka) any {
 	v := map[string]any{"brokers": k.Brokers, "offsets_topic": k.OffsetsTopic, "tls": tlsView(k.TLS)}
+	if k.ConfigTopic != "" && k.ConfigTopic != DefaultConfigTopic {
+		// Only when set: the hashes of configurations written before
+		// config_topic existed stay what they were.
+		v["config_topic"] = k.ConfigTopic
+	}
 	if k.SASL != nil {
 		v["sasl"] = map[string]any{"mechanism": k.SASL.Mechanism, "username": k.SASL.Username, "password": secretView(k.SASL.Password)}
 	}

@@ -110,3 +110,28 @@ func TestHashStable(t *testing.T) {
 	}
 	goldens.Assert(t, "hashes", []byte(sb.String()))
 }
+
+// TestConfigTopic: a kafka block's config_topic defaults to Kafka
+// Connect's connect-configs, and only a topic other than the default
+// changes the configuration's hash (hashes of configurations written before
+// the attribute existed stay what they were).
+func TestConfigTopic(t *testing.T) {
+	kafka := func(attr string) string {
+		return "kafka \"prod\" {\n  brokers = [\"k:9092\"]\n" + attr + "}\n"
+	}
+	none := loadFiles(t, map[string]string{"main.hcl": hashBase + kafka("")})
+	def := loadFiles(t, map[string]string{"main.hcl": hashBase + kafka("  config_topic = \"connect-configs\"\n")})
+	other := loadFiles(t, map[string]string{"main.hcl": hashBase + kafka("  config_topic = \"prod-connect-configs\"\n")})
+	if got := none.Kafka("prod").ConfigTopic; got != DefaultConfigTopic {
+		t.Fatalf("default config_topic = %q", got)
+	}
+	if got := other.Kafka("prod").ConfigTopic; got != "prod-connect-configs" {
+		t.Fatalf("config_topic = %q", got)
+	}
+	if none.Hash != def.Hash {
+		t.Fatal("config_topic set to the default changed the hash")
+	}
+	if none.Hash == other.Hash {
+		t.Fatal("another config_topic left the hash as it was")
+	}
+}

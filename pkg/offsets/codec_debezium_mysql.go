@@ -179,3 +179,23 @@ func (DebeziumMySQL) SafetyNotes(partition Map, previous, offset *Map) []SafetyN
 	}
 	return notes
 }
+
+// MySQLResume is where a Debezium MariaDB or MySQL connector resumes with
+// offset m: its binlog file and position, its GTID set ("" when none) and
+// ts_sec (0 when absent). ok is false without a file.
+func MySQLResume(m Map) (file string, pos int64, gtids string, tsSec int64, ok bool) {
+	fv, found := m.Get("file")
+	if !found || fv.Kind() != KindString || fv.Text() == "" {
+		return "", 0, "", 0, false
+	}
+	if v, found := m.Get("pos"); found {
+		pos, _ = v.Int64Lenient()
+	}
+	if v, found := m.Get("gtids"); found && v.Kind() == KindString {
+		gtids = v.Text()
+	}
+	if v, found := m.Get("ts_sec"); found {
+		tsSec, _ = v.Int64Lenient()
+	}
+	return fv.Text(), pos, gtids, tsSec, true
+}

@@ -78,10 +78,10 @@ func listedError(topic string, l kadm.ListedOffsets) error {
 
 // scanTopic calls fn for every data record of topic in ranges (indexed by
 // partition; empty ranges are skipped) in offset order per partition, and
-// returns when every partition reached its end. key and value are only valid
-// during the call; a nil value is a tombstone. Control records (transaction
-// markers) move the position but are not passed to fn.
-func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []offsetRange, fn func(partition int32, offset int64, key, value []byte)) error {
+// returns when every partition reached its end. The record (its key and
+// value) is only valid during the call; a nil value is a tombstone. Control
+// records (transaction markers) move the position but are not passed to fn.
+func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []offsetRange, fn func(partition int32, r *kgo.Record)) error {
 	assign := map[int32]kgo.Offset{}
 	next := make([]int64, len(ranges))
 	remaining := 0
@@ -151,7 +151,7 @@ func scanTopic(ctx context.Context, base *kgo.Client, topic string, ranges []off
 							break
 						}
 						if !r.Attrs.IsControl() {
-							fn(p, r.Offset, r.Key, r.Value)
+							fn(p, r)
 						}
 						next[p] = r.Offset + 1
 					}

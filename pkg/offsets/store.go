@@ -76,9 +76,23 @@ type Location struct {
 	Via Method
 	// Group is a sink connector's consumer group (SinkGroupID).
 	Group string
-	// OffsetsTopic is a source connector's offsets topic
-	// (DefaultOffsetsTopic when empty).
+	// OffsetsTopic is a source connector's offsets topic, the one Kafka
+	// Connect reads first and writes (DefaultOffsetsTopic when empty): the
+	// connector's own offsets.storage.topic when it has one, else the
+	// worker's.
 	OffsetsTopic string
+	// FallbackTopic is, for a connector with its own offsets topic, the
+	// worker's global offsets topic behind it. Kafka Connect copies every
+	// write there and deletes there first (ConnectorOffsetBackingStore.set,
+	// KAFKA-15018), and lists its partitions with the connector's, but
+	// reads a partition only from the connector's topic: its get lays the
+	// connector store's answer over the worker's, and that answer holds
+	// null for a key the connector's topic lacks (KafkaOffsetBackingStore.get),
+	// so a partition found only here reads as no offset (observed on Kafka
+	// Connect 4.3, internal/realstack TestRealOwnOffsetsTopicReads).
+	// Empty when the connector has no topic of its own, or its own is the
+	// worker's.
+	FallbackTopic string
 }
 
 func (l Location) topic() string {
@@ -86,6 +100,30 @@ func (l Location) topic() string {
 		return DefaultOffsetsTopic
 	}
 	return l.OffsetsTopic
+}
+
+// fallback is the worker's topic behind the connector's own, "" when none.
+func (l Location) fallback() string {
+	if l.FallbackTopic == l.topic() {
+		return ""
+	}
+	return l.FallbackTopic
+}
+
+// SourceOffsetsTopics returns where Kafka Connect keeps a source connector's
+// offsets, given the worker's offsets topic (its offset.storage.topic) and
+// the connector's configuration: the topic it reads first and writes, and
+// the worker's topic behind it when the connector has one of its own
+// (offsets.storage.topic, a distributed worker), "" otherwise.
+func SourceOffsetsTopics(workerTopic string, config map[string]string) (primary, fallback string) {
+	if workerTopic == "" {
+		workerTopic = DefaultOffsetsTopic
+	}
+	own := strings.TrimSpace(config["offsets.storage.topic"])
+	if own == "" || own == workerTopic {
+		return workerTopic, ""
+	}
+	return own, workerTopic
 }
 
 // RESTReader is what the store needs of a Kafka Connect client to read:
@@ -156,6 +194,59 @@ func (r *Reader) Topic(ctx context.Context) (*TopicSnapshot, error) {
 	return ReadTopic(ctx, cl, r.loc.topic())
 }
 
+// Topics reads the connector's offsets topic and, when it has a topic of
+// its own, the worker's topic behind it (nil otherwise).
+func (r *Reader) Topics(ctx context.Context) (primary, fallback *TopicSnapshot, err error) {
+	cl, err := r.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	if primary, err = ReadTopic(ctx, cl, r.loc.topic()); err != nil {
+		return nil, nil, fmt.Errorf("reading the offsets of %q from topic %s: %w", r.loc.Connector, r.loc.topic(), err)
+	}
+	if f := r.loc.fallback(); f != "" {
+		if fallback, err = ReadTopic(ctx, cl, f); err != nil {
+			return nil, nil, fmt.Errorf("reading the offsets of %q from the worker's topic %s (behind its own %s): %w", r.loc.Connector, f, r.loc.topic(), err)
+		}
+	}
+	return primary, fallback, nil
+}
+
+// Effective returns the connector's offsets as Kafka Connect reads them:
+// the records of its offsets topic (its own when it has one, whatever the
+// worker's topic behind it holds), in key order, each with its topic.
+// Shadowed returns what the worker's topic holds in vain.
+func Effective(connector string, primary *TopicSnapshot) []TopicRecord {
+	var out []TopicRecord
+	for _, r := range primary.Connector(connector) {
+		out = append(out, TopicRecord{Record: r, Topic: primary.Topic})
+	}
+	return out
+}
+
+// Shadowed returns the connector's partitions that only the worker's topic
+// behind its own (fallback) holds: Kafka Connect lists them but reads no
+// offset for them (see Location.FallbackTopic), so its tasks start them
+// anew. Nil when fallback is nil.
+func Shadowed(connector string, primary, fallback *TopicSnapshot) []TopicRecord {
+	if fallback == nil {
+		return nil
+	}
+	var out []TopicRecord
+	for _, r := range fallback.Connector(connector) {
+		if _, ok := primary.Find(connector, r.Partition); !ok {
+			out = append(out, TopicRecord{Record: r, Topic: fallback.Topic})
+		}
+	}
+	return out
+}
+
+// TopicRecord is a record with the offsets topic it was read from.
+type TopicRecord struct {
+	Record
+	Topic string
+}
+
 // Group reads the sink connector's consumer group with the log bounds of
 // every partition of topics (see ReadSinkGroup).
 func (r *Reader) Group(ctx context.Context, topics []string) (*SinkGroup, error) {
@@ -180,6 +271,8 @@ func (r *Reader) Read(ctx context.Context, want []Position) ([]Position, error) 
 			out = append(out, Lookup(all, w))
 		}
 	case ViaTopic:
+		// Kafka Connect reads only the connector's own topic, when it
+		// has one (Location.FallbackTopic).
 		snap, err := r.Topic(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("reading the offsets of %q from topic %s: %w", r.loc.Connector, r.loc.topic(), err)
@@ -295,21 +388,11 @@ func (w *Writer) Write(ctx context.Context, ps []Position) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		snap, err := ReadTopic(ctx, cl, w.loc.topic())
+		snap, fallback, err := w.Topics(ctx)
 		if err != nil {
-			return "", fmt.Errorf("reading topic %s before writing the offsets of %q: %w", w.loc.topic(), w.loc.Connector, err)
+			return "", fmt.Errorf("before writing: %w", err)
 		}
-		changes := make([]SourceChange, 0, len(ps))
-		for _, p := range ps {
-			if p.Offset == nil {
-				if _, ok := snap.Find(w.loc.Connector, p.SourcePartition); !ok {
-					continue // nothing stored: already deleted
-				}
-			}
-			changes = append(changes, SourceChange{Partition: p.SourcePartition, Offset: p.Offset})
-		}
-		_, err = WriteSource(ctx, cl, snap, w.loc.Connector, changes)
-		return "", err
+		return "", w.writeTopics(ctx, cl, snap, fallback, ps)
 	case ViaGroup:
 		cl, err := w.client()
 		if err != nil {
@@ -356,4 +439,62 @@ func (w *Writer) findOut(ctx context.Context, ps []Position) (bool, error) {
 			return false, err
 		}
 	}
+}
+
+// writeTopics writes source offsets the way Kafka Connect's
+// ConnectorOffsetBackingStore.set does (KAFKA-15018): with no topic behind
+// the connector's, everything to its topic. With the worker's topic behind
+// it: deletions first to the worker's topic (else the worker would read the
+// partition there once it is gone from the connector's), then everything to
+// the connector's topic (the one read first), then the new values to the
+// worker's topic as well. A partition with no record in a topic is not
+// tombstoned there.
+func (w *Writer) writeTopics(ctx context.Context, cl *kgo.Client, snap, fallback *TopicSnapshot, ps []Position) error {
+	var primary, fbDeletes, fbSets []SourceChange
+	for _, p := range ps {
+		ch := SourceChange{Partition: p.SourcePartition, Offset: p.Offset}
+		_, inPrimary := snap.Find(w.loc.Connector, p.SourcePartition)
+		inFallback := false
+		if fallback != nil {
+			_, inFallback = fallback.Find(w.loc.Connector, p.SourcePartition)
+		}
+		switch {
+		case p.Offset != nil:
+			primary = append(primary, ch)
+			if fallback != nil {
+				fbSets = append(fbSets, ch)
+			}
+		default:
+			if inPrimary {
+				primary = append(primary, ch)
+			}
+			if inFallback {
+				fbDeletes = append(fbDeletes, ch)
+			}
+		}
+	}
+	if len(fbDeletes) > 0 {
+		if _, err := WriteSource(ctx, cl, fallback, w.loc.Connector, fbDeletes); err != nil {
+			return fmt.Errorf("deleting offsets from the worker's topic %s (behind the connector's own %s), before the connector's topic: %w", fallback.Topic, snap.Topic, err)
+		}
+	}
+	if len(primary) > 0 {
+		if _, err := WriteSource(ctx, cl, snap, w.loc.Connector, primary); err != nil {
+			return err
+		}
+	}
+	if len(fbSets) > 0 {
+		// The worker's topic was written above only if deletions went
+		// there: read it again so that keys and partitions are current.
+		if len(fbDeletes) > 0 {
+			var err error
+			if fallback, err = ReadTopic(ctx, cl, fallback.Topic); err != nil {
+				return fmt.Errorf("reading the worker's topic %s again: %w", w.loc.FallbackTopic, err)
+			}
+		}
+		if _, err := WriteSource(ctx, cl, fallback, w.loc.Connector, fbSets); err != nil {
+			return fmt.Errorf("the offsets were written to the connector's topic %s, which Kafka Connect reads first, but copying them to the worker's topic %s behind it (as Connect does) failed: %w", snap.Topic, fallback.Topic, err)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -31,6 +32,12 @@ type Record struct {
 	// produced.
 	TopicPartition int32
 	TopicOffset    int64
+	// Timestamp is the record's timestamp (for a read, of the last record
+	// for Key): when the worker, or whoever wrote it, produced it.
+	Timestamp time.Time
+	// Transactional is set when the last record for Key was written in a
+	// transaction, as an exactly-once source worker writes offsets.
+	Transactional bool
 }
 
 // InvalidRecord is a live offsets-topic record that is not a valid Kafka
@@ -142,6 +149,8 @@ type liveEntry struct {
 	tombstone bool
 	partition int32
 	offset    int64
+	millis    int64
+	txn       bool
 	// others lists partitions other than partition that held this key.
 	others []int32
 }
@@ -174,7 +183,8 @@ func ReadTopic(ctx context.Context, cl *kgo.Client, topic string) (*TopicSnapsho
 		snap.StartOffsets[p], snap.EndOffsets[p] = r.start, r.end
 	}
 	live := make(map[string]*liveEntry, 1024)
-	err = scanTopic(ctx, cl, topic, ranges, func(partition int32, offset int64, key, value []byte) {
+	err = scanTopic(ctx, cl, topic, ranges, func(partition int32, r *kgo.Record) {
+		offset, key, value := r.Offset, r.Key, r.Value
 		snap.Counted++
 		e := live[string(key)]
 		if e == nil {
@@ -184,6 +194,7 @@ func ReadTopic(ctx context.Context, cl *kgo.Client, topic string) (*TopicSnapsho
 			e.others = append(e.others, partition)
 		}
 		e.partition, e.offset = partition, offset
+		e.millis, e.txn = r.Timestamp.UnixMilli(), r.Attrs.IsTransactional()
 		if value == nil {
 			e.tombstone = true
 			e.value = e.value[:0]
@@ -231,6 +242,7 @@ func ReadTopic(ctx context.Context, cl *kgo.Client, topic string) (*TopicSnapsho
 		snap.Records = append(snap.Records, Record{
 			Key: key, Connector: name, Partition: partition, Offset: offset,
 			TopicPartition: e.partition, TopicOffset: e.offset,
+			Timestamp: time.UnixMilli(e.millis).UTC(), Transactional: e.txn,
 		})
 	}
 	sort.Slice(snap.Records, func(i, j int) bool {

@@ -222,7 +222,8 @@ func verifyWrites(ctx context.Context, cl *kgo.Client, topic string, planned []R
 		r.start = min(r.start, w.TopicOffset)
 		want[string(w.Key)] = &seen{}
 	}
-	err = scanTopic(ctx, cl, topic, ranges, func(_ int32, offset int64, key, value []byte) {
+	err = scanTopic(ctx, cl, topic, ranges, func(_ int32, r *kgo.Record) {
+		offset, key, value := r.Offset, r.Key, r.Value
 		s := want[string(key)]
 		if s == nil {
 			return

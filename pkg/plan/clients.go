@@ -41,14 +41,22 @@ func (r restReader) ReadOffsets(ctx context.Context, name string) ([]offsets.RES
 // OffsetsLocation says where the offset store finds the offsets of the
 // connector cb as observed (its type and consumer group), by the path via.
 // The offsets topic is the kafka block's (Kafka Connect's default when
-// there is none).
-func OffsetsLocation(cb *config.Connector, obs *ConnectorObservation, via Method) offsets.Location {
+// there is none), unless the connector's configuration (connectorConfig,
+// may be nil) names one of its own (offsets.storage.topic): then that one,
+// with the kafka block's behind it, as Kafka Connect reads them.
+func OffsetsLocation(cb *config.Connector, obs *ConnectorObservation, via Method, connectorConfig map[string]string) offsets.Location {
 	loc := offsets.Location{Connector: cb.ConnectorName, Sink: obs.Type == Sink, Via: via, Group: obs.Group}
 	if loc.Sink && loc.Group == "" {
 		loc.Group = offsets.SinkGroupID(cb.ConnectorName, cb.Group, nil)
 	}
+	worker := ""
 	if cb.Kafka != nil {
-		loc.OffsetsTopic = cb.Kafka.OffsetsTopic
+		worker = cb.Kafka.OffsetsTopic
 	}
+	if loc.Sink {
+		loc.OffsetsTopic = worker
+		return loc
+	}
+	loc.OffsetsTopic, loc.FallbackTopic = offsets.SourceOffsetsTopics(worker, connectorConfig)
 	return loc
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/pkg/config"
+	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
@@ -151,6 +152,7 @@ func (c *computer) operation(blk *config.Offsets) {
 	}
 	op.Method = obs.WriteVia
 	before := len(c.checks)
+	c.halt(&op, blk, obs)
 	switch blk.Kind {
 	case config.OpSinkPartitions:
 		c.sinkPartitions(&op, blk, obs)
@@ -168,11 +170,15 @@ func (c *computer) operation(blk *config.Offsets) {
 	c.sourceRetention(&op, blk, obs)
 	c.schemaHistory(&op, blk, obs)
 	c.sourceLogGap(&op, blk, obs)
+	c.hazards(&op, obs)
 	failed := obs.State == "FAILED"
 	for _, ts := range obs.TaskStates {
 		failed = failed || ts == "FAILED"
 	}
-	if failed {
+	switch {
+	case failed && op.Halt == HaltDeleteRecreate:
+		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q or one of its tasks is FAILED: apply deletes it, changes the offsets and re-creates it, and a re-created connector starts (a worker older than 3.5 has no STOPPED state): it fails again until the cause is fixed", obs.Name))
+	case failed:
 		c.check(SeverityWarning, "connector_failed", addr, fmt.Sprintf("connector %q or one of its tasks is FAILED: apply stops it, changes the offsets and leaves it STOPPED for you to resume once the cause is fixed", obs.Name))
 	}
 	for _, ch := range c.checks[before:] {
@@ -187,6 +193,36 @@ func (c *computer) operation(blk *config.Offsets) {
 		op.Risks = offsetsRisks(&op, c.latest[addr], obs.Codec, c.in.Direction)
 	}
 	c.ops = append(c.ops, op)
+}
+
+// halt decides how apply keeps the connector's tasks from writing while it
+// changes their offsets. Workers older than Kafka Connect 3.5 have no
+// PUT /stop: the only safe way there is the runbook's, deleting the
+// connector (its offsets stay) and re-creating it with its saved
+// configuration, which the block must ask for with acknowledge =
+// ["delete_recreate"]. A PAUSED connector is refused: re-created, it would
+// start and consume before it could be paused again.
+func (c *computer) halt(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
+	if obs.CanStop() {
+		return
+	}
+	v, _ := connect.ParseVersion(obs.WorkerVersion)
+	if !blk.Acknowledges(config.AckDeleteRecreate) {
+		c.check(SeverityError, "no_stop_endpoint", op.Address, fmt.Sprintf(
+			"connector %q: Kafka Connect %s has no stop endpoint (3.5+), so nothing guarantees that no task still writes offsets (pause keeps them running): offsetctl will not change them while the connector exists. Upgrade the workers to Kafka Connect 3.5 or later, or add acknowledge = [%q] to %s: apply then deletes the connector (its offsets stay), writes them, and re-creates it with the configuration it saved in the state",
+			obs.Name, v, config.AckDeleteRecreate, op.Address))
+		return
+	}
+	if obs.State == "PAUSED" {
+		c.check(SeverityError, "delete_recreate_paused", op.Address, fmt.Sprintf(
+			"connector %q is PAUSED: re-created on Kafka Connect %s (no initial_state before 3.7) it would start and consume the records a rewind replays before offsetctl could pause it again: resume it first, or wait for a worker upgrade",
+			obs.Name, v))
+		return
+	}
+	op.Halt = HaltDeleteRecreate
+	c.check(SeverityWarning, "delete_recreate", op.Address, fmt.Sprintf(
+		"connector %q will be DELETED and RE-CREATED (Kafka Connect %s has no stop endpoint; acknowledged: %s): apply saves its exact configuration in the state, deletes it (its offsets stay), waits until no task writes, writes the offsets, and re-creates it with the saved configuration; it is absent from GET /connectors in between, and a crash in between is recovered from the state",
+		obs.Name, v, config.AckDeleteRecreate))
 }
 
 func hasRealChange(chs []Change) bool {
@@ -736,38 +772,65 @@ func noteCheck(n offsets.SafetyNote, ch *SourceChange, blk *config.Offsets) (Sev
 		`; %sadd acknowledge = ["%s"] if the snapshot is to stop`, keep, config.AckCancelIncrementalSnapshot)
 }
 
-// sourceRetention weighs a Debezium PostgreSQL connector's source changes
-// against what its source database retains (the replication slot planning
-// read through source_database): a position the slot cannot stream from is
-// an error, one below what it confirmed replays nothing below it. Without a
-// source_database the plan says the slot was not checked.
+// sourceRetention weighs a Debezium source connector's changes against what
+// its source database retains, as planning read it through
+// source_database: for PostgreSQL the replication slot (a position the slot
+// cannot stream from is an error, one below what it confirmed replays
+// nothing below it); for MariaDB and MySQL the binlog (a binlog file or GTID
+// the server no longer has, or never had, is an error, a file about to
+// expire a warning with the hours left). Without a source_database the plan
+// says what was not checked.
 func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *ConnectorObservation) {
-	if obs.Type != Source || obs.Codec != "debezium-postgres" || !hasRealChange(op.Changes) {
+	if obs.Type != Source || !hasRealChange(op.Changes) {
 		return
 	}
 	sd := obs.SourceDB
+	var what, checks, server, reads string
+	var judge func(ch *SourceChange) []sourcedb.Finding
+	switch obs.Codec {
+	case "debezium-postgres":
+		what, checks, reads = "the replication slot", "whether the new position is still in the WAL, and whether PostgreSQL will replay from it", "the slot"
+		if sd != nil && sd.Postgres != nil {
+			judge = func(ch *SourceChange) []sourcedb.Finding {
+				edit := sourcedb.PostgresEdit{ConnectorState: obs.State, FlushMode: sd.FlushMode, Tables: sd.Tables, Acknowledged: blk.Acknowledge}
+				if ch.After != nil {
+					edit.Target, edit.HasTarget = offsets.PostgresResumeLSN(*ch.After)
+				}
+				if ch.Before != nil {
+					edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Before)
+				}
+				return sourcedb.JudgePostgres(sd.Postgres, edit)
+			}
+		}
+	case "debezium-mysql":
+		what, checks, server, reads = "the binlog", "whether the new position's binlog file and GTIDs are still on the server", " (its MariaDB/MySQL server)", "it"
+		if sd != nil && sd.Binlog != nil {
+			judge = func(ch *SourceChange) []sourcedb.Finding {
+				var edit sourcedb.BinlogEdit
+				if ch.After != nil {
+					edit = binlogEdit(*ch.After)
+				}
+				return sourcedb.JudgeBinlog(sd.Binlog, edit)
+			}
+		}
+	default:
+		return
+	}
 	switch {
 	case sd == nil:
 		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the replication slot of connector %q was not checked (whether the new position is still in the WAL, and whether PostgreSQL will replay from it): add source_database = database.NAME to %s so that plan reads the slot", obs.Name, op.Connector))
+			"%s of connector %q was not checked (%s): add source_database = database.NAME%s to %s so that plan reads %s", what, obs.Name, checks, server, op.Connector, reads))
 		return
-	case sd.Postgres == nil:
+	case judge == nil:
 		c.check(SeverityWarning, "source_unchecked", op.Address, fmt.Sprintf(
-			"the replication slot of connector %q was not checked: %s could not be read (%s)", obs.Name, sd.Database, sd.Error))
+			"%s of connector %q was not checked: %s could not be read (%s)", what, obs.Name, sd.Database, sd.Error))
 		return
 	}
 	for _, ch := range op.Changes {
 		if ch.Source == nil || ch.Action == ActionNoOp {
 			continue
 		}
-		edit := sourcedb.PostgresEdit{ConnectorState: obs.State, FlushMode: sd.FlushMode, Tables: sd.Tables, Acknowledged: blk.Acknowledge}
-		if ch.Source.After != nil {
-			edit.Target, edit.HasTarget = offsets.PostgresResumeLSN(*ch.Source.After)
-		}
-		if ch.Source.Before != nil {
-			edit.Stored, _ = offsets.PostgresResumeLSN(*ch.Source.Before)
-		}
-		for _, f := range sourcedb.JudgePostgres(sd.Postgres, edit) {
+		for _, f := range judge(ch.Source) {
 			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
 	}
@@ -845,11 +908,32 @@ func schemaHistorySummary(sh *SchemaHistoryObservation) string {
 	return msg
 }
 
+// binlogEdit is where a Debezium MariaDB or MySQL offset makes the
+// connector resume, as JudgeBinlog weighs it (no target without a file).
+func binlogEdit(off offsets.Map) sourcedb.BinlogEdit {
+	var e sourcedb.BinlogEdit
+	e.File, e.Pos, e.GTIDs, e.TsSec, e.HasTarget = offsets.MySQLResume(off)
+	return e
+}
+
 // logJudge returns how to judge a position of obs's source against what
 // planning read of its log (the source's verdicts, and the position as
 // text), or nil when nothing was read.
 func logJudge(obs *ConnectorObservation) (func(off offsets.Map) ([]sourcedb.Finding, string), bool) {
 	sd := obs.SourceDB
+	if obs.Codec == "debezium-mysql" && sd != nil && sd.Binlog != nil {
+		return func(off offsets.Map) ([]sourcedb.Finding, string) {
+			edit := binlogEdit(off)
+			if !edit.HasTarget {
+				return nil, ""
+			}
+			at := fmt.Sprintf("%s:%d", edit.File, edit.Pos)
+			if edit.GTIDs != "" {
+				at += " (gtids " + edit.GTIDs + ")"
+			}
+			return sourcedb.JudgeBinlog(sd.Binlog, edit), at
+		}, true
+	}
 	if obs.Codec != "debezium-postgres" || sd == nil || sd.Postgres == nil {
 		return nil, false
 	}

@@ -33,7 +33,11 @@
 //     bounds and timestamp lookups, restore files, and for reconcile blocks
 //     the source and sink tables (pkg/reconcile). Problems of the world
 //     found here (no offsets API, invalid records in the offsets topic) are
-//     checks; an error means the world could not be read.
+//     checks; an error means the world could not be read. Where the
+//     offsets topic is read, the config topic is read too, and what Kafka
+//     Connect's internal topics say of the connector (an exactly-once
+//     worker, its creation, writes after it stopped) is recorded as its
+//     Evidence (hazards.go) for the hazard checks.
 //  2. Compute (compute.go): Compute is a pure function of the
 //     configuration and the Inputs observed: it makes the operations and
 //     the checks of what was declared (targets out of range, skips that do

@@ -184,6 +184,55 @@ type connectorV1 struct {
 	Sink          []sinkPartitionV1 `json:"sink_offsets,omitempty"`
 	SourceDB      *sourceDBV3       `json:"source_database,omitempty"`
 	SchemaHistory *schemaHistoryV3  `json:"schema_history,omitempty"`
+	Evidence      *evidenceV3       `json:"evidence,omitempty"`
+}
+
+// evidenceV3 is what the internal topics said of a connector (Evidence);
+// times in RFC 3339, absent when zero.
+type evidenceV3 struct {
+	ExactlyOnce      string   `json:"exactly_once,omitempty"`
+	Created          string   `json:"created,omitempty"`
+	NewestOffset     string   `json:"newest_offset,omitempty"`
+	StoppedAt        string   `json:"stopped_at,omitempty"`
+	LateWrites       []string `json:"late_writes,omitempty"`
+	GroupMembers     []string `json:"group_members,omitempty"`
+	ConfigTopicError string   `json:"config_topic_error,omitempty"`
+}
+
+func evidenceToWire(e *Evidence) *evidenceV3 {
+	if e == nil {
+		return nil
+	}
+	t := func(v time.Time) string {
+		if v.IsZero() {
+			return ""
+		}
+		return v.UTC().Format(time.RFC3339Nano)
+	}
+	return &evidenceV3{ExactlyOnce: e.ExactlyOnce, Created: t(e.Created), NewestOffset: t(e.NewestOffset), StoppedAt: t(e.StoppedAt),
+		LateWrites: e.LateWrites, GroupMembers: e.GroupMembers, ConfigTopicError: e.ConfigTopicError}
+}
+
+func evidenceFromWire(addr string, w *evidenceV3) (*Evidence, error) {
+	if w == nil {
+		return nil, nil
+	}
+	e := &Evidence{ExactlyOnce: w.ExactlyOnce, LateWrites: w.LateWrites, GroupMembers: w.GroupMembers, ConfigTopicError: w.ConfigTopicError}
+	for _, f := range []struct {
+		name string
+		in   string
+		out  *time.Time
+	}{{"created", w.Created, &e.Created}, {"newest_offset", w.NewestOffset, &e.NewestOffset}, {"stopped_at", w.StoppedAt, &e.StoppedAt}} {
+		if f.in == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, f.in)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: evidence.%s %q is not a time: %w", addr, f.name, f.in, err)
+		}
+		*f.out = v
+	}
+	return e, nil
 }
 
 // sourceDBV3 is what planning read from a source connector's database. LSNs
@@ -198,6 +247,25 @@ type sourceDBV3 struct {
 	CurrentLSN    uint64         `json:"current_lsn,omitempty"`
 	Slot          *slotV3        `json:"slot,omitempty"`
 	Publication   *publicationV3 `json:"publication,omitempty"`
+	Binlog        *binlogV3      `json:"binlog,omitempty"`
+}
+
+// binlogV3 is what planning read from a MariaDB or MySQL source (its
+// observed_at is the source_database's).
+type binlogV3 struct {
+	Flavor           string                `json:"flavor"`
+	Version          string                `json:"version"`
+	LogBin           bool                  `json:"log_bin"`
+	BinlogFormat     string                `json:"binlog_format"`
+	BinlogRowImage   string                `json:"binlog_row_image"`
+	Files            []sourcedb.BinlogFile `json:"files"`
+	GTIDBinlogState  string                `json:"gtid_binlog_state,omitempty"`
+	GTIDSlavePos     string                `json:"gtid_slave_pos,omitempty"`
+	GTIDStart        string                `json:"gtid_start,omitempty"`
+	GTIDMode         string                `json:"gtid_mode,omitempty"`
+	GTIDExecuted     string                `json:"gtid_executed,omitempty"`
+	GTIDPurged       string                `json:"gtid_purged,omitempty"`
+	RetentionSeconds int64                 `json:"retention_seconds"`
 }
 
 type slotV3 struct {
@@ -232,6 +300,16 @@ func sourceDBToWire(sd *SourceDBObservation) *sourceDBV3 {
 			RestartLSN: s.RestartLSN, ConfirmedFlushLSN: s.ConfirmedFlushLSN, WALStatus: s.WALStatus, SafeWALSize: s.SafeWALSize}
 		w.Publication = &publicationV3{Name: pg.Publication.Name, Exists: pg.Publication.Exists, AllTables: pg.Publication.AllTables, Tables: nonNil(pg.Publication.Tables)}
 	}
+	if b := sd.Binlog; b != nil {
+		files := b.Files
+		if files == nil {
+			files = []sourcedb.BinlogFile{}
+		}
+		w.ObservedAt = b.ObservedAt.UTC().Format(time.RFC3339Nano)
+		w.Binlog = &binlogV3{Flavor: b.Flavor, Version: b.Version, LogBin: b.LogBin, BinlogFormat: b.BinlogFormat, BinlogRowImage: b.BinlogRowImage,
+			Files: files, GTIDBinlogState: b.GTIDBinlogState, GTIDSlavePos: b.GTIDSlavePos, GTIDStart: b.GTIDStart,
+			GTIDMode: b.GTIDMode, GTIDExecuted: b.GTIDExecuted, GTIDPurged: b.GTIDPurged, RetentionSeconds: b.RetentionSeconds}
+	}
 	return w
 }
 
@@ -240,15 +318,31 @@ func sourceDBFromWire(addr string, w *sourceDBV3) (*SourceDBObservation, error) 
 		return nil, nil
 	}
 	sd := &SourceDBObservation{Database: w.Database, Error: w.Error, FlushMode: w.FlushMode, Tables: w.Tables}
-	if (w.Slot == nil) != (w.Publication == nil) || (w.Slot == nil) == (w.Error == "") {
-		return nil, fmt.Errorf("connector %s: source_database holds either what was read (slot and publication) or the error that kept it from being read", addr)
+	read := 0
+	if w.Slot != nil {
+		read++
 	}
-	if w.Slot == nil {
+	if w.Binlog != nil {
+		read++
+	}
+	if (w.Slot == nil) != (w.Publication == nil) || read > 1 || (read == 0) == (w.Error == "") {
+		return nil, fmt.Errorf("connector %s: source_database holds either what was read (slot and publication, or binlog) or the error that kept it from being read", addr)
+	}
+	if read == 0 {
 		return sd, nil
 	}
 	at, err := time.Parse(time.RFC3339Nano, w.ObservedAt)
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: source_database observed_at %q is not an RFC 3339 time", addr, w.ObservedAt)
+	}
+	if b := w.Binlog; b != nil {
+		if b.Flavor != sourcedb.FlavorMariaDB && b.Flavor != sourcedb.FlavorMySQL {
+			return nil, fmt.Errorf("connector %s: source_database binlog flavor %q is neither %q nor %q", addr, b.Flavor, sourcedb.FlavorMariaDB, sourcedb.FlavorMySQL)
+		}
+		sd.Binlog = &sourcedb.BinlogObservation{ObservedAt: at, Flavor: b.Flavor, Version: b.Version, LogBin: b.LogBin, BinlogFormat: b.BinlogFormat, BinlogRowImage: b.BinlogRowImage,
+			Files: b.Files, GTIDBinlogState: b.GTIDBinlogState, GTIDSlavePos: b.GTIDSlavePos, GTIDStart: b.GTIDStart,
+			GTIDMode: b.GTIDMode, GTIDExecuted: b.GTIDExecuted, GTIDPurged: b.GTIDPurged, RetentionSeconds: b.RetentionSeconds}
+		return sd, nil
 	}
 	s := w.Slot
 	sd.Postgres = &sourcedb.PostgresObservation{ObservedAt: at, ServerVersion: w.ServerVersion, CurrentLSN: w.CurrentLSN,
@@ -353,6 +447,7 @@ type operationV1 struct {
 	BlockHash        string       `json:"block_hash"`
 	Status           string       `json:"status"`
 	Method           string       `json:"method"`
+	Halt             string       `json:"halt,omitempty"`
 	AllowSkipRecords int64        `json:"allow_skip_records"`
 	AppliedSerial    uint64       `json:"applied_serial,omitempty"`
 	Changes          []changeV1   `json:"changes"`
@@ -464,7 +559,7 @@ func toWire(p *Plan) *planV1 {
 			WorkerVersion: c.WorkerVersion, ClusterID: c.ClusterID, Exists: c.Exists, Type: string(c.Type), Class: c.Class,
 			Codec: c.Codec, State: c.State, TaskStates: nonNil(c.TaskStates), ConfigHash: c.ConfigHash,
 			ReadVia: string(c.ReadVia), WriteVia: string(c.WriteVia), Group: c.Group, AutoReset: c.AutoOffsetReset, SourceDB: sourceDBToWire(c.SourceDB),
-			SchemaHistory: schemaHistoryToWire(c.SchemaHistory)}
+			SchemaHistory: schemaHistoryToWire(c.SchemaHistory), Evidence: evidenceToWire(c.Evidence)}
 		for _, so := range c.Source {
 			off := so.Offset
 			cw.Source = append(cw.Source, sourceOffsetV1{Key: keyText(so.Key), Partition: so.Partition, Offset: &off})
@@ -476,7 +571,7 @@ func toWire(p *Plan) *planV1 {
 	}
 	for _, op := range p.Operations {
 		ow := operationV1{Address: op.Address, Name: op.Name, Kind: string(op.Kind), Connector: op.Connector,
-			Reason: op.Reason, BlockHash: op.BlockHash, Status: string(op.Status), Method: string(op.Method),
+			Reason: op.Reason, BlockHash: op.BlockHash, Status: string(op.Status), Method: string(op.Method), Halt: string(op.Halt),
 			AllowSkipRecords: op.AllowSkipRecords, AppliedSerial: op.AppliedSerial, Changes: []changeV1{},
 			Reconcile: reconcileToWire(op.Reconcile), Risks: risksToWire(op.Risks)}
 		for _, ch := range op.Changes {
@@ -527,6 +622,9 @@ func fromWire(w *planV1) (*Plan, error) {
 		if c.SchemaHistory, err = schemaHistoryFromWire(cw.Address, cw.SchemaHistory); err != nil {
 			return nil, err
 		}
+		if c.Evidence, err = evidenceFromWire(cw.Address, cw.Evidence); err != nil {
+			return nil, err
+		}
 		for _, so := range cw.Source {
 			o := SourceOffset{Partition: so.Partition}
 			if so.Key != "" {
@@ -544,8 +642,11 @@ func fromWire(w *planV1) (*Plan, error) {
 	}
 	for _, ow := range w.Operations {
 		op := Operation{Address: ow.Address, Name: ow.Name, Kind: OperationKind(ow.Kind), Connector: ow.Connector,
-			Reason: ow.Reason, BlockHash: ow.BlockHash, Status: OperationStatus(ow.Status), Method: Method(ow.Method),
+			Reason: ow.Reason, BlockHash: ow.BlockHash, Status: OperationStatus(ow.Status), Method: Method(ow.Method), Halt: Halt(ow.Halt),
 			AllowSkipRecords: ow.AllowSkipRecords, AppliedSerial: ow.AppliedSerial}
+		if op.Halt != HaltStop && op.Halt != HaltDeleteRecreate {
+			return nil, fmt.Errorf("operation %s: halt %q is not one this offsetctl knows (\"delete_recreate\" or none): it was made by a newer offsetctl; plan again with this one", ow.Address, ow.Halt)
+		}
 		rd, err := reconcileFromWire(ow.Address, ow.Reconcile)
 		if err != nil {
 			return nil, err

@@ -177,8 +177,16 @@ func TestPlanFileKeepsTheSourceDatabase(t *testing.T) {
 			Slot:        sourcedb.PostgresSlot{Name: "debezium", Exists: true, Plugin: "pgoutput", Database: "shop", Active: true, ActivePID: 42, RestartLSN: 1000, ConfirmedFlushLSN: 2000, WALStatus: "reserved", SafeWALSize: &size},
 			Publication: sourcedb.Publication{Name: "dbz_publication", Exists: true, Tables: []string{"public.customers"}}}}
 	failed := &SourceDBObservation{Database: "database.source", Error: "connecting to the source database: connection refused"}
+	mariadb := &SourceDBObservation{Database: "database.mariadb", Tables: []string{"shop.customers"},
+		Binlog: &sourcedb.BinlogObservation{ObservedAt: time.Date(2026, 11, 20, 14, 30, 0, 123000000, time.UTC), Flavor: sourcedb.FlavorMariaDB, Version: "10.11.19-MariaDB-log",
+			LogBin: true, BinlogFormat: "ROW", BinlogRowImage: "FULL", Files: []sourcedb.BinlogFile{{Name: "binlog.000003", Size: 684}},
+			GTIDBinlogState: "0-1-5", GTIDStart: "0-1-4", RetentionSeconds: 86400}}
+	mysql := &SourceDBObservation{Database: "database.mysql",
+		Binlog: &sourcedb.BinlogObservation{ObservedAt: time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC), Flavor: sourcedb.FlavorMySQL, Version: "8.0.36",
+			LogBin: true, BinlogFormat: "ROW", BinlogRowImage: "FULL",
+			GTIDMode: "ON", GTIDExecuted: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-120", GTIDPurged: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-40"}}
 	s := compileSchema(t)
-	for _, sd := range []*SourceDBObservation{read, failed} {
+	for _, sd := range []*SourceDBObservation{read, failed, mariadb, mysql} {
 		p := fixturePlan()
 		p.Connectors[0].SourceDB = sd
 		data, err := Marshal(p)
@@ -204,6 +212,15 @@ func TestPlanFileKeepsTheSourceDatabase(t *testing.T) {
 	}
 	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "source_database holds either") {
 		t.Fatalf("a source_database with neither what was read nor an error: %v", err)
+	}
+	both := *read
+	both.Binlog = mariadb.Binlog
+	p.Connectors[0].SourceDB = &both
+	if data, err = Marshal(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "source_database holds either") {
+		t.Fatalf("a source_database with a slot and a binlog: %v", err)
 	}
 }
 
@@ -249,5 +266,39 @@ func TestPlanFileKeepsTheSchemaHistory(t *testing.T) {
 	}
 	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "schema_history holds either") {
 		t.Fatalf("a schema history with records and an error: %v", err)
+	}
+}
+
+// TestPlanFileKeepsTheEvidence: a connector's evidence from Connect's
+// internal topics (optional) survives the round trip, validates against
+// the schema, and a plan without it reads as before.
+func TestPlanFileKeepsTheEvidence(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 12, 1, 10, m, 0, 123000000, time.UTC) }
+	s := compileSchema(t)
+	for _, ev := range []*Evidence{
+		nil,
+		{ExactlyOnce: "the config topic holds a task-count record", Created: at(1), NewestOffset: at(2), StoppedAt: at(3),
+			LateWrites: []string{"connect-offsets[3]@17 at 2026-12-01T10:05:00Z"}, GroupMembers: []string{"c-0 (m-1) on /10.0.0.1"}},
+		{ConfigTopicError: "topic \"connect-configs\" does not exist"},
+	} {
+		p := fixturePlan()
+		p.Connectors[0].Evidence = ev
+		data, err := Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(decodeJSON(t, data)); err != nil {
+			t.Fatalf("schema: %v", err)
+		}
+		if ev == nil && strings.Contains(string(data), `"evidence"`) {
+			t.Fatal("a plan without evidence writes an evidence field")
+		}
+		back, err := Read("plan.json", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(ev, back.Connectors[0].Evidence, cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("round trip (-want +got):\n%s", d)
+		}
 	}
 }

@@ -159,11 +159,7 @@ func (o *observer) connector(ctx context.Context, cb *config.Connector, topics [
 		return nil, fmt.Errorf("connector %q has type %q: offsetctl handles source and sink connectors", cb.ConnectorName, info.Type)
 	}
 	if obs.WriteVia != MethodREST {
-		sev := SeverityWarning
-		if !ci.version.AtLeast(3, 5) {
-			sev = SeverityError
-		}
-		o.checks = append(o.checks, Check{Severity: sev, Code: "no_offsets_api", Message: noOffsetsAPI(ci.version, obs)})
+		o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "no_offsets_api", Message: noOffsetsAPI(ci.version, obs)})
 	}
 	o.cache[cb.Addr()] = obs
 	return obs, nil
@@ -179,11 +175,11 @@ func noOffsetsAPI(v connect.Version, obs *ConnectorObservation) string {
 	if v.AtLeast(3, 5) {
 		return fmt.Sprintf("connector %q: Kafka Connect %s has no PATCH /offsets (3.6+): apply stops the connector, %s, then resumes it", obs.Name, v, where)
 	}
-	return fmt.Sprintf("connector %q: Kafka Connect %s has no stop endpoint (3.5+), so nothing guarantees that no task still writes offsets (pause keeps them running): offsetctl will not change them. Upgrade the workers to Kafka Connect 3.5 or later", obs.Name, v)
+	return fmt.Sprintf("connector %q: Kafka Connect %s has no stop endpoint (3.5+) nor PATCH /offsets: offsetctl changes its offsets only by deleting and re-creating it (an offsets block's acknowledge = [%q]), and %s", obs.Name, v, config.AckDeleteRecreate, where)
 }
 
 func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) error {
-	loc := OffsetsLocation(cb, obs, obs.ReadVia)
+	loc := OffsetsLocation(cb, obs, obs.ReadVia, cfg)
 	if obs.ReadVia == MethodREST {
 		got, err := offsets.NewReader(loc, RESTOffsets(ci.client), nil).REST(ctx)
 		if err != nil {
@@ -195,45 +191,73 @@ func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *confi
 			}
 		}
 	}
-	if obs.ReadVia == MethodTopic || obs.WriteVia == MethodTopic {
-		if cb.Kafka == nil {
-			return fmt.Errorf("Kafka Connect %s cannot change offsets over REST (3.6+), so offsetctl uses the offsets topic: give %s a kafka block", ci.info.Version, cb.Addr())
+	if obs.ReadVia != MethodTopic && obs.WriteVia != MethodTopic {
+		if loc.FallbackTopic != "" {
+			o.checks = append(o.checks, ownOffsetsTopic(obs, loc, nil, nil, false))
 		}
-		loc.OffsetsTopic = cb.Kafka.OffsetsTopic
-		if t := cfg["offsets.storage.topic"]; t != "" {
-			loc.OffsetsTopic = t
-			o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "own_offsets_topic", Message: fmt.Sprintf(
-				"connector %q keeps its offsets in its own topic %q (offsets.storage.topic): offsetctl reads and writes that topic", obs.Name, t)})
+		sort.Slice(obs.Source, func(i, j int) bool { return obs.Source[i].Partition.String() < obs.Source[j].Partition.String() })
+		return nil
+	}
+	if cb.Kafka == nil {
+		return fmt.Errorf("Kafka Connect %s cannot change offsets over REST (3.6+), so offsetctl uses the offsets topic: give %s a kafka block", ci.info.Version, cb.Addr())
+	}
+	snap, fallback, err := offsets.NewReader(loc, nil, o.kafka(cb.Kafka)).Topics(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range []*offsets.TopicSnapshot{snap, fallback} {
+		if s == nil || len(s.Invalid) == 0 {
+			continue
 		}
-		snap, err := offsets.NewReader(loc, nil, o.kafka(cb.Kafka)).Topic(ctx)
-		if err != nil {
-			return err
+		first := s.Invalid[0]
+		o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "invalid_offset_records", Message: fmt.Sprintf(
+			"the offsets topic %q holds %d records that are not valid Connect offset records (first at partition %d offset %d: %s); they are ignored, as the worker ignores them",
+			s.Topic, len(s.Invalid), first.TopicPartition, first.TopicOffset, first.Err)})
+	}
+	recs := offsets.Effective(cb.ConnectorName, snap)
+	if loc.FallbackTopic != "" {
+		o.checks = append(o.checks, ownOffsetsTopic(obs, loc, recs, offsets.Shadowed(cb.ConnectorName, snap, fallback), true))
+	}
+	o.topicEvidence(ctx, cb, obs, recs)
+	if obs.ReadVia == MethodTopic {
+		for _, r := range recs {
+			obs.Source = append(obs.Source, SourceOffset{Key: r.Key, Partition: r.Partition, Offset: r.Offset})
 		}
-		topic := loc.OffsetsTopic
-		if n := len(snap.Invalid); n > 0 {
-			first := snap.Invalid[0]
-			o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "invalid_offset_records", Message: fmt.Sprintf(
-				"the offsets topic %q holds %d records that are not valid Connect offset records (first at partition %d offset %d: %s); they are ignored, as the worker ignores them",
-				topic, n, first.TopicPartition, first.TopicOffset, first.Err)})
-		}
-		recs := snap.Connector(cb.ConnectorName)
-		if obs.ReadVia == MethodTopic {
+	} else {
+		for i := range obs.Source {
 			for _, r := range recs {
-				obs.Source = append(obs.Source, SourceOffset{Key: r.Key, Partition: r.Partition, Offset: r.Offset})
-			}
-		} else {
-			for i := range obs.Source {
-				for _, r := range recs {
-					if r.Partition.Equal(obs.Source[i].Partition) {
-						obs.Source[i].Key = r.Key
-						obs.Source[i].Partition = r.Partition
-					}
+				if r.Partition.Equal(obs.Source[i].Partition) {
+					obs.Source[i].Key = r.Key
+					obs.Source[i].Partition = r.Partition
 				}
 			}
 		}
 	}
 	sort.Slice(obs.Source, func(i, j int) bool { return obs.Source[i].Partition.String() < obs.Source[j].Partition.String() })
 	return nil
+}
+
+// ownOffsetsTopic says where Kafka Connect keeps the offsets of a source
+// connector with its own offsets.storage.topic and, when offsetctl reads
+// and writes the topics itself (direct), what it read from which topic and
+// which partitions the worker's topic holds in vain (shadowed).
+func ownOffsetsTopic(obs *ConnectorObservation, loc offsets.Location, recs, shadowed []offsets.TopicRecord, direct bool) Check {
+	msg := fmt.Sprintf("connector %q keeps its offsets in its own topic %q (offsets.storage.topic): Kafka Connect reads them from that topic only, and writes them there, copying every write to the worker's topic %q (deletions there first)",
+		obs.Name, loc.OffsetsTopic, loc.FallbackTopic)
+	if !direct {
+		return Check{Severity: SeverityOK, Code: "own_offsets_topic", Message: msg + "; apply changes them through PATCH /offsets, which does the same"}
+	}
+	msg = fmt.Sprintf("%s. offsetctl does the same: %d partition(s) read from %q; apply writes there and copies to %q, and reads back from %q",
+		msg, len(recs), loc.OffsetsTopic, loc.FallbackTopic, loc.OffsetsTopic)
+	if len(shadowed) > 0 {
+		parts := make([]string, 0, len(shadowed))
+		for _, r := range shadowed {
+			parts = append(parts, r.Partition.String())
+		}
+		msg += fmt.Sprintf(". The worker's topic %q also holds %d partition(s) that %q does not: %s; Kafka Connect lists them but reads no offset for them (the connector starts them anew), and so does this plan",
+			loc.FallbackTopic, len(shadowed), loc.OffsetsTopic, strings.Join(parts, ", "))
+	}
+	return Check{Severity: SeverityWarning, Code: "own_offsets_topic", Message: msg}
 }
 
 // kafka returns the offset store's access to the cluster of a kafka block.
@@ -281,11 +305,12 @@ func (o *observer) sinkOffsets(ctx context.Context, ci *clusterInfo, cb *config.
 		names = append(names, t)
 	}
 	sort.Strings(names)
-	rd := offsets.NewReader(OffsetsLocation(cb, obs, obs.ReadVia), RESTOffsets(ci.client), o.kafka(cb.Kafka))
+	rd := offsets.NewReader(OffsetsLocation(cb, obs, obs.ReadVia, cfg), RESTOffsets(ci.client), o.kafka(cb.Kafka))
 	grp, err := rd.Group(ctx, names)
 	if err != nil {
 		return err
 	}
+	sinkEvidence(obs, grp.Members)
 	for _, so := range grp.Offsets {
 		obs.Sink = append(obs.Sink, SinkPartition{Topic: so.Topic, Partition: so.Partition, Committed: so.Committed, LogStart: so.LogStart, LogEnd: so.LogEnd})
 	}
@@ -397,15 +422,28 @@ func restoreData(b *offsets.Backup) *RestoreData {
 
 // sourceDatabase reads, for a Debezium PostgreSQL connector whose block names
 // a source_database, the replication slot and publication its offsets
-// depend on. It only reads, in one short read-only transaction; a source it
-// cannot read is recorded with the reason, and the plan says which checks it
-// could not make.
+// depend on; for a Debezium MariaDB or MySQL connector, the server's binlog
+// files and GTID state. It only reads, in one short read-only transaction; a
+// source it cannot read is recorded with the reason, and the plan says which
+// checks it could not make.
 func (o *observer) sourceDatabase(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
-	if obs.Codec != "debezium-postgres" || cb.SourceDatabase == nil {
+	if cb.SourceDatabase == nil {
+		return
+	}
+	switch obs.Codec {
+	case "debezium-postgres":
+	case "debezium-mysql":
+		o.binlogSource(ctx, cb, obs, cfg)
+		return
+	default:
 		return
 	}
 	sd := &SourceDBObservation{Database: cb.SourceDatabase.Addr(), FlushMode: cfg["lsn.flush.mode"], Tables: plainTables(cfg["table.include.list"])}
 	obs.SourceDB = sd
+	if IsMySQL(cb.SourceDatabase) {
+		sd.Error = fmt.Sprintf("%s is a MariaDB/MySQL database, and connector %q is a Debezium PostgreSQL connector: source_database must name its PostgreSQL database", cb.SourceDatabase.Addr(), obs.Name)
+		return
+	}
 	dc, ok := o.pl.Clients.(DatabaseClients)
 	if !ok {
 		sd.Error = "this offsetctl cannot open databases here"
@@ -422,6 +460,33 @@ func (o *observer) sourceDatabase(ctx context.Context, cb *config.Connector, obs
 		return
 	}
 	sd.Postgres = pg
+}
+
+// binlogSource reads a Debezium MariaDB or MySQL connector's server: its
+// binlog files, GTID state and binlog settings.
+func (o *observer) binlogSource(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
+	sd := &SourceDBObservation{Database: cb.SourceDatabase.Addr(), Tables: plainTables(cfg["table.include.list"])}
+	obs.SourceDB = sd
+	if !IsMySQL(cb.SourceDatabase) {
+		sd.Error = fmt.Sprintf("%s is not a MariaDB/MySQL database (mysql:// or mariadb:// url), and connector %q reads a binlog: source_database must name its MariaDB/MySQL server", cb.SourceDatabase.Addr(), obs.Name)
+		return
+	}
+	mc, ok := o.pl.Clients.(MySQLDatabaseClients)
+	if !ok {
+		sd.Error = "this offsetctl cannot open MariaDB/MySQL databases here"
+		return
+	}
+	db, err := mc.MySQLDatabase(ctx, cb.SourceDatabase)
+	if err != nil {
+		sd.Error = err.Error()
+		return
+	}
+	bo, err := sourcedb.ObserveMySQL(ctx, db, 10*time.Second)
+	if err != nil {
+		sd.Error = err.Error()
+		return
+	}
+	sd.Binlog = bo
 }
 
 // plainTables returns the entries of a Debezium include list that name a

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/internal/numfmt"
+	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 	"github.com/offsetctl/offsetctl/pkg/sourcedb"
@@ -78,6 +79,23 @@ const (
 	MethodGroup = offsets.ViaGroup
 )
 
+// Halt is how apply keeps a connector's tasks from writing offsets while it
+// changes them.
+type Halt string
+
+// The halts.
+const (
+	// HaltStop stops the connector (PUT /stop, Kafka Connect 3.5+) and
+	// returns it to its state after; the default, written as "".
+	HaltStop Halt = ""
+	// HaltDeleteRecreate deletes the connector (its offsets stay), writes
+	// its offsets, and re-creates it with the configuration saved in the
+	// state before the delete: the runbook's way on workers older than 3.5,
+	// which have no stop endpoint. The offsets block asks for it with
+	// acknowledge = ["delete_recreate"].
+	HaltDeleteRecreate Halt = "delete_recreate"
+)
+
 // ConnectorObservation is what planning saw of one connector.
 type ConnectorObservation struct {
 	Address       string        // the HCL address, e.g. connector.orders_sink
@@ -109,21 +127,36 @@ type ConnectorObservation struct {
 	// SchemaHistory is what planning read from a Debezium MySQL or MariaDB
 	// connector's schema history topic: nil for other connectors.
 	SchemaHistory *SchemaHistoryObservation
+	// Evidence is what Kafka Connect's internal topics said of the
+	// connector, for the hazard checks; nil when they were not read.
+	Evidence *Evidence
 	// OtherNames are the connectors the worker has, read only when this one
 	// does not exist, for a "did you mean"; not saved in the plan file.
 	OtherNames []string
 }
 
+// CanStop reports whether the connector's worker has PUT /stop (Kafka
+// Connect 3.5+); a version that cannot be read counts as able, as it did
+// before halts existed (apply checks the worker itself).
+func (o *ConnectorObservation) CanStop() bool {
+	v, err := connect.ParseVersion(o.WorkerVersion)
+	return err != nil || v.AtLeast(3, 5)
+}
+
 // SourceDBObservation is what planning read from a source connector's
-// database: for Debezium PostgreSQL, its replication slot and publication,
-// which say whether an offset edit can do what it seems to.
+// database: for Debezium PostgreSQL, its replication slot and publication;
+// for Debezium MariaDB and MySQL, the server's binlog files, GTID state and
+// binlog settings. They say whether an offset edit can do what it seems to.
 type SourceDBObservation struct {
 	// Database is the database block's address.
 	Database string
 	// Postgres is what was read; nil when it could not be, and Error says
 	// why (the checks that need it are then warnings that say so).
 	Postgres *sourcedb.PostgresObservation
-	Error    string
+	// Binlog is what was read from a MariaDB or MySQL source (nil for
+	// PostgreSQL, or when it could not be read).
+	Binlog *sourcedb.BinlogObservation
+	Error  string
 	// FlushMode is the connector's lsn.flush.mode; Tables the tables its
 	// table.include.list names (plain names only, not patterns).
 	FlushMode string
@@ -201,6 +234,9 @@ type Operation struct {
 	BlockHash string // content hash of the block, matched against state
 	Status    OperationStatus
 	Method    Method
+	// Halt is how apply halts the connector: stop, or delete and re-create
+	// (workers older than 3.5, when the block acknowledges it).
+	Halt Halt
 	// AllowSkipRecords is the operator's acknowledgement of how many records
 	// may be skipped; -1 when not given.
 	AllowSkipRecords int64

@@ -124,6 +124,10 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 	for i, target := range targets {
 		blk := blocks[i]
 		obs := observed[blk.Addr()]
+		if (obs == nil || !obs.Exists) && target.Connectors[0].SavedConfig != nil {
+			return nil, fmt.Errorf("connector %q (%s) does not exist on %s: operation %d deleted it to change its offsets (delete_recreate) and did not re-create it; apply the same plan file again: it re-creates the connector from the configuration saved in the state and settles operation %d (or re-create it by hand from offsetctl state show %d -json, then roll back)",
+				blk.ConnectorName, blk.Addr(), blk.Connect.Addr(), target.Serial, target.Serial, target.Serial)
+		}
 		if obs == nil || !obs.Exists {
 			return nil, fmt.Errorf("connector %q (%s) does not exist on %s: create it (STOPPED) before rolling back its offsets", blk.ConnectorName, blk.Addr(), blk.Connect.Addr())
 		}
@@ -137,6 +141,13 @@ func RollbackPlan(ctx context.Context, cfg *config.Config, st *state.State, targ
 			Status: StatusChange, Method: obs.WriteVia, AllowSkipRecords: -1,
 		}
 		op.Changes = changesTo(obs, want)
+		if target.Connectors[0].Halt == string(HaltDeleteRecreate) && !obs.CanStop() {
+			// Rolled back the way it was applied.
+			op.Halt = HaltDeleteRecreate
+			checks = append(checks, Check{Severity: SeverityWarning, Code: "delete_recreate", Operation: op.Address, Message: fmt.Sprintf(
+				"connector %q will be DELETED and RE-CREATED, as operation %d did (Kafka Connect %s has no stop endpoint): rollback saves its exact configuration in the state, deletes it (its offsets stay), writes the before-images, and re-creates it with the saved configuration",
+				obs.Name, target.Serial, obs.WorkerVersion)})
+		}
 		for _, ch := range op.Changes {
 			if ch.Action == ActionDelete && ch.Source != nil {
 				// The operation created this partition's offset (copy_from

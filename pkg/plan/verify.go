@@ -157,6 +157,7 @@ func diffOperation(want, got *Operation) string {
 		field("block_hash", want.BlockHash, got.BlockHash),
 		field("status", want.Status, got.Status),
 		field("method", want.Method, got.Method),
+		field("halt", want.Halt, got.Halt),
 		field("allow_skip_records", want.AllowSkipRecords, got.AllowSkipRecords),
 		field("applied_serial", want.AppliedSerial, got.AppliedSerial),
 		field("the number of changes", len(want.Changes), len(got.Changes)),

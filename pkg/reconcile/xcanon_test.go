@@ -52,6 +52,8 @@ var xcases = []xcase{
 	{my: "char(10)", pg: "char(10)", note: "STRING into bpchar", vals: []xval{{"'abc'", "'abc'", "abc"}, {"'abc d'", "'abc d'", "abc d"}}},
 	{my: "varchar(20)", pg: "varchar(20)", note: "STRING: bytes, not collation order", vals: []xval{{"'a '", "'a '", "a "}, {"'a'", "'a'", "a"}, {"'A'", "'A'", "A"}, {"'ß'", "'ß'", "ß"}, {"'ss'", "'ss'", "ss"}, {"'😀'", "'😀'", "😀"}, {"'NULL'", "'NULL'", "NULL-text"}, {"NULL", "NULL", "NULL"}}},
 	{my: "varchar(20) character set latin1", pg: "text", note: "STRING: converted to UTF-8", vals: []xval{{"'café'", "'café'", "café"}, {"'cafe'", "'cafe'", "cafe"}}},
+	{my: "varchar(20) character set utf8mb3", pg: "text", note: "STRING: converted to utf8mb4", vals: []xval{{"'café'", "'café'", "café"}, {"'cafe'", "'cafe'", "cafe"}}},
+	{my: "varchar(20) collate utf8mb4_unicode_ci", pg: "text", note: "STRING: utf8mb4 read as it is, bytes not collation", vals: []xval{{"'café'", "'café'", "café"}, {"'cafe'", "'cafe'", "cafe"}, {"'Cafe'", "'Cafe'", "Cafe"}}},
 	{my: "longtext", pg: "text", note: "STRING", vals: []xval{{"'line1\\nline2'", "E'line1\\nline2'", "line1\nline2"}, {"'a,b:c'", "'a,b:c'", "a,b:c"}, {"''", "''", ""}}},
 	{my: "enum('red','green')", pg: "text", note: "ENUM: its label", vals: []xval{{"'red'", "'red'", "red"}, {"'green'", "'green'", "green"}}},
 	{my: "set('a','b','c')", pg: "text", note: "SET: comma-separated labels", vals: []xval{{"'a,c'", "'a,c'", "a,c"}, {"'b'", "'b'", "b"}, {"''", "''", ""}}},

@@ -18,7 +18,7 @@ func xtables(t *testing.T, n int) (my, pg string) {
 	t.Helper()
 	my, pg = mariadbtest.NewDB(t), pgtest.NewDB(t)
 	mariadbtest.Exec(t, my, `SET time_zone = '+00:00';
-		CREATE TABLE customers (id bigint primary key, name varchar(100) character set utf8mb4 collate utf8mb4_unicode_ci, code char(4),
+		CREATE TABLE customers (id bigint primary key, name varchar(100) character set utf8mb4 collate utf8mb4_unicode_ci, code char(4) collate utf8mb4_bin,
 			balance decimal(12,2), score double, active tinyint(1), created datetime(6), seen timestamp(3) NULL, born date, tier enum('gold','silver'), avatar blob);
 		INSERT INTO customers
 		SELECT seq, CONCAT('Name ', seq, IF(seq % 7 = 0, ' é', '')), LPAD(seq % 1000, 4, '0'), seq * 1.25, seq / 3e0, seq % 2,

@@ -1,6 +1,14 @@
 package sourcedb
 
-import "testing"
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
 
 // TestJudgePostgresTable: each verdict from an observation, without a
 // server (the observations a plan records are judged again the same way).
@@ -46,6 +54,125 @@ func TestJudgePostgresTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mysqlFixture reads recorded MySQL answers (testdata/mysql, see its
+// README) into an observation.
+func mysqlFixture(t *testing.T, name string) *BinlogObservation {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "mysql", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a BinlogAnswers
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	obs, err := a.Observation()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return obs
+}
+
+// TestJudgeBinlogTable: each binlog verdict, for MariaDB (an observation
+// as TestObserveMariaDBPurged reads one) and MySQL (recorded answers).
+func TestJudgeBinlogTable(t *testing.T) {
+	at := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	hoursAgo := func(h int) int64 { return at.Add(-time.Duration(h) * time.Hour).Unix() }
+	mariadb := func() *BinlogObservation {
+		return &BinlogObservation{ObservedAt: at, Flavor: FlavorMariaDB, Version: "10.11.19-MariaDB", LogBin: true, BinlogFormat: "ROW", BinlogRowImage: "FULL",
+			Files:           []BinlogFile{{"binlog.000003", 5000}, {"binlog.000004", 8000}, {"binlog.000005", 400}},
+			GTIDBinlogState: "0-1-90,0-2-95,1-1-7", GTIDStart: "0-1-40,1-1-2", RetentionSeconds: 2 * 86400}
+	}
+	tests := []struct {
+		name   string
+		obs    func(t *testing.T) *BinlogObservation
+		change func(o *BinlogObservation)
+		edit   BinlogEdit
+		errors string
+		warns  string
+		text   string // in the message of the first error or warning
+	}{
+		{name: "mariadb: a file still there", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300}},
+		{name: "mariadb: the newest file, at its end", edit: BinlogEdit{HasTarget: true, File: "binlog.000005", Pos: 400}},
+		{name: "mariadb: no target (resnapshot)", edit: BinlogEdit{}},
+		{name: "mariadb: purged file", edit: BinlogEdit{HasTarget: true, File: "binlog.000002", Pos: 300}, errors: "binlog_purged", text: "binlog.000002 has been purged"},
+		{name: "mariadb: a file not written yet", edit: BinlogEdit{HasTarget: true, File: "binlog.000006", Pos: 4}, errors: "beyond_current_binlog"},
+		{name: "mariadb: beyond the end of a file", edit: BinlogEdit{HasTarget: true, File: "binlog.000005", Pos: 401}, errors: "beyond_current_binlog"},
+		{name: "mariadb: another server's file", edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000004", Pos: 4}, errors: "binlog_unknown_file"},
+		{name: "mariadb: gtids in the state", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, GTIDs: "0-1-60,1-1-7"}},
+		{name: "mariadb: gtid at the start of the oldest file", edit: BinlogEdit{HasTarget: true, File: "binlog.000003", Pos: 300, GTIDs: "0-1-40"}},
+		{name: "mariadb: gtid ahead of the state", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, GTIDs: "0-1-91"}, errors: "gtid_not_in_server_state", text: "0-1-91"},
+		{name: "mariadb: gtid of a domain never written", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, GTIDs: "5-1-3"}, errors: "gtid_not_in_server_state"},
+		{name: "mariadb: gtid of a server never written", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, GTIDs: "0-9-3"}, errors: "gtid_not_in_server_state"},
+		{name: "mariadb: gtid applied as a replica only", change: func(o *BinlogObservation) { o.GTIDSlavePos = "3-7-12" },
+			edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, GTIDs: "3-7-12"}, errors: "gtid_not_in_server_state", text: "gtid_slave_pos"},
+		{name: "mariadb: gtid purged", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, GTIDs: "0-1-39"}, errors: "gtid_purged", text: "binlog.000003"},
+		{name: "mariadb: not a gtid", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, GTIDs: "0-1"}, errors: "gtid_not_in_server_state"},
+		{name: "mariadb: retention: 47 hours old of 48", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, TsSec: hoursAgo(47)}, warns: "binlog_retention", text: "1 hours left"},
+		{name: "mariadb: retention: past it", edit: BinlogEdit{HasTarget: true, File: "binlog.000003", Pos: 300, TsSec: hoursAgo(50)}, warns: "binlog_retention", text: "0 hours left"},
+		{name: "mariadb: retention: 10 hours old of 48", edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, TsSec: hoursAgo(10)}},
+		{name: "mariadb: retention: the newest file is not expired", edit: BinlogEdit{HasTarget: true, File: "binlog.000005", Pos: 300, TsSec: hoursAgo(47)}},
+		{name: "mariadb: retention: kept forever", change: func(o *BinlogObservation) { o.RetentionSeconds = 0 }, edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300, TsSec: hoursAgo(470)}},
+		{name: "mariadb: statement binlog", change: func(o *BinlogObservation) { o.BinlogFormat = "MIXED" }, edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300}, errors: "binlog_format_not_row"},
+		{name: "mariadb: minimal row image", change: func(o *BinlogObservation) { o.BinlogRowImage = "MINIMAL" }, edit: BinlogEdit{}, errors: "binlog_row_image_not_full"},
+		{name: "mariadb: no binlog", change: func(o *BinlogObservation) { o.LogBin, o.Files = false, nil }, edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300}, errors: "binlog_disabled"},
+
+		{name: "mysql 8.0: gtids between purged and executed", obs: fixture("mysql-8.0-gtid.json"),
+			edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100,8a94f357-aab4-11df-86ab-c80aa9429562:1-25"}},
+		{name: "mysql 8.0: gtids beyond executed", obs: fixture("mysql-8.0-gtid.json"),
+			edit:   BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-130,8a94f357-aab4-11df-86ab-c80aa9429562:1-25"},
+			errors: "gtid_not_in_server_state", text: "3e11fa47-71ca-11e1-9e33-c80aa9429562:121-130"},
+		{name: "mysql 8.0: gtids of an unknown server", obs: fixture("mysql-8.0-gtid.json"),
+			edit:   BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100,8a94f357-aab4-11df-86ab-c80aa9429562:1-25,00000000-0000-0000-0000-000000000001:1"},
+			errors: "gtid_not_in_server_state"},
+		{name: "mysql 8.0: gtids missing purged ones", obs: fixture("mysql-8.0-gtid.json"),
+			edit:   BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-30,8a94f357-aab4-11df-86ab-c80aa9429562:1-25"},
+			errors: "gtid_purged", text: "3e11fa47-71ca-11e1-9e33-c80aa9429562:31-40"},
+		{name: "mysql 8.0: purged file", obs: fixture("mysql-8.0-gtid.json"), edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000011", Pos: 4}, errors: "binlog_purged", text: "mysql-bin.000012"},
+		{name: "mysql 8.0: retention (seconds): 6 days 20 hours of 7 days", obs: fixture("mysql-8.0-gtid.json"),
+			edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000012", Pos: 4, TsSec: hoursAgo(164)}, warns: "binlog_retention", text: "4 hours left"},
+		{name: "mysql 8.4: tagged gtids", obs: fixture("mysql-8.4-gtid.json"),
+			edit: BinlogEdit{HasTarget: true, File: "binlog.000031", Pos: 157, GTIDs: "5b0e4b4e-0c1a-11ef-8a3e-0242ac120002:1-250,5b0e4b4e-0c1a-11ef-8a3e-0242ac120002:etl:1-7"}},
+		{name: "mysql 8.4: a tag never executed", obs: fixture("mysql-8.4-gtid.json"),
+			edit:   BinlogEdit{HasTarget: true, File: "binlog.000031", Pos: 157, GTIDs: "5b0e4b4e-0c1a-11ef-8a3e-0242ac120002:1-250:etl:1-8"},
+			errors: "gtid_not_in_server_state", text: "etl:8"},
+		{name: "mysql 8.4: retention 30 days, 29 days old", obs: fixture("mysql-8.4-gtid.json"),
+			edit: BinlogEdit{HasTarget: true, File: "binlog.000031", Pos: 157, TsSec: hoursAgo(29*24 + 1)}, warns: "binlog_retention", text: "23 hours left"},
+		{name: "mysql 5.7: minimal row image, expire_logs_days", obs: fixture("mysql-5.7-nogtid.json"),
+			edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000101", Pos: 4, TsSec: hoursAgo(40)}, errors: "binlog_row_image_not_full", warns: "binlog_retention"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var o *BinlogObservation
+			if tc.obs != nil {
+				o = tc.obs(t)
+			} else {
+				o = mariadb()
+			}
+			if tc.change != nil {
+				tc.change(o)
+			}
+			fs := JudgeBinlog(o, tc.edit)
+			if got := codes(fs, SeverityError); got != tc.errors {
+				t.Errorf("errors %q, want %q: %+v", got, tc.errors, fs)
+			}
+			if got := codes(fs, SeverityWarning); got != tc.warns {
+				t.Errorf("warnings %q, want %q: %+v", got, tc.warns, fs)
+			}
+			if codes(fs, SeverityOK) != "source_binlog" && !slices.Contains(strings.Split(tc.errors, ","), "binlog_disabled") {
+				t.Errorf("no source_binlog summary: %+v", fs)
+			}
+			if tc.text != "" && !strings.Contains(fs[0].Message, tc.text) {
+				t.Errorf("%q not in %q", tc.text, fs[0].Message)
+			}
+		})
+	}
+}
+
+func fixture(name string) func(t *testing.T) *BinlogObservation {
+	return func(t *testing.T) *BinlogObservation { return mysqlFixture(t, name) }
 }
 
 // TestLogGone: the verdicts that say the source no longer holds a

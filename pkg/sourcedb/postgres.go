@@ -1,13 +1,15 @@
 // Package sourcedb reads, from a source database itself, what a source
 // connector's offsets depend on: for a Debezium PostgreSQL connector, its
 // replication slot (where it is confirmed, what WAL it still holds, who holds
-// it) and its publication. An offset edit that moves a connector below what
+// it) and its publication; for a Debezium MariaDB or MySQL connector, the
+// server's binary logs (SHOW BINARY LOGS), its GTID state and binlog
+// settings. An offset edit that moves a connector below what
 // the source still retains is silently useless (nothing is replayed) or fatal
 // (the task fails at start); only the source can tell, so plan asks it here.
 //
 // The package only reads: one short read-only session per observation, with
 // application_name offsetctl and a statement timeout. Judging what it read
-// against an offset edit is a pure function (JudgePostgres), so that a plan's
+// against an offset edit is a pure function (JudgePostgres, JudgeBinlog), so that a plan's
 // verdicts can be computed again from what the plan recorded.
 package sourcedb
 

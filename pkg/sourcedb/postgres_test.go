@@ -2,6 +2,7 @@ package sourcedb
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,12 +11,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/internal/pgcluster"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(func() int { return mariadbtest.Run(m.Run) })) }
 
 // source is a database with a captured table, its publication and a
 // logical replication slot, as Debezium PostgreSQL leaves them.

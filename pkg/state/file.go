@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,15 +16,22 @@ import (
 // Version 2 added the xmin of row after-images (which version 1 recorded as
 // whole rows); version 3 the operation status incomplete and verified
 // approvals; version 4 the operation kinds drill and check and the
-// operations' risk classes. offsetctl writes the oldest version that can
+// operations' risk classes; version 5 a connector's halt and saved
+// configuration (delete-and-re-create on workers older than Kafka Connect
+// 3.5). offsetctl writes the oldest version that can
 // hold a state (never below 2), so that an older offsetctl keeps reading
 // every state it can understand and refuses the others with "upgrade
-// offsetctl"; it reads versions 1 to 4 as they are.
-const FormatVersion = 4
+// offsetctl"; it reads versions 1 to 5 as they are.
+const FormatVersion = 5
 
 // writtenVersion is the format_version Encode writes for s: the oldest
 // that can hold it, never below 2.
 func writtenVersion(s *State) int {
+	for i := range s.Operations {
+		if slices.ContainsFunc(s.Operations[i].Connectors, Connector.recreates) {
+			return 5
+		}
+	}
 	for i := range s.Operations {
 		if s.Operations[i].Kind.Record() || len(s.Operations[i].RiskClasses) > 0 {
 			return 4
@@ -338,7 +346,7 @@ func Decode(data []byte) (*State, error) {
 		return nil, err
 	}
 	switch version {
-	case 1, 2, 3, 4:
+	case 1, 2, 3, 4, 5:
 		return decodeV1(data, version)
 	default:
 		return nil, &VersionError{Found: version, Writer: writer}

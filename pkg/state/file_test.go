@@ -80,7 +80,7 @@ func TestRefuse(t *testing.T) {
 		wantErr    string
 		unreadable bool // wraps ErrUnreadable; otherwise a *VersionError
 	}{
-		{"future_version.json", "state format_version 5 was written by offsetctl 0.9.0; this offsetctl reads format_version 4 at most: upgrade offsetctl", false},
+		{"future_version.json", "state format_version 6 was written by offsetctl 0.9.0; this offsetctl reads format_version 5 at most: upgrade offsetctl", false},
 		{"zero_version.json", "state format_version 0 (written by an unknown offsetctl version) is not a version offsetctl ever wrote", false},
 		{"missing_version.json", "it has no format_version, so it is not an offsetctl state file", true},
 		{"string_version.json", `format_version must be an integer, found "1"`, true},
@@ -104,6 +104,7 @@ func TestRefuse(t *testing.T) {
 		{"xmin_before_image.json", "before-image 2: has an xmin, which only after-images have", true},
 		{"bad_xmin.json", `after-image 1: row xmin "-3" is not a transaction id`, true},
 		{"incomplete_in_version_2.json", `operation 1: status "incomplete" came with format_version 3, and this file says 2: the file was edited`, true},
+		{"saved_config_in_version_4.json", "operation 1: a connector's halt and saved_config came with format_version 5, and this file says 4: the file was edited", true},
 		{"risk_classes_in_version_3.json", "operation 1: risk_classes came with format_version 4, and this file says 3: the file was edited", true},
 		{"verified_approvals_in_version_2.json", "operation 1: verified_approvals came with format_version 3, and this file says 2: the file was edited", true},
 		{"verified_approval_without_key.json", "verified approval 1: needs principals and a key fingerprint", true},

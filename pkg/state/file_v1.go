@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// stateV1 is format_versions 1 to 4 of the state file (2 added the xmin of
+// stateV1 is format_versions 1 to 5 of the state file (2 added the xmin of
 // row images, 3 the status incomplete and verified approvals, 4 the kinds
-// drill and check and risk classes). Its shape is the file's contract: change it only with a new
+// drill and check and risk classes, 5 a connector's halt and saved
+// configuration). Its shape is the file's contract: change it only with a new
 // format version and an upgrade.
 type stateV1 struct {
 	FormatVersion    int           `json:"format_version"`
@@ -59,6 +60,9 @@ type connectorV1 struct {
 	StateBefore    string `json:"state_before,omitempty"`
 	StateAfter     string `json:"state_after,omitempty"`
 	ConfigHash     string `json:"config_hash,omitempty"`
+	// Halt and SavedConfig came with format_version 5.
+	Halt        string            `json:"halt,omitempty"`
+	SavedConfig map[string]string `json:"saved_config,omitempty"`
 }
 
 type stepV1 struct {
@@ -227,6 +231,9 @@ func fromV1(w *stateV1, version int) (*State, error) {
 		}
 		if version < 4 && op.Kind.Record() {
 			return nil, fmt.Errorf("operation %d: kind %q came with format_version 4, and this file says %d: the file was edited", i+1, op.Kind, version)
+		}
+		if version < 5 && slices.ContainsFunc(op.Connectors, Connector.recreates) {
+			return nil, fmt.Errorf("operation %d: a connector's halt and saved_config came with format_version 5, and this file says %d: the file was edited", i+1, version)
 		}
 		if version < 4 && len(op.RiskClasses) > 0 {
 			return nil, fmt.Errorf("operation %d: risk_classes came with format_version 4, and this file says %d: the file was edited", i+1, version)

@@ -148,6 +148,16 @@ type Connector struct {
 	StateBefore, StateAfter string
 	// ConfigHash is the hash of the connector's configuration as observed.
 	ConfigHash string
+	// Halt is "delete_recreate" when the operation deleted the connector
+	// and re-created it (workers older than Kafka Connect 3.5, which have
+	// no PUT /stop); empty when it stopped it.
+	Halt string
+	// SavedConfig is, for a delete_recreate operation, the connector's exact
+	// configuration (GET /connectors/{name}/config, secrets included as the
+	// worker returns them), recorded before the connector is deleted so that
+	// a later run can re-create it after a crash. It is dropped once the
+	// operation has re-created the connector and finished.
+	SavedConfig map[string]string
 }
 
 // StepStatus is the result of one step.
@@ -245,3 +255,7 @@ type Approval struct {
 	Principals  string
 	Fingerprint string // the key's SHA256 fingerprint
 }
+
+// recreates reports whether c records a delete-and-re-create (format_version
+// 5).
+func (c Connector) recreates() bool { return c.Halt != "" || c.SavedConfig != nil }

@@ -197,6 +197,9 @@ func opSummary(op plan.Operation) string {
 			n++
 		}
 	}
+	if op.Halt == plan.HaltDeleteRecreate {
+		return fmt.Sprintf("%d %s to change; the connector is deleted and re-created", n, plural(n, "partition", "partitions"))
+	}
 	return fmt.Sprintf("%d %s to change", n, plural(n, "partition", "partitions"))
 }
 

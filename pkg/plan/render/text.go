@@ -225,6 +225,10 @@ func writeOperationText(b *strings.Builder, pt painter, op plan.Operation, c pla
 		via = pt.dim("  #" + via)
 	}
 	fmt.Fprintf(b, "  %s %s %q {%s\n", pt.sym(plan.ActionUpdate), op.Kind, op.Name, via)
+	if op.Halt == plan.HaltDeleteRecreate {
+		fmt.Fprintf(b, "      %s/%s connector %q DELETED, then RE-CREATED with its saved configuration  %s\n", pt.red("-"), pt.green("+"), c.Name,
+			pt.dim("# Kafka Connect "+c.WorkerVersion+" has no stop endpoint; its offsets stay"))
+	}
 	for _, ch := range op.Changes {
 		switch {
 		case ch.Sink != nil:

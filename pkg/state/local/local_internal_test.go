@@ -265,8 +265,8 @@ func TestDamagedStateRefused(t *testing.T) {
 		{"truncated with backup", `{"format_version": 1, "lineage": "lin", "ser`, true,
 			[]string{"offsetctl.state.json: state file is unreadable: not valid JSON, the file is truncated", "the previous version is kept at ", "offsetctl.state.json.backup"}},
 		{"truncated without backup", `{"format_version": 1`, false, []string{"the file is truncated"}},
-		{"newer format", `{"format_version": 5, "offsetctl_version": "2.0.0"}`, true,
-			[]string{"state format_version 5 was written by offsetctl 2.0.0", "upgrade offsetctl"}},
+		{"newer format", `{"format_version": 6, "offsetctl_version": "2.0.0"}`, true,
+			[]string{"state format_version 6 was written by offsetctl 2.0.0", "upgrade offsetctl"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -117,7 +117,7 @@ func (c *configClients) Database(ctx context.Context, d *config.Database) (*pgxp
 		return p, nil
 	}
 	if mysqlurl.Is(d.URL.Value()) {
-		return nil, fmt.Errorf("%s (%s) is a MariaDB/MySQL database: it can serve as a reconcile source only", d.Addr(), d.URL.Redacted())
+		return nil, fmt.Errorf("%s (%s) is a MariaDB/MySQL database: it can serve as a reconcile source, or as the source_database of a Debezium MariaDB/MySQL connector, only", d.Addr(), d.URL.Redacted())
 	}
 	pcfg, err := pgxpool.ParseConfig(d.URL.Value())
 	if err != nil {

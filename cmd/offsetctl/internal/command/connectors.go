@@ -83,7 +83,7 @@ func connectorsRun(ctx context.Context, o *connectorsOptions) error {
 	case verr != nil:
 		offsetsVia = "unknown: " + verr.Error()
 	case !version.AtLeast(3, 5):
-		offsetsVia = "offsets topic and consumer groups (no offsets endpoints before 3.5; no stop before 3.5)"
+		offsetsVia = "offsets topic and consumer groups, deleting and re-creating the connector (no stop and no offsets endpoints before 3.5: an offsets block acknowledges delete_recreate)"
 	case !version.AtLeast(3, 6):
 		offsetsVia = "offsets topic and consumer groups for changes (3.5 reads offsets over REST but cannot alter them)"
 	}

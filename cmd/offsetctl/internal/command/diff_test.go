@@ -15,6 +15,7 @@ import (
 	"github.com/offsetctl/offsetctl/internal/iostreams"
 	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
+	"github.com/offsetctl/offsetctl/internal/realstack"
 )
 
 // TestMain gives this package's tests a PostgreSQL server (offsetctl diff
@@ -22,7 +23,9 @@ import (
 // need PostgreSQL can call pgtest.NewDB too.
 // A MariaDB server is started on first use, for the diffs whose source is
 // MariaDB.
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(func() int { return mariadbtest.Run(m.Run) })) }
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Run(func() int { return mariadbtest.Run(func() int { return realstack.Run(m) }) }))
+}
 
 // runDiff runs offsetctl with args; errTTY makes stderr a terminal.
 func runDiff(t *testing.T, env map[string]string, errTTY bool, args ...string) (int, string, string) {

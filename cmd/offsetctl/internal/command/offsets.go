@@ -36,9 +36,10 @@ connector's consumer group, with each partition's log start and end.`,
 }
 
 type offsetsShowOptions struct {
-	deps   *Deps
-	g      *globalOptions
-	format string
+	deps        *Deps
+	g           *globalOptions
+	format      string
+	configTopic string
 }
 
 func newOffsetsShowCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -53,6 +54,12 @@ MySQL binlog positions, SQL Server change LSNs, JDBC source columns); the format
 chosen from connector.class, or with --format. Sink offsets are shown per topic
 partition with the log start and end and the lag, when --bootstrap-servers is set.
 
+With --bootstrap-servers, the offsets stored for connector names that no connector has
+now (deleted connectors: one created again under the name resumes from them) are listed
+after the connectors, with when the newest was written and, from the config topic
+(--config-topic), when the connector was deleted; a named connector that does not exist
+but has stored offsets is listed there instead of refused.
+
 With -json every value is printed exactly as stored (64-bit numbers untouched).`,
 		Example: `  offsetctl offsets show customers-source customers-sink
   offsetctl offsets show inventory -json | jq '.connectors[0].source[0].offset.lsn'`,
@@ -60,6 +67,7 @@ With -json every value is printed exactly as stored (64-bit numbers untouched).`
 		RunE: func(cmd *cobra.Command, args []string) error { return offsetsShowRun(cmd.Context(), o, args) },
 	}
 	cmd.Flags().StringVar(&o.format, "format", "", "offset format to decode source offsets with (default: chosen from connector.class)")
+	cmd.Flags().StringVar(&o.configTopic, "config-topic", offsets.DefaultConfigTopic, "the Connect config topic (config.storage.topic), read for when a deleted connector was deleted")
 	return cmd
 }
 
@@ -89,9 +97,30 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 	}
 	var snap *offsets.TopicSnapshot
 	var shown []views.ConnectorOffsets
+	readTopic := func() error {
+		if snap != nil {
+			return nil
+		}
+		if snap, err = readOffsetsTopic(ctx, kc, o.g.OffsetsTopic); err != nil {
+			return o.g.kafkaError(err)
+		}
+		for _, bad := range snap.Invalid {
+			view.InvalidRecord(o.g.OffsetsTopic, bad, false)
+		}
+		return nil
+	}
+	// Read at once for the orphans; a sink-only cluster may have no
+	// offsets topic: its error is returned only when a source needs it.
+	var topicErr error
+	if kc != nil {
+		topicErr = readTopic()
+	}
 	for _, name := range names {
 		ci, err := c.Connector(ctx, name)
 		if err != nil {
+			if connect.IsNotFound(err) && snap != nil && len(snap.Connector(name)) > 0 {
+				continue // listed with the orphans
+			}
 			if connect.IsNotFound(err) {
 				return withHint(fmt.Errorf("connector %q does not exist on %s.%s", name, c.URL(), closestConnector(ctx, c, name)), "offsetctl connectors lists the connectors there.")
 			}
@@ -110,12 +139,7 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 			v.Format = codec.Name()
 			if kc != nil {
 				if snap == nil {
-					if snap, err = readOffsetsTopic(ctx, kc, o.g.OffsetsTopic); err != nil {
-						return o.g.kafkaError(err)
-					}
-					for _, bad := range snap.Invalid {
-						view.InvalidRecord(o.g.OffsetsTopic, bad, false)
-					}
+					return topicErr
 				}
 				v.ReadVia = "offsets topic " + o.g.OffsetsTopic
 				for _, r := range snap.Connector(name) {
@@ -143,6 +167,9 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 		case connect.TypeSink:
 			v.Group = offsets.SinkGroupID(name, "", ci.Config)
 			if kc != nil {
+				if snap == nil {
+					return topicErr
+				}
 				v.ReadVia = "Kafka"
 				grp, err := readSinkGroup(ctx, kc, name, v.Group, splitTopics(ci.Config["topics"]))
 				if err != nil {
@@ -174,7 +201,57 @@ func offsetsShowRun(ctx context.Context, o *offsetsShowOptions, names []string) 
 		}
 		shown = append(shown, v)
 	}
-	return view.Show(views.OffsetsList{ConnectURL: c.URL(), WorkerVersion: info.Version, Connectors: shown})
+	list := views.OffsetsList{ConnectURL: c.URL(), WorkerVersion: info.Version, Connectors: shown}
+	if topicErr != nil {
+		view.Warn(fmt.Sprintf("offsets of deleted connectors are not listed: %v", topicErr))
+	}
+	if snap != nil {
+		if list.Orphans, err = orphanOffsets(ctx, c, kc, snap, o.configTopic, view); err != nil {
+			return err
+		}
+	}
+	return view.Show(list)
+}
+
+// orphanOffsets lists the connector names snap holds offsets for that no
+// connector on c has now, with when the newest was written and, from the
+// config topic, when the connector was deleted.
+func orphanOffsets(ctx context.Context, c *connect.Client, kc *kgo.Client, snap *offsets.TopicSnapshot, configTopic string, view *views.Offsets) ([]views.OrphanOffsets, error) {
+	existing, err := c.ListConnectors(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the connectors of %s to find offsets of deleted ones: %w", c.URL(), err)
+	}
+	exists := map[string]bool{}
+	for _, n := range existing {
+		exists[n] = true
+	}
+	var history *offsets.ConfigSnapshot
+	var out []views.OrphanOffsets
+	for _, name := range snap.Connectors() {
+		if exists[name] {
+			continue
+		}
+		if history == nil {
+			if history, err = offsets.ReadConfigTopic(ctx, kc, configTopic); err != nil {
+				view.Warn(fmt.Sprintf("the config topic %s could not be read, so when the connectors below were deleted is not shown: %v", configTopic, err))
+				history = &offsets.ConfigSnapshot{}
+			}
+		}
+		o := views.OrphanOffsets{Name: name, Source: []views.SourceOffset{}}
+		var newest time.Time
+		for _, r := range snap.Connector(name) {
+			o.Source = append(o.Source, views.SourceOffset{Key: string(r.Key), Partition: r.Partition, Offset: r.Offset})
+			if r.Timestamp.After(newest) {
+				newest = r.Timestamp
+			}
+		}
+		o.NewestOffset = newest.UTC().Format(time.RFC3339)
+		if h := history.Connector(name); h != nil && h.Deleted {
+			o.DeletedAt = h.DeletedAt.UTC().Format(time.RFC3339)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // kafkaError adds the fix to an error from reading Kafka: a broker that

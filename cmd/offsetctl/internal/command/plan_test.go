@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -450,5 +451,78 @@ offsets "first" {
 	code, out, errOut = runCLI(t, misspelt, "plan", "-state", state)
 	if want := fmt.Sprintf("connector %q does not exist on connect.sandbox: create it (it may be created STOPPED) before changing its offsets, or fix the name in connector.sink. Did you mean %q?", typo, sink); code != ExitError || !strings.Contains(out, want) {
 		t.Errorf("misspelt connector name: exit %d, want %q\nstdout:\n%s\nstderr:\n%s", code, want, out, errOut)
+	}
+}
+
+// On Kafka Connect 3.4 an offsets block that acknowledges delete_recreate
+// plans a delete and re-create of the connector, shown as such, and apply
+// carries it out: the journal's steps are delete and recreate, the
+// connector is RUNNING again with the configuration it had.
+func TestDeleteRecreateOnOldWorkerCLI(t *testing.T) {
+	w := startWorld(t, "3.4", 10)
+	ctx := context.Background()
+	cc, err := connect.New(connect.Config{URL: w.sb.ConnectURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := cc.Config(ctx, w.pipe.SinkConnector())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeConfig(t, w.hcl()+fmt.Sprintf(`
+offsets "rewind_sink" {
+  connector   = connector.sink
+  reason      = "test"
+  acknowledge = ["delete_recreate"]
+
+  sink_partition {
+    topic      = %q
+    partitions = [0]
+    to_offset  = 5
+  }
+}
+`, w.pipe.Topic()))
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	code, out, errOut := runCLI(t, dir, "plan", "-out", planFile, "-state", stateFile)
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"-/+ connector \"" + w.pipe.SinkConnector() + "\" DELETED, then RE-CREATED with its saved configuration", "will be DELETED and RE-CREATED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut = runCLI(t, dir, "apply", planFile, "-state", stateFile, "-grace-period", "100ms")
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"delete: deleted; its offsets stay", "re-created with its saved configuration, RUNNING"} {
+		if !strings.Contains(out+errOut, want) {
+			t.Errorf("apply output lacks %q:\n%s\n%s", want, out, errOut)
+		}
+	}
+	code, out, errOut = runCLI(t, dir, "state", "show", "1", "-json", "-state", stateFile)
+	if code != 0 {
+		t.Fatalf("state show: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{`"halt": "delete_recreate"`, `"name": "delete"`, `"name": "recreate"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("state show lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "saved_config") {
+		t.Errorf("the finished operation keeps its saved configuration:\n%s", out)
+	}
+	after, err := cc.Config(ctx, w.pipe.SinkConnector())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(before, after) {
+		t.Fatalf("re-created with %v, want %v", after, before)
+	}
+	st, err := cc.Status(ctx, w.pipe.SinkConnector())
+	if err != nil || st.Connector.State != connect.StateRunning {
+		t.Fatalf("connector after apply: %+v %v", st, err)
 	}
 }

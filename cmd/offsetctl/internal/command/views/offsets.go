@@ -14,7 +14,22 @@ type OffsetsList struct {
 	ConnectURL    string             `json:"connect_url"`
 	Connectors    []ConnectorOffsets `json:"connectors"`
 	FormatVersion int                `json:"format_version"`
-	WorkerVersion string             `json:"worker_version"`
+	// Orphans are the connector names the offsets topic holds offsets for
+	// that no connector has now (read when --bootstrap-servers is set).
+	Orphans       []OrphanOffsets `json:"orphans,omitempty"`
+	WorkerVersion string          `json:"worker_version"`
+}
+
+// OrphanOffsets are the offsets stored for a connector name that no
+// connector has now: a connector created under that name resumes from them.
+type OrphanOffsets struct {
+	Name string `json:"name"`
+	// NewestOffset is when the newest of them was written (RFC 3339).
+	NewestOffset string `json:"newest_offset"`
+	// DeletedAt is when the connector was deleted, per the config topic
+	// (RFC 3339); empty when that is not known.
+	DeletedAt string         `json:"deleted_at,omitempty"`
+	Source    []SourceOffset `json:"source"`
 }
 
 // ConnectorOffsets is one connector's offsets as shown.
@@ -142,7 +157,23 @@ func (v *Offsets) Show(l OffsetsList) error {
 			}
 		}
 	}
-	return nil
+	if len(l.Orphans) == 0 {
+		return nil
+	}
+	if len(l.Connectors) > 0 {
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintln(out, "Offsets stored for connectors that do not exist (a connector created under the name resumes from them):")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tPARTITIONS\tNEWEST OFFSET WRITTEN\tDELETED")
+	for _, o := range l.Orphans {
+		deleted := "unknown"
+		if o.DeletedAt != "" {
+			deleted = o.DeletedAt
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", o.Name, len(o.Source), o.NewestOffset, deleted)
+	}
+	return tw.Flush()
 }
 
 // Backup says what was backed up where, and how to restore it.
