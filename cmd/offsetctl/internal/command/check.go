@@ -81,7 +81,9 @@ waits up to --settle until each source connector's stored position (lsn_proc, el
 for a Debezium MariaDB/MySQL source, file and pos) is past it and each sink connector's
 group has committed the end offsets its topics had then, and only then reads the sink.
 Binlog positions are ordered by file number then pos: after a failover to another
-server they do not compare. Rows that still differ are drift when the pipeline got
+server they do not compare. A Debezium MariaDB/MySQL connector stores the start of the
+last transaction it sent until a later binlog event moves it: the rows of the source's
+last transaction stay in flight until then. Rows that still differ are drift when the pipeline got
 there, in flight when it did not (the report says which connector was behind). An idle Debezium source moves its stored position only
 with heartbeat.interval.ms: without it, a quiet pipeline's differing rows stay in flight.
 Per row, in the rows mode, the differing rows' source rows are then read again: one
