@@ -55,7 +55,7 @@ func Compare(ctx context.Context, src, dst *pgx.Conn, spec Spec) (*Result, error
 		return nil, err
 	}
 	r := e.newResult()
-	r.SourceSnapshotLSN = s.lsn
+	r.SourceSnapshot = SnapshotPosition{LSN: s.lsn}
 	switch spec.mode() {
 	case ModeCounts:
 		err = e.counts(ctx, s, d, r)
@@ -131,7 +131,7 @@ func (e *engine) open(ctx context.Context, src, dst *pgx.Conn) (*side, *side, er
 		if serr != nil {
 			return s, d, serr
 		}
-		if err := e.spec.BeforeSinkSnapshot(ctx, s.lsn); err != nil {
+		if err := e.spec.BeforeSinkSnapshot(ctx, SnapshotPosition{LSN: s.lsn}); err != nil {
 			return s, d, err
 		}
 	}

@@ -640,7 +640,7 @@ func TestCompareDecimal(t *testing.T) {
 	}
 }
 
-// TestCompareSourceSnapshotFirst: Result.SourceSnapshotLSN is the source's
+// TestCompareSourceSnapshotFirst: Result.SourceSnapshot.LSN is the source's
 // WAL position at its snapshot, the one BeforeSinkSnapshot is given; with the
 // hook, the sink is read in a snapshot taken after it returns (a row the
 // hook delivers to the sink is seen) while the source keeps the snapshot
@@ -658,7 +658,8 @@ func TestCompareSourceSnapshotFirst(t *testing.T) {
 			pgtest.Exec(t, du, `DELETE FROM t WHERE id >= 6`)
 			pgtest.Exec(t, su, `DELETE FROM t WHERE id >= 7`)
 			var seen, after uint64
-			spec := Spec{Table: "t", Mode: mode, BeforeSinkSnapshot: func(ctx context.Context, lsn uint64) error {
+			spec := Spec{Table: "t", Mode: mode, BeforeSinkSnapshot: func(ctx context.Context, pos SnapshotPosition) error {
+				lsn := pos.LSN
 				seen = lsn
 				// The pipeline delivers row 6; the source moves on with row 7.
 				pgtest.Exec(t, du, `INSERT INTO t VALUES (6, 'in flight')`)
@@ -669,8 +670,8 @@ func TestCompareSourceSnapshotFirst(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if seen == 0 || r.SourceSnapshotLSN != seen || after <= seen {
-				t.Errorf("snapshot LSN %d, hook given %d, position after the hook's commit %d", r.SourceSnapshotLSN, seen, after)
+			if seen == 0 || r.SourceSnapshot.LSN != seen || after <= seen {
+				t.Errorf("snapshot LSN %d, hook given %d, position after the hook's commit %d", r.SourceSnapshot.LSN, seen, after)
 			}
 			if r.SourceRows != 6 || r.SinkRows != 6 || r.Drift() {
 				t.Errorf("source %d rows, sink %d rows, drift %v: want the source before the hook and the sink after it", r.SourceRows, r.SinkRows, r.Drift())
@@ -678,7 +679,7 @@ func TestCompareSourceSnapshotFirst(t *testing.T) {
 		})
 	}
 	// A hook's error ends the comparison.
-	_, err := Compare(ctx, pgtest.Conn(t, su), pgtest.Conn(t, du), Spec{Table: "t", BeforeSinkSnapshot: func(context.Context, uint64) error { return errors.New("stop here") }})
+	_, err := Compare(ctx, pgtest.Conn(t, su), pgtest.Conn(t, du), Spec{Table: "t", BeforeSinkSnapshot: func(context.Context, SnapshotPosition) error { return errors.New("stop here") }})
 	if err == nil || !strings.Contains(err.Error(), "stop here") {
 		t.Errorf("err = %v", err)
 	}
@@ -700,7 +701,7 @@ func TestCompareRecheckSource(t *testing.T) {
 		t.Run(fmt.Sprint("recheck=", recheck), func(t *testing.T) {
 			pgtest.Exec(t, su, `UPDATE t SET v = 'v' WHERE id = 3; INSERT INTO t VALUES (8, 'v') ON CONFLICT DO NOTHING`)
 			pgtest.Exec(t, du, `UPDATE t SET v = 'v' WHERE id = 3; INSERT INTO t VALUES (8, 'v') ON CONFLICT DO NOTHING`)
-			spec := Spec{Table: "t", Mode: ModeRows, RecheckSource: recheck, BeforeSinkSnapshot: func(ctx context.Context, lsn uint64) error {
+			spec := Spec{Table: "t", Mode: ModeRows, RecheckSource: recheck, BeforeSinkSnapshot: func(ctx context.Context, _ SnapshotPosition) error {
 				// After the snapshot: row 3 changes and row 8 is deleted, and
 				// the pipeline delivers both before the sink is read.
 				for _, u := range []string{su, du} {

@@ -129,21 +129,7 @@ func (e *engine) recheckSource(ctx context.Context, src *pgx.Conn, prev *side, r
 	if err != nil {
 		return fmt.Errorf("reading the differing rows of the source again: %w", err)
 	}
-	keep := func(l []Diff, count *int64) []Diff {
-		out := l[:0]
-		for _, df := range l {
-			if h, found := now[keyString(df.Key)]; found != (df.SourceHash != "") || h != df.SourceHash {
-				r.ChangedSince++
-				*count--
-				continue
-			}
-			out = append(out, df)
-		}
-		return out
-	}
-	r.Missing = keep(r.Missing, &r.MissingCount)
-	r.Extra = keep(r.Extra, &r.ExtraCount)
-	r.Mismatched = keep(r.Mismatched, &r.MismatchedCount)
+	r.dropChanged(now)
 	return nil
 }
 
@@ -452,4 +438,25 @@ func (e *engine) partitions(ctx context.Context, s, d *side, r *Result) error {
 		return strings.Compare(a.Partition, b.Partition)
 	})
 	return nil
+}
+
+// dropChanged takes out of the differences the keys whose source row, read
+// again (now: key to row hash, absent when gone), is no longer as the
+// comparison saw it, and counts them in ChangedSince.
+func (r *Result) dropChanged(now map[string]string) {
+	keep := func(l []Diff, count *int64) []Diff {
+		out := l[:0]
+		for _, df := range l {
+			if h, found := now[keyString(df.Key)]; found != (df.SourceHash != "") || h != df.SourceHash {
+				r.ChangedSince++
+				*count--
+				continue
+			}
+			out = append(out, df)
+		}
+		return out
+	}
+	r.Missing = keep(r.Missing, &r.MissingCount)
+	r.Extra = keep(r.Extra, &r.ExtraCount)
+	r.Mismatched = keep(r.Mismatched, &r.MismatchedCount)
 }

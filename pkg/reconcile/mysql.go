@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +21,7 @@ type mysqlSide struct {
 	conn    *sql.Conn
 	mariadb bool   // MariaDB (else MySQL)
 	version string // @@version
+	pos     SnapshotPosition
 }
 
 // beginMySQL pins a connection of db and starts the side's session: UTC,
@@ -71,7 +73,78 @@ func beginMySQL(ctx context.Context, db *sql.DB, name string, spec *Spec) (*mysq
 	if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
 		return fail("starting the read-only snapshot transaction", err)
 	}
+	if err := x.readPosition(ctx); err != nil {
+		return fail("reading the binlog position of the snapshot", err)
+	}
 	return x, nil
+}
+
+// readPosition records where the binlog stood at the snapshot. MariaDB says
+// it inside the transaction WITH CONSISTENT SNAPSHOT (binlog_snapshot_file
+// and binlog_snapshot_position); MySQL does not, so its current position,
+// read once the snapshot has begun, stands for it: at or past every change
+// the snapshot holds. A server without binary log leaves the file empty.
+func (x *mysqlSide) readPosition(ctx context.Context) error {
+	x.pos.Binlog = true
+	if x.mariadb {
+		rows, err := x.conn.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name, value string
+			if err := rows.Scan(&name, &value); err != nil {
+				return err
+			}
+			switch strings.ToLower(name) {
+			case "binlog_snapshot_file":
+				x.pos.BinlogFile = value
+			case "binlog_snapshot_position":
+				if x.pos.BinlogPos, err = strconv.ParseInt(value, 10, 64); err != nil {
+					return fmt.Errorf("binlog_snapshot_position %q: %w", value, err)
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return x.conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&x.pos.GTID)
+	}
+	// MySQL 8.4 says SHOW BINARY LOG STATUS, older ones SHOW MASTER STATUS.
+	for _, q := range []string{"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"} {
+		rows, err := x.conn.QueryContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		vals := make([]sql.NullString, len(cols))
+		dest := make([]any, len(cols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			for i, c := range cols {
+				switch strings.ToLower(c) {
+				case "file":
+					x.pos.BinlogFile = vals[i].String
+				case "position":
+					x.pos.BinlogPos, _ = strconv.ParseInt(vals[i].String, 10, 64)
+				case "executed_gtid_set":
+					x.pos.GTID = vals[i].String
+				}
+			}
+		}
+		return rows.Err()
+	}
+	return nil // no binlog status readable: the position stays unknown
 }
 
 // end rolls the transaction back (it only read) and unpins the connection.

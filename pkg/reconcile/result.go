@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offsetctl/offsetctl/internal/pglsn"
 )
 
 // Key is one row's key: the canonical text of each key column, in the order
@@ -146,12 +148,10 @@ type Result struct {
 	// Settled is the number of differing keys that were equal when checked
 	// again after Spec.Settle.
 	Settled int64 `json:"settled,omitempty"`
-	// SourceSnapshotLSN is the source's WAL position when its snapshot was
-	// taken (pg_current_wal_insert_lsn() in the snapshot's first statement;
-	// on a standby, the last replayed position): every change the source
-	// side saw is at or before it. Zero where the server does not say. Not
+	// SourceSnapshot is where the source's log stood when its snapshot
+	// was taken: every change the source side saw is at or before it. Not
 	// in diff's JSON (it differs on every run); check reports it.
-	SourceSnapshotLSN uint64 `json:"-"`
+	SourceSnapshot SnapshotPosition `json:"-"`
 	// ChangedSince is the number of differing keys Spec.RecheckSource took
 	// out: their source row changed after the comparison's snapshot.
 	ChangedSince int64 `json:"changed_since,omitempty"`
@@ -176,4 +176,50 @@ func (r *Result) Drift() bool {
 		return r.SourceRows != r.SinkRows
 	}
 	return r.MissingCount+r.ExtraCount+r.MismatchedCount > 0
+}
+
+// SnapshotPosition is where a source database's change log stood when a
+// comparison's source snapshot was taken: every change the snapshot holds
+// is at or before it. A PostgreSQL source gives a WAL position
+// (pg_current_wal_insert_lsn() in the snapshot's first statement; on a
+// standby, the last replayed position). A MariaDB source gives the binlog
+// file and position of its consistent snapshot (binlog_snapshot_file and
+// binlog_snapshot_position, read in the snapshot's transaction) and
+// @@gtid_binlog_pos; a MySQL source, which does not say where its snapshot
+// is, the binlog position read just after the snapshot began (at or past
+// it). The zero value is "not known".
+type SnapshotPosition struct {
+	// LSN is a PostgreSQL source's WAL position.
+	LSN uint64
+	// Binlog says the source is MariaDB/MySQL: BinlogFile and BinlogPos
+	// (empty and 0 when the binary log is off) and GTID hold its position.
+	Binlog     bool
+	BinlogFile string
+	BinlogPos  int64
+	// GTID is MariaDB's @@gtid_binlog_pos (MySQL: the executed GTID set)
+	// when the snapshot began; empty without GTIDs.
+	GTID string
+}
+
+// Known says whether the server said where its log stood.
+func (p SnapshotPosition) Known() bool {
+	if p.Binlog {
+		return p.BinlogFile != ""
+	}
+	return p.LSN > 0
+}
+
+// String is the position as Debezium's offsets write it: X/Y for a WAL
+// position, file:pos for a binlog one (with the GTID position when there
+// is one); empty when not known.
+func (p SnapshotPosition) String() string {
+	switch {
+	case !p.Known():
+		return ""
+	case p.Binlog && p.GTID != "":
+		return fmt.Sprintf("%s:%d (gtid %s)", p.BinlogFile, p.BinlogPos, p.GTID)
+	case p.Binlog:
+		return fmt.Sprintf("%s:%d", p.BinlogFile, p.BinlogPos)
+	}
+	return pglsn.Format(p.LSN)
 }

@@ -116,13 +116,13 @@ type Spec struct {
 	// the engine's goroutines, one call at a time.
 	Progress func(Progress)
 	// BeforeSinkSnapshot, when not nil, is called once the source's
-	// snapshot is taken, with its WAL position (Result.SourceSnapshotLSN),
+	// snapshot is taken, with its log position (Result.SourceSnapshot),
 	// and before the sink's transaction begins: the sink is then read in a
 	// snapshot taken after it returns. A drift check waits there for the
 	// pipeline to deliver everything up to the source's snapshot, so that a
 	// row that still differs is drift, not a change in flight. An error
 	// ends the comparison.
-	BeforeSinkSnapshot func(ctx context.Context, sourceLSN uint64) error
+	BeforeSinkSnapshot func(ctx context.Context, source SnapshotPosition) error
 	// RecheckSource, in the rows mode, reads the differing keys' source
 	// rows again in a fresh snapshot once the comparison is done, and takes
 	// out of the differences those whose source row changed since the

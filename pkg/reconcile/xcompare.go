@@ -32,6 +32,10 @@ import (
 // Client memory is bounded by the batches in flight, the ids of the
 // differing cells and the differences kept.
 //
+// As Compare, it records the source snapshot's position (Result.SourceSnapshot:
+// the binlog position of the consistent snapshot), calls
+// Spec.BeforeSinkSnapshot before the sink's snapshot is taken, and in the rows
+// mode re-reads the differing keys on the source with Spec.RecheckSource.
 // Spec.Settle and Spec.ShowValues are not available across engines yet.
 func CompareMySQL(ctx context.Context, src *sql.DB, dst *pgx.Conn, spec Spec) (*Result, error) {
 	start := time.Now()
@@ -55,6 +59,7 @@ func CompareMySQL(ctx context.Context, src *sql.DB, dst *pgx.Conn, spec Spec) (*
 	}
 	defer x.end(ctx)
 	r := x.newResult()
+	r.SourceSnapshot = x.my.pos
 	var err error
 	switch spec.mode() {
 	case ModeCounts:
@@ -68,6 +73,9 @@ func CompareMySQL(ctx context.Context, src *sql.DB, dst *pgx.Conn, spec Spec) (*
 		err = x.rows(ctx, r)
 		if err == nil {
 			err = x.details(ctx, r)
+		}
+		if err == nil && spec.RecheckSource && r.Drift() {
+			err = x.recheckSource(ctx, src, r)
 		}
 	}
 	if err != nil {
@@ -127,6 +135,16 @@ func (x *xengine) open(ctx context.Context, src *sql.DB, dst *pgx.Conn) error {
 			x.mt, serr = introspectMySQL(ctx, x.my.conn, srcName, "source")
 		}
 	}()
+	if x.spec.BeforeSinkSnapshot != nil {
+		// The sink's snapshot is taken after the hook returns.
+		wg.Wait()
+		if serr != nil {
+			return serr
+		}
+		if err := x.spec.BeforeSinkSnapshot(ctx, x.my.pos); err != nil {
+			return err
+		}
+	}
 	if x.pg, derr = begin(ctx, dst, "sink", x.spec); derr == nil {
 		x.pg.tbl, derr = introspect(ctx, x.pg.tx, dstName, "sink")
 	}
@@ -977,18 +995,9 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 			for _, p := range cols {
 				sel = append(sel, "LEFT(MD5("+myRowCanon([]xpair{p})+"), 16)")
 			}
-			var conds []string
-			var args []any
-			for _, d := range batch {
-				var c []string
-				for i, p := range x.pairs[:x.keys] {
-					c = append(c, "("+p.SrcExpr+") = ?")
-					args = append(args, d.Key[i])
-				}
-				conds = append(conds, "("+strings.Join(c, " AND ")+")")
-			}
+			lookup, args := x.myKeyLookup(batch)
 			x.count()
-			rows, err := x.my.conn.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+x.mt.Ident+" WHERE "+x.myKeyLookup(batch, &args, conds), args...)
+			rows, err := x.my.conn.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+x.mt.Ident+" WHERE "+lookup, args...)
 			if err != nil {
 				return fmt.Errorf("reading column hashes of the source table %s: %w", x.mt.Name, err)
 			}
@@ -1042,20 +1051,29 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 	return nil
 }
 
-// myKeyLookup is the MariaDB condition selecting the batch's keys: the key
-// column itself IN (...) for a single integer key (through the index), the
-// canonical texts otherwise.
-func (x *xengine) myKeyLookup(batch []Diff, args *[]any, conds []string) string {
+// myKeyLookup is the MariaDB condition selecting the batch's keys, with
+// its arguments: the key column itself IN (...) for a single integer key
+// (through the index), the canonical texts otherwise.
+func (x *xengine) myKeyLookup(batch []Diff) (string, []any) {
+	var args []any
 	if x.intKey {
-		*args = (*args)[:0]
 		ph := make([]string, len(batch))
 		for i, d := range batch {
 			ph[i] = "?"
-			*args = append(*args, d.Key[0])
+			args = append(args, d.Key[0])
 		}
-		return quoteMySQLIdent(x.pairs[0].Src.Name) + " IN (" + strings.Join(ph, ", ") + ")"
+		return quoteMySQLIdent(x.pairs[0].Src.Name) + " IN (" + strings.Join(ph, ", ") + ")", args
 	}
-	return strings.Join(conds, " OR ")
+	conds := make([]string, len(batch))
+	for j, d := range batch {
+		c := make([]string, x.keys)
+		for i, p := range x.pairs[:x.keys] {
+			c[i] = "(" + p.SrcExpr + ") = ?"
+			args = append(args, d.Key[i])
+		}
+		conds[j] = "(" + strings.Join(c, " AND ") + ")"
+	}
+	return strings.Join(conds, " OR "), args
 }
 
 func scanHashes(next func() bool, scan func(...any) error, errf func() error, nk, nc int, idx map[string]int, out [][]string) error {
@@ -1073,4 +1091,67 @@ func scanHashes(next func() bool, scan func(...any) error, errf func() error, nk
 		}
 	}
 	return errf()
+}
+
+// recheckSource reads the source rows of the differing keys again in a
+// fresh snapshot (Spec.RecheckSource), as engine.recheckSource does for a
+// PostgreSQL source: a key whose source row is no longer as the comparison
+// saw it (another hash, gone, or new) is taken out of the differences and
+// counted in ChangedSince.
+func (x *xengine) recheckSource(ctx context.Context, src *sql.DB, r *Result) error {
+	x.emit("recheck", 0)
+	x.my.end(ctx) // its snapshot is done with
+	my, err := beginMySQL(ctx, src, "source", x.spec)
+	if err != nil {
+		return err
+	}
+	x.my = my // ended with the comparison
+	var diffs []Diff
+	for _, l := range [][]Diff{r.Missing, r.Extra, r.Mismatched} {
+		diffs = append(diffs, l...)
+	}
+	now := map[string]string{}
+	var sel []string
+	for _, p := range x.pairs[:x.keys] {
+		sel = append(sel, p.SrcExpr)
+	}
+	sel = append(sel, x.myHash)
+	for start := 0; start < len(diffs); start += lookupBatch {
+		batch := diffs[start:min(start+lookupBatch, len(diffs))]
+		lookup, args := x.myKeyLookup(batch)
+		x.count()
+		q := "SELECT " + strings.Join(sel, ", ") + " FROM " + x.mt.Ident + " WHERE " + x.myWhere + " AND (" + lookup + ")"
+		rows, err := my.conn.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("reading the differing rows of the source table %s again: %w", x.mt.Name, err)
+		}
+		for rows.Next() {
+			vals := make([]sql.RawBytes, x.keys+1)
+			dest := make([]any, len(vals))
+			for i := range vals {
+				dest[i] = &vals[i]
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading the differing rows of the source table %s again: %w", x.mt.Name, err)
+			}
+			k := make(Key, x.keys)
+			for i := range k {
+				k[i] = string(vals[i])
+			}
+			h, err := strconv.ParseUint(string(vals[x.keys]), 10, 64)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("reading a row hash of the source table %s: %w", x.mt.Name, err)
+			}
+			now[keyString(k)] = hashHex(int64(h))
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("reading the differing rows of the source table %s again: %w", x.mt.Name, err)
+		}
+	}
+	r.dropChanged(now)
+	return nil
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -177,5 +178,96 @@ func TestCompareMySQLManyDifferingCells(t *testing.T) {
 		if want := fmt.Sprint(7 + 50*i); d.Key[0] != want || !slices.Equal(d.Columns, []string{"balance"}) {
 			t.Fatalf("mismatched[%d] = %s %v, want %s [balance]", i, d.Key, d.Columns, want)
 		}
+	}
+}
+
+// masterStatus is the MariaDB source's current binlog position.
+func masterStatus(t *testing.T, my string) SnapshotPosition {
+	t.Helper()
+	p := SnapshotPosition{Binlog: true}
+	var skip1, skip2 any
+	if err := mariadbtest.DB(t, my).QueryRowContext(context.Background(), "SHOW MASTER STATUS").Scan(&p.BinlogFile, &p.BinlogPos, &skip1, &skip2); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCompareMySQLSourceSnapshotFirst: a MariaDB source's snapshot
+// position is the binlog position of its consistent snapshot (what SHOW
+// MASTER STATUS said before it, nothing being written since), the one
+// BeforeSinkSnapshot is given, with @@gtid_binlog_pos; the sink is read
+// after the hook returns, the source in the snapshot taken before (a row
+// the hook adds to the source is not seen, and its binlog event is past the
+// position).
+func TestCompareMySQLSourceSnapshotFirst(t *testing.T) {
+	ctx := context.Background()
+	my, pg := mariadbtest.NewDB(t), pgtest.NewDB(t)
+	mariadbtest.Exec(t, my, `CREATE TABLE t (id int PRIMARY KEY, v varchar(20)); INSERT INTO t SELECT seq, 'v' FROM seq_1_to_5`)
+	pgtest.Exec(t, pg, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 5) g`)
+	mariadbtest.Exec(t, my, `INSERT INTO t VALUES (6, 'in flight')`)
+	for _, mode := range []Mode{ModeCounts, ModeChecksum, ModeRows} {
+		t.Run(string(mode), func(t *testing.T) {
+			pgtest.Exec(t, pg, `DELETE FROM t WHERE id >= 6`)
+			mariadbtest.Exec(t, my, `DELETE FROM t WHERE id >= 7`)
+			before := masterStatus(t, my)
+			var seen, after SnapshotPosition
+			spec := Spec{Table: "t", Mode: mode, BeforeSinkSnapshot: func(ctx context.Context, pos SnapshotPosition) error {
+				seen = pos
+				pgtest.Exec(t, pg, `INSERT INTO t VALUES (6, 'in flight')`)
+				mariadbtest.Exec(t, my, `INSERT INTO t VALUES (7, 'later')`)
+				after = masterStatus(t, my)
+				return nil
+			}}
+			r, err := CompareMySQL(ctx, openMySQL(t, my), pgtest.Conn(t, pg), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !seen.Known() || seen.GTID == "" || r.SourceSnapshot != seen || seen.BinlogFile != before.BinlogFile || seen.BinlogPos != before.BinlogPos {
+				t.Errorf("snapshot position %+v, hook given %+v, binlog before the comparison %+v", r.SourceSnapshot, seen, before)
+			}
+			if after.BinlogFile != seen.BinlogFile || after.BinlogPos <= seen.BinlogPos {
+				t.Errorf("binlog after the hook's commit %s, not past the snapshot %s", after, seen)
+			}
+			if r.SourceRows != 6 || r.SinkRows != 6 || r.Drift() {
+				t.Errorf("source %d rows, sink %d rows, drift %v: want the source before the hook and the sink after it", r.SourceRows, r.SinkRows, r.Drift())
+			}
+		})
+	}
+	_, err := CompareMySQL(ctx, openMySQL(t, my), pgtest.Conn(t, pg), Spec{Table: "t", BeforeSinkSnapshot: func(context.Context, SnapshotPosition) error { return errors.New("stop here") }})
+	if err == nil || !strings.Contains(err.Error(), "stop here") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestCompareMySQLRecheckSource: as TestCompareRecheckSource with a
+// MariaDB source: rows changed on the source after the snapshot and
+// already delivered are taken out (ChangedSince), the others are drift.
+func TestCompareMySQLRecheckSource(t *testing.T) {
+	ctx := context.Background()
+	my, pg := mariadbtest.NewDB(t), pgtest.NewDB(t)
+	mariadbtest.Exec(t, my, `CREATE TABLE t (id int PRIMARY KEY, v varchar(20)); INSERT INTO t SELECT seq, 'v' FROM seq_1_to_9`)
+	pgtest.Exec(t, pg, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 9) g`)
+	pgtest.Exec(t, pg, `UPDATE t SET v = 'drift' WHERE id = 4; DELETE FROM t WHERE id = 5`)
+	for _, recheck := range []bool{false, true} {
+		t.Run(fmt.Sprint("recheck=", recheck), func(t *testing.T) {
+			mariadbtest.Exec(t, my, `UPDATE t SET v = 'v' WHERE id = 3; INSERT IGNORE INTO t VALUES (8, 'v')`)
+			pgtest.Exec(t, pg, `UPDATE t SET v = 'v' WHERE id = 3; INSERT INTO t VALUES (8, 'v') ON CONFLICT DO NOTHING`)
+			spec := Spec{Table: "t", Mode: ModeRows, RecheckSource: recheck, BeforeSinkSnapshot: func(context.Context, SnapshotPosition) error {
+				mariadbtest.Exec(t, my, `UPDATE t SET v = 'later' WHERE id = 3; DELETE FROM t WHERE id = 8`)
+				pgtest.Exec(t, pg, `UPDATE t SET v = 'later' WHERE id = 3; DELETE FROM t WHERE id = 8`)
+				return nil
+			}}
+			r, err := CompareMySQL(ctx, openMySQL(t, my), pgtest.Conn(t, pg), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := [4]int64{2, 0, 2, 0} // missing 5 and 8; mismatched 3 and 4
+			if recheck {
+				want = [4]int64{1, 0, 1, 2} // missing 5, mismatched 4; 3 and 8 changed since
+			}
+			if got := [4]int64{r.MissingCount, r.ExtraCount, r.MismatchedCount, r.ChangedSince}; got != want {
+				t.Errorf("missing, extra, mismatched, changed since = %v, want %v", got, want)
+			}
+		})
 	}
 }

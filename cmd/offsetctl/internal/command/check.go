@@ -18,7 +18,7 @@ import (
 
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
-	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 	"github.com/offsetctl/offsetctl/pkg/state"
 )
@@ -64,17 +64,27 @@ block names (connectors = [...]), their state, failed tasks and lag: a sink's gr
 per partition, and for a Debezium PostgreSQL source with a source_database, how far its
 stored LSN is behind pg_current_wal_lsn(). It changes nothing.
 
+A block's source database is PostgreSQL or MariaDB/MySQL (a mysql:// or mariadb://
+URL, as diff takes); its sink is PostgreSQL. A MariaDB/MySQL source is read in one
+READ ONLY transaction WITH CONSISTENT SNAPSHOT and compared as diff compares it.
+
 Each reconcile block's check { } block sets the mode (counts, checksum — the default —
 or rows) and its thresholds: max_rows_different, max_lag_records, max_lag_seconds,
 max_failed_tasks.
 
 Lag-aware: when rows differ on a block that names its connectors, the table is compared
-again, the source first: its snapshot's WAL position is recorded (pg_current_wal_insert_lsn()
-in the snapshot's first statement), check waits up to --settle until each source
-connector's stored position (lsn_proc, else lsn) is past it and each sink connector's group
-has committed the end offsets its topics had then, and only then reads the sink. Rows that
-still differ are drift when the pipeline got there, in flight when it did not (the report
-says which connector was behind). An idle Debezium source moves its stored position only
+again, the source first: its snapshot's position is recorded (PostgreSQL: the WAL position,
+pg_current_wal_insert_lsn() in the snapshot's first statement; MariaDB: the binlog file:pos
+of the consistent snapshot, binlog_snapshot_file and binlog_snapshot_position, with
+@@gtid_binlog_pos; MySQL: the binlog position read just after the snapshot began), check
+waits up to --settle until each source connector's stored position (lsn_proc, else lsn;
+for a Debezium MariaDB/MySQL source, file and pos) is past it and each sink connector's
+group has committed the end offsets its topics had then, and only then reads the sink.
+Binlog positions are ordered by file number then pos: after a failover to another
+server they do not compare. A Debezium MariaDB/MySQL connector stores the start of the
+last transaction it sent until a later binlog event moves it: the rows of the source's
+last transaction stay in flight until then. Rows that still differ are drift when the pipeline got
+there, in flight when it did not (the report says which connector was behind). An idle Debezium source moves its stored position only
 with heartbeat.interval.ms: without it, a quiet pipeline's differing rows stay in flight.
 Per row, in the rows mode, the differing rows' source rows are then read again: one
 changed after the snapshot (the sink may already hold it newer) is in flight as well. The
@@ -82,10 +92,12 @@ counts and checksum modes keep no keys: there such a row counts as different, so
 table --mode rows (or check { mode = "rows" }).
 
 Many tables in one run, as diff does: --schema S checks every table of schema S of
-the blocks' source databases, --table takes names and patterns (--table 'public.*'),
+the blocks' source databases (a MariaDB/MySQL source: S is its URL's database, and an
+unqualified name is in it), --table takes names and patterns (--table 'public.*'),
 --exclude leaves tables out. Tables with a reconcile block are checked with its settings;
-the others found on a block's source are compared with its sink's table of the same name,
-with --mode (else checksum) and no row allowed to differ.
+the others found on a block's source are compared with its sink's table of the same name
+(for a MariaDB/MySQL source, the sink's table of that name on its search_path), with
+--mode (else checksum) and no row allowed to differ.
 
 Tables are compared one after the other (--max-concurrent to allow more), each side in
 one read-only, repeatable-read transaction on one backend per database, with
@@ -217,33 +229,32 @@ func (o *checkOptions) selectBlocks(ctx context.Context, clients *configClients,
 		}
 	}
 	for _, p := range pairs {
+		pf, names, err := f.sourceTables(ctx, clients, p.source)
+		if err != nil {
+			failed = append(failed, views.CheckTable{Block: p.source.Addr(), Table: "(tables of " + p.source.Addr() + ")", Verdict: checkError, Error: err.Error()})
+			continue
+		}
 		covered := map[string]bool{}
 		for _, b := range cfg.Reconciles {
-			if b.Source == p.source && b.Sink == p.sink && f.keep(b.Table) {
+			if b.Source == p.source && b.Sink == p.sink && pf.keep(b.Table) {
 				out = append(out, b)
-				covered[qualifiedTable(b.Table)] = true
+				covered[pf.qualify(b.Table)] = true
 			}
 		}
-		var names []string
-		if f.discovers() {
-			pool, err := clients.Database(ctx, p.source)
-			if err == nil {
-				names, err = listTables(ctx, pool)
-			} else {
-				err = fmt.Errorf("connecting to %s: %w", p.source.Addr(), err)
-			}
-			if err != nil {
-				failed = append(failed, views.CheckTable{Block: p.source.Addr(), Table: "(tables of " + p.source.Addr() + ")", Verdict: checkError, Error: err.Error()})
+		for _, n := range pf.selectTables(names) {
+			if covered[pf.qualify(n)] {
 				continue
 			}
-		}
-		for _, n := range f.selectTables(names) {
-			if covered[qualifiedTable(n)] {
-				continue
+			n = pf.qualify(n)
+			covered[n] = true
+			sinkTable := n
+			if pf.schema != "" {
+				// A MariaDB database is rarely the sink's schema: the sink's
+				// table of that name on its search_path.
+				_, sinkTable, _ = strings.Cut(n, ".")
 			}
-			covered[qualifiedTable(n)] = true
-			out = append(out, &config.Reconcile{Name: "found_" + strings.NewReplacer(".", "_", "-", "_").Replace(qualifiedTable(n)),
-				Source: p.source, Sink: p.sink, Table: qualifiedTable(n), SinkTable: qualifiedTable(n)})
+			out = append(out, &config.Reconcile{Name: "found_" + strings.NewReplacer(".", "_", "-", "_").Replace(n),
+				Source: p.source, Sink: p.sink, Table: n, SinkTable: sinkTable})
 		}
 	}
 	if len(out) == 0 && len(failed) == 0 {
@@ -251,6 +262,36 @@ func (o *checkOptions) selectBlocks(ctx context.Context, clients *configClients,
 			Error: "no reconcile block's table and no source table matches --table, --schema and --exclude: check the patterns (schema.table, like public.*)"})
 	}
 	return out, failed
+}
+
+// sourceTables returns the filter for a source database (its schema: public
+// for PostgreSQL, the URL's database for MariaDB/MySQL) and, when the
+// selection needs them, the source's tables.
+func (f tableFilter) sourceTables(ctx context.Context, clients *configClients, d *config.Database) (tableFilter, []string, error) {
+	if mysqlurl.Is(d.URL.Value()) {
+		db, err := clients.MySQLDatabase(ctx, d)
+		if err != nil {
+			return f, nil, fmt.Errorf("connecting to %s: %w", d.Addr(), err)
+		}
+		schema, names, err := listMySQLTables(ctx, db)
+		if err != nil {
+			return f, nil, err
+		}
+		f.schema = schema
+		if !f.discovers() {
+			names = nil
+		}
+		return f, names, nil
+	}
+	if !f.discovers() {
+		return f, nil, nil
+	}
+	pool, err := clients.Database(ctx, d)
+	if err != nil {
+		return f, nil, fmt.Errorf("connecting to %s: %w", d.Addr(), err)
+	}
+	names, err := listTables(ctx, pool)
+	return f, names, err
 }
 
 // checkOnce runs every block once: its table, then its connectors. It never
@@ -324,8 +365,8 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 	compare()
 	if t.Verdict == checkDrift && len(b.Connectors) > 0 {
 		var seen caughtUp
-		spec.BeforeSinkSnapshot = func(ctx context.Context, lsn uint64) error {
-			seen = obs.waitPipeline(ctx, b, lsn, o.settle)
+		spec.BeforeSinkSnapshot = func(ctx context.Context, pos reconcile.SnapshotPosition) error {
+			seen = obs.waitPipeline(ctx, b, pos, o.settle)
 			return nil
 		}
 		// Per row, in the rows mode: a row changed on the source after the
@@ -362,8 +403,10 @@ func fillCheckTable(t *views.CheckTable, res *reconcile.Result) {
 	}
 	t.Queries = res.Stats.Queries
 	t.ChangedSince = res.ChangedSince
-	if res.SourceSnapshotLSN > 0 {
-		t.SnapshotLSN = offsets.FormatLSN(res.SourceSnapshotLSN)
+	if p := res.SourceSnapshot; p.Binlog {
+		t.SnapshotBinlog = p.String()
+	} else {
+		t.SnapshotLSN = p.String()
 	}
 	t.DurationSeconds = res.Stats.Elapsed.Seconds()
 	countDiff := res.SourceRows - res.SinkRows

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
+	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 	"github.com/offsetctl/offsetctl/pkg/reconcile"
 )
 
@@ -24,19 +27,40 @@ func (obs *checkObserver) compare(ctx context.Context, b *config.Reconcile, spec
 	if b.Source == nil || b.Sink == nil {
 		return nil, fmt.Errorf("%s names no source or sink database", b.Addr())
 	}
-	src, err := obs.clients.Database(ctx, b.Source)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", b.Source.Addr(), err)
-	}
 	dst, err := obs.clients.Database(ctx, b.Sink)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", b.Sink.Addr(), err)
 	}
-	res, err := reconcile.ComparePools(ctx, src, dst, spec)
+	var res *reconcile.Result
+	if mysqlurl.Is(b.Source.URL.Value()) {
+		res, err = obs.compareMySQL(ctx, b, dst, spec)
+	} else {
+		var src *pgxpool.Pool
+		if src, err = obs.clients.Database(ctx, b.Source); err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", b.Source.Addr(), err)
+		}
+		res, err = reconcile.ComparePools(ctx, src, dst, spec)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("comparing %s with %s: %w", b.Table, b.SinkTable, err)
 	}
 	return res, nil
+}
+
+// compareMySQL compares a MariaDB/MySQL source with its PostgreSQL sink:
+// the cross-engine comparison, on one pinned source connection and one
+// sink backend.
+func (obs *checkObserver) compareMySQL(ctx context.Context, b *config.Reconcile, dst *pgxpool.Pool, spec reconcile.Spec) (*reconcile.Result, error) {
+	src, err := obs.clients.MySQLDatabase(ctx, b.Source)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", b.Source.Addr(), err)
+	}
+	c, err := dst.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", b.Sink.Addr(), err)
+	}
+	defer c.Release()
+	return reconcile.CompareMySQL(ctx, src, c.Conn(), spec)
 }
 
 // connectors checks the block's connectors against its thresholds.
@@ -121,7 +145,8 @@ func (obs *checkObserver) connector(ctx context.Context, k *config.Connector, ch
 // with the source's pg_current_wal_lsn(); nil when no stored offset holds
 // one.
 func (obs *checkObserver) sourceLag(ctx context.Context, k *config.Connector) (*views.CheckSourceLag, error) {
-	lsn, tsUsec, found, err := obs.storedLSN(ctx, k)
+	stored, tsUsec, found, err := obs.storedPosition(ctx, k, false)
+	lsn := stored.LSN
 	if err != nil {
 		return nil, err
 	}

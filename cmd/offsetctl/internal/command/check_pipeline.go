@@ -9,6 +9,8 @@ import (
 	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
+	"github.com/offsetctl/offsetctl/pkg/reconcile"
+	"github.com/offsetctl/offsetctl/pkg/schemahistory"
 )
 
 // pipelinePoll is how often check looks again at a pipeline that has not
@@ -24,14 +26,17 @@ type caughtUp struct {
 }
 
 // waitPipeline waits, up to settle, until the block's pipeline has delivered
-// every change up to the source snapshot lsn: each source connector's stored
-// resume position (offsets.PostgresResumeLSN) is at or past lsn, and then
+// every change up to the source snapshot snap: each source connector's
+// stored resume position (a PostgreSQL source: offsets.PostgresResumeLSN; a
+// MariaDB/MySQL one: offsets.MySQLBinlogPosition) is at or past snap, and then
 // each sink connector's group has committed the end offsets its topics had
 // once the sources were past it. It reads the sources before the sinks, so
 // that those end offsets hold every record of a change up to lsn. A source
 // connector that has stored no PostgreSQL LSN is not past the snapshot; a
-// sink connector without a kafka block is named in the evidence.
-func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile, lsn uint64, settle time.Duration) caughtUp {
+// sink connector without a kafka block is named in the evidence. A source
+// that did not say where its snapshot is (no binary log) cannot be shown
+// delivered.
+func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile, pos reconcile.SnapshotPosition, settle time.Duration) caughtUp {
 	// A real wait: the observer's clock is the one reports are stamped with.
 	deadline := time.Now().Add(settle)
 	var sources, sinks []*config.Connector
@@ -51,7 +56,10 @@ func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile,
 			sources = append(sources, k)
 		}
 	}
-	snap := offsets.FormatLSN(lsn)
+	snap := pos.String()
+	if !pos.Known() {
+		return caughtUp{evidence: "the source did not say where its snapshot is in its binlog (is log_bin on? MySQL: may the user run SHOW BINARY LOG STATUS, REPLICATION CLIENT?): the pipeline cannot be shown past it"}
+	}
 	wait := func() bool {
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -68,22 +76,32 @@ func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile,
 	var passed []string
 	for _, k := range sources {
 		for {
-			pos, _, found, err := obs.storedLSN(ctx, k)
+			stored, _, found, err := obs.storedPosition(ctx, k, pos.Binlog)
 			if err != nil {
 				return caughtUp{evidence: err.Error()}
 			}
-			if found && pos >= lsn {
-				passed = append(passed, fmt.Sprintf("%s stored %s", k.ConnectorName, offsets.FormatLSN(pos)))
+			past := false
+			if found {
+				if past, err = pastSnapshot(stored, pos); err != nil {
+					return caughtUp{evidence: fmt.Sprintf("the source connector %s: %v", k.ConnectorName, err)}
+				}
+			}
+			if past {
+				passed = append(passed, fmt.Sprintf("%s stored %s", k.ConnectorName, stored))
 				break
 			}
 			if wait() {
 				continue
 			}
 			if !found {
-				return caughtUp{evidence: fmt.Sprintf("the source connector %s has stored no PostgreSQL position (lsn_proc or lsn): it cannot be shown past the source's snapshot %s", k.ConnectorName, snap)}
+				what := "PostgreSQL position (lsn_proc or lsn)"
+				if pos.Binlog {
+					what = "binlog position (file and pos)"
+				}
+				return caughtUp{evidence: fmt.Sprintf("the source connector %s has stored no %s: it cannot be shown past the source's snapshot %s", k.ConnectorName, what, snap)}
 			}
 			return caughtUp{evidence: fmt.Sprintf("the source connector %s has stored %s, before the source's snapshot %s: its changes up to the snapshot may not have reached the sink (an idle source moves its stored position only with heartbeat.interval.ms)",
-				k.ConnectorName, offsets.FormatLSN(pos), snap)}
+				k.ConnectorName, stored, snap)}
 		}
 	}
 	// Then the sinks: the group committed the end offsets read now.
@@ -183,17 +201,20 @@ func (obs *checkObserver) sinkGroup(ctx context.Context, k *config.Connector, cf
 	return out, nil
 }
 
-// storedLSN is the position a Debezium PostgreSQL source connector resumes
-// from (the greatest over its partitions, offsets.PostgresResumeLSN) and the
-// ts_usec stored with it; found is false when no stored offset holds one.
-func (obs *checkObserver) storedLSN(ctx context.Context, k *config.Connector) (lsn uint64, tsUsec int64, found bool, err error) {
+// storedPosition is the position a Debezium source connector resumes from,
+// the greatest over its partitions: for a PostgreSQL source (binlog false)
+// its LSN (offsets.PostgresResumeLSN) and the ts_usec stored with it, for a
+// MariaDB/MySQL one its binlog file and pos (offsets.MySQLBinlogPosition);
+// found is false when no stored offset holds one.
+func (obs *checkObserver) storedPosition(ctx context.Context, k *config.Connector, binlog bool) (pos reconcile.SnapshotPosition, tsUsec int64, found bool, err error) {
+	pos.Binlog = binlog
 	cl, err := obs.clients.Connect(k.Connect)
 	if err != nil {
-		return 0, 0, false, err
+		return pos, 0, false, err
 	}
 	got, err := cl.Offsets(ctx, k.ConnectorName)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("reading the offsets of %s (GET /offsets, Kafka Connect 3.5+): %w", k.ConnectorName, err)
+		return pos, 0, false, fmt.Errorf("reading the offsets of %s (GET /offsets, Kafka Connect 3.5+): %w", k.ConnectorName, err)
 	}
 	for _, co := range got.Offsets {
 		if len(co.Offset) == 0 || string(co.Offset) == "null" {
@@ -201,15 +222,43 @@ func (obs *checkObserver) storedLSN(ctx context.Context, k *config.Connector) (l
 		}
 		m, err := offsets.ParseMap(co.Offset)
 		if err != nil {
-			return 0, 0, false, fmt.Errorf("the offset of %s: %w", k.ConnectorName, err)
+			return pos, 0, false, fmt.Errorf("the offset of %s: %w", k.ConnectorName, err)
 		}
-		if n, ok := offsets.PostgresResumeLSN(m); ok && (!found || n > lsn) {
-			lsn, found = n, true
+		if binlog {
+			if file, p, ok := offsets.MySQLBinlogPosition(m); ok {
+				next := reconcile.SnapshotPosition{Binlog: true, BinlogFile: file, BinlogPos: p}
+				if later, _ := pastSnapshot(next, pos); !found || later {
+					pos, found = next, true
+				}
+			}
+			continue
+		}
+		if n, ok := offsets.PostgresResumeLSN(m); ok && (!found || n > pos.LSN) {
+			pos.LSN, found = n, true
 			tsUsec = 0
 			if t, ok := m.Get("ts_usec"); ok {
 				tsUsec, _ = t.Int64Lenient()
 			}
 		}
 	}
-	return lsn, tsUsec, found, nil
+	return pos, tsUsec, found, nil
+}
+
+// pastSnapshot says whether a connector's stored position is at or past a
+// comparison's source snapshot: WAL positions by value, binlog positions
+// by file sequence then pos (schemahistory.Position). A binlog file without
+// a numeric suffix cannot be ordered: an error.
+func pastSnapshot(stored, snap reconcile.SnapshotPosition) (bool, error) {
+	if !snap.Binlog {
+		return stored.LSN >= snap.LSN, nil
+	}
+	a, err := schemahistory.ParsePosition(stored.BinlogFile, stored.BinlogPos)
+	if err != nil {
+		return false, err
+	}
+	b, err := schemahistory.ParsePosition(snap.BinlogFile, snap.BinlogPos)
+	if err != nil {
+		return false, err
+	}
+	return !a.Before(b), nil
 }

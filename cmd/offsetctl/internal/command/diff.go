@@ -87,7 +87,8 @@ jsonb, a DOUBLE against real) are refused by name. --settle, --show-values and -
 not available with such a source yet.
 
 Many tables in one run: --table takes patterns (--table 'public.*'), --schema S compares
-every table of a source schema, --exclude leaves tables out; they are found in the source.
+every table of a source schema, --exclude leaves tables out; they are found in the source
+(a MariaDB/MySQL source: in its URL's database, the schema of its unqualified names).
 A table that cannot be compared (missing on a side, no key) is reported with its reason
 and the others are still compared; the run then exits 1.
 
@@ -224,17 +225,22 @@ func (o *diffOptions) filter() tableFilter {
 
 // expandTables lists the source's base tables that --table patterns and
 // --schema select and --exclude does not, sorted, and builds their specs.
-func (o *diffOptions) expandTables(ctx context.Context, src *pgx.Conn) error {
-	if src == nil {
-		return withHint(errors.New("--schema, --exclude and --table patterns find the tables in a PostgreSQL source; this source is MariaDB/MySQL"),
-			"Name each table with --table.")
+// A MariaDB/MySQL source (mySrc) lists the tables of its URL's database,
+// the schema of its unqualified names.
+func (o *diffOptions) expandTables(ctx context.Context, src *pgx.Conn, mySrc *sql.DB) error {
+	f := o.filter()
+	var names []string
+	var err error
+	if mySrc != nil {
+		f.schema, names, err = listMySQLTables(ctx, mySrc)
+	} else {
+		names, err = listTables(ctx, src)
 	}
-	names, err := listTables(ctx, src)
 	if err != nil {
 		return err
 	}
 	o.specs = nil
-	for _, n := range o.filter().selectTables(names) {
+	for _, n := range f.selectTables(names) {
 		s := o.template
 		s.Table = n
 		o.specs = append(o.specs, s)
@@ -303,7 +309,7 @@ func diffRun(ctx context.Context, deps *Deps, g *globalOptions, o *diffOptions) 
 	defer dst.Close(context.WithoutCancel(ctx))
 
 	if o.expand {
-		if err := o.expandTables(ctx, src); err != nil {
+		if err := o.expandTables(ctx, src, mySrc); err != nil {
 			return err
 		}
 	}

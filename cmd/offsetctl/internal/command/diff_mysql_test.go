@@ -74,14 +74,24 @@ func TestDiffMariaDBErrors(t *testing.T) {
 }
 
 // TestDiffMariaDBSourcePatterns: --schema and --table patterns find tables
-// in a PostgreSQL source only; with a MariaDB source diff says so (it used
-// to list them on a connection it did not have).
+// in a MariaDB source's database (the schema of its unqualified names) as
+// in a PostgreSQL source; a pattern that matches nothing says so.
 func TestDiffMariaDBSourcePatterns(t *testing.T) {
 	src, dst := diffMySQLFixture(t)
-	for _, args := range [][]string{{"--schema", "shop"}, {"--table", "cust*"}} {
-		code, out, errOut := runCLI(t, "", append([]string{"diff", "--source", src, "--sink", dst}, args...)...)
-		if code != ExitError || !strings.Contains(errOut, "find the tables in a PostgreSQL source; this source is MariaDB/MySQL") || !strings.Contains(errOut, "Name each table with --table") {
-			t.Errorf("diff %v: exit %d\n%s\n%s", args, code, out, errOut)
+	mariadbtest.Exec(t, src, `CREATE TABLE audit (id int PRIMARY KEY)`)
+	for _, tc := range []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"--schema", "shop", "--exclude", "shop.audit"}, ExitChanges, "shop.customers"},
+		{[]string{"--table", "cust*"}, ExitChanges, "shop.customers"},
+		{[]string{"--table", "shop.cust*"}, ExitChanges, "shop.customers"},
+		{[]string{"--schema", "public"}, ExitError, "no source table matches"},
+	} {
+		code, out, errOut := runCLI(t, "", append([]string{"diff", "--source", src, "--sink", dst, "--ignore", "__op"}, tc.args...)...)
+		if code != tc.wantCode || !strings.Contains(out+errOut, tc.want) || strings.Contains(out, "audit") {
+			t.Errorf("diff %v: exit %d, want %d and %q\n%s\n%s", tc.args, code, tc.wantCode, tc.want, out, errOut)
 		}
 	}
 }

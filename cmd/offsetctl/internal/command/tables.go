@@ -2,6 +2,8 @@ package command
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -12,9 +14,23 @@ import (
 
 // tableFilter is the table selection diff and check share: --table names
 // or patterns (public.*), --schema and --exclude, matched against
-// schema.table names of the source (an unqualified name is in public).
+// schema.table names of the source (an unqualified name is in schema:
+// public for a PostgreSQL source, the URL's database for a MariaDB/MySQL
+// one).
 type tableFilter struct {
 	tables, schemas, excludes []string
+	schema                    string // empty: public
+}
+
+// qualify adds the filter's schema to an unqualified table name.
+func (f tableFilter) qualify(t string) string {
+	if strings.Contains(t, ".") {
+		return t
+	}
+	if f.schema == "" {
+		return "public." + t
+	}
+	return f.schema + "." + t
 }
 
 // discovers says whether the selection needs the source's list of tables:
@@ -38,25 +54,25 @@ func (f tableFilter) validate() error {
 
 func isTablePattern(t string) bool { return strings.ContainsAny(t, "*?[") }
 
-func matchTable(pattern, name string) bool {
-	ok, _ := path.Match(qualifiedTable(pattern), qualifiedTable(name))
+func (f tableFilter) match(pattern, name string) bool {
+	ok, _ := path.Match(f.qualify(pattern), f.qualify(name))
 	return ok
 }
 
 // keep says whether the table name is selected: matched by a --table or
 // in a --schema (everything when neither is given), and not excluded.
 func (f tableFilter) keep(name string) bool {
-	name = qualifiedTable(name)
+	name = f.qualify(name)
 	schema, _, _ := strings.Cut(name, ".")
 	keep := len(f.tables) == 0 && len(f.schemas) == 0
 	for _, p := range f.tables {
-		keep = keep || matchTable(p, name)
+		keep = keep || f.match(p, name)
 	}
 	for _, s := range f.schemas {
 		keep = keep || s == schema
 	}
 	for _, x := range f.excludes {
-		if matchTable(x, name) {
+		if f.match(x, name) {
 			keep = false
 		}
 	}
@@ -74,7 +90,7 @@ func (f tableFilter) selectTables(names []string) []string {
 		}
 	}
 	for _, t := range f.tables {
-		if isTablePattern(t) || slices.Contains(out, qualifiedTable(t)) || slices.ContainsFunc(f.excludes, func(x string) bool { return matchTable(x, t) }) {
+		if isTablePattern(t) || slices.Contains(out, f.qualify(t)) || slices.ContainsFunc(f.excludes, func(x string) bool { return f.match(x, t) }) {
 			continue
 		}
 		out = append(out, t)
@@ -102,10 +118,33 @@ WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'informat
 	return names, nil
 }
 
-// qualifiedTable adds the public schema to an unqualified table name.
-func qualifiedTable(t string) string {
-	if strings.Contains(t, ".") {
-		return t
+// listMySQLTables lists the base tables of a MariaDB/MySQL source's
+// database (the one its URL names) as database.table, sorted, and returns
+// that database: the schema of its unqualified names.
+func listMySQLTables(ctx context.Context, db *sql.DB) (string, []string, error) {
+	var schema sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&schema); err != nil {
+		return "", nil, fmt.Errorf("listing the source's tables: %w", err)
 	}
-	return "public." + t
+	if !schema.Valid || schema.String == "" {
+		return "", nil, errors.New("listing the source's tables: its URL names no database (mysql://USER@HOST:PORT/DATABASE)")
+	}
+	rows, err := db.QueryContext(ctx, `SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables
+WHERE table_type = 'BASE TABLE' AND table_schema = DATABASE() ORDER BY 1`)
+	if err != nil {
+		return "", nil, fmt.Errorf("listing the source's tables: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return "", nil, fmt.Errorf("listing the source's tables: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, fmt.Errorf("listing the source's tables: %w", err)
+	}
+	return schema.String, names, nil
 }

@@ -81,11 +81,14 @@ type CheckTable struct {
 	Queries         int     `json:"queries"`
 	DurationSeconds float64 `json:"duration_seconds"`
 	Settled         bool    `json:"settled,omitempty"`
-	// SnapshotLSN is the source's WAL position at the snapshot of the last
-	// comparison, Pipeline whether the block's connectors had delivered
-	// every change up to it before the sink was read, in words.
-	SnapshotLSN string `json:"snapshot_lsn,omitempty"`
-	Pipeline    string `json:"pipeline,omitempty"`
+	// SnapshotLSN (a PostgreSQL source: its WAL position) or
+	// SnapshotBinlog (a MariaDB/MySQL source: file:pos of its binlog, with
+	// the GTID position) is where the source stood at the snapshot of the
+	// last comparison, Pipeline whether the block's connectors had
+	// delivered every change up to it before the sink was read, in words.
+	SnapshotLSN    string `json:"snapshot_lsn,omitempty"`
+	SnapshotBinlog string `json:"snapshot_binlog,omitempty"`
+	Pipeline       string `json:"pipeline,omitempty"`
 	// ChangedSince counts the differing rows (rows mode) whose source row
 	// changed after the snapshot: in flight, not in the counts above.
 	ChangedSince int64 `json:"changed_since,omitempty"`
