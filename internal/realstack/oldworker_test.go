@@ -76,6 +76,29 @@ func (o *oldRig) createConnector(ctx context.Context, name string, cfg map[strin
 	}
 }
 
+// deleteRecreateHCL is a configuration of the old worker's connector name
+// with one offsets block acknowledging delete_recreate, whose partition
+// blocks are partitions.
+func (o *oldRig) deleteRecreateHCL(name, reason, partitions string) string {
+	return fmt.Sprintf(`
+connect "old" { url = %q }
+kafka "real" {
+  brokers       = [%q]
+  offsets_topic = %q
+}
+connector "conn" {
+  connect = connect.old
+  kafka   = kafka.real
+  name    = %q
+}
+offsets "rewind" {
+  connector   = connector.conn
+  reason      = %q
+  acknowledge = ["delete_recreate"]%s
+}
+`, o.w.URL(), o.st.BootstrapServers(), o.w.OffsetsTopic(), name, reason, partitions)
+}
+
 // proofRun is offsetctl on the old worker with the configuration hcl.
 func (o *oldRig) proofRun(ctx context.Context, hcl string) *proofRun {
 	o.t.Helper()
@@ -234,27 +257,11 @@ func TestOldWorkerDeleteRecreate(t *testing.T) {
 	o.mark("10 lines emitted, position committed")
 
 	// offsetctl: rewind to the start of line 6.
-	r := o.proofRun(ctx, fmt.Sprintf(`
-connect "old" { url = %q }
-kafka "real" {
-  brokers       = [%q]
-  offsets_topic = %q
-}
-connector "file" {
-  connect = connect.old
-  kafka   = kafka.real
-  name    = %q
-}
-offsets "rewind" {
-  connector   = connector.file
-  reason      = "proof: emit lines 6-10 again"
-  acknowledge = ["delete_recreate"]
+	r := o.proofRun(ctx, o.deleteRecreateHCL(name, "proof: emit lines 6-10 again", fmt.Sprintf(`
   source_partition {
     partition = { filename = %q }
     offset    = { position = %d }
-  }
-}
-`, w.URL(), st.BootstrapServers(), w.OffsetsTopic(), name, file, ends[5]))
+  }`, file, ends[5])))
 	p := planDeleteRecreate(ctx, t, r, plan.MethodTopic)
 	applier := r.applier(t, deletedHook(ctx, w, name, nil))
 	applyOK(ctx, t, r, applier, p)
@@ -347,28 +354,12 @@ func TestOldWorkerSinkDeleteRecreate(t *testing.T) {
 	saved := oldConfig(ctx, t, w, name)
 	o.mark(fmt.Sprintf("%d records written to the file, offset %d committed", n, n))
 
-	r := o.proofRun(ctx, fmt.Sprintf(`
-connect "old" { url = %q }
-kafka "real" {
-  brokers       = [%q]
-  offsets_topic = %q
-}
-connector "file" {
-  connect = connect.old
-  kafka   = kafka.real
-  name    = %q
-}
-offsets "rewind" {
-  connector   = connector.file
-  reason      = "proof: write records %d-%d again"
-  acknowledge = ["delete_recreate"]
+	r := o.proofRun(ctx, o.deleteRecreateHCL(name, fmt.Sprintf("proof: write records %d-%d again", k, n-1), fmt.Sprintf(`
   sink_partition {
     topic      = %q
     partitions = [0]
     to_offset  = %d
-  }
-}
-`, w.URL(), o.st.BootstrapServers(), w.OffsetsTopic(), name, k, n-1, topic, k))
+  }`, topic, k)))
 	p := planDeleteRecreate(ctx, t, r, plan.MethodGroup)
 	// While the connector is deleted, its group has no members and holds
 	// the offset written.
