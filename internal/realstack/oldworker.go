@@ -23,6 +23,7 @@ const (
 	oldConfigTopicName    = "connect-3.4-configs"
 	oldStatusTopicName    = "connect-3.4-status"
 	FileStreamSourceClass = "org.apache.kafka.connect.file.FileStreamSourceConnector"
+	FileStreamSinkClass   = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 )
 
 // OldWorker is a running Kafka Connect 3.4.1 worker. Close ends it.
