@@ -255,6 +255,46 @@ func TestHazardChecks(t *testing.T) {
 			hcl: hazardSourceHCL, code: "zombie_tasks", sev: plan.SeverityError,
 		},
 		{
+			name: "offsets left by a deleted connector of the same name, on a 3.8 worker",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, long)
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return !h.Created.IsZero() })
+			},
+			hcl: hazardSourceHCL, code: "offsets_predate_connector", sev: plan.SeverityWarning,
+		},
+		{
+			name: "offsets written by the connector itself, on a 3.8 worker",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return h.TargetState == "STOPPED" })
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, time.Now().Add(time.Second))
+			},
+			hcl: hazardSourceHCL,
+		},
+		{
+			name: "a source task still commits after STOPPED, on a 3.8 worker",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return h.TargetState == "STOPPED" })
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, time.Now().Add(time.Minute))
+			},
+			hcl: hazardSourceHCL, code: "zombie_tasks", sev: plan.SeverityError,
+		},
+		{
+			name: "no kafka block on a 3.8 worker: the hazards are said unchecked",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, long)
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return !h.Created.IsZero() })
+			},
+			hcl: strings.Replace(hazardSourceHCL, "  kafka   = kafka.sb\n", "", 1), code: "hazards_unchecked", sev: plan.SeverityOK,
+		},
+		{
 			name: "a sink group keeps a member after STOPPED",
 			opts: sandbox.Options{ConnectVersion: "3.8"},
 			setup: func(w *hazardWorld) {
@@ -286,7 +326,7 @@ func TestHazardChecks(t *testing.T) {
 			hcl: hazardSinkHCL, code: "zombie_tasks", sev: plan.SeverityError,
 		},
 	}
-	hazardCodes := map[string]bool{"exactly_once_topic_write": true, "own_offsets_topic": true, "offsets_predate_connector": true, "zombie_tasks": true, "config_topic_unread": true}
+	hazardCodes := map[string]bool{"exactly_once_topic_write": true, "own_offsets_topic": true, "offsets_predate_connector": true, "zombie_tasks": true, "config_topic_unread": true, "hazards_unchecked": true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newHazardWorld(t, tc.opts)
