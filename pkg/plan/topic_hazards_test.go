@@ -111,6 +111,8 @@ func (w *hazardWorld) waitConfig(name string, ok func(h *offsets.ConnectorHistor
 	}
 }
 
+// plan plans body (BROKER stands for the sandbox's broker) against the
+// sandbox.
 func (w *hazardWorld) plan(body string) *plan.Plan {
 	w.t.Helper()
 	dir := w.t.TempDir()
@@ -121,6 +123,7 @@ kafka "sb" {
   brokers = [%q]
 }
 `, w.sb.ConnectURL(), w.sb.BootstrapServers()[0])
+	body = strings.ReplaceAll(body, "BROKER", w.sb.BootstrapServers()[0])
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(head+body), 0o644); err != nil {
 		w.t.Fatal(err)
 	}
@@ -293,6 +296,19 @@ func TestHazardChecks(t *testing.T) {
 				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return !h.Created.IsZero() })
 			},
 			hcl: strings.Replace(hazardSourceHCL, "  kafka   = kafka.sb\n", "", 1), code: "hazards_unchecked", sev: plan.SeverityOK,
+		},
+		{
+			name: "an offsets topic that cannot be read on a 3.8 worker: the hazards are said unchecked",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.source("orders-source", connect.StateStopped, nil)
+			},
+			hcl: `
+kafka "missing" {
+  brokers       = ["BROKER"]
+  offsets_topic = "no-such-offsets"
+}
+` + strings.Replace(hazardSourceHCL, "kafka.sb", "kafka.missing", 1), code: "hazards_unchecked", sev: plan.SeverityWarning,
 		},
 		{
 			name: "a sink group keeps a member after STOPPED",
