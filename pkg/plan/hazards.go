@@ -13,8 +13,9 @@ import (
 // Evidence is what Kafka Connect's internal topics (the offsets topic and
 // the config topic) said of a connector, for the hazard checks: an
 // exactly-once source worker, offsets older than the connector, tasks
-// still writing after it stopped. Planning reads them when it reads the
-// offsets topic (source connectors written through it) and, for a sink,
+// still writing after it stopped. Planning reads them for a source
+// connector whose block has a kafka block (the offsets topic, whether apply
+// writes it or PATCH /offsets does, and the config topic) and, for a sink,
 // its consumer group; nil when nothing was read.
 type Evidence struct {
 	// ExactlyOnce says why the worker is taken to run exactly-once source
@@ -95,6 +96,31 @@ func (o *observer) topicEvidence(ctx context.Context, cb *config.Connector, obs 
 			}
 		}
 	}
+}
+
+// restEvidence gathers, for a source connector whose offsets go through
+// GET and PATCH /offsets (Kafka Connect 3.6+), the evidence the topic path
+// gathers: the hazards of a re-created connector resuming old offsets and
+// of tasks still writing after STOPPED are the same on either path. It
+// needs the connector block's kafka block; without one, or when the offsets
+// topic cannot be read, a hazards_unchecked check says what was not checked
+// and why.
+func (o *observer) restEvidence(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, loc offsets.Location) {
+	unchecked := fmt.Sprintf("offsetctl did not check whether the stored offsets of %q predate the connector (left by a deleted connector of the same name) or whether its tasks still write after it stopped", obs.Name)
+	if cb.Kafka == nil {
+		o.checks = append(o.checks, Check{Severity: SeverityOK, Code: "hazards_unchecked", Message: fmt.Sprintf(
+			"%s: Kafka Connect's offsets and config topics say so, and %s has no kafka block to read them; add one (kafka = kafka.NAME, with config_topic when the worker's config.storage.topic is not %q) to have them checked",
+			unchecked, cb.Addr(), config.DefaultConfigTopic)})
+		return
+	}
+	snap, _, err := offsets.NewReader(loc, nil, o.kafka(cb.Kafka)).Topics(ctx)
+	if err != nil {
+		o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "hazards_unchecked", Message: fmt.Sprintf(
+			"%s: %v; check the brokers and offsets_topic of %s and that offsetctl may read the topic",
+			unchecked, err, cb.Kafka.Addr())})
+		return
+	}
+	o.topicEvidence(ctx, cb, obs, offsets.Effective(cb.ConnectorName, snap))
 }
 
 // sinkEvidence records the members of a STOPPED sink connector's group.

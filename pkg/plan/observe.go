@@ -195,6 +195,7 @@ func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *confi
 		if loc.FallbackTopic != "" {
 			o.checks = append(o.checks, ownOffsetsTopic(obs, loc, nil, nil, false))
 		}
+		o.restEvidence(ctx, cb, obs, loc)
 		sort.Slice(obs.Source, func(i, j int) bool { return obs.Source[i].Partition.String() < obs.Source[j].Partition.String() })
 		return nil
 	}

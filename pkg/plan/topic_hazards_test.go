@@ -111,6 +111,8 @@ func (w *hazardWorld) waitConfig(name string, ok func(h *offsets.ConnectorHistor
 	}
 }
 
+// plan plans body (BROKER stands for the sandbox's broker) against the
+// sandbox.
 func (w *hazardWorld) plan(body string) *plan.Plan {
 	w.t.Helper()
 	dir := w.t.TempDir()
@@ -121,6 +123,7 @@ kafka "sb" {
   brokers = [%q]
 }
 `, w.sb.ConnectURL(), w.sb.BootstrapServers()[0])
+	body = strings.ReplaceAll(body, "BROKER", w.sb.BootstrapServers()[0])
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(head+body), 0o644); err != nil {
 		w.t.Fatal(err)
 	}
@@ -255,6 +258,59 @@ func TestHazardChecks(t *testing.T) {
 			hcl: hazardSourceHCL, code: "zombie_tasks", sev: plan.SeverityError,
 		},
 		{
+			name: "offsets left by a deleted connector of the same name, on a 3.8 worker",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, long)
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return !h.Created.IsZero() })
+			},
+			hcl: hazardSourceHCL, code: "offsets_predate_connector", sev: plan.SeverityWarning,
+		},
+		{
+			name: "offsets written by the connector itself, on a 3.8 worker",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return h.TargetState == "STOPPED" })
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, time.Now().Add(time.Second))
+			},
+			hcl: hazardSourceHCL,
+		},
+		{
+			name: "a source task still commits after STOPPED, on a 3.8 worker",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return h.TargetState == "STOPPED" })
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, time.Now().Add(time.Minute))
+			},
+			hcl: hazardSourceHCL, code: "zombie_tasks", sev: plan.SeverityError,
+		},
+		{
+			name: "no kafka block on a 3.8 worker: the hazards are said unchecked",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.offset(w.sb.OffsetsTopic(), "orders-source", `{"table":"orders"}`, `{"incrementing":9}`, long)
+				w.source("orders-source", connect.StateStopped, nil)
+				w.waitConfig("orders-source", func(h *offsets.ConnectorHistory) bool { return !h.Created.IsZero() })
+			},
+			hcl: strings.Replace(hazardSourceHCL, "  kafka   = kafka.sb\n", "", 1), code: "hazards_unchecked", sev: plan.SeverityOK,
+		},
+		{
+			name: "an offsets topic that cannot be read on a 3.8 worker: the hazards are said unchecked",
+			opts: sandbox.Options{ConnectVersion: "3.8"},
+			setup: func(w *hazardWorld) {
+				w.source("orders-source", connect.StateStopped, nil)
+			},
+			hcl: `
+kafka "missing" {
+  brokers       = ["BROKER"]
+  offsets_topic = "no-such-offsets"
+}
+` + strings.Replace(hazardSourceHCL, "kafka.sb", "kafka.missing", 1), code: "hazards_unchecked", sev: plan.SeverityWarning,
+		},
+		{
 			name: "a sink group keeps a member after STOPPED",
 			opts: sandbox.Options{ConnectVersion: "3.8"},
 			setup: func(w *hazardWorld) {
@@ -286,7 +342,7 @@ func TestHazardChecks(t *testing.T) {
 			hcl: hazardSinkHCL, code: "zombie_tasks", sev: plan.SeverityError,
 		},
 	}
-	hazardCodes := map[string]bool{"exactly_once_topic_write": true, "own_offsets_topic": true, "offsets_predate_connector": true, "zombie_tasks": true, "config_topic_unread": true}
+	hazardCodes := map[string]bool{"exactly_once_topic_write": true, "own_offsets_topic": true, "offsets_predate_connector": true, "zombie_tasks": true, "config_topic_unread": true, "hazards_unchecked": true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newHazardWorld(t, tc.opts)
