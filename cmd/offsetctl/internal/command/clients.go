@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -129,6 +132,7 @@ func (c *configClients) Database(ctx context.Context, d *config.Database) (*pgxp
 	}
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "offsetctl"
 	pcfg.ConnConfig.ConnectTimeout = c.timeout
+	cancelOnTheServer(pcfg.ConnConfig)
 	p, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.Addr(), err)
@@ -208,3 +212,19 @@ func tlsConfig(cfg *config.Config, t *config.TLS) (*tls.Config, error) {
 }
 
 var _ plan.DatabaseClients = (*configClients)(nil)
+
+// cancelOnTheServer makes a cancelled context (Ctrl-C, SIGTERM, a timeout)
+// cancel the running statement on the server too, and wait for that before
+// the call returns. pgx's default only drops the connection, and a backend
+// waiting for a lock does not notice a gone client until it gets the lock:
+// it would stay queued behind the holder, and hold up every session queued
+// behind it, after offsetctl has exited.
+func cancelOnTheServer(cfg *pgx.ConnConfig) {
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelDeadline}
+	}
+}
+
+// cancelDeadline bounds how long a cancelled call waits for the server's
+// answer to the cancel request before the connection is dropped anyway.
+const cancelDeadline = 2 * time.Second

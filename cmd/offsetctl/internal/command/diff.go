@@ -382,6 +382,7 @@ func diffConnectPG(ctx context.Context, what, dsn string, timeout time.Duration)
 			"Give --"+what+" as postgres://USER@HOST:PORT/DATABASE or as a libpq string (host=... dbname=... or service=NAME); put the password in PGPASSWORD or ~/.pgpass rather than on the command line.")
 	}
 	cfg.RuntimeParams["application_name"] = "offsetctl"
+	cancelOnTheServer(cfg)
 	if timeout > 0 {
 		cfg.ConnectTimeout = timeout
 	}
