@@ -161,7 +161,7 @@ func (p LSNPosition) String() string {
 }
 
 // Log implements Position.
-func (LSNPosition) Log() string { return "the change tables" }
+func (LSNPosition) Log() string { return "SQL Server's CDC" }
 
 func lsnText(l offsets.SQLServerLSN, ok bool) string {
 	if !ok {
@@ -402,7 +402,7 @@ func Judge(records []Record, stored, target Position, acknowledged []string) []F
 	if len(skipped) > 0 && !before {
 		fix := tail
 		if sev == SeverityError {
-			fix = "set change_lsn (the commit_lsn will do) or " + tail
+			fix = "set change_lsn (the LSN of the last change processed, at most commit_lsn) or " + tail
 		}
 		last := skipped[len(skipped)-1]
 		lp, _ := last.Position()
