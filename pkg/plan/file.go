@@ -352,7 +352,7 @@ func sourceDBFromWire(addr string, w *sourceDBV3) (*SourceDBObservation, error) 
 	return sd, nil
 }
 
-// schemaHistoryV3 is what planning read from a Debezium binlog connector's
+// schemaHistoryV3 is what planning read from a Debezium connector's
 // schema history topic: the records a verdict weighs, or the error that
 // kept it from being read.
 type schemaHistoryV3 struct {
