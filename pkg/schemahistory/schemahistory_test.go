@@ -84,14 +84,7 @@ func TestReadAndJudge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []string
-			fs := Judge(recs, tc.stored, tc.target, tc.ack)
-			for _, f := range fs {
-				got = append(got, string(f.Severity)+":"+f.Code)
-			}
-			if strings.Join(got, ",") != tc.want {
-				t.Fatalf("findings %v, want %s: %+v", got, tc.want, fs)
-			}
+			fs := judged(t, recs, tc.stored, tc.target, tc.ack, tc.want)
 			// The summary a plan keeps gives the same findings.
 			if sum := Judge(Summary(recs), tc.stored, tc.target, tc.ack); fmt.Sprint(sum) != fmt.Sprint(fs) {
 				t.Errorf("on the summary %+v\nfindings %+v\nwant      %+v", Summary(recs), sum, fs)
@@ -221,14 +214,7 @@ func TestSQLServerJudge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []string
-			fs := Judge(recs, tc.stored, tc.target, tc.ack)
-			for _, f := range fs {
-				got = append(got, string(f.Severity)+":"+f.Code)
-			}
-			if strings.Join(got, ",") != tc.want {
-				t.Fatalf("findings %v, want %s: %+v", got, tc.want, fs)
-			}
+			fs := judged(t, recs, tc.stored, tc.target, tc.ack, tc.want)
 			if sum := Judge(OfDatabase(Summary(all), "testDB"), tc.stored, tc.target, tc.ack); fmt.Sprint(sum) != fmt.Sprint(fs) {
 				t.Errorf("on the summary findings %+v\nwant %+v", sum, fs)
 			}
@@ -248,4 +234,19 @@ func TestSQLServerJudge(t *testing.T) {
 	if len(fs) != 1 || fs[0].Code != "before_schema_history" || fs[0].Severity != SeverityError {
 		t.Fatalf("before the history: %+v", fs)
 	}
+}
+
+// judged is Judge's findings, which must have the severities and codes of
+// want ("warning:ddl_after_target,...").
+func judged(t *testing.T, recs []Record, stored, target Position, ack []string, want string) []Finding {
+	t.Helper()
+	fs := Judge(recs, stored, target, ack)
+	var got []string
+	for _, f := range fs {
+		got = append(got, string(f.Severity)+":"+f.Code)
+	}
+	if strings.Join(got, ",") != want {
+		t.Fatalf("findings %v, want %s: %+v", got, want, fs)
+	}
+	return fs
 }
