@@ -836,10 +836,11 @@ func (c *computer) sourceRetention(op *Operation, blk *config.Offsets, obs *Conn
 	}
 }
 
-// schemaHistory weighs a Debezium MySQL or MariaDB connector's source
-// changes against its schema history (read at planning): at start the
-// connector rebuilds its tables' schemas from the history records at or
-// before its offset, then reads the binlog from there. A position before the
+// schemaHistory weighs a Debezium MySQL, MariaDB or SQL Server connector's
+// source changes against its schema history (read at planning): at start
+// the connector rebuilds its tables' schemas from the history records at or
+// before its offset (binlog file/pos; SQL Server: change_lsn, NULL below
+// every LSN), then reads the binlog (change tables) from there. A position before the
 // history's first record is an error unless acknowledged (schema_history);
 // a rewind before recorded DDLs is a warning that names the latest (safe:
 // they are read again); a move forward warns that DDLs in between are never
@@ -859,18 +860,24 @@ func (c *computer) schemaHistory(op *Operation, blk *config.Offsets, obs *Connec
 		if ch.Source == nil || ch.Action == ActionNoOp || ch.Source.After == nil {
 			continue
 		}
-		target, ok := binlogPosition(*ch.Source.After)
+		target, ok := historyPosition(obs.Codec, *ch.Source.After)
 		if !ok {
 			continue
 		}
-		var stored *schemahistory.Position
+		var stored schemahistory.Position
 		if ch.Source.Before != nil {
-			if p, ok := binlogPosition(*ch.Source.Before); ok {
-				stored = &p
+			if p, ok := historyPosition(obs.Codec, *ch.Source.Before); ok {
+				stored = p
 			}
 		}
 		judged = true
-		for _, f := range schemahistory.Judge(sh.Records, stored, &target, blk.Acknowledge) {
+		// A SQL Server connector capturing several databases records each
+		// with its partition's database.
+		database := ""
+		if v, ok := ch.Source.Partition.Get("database"); ok && v.Kind() == offsets.KindString {
+			database = v.Text()
+		}
+		for _, f := range schemahistory.Judge(schemahistory.OfDatabase(sh.Records, database), stored, target, blk.Acknowledge) {
 			c.check(Severity(f.Severity), f.Code, op.Address, f.Message)
 		}
 	}
@@ -879,11 +886,27 @@ func (c *computer) schemaHistory(op *Operation, blk *config.Offsets, obs *Connec
 	}
 }
 
-// binlogPosition is the position of a Debezium binlog offset (file, pos).
-func binlogPosition(off offsets.Map) (schemahistory.Position, bool) {
+// historyPosition is the position of a Debezium offset as its schema
+// history orders it: a binlog offset's file and pos, a SQL Server offset's
+// change_lsn (and commit_lsn, event_serial_no).
+func historyPosition(codec string, off offsets.Map) (schemahistory.Position, bool) {
+	if codec == "debezium-sqlserver" {
+		var lsn [2]string
+		for i, key := range []string{"change_lsn", "commit_lsn"} {
+			if v, ok := off.Get(key); ok && v.Kind() == offsets.KindString {
+				lsn[i] = v.Text()
+			}
+		}
+		serial := int64(0)
+		if v, ok := off.Get("event_serial_no"); ok {
+			serial, _ = v.Int64()
+		}
+		p, err := schemahistory.ParseLSNPosition(lsn[0], lsn[1], serial)
+		return p, err == nil
+	}
 	file, pos, ok := offsets.MySQLBinlogPosition(off)
 	if !ok {
-		return schemahistory.Position{}, false
+		return nil, false
 	}
 	p, err := schemahistory.ParsePosition(file, pos)
 	return p, err == nil
@@ -894,7 +917,7 @@ func binlogPosition(off offsets.Map) (schemahistory.Position, bool) {
 func schemaHistorySummary(sh *SchemaHistoryObservation) string {
 	msg := fmt.Sprintf("schema history topic %q (server %q): %s", sh.Topic, sh.Server, plural(sh.Read, "record"))
 	if len(sh.Records) == 0 {
-		return msg + ", none with a binlog position"
+		return msg + ", none with a position"
 	}
 	first := sh.Records[0]
 	fp, _ := first.Position()

@@ -352,7 +352,7 @@ func sourceDBFromWire(addr string, w *sourceDBV3) (*SourceDBObservation, error) 
 	return sd, nil
 }
 
-// schemaHistoryV3 is what planning read from a Debezium binlog connector's
+// schemaHistoryV3 is what planning read from a Debezium connector's
 // schema history topic: the records a verdict weighs, or the error that
 // kept it from being read.
 type schemaHistoryV3 struct {
@@ -363,13 +363,20 @@ type schemaHistoryV3 struct {
 	Error   string                  `json:"error,omitempty"`
 }
 
+// schemaHistoryRecordV3 is one record: a binlog position (file, pos) or a
+// SQL Server one (change_lsn, commit_lsn, event_serial_no,
+// source_database).
 type schemaHistoryRecordV3 struct {
-	Offset   int64  `json:"offset"`
-	File     string `json:"file"`
-	Pos      int64  `json:"pos"`
-	Snapshot bool   `json:"snapshot,omitempty"`
-	Database string `json:"database,omitempty"`
-	DDL      string `json:"ddl"`
+	Offset         int64  `json:"offset"`
+	File           string `json:"file,omitempty"`
+	Pos            int64  `json:"pos,omitempty"`
+	ChangeLSN      string `json:"change_lsn,omitempty"`
+	CommitLSN      string `json:"commit_lsn,omitempty"`
+	EventSerialNo  int64  `json:"event_serial_no,omitempty"`
+	SourceDatabase string `json:"source_database,omitempty"`
+	Snapshot       bool   `json:"snapshot,omitempty"`
+	Database       string `json:"database,omitempty"`
+	DDL            string `json:"ddl"`
 }
 
 func schemaHistoryToWire(sh *SchemaHistoryObservation) *schemaHistoryV3 {
@@ -378,7 +385,9 @@ func schemaHistoryToWire(sh *SchemaHistoryObservation) *schemaHistoryV3 {
 	}
 	w := &schemaHistoryV3{Topic: sh.Topic, Server: sh.Server, Read: sh.Read, Records: []schemaHistoryRecordV3{}, Error: sh.Error}
 	for _, r := range sh.Records {
-		w.Records = append(w.Records, schemaHistoryRecordV3{Offset: r.Offset, File: r.File, Pos: r.Pos, Snapshot: r.Snapshot, Database: r.Database, DDL: r.DDL})
+		w.Records = append(w.Records, schemaHistoryRecordV3{Offset: r.Offset, File: r.File, Pos: r.Pos,
+			ChangeLSN: r.ChangeLSN, CommitLSN: r.CommitLSN, EventSerialNo: r.EventSerialNo, SourceDatabase: r.SourceDatabase,
+			Snapshot: r.Snapshot, Database: r.Database, DDL: r.DDL})
 	}
 	return w
 }
@@ -392,9 +401,11 @@ func schemaHistoryFromWire(addr string, w *schemaHistoryV3) (*SchemaHistoryObser
 	}
 	sh := &SchemaHistoryObservation{Topic: w.Topic, Server: w.Server, Read: w.Read, Error: w.Error}
 	for _, r := range w.Records {
-		rec := schemahistory.Record{Offset: r.Offset, Server: w.Server, File: r.File, Pos: r.Pos, Snapshot: r.Snapshot, Database: r.Database, DDL: r.DDL}
+		rec := schemahistory.Record{Offset: r.Offset, Server: w.Server, File: r.File, Pos: r.Pos,
+			ChangeLSN: r.ChangeLSN, CommitLSN: r.CommitLSN, EventSerialNo: r.EventSerialNo, SourceDatabase: r.SourceDatabase,
+			Snapshot: r.Snapshot, Database: r.Database, DDL: r.DDL}
 		if _, ok := rec.Position(); !ok {
-			return nil, fmt.Errorf("connector %s: schema_history record at offset %d has no binlog position to order it by (file %q)", addr, r.Offset, r.File)
+			return nil, fmt.Errorf("connector %s: schema_history record at offset %d has no position to order it by (file %q, change_lsn %q, commit_lsn %q)", addr, r.Offset, r.File, r.ChangeLSN, r.CommitLSN)
 		}
 		sh.Records = append(sh.Records, rec)
 	}

@@ -234,9 +234,15 @@ func TestPlanFileKeepsTheSchemaHistory(t *testing.T) {
 		{Offset: 0, Server: "shop", File: "mysql-bin.000003", Pos: 100, Snapshot: true, Database: "shop", DDL: "CREATE TABLE customers (id INT PRIMARY KEY)"},
 		{Offset: 39, Server: "shop", File: "mysql-bin.000004", Pos: 200, DDL: "ALTER TABLE customers ADD COLUMN phone VARCHAR(32)"},
 	}}
+	// A SQL Server connector's: LSN positions, the snapshot's change_lsn
+	// NULL, a source database.
+	lsn := &SchemaHistoryObservation{Topic: "schemahistory.mssql", Server: "shop", Read: 2, Records: []schemahistory.Record{
+		{Offset: 0, Server: "shop", SourceDatabase: "testDB", ChangeLSN: "NULL", CommitLSN: "0000002a:00000010:0001", Snapshot: true, Database: "testDB", DDL: `CREATE "testDB"."dbo"."customers"`},
+		{Offset: 1, Server: "shop", SourceDatabase: "testDB", ChangeLSN: "0000002a:00000150:0002", CommitLSN: "0000002a:00000150:0004", EventSerialNo: 3, Database: "testDB", DDL: `ALTER "testDB"."dbo"."customers"`},
+	}}
 	failed := &SchemaHistoryObservation{Topic: "schemahistory.shop", Server: "shop", Error: "reading the end of the schema history topic: UNKNOWN_TOPIC_OR_PARTITION"}
 	s := compileSchema(t)
-	for _, sh := range []*SchemaHistoryObservation{read, failed} {
+	for _, sh := range []*SchemaHistoryObservation{read, lsn, failed} {
 		p := fixturePlan()
 		p.Connectors[0].SchemaHistory = sh
 		p.Connectors[0].AutoOffsetReset = "latest"
@@ -266,6 +272,15 @@ func TestPlanFileKeepsTheSchemaHistory(t *testing.T) {
 	}
 	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "schema_history holds either") {
 		t.Fatalf("a schema history with records and an error: %v", err)
+	}
+	// A record with neither a binlog file nor an LSN cannot be ordered.
+	p = fixturePlan()
+	p.Connectors[0].SchemaHistory = &SchemaHistoryObservation{Topic: "t", Server: "shop", Records: []schemahistory.Record{{Offset: 4, DDL: "x"}}}
+	if data, err = Marshal(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read("plan.json", bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "record at offset 4 has no position") {
+		t.Fatalf("a record without a position: %v", err)
 	}
 }
 

@@ -182,12 +182,23 @@ func historyRecord(file string, pos int64, snapshot bool, ddl string) string {
 		file, pos, snap, ddl)
 }
 
+// sqlserverHistoryRecord is a schema history record of a Debezium SQL
+// Server connector capturing database "shop": source {server, database},
+// position (commit_lsn, change_lsn, ...), no DDL text, the table change.
+func sqlserverHistoryRecord(position, ddl, change string) string {
+	return fmt.Sprintf(`{"source":{"server":"shop","database":"shop"},"position":%s,"ts_ms":1700000000000,"databaseName":"shop","schemaName":"dbo","ddl":%s,"tableChanges":[{"type":%q,"id":"\"shop\".\"dbo\".\"customers\"","table":{"primaryKeyColumnNames":["id"],"columns":[]}}]}`,
+		position, ddl, change)
+}
+
 // TestHazardSchemaHistory: a Debezium MySQL connector's source changes are
 // weighed against its schema history topic, read from Kafka at planning and
 // kept in the plan: a position before the history's first record is refused
 // unless acknowledged; a rewind before recorded DDLs is safe (Debezium
 // rebuilds the schemas up to the offset and reads the DDLs again) and says
-// so, naming the latest DDL and its position; a move forward warns.
+// so, naming the latest DDL and its position; a move forward warns. A SQL
+// Server connector's is ordered by change_lsn as Debezium orders it, and a
+// target without change_lsn that skips a streamed schema change is refused
+// unless acknowledged.
 func TestHazardSchemaHistory(t *testing.T) {
 	w := newPlanWorld(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -201,6 +212,20 @@ func TestHazardSchemaHistory(t *testing.T) {
 		historyRecord("mysql-bin.000004", 200, false, "ALTER TABLE  customers\n  ADD COLUMN phone VARCHAR(32)"),
 	} {
 		if err := w.kc.ProduceSync(ctx, &kgo.Record{Topic: "schemahistory.shop", Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The SQL Server connector's history, as Debezium writes it: the
+	// snapshot's record (change_lsn NULL), then a schema change streamed
+	// (a new capture instance; no DDL text).
+	if _, err := kadm.NewClient(w.kc).CreateTopic(ctx, 1, 1, nil, "schemahistory.sqlserver"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{
+		sqlserverHistoryRecord(`{"commit_lsn":"0000002a:00000010:0001","change_lsn":"NULL","snapshot":true,"snapshot_completed":false}`, "null", "CREATE"),
+		sqlserverHistoryRecord(`{"commit_lsn":"0000002a:00000150:0004","change_lsn":"0000002a:00000150:0002","event_serial_no":1}`, `"N/A"`, "ALTER"),
+	} {
+		if err := w.kc.ProduceSync(ctx, &kgo.Record{Topic: "schemahistory.sqlserver", Value: []byte(v)}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -222,7 +247,7 @@ func TestHazardSchemaHistory(t *testing.T) {
 	}
 	if _, err := w.c.Create(ctx, connect.CreateRequest{Name: "shop-sqlserver", InitialState: connect.StateStopped, Config: map[string]string{
 		"connector.class": "io.debezium.connector.sqlserver.SqlServerConnector", "topic.prefix": "shop", "database.names": "shop",
-		"schema.history.internal.kafka.topic": "schemahistory.shop"}}); err != nil {
+		"schema.history.internal.kafka.topic": "schemahistory.sqlserver"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.c.AlterOffsets(ctx, "shop-sqlserver", connect.ConnectorOffsets{Offsets: []connect.ConnectorOffset{{
@@ -264,6 +289,19 @@ offsets "move_shop" {
 }
 `, connector, ack, file, pos)
 	}
+	sqlserver := func(offset string, ack ...string) string {
+		return connectors + fmt.Sprintf(`
+offsets "move_shop" {
+  connector = connector.sqlserver
+  reason    = "test"
+%s
+  source_partition {
+    partition = { server = "shop", database = "shop" }
+    offset    = { %s }
+  }
+}
+`, strings.Join(ack, ""), offset)
+	}
 	runHazards(t, w, []hazardCase{
 		{name: "rewind before recorded DDLs", body: move("shop", "mysql-bin.000003", 500, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_after_target",
 			msg: "2 DDL(s) recorded after the new position mysql-bin.000003:500, the latest at mysql-bin.000004:200 (schema history offset 2): ALTER TABLE customers ADD COLUMN phone VARCHAR(32); this is safe for the data as long as the binlog still holds them", golden: true},
@@ -276,16 +314,25 @@ offsets "move_shop" {
 		{name: "rewind after every DDL", body: move("shop", "mysql-bin.000004", 300, ""), status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history", absent: "ddl_after_target"},
 		{name: "forward", body: move("shop", "mysql-bin.000005", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_skipped_forward",
 			msg: "moving forward from mysql-bin.000004:500 to mysql-bin.000005:4"},
-		{name: "SQL Server is not judged", body: connectors + `
-offsets "move_shop" {
-  connector = connector.sqlserver
-  reason    = "test"
-  source_partition {
-    partition = { server = "shop", database = "shop" }
-    offset    = { commit_lsn = "0000002a:00000100:0003", change_lsn = "0000002a:00000100:0002", event_serial_no = 1 }
-  }
-}
-`, status: plan.StatusChange, sev: plan.SeverityWarning, code: "schema_history_unchecked", msg: "not yet SQL Server's change LSNs"},
+		{name: "SQL Server rewind before a schema change", body: sqlserver(`commit_lsn = "0000002a:00000100:0003", change_lsn = "0000002a:00000100:0002", event_serial_no = 1`),
+			status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_after_target",
+			msg: `1 DDL(s) recorded after the new position change_lsn 0000002a:00000100:0002 (commit_lsn 0000002a:00000100:0003), the latest at change_lsn 0000002a:00000150:0002 (commit_lsn 0000002a:00000150:0004) (schema history offset 1): ALTER "shop"."dbo"."customers"; this is safe for the data as long as SQL Server's CDC still holds them`, golden: true},
+		{name: "SQL Server the plan names the latest schema change", body: sqlserver(`commit_lsn = "0000002a:00000100:0003", change_lsn = "0000002a:00000100:0002", event_serial_no = 1`),
+			status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history",
+			msg: `schema history topic "schemahistory.sqlserver" (server "shop"): 2 records, the first at change_lsn NULL (commit_lsn 0000002a:00000010:0001) (offset 0); the latest schema change at change_lsn 0000002a:00000150:0002 (commit_lsn 0000002a:00000150:0004) (offset 1): ALTER "shop"."dbo"."customers"`},
+		{name: "SQL Server rewind after the schema change", body: sqlserver(`commit_lsn = "0000002a:00000160:0003", change_lsn = "0000002a:00000160:0002", event_serial_no = 1`),
+			status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history", absent: "ddl_after_target"},
+		// Without change_lsn Debezium applies only the snapshot's records
+		// (NULL is below every LSN) and resumes after commit_lsn: the
+		// schema change at 2a:150 is never applied nor read again.
+		{name: "SQL Server without change_lsn", body: sqlserver(`commit_lsn = "0000002a:00000170:0003", event_serial_no = 0`),
+			status: plan.StatusBlocked, sev: plan.SeverityError, code: "schema_history_null_change_lsn",
+			msg: `the new position change_lsn NULL (commit_lsn 0000002a:00000170:0003) has no change_lsn: Debezium's SQL Server connector rebuilds its tables' schemas only from history records whose change_lsn is at or before the offset's`, golden: true},
+		{name: "SQL Server without change_lsn acknowledged", body: sqlserver(`commit_lsn = "0000002a:00000170:0003", event_serial_no = 0`, `  acknowledge = ["schema_history"]`),
+			status: plan.StatusChange, sev: plan.SeverityWarning, code: "schema_history_null_change_lsn", msg: "acknowledged (schema_history)"},
+		{name: "SQL Server forward", body: sqlserver(`commit_lsn = "0000002b:00000010:0003", change_lsn = "0000002b:00000010:0002", event_serial_no = 1`),
+			status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_skipped_forward",
+			msg: "moving forward from change_lsn 0000002a:00000188:0002 (commit_lsn 0000002a:00000190:0003) to change_lsn 0000002b:00000010:0002 (commit_lsn 0000002b:00000010:0003)"},
 		{name: "history not in Kafka", body: move("shop_filehistory", "mysql-bin.000002", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "schema_history_unchecked",
 			msg: `the schema history of connector "shop-mysql-filehistory" was not read`, absent: "before_schema_history"},
 	})

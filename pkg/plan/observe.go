@@ -503,14 +503,12 @@ func plainTables(list string) []string {
 	return out
 }
 
-// schemaHistory reads, for a Debezium MySQL or MariaDB connector, the schema
+// schemaHistory reads, for a Debezium MySQL, MariaDB or SQL Server connector, the schema
 // history topic its configuration names (schema.history.internal.kafka.topic,
 // database.history.kafka.topic before Debezium 2.0) from the cluster of the
 // connector block's kafka block, keeping the records of its topic.prefix
 // (database.server.name before 2.0). A topic it cannot read is recorded
-// with the reason, and the plan says the check was not made; so is a SQL
-// Server connector's, whose history orders change LSNs, not binlog
-// positions.
+// with the reason, and the plan says the check was not made.
 func (o *observer) schemaHistory(ctx context.Context, cb *config.Connector, obs *ConnectorObservation, cfg map[string]string) {
 	if obs.Codec != "debezium-mysql" && obs.Codec != "debezium-sqlserver" {
 		return
@@ -519,11 +517,6 @@ func (o *observer) schemaHistory(ctx context.Context, cb *config.Connector, obs 
 		Server: firstSet(cfg, "topic.prefix", "database.server.name")}
 	obs.SchemaHistory = sh
 	switch {
-	case obs.Codec == "debezium-sqlserver":
-		// Its history records LSN positions (commit_lsn, change_lsn),
-		// which the schema history judge does not order yet.
-		sh.Error = "offsetctl weighs binlog positions (MySQL, MariaDB) against a schema history, not yet SQL Server's change LSNs"
-		return
 	case sh.Topic == "":
 		sh.Error = "the connector's configuration names no schema.history.internal.kafka.topic (a history kept elsewhere is not read)"
 		return

@@ -163,8 +163,8 @@ type SourceDBObservation struct {
 	Tables    []string
 }
 
-// SchemaHistoryObservation is what planning read from a Debezium binlog
-// connector's schema history topic (schema.history.internal.kafka.topic),
+// SchemaHistoryObservation is what planning read from a Debezium MySQL,
+// MariaDB or SQL Server connector's schema history topic (schema.history.internal.kafka.topic),
 // which says whether the connector can rebuild its tables' schemas at a new
 // position.
 type SchemaHistoryObservation struct {
@@ -172,8 +172,8 @@ type SchemaHistoryObservation struct {
 	// records were kept.
 	Topic, Server string
 	// Read counts the records of Server read in all; Records are those a
-	// verdict weighs (schemahistory.Summary): the first with a binlog
-	// position and every DDL read while streaming, in topic order.
+	// verdict weighs (schemahistory.Summary): the first with a
+	// position of each source database and every DDL read while streaming, in topic order.
 	Read    int
 	Records []schemahistory.Record
 	// Error says why the topic was not read (then Records is empty).
