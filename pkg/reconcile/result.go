@@ -159,6 +159,18 @@ type Result struct {
 	Stats Stats `json:"stats"`
 }
 
+// DifferingKeys is the set of the differing keys the result kept (the rows
+// mode keeps up to Spec.MaxKeys), each as one string.
+func (r *Result) DifferingKeys() map[string]bool {
+	out := map[string]bool{}
+	for _, l := range [][]Diff{r.Missing, r.Extra, r.Mismatched} {
+		for _, df := range l {
+			out[keyString(df.Key)] = true
+		}
+	}
+	return out
+}
+
 // Drift says whether any difference was found.
 func (r *Result) Drift() bool {
 	switch r.Mode {
