@@ -73,11 +73,17 @@ func (o *observer) topicEvidence(ctx context.Context, cb *config.Connector, obs 
 		ev.ConfigTopicError = err.Error()
 		return
 	}
-	topic := cb.Kafka.ConfigTopic
-	cs, err := offsets.ReadConfigTopic(ctx, kc, topic)
-	if err != nil {
-		ev.ConfigTopicError = err.Error()
-		return
+	key := cb.Kafka.Name + "\x00" + cb.Kafka.ConfigTopic
+	cs := o.configReads[key]
+	if cs == nil {
+		if cs, err = offsets.ReadConfigTopic(ctx, kc, cb.Kafka.ConfigTopic); err != nil {
+			ev.ConfigTopicError = err.Error()
+			return
+		}
+		if o.configReads == nil {
+			o.configReads = map[string]*offsets.ConfigSnapshot{}
+		}
+		o.configReads[key] = cs
 	}
 	h := cs.Connector(cb.ConnectorName)
 	if h == nil {
@@ -113,7 +119,7 @@ func (o *observer) restEvidence(ctx context.Context, cb *config.Connector, obs *
 			unchecked, cb.Addr(), config.DefaultConfigTopic)})
 		return
 	}
-	snap, _, err := offsets.NewReader(loc, nil, o.kafka(cb.Kafka)).Topics(ctx)
+	snap, _, err := o.offsetsTopics(ctx, cb.Kafka, loc)
 	if err != nil {
 		o.checks = append(o.checks, Check{Severity: SeverityWarning, Code: "hazards_unchecked", Message: fmt.Sprintf(
 			"%s: %v; check the brokers and offsets_topic of %s and that offsetctl may read the topic",

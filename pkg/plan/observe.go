@@ -25,6 +25,29 @@ type observer struct {
 	cache    map[string]*ConnectorObservation
 	clusters map[string]*clusterInfo
 	checks   []Check
+	// topicReads and configReads keep what was read of a Kafka cluster's
+	// offsets and config topics: every connector of a plan reads the
+	// same topics, so each is read once per plan, not once per connector.
+	topicReads  map[string][2]*offsets.TopicSnapshot
+	configReads map[string]*offsets.ConfigSnapshot
+}
+
+// offsetsTopics reads a source connector's offsets topic (and the worker's
+// behind its own, if any), once per plan for each cluster and topic pair.
+// A failed read is not kept: its error names the connector.
+func (o *observer) offsetsTopics(ctx context.Context, k *config.Kafka, loc offsets.Location) (primary, fallback *offsets.TopicSnapshot, err error) {
+	key := k.Name + "\x00" + loc.OffsetsTopic + "\x00" + loc.FallbackTopic
+	if got, ok := o.topicReads[key]; ok {
+		return got[0], got[1], nil
+	}
+	if primary, fallback, err = offsets.NewReader(loc, nil, o.kafka(k)).Topics(ctx); err != nil {
+		return nil, nil, err
+	}
+	if o.topicReads == nil {
+		o.topicReads = map[string][2]*offsets.TopicSnapshot{}
+	}
+	o.topicReads[key] = [2]*offsets.TopicSnapshot{primary, fallback}
+	return primary, fallback, nil
 }
 
 type clusterInfo struct {
@@ -202,7 +225,7 @@ func (o *observer) sourceOffsets(ctx context.Context, ci *clusterInfo, cb *confi
 	if cb.Kafka == nil {
 		return fmt.Errorf("Kafka Connect %s cannot change offsets over REST (3.6+), so offsetctl uses the offsets topic: give %s a kafka block", ci.info.Version, cb.Addr())
 	}
-	snap, fallback, err := offsets.NewReader(loc, nil, o.kafka(cb.Kafka)).Topics(ctx)
+	snap, fallback, err := o.offsetsTopics(ctx, cb.Kafka, loc)
 	if err != nil {
 		return err
 	}

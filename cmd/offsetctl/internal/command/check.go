@@ -388,14 +388,14 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 			second := compare()
 			t.ChangedSince += changed
 			if t.Verdict == checkDrift && seen.ok && first != nil && second != nil && spec.Mode == reconcile.ModeRows {
-				was := first.DifferingKeys()
+				was, now := first.DifferingKeys(), second.DifferingKeys()
 				both := int64(0)
-				for k := range second.DifferingKeys() {
+				for k := range now {
 					if was[k] {
 						both++
 					}
 				}
-				if transient := int64(len(second.DifferingKeys())) - both; transient > 0 {
+				if transient := int64(len(now)) - both; transient > 0 {
 					t.ChangedSince += transient
 					if both <= chk.MaxRowsDifferent {
 						t.Verdict = checkHealthy // in flight, below
