@@ -338,6 +338,10 @@ const (
 	// AckSchemaHistory accepts a binlog position before the first record of
 	// the connector's schema history.
 	AckSchemaHistory = "schema_history"
+	// AckRewindBeforeDDL accepts that a rewind of a connector with a
+	// schema history to before a recorded schema change re-delivers change
+	// events of the older schema to consumers that have seen the newer one.
+	AckRewindBeforeDDL = "rewind_before_ddl"
 	// AckCancelIncrementalSnapshot accepts that a set without the stored
 	// offset's incremental_snapshot_* keys cancels the Debezium incremental
 	// snapshot in progress.
@@ -360,6 +364,7 @@ var Acknowledgements = []struct{ Code, Means string }{
 	{AckReplaysTolerated, "they tolerate the records a rewind replays"},
 	{AckNoReplayBelowSlot, "a rewind below the replication slot replays nothing below it"},
 	{AckSchemaHistory, "a position before the schema history's first record"},
+	{AckRewindBeforeDDL, "consumers take change events of a schema older than one they have seen"},
 	{AckCancelIncrementalSnapshot, "the change cancels the incremental snapshot in progress"},
 	{AckSourceLogGap, "the change moves past a gap in the source's log, whose changes are lost"},
 	{AckDeleteRecreate, "on a worker older than Kafka Connect 3.5, apply deletes and re-creates the connector"},

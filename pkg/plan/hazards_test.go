@@ -303,9 +303,11 @@ offsets "move_shop" {
 `, strings.Join(ack, ""), offset)
 	}
 	runHazards(t, w, []hazardCase{
-		{name: "rewind before recorded DDLs", body: move("shop", "mysql-bin.000003", 500, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_after_target",
-			msg: "2 DDL(s) recorded after the new position mysql-bin.000003:500, the latest at mysql-bin.000004:200 (schema history offset 2): ALTER TABLE customers ADD COLUMN phone VARCHAR(32); this is safe for the data as long as the binlog still holds them", golden: true},
-		{name: "the plan names the latest DDL", body: move("shop", "mysql-bin.000003", 500, ""), status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history",
+		{name: "rewind before recorded DDLs", body: move("shop", "mysql-bin.000003", 500, ""), status: plan.StatusBlocked, sev: plan.SeverityError, code: "ddl_after_target",
+			msg: "2 DDL(s) recorded after the new position mysql-bin.000003:500, the latest at mysql-bin.000004:200 (schema history offset 2): ALTER TABLE customers ADD COLUMN phone VARCHAR(32); the connector decodes the events in between with the schema of their time as long as the binlog still holds them", golden: true},
+		{name: "rewind before recorded DDLs acknowledged", body: move("shop", "mysql-bin.000003", 500, `  acknowledge = ["rewind_before_ddl"]`), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_after_target",
+			msg: "re-delivers change events of the older schema to consumers that have already seen the newer one: a sink that evolves its tables from the events (the JDBC sink's schema.evolution) may add a dropped column back, and one that does not may fail on them; acknowledged (rewind_before_ddl)"},
+		{name: "the plan names the latest DDL", body: move("shop", "mysql-bin.000003", 500, `  acknowledge = ["rewind_before_ddl"]`), status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history",
 			msg: `schema history topic "schemahistory.shop" (server "shop"): 3 records, the first at mysql-bin.000003:100 (offset 0); the latest schema change at mysql-bin.000004:200 (offset 2): ALTER TABLE customers ADD COLUMN phone VARCHAR(32)`},
 		{name: "rewind before the history", body: move("shop", "mysql-bin.000002", 4, ""), status: plan.StatusBlocked, sev: plan.SeverityError, code: "before_schema_history",
 			msg: `the new position mysql-bin.000002:4 is before the schema history's first record (mysql-bin.000003:100, offset 0, written by a schema snapshot)`, golden: true},
@@ -315,9 +317,9 @@ offsets "move_shop" {
 		{name: "forward", body: move("shop", "mysql-bin.000005", 4, ""), status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_skipped_forward",
 			msg: "moving forward from mysql-bin.000004:500 to mysql-bin.000005:4"},
 		{name: "SQL Server rewind before a schema change", body: sqlserver(`commit_lsn = "0000002a:00000100:0003", change_lsn = "0000002a:00000100:0002", event_serial_no = 1`),
-			status: plan.StatusChange, sev: plan.SeverityWarning, code: "ddl_after_target",
-			msg: `1 DDL(s) recorded after the new position change_lsn 0000002a:00000100:0002 (commit_lsn 0000002a:00000100:0003), the latest at change_lsn 0000002a:00000150:0002 (commit_lsn 0000002a:00000150:0004) (schema history offset 1): ALTER "shop"."dbo"."customers"; this is safe for the data as long as SQL Server's CDC still holds them`, golden: true},
-		{name: "SQL Server the plan names the latest schema change", body: sqlserver(`commit_lsn = "0000002a:00000100:0003", change_lsn = "0000002a:00000100:0002", event_serial_no = 1`),
+			status: plan.StatusBlocked, sev: plan.SeverityError, code: "ddl_after_target",
+			msg: `1 DDL(s) recorded after the new position change_lsn 0000002a:00000100:0002 (commit_lsn 0000002a:00000100:0003), the latest at change_lsn 0000002a:00000150:0002 (commit_lsn 0000002a:00000150:0004) (schema history offset 1): ALTER "shop"."dbo"."customers"; the connector decodes the events in between with the schema of their time as long as SQL Server's CDC still holds them`, golden: true},
+		{name: "SQL Server the plan names the latest schema change", body: sqlserver(`commit_lsn = "0000002a:00000100:0003", change_lsn = "0000002a:00000100:0002", event_serial_no = 1`, `  acknowledge = ["rewind_before_ddl"]`),
 			status: plan.StatusChange, sev: plan.SeverityOK, code: "schema_history",
 			msg: `schema history topic "schemahistory.sqlserver" (server "shop"): 2 records, the first at change_lsn NULL (commit_lsn 0000002a:00000010:0001) (offset 0); the latest schema change at change_lsn 0000002a:00000150:0002 (commit_lsn 0000002a:00000150:0004) (offset 1): ALTER "shop"."dbo"."customers"`},
 		{name: "SQL Server rewind after the schema change", body: sqlserver(`commit_lsn = "0000002a:00000160:0003", change_lsn = "0000002a:00000160:0002", event_serial_no = 1`),

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 )
 
@@ -338,10 +339,6 @@ const (
 	SeverityWarning Severity = "warning"
 )
 
-// AckSchemaHistory is the acknowledge code that lets a plan go below the
-// schema history's first record.
-const AckSchemaHistory = "schema_history"
-
 // Finding is one verdict, with a stable code.
 type Finding struct {
 	Severity Severity
@@ -352,7 +349,9 @@ type Finding struct {
 // Judge weighs moving a connector from stored to target against its
 // history: a target before the first record it can order is an error
 // unless acknowledged; DDLs after a rewind's target within the history are
-// named, with why that is safe (they are read again); a jump forward says
+// named, with why the connector decodes the events in between rightly (it
+// reads those DDLs again) and why that is an error unless acknowledged all
+// the same (consumers get events of an older schema again); a jump forward says
 // that DDLs in between would never be recorded. A SQL Server target
 // without change_lsn, below which Debezium applies no streamed schema
 // change, is an error unless acknowledged when it skips schema changes at
@@ -386,11 +385,9 @@ func Judge(records []Record, stored, target Position, acknowledged []string) []F
 		out = append(out, Finding{SeverityWarning, "schema_history_empty", "the schema history topic holds no record with a position: the connector cannot rebuild its tables' schemas at any position; check schema.history.internal.kafka.topic"})
 		return out
 	}
-	sev, tail := SeverityError, fmt.Sprintf(`acknowledge = ["%s"] only if the tables' schemas did not change since the target`, AckSchemaHistory)
-	for _, a := range acknowledged {
-		if a == AckSchemaHistory {
-			sev, tail = SeverityWarning, "acknowledged ("+AckSchemaHistory+")"
-		}
+	sev, tail := SeverityError, fmt.Sprintf(`acknowledge = ["%s"] only if the tables' schemas did not change since the target`, config.AckSchemaHistory)
+	if acknowledges(acknowledged, config.AckSchemaHistory) {
+		sev, tail = SeverityWarning, "acknowledged ("+config.AckSchemaHistory+")"
 	}
 	fp, _ := first.Position()
 	before := target.Before(fp)
@@ -415,15 +412,29 @@ func Judge(records []Record, stored, target Position, acknowledged []string) []F
 	if len(after) > 0 && !before && len(skipped) == 0 && (stored == nil || target.Before(stored)) {
 		last := after[len(after)-1]
 		lp, _ := last.Position()
-		out = append(out, Finding{SeverityWarning, "ddl_after_target", fmt.Sprintf(
-			"%d DDL(s) recorded after the new position %s, the latest at %s (schema history offset %d): %s; this is safe for the data as long as %s still holds them: the connector rebuilds its tables' schemas only from records at or before its position, so the events in between decode with the schema of their time, and it reads those DDLs again from %s and applies them in order",
-			len(after), target, lp, last.Offset, clip(last.DDL), target.Log(), target.Log())})
+		sev, tail := SeverityError, fmt.Sprintf(`acknowledge = ["%s"] once the consumers can take them`, config.AckRewindBeforeDDL)
+		if acknowledges(acknowledged, config.AckRewindBeforeDDL) {
+			sev, tail = SeverityWarning, "acknowledged ("+config.AckRewindBeforeDDL+")"
+		}
+		out = append(out, Finding{sev, "ddl_after_target", fmt.Sprintf(
+			"%d DDL(s) recorded after the new position %s, the latest at %s (schema history offset %d): %s; the connector decodes the events in between with the schema of their time as long as %s still holds them (it rebuilds its tables' schemas only from records at or before its position, then reads those DDLs again and applies them in order), but it re-delivers change events of the older schema to consumers that have already seen the newer one: a sink that evolves its tables from the events (the JDBC sink's schema.evolution) may add a dropped column back, and one that does not may fail on them; %s",
+			len(after), target, lp, last.Offset, clip(last.DDL), target.Log(), tail)})
 	}
 	if stored != nil && stored.Before(target) {
 		out = append(out, Finding{SeverityWarning, "ddl_skipped_forward", fmt.Sprintf(
 			"moving forward from %s to %s: a DDL in between is never read, so it is never recorded in the schema history, and later events of its table may not decode", stored, target)})
 	}
 	return out
+}
+
+// acknowledges reports whether acknowledged holds code.
+func acknowledges(acknowledged []string, code string) bool {
+	for _, a := range acknowledged {
+		if a == code {
+			return true
+		}
+	}
+	return false
 }
 
 // Summary returns the records Judge weighs, for a plan to keep: the first

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/offsetctl/offsetctl/pkg/config"
 )
 
 func record(server, file string, pos int64, snapshot bool, ddl string) string {
@@ -75,10 +77,12 @@ func TestReadAndJudge(t *testing.T) {
 		ack            []string
 		want           string // codes with severities, in order
 	}{
-		{"rewind within the history", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000003", 500), nil, "warning:ddl_after_target"},
+		{"rewind within the history", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000003", 500), nil, "error:ddl_after_target"},
+		{"rewind within the history, acknowledged", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000003", 500), []string{config.AckRewindBeforeDDL}, "warning:ddl_after_target"},
+		{"rewind within the history, the other acknowledgement", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000003", 500), []string{config.AckSchemaHistory}, "error:ddl_after_target"},
 		{"rewind past every DDL", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000004", 300), nil, ""},
 		{"rewind before the history", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000002", 4), nil, "error:before_schema_history"},
-		{"before the history, acknowledged", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000002", 4), []string{AckSchemaHistory}, "warning:before_schema_history"},
+		{"before the history, acknowledged", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000002", 4), []string{config.AckSchemaHistory}, "warning:before_schema_history"},
 		{"jump forward", pos(t, "mysql-bin.000004", 500), pos(t, "mysql-bin.000009", 4), nil, "warning:ddl_skipped_forward"},
 		{"no target", pos(t, "mysql-bin.000004", 500), nil, nil, ""},
 	}
@@ -92,6 +96,9 @@ func TestReadAndJudge(t *testing.T) {
 			for _, f := range fs {
 				if f.Code == "ddl_after_target" && !strings.Contains(f.Message, "mysql-bin.000004:200 (schema history offset 3): ALTER TABLE customers ADD COLUMN phone") {
 					t.Errorf("ddl_after_target does not name the latest DDL: %s", f.Message)
+				}
+				if f.Code == "ddl_after_target" && tc.ack == nil && !strings.Contains(f.Message, `acknowledge = ["rewind_before_ddl"] once the consumers can take them`) {
+					t.Errorf("ddl_after_target does not say how to acknowledge it: %s", f.Message)
 				}
 				if f.Code == "before_schema_history" && !strings.Contains(f.Message, "mysql-bin.000003:100, offset 0, written by a schema snapshot") {
 					t.Errorf("before_schema_history does not name the first record: %s", f.Message)
@@ -199,17 +206,18 @@ func TestSQLServerJudge(t *testing.T) {
 		ack            []string
 		want           string
 	}{
-		{"rewind within the history", stored, lsnPos(t, "00000027:00000758:0004", "00000027:00000758:0005"), nil, "warning:ddl_after_target"},
+		{"rewind within the history", stored, lsnPos(t, "00000027:00000758:0004", "00000027:00000758:0005"), nil, "error:ddl_after_target"},
+		{"rewind within the history, acknowledged", stored, lsnPos(t, "00000027:00000758:0004", "00000027:00000758:0005"), []string{config.AckRewindBeforeDDL}, "warning:ddl_after_target"},
 		// At or before: the record at change_lsn 27:758:3 is applied.
-		{"rewind onto a schema change", stored, lsnPos(t, "00000027:00000758:0003", "00000027:00000758:0005"), nil, "warning:ddl_after_target"},
+		{"rewind onto a schema change", stored, lsnPos(t, "00000027:00000758:0003", "00000027:00000758:0005"), nil, "error:ddl_after_target"},
 		{"rewind past every schema change", stored, lsnPos(t, "00000028:00000200:0002", "00000028:00000200:0004"), nil, ""},
 		// The history starts with the snapshot's NULL change_lsn: no
 		// change_lsn is before it, so only a NULL change_lsn reaches it.
-		{"rewind to the snapshot, no change_lsn", stored, lsnPos(t, "NULL", "00000025:00000100:0001"), nil, "warning:ddl_after_target"},
+		{"rewind to the snapshot, no change_lsn", stored, lsnPos(t, "NULL", "00000025:00000100:0001"), []string{config.AckRewindBeforeDDL}, "warning:ddl_after_target"},
 		// No change_lsn, commit_lsn after the first streamed change: it is
 		// skipped on recovery and never read again.
 		{"no change_lsn past a schema change", stored, lsnPos(t, "", "00000027:00000900:0001"), nil, "error:schema_history_null_change_lsn"},
-		{"no change_lsn past a schema change, acknowledged", stored, lsnPos(t, "NULL", "00000029:00000000:0001"), []string{AckSchemaHistory}, "warning:schema_history_null_change_lsn"},
+		{"no change_lsn past a schema change, acknowledged", stored, lsnPos(t, "NULL", "00000029:00000000:0001"), []string{config.AckSchemaHistory}, "warning:schema_history_null_change_lsn"},
 		{"jump forward", stored, lsnPos(t, "00000031:00000000:0001", "00000031:00000000:0002"), nil, "warning:ddl_skipped_forward"},
 	}
 	for _, tc := range tests {
