@@ -16,9 +16,11 @@
 //   - nogtid: gtid_mode = OFF: transactions, binary logs flushed and the
 //     oldest purged.
 //
-// pkg/sourcedb/testdata/mysql/README.md says how the server is started.
+// mysqld-sid.sh, next to it, runs a MySQL server to record from (Debian
+// sid's, without installing it); pkg/sourcedb/testdata/mysql/README.md has
+// the commands.
 //
-//	go run ./internal/tools/recordmysql -url mysql://root@127.0.0.1:33917/ -scenario gtid -out pkg/sourcedb/testdata/mysql/mysql-9.7-gtid.json
+//	go run ./internal/tools/recordmysql -url mysql://root@127.0.0.1:33927/ -scenario gtid -out pkg/sourcedb/testdata/mysql/mysql-9.7-gtid.json
 package main
 
 import (
