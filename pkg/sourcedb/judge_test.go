@@ -124,7 +124,6 @@ func TestJudgeBinlogTable(t *testing.T) {
 		{name: "mariadb: statement binlog", change: func(o *BinlogObservation) { o.BinlogFormat = "MIXED" }, edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300}, errors: "binlog_format_not_row"},
 		{name: "mariadb: minimal row image", change: func(o *BinlogObservation) { o.BinlogRowImage = "MINIMAL" }, edit: BinlogEdit{}, errors: "binlog_row_image_not_full"},
 		{name: "mariadb: no binlog", change: func(o *BinlogObservation) { o.LogBin, o.Files = false, nil }, edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300}, errors: "binlog_disabled"},
-
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
