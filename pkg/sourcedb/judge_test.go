@@ -56,9 +56,8 @@ func TestJudgePostgresTable(t *testing.T) {
 	}
 }
 
-// mysqlFixture reads recorded MySQL answers (testdata/mysql, see its
-// README) into an observation.
-func mysqlFixture(t *testing.T, name string) *BinlogObservation {
+// mysqlAnswers reads MySQL answers (testdata/mysql, see its README).
+func mysqlAnswers(t *testing.T, name string) *BinlogAnswers {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "mysql", name))
 	if err != nil {
@@ -68,7 +67,14 @@ func mysqlFixture(t *testing.T, name string) *BinlogObservation {
 	if err := json.Unmarshal(b, &a); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	obs, err := a.Observation()
+	return &a
+}
+
+// mysqlFixture reads MySQL answers (testdata/mysql, see its README) into
+// an observation.
+func mysqlFixture(t *testing.T, name string) *BinlogObservation {
+	t.Helper()
+	obs, err := mysqlAnswers(t, name).Observation()
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -76,7 +82,8 @@ func mysqlFixture(t *testing.T, name string) *BinlogObservation {
 }
 
 // TestJudgeBinlogTable: each binlog verdict, for MariaDB (an observation
-// as TestObserveMariaDBPurged reads one) and MySQL (recorded answers).
+// as TestObserveMariaDBPurged reads one); TestJudgeBinlogMySQLRecorded has
+// them for MySQL.
 func TestJudgeBinlogTable(t *testing.T) {
 	at := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	hoursAgo := func(h int) int64 { return at.Add(-time.Duration(h) * time.Hour).Unix() }
@@ -87,7 +94,6 @@ func TestJudgeBinlogTable(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		obs    func(t *testing.T) *BinlogObservation
 		change func(o *BinlogObservation)
 		edit   BinlogEdit
 		errors string
@@ -118,61 +124,35 @@ func TestJudgeBinlogTable(t *testing.T) {
 		{name: "mariadb: statement binlog", change: func(o *BinlogObservation) { o.BinlogFormat = "MIXED" }, edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300}, errors: "binlog_format_not_row"},
 		{name: "mariadb: minimal row image", change: func(o *BinlogObservation) { o.BinlogRowImage = "MINIMAL" }, edit: BinlogEdit{}, errors: "binlog_row_image_not_full"},
 		{name: "mariadb: no binlog", change: func(o *BinlogObservation) { o.LogBin, o.Files = false, nil }, edit: BinlogEdit{HasTarget: true, File: "binlog.000004", Pos: 300}, errors: "binlog_disabled"},
-
-		{name: "mysql 8.0: gtids between purged and executed", obs: fixture("mysql-8.0-gtid.json"),
-			edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100,8a94f357-aab4-11df-86ab-c80aa9429562:1-25"}},
-		{name: "mysql 8.0: gtids beyond executed", obs: fixture("mysql-8.0-gtid.json"),
-			edit:   BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-130,8a94f357-aab4-11df-86ab-c80aa9429562:1-25"},
-			errors: "gtid_not_in_server_state", text: "3e11fa47-71ca-11e1-9e33-c80aa9429562:121-130"},
-		{name: "mysql 8.0: gtids of an unknown server", obs: fixture("mysql-8.0-gtid.json"),
-			edit:   BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100,8a94f357-aab4-11df-86ab-c80aa9429562:1-25,00000000-0000-0000-0000-000000000001:1"},
-			errors: "gtid_not_in_server_state"},
-		{name: "mysql 8.0: gtids missing purged ones", obs: fixture("mysql-8.0-gtid.json"),
-			edit:   BinlogEdit{HasTarget: true, File: "mysql-bin.000013", Pos: 4, GTIDs: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-30,8a94f357-aab4-11df-86ab-c80aa9429562:1-25"},
-			errors: "gtid_purged", text: "3e11fa47-71ca-11e1-9e33-c80aa9429562:31-40"},
-		{name: "mysql 8.0: purged file", obs: fixture("mysql-8.0-gtid.json"), edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000011", Pos: 4}, errors: "binlog_purged", text: "mysql-bin.000012"},
-		{name: "mysql 8.0: retention (seconds): 6 days 20 hours of 7 days", obs: fixture("mysql-8.0-gtid.json"),
-			edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000012", Pos: 4, TsSec: hoursAgo(164)}, warns: "binlog_retention", text: "4 hours left"},
-		{name: "mysql 8.4: tagged gtids", obs: fixture("mysql-8.4-gtid.json"),
-			edit: BinlogEdit{HasTarget: true, File: "binlog.000031", Pos: 157, GTIDs: "5b0e4b4e-0c1a-11ef-8a3e-0242ac120002:1-250,5b0e4b4e-0c1a-11ef-8a3e-0242ac120002:etl:1-7"}},
-		{name: "mysql 8.4: a tag never executed", obs: fixture("mysql-8.4-gtid.json"),
-			edit:   BinlogEdit{HasTarget: true, File: "binlog.000031", Pos: 157, GTIDs: "5b0e4b4e-0c1a-11ef-8a3e-0242ac120002:1-250:etl:1-8"},
-			errors: "gtid_not_in_server_state", text: "etl:8"},
-		{name: "mysql 8.4: retention 30 days, 29 days old", obs: fixture("mysql-8.4-gtid.json"),
-			edit: BinlogEdit{HasTarget: true, File: "binlog.000031", Pos: 157, TsSec: hoursAgo(29*24 + 1)}, warns: "binlog_retention", text: "23 hours left"},
-		{name: "mysql 5.7: minimal row image, expire_logs_days", obs: fixture("mysql-5.7-nogtid.json"),
-			edit: BinlogEdit{HasTarget: true, File: "mysql-bin.000101", Pos: 4, TsSec: hoursAgo(40)}, errors: "binlog_row_image_not_full", warns: "binlog_retention"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var o *BinlogObservation
-			if tc.obs != nil {
-				o = tc.obs(t)
-			} else {
-				o = mariadb()
-			}
+			o := mariadb()
 			if tc.change != nil {
 				tc.change(o)
 			}
-			fs := JudgeBinlog(o, tc.edit)
-			if got := codes(fs, SeverityError); got != tc.errors {
-				t.Errorf("errors %q, want %q: %+v", got, tc.errors, fs)
-			}
-			if got := codes(fs, SeverityWarning); got != tc.warns {
-				t.Errorf("warnings %q, want %q: %+v", got, tc.warns, fs)
-			}
-			if codes(fs, SeverityOK) != "source_binlog" && !slices.Contains(strings.Split(tc.errors, ","), "binlog_disabled") {
-				t.Errorf("no source_binlog summary: %+v", fs)
-			}
-			if tc.text != "" && !strings.Contains(fs[0].Message, tc.text) {
-				t.Errorf("%q not in %q", tc.text, fs[0].Message)
-			}
+			checkBinlogVerdicts(t, JudgeBinlog(o, tc.edit), tc.errors, tc.warns, tc.text)
 		})
 	}
 }
 
-func fixture(name string) func(t *testing.T) *BinlogObservation {
-	return func(t *testing.T) *BinlogObservation { return mysqlFixture(t, name) }
+// checkBinlogVerdicts: the error and warning codes are errors and warns
+// (comma-separated), the summary is there and text is in the first
+// finding's message.
+func checkBinlogVerdicts(t *testing.T, fs []Finding, errors, warns, text string) {
+	t.Helper()
+	if got := codes(fs, SeverityError); got != errors {
+		t.Errorf("errors %q, want %q: %+v", got, errors, fs)
+	}
+	if got := codes(fs, SeverityWarning); got != warns {
+		t.Errorf("warnings %q, want %q: %+v", got, warns, fs)
+	}
+	if codes(fs, SeverityOK) != "source_binlog" && !slices.Contains(strings.Split(errors, ","), "binlog_disabled") {
+		t.Errorf("no source_binlog summary: %+v", fs)
+	}
+	if text != "" && !strings.Contains(fs[0].Message, text) {
+		t.Errorf("%q not in %q", text, fs[0].Message)
+	}
 }
 
 // TestLogGone: the verdicts that say the source no longer holds a

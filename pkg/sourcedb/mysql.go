@@ -42,7 +42,9 @@ type BinlogObservation struct {
 	// MySQL: @@gtid_mode, @@gtid_executed and @@gtid_purged.
 	GTIDMode, GTIDExecuted, GTIDPurged string
 	// RetentionSeconds is how long the server keeps a binlog file
-	// (binlog_expire_logs_seconds, else expire_logs_days); 0 is forever.
+	// (binlog_expire_logs_seconds, else expire_logs_days); 0 is forever,
+	// as it is on MySQL 8.0.29+ with binlog_expire_logs_auto_purge = OFF
+	// (files are then purged only by hand, whatever the expiry says).
 	RetentionSeconds int64
 }
 
@@ -58,17 +60,29 @@ type BinlogAnswers struct {
 }
 
 // binlogVariables are the server variables an observation reads; a server
-// lacks some of them (MySQL has no gtid_binlog_state, MySQL 8.4 no
-// expire_logs_days, MariaDB before 10.6 no binlog_expire_logs_seconds).
+// lacks some of them (MySQL has no gtid_binlog_state, MySQL 8.4+ no
+// expire_logs_days, MariaDB before 10.6 no binlog_expire_logs_seconds,
+// MariaDB and MySQL before 8.0.29 no binlog_expire_logs_auto_purge).
 var binlogVariables = []string{"version", "log_bin", "binlog_format", "binlog_row_image",
 	"gtid_binlog_state", "gtid_slave_pos", "gtid_mode", "gtid_executed", "gtid_purged",
-	"binlog_expire_logs_seconds", "expire_logs_days"}
+	"binlog_expire_logs_seconds", "expire_logs_days", "binlog_expire_logs_auto_purge"}
 
 // ObserveMySQL reads what a Debezium MariaDB or MySQL connector's offsets
 // depend on from db, in one read-only transaction bounded by timeout. The
 // account needs REPLICATION CLIENT (SHOW BINARY LOGS; BINLOG MONITOR on
 // MariaDB 10.5+), as Debezium's own does.
 func ObserveMySQL(ctx context.Context, db *sql.DB, timeout time.Duration) (*BinlogObservation, error) {
+	a, err := ReadBinlogAnswers(ctx, db, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return a.Observation()
+}
+
+// ReadBinlogAnswers reads the answers ObserveMySQL makes its observation
+// of, as they are (internal/tools/recordmysql records them as test
+// fixtures).
+func ReadBinlogAnswers(ctx context.Context, db *sql.DB, timeout time.Duration) (*BinlogAnswers, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
@@ -118,7 +132,7 @@ func ObserveMySQL(ctx context.Context, db *sql.DB, timeout time.Duration) (*Binl
 		}
 		a.GTIDStart = start.String
 	}
-	return a.Observation()
+	return a, nil
 }
 
 // showBinaryLogs reads SHOW BINARY LOGS: Log_name and File_size, and on
@@ -165,6 +179,9 @@ func (a *BinlogAnswers) Observation() (*BinlogObservation, error) {
 		obs.GTIDBinlogState, obs.GTIDSlavePos, obs.GTIDStart = v["gtid_binlog_state"], v["gtid_slave_pos"], a.GTIDStart
 	} else {
 		obs.GTIDMode, obs.GTIDExecuted, obs.GTIDPurged = strings.ToUpper(v["gtid_mode"]), v["gtid_executed"], v["gtid_purged"]
+	}
+	if strings.EqualFold(v["binlog_expire_logs_auto_purge"], "OFF") {
+		return obs, nil
 	}
 	if s := v["binlog_expire_logs_seconds"]; s != "" && s != "0" {
 		n, err := strconv.ParseInt(s, 10, 64)
