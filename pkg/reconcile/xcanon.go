@@ -62,8 +62,11 @@ func (t *myTable) col(name string) (myColumn, bool) {
 
 // introspectMySQL reads a table's columns and primary key from
 // information_schema. An unqualified name is looked up in the URL's
-// database.
-func introspectMySQL(ctx context.Context, q *sql.Conn, name TableName, side string) (*myTable, error) {
+// database. MariaDB's JSON is a LONGTEXT alias with a json_valid CHECK
+// constraint (information_schema.CHECK_CONSTRAINTS, which has TABLE_NAME
+// there); MySQL's is a data type of its own, and its CHECK_CONSTRAINTS has
+// no TABLE_NAME.
+func introspectMySQL(ctx context.Context, q *sql.Conn, mariadb bool, name TableName, side string) (*myTable, error) {
 	schema := name.Schema
 	if schema == "" {
 		var db sql.NullString
@@ -86,12 +89,15 @@ func introspectMySQL(ctx context.Context, q *sql.Conn, name TableName, side stri
 		return nil, fmt.Errorf("looking up %s table %s: %w", side, t.Name, err)
 	}
 	t.Estimate = est.Int64
+	jsonCheck := "FALSE"
+	if mariadb {
+		jsonCheck = `EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
+				WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
+				AND k.CHECK_CLAUSE LIKE CONCAT('%json_valid(` + "`" + `', c.COLUMN_NAME, '` + "`" + `)%'))`
+	}
 	rows, err := q.QueryContext(ctx, `SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), LOWER(c.COLUMN_TYPE), COALESCE(c.NUMERIC_SCALE, 0),
 			COALESCE(c.DATETIME_PRECISION, CASE WHEN LOWER(c.DATA_TYPE) = 'bit' THEN c.NUMERIC_PRECISION ELSE 0 END, 0),
-			c.IS_NULLABLE = 'NO',
-			EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
-				WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-				AND k.CHECK_CLAUSE LIKE CONCAT('%json_valid(`+"`"+`', c.COLUMN_NAME, '`+"`"+`)%'))
+			c.IS_NULLABLE = 'NO', `+jsonCheck+`
 		FROM information_schema.COLUMNS c
 		WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`, schema, name.Name)
 	if err != nil {
@@ -217,6 +223,18 @@ func makeXPair(sc myColumn, dc column, prec Precision) (xpair, error) {
 	switch {
 	case class == "":
 		return refuse("offsetctl has no exact canonical form for this source type")
+	case sc.DataType == "json":
+		// MySQL's JSON is a binary type: it keeps a document, not the text
+		// it was given, and prints it normalized (keys by length then
+		// bytes, one space after ':' and ','). Debezium sends that text
+		// (snapshot) or a compact one (binlog), so the sink's json column
+		// holds either; jsonb prints a document just so. Compared as
+		// documents: MySQL's text against the sink's ::jsonb::text.
+		if dc.Kind != kindJSON {
+			return refuse("MySQL's JSON compares with a json or jsonb column (as documents); as text, equal documents could be spelled differently")
+		}
+		p.Class, p.SrcExpr, p.DstExpr = classText, myUTF8(mi, sc), pi+"::jsonb::text"
+		return p, nil
 	case sc.JSON || dc.Kind == kindJSON:
 		// MariaDB keeps JSON as the text it was given and Debezium sends
 		// that text; PostgreSQL json keeps it verbatim, jsonb rewrites it

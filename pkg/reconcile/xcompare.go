@@ -132,7 +132,7 @@ func (x *xengine) open(ctx context.Context, src *sql.DB, dst *pgx.Conn) error {
 	go func() {
 		defer wg.Done()
 		if x.my, serr = beginMySQL(ctx, src, "source", x.spec); serr == nil {
-			x.mt, serr = introspectMySQL(ctx, x.my.conn, srcName, "source")
+			x.mt, serr = introspectMySQL(ctx, x.my.conn, x.my.mariadb, srcName, "source")
 		}
 	}()
 	if x.spec.BeforeSinkSnapshot != nil {

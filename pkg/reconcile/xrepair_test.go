@@ -14,9 +14,14 @@ import (
 // Drift injected in the sink of a MariaDB source is found key by key,
 // repaired in batches with before-images, verified by the cross-engine
 // checksum, and rolled back exactly.
-func TestRepairMySQLVerifyRestore(t *testing.T) {
+func TestRepairMySQLVerifyRestore(t *testing.T) { testRepairVerifyRestore(t, onMariaDB) }
+
+// TestRepairMySQLVerifyRestoreOnMySQL is the same with a MySQL source.
+func TestRepairMySQLVerifyRestoreOnMySQL(t *testing.T) { testRepairVerifyRestore(t, onMySQL) }
+
+func testRepairVerifyRestore(t *testing.T, src xsource) {
 	ctx := context.Background()
-	my, pg := xtables(t, 300)
+	my, pg := xtables(t, src, 300)
 	pgtest.Exec(t, pg, `DELETE FROM customers WHERE id IN (10, 250);
 		INSERT INTO customers (id, name) VALUES (6001, 'extra'), (6002, 'extra 2');
 		UPDATE customers SET balance = balance + 0.01, score = score * 2 WHERE id = 77;
@@ -80,9 +85,14 @@ func TestRepairMySQLVerifyRestore(t *testing.T) {
 
 // Execute-snapshot signals for a MariaDB source go into the signalling
 // table there, once; their filters select exactly the keys on MariaDB.
-func TestSnapshotSignalsMySQL(t *testing.T) {
+func TestSnapshotSignalsMySQL(t *testing.T) { testSnapshotSignals(t, onMariaDB) }
+
+// TestSnapshotSignalsMySQLOnMySQL is the same on MySQL.
+func TestSnapshotSignalsMySQLOnMySQL(t *testing.T) { testSnapshotSignals(t, onMySQL) }
+
+func testSnapshotSignals(t *testing.T, src xsource) {
 	ctx := context.Background()
-	my := mariadbtest.NewDB(t)
+	my := src.newDB(t)
 	mariadbtest.Exec(t, my, `CREATE TABLE debezium_signal (id varchar(42) primary key, type varchar(32) not null, data varchar(2048));
 		CREATE TABLE t (k varchar(20) primary key, v int);
 		INSERT INTO t VALUES ('a', 1), ('it''s', 2), ('back\\slash', 3), ('é', 4), ('other', 5)`)
