@@ -131,11 +131,29 @@ const MySQLEnv = "OFFSETCTL_MYSQL_URL"
 // skipped when MySQLEnv is not set.
 func NewMySQLDB(t testing.TB) string {
 	t.Helper()
+	return NewNamedMySQLDB(t, dbName(t))
+}
+
+// NewNamedMySQLDB is NewNamedDB on the MySQL server MySQLEnv names; the
+// test is skipped when MySQLEnv is not set.
+func NewNamedMySQLDB(t testing.TB, name string) string {
+	t.Helper()
 	base := os.Getenv(MySQLEnv)
 	if base == "" {
 		t.Skip(MySQLEnv + " is not set (a throwaway MySQL server's root URL; internal/tools/recordmysql/mysqld-sid.sh starts one)")
 	}
-	return newDBOn(t, base, dbName(t), "")
+	return newDBOn(t, base, name, "")
+}
+
+// Seq is a FROM item holding the integers 1 to n in a column seq, for
+// test data: MariaDB's sequence engine (seq_1_to_N); on MySQL, which has
+// none, five digits crossed (n at most 100,000).
+func Seq(mysql bool, n int) string {
+	if !mysql {
+		return fmt.Sprintf("seq_1_to_%d", n)
+	}
+	d := "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+	return fmt.Sprintf("(SELECT d1.d + 10 * d2.d + 100 * d3.d + 1000 * d4.d + 10000 * d5.d + 1 AS seq FROM %s d1, %s d2, %s d3, %s d4, %s d5 HAVING seq <= %d) AS seqs", d, d, d, d, d, n)
 }
 
 // newDBOn creates database name (utf8mb4, collation clause collate) on the
