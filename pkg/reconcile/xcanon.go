@@ -18,10 +18,11 @@ import (
 // that is equal for equal data as Debezium's JDBC sink writes it (the
 // classes below), frame each as LENGTH ':' TEXT (octet length, so NULL,
 // the empty string and any separator stay distinct; NULL is "-"), join the
-// frames with ',' and hash the result with MD5, of which the first 64 bits
-// are the row hash. A row's hash is therefore the same number whichever
-// database computed it, and checksums (count and sum of row hashes modulo
-// 2^64) of equal tables are equal.
+// frames with ',' and hash the result with MD5 (SHA-256 when the source is
+// MySQL: see xdigest), of which the first 64 bits are the row hash. A row's
+// hash is therefore the same number whichever database computed it, and
+// checksums (count and sum of row hashes modulo 2^64) of equal tables are
+// equal.
 //
 // Pairs whose values cannot be brought to one text exactly (JSON against
 // jsonb, floats against a type of another width, types without a class)
@@ -504,13 +505,39 @@ func myRowCanon(pairs []xpair) string {
 	return "CONCAT_WS(',', " + strings.Join(parts, ", ") + ")"
 }
 
+// xdigest is the digest both databases hash canonical texts with: MD5 for
+// a MariaDB source; SHA-256 for a MySQL one, which has SHA2() always but
+// MD5() not always (MySQL 9.7 has it only once component_classic_hashing
+// is installed; in FIPS mode it returns NULL).
+type xdigest struct{ sha256 bool }
+
+// digestFor is the digest of a source: MariaDB or not.
+func digestFor(mariadb bool) xdigest { return xdigest{sha256: !mariadb} }
+
+// my is the lower-case hex digest of text c in MariaDB/MySQL.
+func (d xdigest) my(c string) string {
+	if d.sha256 {
+		return "SHA2(" + c + ", 256)"
+	}
+	return "MD5(" + c + ")"
+}
+
+// pg is the same lower-case hex digest in PostgreSQL, of c's UTF-8 bytes
+// (the sink database is UTF8).
+func (d xdigest) pg(c string) string {
+	if d.sha256 {
+		return "encode(sha256(convert_to(" + c + ", 'UTF8')), 'hex')"
+	}
+	return "md5(" + c + ")"
+}
+
 // pgXHash is the 64-bit row hash of canonical text c in PostgreSQL (a
-// signed int8 carrying the first 64 bits of its MD5).
-func pgXHash(c string) string {
-	return "('x' || left(md5(" + c + "), 16))::bit(64)::int8"
+// signed int8 carrying the first 64 bits of its digest).
+func (d xdigest) pgXHash(c string) string {
+	return "('x' || left(" + d.pg(c) + ", 16))::bit(64)::int8"
 }
 
 // myXHash is the same hash in MariaDB/MySQL, as BIGINT UNSIGNED.
-func myXHash(c string) string {
-	return "CAST(CONV(LEFT(MD5(" + c + "), 16), 16, 10) AS UNSIGNED)"
+func (d xdigest) myXHash(c string) string {
+	return "CAST(CONV(LEFT(" + d.my(c) + ", 16), 16, 10) AS UNSIGNED)"
 }
