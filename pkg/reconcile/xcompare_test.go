@@ -26,7 +26,7 @@ func xtables(t *testing.T, src xsource, n int) (my, pg string) {
 		SELECT seq, CONCAT('Name ', seq, IF(seq % 7 = 0, ' é', '')), LPAD(seq % 1000, 4, '0'), seq * 1.25, seq / 3e0, seq % 2,
 			TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL (seq % 1000) MICROSECOND,
 			IF(seq % 5 = 0, NULL, TIMESTAMP '2026-06-01 00:00:00' + INTERVAL seq MINUTE), DATE '2000-01-01' + INTERVAL (seq % 9000) DAY,
-			IF(seq % 3 = 0, 'gold', 'silver'), IF(seq % 11 = 0, NULL, UNHEX(MD5(seq)))
+			IF(seq % 3 = 0, 'gold', 'silver'), IF(seq % 11 = 0, NULL, UNHEX(LEFT(SHA2(seq, 256), 32)))
 		FROM `+src.seq(n))
 	pgtest.Exec(t, pg, `CREATE TABLE customers (id bigint primary key, name text, code text, balance numeric(12,2), score double precision,
 			active smallint, created timestamp(6), seen timestamptz(3), born date, tier text, avatar bytea);
@@ -34,7 +34,7 @@ func xtables(t *testing.T, src xsource, n int) (my, pg string) {
 		SELECT s, 'Name ' || s || CASE WHEN s % 7 = 0 THEN ' é' ELSE '' END, lpad((s % 1000)::text, 4, '0'), s * 1.25, s / 3.0::float8, s % 2,
 			timestamp '2026-01-01 00:00:00' + s * interval '1 second' + (s % 1000) * interval '1 microsecond',
 			CASE WHEN s % 5 = 0 THEN NULL ELSE timestamptz '2026-06-01 00:00:00+00' + s * interval '1 minute' END, date '2000-01-01' + (s % 9000),
-			CASE WHEN s % 3 = 0 THEN 'gold' ELSE 'silver' END, CASE WHEN s % 11 = 0 THEN NULL ELSE decode(md5(s::text), 'hex') END
+			CASE WHEN s % 3 = 0 THEN 'gold' ELSE 'silver' END, CASE WHEN s % 11 = 0 THEN NULL ELSE decode(left(encode(sha256(s::text::bytea), 'hex'), 32), 'hex') END
 		FROM generate_series(1, `+fmt.Sprint(n)+`) s`)
 	return my, pg
 }
