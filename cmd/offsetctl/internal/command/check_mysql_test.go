@@ -24,12 +24,26 @@ import (
 // block's threshold is honoured; --schema and --exclude find the source
 // database's other tables and compare them with the sink's tables of the
 // same name; the source's binlog position at its snapshot is reported.
-func TestCheckMariaDBSource(t *testing.T) {
-	src, dst := mariadbtest.NewNamedDB(t, "shop"), pgtest.NewDB(t)
+func TestCheckMariaDBSource(t *testing.T) { testCheckSource(t, false) }
+
+// TestCheckMySQLSource is the same with a MySQL source
+// (OFFSETCTL_MYSQL_URL).
+func TestCheckMySQLSource(t *testing.T) { testCheckSource(t, true) }
+
+func testCheckSource(t *testing.T, mysql bool) {
+	var src, srcURL string
+	if mysql {
+		src = mariadbtest.NewNamedMySQLDB(t, "shop")
+		srcURL = src
+	} else {
+		src = mariadbtest.NewNamedDB(t, "shop")
+		srcURL = strings.Replace(src, "mysql://", "mariadb://", 1)
+	}
+	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(100), balance decimal(10,2), updated_at datetime(3));
-		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com'), seq * 0.5, TIMESTAMP '2026-11-01 10:00:00.125' + INTERVAL seq MINUTE FROM seq_1_to_50;
+		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com'), seq * 0.5, TIMESTAMP '2026-11-01 10:00:00.125' + INTERVAL seq MINUTE FROM `+mariadbtest.Seq(mysql, 50)+`;
 		CREATE TABLE orders (id int PRIMARY KEY, total decimal(10,2));
-		INSERT INTO orders SELECT seq, seq * 3 FROM seq_1_to_7;
+		INSERT INTO orders SELECT seq, seq * 3 FROM `+mariadbtest.Seq(mysql, 7)+`;
 		CREATE TABLE audit (id int PRIMARY KEY)`)
 	pgtest.Exec(t, dst, `CREATE TABLE customers (id bigint PRIMARY KEY, email text, balance numeric(10,2), updated_at timestamptz(3));
 		INSERT INTO customers SELECT g, 'user'||g||'@example.com', g * 0.5, timestamptz '2026-11-01 10:00:00.125+00' + g * interval '1 minute' FROM generate_series(1, 50) g;
@@ -55,7 +69,7 @@ reconcile "customers" {
     max_rows_different = %d
   }
 }
-`, strings.Replace(src, "mysql://", "mariadb://", 1), dst, maxDiff))
+`, srcURL, dst, maxDiff))
 	}
 	dir := config(0)
 	prom := filepath.Join(t.TempDir(), "offsetctl.prom")
