@@ -70,7 +70,11 @@ func beginMySQL(ctx context.Context, db *sql.DB, name string, spec *Spec) (*mysq
 	if x.mariadb {
 		sets = append(sets, fmt.Sprintf("SET SESSION max_statement_time = %g", st.Seconds()))
 	} else {
-		sets = append(sets, fmt.Sprintf("SET SESSION max_execution_time = %d", st.Milliseconds()))
+		// MySQL 8+ answers information_schema.TABLES.TABLE_ROWS (the row
+		// estimate that sizes the cells) from a cache kept for a day by
+		// default; 0 asks the storage engine.
+		sets = append(sets, fmt.Sprintf("SET SESSION max_execution_time = %d", st.Milliseconds()),
+			"SET SESSION information_schema_stats_expiry = 0")
 	}
 	for _, s := range sets {
 		if _, err := conn.ExecContext(ctx, s); err != nil {

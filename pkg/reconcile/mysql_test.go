@@ -60,7 +60,7 @@ func testSessionIsAReadOnlySnapshot(t *testing.T, src xsource) {
 	var tz, timeout string
 	q, want := "SELECT @@session.time_zone, @@session.max_statement_time", "90"
 	if src.mysql {
-		q, want = "SELECT @@session.time_zone, @@session.max_execution_time", "90000"
+		q, want = "SELECT @@session.time_zone, CONCAT(@@session.max_execution_time, ' ', @@session.information_schema_stats_expiry)", "90000 0"
 	}
 	if err := x.conn.QueryRowContext(ctx, q).Scan(&tz, &timeout); err != nil {
 		t.Fatal(err)
