@@ -274,3 +274,31 @@ func BinlogPosition(t testing.TB, u string) (file string, pos int64, gtids strin
 	}
 	return file, pos, gtids
 }
+
+// BinlogStatus returns the current binlog file and position of the server
+// of u: SHOW MASTER STATUS on MariaDB, SHOW BINARY LOG STATUS on MySQL
+// (8.2+; 8.4 and 9.x know no other).
+func BinlogStatus(t testing.TB, u string, mysql bool) (file string, pos int64) {
+	t.Helper()
+	q := "SHOW MASTER STATUS"
+	if mysql {
+		q = "SHOW BINARY LOG STATUS"
+	}
+	rows, err := DB(t, u).QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatalf("mariadbtest: %s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil || !rows.Next() {
+		t.Fatalf("mariadbtest: %s: no binlog (%v)", q, err)
+	}
+	dst := []any{&file, &pos}
+	for range cols[2:] {
+		dst = append(dst, new(sql.RawBytes))
+	}
+	if err := rows.Scan(dst...); err != nil {
+		t.Fatalf("mariadbtest: %s: %v", q, err)
+	}
+	return file, pos
+}

@@ -204,31 +204,11 @@ func TestCompareMySQLManyDifferingCells(t *testing.T) {
 	}
 }
 
-// masterStatus is the source's current binlog position: SHOW MASTER
-// STATUS on MariaDB, SHOW BINARY LOG STATUS on MySQL (8.2+).
+// masterStatus is the source's current binlog position.
 func masterStatus(t *testing.T, src xsource, my string) SnapshotPosition {
 	t.Helper()
 	p := SnapshotPosition{Binlog: true}
-	q := "SHOW MASTER STATUS"
-	if src.mysql {
-		q = "SHOW BINARY LOG STATUS"
-	}
-	rows, err := mariadbtest.DB(t, my).QueryContext(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil || !rows.Next() {
-		t.Fatalf("%s: no binlog (%v)", q, err)
-	}
-	dest := []any{&p.BinlogFile, &p.BinlogPos}
-	for range cols[2:] {
-		dest = append(dest, new(any))
-	}
-	if err := rows.Scan(dest...); err != nil {
-		t.Fatal(err)
-	}
+	p.BinlogFile, p.BinlogPos = mariadbtest.BinlogStatus(t, my, src.mysql)
 	return p
 }
 

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -189,9 +188,8 @@ func TestCheckMySQLLagAware(t *testing.T) { testCheckLagAware(t, true) }
 
 func testCheckLagAware(t *testing.T, mysql bool) {
 	var src string
-	status := "SHOW MASTER STATUS"
 	if mysql {
-		src, status = mariadbtest.NewNamedMySQLDB(t, "shop"), "SHOW BINARY LOG STATUS"
+		src = mariadbtest.NewNamedMySQLDB(t, "shop")
 	} else {
 		src = mariadbtest.NewNamedDB(t, "shop")
 	}
@@ -206,24 +204,7 @@ func testCheckLagAware(t *testing.T, mysql bool) {
 		mariadbtest.Exec(t, src, "CREATE USER "+user+"@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON shop.* TO "+user+"@'%'")
 		t.Cleanup(func() { mariadbtest.Exec(t, src, "DROP USER "+user+"@'%'") })
 	}
-	var file string
-	var pos int64
-	rows, err := mariadbtest.DB(t, src).QueryContext(context.Background(), status)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols, _ := rows.Columns()
-	dest := []any{&file, &pos}
-	for range cols[2:] {
-		dest = append(dest, new(any))
-	}
-	if !rows.Next() {
-		t.Fatalf("%s: no binlog", status)
-	}
-	if err := rows.Scan(dest...); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
+	file, pos := mariadbtest.BinlogStatus(t, src, mysql)
 	base, _, _ := strings.Cut(file, ".")
 	sb, c := startBareSandbox(t, "3.8")
 	createConnector(t, c, "shop-source", connect.StateStopped, map[string]string{"connector.class": "io.debezium.connector.mysql.MySqlConnector"})
