@@ -1013,23 +1013,9 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 			for _, p := range cols {
 				sel = append(sel, "left("+x.digest.pg(pgRowCanon([]xpair{p}))+", 16)")
 			}
-			var arrs []any
-			var on []string
-			for i, p := range x.pairs[:x.keys] {
-				a := make([]string, len(batch))
-				for j, d := range batch {
-					a[j] = d.Key[i]
-				}
-				arrs = append(arrs, a)
-				on = append(on, fmt.Sprintf("(%s)::text = k.k%d", p.DstExpr, i+1))
-			}
-			var ps, ns []string
-			for i := range x.keys {
-				ps, ns = append(ps, fmt.Sprintf("$%d::text[]", i+1)), append(ns, fmt.Sprintf("k%d", i+1))
-			}
+			lookup, arrs := x.pgKeyLookup(batch)
 			x.count()
-			q := "SELECT " + strings.Join(sel, ", ") + " FROM " + x.pg.tbl.Ident + " JOIN unnest(" + strings.Join(ps, ", ") + ") AS k(" + strings.Join(ns, ", ") + ") ON " + strings.Join(on, " AND ")
-			rows, err := x.pg.tx.Query(ctx, q, arrs...)
+			rows, err := x.pg.tx.Query(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+x.pg.tbl.Ident+lookup, arrs...)
 			if err != nil {
 				return fmt.Errorf("reading column hashes of the sink table %s: %w", x.pg.tbl.Name, err)
 			}
@@ -1054,15 +1040,15 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 }
 
 // myKeyLookup is the MariaDB condition selecting the batch's keys, with
-// its arguments: the key column itself IN (...) for a single integer key
-// (through the index), the canonical texts otherwise.
+// its arguments: the key column itself IN (...) of integers for a single
+// integer key (through the index), the canonical texts otherwise.
 func (x *xengine) myKeyLookup(batch []Diff) (string, []any) {
 	var args []any
-	if x.intKey {
-		ph := make([]string, len(batch))
-		for i, d := range batch {
+	if ks, ok := intKeys(x.intKey, batch); ok {
+		ph := make([]string, len(ks))
+		for i, k := range ks {
 			ph[i] = "?"
-			args = append(args, d.Key[0])
+			args = append(args, k)
 		}
 		return quoteMySQLIdent(x.pairs[0].Src.Name) + " IN (" + strings.Join(ph, ", ") + ")", args
 	}
@@ -1076,6 +1062,46 @@ func (x *xengine) myKeyLookup(batch []Diff) (string, []any) {
 		conds[j] = "(" + strings.Join(c, " AND ") + ")"
 	}
 	return strings.Join(conds, " OR "), args
+}
+
+// pgKeyLookup is the PostgreSQL FROM tail (after the table) selecting the
+// batch's keys, with its arguments: the key column itself = ANY of an int8
+// array for a single integer key, one index scan over the sorted keys
+// (matching the key's text instead read the whole table once per batch);
+// a join with the canonical texts of the keys otherwise.
+func (x *xengine) pgKeyLookup(batch []Diff) (string, []any) {
+	if ks, ok := intKeys(x.intKey, batch); ok {
+		return " WHERE " + pgx.Identifier{x.pairs[0].Dst.Name}.Sanitize() + " = ANY($1::int8[])", []any{ks}
+	}
+	var arrs []any
+	var on, ps, ns []string
+	for i, p := range x.pairs[:x.keys] {
+		a := make([]string, len(batch))
+		for j, d := range batch {
+			a[j] = d.Key[i]
+		}
+		arrs = append(arrs, a)
+		on = append(on, fmt.Sprintf("(%s)::text = k.k%d", p.DstExpr, i+1))
+		ps, ns = append(ps, fmt.Sprintf("$%d::text[]", i+1)), append(ns, fmt.Sprintf("k%d", i+1))
+	}
+	return " JOIN unnest(" + strings.Join(ps, ", ") + ") AS k(" + strings.Join(ns, ", ") + ") ON " + strings.Join(on, " AND "), arrs
+}
+
+// intKeys returns the keys of batch as integers when the table has a single
+// integer key (intKey) and every key parses as one.
+func intKeys(intKey bool, batch []Diff) ([]int64, bool) {
+	if !intKey {
+		return nil, false
+	}
+	ks := make([]int64, len(batch))
+	for i, d := range batch {
+		k, err := strconv.ParseInt(d.Key[0], 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		ks[i] = k
+	}
+	return ks, true
 }
 
 func scanHashes(next func() bool, scan func(...any) error, errf func() error, nk, nc int, idx map[string]int, out [][]string) error {

@@ -182,6 +182,9 @@ func testTextKeysInByteOrder(t *testing.T, src xsource) {
 			}
 			if got := keys(r.Mismatched); !slices.Equal(got, []string{`"ñ"`}) {
 				t.Errorf("mismatched %v, want [ñ]", got)
+			} else if !slices.Equal(r.Mismatched[0].Columns, []string{"v"}) {
+				// The differing columns, looked up by the text of the key.
+				t.Errorf("mismatched columns %v, want [v]", r.Mismatched[0].Columns)
 			}
 		}
 	}

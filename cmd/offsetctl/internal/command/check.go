@@ -43,6 +43,7 @@ type checkOptions struct {
 	maxConcurrent int
 	rateLimit     int
 	stmtTimeout   time.Duration
+	lockTimeout   time.Duration
 	backupDir     string
 	record        bool
 	loc           stateLocation
@@ -144,6 +145,7 @@ runs until interrupted.`,
 	f.IntVar(&o.maxConcurrent, "max-concurrent", 1, "tables compared at the same time")
 	f.IntVar(&o.rateLimit, "rate-limit", 0, "maximum rows read per second on each side (0: no limit)")
 	f.DurationVar(&o.stmtTimeout, "statement-timeout", 30*time.Minute, "statement_timeout of every comparison query")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", 5*time.Second, "lock_timeout of every comparison query (how long one waits for a table lock another session holds)")
 	f.StringVar(&o.backupDir, "backup-dir", "", "report the age of the newest offsets backup in this directory (offsetctl offsets backup --dir)")
 	return cmd
 }
@@ -159,6 +161,9 @@ func (o *checkOptions) validate() error {
 	}
 	if o.maxConcurrent < 1 || o.rateLimit < 0 || o.settle < 0 || o.interval <= 0 || o.jitter < 0 || o.jitter >= 1 {
 		return flagErrorf("--max-concurrent must be at least 1, --rate-limit and --settle not negative, --interval positive, --jitter in [0, 1)")
+	}
+	if o.stmtTimeout <= 0 || o.lockTimeout <= 0 {
+		return flagErrorf("--statement-timeout and --lock-timeout must be positive")
 	}
 	return o.filter().validate()
 }
@@ -350,7 +355,7 @@ func (o *checkOptions) checkBlock(ctx context.Context, obs *checkObserver, b *co
 	spec := reconcile.Spec{
 		Table: b.Table, SinkTable: b.SinkTable, Key: b.Key, Columns: b.Columns, Ignore: b.IgnoreColumns, Where: b.Where,
 		TimestampPrecision: reconcile.Precision(b.TimestampPrecision), Mode: reconcile.Mode(mode), MaxKeys: 1,
-		StatementTimeout: o.stmtTimeout, LockTimeout: 5 * time.Second, RateLimit: o.rateLimit,
+		StatementTimeout: o.stmtTimeout, LockTimeout: o.lockTimeout, RateLimit: o.rateLimit,
 	}
 	compare := func() *reconcile.Result {
 		res, err := obs.compare(ctx, b, spec)

@@ -287,6 +287,8 @@ func TestReadOnlyBadInput(t *testing.T) {
 			wantErr: []string{"GET / at kafka connect " + hanging.URL + " failed", "the request timed out"}},
 		{name: "timeout_zero", args: []string{"connectors", "--timeout", "0s", "--connect-url", closed}, wantCode: ExitError,
 			wantErr: []string{"--timeout must be positive"}},
+		{name: "check_lock_timeout_zero", args: []string{"check", "--lock-timeout", "0s"}, wantCode: ExitError,
+			wantErr: []string{"--statement-timeout and --lock-timeout must be positive"}},
 
 		// Flag and argument mistakes: the usage follows the error.
 		{name: "bad_flag", args: []string{"connectors", "--nope"}, wantCode: ExitError, wantErr: []string{"Error: unknown flag: --nope", "Usage:\n  offsetctl connectors"}},
