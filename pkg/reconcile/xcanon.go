@@ -24,7 +24,7 @@ import (
 // checksums (count and sum of row hashes modulo 2^64) of equal tables are
 // equal.
 //
-// Pairs whose values cannot be brought to one text exactly (JSON against
+// Pairs whose values cannot be brought to one text exactly (MariaDB JSON against
 // jsonb, floats against a type of another width, types without a class)
 // are refused with ErrNotComparable naming the column: never a silent false
 // "equal".

@@ -36,6 +36,13 @@ func xtables(t *testing.T, src xsource, n int) (my, pg string) {
 			CASE WHEN s % 5 = 0 THEN NULL ELSE timestamptz '2026-06-01 00:00:00+00' + s * interval '1 minute' END, date '2000-01-01' + (s % 9000),
 			CASE WHEN s % 3 = 0 THEN 'gold' ELSE 'silver' END, CASE WHEN s % 11 = 0 THEN NULL ELSE decode(left(encode(sha256(s::text::bytea), 'hex'), 32), 'hex') END
 		FROM generate_series(1, `+fmt.Sprint(n)+`) s`)
+	if src.mysql {
+		// MySQL's JSON type, written by Debezium into jsonb.
+		mariadbtest.Exec(t, my, `ALTER TABLE customers ADD COLUMN doc json;
+			UPDATE customers SET doc = JSON_OBJECT('id', id, 'tags', JSON_ARRAY('a', id % 3), 'name', CONCAT('n', id), 'ok', id % 2 = 0)`)
+		pgtest.Exec(t, pg, `ALTER TABLE customers ADD COLUMN doc jsonb;
+			UPDATE customers SET doc = jsonb_build_object('name', 'n' || id, 'tags', jsonb_build_array('a', id % 3), 'id', id, 'ok', id % 2 = 0)`)
+	}
 	return my, pg
 }
 

@@ -29,12 +29,22 @@ func testRepairVerifyRestore(t *testing.T, src xsource) {
 		UPDATE customers SET seen = seen + interval '1 millisecond', born = born + 1 WHERE id = 101;
 		UPDATE customers SET avatar = '\x00ff'::bytea, created = created + interval '1 microsecond' WHERE id = 102;
 		UPDATE customers SET tier = 'Gold', active = 7 WHERE id = 3`)
+	if src.mysql {
+		pgtest.Exec(t, pg, `UPDATE customers SET doc = doc || '{"ok": null}' WHERE id = 77`)
+	}
 	before := dump(t, pg, "public.customers")
 	spec := Spec{Table: "customers"}
 	r := xcompare(t, my, pg, spec)
 	want := [3][]string{keys(r.Missing), keys(r.Extra), keys(r.Mismatched)}
 	if !slices.Equal(want[0], []string{"10", "250"}) || !slices.Equal(want[1], []string{"6001", "6002"}) || len(want[2]) != 5 {
 		t.Fatalf("drift found: missing %v extra %v mismatched %v", want[0], want[1], want[2])
+	}
+	if src.mysql {
+		for _, d := range r.Mismatched {
+			if d.Key.String() == "77" && !slices.Equal(d.Columns, []string{"balance", "score", "doc"}) {
+				t.Errorf("row 77 differs in %v, want balance, score and doc (MySQL's JSON)", d.Columns)
+			}
+		}
 	}
 	var images, after []RowImage
 	sink, sink2 := pgtest.Conn(t, pg), pgtest.Conn(t, pg)
