@@ -1,5 +1,6 @@
 // Package mariadbtest gives tests a real MariaDB: a database of their own,
-// created for the test and dropped when it ends.
+// created for the test and dropped when it ends; and, opt-in, a database on
+// a real MySQL (NewMySQLDB, when OFFSETCTL_MYSQL_URL names a server).
 //
 // Which server: the one OFFSETCTL_MARIADB_URL names (a mysql:// URL without
 // a database) when it is set; otherwise a throwaway server started from
@@ -97,11 +98,17 @@ var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
 // mysql:// URL. The database is dropped when the test ends.
 func NewDB(t testing.TB) string {
 	t.Helper()
+	return NewNamedDB(t, dbName(t))
+}
+
+// dbName is a database name of the test's own: its name, the process and
+// a counter.
+func dbName(t testing.TB) string {
 	name := unsafeChars.ReplaceAllString(strings.ToLower(t.Name()), "_")
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	return NewNamedDB(t, fmt.Sprintf("t_%s_%d_%d", name, os.Getpid(), counter.Add(1)))
+	return fmt.Sprintf("t_%s_%d_%d", name, os.Getpid(), counter.Add(1))
 }
 
 // NewNamedDB is NewDB with a name of the caller's choosing, for output that
@@ -109,10 +116,53 @@ func NewDB(t testing.TB) string {
 // name must not run in parallel.
 func NewNamedDB(t testing.TB, name string) string {
 	t.Helper()
-	base := ServerURL(t)
+	return newDBOn(t, ServerURL(t), name, " COLLATE utf8mb4_unicode_ci")
+}
+
+// MySQLEnv names the environment variable of the opt-in MySQL tests: the
+// root URL (mysql://, no database) of a throwaway MySQL server they may
+// create databases and users on. No test tier runs MySQL
+// (internal/tools/recordmysql/mysqld-sid.sh starts one from Debian's
+// packages); tests that need it are skipped when it is not set.
+const MySQLEnv = "OFFSETCTL_MYSQL_URL"
+
+// NewMySQLDB is NewDB on the MySQL server MySQLEnv names, in the server's
+// default utf8mb4 collation (utf8mb4_0900_ai_ci on MySQL 8+); the test is
+// skipped when MySQLEnv is not set.
+func NewMySQLDB(t testing.TB) string {
+	t.Helper()
+	return NewNamedMySQLDB(t, dbName(t))
+}
+
+// NewNamedMySQLDB is NewNamedDB on the MySQL server MySQLEnv names; the
+// test is skipped when MySQLEnv is not set.
+func NewNamedMySQLDB(t testing.TB, name string) string {
+	t.Helper()
+	base := os.Getenv(MySQLEnv)
+	if base == "" {
+		t.Skip(MySQLEnv + " is not set (a throwaway MySQL server's root URL; internal/tools/recordmysql/mysqld-sid.sh starts one)")
+	}
+	return newDBOn(t, base, name, "")
+}
+
+// Seq is a FROM item holding the integers 1 to n in a column seq, for
+// test data: MariaDB's sequence engine (seq_1_to_N); on MySQL, which has
+// none, five digits crossed (n at most 100,000).
+func Seq(mysql bool, n int) string {
+	if !mysql {
+		return fmt.Sprintf("seq_1_to_%d", n)
+	}
+	d := "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+	return fmt.Sprintf("(SELECT d1.d + 10 * d2.d + 100 * d3.d + 1000 * d4.d + 10000 * d5.d + 1 AS seq FROM %s d1, %s d2, %s d3, %s d4, %s d5 HAVING seq <= %d) AS seqs", d, d, d, d, d, n)
+}
+
+// newDBOn creates database name (utf8mb4, collation clause collate) on the
+// server of the admin URL base, dropped when the test ends.
+func newDBOn(t testing.TB, base, name, collate string) string {
+	t.Helper()
 	db := open(t, base)
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"+collate); err != nil {
 		t.Fatalf("mariadbtest: creating database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -223,4 +273,32 @@ func BinlogPosition(t testing.TB, u string) (file string, pos int64, gtids strin
 		t.Fatalf("mariadbtest: @@gtid_binlog_pos: %v", err)
 	}
 	return file, pos, gtids
+}
+
+// BinlogStatus returns the current binlog file and position of the server
+// of u: SHOW MASTER STATUS on MariaDB, SHOW BINARY LOG STATUS on MySQL
+// (8.2+; 8.4 and 9.x know no other).
+func BinlogStatus(t testing.TB, u string, mysql bool) (file string, pos int64) {
+	t.Helper()
+	q := "SHOW MASTER STATUS"
+	if mysql {
+		q = "SHOW BINARY LOG STATUS"
+	}
+	rows, err := DB(t, u).QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatalf("mariadbtest: %s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil || !rows.Next() {
+		t.Fatalf("mariadbtest: %s: no binlog (%v)", q, err)
+	}
+	dst := []any{&file, &pos}
+	for range cols[2:] {
+		dst = append(dst, new(sql.RawBytes))
+	}
+	if err := rows.Scan(dst...); err != nil {
+		t.Fatalf("mariadbtest: %s: %v", q, err)
+	}
+	return file, pos
 }

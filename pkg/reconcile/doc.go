@@ -76,8 +76,8 @@
 // and a PostgreSQL sink. The row hash is then computed from one canonical
 // text per value that both databases produce for equal data as Debezium's
 // JDBC sink writes it (xcanon.go: the type-pair table, tested on both
-// servers), framed and hashed with MD5, whose first 64 bits both engines
-// can compute; pairs without an exact canonical form are refused, naming the
+// servers), framed and hashed with MD5 (SHA-256 for MySQL, whose 9.7 has no
+// MD5() by default), whose first 64 bits both engines can compute; pairs without an exact canonical form are refused, naming the
 // column. Keys are ordered by value (integers, decimals) or by the UTF-8
 // bytes of their canonical text (everything else), never by a collation, so
 // the two key streams merge in one order.

@@ -51,10 +51,17 @@ func beginMySQL(ctx context.Context, db *sql.DB, name string, spec *Spec) (*mysq
 		lt = 5 * time.Second
 	}
 	lockSecs := max(1, int(lt.Seconds()+0.5))
+	// MariaDB truncates fractional seconds unless TIME_ROUND_FRACTIONAL
+	// says to round; MySQL rounds unless TIME_TRUNCATE_FRACTIONAL says to
+	// truncate, and refuses the MariaDB mode.
+	mode := "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION"
+	if x.mariadb {
+		mode += ",TIME_ROUND_FRACTIONAL"
+	}
 	sets := []string{
 		"SET SESSION time_zone = '+00:00'",
 		"SET NAMES utf8mb4 COLLATE utf8mb4_bin",
-		"SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,TIME_ROUND_FRACTIONAL'",
+		"SET SESSION sql_mode = '" + mode + "'",
 		fmt.Sprintf("SET SESSION innodb_lock_wait_timeout = %d", lockSecs),
 		fmt.Sprintf("SET SESSION lock_wait_timeout = %d", lockSecs),
 		"SET SESSION group_concat_max_len = 1048576",
@@ -63,7 +70,11 @@ func beginMySQL(ctx context.Context, db *sql.DB, name string, spec *Spec) (*mysq
 	if x.mariadb {
 		sets = append(sets, fmt.Sprintf("SET SESSION max_statement_time = %g", st.Seconds()))
 	} else {
-		sets = append(sets, fmt.Sprintf("SET SESSION max_execution_time = %d", st.Milliseconds()))
+		// MySQL 8+ answers information_schema.TABLES.TABLE_ROWS (the row
+		// estimate that sizes the cells) from a cache kept for a day by
+		// default; 0 asks the storage engine.
+		sets = append(sets, fmt.Sprintf("SET SESSION max_execution_time = %d", st.Milliseconds()),
+			"SET SESSION information_schema_stats_expiry = 0")
 	}
 	for _, s := range sets {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
@@ -83,7 +94,9 @@ func beginMySQL(ctx context.Context, db *sql.DB, name string, spec *Spec) (*mysq
 // it inside the transaction WITH CONSISTENT SNAPSHOT (binlog_snapshot_file
 // and binlog_snapshot_position); MySQL does not, so its current position,
 // read once the snapshot has begun, stands for it: at or past every change
-// the snapshot holds. A server without binary log leaves the file empty.
+// the snapshot holds. A server without binary log leaves the file empty, as
+// does a MySQL user who may not read the binlog status (REPLICATION CLIENT);
+// pos.Unknown then says why.
 func (x *mysqlSide) readPosition(ctx context.Context) error {
 	x.pos.Binlog = true
 	if x.mariadb {
@@ -109,42 +122,63 @@ func (x *mysqlSide) readPosition(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if x.pos.BinlogFile == "" {
+			x.pos.Unknown = "the server writes no binary log (log_bin is off)"
+		}
 		return x.conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&x.pos.GTID)
 	}
-	// MySQL 8.4 says SHOW BINARY LOG STATUS, older ones SHOW MASTER STATUS.
+	// MySQL 8.2+ says SHOW BINARY LOG STATUS (8.4 and 9.x know no other),
+	// older ones SHOW MASTER STATUS; both need REPLICATION CLIENT.
+	var errs []string
 	for _, q := range []string{"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"} {
-		rows, err := x.conn.QueryContext(ctx, q)
+		found, err := x.binlogStatus(ctx, q)
 		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", q, err))
 			continue
 		}
-		defer rows.Close()
-		cols, err := rows.Columns()
-		if err != nil {
-			return err
+		if !found {
+			x.pos.Unknown = "the server writes no binary log (log_bin is off)"
 		}
-		vals := make([]sql.NullString, len(cols))
-		dest := make([]any, len(cols))
-		for i := range vals {
-			dest[i] = &vals[i]
-		}
-		if rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			for i, c := range cols {
-				switch strings.ToLower(c) {
-				case "file":
-					x.pos.BinlogFile = vals[i].String
-				case "position":
-					x.pos.BinlogPos, _ = strconv.ParseInt(vals[i].String, 10, 64)
-				case "executed_gtid_set":
-					x.pos.GTID = vals[i].String
-				}
-			}
-		}
-		return rows.Err()
+		return nil
 	}
-	return nil // no binlog status readable: the position stays unknown
+	x.pos.Unknown = "the binlog status is not readable (" + errs[0] + "): the source user needs REPLICATION CLIENT"
+	return nil
+}
+
+// binlogStatus reads MySQL's binlog status with q; found is false when the
+// server answers with no row (no binary log).
+func (x *mysqlSide) binlogStatus(ctx context.Context, q string) (found bool, err error) {
+	rows, err := x.conn.QueryContext(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	vals := make([]sql.NullString, len(cols))
+	dest := make([]any, len(cols))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return false, err
+		}
+		for i, c := range cols {
+			switch strings.ToLower(c) {
+			case "file":
+				x.pos.BinlogFile = vals[i].String
+			case "position":
+				x.pos.BinlogPos, _ = strconv.ParseInt(vals[i].String, 10, 64)
+			case "executed_gtid_set":
+				x.pos.GTID = vals[i].String
+			}
+		}
+		found = x.pos.BinlogFile != ""
+	}
+	return found, rows.Err()
 }
 
 // end rolls the transaction back (it only read) and unpins the connection.

@@ -211,6 +211,10 @@ type SnapshotPosition struct {
 	// GTID is MariaDB's @@gtid_binlog_pos (MySQL: the executed GTID set)
 	// when the snapshot began; empty without GTIDs.
 	GTID string
+	// Unknown says why a MariaDB/MySQL source's position is not known (no
+	// binary log; a MySQL user without REPLICATION CLIENT); empty when it
+	// is known.
+	Unknown string
 }
 
 // Known says whether the server said where its log stood.

@@ -18,12 +18,13 @@ import (
 // that is equal for equal data as Debezium's JDBC sink writes it (the
 // classes below), frame each as LENGTH ':' TEXT (octet length, so NULL,
 // the empty string and any separator stay distinct; NULL is "-"), join the
-// frames with ',' and hash the result with MD5, of which the first 64 bits
-// are the row hash. A row's hash is therefore the same number whichever
-// database computed it, and checksums (count and sum of row hashes modulo
-// 2^64) of equal tables are equal.
+// frames with ',' and hash the result with MD5 (SHA-256 when the source is
+// MySQL: see xdigest), of which the first 64 bits are the row hash. A row's
+// hash is therefore the same number whichever database computed it, and
+// checksums (count and sum of row hashes modulo 2^64) of equal tables are
+// equal.
 //
-// Pairs whose values cannot be brought to one text exactly (JSON against
+// Pairs whose values cannot be brought to one text exactly (MariaDB JSON against
 // jsonb, floats against a type of another width, types without a class)
 // are refused with ErrNotComparable naming the column: never a silent false
 // "equal".
@@ -62,8 +63,11 @@ func (t *myTable) col(name string) (myColumn, bool) {
 
 // introspectMySQL reads a table's columns and primary key from
 // information_schema. An unqualified name is looked up in the URL's
-// database.
-func introspectMySQL(ctx context.Context, q *sql.Conn, name TableName, side string) (*myTable, error) {
+// database. MariaDB's JSON is a LONGTEXT alias with a json_valid CHECK
+// constraint (information_schema.CHECK_CONSTRAINTS, which has TABLE_NAME
+// there); MySQL's is a data type of its own, and its CHECK_CONSTRAINTS has
+// no TABLE_NAME.
+func introspectMySQL(ctx context.Context, q *sql.Conn, mariadb bool, name TableName, side string) (*myTable, error) {
 	schema := name.Schema
 	if schema == "" {
 		var db sql.NullString
@@ -86,12 +90,15 @@ func introspectMySQL(ctx context.Context, q *sql.Conn, name TableName, side stri
 		return nil, fmt.Errorf("looking up %s table %s: %w", side, t.Name, err)
 	}
 	t.Estimate = est.Int64
+	jsonCheck := "FALSE"
+	if mariadb {
+		jsonCheck = `EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
+				WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
+				AND k.CHECK_CLAUSE LIKE CONCAT('%json_valid(` + "`" + `', c.COLUMN_NAME, '` + "`" + `)%'))`
+	}
 	rows, err := q.QueryContext(ctx, `SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), LOWER(c.COLUMN_TYPE), COALESCE(c.NUMERIC_SCALE, 0),
 			COALESCE(c.DATETIME_PRECISION, CASE WHEN LOWER(c.DATA_TYPE) = 'bit' THEN c.NUMERIC_PRECISION ELSE 0 END, 0),
-			c.IS_NULLABLE = 'NO',
-			EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
-				WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-				AND k.CHECK_CLAUSE LIKE CONCAT('%json_valid(`+"`"+`', c.COLUMN_NAME, '`+"`"+`)%'))
+			c.IS_NULLABLE = 'NO', `+jsonCheck+`
 		FROM information_schema.COLUMNS c
 		WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`, schema, name.Name)
 	if err != nil {
@@ -217,6 +224,18 @@ func makeXPair(sc myColumn, dc column, prec Precision) (xpair, error) {
 	switch {
 	case class == "":
 		return refuse("offsetctl has no exact canonical form for this source type")
+	case sc.DataType == "json":
+		// MySQL's JSON is a binary type: it keeps a document, not the text
+		// it was given, and prints it normalized (keys by length then
+		// bytes, one space after ':' and ','). Debezium sends that text
+		// (snapshot) or a compact one (binlog), so the sink's json column
+		// holds either; jsonb prints a document just so. Compared as
+		// documents: MySQL's text against the sink's ::jsonb::text.
+		if dc.Kind != kindJSON {
+			return refuse("MySQL's JSON compares with a json or jsonb column (as documents); as text, equal documents could be spelled differently")
+		}
+		p.Class, p.SrcExpr, p.DstExpr = classText, myUTF8(mi, sc), pi+"::jsonb::text"
+		return p, nil
 	case sc.JSON || dc.Kind == kindJSON:
 		// MariaDB keeps JSON as the text it was given and Debezium sends
 		// that text; PostgreSQL json keeps it verbatim, jsonb rewrites it
@@ -486,13 +505,39 @@ func myRowCanon(pairs []xpair) string {
 	return "CONCAT_WS(',', " + strings.Join(parts, ", ") + ")"
 }
 
+// xdigest is the digest both databases hash canonical texts with: MD5 for
+// a MariaDB source; SHA-256 for a MySQL one, which has SHA2() always but
+// MD5() not always (MySQL 9.7 has it only once component_classic_hashing
+// is installed; in FIPS mode it returns NULL).
+type xdigest struct{ sha256 bool }
+
+// digestFor is the digest of a source: MariaDB or not.
+func digestFor(mariadb bool) xdigest { return xdigest{sha256: !mariadb} }
+
+// my is the lower-case hex digest of text c in MariaDB/MySQL.
+func (d xdigest) my(c string) string {
+	if d.sha256 {
+		return "SHA2(" + c + ", 256)"
+	}
+	return "MD5(" + c + ")"
+}
+
+// pg is the same lower-case hex digest in PostgreSQL, of c's UTF-8 bytes
+// (the sink database is UTF8).
+func (d xdigest) pg(c string) string {
+	if d.sha256 {
+		return "encode(sha256(convert_to(" + c + ", 'UTF8')), 'hex')"
+	}
+	return "md5(" + c + ")"
+}
+
 // pgXHash is the 64-bit row hash of canonical text c in PostgreSQL (a
-// signed int8 carrying the first 64 bits of its MD5).
-func pgXHash(c string) string {
-	return "('x' || left(md5(" + c + "), 16))::bit(64)::int8"
+// signed int8 carrying the first 64 bits of its digest).
+func (d xdigest) pgXHash(c string) string {
+	return "('x' || left(" + d.pg(c) + ", 16))::bit(64)::int8"
 }
 
 // myXHash is the same hash in MariaDB/MySQL, as BIGINT UNSIGNED.
-func myXHash(c string) string {
-	return "CAST(CONV(LEFT(MD5(" + c + "), 16), 16, 10) AS UNSIGNED)"
+func (d xdigest) myXHash(c string) string {
+	return "CAST(CONV(LEFT(" + d.my(c) + ", 16), 16, 10) AS UNSIGNED)"
 }

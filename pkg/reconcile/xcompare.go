@@ -100,6 +100,7 @@ type xengine struct {
 	myWhere, pgWhere string
 	myExprs, pgExprs []string
 	myHash, pgHash   string
+	digest           xdigest
 	intKey           bool // single integer key: range cells, integer order
 	queries          int
 	qmu              sync.Mutex
@@ -132,7 +133,7 @@ func (x *xengine) open(ctx context.Context, src *sql.DB, dst *pgx.Conn) error {
 	go func() {
 		defer wg.Done()
 		if x.my, serr = beginMySQL(ctx, src, "source", x.spec); serr == nil {
-			x.mt, serr = introspectMySQL(ctx, x.my.conn, srcName, "source")
+			x.mt, serr = introspectMySQL(ctx, x.my.conn, x.my.mariadb, srcName, "source")
 		}
 	}()
 	if x.spec.BeforeSinkSnapshot != nil {
@@ -190,8 +191,9 @@ func (x *xengine) open(ctx context.Context, src *sql.DB, dst *pgx.Conn) error {
 		x.myExprs = append(x.myExprs, p.SrcExpr)
 		x.pgExprs = append(x.pgExprs, p.DstExpr)
 	}
-	x.myHash = myXHash(myRowCanon(x.pairs))
-	x.pgHash = pgXHash(pgRowCanon(x.pairs))
+	x.digest = digestFor(x.my.mariadb)
+	x.myHash = x.digest.myXHash(myRowCanon(x.pairs))
+	x.pgHash = x.digest.pgXHash(pgRowCanon(x.pairs))
 	return nil
 }
 
@@ -541,11 +543,11 @@ type xplan struct {
 }
 
 func (x *xengine) myKeyHash() string {
-	return "CAST(CONV(RIGHT(MD5(" + myRowCanon(x.pairs[:x.keys]) + "), 8), 16, 10) AS UNSIGNED)"
+	return "CAST(CONV(RIGHT(" + x.digest.my(myRowCanon(x.pairs[:x.keys])) + ", 8), 16, 10) AS UNSIGNED)"
 }
 
 func (x *xengine) pgKeyHash() string {
-	return "('x' || right(md5(" + pgRowCanon(x.pairs[:x.keys]) + "), 8))::bit(32)::int8"
+	return "('x' || right(" + x.digest.pg(pgRowCanon(x.pairs[:x.keys])) + ", 8))::bit(32)::int8"
 }
 
 // cellExprs returns the cell expression of each side.
@@ -993,7 +995,7 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 				sel = append(sel, p.SrcExpr)
 			}
 			for _, p := range cols {
-				sel = append(sel, "LEFT(MD5("+myRowCanon([]xpair{p})+"), 16)")
+				sel = append(sel, "LEFT("+x.digest.my(myRowCanon([]xpair{p}))+", 16)")
 			}
 			lookup, args := x.myKeyLookup(batch)
 			x.count()
@@ -1009,7 +1011,7 @@ func (x *xengine) details(ctx context.Context, r *Result) error {
 				sel = append(sel, "("+p.DstExpr+")::text")
 			}
 			for _, p := range cols {
-				sel = append(sel, "left(md5("+pgRowCanon([]xpair{p})+"), 16)")
+				sel = append(sel, "left("+x.digest.pg(pgRowCanon([]xpair{p}))+", 16)")
 			}
 			lookup, arrs := x.pgKeyLookup(batch)
 			x.count()

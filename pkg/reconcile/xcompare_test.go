@@ -12,11 +12,13 @@ import (
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
-// xtables creates a MariaDB source table of n rows with a column of most
-// classes and its PostgreSQL sink as the JDBC sink would write it, equal.
-func xtables(t *testing.T, n int) (my, pg string) {
+// xtables creates a MariaDB/MySQL source table of n rows with a column of
+// most classes and its PostgreSQL sink as the JDBC sink would write it,
+// equal. The name and the enum tier have different collations (the
+// database's: utf8mb4_unicode_ci on MariaDB, utf8mb4_0900_ai_ci on MySQL).
+func xtables(t *testing.T, src xsource, n int) (my, pg string) {
 	t.Helper()
-	my, pg = mariadbtest.NewDB(t), pgtest.NewDB(t)
+	my, pg = src.newDB(t), pgtest.NewDB(t)
 	mariadbtest.Exec(t, my, `SET time_zone = '+00:00';
 		CREATE TABLE customers (id bigint primary key, name varchar(100) character set utf8mb4 collate utf8mb4_unicode_ci, code char(4) collate utf8mb4_bin,
 			balance decimal(12,2), score double, active tinyint(1), created datetime(6), seen timestamp(3) NULL, born date, tier enum('gold','silver'), avatar blob);
@@ -24,16 +26,23 @@ func xtables(t *testing.T, n int) (my, pg string) {
 		SELECT seq, CONCAT('Name ', seq, IF(seq % 7 = 0, ' é', '')), LPAD(seq % 1000, 4, '0'), seq * 1.25, seq / 3e0, seq % 2,
 			TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL (seq % 1000) MICROSECOND,
 			IF(seq % 5 = 0, NULL, TIMESTAMP '2026-06-01 00:00:00' + INTERVAL seq MINUTE), DATE '2000-01-01' + INTERVAL (seq % 9000) DAY,
-			IF(seq % 3 = 0, 'gold', 'silver'), IF(seq % 11 = 0, NULL, UNHEX(MD5(seq)))
-		FROM seq_1_to_`+fmt.Sprint(n))
+			IF(seq % 3 = 0, 'gold', 'silver'), IF(seq % 11 = 0, NULL, UNHEX(LEFT(SHA2(seq, 256), 32)))
+		FROM `+src.seq(n))
 	pgtest.Exec(t, pg, `CREATE TABLE customers (id bigint primary key, name text, code text, balance numeric(12,2), score double precision,
 			active smallint, created timestamp(6), seen timestamptz(3), born date, tier text, avatar bytea);
 		INSERT INTO customers
 		SELECT s, 'Name ' || s || CASE WHEN s % 7 = 0 THEN ' é' ELSE '' END, lpad((s % 1000)::text, 4, '0'), s * 1.25, s / 3.0::float8, s % 2,
 			timestamp '2026-01-01 00:00:00' + s * interval '1 second' + (s % 1000) * interval '1 microsecond',
 			CASE WHEN s % 5 = 0 THEN NULL ELSE timestamptz '2026-06-01 00:00:00+00' + s * interval '1 minute' END, date '2000-01-01' + (s % 9000),
-			CASE WHEN s % 3 = 0 THEN 'gold' ELSE 'silver' END, CASE WHEN s % 11 = 0 THEN NULL ELSE decode(md5(s::text), 'hex') END
+			CASE WHEN s % 3 = 0 THEN 'gold' ELSE 'silver' END, CASE WHEN s % 11 = 0 THEN NULL ELSE decode(left(encode(sha256(s::text::bytea), 'hex'), 32), 'hex') END
 		FROM generate_series(1, `+fmt.Sprint(n)+`) s`)
+	if src.mysql {
+		// MySQL's JSON type, written by Debezium into jsonb.
+		mariadbtest.Exec(t, my, `ALTER TABLE customers ADD COLUMN doc json;
+			UPDATE customers SET doc = JSON_OBJECT('id', id, 'tags', JSON_ARRAY('a', id % 3), 'name', CONCAT('n', id), 'ok', id % 2 = 0)`)
+		pgtest.Exec(t, pg, `ALTER TABLE customers ADD COLUMN doc jsonb;
+			UPDATE customers SET doc = jsonb_build_object('name', 'n' || id, 'tags', jsonb_build_array('a', id % 3), 'id', id, 'ok', id % 2 = 0)`)
+	}
 	return my, pg
 }
 
@@ -56,8 +65,13 @@ func keys(ds []Diff) []string {
 
 // Equal tables compare equal in every mode; drift injected in the sink is
 // found key by key, with the differing columns named.
-func TestCompareMySQLFindsDriftKeyByKey(t *testing.T) {
-	my, pg := xtables(t, 5000)
+func TestCompareMySQLFindsDriftKeyByKey(t *testing.T) { testFindsDriftKeyByKey(t, onMariaDB) }
+
+// TestCompareMySQLFindsDriftKeyByKeyOnMySQL is the same on MySQL.
+func TestCompareMySQLFindsDriftKeyByKeyOnMySQL(t *testing.T) { testFindsDriftKeyByKey(t, onMySQL) }
+
+func testFindsDriftKeyByKey(t *testing.T, src xsource) {
+	my, pg := xtables(t, src, 5000)
 	for _, mode := range []Mode{ModeCounts, ModeChecksum, ModeRows} {
 		r := xcompare(t, my, pg, Spec{Table: "customers", Mode: mode})
 		if r.Drift() || r.SourceRows != 5000 || r.SinkRows != 5000 {
@@ -131,8 +145,14 @@ func TestCompareMySQLFindsDriftKeyByKey(t *testing.T) {
 // Text keys are ordered by their UTF-8 bytes on both sides, whatever the
 // source's collation: keys that a case- and accent-insensitive collation
 // would order differently (or call equal) merge exactly.
-func TestCompareMySQLTextKeysInByteOrder(t *testing.T) {
-	my, pg := mariadbtest.NewDB(t), pgtest.NewDB(t)
+func TestCompareMySQLTextKeysInByteOrder(t *testing.T) { testTextKeysInByteOrder(t, onMariaDB) }
+
+// TestCompareMySQLTextKeysInByteOrderOnMySQL is the same on MySQL, with its
+// default collation utf8mb4_0900_ai_ci too.
+func TestCompareMySQLTextKeysInByteOrderOnMySQL(t *testing.T) { testTextKeysInByteOrder(t, onMySQL) }
+
+func testTextKeysInByteOrder(t *testing.T, src xsource) {
+	my, pg := src.newDB(t), pgtest.NewDB(t)
 	// Under utf8mb4_unicode_ci these sort 10, 9, _x, a, B, c, é, ñ, Z, 😀;
 	// as bytes 10, 9, B, Z, _x, a, c, é, ñ, 😀.
 	ks := []string{"a", "B", "c", "é", "Z", "ñ", "😀", "_x", "10", "9"}
@@ -149,20 +169,30 @@ func TestCompareMySQLTextKeysInByteOrder(t *testing.T) {
 	}
 	pgv = append(pgv, "('C', 1)") // extra
 	mariadbtest.Exec(t, my, "CREATE TABLE t (k varchar(10) COLLATE utf8mb4_unicode_ci primary key, v int); INSERT INTO t VALUES "+strings.Join(myv, ", "))
+	if src.mysql {
+		mariadbtest.Exec(t, my, "CREATE TABLE t2 (k varchar(10) COLLATE utf8mb4_0900_ai_ci primary key, v int); INSERT INTO t2 SELECT * FROM t")
+		pgtest.Exec(t, pg, `CREATE TABLE t2 (k text COLLATE "und-x-icu" primary key, v int); INSERT INTO t2 VALUES `+strings.Join(pgv, ", "))
+	}
 	pgtest.Exec(t, pg, `CREATE TABLE t (k text COLLATE "und-x-icu" primary key, v int); INSERT INTO t VALUES `+strings.Join(pgv, ", "))
-	for _, bits := range []int{1, 4} {
-		r := xcompare(t, my, pg, Spec{Table: "t", tune: &tuning{firstBits: bits}})
-		if got := keys(r.Missing); !slices.Equal(got, []string{"c"}) {
-			t.Errorf("missing %v, want [c]", got)
-		}
-		if got := keys(r.Extra); !slices.Equal(got, []string{"C"}) {
-			t.Errorf("extra %v, want [C]", got)
-		}
-		if got := keys(r.Mismatched); !slices.Equal(got, []string{`"ñ"`}) {
-			t.Errorf("mismatched %v, want [ñ]", got)
-		} else if !slices.Equal(r.Mismatched[0].Columns, []string{"v"}) {
-			// The differing columns, looked up by the text of the key.
-			t.Errorf("mismatched columns %v, want [v]", r.Mismatched[0].Columns)
+	tables := []string{"t"}
+	if src.mysql {
+		tables = append(tables, "t2")
+	}
+	for _, tbl := range tables {
+		for _, bits := range []int{1, 4} {
+			r := xcompare(t, my, pg, Spec{Table: tbl, tune: &tuning{firstBits: bits}})
+			if got := keys(r.Missing); !slices.Equal(got, []string{"c"}) {
+				t.Errorf("missing %v, want [c]", got)
+			}
+			if got := keys(r.Extra); !slices.Equal(got, []string{"C"}) {
+				t.Errorf("extra %v, want [C]", got)
+			}
+			if got := keys(r.Mismatched); !slices.Equal(got, []string{`"ñ"`}) {
+				t.Errorf("mismatched %v, want [ñ]", got)
+			} else if !slices.Equal(r.Mismatched[0].Columns, []string{"v"}) {
+				// The differing columns, looked up by the text of the key.
+				t.Errorf("mismatched columns %v, want [v]", r.Mismatched[0].Columns)
+			}
 		}
 	}
 }
@@ -170,7 +200,7 @@ func TestCompareMySQLTextKeysInByteOrder(t *testing.T) {
 // Many differing cells, but not most: the MariaDB side reads them by cell
 // id within the span of their key ranges, the PostgreSQL side by key range.
 func TestCompareMySQLManyDifferingCells(t *testing.T) {
-	my, pg := xtables(t, 5000)
+	my, pg := xtables(t, onMariaDB, 5000)
 	pgtest.Exec(t, pg, "UPDATE customers SET balance = balance + 1 WHERE id % 50 = 7")
 	r := xcompare(t, my, pg, Spec{Table: "customers", tune: &tuning{firstBits: 10}})
 	if r.MismatchedCount != 100 || r.MissingCount != 0 || r.ExtraCount != 0 || r.Stats.Strategy != "cells" || r.Stats.DiffCells != 100 {
@@ -184,14 +214,11 @@ func TestCompareMySQLManyDifferingCells(t *testing.T) {
 	}
 }
 
-// masterStatus is the MariaDB source's current binlog position.
-func masterStatus(t *testing.T, my string) SnapshotPosition {
+// masterStatus is the source's current binlog position.
+func masterStatus(t *testing.T, src xsource, my string) SnapshotPosition {
 	t.Helper()
 	p := SnapshotPosition{Binlog: true}
-	var skip1, skip2 any
-	if err := mariadbtest.DB(t, my).QueryRowContext(context.Background(), "SHOW MASTER STATUS").Scan(&p.BinlogFile, &p.BinlogPos, &skip1, &skip2); err != nil {
-		t.Fatal(err)
-	}
+	p.BinlogFile, p.BinlogPos = mariadbtest.BinlogStatus(t, my, src.mysql)
 	return p
 }
 
@@ -202,23 +229,30 @@ func masterStatus(t *testing.T, my string) SnapshotPosition {
 // after the hook returns, the source in the snapshot taken before (a row
 // the hook adds to the source is not seen, and its binlog event is past the
 // position).
-func TestCompareMySQLSourceSnapshotFirst(t *testing.T) {
+func TestCompareMySQLSourceSnapshotFirst(t *testing.T) { testSourceSnapshotFirst(t, onMariaDB) }
+
+// TestCompareMySQLSourceSnapshotFirstOnMySQL: the same on MySQL (run with
+// gtid_mode = ON), whose position is read just after its snapshot began
+// (SHOW BINARY LOG STATUS, with the executed GTID set).
+func TestCompareMySQLSourceSnapshotFirstOnMySQL(t *testing.T) { testSourceSnapshotFirst(t, onMySQL) }
+
+func testSourceSnapshotFirst(t *testing.T, src xsource) {
 	ctx := context.Background()
-	my, pg := mariadbtest.NewDB(t), pgtest.NewDB(t)
-	mariadbtest.Exec(t, my, `CREATE TABLE t (id int PRIMARY KEY, v varchar(20)); INSERT INTO t SELECT seq, 'v' FROM seq_1_to_5`)
+	my, pg := src.newDB(t), pgtest.NewDB(t)
+	mariadbtest.Exec(t, my, `CREATE TABLE t (id int PRIMARY KEY, v varchar(20)); INSERT INTO t SELECT seq, 'v' FROM `+src.seq(5))
 	pgtest.Exec(t, pg, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 5) g`)
 	mariadbtest.Exec(t, my, `INSERT INTO t VALUES (6, 'in flight')`)
 	for _, mode := range []Mode{ModeCounts, ModeChecksum, ModeRows} {
 		t.Run(string(mode), func(t *testing.T) {
 			pgtest.Exec(t, pg, `DELETE FROM t WHERE id >= 6`)
 			mariadbtest.Exec(t, my, `DELETE FROM t WHERE id >= 7`)
-			before := masterStatus(t, my)
+			before := masterStatus(t, src, my)
 			var seen, after SnapshotPosition
 			spec := Spec{Table: "t", Mode: mode, BeforeSinkSnapshot: func(ctx context.Context, pos SnapshotPosition) error {
 				seen = pos
 				pgtest.Exec(t, pg, `INSERT INTO t VALUES (6, 'in flight')`)
 				mariadbtest.Exec(t, my, `INSERT INTO t VALUES (7, 'later')`)
-				after = masterStatus(t, my)
+				after = masterStatus(t, src, my)
 				return nil
 			}}
 			r, err := CompareMySQL(ctx, openMySQL(t, my), pgtest.Conn(t, pg), spec)
@@ -245,10 +279,15 @@ func TestCompareMySQLSourceSnapshotFirst(t *testing.T) {
 // TestCompareMySQLRecheckSource: as TestCompareRecheckSource with a
 // MariaDB source: rows changed on the source after the snapshot and
 // already delivered are taken out (ChangedSince), the others are drift.
-func TestCompareMySQLRecheckSource(t *testing.T) {
+func TestCompareMySQLRecheckSource(t *testing.T) { testRecheckSource(t, onMariaDB) }
+
+// TestCompareMySQLRecheckSourceOnMySQL is the same on MySQL.
+func TestCompareMySQLRecheckSourceOnMySQL(t *testing.T) { testRecheckSource(t, onMySQL) }
+
+func testRecheckSource(t *testing.T, src xsource) {
 	ctx := context.Background()
-	my, pg := mariadbtest.NewDB(t), pgtest.NewDB(t)
-	mariadbtest.Exec(t, my, `CREATE TABLE t (id int PRIMARY KEY, v varchar(20)); INSERT INTO t SELECT seq, 'v' FROM seq_1_to_9`)
+	my, pg := src.newDB(t), pgtest.NewDB(t)
+	mariadbtest.Exec(t, my, `CREATE TABLE t (id int PRIMARY KEY, v varchar(20)); INSERT INTO t SELECT seq, 'v' FROM `+src.seq(9))
 	pgtest.Exec(t, pg, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 9) g`)
 	pgtest.Exec(t, pg, `UPDATE t SET v = 'drift' WHERE id = 4; DELETE FROM t WHERE id = 5`)
 	for _, recheck := range []bool{false, true} {

@@ -14,9 +14,14 @@ import (
 // Drift injected in the sink of a MariaDB source is found key by key,
 // repaired in batches with before-images, verified by the cross-engine
 // checksum, and rolled back exactly.
-func TestRepairMySQLVerifyRestore(t *testing.T) {
+func TestRepairMySQLVerifyRestore(t *testing.T) { testRepairVerifyRestore(t, onMariaDB) }
+
+// TestRepairMySQLVerifyRestoreOnMySQL is the same with a MySQL source.
+func TestRepairMySQLVerifyRestoreOnMySQL(t *testing.T) { testRepairVerifyRestore(t, onMySQL) }
+
+func testRepairVerifyRestore(t *testing.T, src xsource) {
 	ctx := context.Background()
-	my, pg := xtables(t, 300)
+	my, pg := xtables(t, src, 300)
 	pgtest.Exec(t, pg, `DELETE FROM customers WHERE id IN (10, 250);
 		INSERT INTO customers (id, name) VALUES (6001, 'extra'), (6002, 'extra 2');
 		UPDATE customers SET balance = balance + 0.01, score = score * 2 WHERE id = 77;
@@ -24,12 +29,22 @@ func TestRepairMySQLVerifyRestore(t *testing.T) {
 		UPDATE customers SET seen = seen + interval '1 millisecond', born = born + 1 WHERE id = 101;
 		UPDATE customers SET avatar = '\x00ff'::bytea, created = created + interval '1 microsecond' WHERE id = 102;
 		UPDATE customers SET tier = 'Gold', active = 7 WHERE id = 3`)
+	if src.mysql {
+		pgtest.Exec(t, pg, `UPDATE customers SET doc = doc || '{"ok": null}' WHERE id = 77`)
+	}
 	before := dump(t, pg, "public.customers")
 	spec := Spec{Table: "customers"}
 	r := xcompare(t, my, pg, spec)
 	want := [3][]string{keys(r.Missing), keys(r.Extra), keys(r.Mismatched)}
 	if !slices.Equal(want[0], []string{"10", "250"}) || !slices.Equal(want[1], []string{"6001", "6002"}) || len(want[2]) != 5 {
 		t.Fatalf("drift found: missing %v extra %v mismatched %v", want[0], want[1], want[2])
+	}
+	if src.mysql {
+		for _, d := range r.Mismatched {
+			if d.Key.String() == "77" && !slices.Equal(d.Columns, []string{"balance", "score", "doc"}) {
+				t.Errorf("row 77 differs in %v, want balance, score and doc (MySQL's JSON)", d.Columns)
+			}
+		}
 	}
 	var images, after []RowImage
 	sink, sink2 := pgtest.Conn(t, pg), pgtest.Conn(t, pg)
@@ -80,9 +95,14 @@ func TestRepairMySQLVerifyRestore(t *testing.T) {
 
 // Execute-snapshot signals for a MariaDB source go into the signalling
 // table there, once; their filters select exactly the keys on MariaDB.
-func TestSnapshotSignalsMySQL(t *testing.T) {
+func TestSnapshotSignalsMySQL(t *testing.T) { testSnapshotSignals(t, onMariaDB) }
+
+// TestSnapshotSignalsMySQLOnMySQL is the same on MySQL.
+func TestSnapshotSignalsMySQLOnMySQL(t *testing.T) { testSnapshotSignals(t, onMySQL) }
+
+func testSnapshotSignals(t *testing.T, src xsource) {
 	ctx := context.Background()
-	my := mariadbtest.NewDB(t)
+	my := src.newDB(t)
 	mariadbtest.Exec(t, my, `CREATE TABLE debezium_signal (id varchar(42) primary key, type varchar(32) not null, data varchar(2048));
 		CREATE TABLE t (k varchar(20) primary key, v int);
 		INSERT INTO t VALUES ('a', 1), ('it''s', 2), ('back\\slash', 3), ('é', 4), ('other', 5)`)

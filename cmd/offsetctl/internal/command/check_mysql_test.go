@@ -1,13 +1,13 @@
 package command
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offsetctl/offsetctl/cmd/offsetctl/internal/command/views"
 	"github.com/offsetctl/offsetctl/internal/mariadbtest"
@@ -23,12 +23,26 @@ import (
 // block's threshold is honoured; --schema and --exclude find the source
 // database's other tables and compare them with the sink's tables of the
 // same name; the source's binlog position at its snapshot is reported.
-func TestCheckMariaDBSource(t *testing.T) {
-	src, dst := mariadbtest.NewNamedDB(t, "shop"), pgtest.NewDB(t)
+func TestCheckMariaDBSource(t *testing.T) { testCheckSource(t, false) }
+
+// TestCheckMySQLSource is the same with a MySQL source
+// (OFFSETCTL_MYSQL_URL).
+func TestCheckMySQLSource(t *testing.T) { testCheckSource(t, true) }
+
+func testCheckSource(t *testing.T, mysql bool) {
+	var src, srcURL string
+	if mysql {
+		src = mariadbtest.NewNamedMySQLDB(t, "shop")
+		srcURL = src
+	} else {
+		src = mariadbtest.NewNamedDB(t, "shop")
+		srcURL = strings.Replace(src, "mysql://", "mariadb://", 1)
+	}
+	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(100), balance decimal(10,2), updated_at datetime(3));
-		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com'), seq * 0.5, TIMESTAMP '2026-11-01 10:00:00.125' + INTERVAL seq MINUTE FROM seq_1_to_50;
+		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com'), seq * 0.5, TIMESTAMP '2026-11-01 10:00:00.125' + INTERVAL seq MINUTE FROM `+mariadbtest.Seq(mysql, 50)+`;
 		CREATE TABLE orders (id int PRIMARY KEY, total decimal(10,2));
-		INSERT INTO orders SELECT seq, seq * 3 FROM seq_1_to_7;
+		INSERT INTO orders SELECT seq, seq * 3 FROM `+mariadbtest.Seq(mysql, 7)+`;
 		CREATE TABLE audit (id int PRIMARY KEY)`)
 	pgtest.Exec(t, dst, `CREATE TABLE customers (id bigint PRIMARY KEY, email text, balance numeric(10,2), updated_at timestamptz(3));
 		INSERT INTO customers SELECT g, 'user'||g||'@example.com', g * 0.5, timestamptz '2026-11-01 10:00:00.125+00' + g * interval '1 minute' FROM generate_series(1, 50) g;
@@ -54,7 +68,7 @@ reconcile "customers" {
     max_rows_different = %d
   }
 }
-`, strings.Replace(src, "mysql://", "mariadb://", 1), dst, maxDiff))
+`, srcURL, dst, maxDiff))
 	}
 	dir := config(0)
 	prom := filepath.Join(t.TempDir(), "offsetctl.prom")
@@ -164,23 +178,38 @@ func TestPastSnapshot(t *testing.T) {
 // pos), the differing rows are in flight (exit 0) and the report names the
 // connector and both positions; past it (a later binlog file), they are
 // drift (exit 2). No offset holding a binlog position: in flight.
-func TestCheckMariaDBLagAware(t *testing.T) {
-	src, dst := mariadbtest.NewNamedDB(t, "shop"), pgtest.NewDB(t)
+func TestCheckMariaDBLagAware(t *testing.T) { testCheckLagAware(t, false) }
+
+// TestCheckMySQLLagAware is the same with a MySQL source
+// (OFFSETCTL_MYSQL_URL), whose position is read just after its snapshot
+// began; as a user without REPLICATION CLIENT, which may not read it, the
+// differing rows are in flight and the report says why.
+func TestCheckMySQLLagAware(t *testing.T) { testCheckLagAware(t, true) }
+
+func testCheckLagAware(t *testing.T, mysql bool) {
+	var src string
+	if mysql {
+		src = mariadbtest.NewNamedMySQLDB(t, "shop")
+	} else {
+		src = mariadbtest.NewNamedDB(t, "shop")
+	}
+	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(100));
-		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com') FROM seq_1_to_20`)
+		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com') FROM `+mariadbtest.Seq(mysql, 20))
 	pgtest.Exec(t, dst, `CREATE TABLE customers (id bigint PRIMARY KEY, email text);
 		INSERT INTO customers SELECT g, 'user'||g||'@example.com' FROM generate_series(1, 20) g;
 		DELETE FROM customers WHERE id = 7`)
-	var file string
-	var pos int64
-	var skip1, skip2 any
-	if err := mariadbtest.DB(t, src).QueryRowContext(context.Background(), "SHOW MASTER STATUS").Scan(&file, &pos, &skip1, &skip2); err != nil {
-		t.Fatal(err)
+	user := fmt.Sprintf("offsetctl_norc_%d", time.Now().UnixNano()%1e9)
+	if mysql { // before the binlog position is read: it writes to the binlog
+		mariadbtest.Exec(t, src, "CREATE USER "+user+"@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON shop.* TO "+user+"@'%'")
+		t.Cleanup(func() { mariadbtest.Exec(t, src, "DROP USER "+user+"@'%'") })
 	}
+	file, pos := mariadbtest.BinlogStatus(t, src, mysql)
 	base, _, _ := strings.Cut(file, ".")
 	sb, c := startBareSandbox(t, "3.8")
 	createConnector(t, c, "shop-source", connect.StateStopped, map[string]string{"connector.class": "io.debezium.connector.mysql.MySqlConnector"})
-	dir := writeConfig(t, fmt.Sprintf(`
+	config := func(srcURL string) string {
+		return writeConfig(t, fmt.Sprintf(`
 connect "sandbox" {
   url = %q
 }
@@ -208,7 +237,9 @@ reconcile "customers" {
     mode = "rows"
   }
 }
-`, sb.ConnectURL(), src, dst))
+`, sb.ConnectURL(), srcURL, dst))
+	}
+	dir := config(src)
 	for _, tc := range []struct {
 		name     string
 		offset   string
@@ -220,6 +251,22 @@ reconcile "customers" {
 		{"behind", fmt.Sprintf(`{"file":%q,"pos":4}`, file), 0, checkInFlight, fmt.Sprintf("has stored %s:4, before the source's snapshot %s:%d", file, file, pos)},
 		{"past", fmt.Sprintf(`{"file":"%s.999999","pos":4}`, base), 2, checkDrift, fmt.Sprintf("the pipeline delivered every change up to the source's snapshot %s:%d", file, pos)},
 	} {
+		if tc.name == "past" && mysql {
+			// The same, as a user who may not read where the binlog stands.
+			t.Run("no REPLICATION CLIENT", func(t *testing.T) {
+				patchOffsets(t, sb.ConnectURL(), "shop-source", `{"offsets":[{"partition":{"server":"shop"},"offset":`+tc.offset+`}]}`)
+				norc := strings.Replace(src, "mysql://root@", "mysql://"+user+":pw@", 1)
+				code, out, errOut := runCLI(t, config(norc), "check", "--settle", "300ms", "-json")
+				var r views.CheckResult
+				if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Tables) != 1 {
+					t.Fatalf("-json: %v\n%s\n%s", err, out, errOut)
+				}
+				tb := r.Tables[0]
+				if code != 0 || tb.Verdict != checkInFlight || tb.SnapshotBinlog != "" || !strings.Contains(tb.Pipeline, "Access denied") || !strings.Contains(tb.Pipeline, "the source user needs REPLICATION CLIENT") {
+					t.Errorf("exit %d, want 0; verdict %s, want %s; snapshot %q, want none; pipeline %q, want the server's refusal and REPLICATION CLIENT\n%s", code, tb.Verdict, checkInFlight, tb.SnapshotBinlog, tb.Pipeline, errOut)
+				}
+			})
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.offset != "" {
 				patchOffsets(t, sb.ConnectURL(), "shop-source", `{"offsets":[{"partition":{"server":"shop"},"offset":`+tc.offset+`}]}`)

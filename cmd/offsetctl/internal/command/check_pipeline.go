@@ -58,7 +58,11 @@ func (obs *checkObserver) waitPipeline(ctx context.Context, b *config.Reconcile,
 	}
 	snap := pos.String()
 	if !pos.Known() {
-		return caughtUp{evidence: "the source did not say where its snapshot is in its binlog (is log_bin on? MySQL: may the user run SHOW BINARY LOG STATUS, REPLICATION CLIENT?): the pipeline cannot be shown past it"}
+		why := "is log_bin on? MySQL: may the user run SHOW BINARY LOG STATUS, REPLICATION CLIENT?"
+		if pos.Unknown != "" {
+			why = pos.Unknown
+		}
+		return caughtUp{evidence: "the source did not say where its snapshot is in its binlog (" + why + "): the pipeline cannot be shown past it"}
 	}
 	wait := func() bool {
 		left := time.Until(deadline)

@@ -1,20 +1,30 @@
 package command
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/offsetctl/offsetctl/internal/golden"
 	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/internal/pgtest"
 )
 
-// diffMySQLFixture creates a MariaDB source and a PostgreSQL sink that
-// drifted in known ways.
-func diffMySQLFixture(t *testing.T) (string, string) {
+// diffMySQLFixture creates a MariaDB source (a MySQL one: mysql) and a
+// PostgreSQL sink that drifted in known ways.
+func diffMySQLFixture(t *testing.T, mysql bool) (string, string) {
 	t.Helper()
-	src, dst := mariadbtest.NewNamedDB(t, "shop"), pgtest.NewDB(t)
+	var src string
+	if mysql {
+		src = mariadbtest.NewNamedMySQLDB(t, "shop")
+	} else {
+		src = mariadbtest.NewNamedDB(t, "shop")
+	}
+	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(50), balance decimal(12,2), updated_at datetime(6), active tinyint(1));
-		INSERT INTO customers SELECT seq, CONCAT('name ', seq), seq * 1.5, TIMESTAMP '2026-11-01 00:00:00.123456' + INTERVAL (seq * 6) HOUR, seq % 2 FROM seq_1_to_20`)
+		INSERT INTO customers SELECT seq, CONCAT('name ', seq), seq * 1.5, TIMESTAMP '2026-11-01 00:00:00.123456' + INTERVAL (seq * 6) HOUR, seq % 2 FROM `+mariadbtest.Seq(mysql, 20))
 	pgtest.Exec(t, dst, `CREATE TABLE customers (id bigint PRIMARY KEY, name text, balance numeric(12,2), updated_at timestamp(3), active smallint, __op text);
 		INSERT INTO customers SELECT i, 'name ' || i, i * 1.5, timestamp '2026-11-01 00:00:00.123456' + i * interval '6 hours', i % 2, 'c' FROM generate_series(1, 20) i;
 		DELETE FROM customers WHERE id IN (4, 17);
@@ -24,21 +34,25 @@ func diffMySQLFixture(t *testing.T) (string, string) {
 	return src, dst
 }
 
+// diffMySQLCases are the diff runs of TestDiffMariaDBSource and
+// TestDiffMySQLSource.
+var diffMySQLCases = []struct {
+	name     string
+	args     []string
+	wantCode int
+}{
+	{"mariadb_rows", []string{"--table", "customers", "--ignore", "__op"}, ExitChanges},
+	{"mariadb_rows_json", []string{"-json", "--table", "customers", "--ignore", "__op"}, ExitChanges},
+	{"mariadb_counts", []string{"--mode", "counts", "--table", "customers"}, ExitChanges},
+	{"mariadb_checksum_by_day", []string{"--mode", "checksum", "--by", "day:updated_at", "--table", "customers", "--ignore", "__op"}, ExitChanges},
+	{"mariadb_no_drift", []string{"--table", "customers", "--ignore", "__op", "--where", "id < 4"}, ExitOK},
+}
+
 // diff takes a mysql:// (or mariadb://) source: the same report as between
 // two PostgreSQL databases.
 func TestDiffMariaDBSource(t *testing.T) {
-	src, dst := diffMySQLFixture(t)
-	for _, tc := range []struct {
-		name     string
-		args     []string
-		wantCode int
-	}{
-		{"mariadb_rows", []string{"--table", "customers", "--ignore", "__op"}, ExitChanges},
-		{"mariadb_rows_json", []string{"-json", "--table", "customers", "--ignore", "__op"}, ExitChanges},
-		{"mariadb_counts", []string{"--mode", "counts", "--table", "customers"}, ExitChanges},
-		{"mariadb_checksum_by_day", []string{"--mode", "checksum", "--by", "day:updated_at", "--table", "customers", "--ignore", "__op"}, ExitChanges},
-		{"mariadb_no_drift", []string{"--table", "customers", "--ignore", "__op", "--where", "id < 4"}, ExitOK},
-	} {
+	src, dst := diffMySQLFixture(t, false)
+	for _, tc := range diffMySQLCases {
 		t.Run(tc.name, func(t *testing.T) {
 			mariaURL := strings.Replace(src, "mysql://", "mariadb://", 1)
 			code, out, errOut := runDiff(t, nil, false, append([]string{"diff", "--source", mariaURL, "--sink", dst}, tc.args...)...)
@@ -50,10 +64,35 @@ func TestDiffMariaDBSource(t *testing.T) {
 	}
 }
 
+// TestDiffMySQLSource: with a MySQL source (OFFSETCTL_MYSQL_URL) holding
+// the same data, diff says what it says for MariaDB's (TestDiffMariaDBSource's
+// golden files): the same rows, the same partitions, the same verdicts;
+// only the hashes differ, a MySQL source's rows being hashed with SHA-256
+// rather than MD5.
+func TestDiffMySQLSource(t *testing.T) {
+	src, dst := diffMySQLFixture(t, true)
+	for _, tc := range diffMySQLCases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runDiff(t, nil, false, append([]string{"diff", "--source", src, "--sink", dst}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, out, errOut)
+			}
+			want, err := os.ReadFile(filepath.Join("testdata", "TestDiffMariaDBSource", tc.name, "stdout.golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hashes := regexp.MustCompile(`\b[0-9a-f]{16}\b`)
+			if w, g := hashes.ReplaceAllString(string(want), "HASH"), hashes.ReplaceAllString(out, "HASH"); w != g {
+				t.Errorf("MySQL's report differs from MariaDB's (hashes aside):\n%s", golden.Diff(w, g))
+			}
+		})
+	}
+}
+
 // A wrong password is reported without the password; a MariaDB sink is
 // refused with the fix.
 func TestDiffMariaDBErrors(t *testing.T) {
-	src, dst := diffMySQLFixture(t)
+	src, dst := diffMySQLFixture(t, false)
 	bad := strings.Replace(src, "mysql://root@", "mysql://root:hunter2secret@", 1)
 	code, out, errOut := runDiff(t, nil, false, "diff", "--source", bad, "--sink", dst, "--table", "customers")
 	if code != ExitError || strings.Contains(out+errOut, "hunter2secret") || !strings.Contains(errOut, "xxxxx") {
@@ -77,7 +116,7 @@ func TestDiffMariaDBErrors(t *testing.T) {
 // in a MariaDB source's database (the schema of its unqualified names) as
 // in a PostgreSQL source; a pattern that matches nothing says so.
 func TestDiffMariaDBSourcePatterns(t *testing.T) {
-	src, dst := diffMySQLFixture(t)
+	src, dst := diffMySQLFixture(t, false)
 	mariadbtest.Exec(t, src, `CREATE TABLE audit (id int PRIMARY KEY)`)
 	for _, tc := range []struct {
 		args     []string

@@ -15,10 +15,22 @@ import (
 // database is MariaDB. Drift in the PostgreSQL sink is planned (keys, no row
 // values, no URL in the plan file), apply repairs and verifies it, diff
 // finds no drift, and rollback puts the sink back exactly as it was.
-func TestReconcileMariaDBSourceThroughTheCLI(t *testing.T) {
-	src, dst := mariadbtest.NewDB(t), pgtest.NewDB(t)
+func TestReconcileMariaDBSourceThroughTheCLI(t *testing.T) { testReconcileThroughTheCLI(t, false) }
+
+// TestReconcileMySQLSourceThroughTheCLI is the same with a MySQL source
+// (OFFSETCTL_MYSQL_URL).
+func TestReconcileMySQLSourceThroughTheCLI(t *testing.T) { testReconcileThroughTheCLI(t, true) }
+
+func testReconcileThroughTheCLI(t *testing.T, mysql bool) {
+	var src string
+	if mysql {
+		src = mariadbtest.NewMySQLDB(t)
+	} else {
+		src = mariadbtest.NewDB(t)
+	}
+	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(100), status enum('active','closed'), balance decimal(10,2), updated_at datetime(3));
-		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com'), 'active', seq * 0.5, TIMESTAMP '2026-11-01 10:00:00.125' + INTERVAL seq MINUTE FROM seq_1_to_50`)
+		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com'), 'active', seq * 0.5, TIMESTAMP '2026-11-01 10:00:00.125' + INTERVAL seq MINUTE FROM `+mariadbtest.Seq(mysql, 50))
 	pgtest.Exec(t, dst, `CREATE TABLE customers (id bigint PRIMARY KEY, email text, status text, balance numeric(10,2), updated_at timestamptz(3));
 		INSERT INTO customers SELECT g, 'user'||g||'@example.com', 'active', g * 0.5, timestamptz '2026-11-01 10:00:00.125+00' + g * interval '1 minute' FROM generate_series(1, 50) g;
 		DELETE FROM customers WHERE id IN (7, 8);
