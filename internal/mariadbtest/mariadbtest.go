@@ -138,11 +138,33 @@ func NewMySQLDB(t testing.TB) string {
 // test is skipped when MySQLEnv is not set.
 func NewNamedMySQLDB(t testing.TB, name string) string {
 	t.Helper()
+	return newDBOn(t, MySQLServerURL(t), name, "")
+}
+
+// MySQLServerURL is the root URL of the opt-in MySQL server MySQLEnv
+// names; the test is skipped when MySQLEnv is not set.
+func MySQLServerURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(MySQLEnv)
 	if base == "" {
 		t.Skip(MySQLEnv + " is not set (a throwaway MySQL server's root URL; internal/tools/recordmysql/mysqld-sid.sh starts one)")
 	}
-	return newDBOn(t, base, name, "")
+	return base
+}
+
+// SourceDB is a new database of the test's own on MySQL (mysql: the
+// opt-in server, NewMySQLDB) or MariaDB (NewDB), for the tests written
+// once for both engines; name, when given, names it.
+func SourceDB(t testing.TB, mysql bool, name ...string) string {
+	t.Helper()
+	n := dbName(t)
+	if len(name) > 0 {
+		n = name[0]
+	}
+	if mysql {
+		return NewNamedMySQLDB(t, n)
+	}
+	return NewNamedDB(t, n)
 }
 
 // Seq is a FROM item holding the integers 1 to n in a column seq, for

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -258,10 +257,7 @@ func TestJudgeBinlogMySQLRecorded(t *testing.T) {
 // Without REPLICATION CLIENT the observation fails and says which
 // privilege is missing.
 func TestObserveMySQLLive(t *testing.T) {
-	raw := os.Getenv("OFFSETCTL_MYSQL_URL")
-	if raw == "" {
-		t.Skip("OFFSETCTL_MYSQL_URL is not set (a throwaway MySQL server's root URL)")
-	}
+	raw := mariadbtest.MySQLServerURL(t)
 	ctx := context.Background()
 	admin, err := mysqlurl.Open(ctx, raw, mysqlurl.Options{})
 	if err != nil {

@@ -30,12 +30,9 @@ func TestCheckMariaDBSource(t *testing.T) { testCheckSource(t, false) }
 func TestCheckMySQLSource(t *testing.T) { testCheckSource(t, true) }
 
 func testCheckSource(t *testing.T, mysql bool) {
-	var src, srcURL string
-	if mysql {
-		src = mariadbtest.NewNamedMySQLDB(t, "shop")
-		srcURL = src
-	} else {
-		src = mariadbtest.NewNamedDB(t, "shop")
+	src := mariadbtest.SourceDB(t, mysql, "shop")
+	srcURL := src
+	if !mysql {
 		srcURL = strings.Replace(src, "mysql://", "mariadb://", 1)
 	}
 	dst := pgtest.NewDB(t)
@@ -187,12 +184,7 @@ func TestCheckMariaDBLagAware(t *testing.T) { testCheckLagAware(t, false) }
 func TestCheckMySQLLagAware(t *testing.T) { testCheckLagAware(t, true) }
 
 func testCheckLagAware(t *testing.T, mysql bool) {
-	var src string
-	if mysql {
-		src = mariadbtest.NewNamedMySQLDB(t, "shop")
-	} else {
-		src = mariadbtest.NewNamedDB(t, "shop")
-	}
+	src := mariadbtest.SourceDB(t, mysql, "shop")
 	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(100));
 		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com') FROM `+mariadbtest.Seq(mysql, 20))

@@ -16,12 +16,7 @@ import (
 // PostgreSQL sink that drifted in known ways.
 func diffMySQLFixture(t *testing.T, mysql bool) (string, string) {
 	t.Helper()
-	var src string
-	if mysql {
-		src = mariadbtest.NewNamedMySQLDB(t, "shop")
-	} else {
-		src = mariadbtest.NewNamedDB(t, "shop")
-	}
+	src := mariadbtest.SourceDB(t, mysql, "shop")
 	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, name varchar(50), balance decimal(12,2), updated_at datetime(6), active tinyint(1));
 		INSERT INTO customers SELECT seq, CONCAT('name ', seq), seq * 1.5, TIMESTAMP '2026-11-01 00:00:00.123456' + INTERVAL (seq * 6) HOUR, seq % 2 FROM `+mariadbtest.Seq(mysql, 20))

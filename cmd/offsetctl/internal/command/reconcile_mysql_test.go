@@ -22,12 +22,7 @@ func TestReconcileMariaDBSourceThroughTheCLI(t *testing.T) { testReconcileThroug
 func TestReconcileMySQLSourceThroughTheCLI(t *testing.T) { testReconcileThroughTheCLI(t, true) }
 
 func testReconcileThroughTheCLI(t *testing.T, mysql bool) {
-	var src string
-	if mysql {
-		src = mariadbtest.NewMySQLDB(t)
-	} else {
-		src = mariadbtest.NewDB(t)
-	}
+	src := mariadbtest.SourceDB(t, mysql)
 	dst := pgtest.NewDB(t)
 	mariadbtest.Exec(t, src, `CREATE TABLE customers (id bigint PRIMARY KEY, email varchar(100), status enum('active','closed'), balance decimal(10,2), updated_at datetime(3));
 		INSERT INTO customers SELECT seq, CONCAT('user', seq, '@example.com'), 'active', seq * 0.5, TIMESTAMP '2026-11-01 10:00:00.125' + INTERVAL seq MINUTE FROM `+mariadbtest.Seq(mysql, 50))

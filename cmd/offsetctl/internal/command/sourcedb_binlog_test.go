@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/offsetctl/offsetctl/internal/mariadbtest"
+	"github.com/offsetctl/offsetctl/internal/sandbox"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 )
 
@@ -37,35 +38,7 @@ func TestPlanChecksTheBinlog(t *testing.T) {
 
 	dbURL := u
 	config := func(sourceDatabase, offset string) string {
-		return fmt.Sprintf(`connect "sandbox" {
-  url = %q
-}
-
-kafka "sandbox" {
-  brokers = [%q]
-}
-
-database "mariadb" {
-  url = %q
-}
-
-connector "source" {
-  connect = connect.sandbox
-  kafka   = kafka.sandbox
-  name    = "inventory"
-  %s
-}
-
-offsets "rewind" {
-  connector = connector.source
-  reason    = "INC-7: replay the customers of yesterday"
-
-  source_partition {
-    partition = { server = "shop" }
-    offset    = %s
-  }
-}
-`, sb.ConnectURL(), sb.BootstrapServers()[0], dbURL, sourceDatabase, offset)
+		return binlogRewindConfig(sb, "mariadb", dbURL, sourceDatabase, offset)
 	}
 	plan := func(name, body string) (int, string) {
 		t.Helper()
@@ -114,4 +87,41 @@ offsets "rewind" {
 	if code != ExitError || !strings.Contains(out, fmt.Sprintf("error: offsets.rewind: partition {\"server\":\"shop\"}: the source no longer holds the log at the stored position %s:%d (binlog_purged)", oldFile, oldPos)) {
 		t.Fatalf("moving off a purged position was not refused as hiding the loss: exit %d", code)
 	}
+}
+
+// binlogRewindConfig is the configuration of the binlog tests: connector
+// "inventory" of the sandbox (with sourceDatabase, such as
+// "source_database = database.NAME", among its attributes), a database
+// block NAME at dbURL, and an offsets block moving the partition of
+// server "shop" to offset.
+func binlogRewindConfig(sb *sandbox.Sandbox, name, dbURL, sourceDatabase, offset string) string {
+	return fmt.Sprintf(`connect "sandbox" {
+  url = %q
+}
+
+kafka "sandbox" {
+  brokers = [%q]
+}
+
+database %q {
+  url = %q
+}
+
+connector "source" {
+  connect = connect.sandbox
+  kafka   = kafka.sandbox
+  name    = "inventory"
+  %s
+}
+
+offsets "rewind" {
+  connector = connector.source
+  reason    = "INC-7: replay the customers of yesterday"
+
+  source_partition {
+    partition = { server = "shop" }
+    offset    = %s
+  }
+}
+`, sb.ConnectURL(), sb.BootstrapServers()[0], name, dbURL, sourceDatabase, offset)
 }

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/offsetctl/offsetctl/internal/mariadbtest"
 	"github.com/offsetctl/offsetctl/pkg/connect"
 	"github.com/offsetctl/offsetctl/pkg/mysqlurl"
 )
@@ -25,10 +25,7 @@ import (
 // MySQL 8.2+ with gtid_mode = ON that it may write to and purge binary logs
 // of, as internal/tools/recordmysql/mysqld-sid.sh starts one.
 func TestPlanChecksTheMySQLBinlog(t *testing.T) {
-	raw := os.Getenv("OFFSETCTL_MYSQL_URL")
-	if raw == "" {
-		t.Skip("OFFSETCTL_MYSQL_URL is not set (a throwaway MySQL server's root URL)")
-	}
+	raw := mariadbtest.MySQLServerURL(t)
 	ctx := context.Background()
 	admin, err := mysqlurl.Open(ctx, raw, mysqlurl.Options{})
 	if err != nil {
@@ -75,35 +72,7 @@ func TestPlanChecksTheMySQLBinlog(t *testing.T) {
 	}
 	u.Path = "/" + name
 	config := func(offset string) string {
-		return fmt.Sprintf(`connect "sandbox" {
-  url = %q
-}
-
-kafka "sandbox" {
-  brokers = [%q]
-}
-
-database "mysql" {
-  url = %q
-}
-
-connector "source" {
-  connect         = connect.sandbox
-  kafka           = kafka.sandbox
-  name            = "inventory"
-  source_database = database.mysql
-}
-
-offsets "rewind" {
-  connector = connector.source
-  reason    = "INC-7: replay the customers of yesterday"
-
-  source_partition {
-    partition = { server = "shop" }
-    offset    = %s
-  }
-}
-`, sb.ConnectURL(), sb.BootstrapServers()[0], u.String(), offset)
+		return binlogRewindConfig(sb, "mysql", u.String(), "source_database = database.mysql", offset)
 	}
 	tests := []struct {
 		name   string
