@@ -91,7 +91,7 @@ offsets "rewind" {
 		return nil
 	}
 
-	topic := planWith(versionProxy(t, st.ConnectURL(), "3.5.0"))
+	topic := planWith(oldWorkerProxy(t, st.ConnectURL(), "3.5.0"))
 	c := eos(topic)
 	if topic.Operations[0].Method != plan.MethodTopic || c == nil || c.Severity != plan.SeverityError || topic.Operations[0].Status != plan.StatusBlocked {
 		t.Fatalf("topic mode on an exactly-once worker: method %s, status %s, checks %+v", topic.Operations[0].Method, topic.Operations[0].Status, topic.Checks)

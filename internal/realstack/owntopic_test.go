@@ -1,18 +1,9 @@
 package realstack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/offsetctl/offsetctl/pkg/apply"
-	"github.com/offsetctl/offsetctl/pkg/config"
 	"github.com/offsetctl/offsetctl/pkg/offsets"
 	"github.com/offsetctl/offsetctl/pkg/plan"
 	"github.com/offsetctl/offsetctl/pkg/state"
-	"github.com/offsetctl/offsetctl/pkg/state/local"
 )
 
 // TestProofOwnOffsetsTopic proves, on the real worker, that offsetctl
@@ -85,8 +74,7 @@ func TestProofOwnOffsetsTopic(t *testing.T) {
 	p.dropReplayedRows(ctx, t)
 
 	// offsetctl against the real worker, shown as 3.5.
-	proxy := versionProxy(t, st.ConnectURL(), "3.5.0")
-	dir := t.TempDir()
+	proxy := oldWorkerProxy(t, st.ConnectURL(), "3.5.0")
 	hcl := fmt.Sprintf(`
 connect "real" { url = %q }
 kafka "real" {
@@ -109,23 +97,8 @@ offsets "rewind" {
   }
 }
 `, proxy, st.BootstrapServers(), st.OffsetsTopic(), ConfigTopicName, srcName, prefix, target.String())
-	cfgDir := filepath.Join(dir, "cfg")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(hcl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf, diags := config.Load(cfgDir, config.Options{})
-	if diags.HasErrors() {
-		t.Fatalf("configuration: %v", diags)
-	}
-	clients := &proofClients{url: proxy, kcl: cl}
-	planner := &plan.Planner{Clients: clients, Codecs: offsets.NewRegistry(), Version: "realstack-proof"}
-	pl, err := planner.Plan(ctx, conf, plan.Options{})
-	if err != nil {
-		t.Fatalf("planning: %v", err)
-	}
+	r := newProofRun(ctx, t, hcl, &proofClients{url: proxy, kcl: cl})
+	pl := r.plan(ctx, t)
 	if !pl.HasChanges() || pl.HasErrors() || pl.Operations[0].Method != plan.MethodTopic {
 		t.Fatalf("plan: changes %v, method %s, checks %+v", pl.HasChanges(), pl.Operations[0].Method, pl.Checks)
 	}
@@ -142,48 +115,32 @@ offsets "rewind" {
 	if before := pl.Operations[0].Changes[0].Source.Before; before == nil || !before.Equal(current) {
 		t.Fatalf("the plan's before-image is %v, want the offset in the connector's own topic %s", before, current)
 	}
-	backend := local.New(filepath.Join(dir, "state.json"))
-	lockID, err := backend.Lock(ctx, state.LockInfo{Operation: "apply", Who: "realstack-proof"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backend.Unlock(context.Background(), lockID)
 	var workerRead []byte
 	inTopics := map[string]offsets.Map{}
-	var events []string
-	applier, err := apply.New(apply.Options{
-		Backend: backend, Clients: clients, Observe: planner.Observe,
-		Observer: apply.ObserverFunc(func(e apply.Event) { events = append(events, fmt.Sprintf("%T %+v", e, e)) }),
-		Who:      "realstack-proof", Host: "localhost",
-		WaitTimeout: 90 * time.Second, PollInterval: 250 * time.Millisecond,
-		Hook: func(pt apply.Point) error {
-			if pt.Step != apply.StepVerify {
-				return nil
-			}
-			// Written and verified by offsetctl, connector still STOPPED:
-			// what does the real worker read?
-			workerRead = mustStatus(ctx, t, st, "GET", "/connectors/"+srcName+"/offsets", nil, 200)
-			// And what the two topics hold (before the resume, after
-			// which Debezium commits its own offsets again).
-			for _, tp := range []string{ownTopic, st.OffsetsTopic()} {
-				snap, err := offsets.ReadTopic(ctx, cl, tp)
-				if err != nil {
-					return err
-				}
-				if r, ok := snap.Find(srcName, partition); ok {
-					inTopics[tp] = r.Offset
-				}
-			}
+	applier := r.applier(t, func(pt apply.Point) error {
+		if pt.Step != apply.StepVerify {
 			return nil
-		},
+		}
+		// Written and verified by offsetctl, connector still STOPPED:
+		// what does the real worker read?
+		workerRead = mustStatus(ctx, t, st, "GET", "/connectors/"+srcName+"/offsets", nil, 200)
+		// And what the two topics hold (before the resume, after
+		// which Debezium commits its own offsets again).
+		for _, tp := range []string{ownTopic, st.OffsetsTopic()} {
+			snap, err := offsets.ReadTopic(ctx, cl, tp)
+			if err != nil {
+				return err
+			}
+			if rec, ok := snap.Find(srcName, partition); ok {
+				inTopics[tp] = rec.Offset
+			}
+		}
+		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	end := topicEndOf(ctx, t, adm, topic)
-	res, err := applier.Apply(ctx, pl, conf, lockID)
+	res, err := applier.Apply(ctx, pl, r.conf, r.lockID)
 	if err != nil {
-		t.Fatalf("apply: %v\nevents:\n%s", err, strings.Join(events, "\n"))
+		t.Fatalf("apply: %v\nevents:\n%s", err, r.story())
 	}
 	if len(res.Operations) != 1 || res.Operations[0].Status != state.StatusApplied {
 		t.Fatalf("apply result %+v", res)
@@ -209,42 +166,6 @@ offsets "rewind" {
 }
 
 func ptr(s string) *string { return &s }
-
-// versionProxy serves the real worker's REST API with GET /'s version
-// replaced, so that offsetctl takes the worker for that release.
-func versionProxy(t *testing.T, target, version string) string {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ModifyResponse = func(r *http.Response) error {
-		if r.Request.Method != http.MethodGet || r.Request.URL.Path != "/" || r.StatusCode != 200 {
-			return nil
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return err
-		}
-		r.Body.Close()
-		var root map[string]any
-		if err := json.Unmarshal(body, &root); err != nil {
-			return err
-		}
-		root["version"] = version
-		if body, err = json.Marshal(root); err != nil {
-			return err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		return nil
-	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 // TestRealOwnOffsetsTopicReads pins what the real worker reads for a source
 // connector with its own offsets.storage.topic, partition by partition,
